@@ -1,0 +1,88 @@
+"""App factory: extensions, AppBuilder, views, APIs, CLI commands, security headers."""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from flask import Flask, Response, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from .extensions import appbuilder, csrf, db, mail, migrate
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config_object: Optional[object] = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    if config_object is None:
+        from config import Config
+
+        config_object = Config
+    app.config.from_object(config_object)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
+
+    from .security import install_tenant_guard, resolve_request_tenant
+
+    install_tenant_guard()
+    with app.app_context():
+        db.init_app(app)
+        migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations"))
+        csrf.init_app(app)
+        mail.init_app(app)
+        appbuilder.init_app(app, db.session)
+        # After FAB's own before_request (g.user), so the tenant is known before any query.
+        app.before_request(resolve_request_tenant)
+
+        from .views import register_views
+        from .api import register_apis
+
+        register_views(appbuilder)
+        register_apis(appbuilder)
+
+    from .cli import portal_cli
+
+    app.cli.add_command(portal_cli)
+    _install_template_helpers(app)
+    _install_security_headers(app)
+    _install_error_pages(app)
+    return app
+
+
+def _install_template_helpers(app: Flask) -> None:
+    from .domain import formatting
+
+    app.jinja_env.filters["nok"] = formatting.format_nok
+    app.jinja_env.filters["oslo"] = formatting.format_oslo_datetime
+    app.jinja_env.filters["oslo_date"] = formatting.format_date
+
+
+def _install_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        user = g.get("portal_user")
+        if (user is not None and getattr(user, "is_authenticated", False)) or request.path.startswith("/api/"):
+            # Logged-in pages may hold another company's data on a shared machine: never cache.
+            if not request.path.startswith(("/static/", "/appbuilder/")):
+                response.headers["Cache-Control"] = "no-store"
+                response.headers["Pragma"] = "no-cache"
+        return response
+
+
+def _install_error_pages(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if request.path.startswith("/api/"):
+            return {"message": exc.description or exc.name}, exc.code
+        return render_template("error.html", code=exc.code, exc=exc, appbuilder=appbuilder), exc.code
+
+    @app.errorhandler(Exception)
+    def _server_error(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("Unhandled error on %s", request.path)
+        db.session.rollback()
+        if request.path.startswith("/api/"):
+            return {"message": "Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeservice."}, 500
+        return render_template("error.html", code=500, exc=None, appbuilder=appbuilder), 500

@@ -1,0 +1,661 @@
+"""SQLAlchemy models of Kundeportal (typed, on Flask-AppBuilder's Model and metadata).
+
+Every tenant-owned model carries `company_id` through `TenantScoped`; `app.security` scopes reads
+and guards writes on that column. Money is `Numeric(12, 2)` / Decimal; times are UTC.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any, Optional
+
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+MONEY = Numeric(12, 2)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC and always returns them aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _check_in(column: str, enum_cls: type[enum.Enum], name: str) -> CheckConstraint:
+    values = ", ".join(f"'{m.value}'" for m in enum_cls)
+    return CheckConstraint(f"{column} IN ({values})", name=name)
+
+
+# --- Code values (labels in app/domain/labels.py) -------------------------------------------
+
+
+class CompanyKind(str, enum.Enum):
+    dealer = "dealer"
+    webshop = "webshop"
+
+
+class PaymentTerms(str, enum.Enum):
+    invoice = "invoice"
+    card = "card"
+
+
+class OrderStatus(str, enum.Enum):
+    pending_approval = "pending_approval"
+    processing = "processing"
+    shipped = "shipped"
+    partially_delivered = "partially_delivered"
+    invoiced = "invoiced"
+    cancelled = "cancelled"
+    rejected = "rejected"
+
+
+class OrderChannel(str, enum.Enum):
+    webshop = "webshop"
+    phone = "phone"
+    seller = "seller"
+    edi = "edi"
+    standing_order = "standing_order"
+    quote = "quote"
+
+
+class LineStatus(str, enum.Enum):
+    open = "open"
+    partially_delivered = "partially_delivered"
+    delivered = "delivered"
+    cancelled = "cancelled"
+
+
+class QuoteStatus(str, enum.Enum):
+    draft = "draft"
+    sent = "sent"
+    accepted = "accepted"
+    declined = "declined"
+    expired = "expired"
+
+
+class Carrier(str, enum.Enum):
+    collicare = "collicare"
+    schenker = "schenker"
+    postnord = "postnord"
+    bring = "bring"
+    own = "own"
+
+
+class Frequency(str, enum.Enum):
+    weekly = "weekly"
+    every_n_weeks = "every_n_weeks"
+    monthly = "monthly"
+
+
+class InquiryChannel(str, enum.Enum):
+    chat = "chat"
+    contact_form = "contact_form"
+    portal = "portal"
+
+
+class InquiryStatus(str, enum.Enum):
+    open = "open"
+    answered = "answered"
+    closed = "closed"
+
+
+class ReservationStatus(str, enum.Enum):
+    reserved = "reserved"
+    ready = "ready"
+    collected = "collected"
+    expired = "expired"
+    cancelled = "cancelled"
+
+
+class BudgetPeriod(str, enum.Enum):
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+# --- Companies and users --------------------------------------------------------------------
+
+
+class Company(Model):
+    __tablename__ = "companies"
+    __table_args__ = (
+        _check_in("kind", CompanyKind, "ck_companies_kind"),
+        _check_in("payment_terms", PaymentTerms, "ck_companies_payment_terms"),
+        CheckConstraint("credit_limit >= 0", name="ck_companies_credit_limit"),
+        Index("ix_companies_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_number: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_number: Mapped[str] = mapped_column(String(9))
+    postal_street: Mapped[Optional[str]] = mapped_column(String(200))
+    postal_code: Mapped[Optional[str]] = mapped_column(String(4))
+    postal_city: Mapped[Optional[str]] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), default=CompanyKind.webshop.value)
+    payment_terms: Mapped[str] = mapped_column(String(20), default=PaymentTerms.card.value)
+    credit_limit: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[Optional[str]] = mapped_column(String(320))
+    phone: Mapped[Optional[str]] = mapped_column(String(30))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    delivery_addresses: Mapped[list["DeliveryAddress"]] = relationship(
+        back_populates="company", order_by="DeliveryAddress.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"{self.name} ({self.customer_number})"
+
+
+class PortalUser(User):
+    """FAB's user, extended: a customer user belongs to exactly one company."""
+
+    __tablename__ = "ab_user"
+
+    company_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("companies.id"), nullable=True, index=True
+    )
+    phone: Mapped[Optional[str]] = mapped_column(String(30), nullable=True)
+    newsletter: Mapped[Optional[bool]] = mapped_column(Boolean, default=False, nullable=True)
+    company: Mapped[Optional[Company]] = relationship(foreign_keys=[company_id])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class TenantScoped:
+    """Mixin for tenant-owned rows: `company_id` is set from the user and guarded in security.py."""
+
+    @declared_attr
+    def company_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("companies.id"), index=True, nullable=False)
+
+    @declared_attr
+    def company(cls) -> Mapped[Company]:
+        return relationship(Company, foreign_keys=[cls.company_id])  # type: ignore[list-item]
+
+
+class DeliveryAddress(TenantScoped, Model):
+    __tablename__ = "delivery_addresses"
+    __table_args__ = (
+        CheckConstraint("length(postal_code) = 4", name="ck_delivery_addresses_postal_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(String(200))
+    postal_code: Mapped[str] = mapped_column(String(4))
+    city: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    company: Mapped[Company] = relationship(back_populates="delivery_addresses")
+
+    def __repr__(self) -> str:
+        return f"{self.recipient_name}, {self.street}, {self.postal_code} {self.city}"
+
+
+# --- Catalogue ------------------------------------------------------------------------------
+
+
+class Product(Model):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("unit_price >= 0", name="ck_products_unit_price"),
+        CheckConstraint("vat_rate >= 0 AND vat_rate <= 100", name="ck_products_vat_rate"),
+        CheckConstraint("min_width IS NULL OR max_width IS NULL OR min_width <= max_width", name="ck_products_width"),
+        CheckConstraint("min_depth IS NULL OR max_depth IS NULL OR min_depth <= max_depth", name="ck_products_depth"),
+        Index("ix_products_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("25.00"))
+    min_width: Mapped[Optional[int]] = mapped_column(Integer)
+    max_width: Mapped[Optional[int]] = mapped_column(Integer)
+    min_depth: Mapped[Optional[int]] = mapped_column(Integer)
+    max_depth: Mapped[Optional[int]] = mapped_column(Integer)
+    # Allowed variants, e.g. {"fabric": ["Ull grå", ...], "colour": ["Eik", ...]}; empty = none.
+    variants: Mapped[Optional[dict]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def is_configurable(self) -> bool:
+        return bool(self.min_width or self.min_depth or (self.variants or {}))
+
+    def __repr__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class Store(Model):
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    street: Mapped[str] = mapped_column(String(200))
+    postal_code: Mapped[str] = mapped_column(String(4))
+    city: Mapped[str] = mapped_column(String(100))
+    opening_hours: Mapped[Optional[str]] = mapped_column(String(200))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+# --- Quotes and orders ----------------------------------------------------------------------
+
+
+class Quote(TenantScoped, Model):
+    __tablename__ = "quotes"
+    __table_args__ = (
+        _check_in("status", QuoteStatus, "ck_quotes_status"),
+        Index("ix_quotes_company_created", "company_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=QuoteStatus.draft.value, index=True)
+    end_customer_ref: Mapped[Optional[str]] = mapped_column(String(200))
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    delivery_address_id: Mapped[Optional[int]] = mapped_column(ForeignKey("delivery_addresses.id"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[Optional[str]] = mapped_column(Text)
+
+    delivery_address: Mapped[Optional[DeliveryAddress]] = relationship()
+    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
+    lines: Mapped[list["QuoteLine"]] = relationship(
+        back_populates="quote", order_by="QuoteLine.line_no", cascade="all, delete-orphan"
+    )
+    order: Mapped[Optional["Order"]] = relationship(back_populates="quote", uselist=False)
+
+    def __repr__(self) -> str:
+        return self.number
+
+
+class QuoteLine(TenantScoped, Model):
+    __tablename__ = "quote_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_quote_lines_quantity"),
+        CheckConstraint("unit_price >= 0", name="ck_quote_lines_unit_price"),
+        UniqueConstraint("quote_id", "line_no", name="uq_quote_lines_line_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("25.00"))
+    width: Mapped[Optional[int]] = mapped_column(Integer)
+    depth: Mapped[Optional[int]] = mapped_column(Integer)
+    fabric: Mapped[Optional[str]] = mapped_column(String(100))
+    colour: Mapped[Optional[str]] = mapped_column(String(100))
+
+    quote: Mapped[Quote] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+    @property
+    def line_total(self) -> Decimal:
+        return (self.unit_price * self.quantity).quantize(Decimal("0.01"))
+
+
+class Order(TenantScoped, Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        _check_in("status", OrderStatus, "ck_orders_status"),
+        _check_in("channel", OrderChannel, "ck_orders_channel"),
+        CheckConstraint("total_ex_vat >= 0 AND total_vat >= 0", name="ck_orders_totals"),
+        Index("ix_orders_company_created", "company_id", "created_at"),
+        Index("ix_orders_status_created", "status", "created_at"),
+        # Prefix search on the order number ("10023%") uses this index on PostgreSQL too.
+        Index("ix_orders_number_prefix", "number", postgresql_ops={"number": "text_pattern_ops"}),
+        UniqueConstraint("standing_order_id", "delivery_date", name="uq_orders_standing_delivery"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    channel: Mapped[str] = mapped_column(String(20), default=OrderChannel.webshop.value)
+    status: Mapped[str] = mapped_column(String(30), default=OrderStatus.processing.value)
+    delivery_address_id: Mapped[Optional[int]] = mapped_column(ForeignKey("delivery_addresses.id"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    customer_reference: Mapped[Optional[str]] = mapped_column(String(200))
+    total_ex_vat: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    total_vat: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    over_budget: Mapped[bool] = mapped_column(Boolean, default=False)
+    quote_id: Mapped[Optional[int]] = mapped_column(ForeignKey("quotes.id"), unique=True)
+    standing_order_id: Mapped[Optional[int]] = mapped_column(ForeignKey("standing_orders.id"))
+    delivery_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+
+    delivery_address: Mapped[Optional[DeliveryAddress]] = relationship()
+    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", order_by="OrderLine.line_no", cascade="all, delete-orphan"
+    )
+    events: Mapped[list["OrderEvent"]] = relationship(
+        back_populates="order", order_by="OrderEvent.at", cascade="all, delete-orphan"
+    )
+    shipments: Mapped[list["Shipment"]] = relationship(back_populates="order", order_by="Shipment.shipped_at")
+    invoices: Mapped[list["Invoice"]] = relationship(back_populates="order", order_by="Invoice.invoice_date")
+    quote: Mapped[Optional[Quote]] = relationship(back_populates="order")
+    standing_order: Mapped[Optional["StandingOrder"]] = relationship(back_populates="orders")
+
+    @property
+    def total_inc_vat(self) -> Decimal:
+        return self.total_ex_vat + self.total_vat
+
+    def __repr__(self) -> str:
+        return self.number
+
+
+class OrderLine(TenantScoped, Model):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_order_lines_quantity"),
+        CheckConstraint("unit_price >= 0", name="ck_order_lines_unit_price"),
+        CheckConstraint(
+            "delivered_quantity >= 0 AND delivered_quantity <= quantity", name="ck_order_lines_delivered"
+        ),
+        _check_in("status", LineStatus, "ck_order_lines_status"),
+        UniqueConstraint("order_id", "line_no", name="uq_order_lines_line_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("25.00"))
+    width: Mapped[Optional[int]] = mapped_column(Integer)
+    depth: Mapped[Optional[int]] = mapped_column(Integer)
+    fabric: Mapped[Optional[str]] = mapped_column(String(100))
+    colour: Mapped[Optional[str]] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(30), default=LineStatus.open.value)
+    delivered_quantity: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+    @property
+    def line_total(self) -> Decimal:
+        return (self.unit_price * self.quantity).quantize(Decimal("0.01"))
+
+
+class OrderEvent(TenantScoped, Model):
+    """Status history: who, when, from, to, why."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order_at", "order_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    actor_name: Mapped[Optional[str]] = mapped_column(String(200))
+    from_status: Mapped[Optional[str]] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+
+
+class Shipment(TenantScoped, Model):
+    __tablename__ = "shipments"
+    __table_args__ = (_check_in("carrier", Carrier, "ck_shipments_carrier"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    carrier: Mapped[str] = mapped_column(String(20))
+    waybill_number: Mapped[Optional[str]] = mapped_column(String(60), index=True)
+    shipped_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+    signed_by: Mapped[Optional[str]] = mapped_column(String(200))
+
+    order: Mapped[Order] = relationship(back_populates="shipments")
+
+
+class Invoice(TenantScoped, Model):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="ck_invoices_amount"),
+        Index("ix_invoices_company_paid", "company_id", "paid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    invoice_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    order: Mapped[Order] = relationship(back_populates="invoices")
+
+
+# --- Standing orders ------------------------------------------------------------------------
+
+
+class StandingOrder(TenantScoped, Model):
+    __tablename__ = "standing_orders"
+    __table_args__ = (
+        _check_in("frequency", Frequency, "ck_standing_orders_frequency"),
+        CheckConstraint("interval_weeks IS NULL OR interval_weeks >= 1", name="ck_standing_orders_interval"),
+        CheckConstraint("weekday IS NULL OR (weekday >= 0 AND weekday <= 6)", name="ck_standing_orders_weekday"),
+        CheckConstraint(
+            "day_of_month IS NULL OR (day_of_month >= 1 AND day_of_month <= 31)", name="ck_standing_orders_dom"
+        ),
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="ck_standing_orders_dates"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    delivery_address_id: Mapped[int] = mapped_column(ForeignKey("delivery_addresses.id"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    frequency: Mapped[str] = mapped_column(String(20), default=Frequency.weekly.value)
+    interval_weeks: Mapped[Optional[int]] = mapped_column(Integer)
+    weekday: Mapped[Optional[int]] = mapped_column(Integer)
+    day_of_month: Mapped[Optional[int]] = mapped_column(Integer)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    paused_until: Mapped[Optional[dt.date]] = mapped_column(Date)
+    skip_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    delivery_address: Mapped[DeliveryAddress] = relationship()
+    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
+    lines: Mapped[list["StandingOrderLine"]] = relationship(
+        back_populates="standing_order", cascade="all, delete-orphan", order_by="StandingOrderLine.id"
+    )
+    orders: Mapped[list[Order]] = relationship(back_populates="standing_order")
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class StandingOrderLine(TenantScoped, Model):
+    __tablename__ = "standing_order_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_standing_order_lines_quantity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    standing_order_id: Mapped[int] = mapped_column(
+        ForeignKey("standing_orders.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    width: Mapped[Optional[int]] = mapped_column(Integer)
+    depth: Mapped[Optional[int]] = mapped_column(Integer)
+    fabric: Mapped[Optional[str]] = mapped_column(String(100))
+    colour: Mapped[Optional[str]] = mapped_column(String(100))
+
+    standing_order: Mapped[StandingOrder] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+
+# --- Inquiries, click and collect, budgets --------------------------------------------------
+
+
+class Inquiry(TenantScoped, Model):
+    __tablename__ = "inquiries"
+    __table_args__ = (
+        _check_in("channel", InquiryChannel, "ck_inquiries_channel"),
+        _check_in("status", InquiryStatus, "ck_inquiries_status"),
+        Index("ix_inquiries_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20), default=InquiryChannel.portal.value)
+    status: Mapped[str] = mapped_column(String(20), default=InquiryStatus.open.value)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
+    messages: Mapped[list["InquiryMessage"]] = relationship(
+        back_populates="inquiry", order_by="InquiryMessage.created_at", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return self.subject
+
+
+class InquiryMessage(TenantScoped, Model):
+    __tablename__ = "inquiry_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    from_supplier: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    inquiry: Mapped[Inquiry] = relationship(back_populates="messages")
+
+
+class PickupReservation(TenantScoped, Model):
+    __tablename__ = "pickup_reservations"
+    __table_args__ = (
+        _check_in("status", ReservationStatus, "ck_pickup_reservations_status"),
+        Index("ix_pickup_reservations_company_status", "company_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    status: Mapped[str] = mapped_column(String(20), default=ReservationStatus.reserved.value)
+    pickup_code: Mapped[str] = mapped_column(String(12))
+    pickup_deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Reserved items: [{"sku": ..., "name": ..., "quantity": n}]
+    items: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    store: Mapped[Store] = relationship()
+    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
+
+
+class Budget(TenantScoped, Model):
+    """Bruksgrense: a soft spending limit per company, optionally per user, per period."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (
+        _check_in("period", BudgetPeriod, "ck_budgets_period"),
+        CheckConstraint("amount >= 0", name="ck_budgets_amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
+    period: Mapped[str] = mapped_column(String(10), default=BudgetPeriod.month.value)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[user_id])
+
+
+# --- Mail -----------------------------------------------------------------------------------
+
+
+class MailOutbox(Model):
+    """Mail written in the same transaction as the change that causes it; sent by `portal send-mail`."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="ck_mail_outbox_attempts"),
+        Index("ix_mail_outbox_pending", "sent_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[Optional[str]] = mapped_column(Text)
+    # Set when a mail must go out at most once (e.g. "budget 7 exceeded in 2026-11").
+    dedupe_key: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    sent_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+
+
+TENANT_MODELS: tuple[type, ...] = (
+    DeliveryAddress,
+    Quote,
+    QuoteLine,
+    Order,
+    OrderLine,
+    OrderEvent,
+    Shipment,
+    Invoice,
+    StandingOrder,
+    StandingOrderLine,
+    Inquiry,
+    InquiryMessage,
+    PickupReservation,
+    Budget,
+)

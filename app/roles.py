@@ -1,0 +1,110 @@
+"""Roles and their permissions. `portal init` writes exactly this table into FAB's tables.
+
+A permission is FAB's (permission name, view or API class name) pair. `menu_access` entries name
+FAB menu items (the view's registered name) and categories.
+"""
+from __future__ import annotations
+
+READ = ("can_list", "can_show")
+CRUD = ("can_list", "can_show", "can_add", "can_edit")
+API_READ = ("can_get", "can_info")
+API_WRITE = ("can_get", "can_info", "can_post", "can_put")
+PROFILE: dict[str, tuple[str, ...]] = {
+    "UserInfoEditView": ("can_this_form_get", "can_this_form_post"),
+    "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
+    "PortalUserDBModelView": ("can_userinfo",),
+}
+
+SUPPLIER_ROLES = ("Admin", "Seller", "CustomerService", "Manager")
+CUSTOMER_ROLES = ("CustomerAdmin", "CustomerUser")
+ALL_ROLES = SUPPLIER_ROLES + CUSTOMER_ROLES
+
+ROLE_LABELS = {
+    "Admin": "Systemadministrator",
+    "Seller": "Selger",
+    "CustomerService": "Kundeservice",
+    "Manager": "Leder",
+    "CustomerAdmin": "Administrator hos kunde",
+    "CustomerUser": "Bruker",
+}
+
+# Views and APIs every logged-in customer may read (their company's rows only: security.py).
+_CUSTOMER_COMMON: dict[str, tuple[str, ...]] = {
+    **PROFILE,
+    "OrderView": READ,
+    "OrderLineView": READ,
+    "QuoteView": READ,
+    "QuoteLineView": READ,
+    "ProductView": READ,
+    "StoreView": READ,
+    "DeliveryAddressView": READ,
+    "InquiryView": READ + ("can_add",),
+    "PickupReservationView": READ,
+    "OrderApi": API_READ,
+    "QuoteApi": API_READ,
+    "ProductApi": API_READ,
+    "DeliveryAddressApi": API_READ,
+    "InquiryApi": API_READ + ("can_post",),
+    "PickupReservationApi": API_READ,
+    "CompanyApi": API_READ,
+}
+
+# Supplier staff: read everything (Manager has exactly this).
+_SUPPLIER_READ: dict[str, tuple[str, ...]] = {
+    **PROFILE,
+    "CompanyView": READ,
+    "DeliveryAddressView": READ,
+    "ProductView": READ,
+    "StoreView": READ,
+    "OrderView": READ,
+    "OrderLineView": READ,
+    "QuoteView": READ,
+    "QuoteLineView": READ,
+    "BudgetView": READ,
+    "StandingOrderView": READ,
+    "InquiryView": READ,
+    "PickupReservationView": READ,
+    "CompanyApi": API_READ,
+    "DeliveryAddressApi": API_READ,
+    "ProductApi": API_READ,
+    "OrderApi": API_READ,
+    "QuoteApi": API_READ,
+    "BudgetApi": API_READ,
+    "StandingOrderApi": API_READ,
+    "InquiryApi": API_READ,
+    "PickupReservationApi": API_READ,
+}
+
+ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Seller": {
+        **_SUPPLIER_READ,
+        "QuoteView": CRUD,
+        "QuoteLineView": CRUD + ("can_delete",),
+        "QuoteApi": API_WRITE,
+    },
+    "CustomerService": {
+        **_SUPPLIER_READ,
+        "CompanyView": CRUD,
+        "PortalUserDBModelView": ("can_list", "can_show", "can_add", "can_edit", "can_userinfo"),
+        "DeliveryAddressView": CRUD,
+        "InquiryView": CRUD,
+        "PickupReservationView": READ + ("can_edit",),
+        "CompanyApi": API_WRITE,
+        "DeliveryAddressApi": API_WRITE,
+        "InquiryApi": API_WRITE,
+        "PickupReservationApi": API_WRITE,
+    },
+    "Manager": dict(_SUPPLIER_READ),
+    "CustomerAdmin": {
+        **_CUSTOMER_COMMON,
+        "MyCompanyView": READ,
+        "CompanyUserView": READ,
+        "DeliveryAddressView": CRUD,
+        "BudgetView": CRUD + ("can_delete",),
+        "StandingOrderView": READ,
+        "DeliveryAddressApi": API_WRITE,
+        "BudgetApi": API_WRITE + ("can_delete",),
+        "StandingOrderApi": API_READ,
+    },
+    "CustomerUser": dict(_CUSTOMER_COMMON),
+}

@@ -1,0 +1,243 @@
+"""The tenancy guard: a customer-side request only ever sees and writes its own company's rows.
+
+Held at the data layer, so every door (views, actions, REST, form choices, searches, exports)
+goes through it:
+
+* reads: `do_orm_execute` adds `company_id = <tenant>` to every ORM SELECT of a tenant-owned
+  model (`with_loader_criteria`), `Company.id = <tenant>` and `PortalUser.company_id = <tenant>`;
+* writes: `before_flush` sets `company_id` of new rows from the user, refuses rows of another
+  company, and refuses links (foreign keys) from a tenant-owned row to another company's row.
+  The link check holds for supplier staff and the CLI too: an order of company A can never point
+  at company B's delivery address, whoever saves it.
+
+The tenant of the current request is resolved once per request in `resolve_request_tenant`
+(session cookie or JWT) and kept on `flask.g`.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from flask import g, has_app_context, has_request_context
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm.attributes import get_history
+
+from .models import TENANT_MODELS, Company, PortalUser, Product, Store, TenantScoped
+
+_UNRESOLVED = object()
+
+
+class TenantViolation(Exception):
+    """A write that would cross a company boundary. `field` names the offending attribute."""
+
+    def __init__(self, message: str, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def set_request_tenant(company_id: Optional[int]) -> None:
+    g._tenant_company_id = company_id
+
+
+def clear_request_tenant() -> None:
+    g.pop("_tenant_company_id", None)
+
+
+def current_tenant() -> Optional[int]:
+    """The company id that scopes this request, or None (supplier staff, anonymous, CLI)."""
+    if not has_request_context() and not (has_app_context() and "_tenant_company_id" in g):
+        return None
+    value = g.get("_tenant_company_id", _UNRESOLVED)
+    if value is _UNRESOLVED:
+        return None
+    return value  # type: ignore[return-value]
+
+
+def resolve_request_tenant() -> None:
+    """before_request: find the logged-in user (cookie, else JWT) and remember its company."""
+    from flask_jwt_extended import verify_jwt_in_request
+    from flask_jwt_extended import current_user as jwt_user
+    from flask_login import current_user
+
+    company_id: Optional[int] = None
+    user: Any = None
+    if current_user and current_user.is_authenticated:
+        user = current_user
+    else:
+        try:
+            if verify_jwt_in_request(optional=True):
+                user = jwt_user
+        except Exception:  # invalid/expired token: the endpoint itself answers 401
+            user = None
+    if user is not None and getattr(user, "is_authenticated", True):
+        company_id = getattr(user, "company_id", None)
+        g.portal_user = user
+    set_request_tenant(company_id)
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def _scope_reads(state: ORMExecuteState) -> None:
+    if not state.is_select or state.execution_options.get("skip_tenant_scope"):
+        return
+    tenant = current_tenant()
+    if tenant is None:
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantScoped, lambda cls: cls.company_id == tenant, include_aliases=True),
+        with_loader_criteria(Company, lambda cls: cls.id == tenant, include_aliases=True),
+        with_loader_criteria(PortalUser, lambda cls: cls.company_id == tenant, include_aliases=True),
+    )
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+# Foreign keys to users that must stay inside the row's company (created_by may be supplier staff).
+_SAME_COMPANY_USER_FKS: dict[str, tuple[str, ...]] = {"budgets": ("user_id",)}
+_TENANT_TABLES = {m.__table__.name: m for m in TENANT_MODELS}  # type: ignore[attr-defined]
+_SUPPLIER_ONLY = (Product, Store)
+
+
+def _owner_of(session: Session, table_name: str, pk: Any) -> Optional[int]:
+    """Company of a referenced row, read with Core on the flush's connection (no ORM scoping)."""
+    if table_name == "ab_user":
+        table = PortalUser.__table__
+    else:
+        table = _TENANT_TABLES[table_name].__table__  # type: ignore[attr-defined]
+    return session.connection().execute(select(table.c.company_id).where(table.c.id == pk)).scalar()
+
+
+def _linked_rows(obj: Any) -> Iterable[tuple[str, str, Any]]:
+    """(attribute, referenced table, referenced id or object) for each tenant-relevant link of obj."""
+    table = obj.__table__
+    user_fks = _SAME_COMPANY_USER_FKS.get(table.name, ())
+    mapper = obj.__mapper__
+    for rel in mapper.relationships:
+        if rel.direction.name != "MANYTOONE":
+            continue
+        target = rel.mapper.local_table.name
+        local_cols = {c.name for c in rel.local_columns}
+        if target not in _TENANT_TABLES and not (target == "ab_user" and local_cols & set(user_fks)):
+            continue
+        related = obj.__dict__.get(rel.key)
+        if related is not None:
+            yield rel.key, target, related
+    for fk in table.foreign_keys:
+        target = fk.column.table.name
+        col = fk.parent.name
+        if target in _TENANT_TABLES or (target == "ab_user" and col in user_fks):
+            value = getattr(obj, mapper.get_property_by_column(fk.parent).key, None)
+            if value is not None:
+                yield col, target, value
+
+
+def _check_links(session: Session, obj: TenantScoped) -> None:
+    company_id = obj.company_id
+    for field, target, ref in _linked_rows(obj):
+        if isinstance(ref, (TenantScoped, PortalUser)):
+            owner = ref.company_id
+        else:
+            owner = _owner_of(session, target, ref)
+        if owner is None or owner != company_id:
+            raise TenantViolation(
+                "Valget tilhører ikke denne kundekontoen.", field=field
+            )
+
+
+def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    tenant = current_tenant()
+    with session.no_autoflush:
+        for obj in list(session.new):
+            if isinstance(obj, TenantScoped):
+                if tenant is not None:
+                    if obj.company_id is None and obj.__dict__.get("company") is None:
+                        obj.company_id = tenant
+                    owner = obj.company_id if obj.company_id is not None else obj.company.id
+                    if owner != tenant:
+                        raise TenantViolation("Du kan bare registrere data for din egen bedrift.", "company_id")
+                if obj.company_id is None and obj.__dict__.get("company") is not None:
+                    obj.company_id = obj.company.id
+                _check_links(session, obj)
+            elif tenant is not None and isinstance(obj, PortalUser):
+                if obj.company_id is None:
+                    obj.company_id = tenant
+                if obj.company_id != tenant:
+                    raise TenantViolation("Du kan bare opprette brukere i din egen bedrift.", "company_id")
+            elif tenant is not None and isinstance(obj, (Company, *_SUPPLIER_ONLY)):
+                raise TenantViolation("Dette endres av oss — kontakt kundeservice.")
+        for obj in list(session.dirty):
+            if not session.is_modified(obj):
+                continue
+            if isinstance(obj, TenantScoped):
+                hist = get_history(obj, "company_id")
+                if hist.deleted and hist.deleted[0] is not None and tenant is not None:
+                    raise TenantViolation("Du kan ikke flytte data til en annen bedrift.", "company_id")
+                if tenant is not None and obj.company_id != tenant:
+                    raise TenantViolation("Du kan bare endre data for din egen bedrift.", "company_id")
+                _check_links(session, obj)
+            elif tenant is not None and isinstance(obj, PortalUser):
+                hist = get_history(obj, "company_id")
+                if obj.company_id != tenant or (hist.deleted and hist.deleted[0] != tenant):
+                    raise TenantViolation("Du kan bare endre brukere i din egen bedrift.", "company_id")
+            elif tenant is not None and isinstance(obj, Company) and obj.id != tenant:
+                raise TenantViolation("Du kan bare endre din egen bedrift.")
+            elif tenant is not None and isinstance(obj, _SUPPLIER_ONLY):
+                raise TenantViolation("Dette endres av oss — kontakt kundeservice.")
+        for obj in list(session.deleted):
+            if tenant is None:
+                continue
+            if isinstance(obj, (TenantScoped, PortalUser)) and obj.company_id != tenant:
+                raise TenantViolation("Du kan bare slette data for din egen bedrift.")
+            if isinstance(obj, (Company, *_SUPPLIER_ONLY)):
+                raise TenantViolation("Dette endres av oss — kontakt kundeservice.")
+
+
+_installed = False
+
+
+def install_tenant_guard() -> None:
+    """Attach the read scope and the write guard to every SQLAlchemy Session (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "do_orm_execute", _scope_reads)
+    event.listen(Session, "before_flush", _guard_flush)
+    _installed = True
+
+
+# --- Security manager -----------------------------------------------------------------------
+
+from flask import current_app  # noqa: E402
+from flask_appbuilder.security.api import SecurityApi  # noqa: E402
+from flask_appbuilder.security.sqla.manager import SecurityManager  # noqa: E402
+from flask_appbuilder.api import expose as api_expose  # noqa: E402
+
+
+class RateLimitedSecurityApi(SecurityApi):
+    """JWT login with the same rate limit as the login page (FAB limits only the page)."""
+
+    @api_expose("/login", methods=["POST"])
+    def login(self):  # type: ignore[override]
+        limiter = current_app.appbuilder.sm.limiter
+        if current_app.config.get("RATELIMIT_ENABLED") and current_app.config.get("AUTH_RATE_LIMITED"):
+            from flask_limiter.util import get_remote_address
+            from limits import parse
+
+            limit = parse(current_app.config["AUTH_RATE_LIMIT"])
+            key = f"api-login/{get_remote_address()}"
+            if not limiter.limiter.hit(limit, key):
+                return self.response(429, message="For mange innloggingsforsøk. Vent litt og prøv igjen.")
+        return super().login()
+
+
+class PortalSecurityManager(SecurityManager):
+    user_model = PortalUser
+    security_api = RateLimitedSecurityApi
+
+    def __init__(self, appbuilder: Any) -> None:
+        from .views.users import PortalUserDBModelView
+
+        self.userdbmodelview = PortalUserDBModelView
+        super().__init__(appbuilder)

@@ -1,0 +1,113 @@
+"""Settings from environment variables, with safe defaults (embedded SQLite)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment; otherwise a dev key generated once into instance/."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs name the driver "postgres"; we speak psycopg 3.
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{INSTANCE_DIR / 'kundeportal.db'}"
+
+
+class Config:
+    APP_NAME = "Kundeportal"
+    APP_THEME = ""
+    SECRET_KEY = _secret_key()
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Flask-AppBuilder: migrations own the schema, `portal init` owns permissions.
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = os.environ.get("FAB_UPDATE_PERMS", "0") == "1"
+    FAB_SECURITY_MANAGER_CLASS = "app.security.PortalSecurityManager"
+    FAB_ADD_SECURITY_VIEWS = True
+    FAB_API_SWAGGER_UI = True
+    FAB_OPENAPI_SERVERS = None
+    FAB_API_MAX_PAGE_SIZE = 100
+    FAB_SAFE_REDIRECT_HOSTS = [h for h in os.environ.get("SAFE_REDIRECT_HOSTS", "127.0.0.1,localhost").split(",") if h]
+    FAB_INDEX_VIEW = "app.views.home.PortalIndexView"
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute")
+    AUTH_PASSWORD_COMPLEXITY_ENABLED = False
+    RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") == "1"
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    # Forms: CSRF everywhere (installed in the app factory; FAB exempts its REST API).
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    JWT_ACCESS_TOKEN_EXPIRES = 3600
+
+    # Language: Norwegian bokmål first.
+    BABEL_DEFAULT_LOCALE = "nb"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Oslo"
+    BABEL_DEFAULT_FOLDER = "app/translations"
+    BABEL_TRANSLATION_DIRECTORIES = "translations"
+    LANGUAGES = {
+        "nb": {"flag": "no", "name": "Norsk"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+    DISPLAY_TIMEZONE = "Europe/Oslo"
+
+    # Mail: written to the outbox, delivered by `portal send-mail`.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Kundeportal <kundeservice@kundeportal.no>")
+    PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8080')}")
+
+    # Tracking link per carrier; "{waybill}" is replaced by the waybill number. Own transport has none.
+    CARRIER_TRACKING_URLS = {
+        "collicare": "https://www.collicare.no/sporing/?sendingsnummer={waybill}",
+        "schenker": "https://www.dbschenker.com/app/tracking-public/?refNumber={waybill}",
+        "postnord": "https://www.postnord.no/sporing?shipmentId={waybill}",
+        "bring": "https://sporing.bring.no/sporing/{waybill}",
+        "own": None,
+    }
+
+    SUPPLIER_NAME = "Kundeportal Leverandør AS"
+    SUPPLIER_ORG_NUMBER = "923609016"
+    SUPPLIER_ADDRESS = "Industriveien 12, 2815 Gjøvik"
+
+
+class TestConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
