@@ -22,7 +22,7 @@ def create_app(config_object: Optional[object] = None) -> Flask:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
-    from .security import install_tenant_guard, resolve_request_tenant
+    from .security import clear_request_tenant, install_tenant_guard, resolve_request_tenant
 
     install_tenant_guard()
     with app.app_context():
@@ -33,6 +33,7 @@ def create_app(config_object: Optional[object] = None) -> Flask:
         appbuilder.init_app(app, db.session)
         # After FAB's own before_request (g.user), so the tenant is known before any query.
         app.before_request(resolve_request_tenant)
+        app.teardown_request(lambda exc: clear_request_tenant())
 
         from .views import register_views
         from .api import register_apis

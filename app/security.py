@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from flask import g, has_app_context, has_request_context
+from flask import g, has_request_context, request
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.attributes import get_history
@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import get_history
 from .models import TENANT_MODELS, Company, PortalUser, Product, Store, TenantScoped
 
 _UNRESOLVED = object()
+_AUTH_PATHS = frozenset({"/login/", "/api/v1/security/login"})
 
 
 class TenantViolation(Exception):
@@ -46,7 +47,7 @@ def clear_request_tenant() -> None:
 
 def current_tenant() -> Optional[int]:
     """The company id that scopes this request, or None (supplier staff, anonymous, CLI)."""
-    if not has_request_context() and not (has_app_context() and "_tenant_company_id" in g):
+    if not has_request_context():
         return None
     value = g.get("_tenant_company_id", _UNRESOLVED)
     if value is _UNRESOLVED:
@@ -62,6 +63,10 @@ def resolve_request_tenant() -> None:
 
     company_id: Optional[int] = None
     user: Any = None
+    if request.path in _AUTH_PATHS:
+        # Logging in looks a user up by name across all companies; it reads nothing else.
+        set_request_tenant(None)
+        return
     if current_user and current_user.is_authenticated:
         user = current_user
     else:
@@ -133,17 +138,25 @@ def _linked_rows(obj: Any) -> Iterable[tuple[str, str, Any]]:
                 yield col, target, value
 
 
+def _company_key(obj: Any) -> Any:
+    """Which company a row in memory belongs to, also before its foreign keys are synced."""
+    if obj.company_id is not None:
+        return obj.company_id
+    company = obj.__dict__.get("company")
+    if company is None:
+        return None
+    return company.id if company.id is not None else ("new", id(company))
+
+
 def _check_links(session: Session, obj: TenantScoped) -> None:
-    company_id = obj.company_id
+    company = _company_key(obj)
     for field, target, ref in _linked_rows(obj):
         if isinstance(ref, (TenantScoped, PortalUser)):
-            owner = ref.company_id
+            owner = _company_key(ref)
         else:
             owner = _owner_of(session, target, ref)
-        if owner is None or owner != company_id:
-            raise TenantViolation(
-                "Valget tilhører ikke denne kundekontoen.", field=field
-            )
+        if owner is None or owner != company:
+            raise TenantViolation("Valget tilhører ikke denne kundekontoen.", field=field)
 
 
 def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
