@@ -455,6 +455,25 @@ class Shipment(TenantScoped, Model):
     signed_by: Mapped[Optional[str]] = mapped_column(String(200))
 
     order: Mapped[Order] = relationship(back_populates="shipments")
+    lines: Mapped[list["ShipmentLine"]] = relationship(back_populates="shipment", cascade="all, delete-orphan")
+
+
+class ShipmentLine(TenantScoped, Model):
+    """How much of an order line went out with a shipment (partial deliveries)."""
+
+    __tablename__ = "shipment_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_shipment_lines_quantity"),
+        UniqueConstraint("shipment_id", "order_line_id", name="uq_shipment_lines_line"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    shipment: Mapped[Shipment] = relationship(back_populates="lines")
+    order_line: Mapped[OrderLine] = relationship()
 
 
 class Invoice(TenantScoped, Model):
@@ -651,6 +670,7 @@ TENANT_MODELS: tuple[type, ...] = (
     OrderLine,
     OrderEvent,
     Shipment,
+    ShipmentLine,
     Invoice,
     StandingOrder,
     StandingOrderLine,
@@ -659,3 +679,4 @@ TENANT_MODELS: tuple[type, ...] = (
     PickupReservation,
     Budget,
 )
+

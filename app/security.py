@@ -85,7 +85,10 @@ def resolve_request_tenant() -> None:
 
 
 def _scope_reads(state: ORMExecuteState) -> None:
-    if not state.is_select or state.execution_options.get("skip_tenant_scope"):
+    # Bulk ORM UPDATE/DELETE (conditional status changes) are scoped too, not just SELECTs.
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("skip_tenant_scope"):
         return
     tenant = current_tenant()
     if tenant is None:

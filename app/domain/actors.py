@@ -1,0 +1,36 @@
+"""Who is acting: the domain needs the user's id, name, company and roles, not a Flask request."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+SUPPLIER_ROLES = frozenset({"Admin", "Seller", "CustomerService", "Manager"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: Optional[int]
+    name: str
+    company_id: Optional[int] = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    email: Optional[str] = None
+
+    @property
+    def is_customer(self) -> bool:
+        return self.company_id is not None
+
+    def has_role(self, *names: str) -> bool:
+        return bool(self.roles.intersection(names))
+
+    @classmethod
+    def from_user(cls, user: Any) -> "Actor":
+        return cls(
+            id=user.id,
+            name=f"{user.first_name} {user.last_name}".strip(),
+            company_id=getattr(user, "company_id", None),
+            roles=frozenset(r.name for r in user.roles),
+            email=user.email,
+        )
+
+
+SYSTEM = Actor(id=None, name="Systemet")

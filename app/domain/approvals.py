@@ -1,0 +1,185 @@
+"""The seller's approval queue ("Til godkjenning"): checks, approve, reject.
+
+Exposure (credit) = totals incl. VAT of the company's other orders not yet invoiced (pending,
+processing, shipped, partially delivered) + unpaid invoices of orders no longer open (so an
+order's amount is never counted twice).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Iterable, Optional, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from ..models import Company, Invoice, Order, OrderLine, OrderStatus, PortalUser, Product, utcnow
+from .actors import Actor
+from .errors import AlreadyHandled, Forbidden, NotAllowed, NotFound, ValidationFailed
+from .links import portal_link
+from .notifications import queue_mail
+from .orders import STATUS_LABELS, change_status, configuration_errors
+
+OPEN = (OrderStatus.pending_approval.value, OrderStatus.processing.value, OrderStatus.shipped.value,
+        OrderStatus.partially_delivered.value)
+APPROVERS = ("Seller", "Admin")
+
+
+@dataclass
+class Producibility:
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Credit:
+    limit: Decimal
+    exposure: Decimal
+    this_order: Decimal
+
+    @property
+    def headroom(self) -> Decimal:
+        return self.limit - self.exposure - self.this_order
+
+    @property
+    def over(self) -> bool:
+        return self.headroom < 0
+
+
+@dataclass
+class QueueRow:
+    order: Order
+    age: dt.timedelta
+    producibility: Producibility
+    credit: Credit
+
+
+def producibility(session: Session, order_ids: Sequence[int]) -> dict[int, Producibility]:
+    """Order id → producibility of all its lines; one query for the whole page."""
+    result = {oid: Producibility(ok=True) for oid in order_ids}
+    if not order_ids:
+        return result
+    rows = session.execute(
+        select(OrderLine, Product).join(Product, Product.id == OrderLine.product_id)
+        .where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.order_id, OrderLine.line_no)
+    ).all()
+    for line, product in rows:
+        problems = configuration_errors(product, line)
+        if problems:
+            entry = result[line.order_id]
+            entry.ok = False
+            entry.problems.extend(f"Linje {line.line_no} ({product.name}): {msg}" for msg in problems.values())
+    return result
+
+
+def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
+    """Order id → credit check; exposure aggregated in SQL per company (two queries for the page)."""
+    orders = list(orders)
+    company_ids = {o.company_id for o in orders}
+    if not company_ids:
+        return {}
+    open_sum = dict(session.execute(
+        select(Order.company_id, func.coalesce(func.sum(Order.total_ex_vat + Order.total_vat), 0))
+        .where(Order.company_id.in_(company_ids), Order.status.in_(OPEN)).group_by(Order.company_id)
+    ).all())
+    unpaid = dict(session.execute(
+        select(Invoice.company_id, func.coalesce(func.sum(Invoice.amount), 0))
+        .join(Order, Order.id == Invoice.order_id)
+        .where(Invoice.company_id.in_(company_ids), Invoice.paid.is_(False), Order.status.not_in(OPEN))
+        .group_by(Invoice.company_id)
+    ).all())
+    limits = dict(session.execute(select(Company.id, Company.credit_limit).where(Company.id.in_(company_ids))).all())
+    checks = {}
+    for o in orders:
+        this = o.total_ex_vat + o.total_vat
+        own = this if o.status in OPEN else Decimal("0")
+        exposure = Decimal(open_sum.get(o.company_id, 0)) - own + Decimal(unpaid.get(o.company_id, 0))
+        checks[o.id] = Credit(limit=Decimal(limits[o.company_id]), exposure=exposure.quantize(Decimal("0.01")),
+                              this_order=this)
+    return checks
+
+
+def approval_queue(session: Session, *, page: int = 0, page_size: int = 25,
+                   now: Optional[dt.datetime] = None) -> tuple[list[QueueRow], int]:
+    """Pending orders oldest first with both checks; a fixed number of queries per page."""
+    now = now or utcnow()
+    base = select(Order).where(Order.status == OrderStatus.pending_approval.value)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    orders = session.scalars(
+        base.options(joinedload(Order.company), joinedload(Order.created_by))
+        .order_by(Order.created_at, Order.id).limit(page_size).offset(page * page_size)
+    ).all()
+    ids = [o.id for o in orders]
+    prod = producibility(session, ids)
+    cred = credit(session, orders)
+    rows = [QueueRow(order=o, age=now - o.created_at, producibility=prod[o.id], credit=cred[o.id]) for o in orders]
+    return rows, total
+
+
+def _require_approver(actor: Actor) -> None:
+    if not actor.has_role(*APPROVERS):
+        raise Forbidden("Bare selgere kan godkjenne eller avvise ordrer.")
+
+
+def _load_pending(session: Session, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound("Fant ikke ordren.")
+    if order.status != OrderStatus.pending_approval.value:
+        raise AlreadyHandled(f"Ordren er allerede behandlet (status: {STATUS_LABELS[order.status]}).")
+    return order
+
+
+def approve_order(session: Session, order_id: int, actor: Actor) -> Order:
+    """pending_approval → processing, exactly once (conditional UPDATE), if every line can be produced."""
+    _require_approver(actor)
+    order = _load_pending(session, order_id)
+    check = producibility(session, [order.id])[order.id]
+    if not check.ok:
+        raise NotAllowed("Ordren kan ikke godkjennes: " + "; ".join(check.problems))
+    if not change_status(session, order, actor, [OrderStatus.pending_approval.value], OrderStatus.processing.value,
+                         "Godkjent av selger"):
+        raise AlreadyHandled("Ordren er allerede behandlet av en annen selger.")
+    _decision_mail(session, order, approved=True)
+    return order
+
+
+def approve_orders(session: Session, order_ids: Sequence[int], actor: Actor) -> tuple[list[Order], dict[int, str]]:
+    """Approve several; each in its own savepoint so one refusal does not undo the others."""
+    approved: list[Order] = []
+    refused: dict[int, str] = {}
+    for oid in order_ids:
+        try:
+            with session.begin_nested():
+                approved.append(approve_order(session, oid, actor))
+        except (NotAllowed, NotFound) as exc:
+            refused[oid] = exc.message
+    return approved, refused
+
+
+def reject_order(session: Session, order_id: int, actor: Actor, reason: Optional[str]) -> Order:
+    _require_approver(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "Skriv en begrunnelse for avvisningen."})
+    order = _load_pending(session, order_id)
+    if not change_status(session, order, actor, [OrderStatus.pending_approval.value], OrderStatus.rejected.value,
+                         reason):
+        raise AlreadyHandled("Ordren er allerede behandlet av en annen selger.")
+    _decision_mail(session, order, approved=False, reason=reason)
+    return order
+
+
+def _decision_mail(session: Session, order: Order, approved: bool, reason: Optional[str] = None) -> None:
+    creator = session.get(PortalUser, order.created_by_id) if order.created_by_id else None
+    if creator is None or not creator.email:
+        return
+    if approved:
+        subject = f"Ordre {order.number} er godkjent"
+        text = f"Ordre {order.number} er godkjent og har nå status «Under behandling»."
+    else:
+        subject = f"Ordre {order.number} er avvist"
+        text = f"Ordre {order.number} er avvist.\n\nBegrunnelse: {reason}\n\nKontakt selgeren din ved spørsmål."
+    queue_mail(session, kind="order_approved" if approved else "order_rejected", to=creator.email,
+               subject=subject, text=text, link=portal_link(f"/orderview/show/{order.id}"))

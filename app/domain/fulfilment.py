@@ -1,0 +1,125 @@
+"""Customer service registers shipments and invoices; the order status follows from them.
+
+Derived status: everything invoiced → invoiced; every line fully delivered → shipped ("Kjørt ut fra
+lager"); something delivered → partially_delivered; else unchanged (processing).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Mapping, Optional
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..models import Carrier, Invoice, LineStatus, Order, OrderLine, OrderStatus, Shipment, ShipmentLine, utcnow
+from .actors import Actor
+from .errors import Forbidden, NotAllowed, ValidationFailed
+from .orders import change_status, get_order
+
+FULFILLERS = ("CustomerService", "Admin")
+SHIPPABLE = (OrderStatus.processing.value, OrderStatus.partially_delivered.value)
+INVOICEABLE = (OrderStatus.processing.value, OrderStatus.partially_delivered.value, OrderStatus.shipped.value)
+
+
+def derive_status(lines: list[tuple[int, int]], invoiced: Decimal, total_inc_vat: Decimal, current: str) -> str:
+    """(quantity, delivered) per line + invoiced amount → the status the order should have."""
+    if current in (OrderStatus.cancelled.value, OrderStatus.rejected.value, OrderStatus.pending_approval.value):
+        return current
+    if total_inc_vat > 0 and invoiced >= total_inc_vat:
+        return OrderStatus.invoiced.value
+    delivered = [d for _, d in lines]
+    if lines and all(d >= q for q, d in lines):
+        return OrderStatus.shipped.value
+    if any(d > 0 for d in delivered):
+        return OrderStatus.partially_delivered.value
+    return current
+
+
+def _require(actor: Actor) -> None:
+    if not actor.has_role(*FULFILLERS):
+        raise Forbidden("Bare kundeservice kan registrere leveranser og fakturaer.")
+
+
+def _move(session: Session, order: Order, actor: Actor, reason: str) -> None:
+    lines = [(ln.quantity, ln.delivered_quantity) for ln in order.lines]
+    invoiced = session.scalar(select(func.coalesce(func.sum(Invoice.amount), 0)).where(Invoice.order_id == order.id))
+    target = derive_status(lines, Decimal(invoiced), order.total_inc_vat, order.status)
+    if target != order.status:
+        if not change_status(session, order, actor, [order.status], target, reason):
+            raise NotAllowed("Ordren ble endret av noen andre i mellomtiden. Prøv igjen.")
+
+
+def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier: str,
+                      waybill_number: Optional[str], quantities: Mapping[int, int],
+                      shipped_at: Optional[dt.datetime] = None) -> Shipment:
+    """Ship `quantities` (order line id → quantity) with a carrier; updates lines and the order status."""
+    _require(actor)
+    order = get_order(session, order_id)
+    if order.status not in SHIPPABLE:
+        raise NotAllowed("Ordren kan ikke leveres i denne statusen.")
+    errors: dict[str, str] = {}
+    if carrier not in {c.value for c in Carrier}:
+        errors["carrier"] = "Velg transportør."
+    if carrier != Carrier.own.value and not (waybill_number or "").strip():
+        errors["waybill_number"] = "Fraktbrevnummer må fylles ut for ekstern transportør."
+    lines = {ln.id: ln for ln in order.lines}
+    wanted = {lid: q for lid, q in quantities.items() if q}
+    if not wanted:
+        errors["lines"] = "Velg minst én linje og et antall."
+    for lid, qty in wanted.items():
+        line = lines.get(lid)
+        if line is None:
+            errors[f"lines[{lid}]"] = "Linjen hører ikke til ordren."
+        elif qty < 0 or line.delivered_quantity + qty > line.quantity:
+            errors[f"lines[{lid}]"] = f"Kan levere høyst {line.quantity - line.delivered_quantity} på linje {line.line_no}."
+    if errors:
+        raise ValidationFailed(errors)
+    shipment = Shipment(order_id=order.id, company_id=order.company_id, carrier=carrier,
+                        waybill_number=(waybill_number or "").strip() or None, shipped_at=shipped_at or utcnow())
+    for lid, qty in wanted.items():
+        shipment.lines.append(ShipmentLine(company_id=order.company_id, order_line_id=lid, quantity=qty))
+        # Relative, guarded UPDATE: two shipments at once can never deliver more than ordered.
+        done = session.execute(
+            update(OrderLine).where(OrderLine.id == lid, OrderLine.delivered_quantity + qty <= OrderLine.quantity)
+            .values(delivered_quantity=OrderLine.delivered_quantity + qty).execution_options(synchronize_session=False)
+        ).rowcount
+        if done != 1:
+            raise NotAllowed("Linjen ble levert av noen andre i mellomtiden. Prøv igjen.")
+    session.add(shipment)
+    session.flush()
+    for line in order.lines:
+        session.refresh(line, ["delivered_quantity"])
+        line.status = (LineStatus.delivered.value if line.delivered_quantity >= line.quantity
+                       else LineStatus.partially_delivered.value if line.delivered_quantity else LineStatus.open.value)
+    _move(session, order, actor, f"Levering registrert ({carrier}, {shipment.waybill_number or 'egen transport'})")
+    return shipment
+
+
+def register_invoice(session: Session, order_id: int, actor: Actor, *, number: str, invoice_date: dt.date,
+                     due_date: dt.date, amount: Optional[Decimal] = None) -> Invoice:
+    """Invoice an order (default: its total incl. VAT); fully invoiced orders become `invoiced`."""
+    _require(actor)
+    order = get_order(session, order_id)
+    if order.status not in INVOICEABLE:
+        raise NotAllowed("Ordren kan ikke faktureres i denne statusen.")
+    errors: dict[str, str] = {}
+    if not (number or "").strip():
+        errors["number"] = "Fakturanummer må fylles ut."
+    if due_date < invoice_date:
+        errors["due_date"] = "Forfallsdato kan ikke være før fakturadato."
+    amount = order.total_inc_vat if amount is None else Decimal(amount)
+    if amount < 0:
+        errors["amount"] = "Beløpet kan ikke være negativt."
+    if errors:
+        raise ValidationFailed(errors)
+    invoice = Invoice(order_id=order.id, company_id=order.company_id, number=number.strip(),
+                      invoice_date=invoice_date, due_date=due_date, amount=amount)
+    try:
+        with session.begin_nested():
+            session.add(invoice)
+    except IntegrityError:
+        raise ValidationFailed({"number": "Fakturanummeret finnes allerede."}) from None
+    _move(session, order, actor, f"Faktura {invoice.number} registrert")
+    return invoice
