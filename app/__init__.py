@@ -38,7 +38,10 @@ def create_app(config_object: Optional[object] = None) -> Flask:
         from .views import register_views
         from .api import register_apis
 
+        from .views.workflow_menu import register_workflow_views
+
         register_views(appbuilder)
+        register_workflow_views(appbuilder)
         register_apis(appbuilder)
 
     from .cli import portal_cli

@@ -47,6 +47,11 @@ _CUSTOMER_COMMON: dict[str, tuple[str, ...]] = {
     "InquiryApi": API_READ + ("can_post",),
     "PickupReservationApi": API_READ,
     "CompanyApi": API_READ,
+    # Issue 3 workflows
+    "NewOrderView": ("can_new",),
+    "ProductSearchView": ("can_search",),
+    "OrderActionsView": ("can_cancel", "can_invoice_copy"),
+    "QuoteActionsView": ("can_new", "can_convert", "can_send", "can_decline"),
 }
 
 # Supplier staff: read everything (Manager has exactly this).
@@ -73,6 +78,8 @@ _SUPPLIER_READ: dict[str, tuple[str, ...]] = {
     "StandingOrderApi": API_READ,
     "InquiryApi": API_READ,
     "PickupReservationApi": API_READ,
+    "OrderActionsView": ("can_invoice_copy",),
+    "ApprovalQueueView": ("can_queue",),
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -81,6 +88,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "QuoteView": CRUD,
         "QuoteLineView": CRUD + ("can_delete",),
         "QuoteApi": API_WRITE,
+        "ApprovalQueueView": ("can_queue", "can_approve", "can_reject"),
+        "ProductSearchView": ("can_search",),
+        "QuoteActionsView": ("can_new", "can_convert", "can_send", "can_decline"),
     },
     "CustomerService": {
         **_SUPPLIER_READ,
@@ -93,6 +103,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "DeliveryAddressApi": API_WRITE,
         "InquiryApi": API_WRITE,
         "PickupReservationApi": API_WRITE,
+        "OrderActionsView": ("can_invoice_copy", "can_cancel", "can_ship", "can_bill"),
     },
     "Manager": dict(_SUPPLIER_READ),
     "CustomerAdmin": {

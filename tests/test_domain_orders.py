@@ -352,3 +352,24 @@ def test_dealer_cannot_set_own_price(session, world):
 ])
 def test_budget_period_bounds(period, day, start, end):
     assert period_bounds(period, day) == (start, end)
+
+
+# --- invoice copy ----------------------------------------------------------------------------
+
+
+def test_invoice_pdf_has_lines_vat_and_totals_that_add_up(session, world, app):
+    import io
+
+    from pypdf import PdfReader
+
+    from app.domain.invoice_pdf import render_invoice_pdf, supplier_from_config
+    from app.models import Invoice
+
+    invoice = session.get(Invoice, world.a.invoice.id)
+    pdf = render_invoice_pdf(invoice, supplier_from_config(app.config))
+    assert pdf.startswith(b"%PDF")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    flat = text.replace("\u00a0", " ")
+    assert f"Fakturakopi {invoice.number}" in flat and "Hansen AS" in flat and "10001" in flat
+    assert "STOL-1 Kontorstol Basic" in flat
+    assert "1 000,00 kr" in flat and "250,00 kr" in flat and "1 250,00 kr" in flat

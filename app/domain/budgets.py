@@ -110,3 +110,26 @@ def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) 
                 )
         except IntegrityError:
             continue
+
+
+def budget_status(session: Session, actor, day: Optional[dt.date] = None) -> list[dict]:  # type: ignore[no-untyped-def]
+    """What a customer sees while ordering: each budget that applies to them, used/remaining and a level.
+
+    level: "ok", "warn" (80 % or more used) or "over".
+    """
+    if actor.company_id is None:
+        return []
+    from .formatting import oslo_today
+
+    day = day or oslo_today()
+    budgets = applicable_budgets(session, actor.company_id, actor.id)
+    used = consumption(session, budgets, day)
+    result = []
+    for b in budgets:
+        spent = used[b.id]
+        ratio = (spent / b.amount) if b.amount else Decimal("1")
+        level = "over" if spent > b.amount else "warn" if ratio >= Decimal("0.8") else "ok"
+        start, end = period_bounds(b.period, day)
+        result.append({"budget": b, "used": spent, "remaining": b.amount - spent, "ratio": ratio, "level": level,
+                       "start": start, "end": end - dt.timedelta(days=1)})
+    return result

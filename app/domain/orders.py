@@ -28,8 +28,8 @@ from .errors import NotAllowed, NotFound, ValidationFailed
 from .formatting import format_nok, oslo_today, to_oslo
 from .links import portal_link
 from .notifications import queue_mail
+from .pricing import order_totals
 
-CENT = Decimal("0.01")
 # Statuses in which nothing has left the warehouse yet.
 NOT_SHIPPED = (OrderStatus.pending_approval.value, OrderStatus.processing.value)
 STATUS_LABELS = {
@@ -86,17 +86,6 @@ def configuration_errors(product: Product, line: LineInput | OrderLine) -> dict[
         elif value not in allowed:
             errors[field] = f"{label} «{value}» finnes ikke for {product.name}. Velg en av: {', '.join(allowed)}"
     return errors
-
-
-def line_totals(lines: Iterable[tuple[Decimal, int, Decimal]]) -> tuple[Decimal, Decimal]:
-    """(unit price, quantity, VAT rate %) per line → (total ex. VAT, VAT), each rounded to øre per line."""
-    ex_vat = Decimal("0")
-    vat = Decimal("0")
-    for unit_price, quantity, vat_rate in lines:
-        amount = (Decimal(unit_price) * quantity).quantize(CENT)
-        ex_vat += amount
-        vat += (amount * Decimal(vat_rate) / 100).quantize(CENT)
-    return ex_vat, vat
 
 
 # --- numbers, events -----------------------------------------------------------------------
@@ -205,8 +194,8 @@ def place_order(
             unit_price=price, vat_rate=product.vat_rate, width=ln.width, depth=ln.depth,
             fabric=ln.fabric or None, colour=ln.colour or None,
         ))
-        priced.append((price, ln.quantity, product.vat_rate))
-    order.total_ex_vat, order.total_vat = line_totals(priced)  # type: ignore[arg-type]
+        priced.append({"unit_price": price, "quantity": ln.quantity, "vat_rate": product.vat_rate})
+    order.total_ex_vat, order.total_vat = order_totals(priced)
     session.add(order)
     assign_number(order, session)
     record_event(session, order, actor, None, status,

@@ -5,6 +5,9 @@ from flask import current_app
 
 from ..roles import ALL_ROLES, ROLE_PERMISSIONS
 
+# A role that may open a view's default page also sees its menu item.
+MENU_PERMISSIONS = frozenset({"can_list", "can_get", "can_this_form_get", "can_new", "can_queue"})
+
 
 def init_roles() -> dict[str, int]:
     """Create FAB's permissions for every view, then set each role's permissions to the table.
@@ -28,7 +31,7 @@ def init_roles() -> dict[str, int]:
             for perm in perms:
                 pv = sm.add_permission_view_menu(perm, view_name)
                 wanted.append(pv)
-            if "can_list" in perms or "can_get" in perms or "can_this_form_get" in perms:
+            if MENU_PERMISSIONS.intersection(perms):
                 for menu in menu_names.get(view_name, ()):
                     wanted.append(sm.add_permission_view_menu("menu_access", menu))
         wanted_ids = {pv.id for pv in wanted}

@@ -1,0 +1,77 @@
+"""Input rules shared by the HTML forms and the REST API (one place, plain functions).
+
+Each validator takes the raw value, returns it normalised, or raises `InvalidValue` with a
+Norwegian message (lazy, so an English catalogue can translate it when it is shown). Views wrap
+them in a WTForms validator, the API in a marshmallow one (app/api/base.py); neither re-states
+the rule.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Optional, Union
+
+from flask_babel import lazy_gettext as _
+
+_POSTAL_CODE = re.compile(r"^\d{4}$")
+_ORG_NUMBER = re.compile(r"^\d{9}$")
+_ORG_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+TWO_PLACES = Decimal("0.01")
+
+
+class InvalidValue(ValueError):
+    """A value a user typed that breaks a rule; `message` is shown next to the field."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+def validate_postal_code(value: Optional[str]) -> str:
+    """Norwegian postal code: exactly four digits ("0155"). Surrounding spaces are dropped."""
+    text = (value or "").strip()
+    if not _POSTAL_CODE.match(text):
+        raise InvalidValue(_("Postnummer må være fire sifre, for eksempel 0155."))
+    return text
+
+
+def org_number_check_digit(first_eight: str) -> Optional[int]:
+    """Mod-11 check digit of a Norwegian organisation number, or None if no digit fits."""
+    remainder = sum(int(d) * w for d, w in zip(first_eight, _ORG_WEIGHTS)) % 11
+    if remainder == 0:
+        return 0
+    digit = 11 - remainder
+    return None if digit == 10 else digit
+
+
+def validate_org_number(value: Optional[str]) -> str:
+    """Organisation number: nine digits (spaces allowed when typed) with a valid mod-11 check digit."""
+    text = re.sub(r"\s", "", value or "")
+    if not _ORG_NUMBER.match(text):
+        raise InvalidValue(_("Organisasjonsnummer må være ni sifre."))
+    if org_number_check_digit(text[:8]) != int(text[8]):
+        raise InvalidValue(_("Organisasjonsnummeret er ikke gyldig (kontrollsifferet stemmer ikke)."))
+    return text
+
+
+def validate_amount(value: Union[Decimal, int, str, None]) -> Decimal:
+    """A money amount in NOK: a number >= 0 with at most two decimals (øre)."""
+    try:
+        amount = Decimal(str(value).strip().replace(",", ".")) if value is not None else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise InvalidValue(_("Skriv et beløp i kroner, for eksempel 1500,00."))
+    if amount < 0:
+        raise InvalidValue(_("Beløpet kan ikke være negativt."))
+    if amount != amount.quantize(TWO_PLACES):
+        raise InvalidValue(_("Beløpet kan ha høyst to desimaler."))
+    return amount.quantize(TWO_PLACES)
+
+
+def validate_choice(value: Optional[str], allowed: Any) -> str:
+    """A code value that must be one of `allowed` (an enum class or an iterable of codes)."""
+    codes = [getattr(member, "value", member) for member in allowed]
+    if value not in codes:
+        raise InvalidValue(_("Ugyldig valg. Tillatte verdier: %(values)s.", values=", ".join(codes)))
+    return value  # type: ignore[return-value]

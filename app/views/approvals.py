@@ -1,0 +1,69 @@
+"""The seller's approval queue ("Til godkjenning")."""
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+
+from ..domain import approvals
+from ..domain.errors import DomainError, ValidationFailed
+from ..domain.orders import get_order
+from ..extensions import db
+from .workflow_base import current_actor, fail
+
+PAGE_SIZE = 25
+
+
+class ApprovalQueueView(BaseView):
+    route_base = "/godkjenning"
+    default_view = "queue"
+    base_permissions = ["can_queue", "can_approve", "can_reject"]
+
+    @expose("/")
+    @has_access
+    def queue(self):  # type: ignore[no-untyped-def]
+        page = max(request.args.get("side", 0, type=int) or 0, 0)
+        rows, total = approvals.approval_queue(db.session, page=page, page_size=PAGE_SIZE)
+        pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+        return self.render_template("workflow/approval_queue.html", rows=rows, total=total, page=page, pages=pages)
+
+    @expose("/godkjenn", methods=["POST"])
+    @has_access
+    @permission_name("approve")
+    def approve(self):  # type: ignore[no-untyped-def]
+        ids = [int(v) for v in request.form.getlist("order_id") if v.isdigit()]
+        if not ids:
+            flash("Velg minst én ordre å godkjenne.", "warning")
+            return redirect(url_for("ApprovalQueueView.queue"))
+        approved, refused = approvals.approve_orders(db.session, ids, current_actor())
+        db.session.commit()
+        if approved:
+            flash("Godkjent: " + ", ".join(o.number for o in approved), "success")
+        for oid, message in refused.items():
+            flash(message, "danger")
+        return redirect(url_for("ApprovalQueueView.queue"))
+
+    @expose("/avvis/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("reject")
+    def reject(self, pk: int):  # type: ignore[no-untyped-def]
+        error = None
+        if request.method == "POST":
+            try:
+                order = approvals.reject_order(db.session, pk, current_actor(), request.form.get("reason"))
+                db.session.commit()
+            except ValidationFailed as exc:
+                db.session.rollback()
+                error = exc.errors.get("reason")
+            except DomainError as exc:
+                fail(exc)
+                return redirect(url_for("ApprovalQueueView.queue"))
+            else:
+                flash(f"Ordre {order.number} er avvist.", "success")
+                return redirect(url_for("ApprovalQueueView.queue"))
+        try:
+            order = get_order(db.session, pk)
+        except DomainError as exc:
+            fail(exc)
+        return self.render_template("workflow/reject.html", order=order, error=error,
+                                    reason=request.form.get("reason", ""))

@@ -1,0 +1,128 @@
+"""What can be done to an order from its page: cancel, invoice copy (PDF), shipments and invoices."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from sqlalchemy import select
+
+from ..domain import fulfilment, orders
+from ..domain.errors import DomainError, ValidationFailed
+from ..domain.invoice_pdf import render_invoice_pdf, supplier_from_config
+from ..extensions import db
+from ..models import Carrier, Invoice
+from .workflow_base import current_actor, fail
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+
+
+class OrderActionsView(BaseView):
+    route_base = "/ordre"
+    base_permissions = ["can_cancel", "can_invoice_copy", "can_ship", "can_bill"]
+
+    @expose("/<int:pk>/kanseller", methods=["POST"])
+    @has_access
+    @permission_name("cancel")
+    def cancel(self, pk: int):  # type: ignore[no-untyped-def]
+        try:
+            order = orders.cancel_order(db.session, pk, current_actor(), reason=request.form.get("reason") or None)
+            db.session.commit()
+            flash(f"Ordre {order.number} er kansellert.", "success")
+        except DomainError as exc:
+            fail(exc)
+        return redirect(url_for("OrderView.show", pk=pk))
+
+    @expose("/faktura/<int:pk>/fakturakopi.pdf")
+    @has_access
+    @permission_name("invoice_copy")
+    def invoice_copy(self, pk: int):  # type: ignore[no-untyped-def]
+        invoice = db.session.get(Invoice, pk)
+        if invoice is None:
+            abort(404)
+        pdf = render_invoice_pdf(invoice, supplier_from_config(current_app.config))
+        return Response(pdf, mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="fakturakopi-{invoice.number}.pdf"'})
+
+    @expose("/<int:pk>/levering", methods=["GET", "POST"])
+    @has_access
+    @permission_name("ship")
+    def ship(self, pk: int):  # type: ignore[no-untyped-def]
+        try:
+            order = orders.get_order(db.session, pk)
+        except DomainError as exc:
+            fail(exc)
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            quantities = {}
+            for line in order.lines:
+                raw = (request.form.get(f"qty-{line.id}") or "").strip()
+                if raw:
+                    if not raw.isdigit():
+                        errors[f"lines[{line.id}]"] = "Antall må være et helt tall."
+                    else:
+                        quantities[line.id] = int(raw)
+            if not errors:
+                try:
+                    fulfilment.register_shipment(db.session, pk, current_actor(), carrier=request.form.get("carrier", ""),
+                                                 waybill_number=request.form.get("waybill_number"),
+                                                 quantities=quantities)
+                    db.session.commit()
+                    flash("Leveringen er registrert.", "success")
+                    return redirect(url_for("OrderView.show", pk=pk))
+                except ValidationFailed as exc:
+                    db.session.rollback()
+                    errors = exc.errors
+                except DomainError as exc:
+                    fail(exc)
+                    return redirect(url_for("OrderView.show", pk=pk))
+        return self.render_template("workflow/shipment_form.html", order=order, errors=errors, form=request.form,
+                                    carriers=[c.value for c in Carrier])
+
+    @expose("/<int:pk>/fakturer", methods=["GET", "POST"])
+    @has_access
+    @permission_name("bill")
+    def bill(self, pk: int):  # type: ignore[no-untyped-def]
+        try:
+            order = orders.get_order(db.session, pk)
+        except DomainError as exc:
+            fail(exc)
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            invoice_date = _date(request.form.get("invoice_date"))
+            due_date = _date(request.form.get("due_date"))
+            amount = None
+            if not invoice_date:
+                errors["invoice_date"] = "Skriv en gyldig fakturadato."
+            if not due_date:
+                errors["due_date"] = "Skriv en gyldig forfallsdato."
+            if (request.form.get("amount") or "").strip():
+                try:
+                    amount = Decimal(request.form["amount"].replace(" ", "").replace(",", "."))
+                except InvalidOperation:
+                    errors["amount"] = "Skriv beløpet som et tall, f.eks. 1234,50."
+            if not errors:
+                try:
+                    fulfilment.register_invoice(db.session, pk, current_actor(), number=request.form.get("number", ""),
+                                                invoice_date=invoice_date, due_date=due_date,  # type: ignore[arg-type]
+                                                amount=amount)
+                    db.session.commit()
+                    flash("Fakturaen er registrert.", "success")
+                    return redirect(url_for("OrderView.show", pk=pk))
+                except ValidationFailed as exc:
+                    db.session.rollback()
+                    errors = exc.errors
+                except DomainError as exc:
+                    fail(exc)
+                    return redirect(url_for("OrderView.show", pk=pk))
+        today = dt.date.today()
+        return self.render_template("workflow/invoice_form.html", order=order, errors=errors, form=request.form,
+                                    default_date=today.isoformat(),
+                                    default_due=(today + dt.timedelta(days=14)).isoformat())

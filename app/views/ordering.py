@@ -1,0 +1,99 @@
+"""Placing an order ("Ny bestilling") and the product search behind its search-as-you-type field."""
+from __future__ import annotations
+
+from flask import flash, jsonify, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from sqlalchemy import or_, select
+
+from ..domain.budgets import budget_status
+from ..domain.errors import DomainError, ValidationFailed
+from ..domain.orders import place_order
+from ..extensions import db
+from ..models import DeliveryAddress, OrderChannel, Product
+from .workflow_base import current_actor, fail, parse_lines
+
+PRODUCT_SEARCH_LIMIT = 20
+
+
+def product_json(p: Product) -> dict:
+    return {
+        "id": p.id, "text": f"{p.sku} – {p.name}", "sku": p.sku, "name": p.name,
+        "unit_price": str(p.unit_price), "min_width": p.min_width, "max_width": p.max_width,
+        "min_depth": p.min_depth, "max_depth": p.max_depth,
+        "fabrics": (p.variants or {}).get("fabric") or [], "colours": (p.variants or {}).get("colour") or [],
+    }
+
+
+def search_products(term: str, limit: int = PRODUCT_SEARCH_LIMIT) -> list[Product]:
+    """Active products whose SKU starts with, or name contains, the term (at most `limit`)."""
+    term = term.strip()
+    query = select(Product).where(Product.active.is_(True))
+    if term:
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(or_(Product.sku.ilike(f"{escaped}%", escape="\\"),
+                                Product.name.ilike(f"%{escaped}%", escape="\\")))
+    return list(db.session.scalars(query.order_by(Product.name).limit(limit)))
+
+
+class NewOrderView(BaseView):
+    route_base = "/bestill"
+    default_view = "new"
+    base_permissions = ["can_new"]
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def new(self):  # type: ignore[no-untyped-def]
+        actor = current_actor()
+        if not actor.is_customer:
+            flash("Bestilling gjøres av kundens egne brukere. Lag et tilbud i stedet.", "info")
+            return redirect(url_for("OrderView.list"))
+        addresses = db.session.scalars(
+            select(DeliveryAddress).where(DeliveryAddress.active.is_(True)).order_by(DeliveryAddress.recipient_name)
+        ).all()
+        errors: dict[str, str] = {}
+        lines = []
+        if request.method == "POST":
+            lines, errors = parse_lines(request.form)
+            address_id = request.form.get("delivery_address_id", type=int)
+            if not errors:
+                try:
+                    order = place_order(db.session, actor=actor, company_id=actor.company_id,  # type: ignore[arg-type]
+                                        delivery_address_id=address_id, lines=lines,
+                                        channel=OrderChannel.webshop.value,
+                                        customer_reference=request.form.get("customer_reference"))
+                    db.session.commit()
+                except ValidationFailed as exc:
+                    db.session.rollback()
+                    errors = exc.errors
+                except DomainError as exc:
+                    fail(exc)
+                else:
+                    flash(f"Ordre {order.number} er registrert."
+                          + (" Den har status «Til godkjenning» til en selger har godkjent den."
+                             if order.status == "pending_approval" else ""), "success")
+                    if order.over_budget:
+                        flash("Merk: ordren går over bruksgrensen. Administrator hos dere er varslet.", "warning")
+                    return redirect(url_for("OrderView.show", pk=order.id))
+            if errors:
+                flash("Bestillingen er ikke sendt. Rett feltene som er merket.", "danger")
+        products = {p.id: p for p in db.session.scalars(
+            select(Product).where(Product.id.in_({ln.product_id for ln in lines if ln.product_id})))}
+        return self.render_template(
+            "workflow/new_order.html", addresses=addresses, lines=lines, errors=errors, products=products,
+            product_json=product_json, form=request.form, budgets=budget_status(db.session, actor),
+        )
+
+
+
+class ProductSearchView(BaseView):
+    """select2 AJAX source for order and quote lines: {"results": [...]}, never the whole catalogue."""
+
+    route_base = "/produktsok"
+    default_view = "search"
+    base_permissions = ["can_search"]
+
+    @expose("/")
+    @has_access
+    def search(self):  # type: ignore[no-untyped-def]
+        found = search_products(request.args.get("q", ""))
+        return jsonify({"results": [product_json(p) for p in found]})
