@@ -73,10 +73,13 @@ class Config:
     JWT_ACCESS_TOKEN_EXPIRES = 3600
 
     # Language: Norwegian bokmål first.
+    # FAB reads BABEL_DEFAULT_LOCALE for a visitor without session["locale"] (Accept-Language is
+    # ignored) and prepends its own translations folder to BABEL_TRANSLATION_DIRECTORIES; ours is
+    # searched last so it wins. Catalogues and commands: scripts/i18n.sh, glue: app/i18n.py.
     BABEL_DEFAULT_LOCALE = "nb"
     BABEL_DEFAULT_TIMEZONE = "Europe/Oslo"
-    BABEL_DEFAULT_FOLDER = "app/translations"
-    BABEL_TRANSLATION_DIRECTORIES = "translations"
+    BABEL_DEFAULT_FOLDER = str(BASE_DIR / "app" / "translations")  # `flask fab babel-*` commands
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "app" / "translations")
     LANGUAGES = {
         "nb": {"flag": "no", "name": "Norsk"},
         "en": {"flag": "gb", "name": "English"},

@@ -76,12 +76,37 @@ def _install_security_headers(app: Flask) -> None:
         return response
 
 
+_BARE_ERROR_PAGE = (
+    "<!doctype html><html lang=\"nb\"><meta charset=\"utf-8\"><title>Kundeportal</title>"
+    "<h1>Noe gikk galt</h1><p>Det oppstod en feil hos oss. Prøv igjen om litt, eller kontakt "
+    "kundeservice.</p><p><a href=\"/\">Til forsiden</a></p></html>"
+)
+
+
+def _error_page(code: int, exc: Optional[HTTPException]) -> tuple[str, int]:
+    """The Norwegian error page in the portal layout; a bare page if even that fails (DB down)."""
+    try:
+        if "user" not in g:
+            # An error raised before FAB's before_request (CSRF, rate limit) leaves g.user unset,
+            # and the menu in the layout needs it.
+            from flask_login import current_user
+
+            g.user = current_user
+        # FAB's base.html needs `base_template` and `appbuilder`, like FAB's own views pass them.
+        return render_template("error.html", code=code, exc=exc, appbuilder=appbuilder,
+                               base_template=appbuilder.base_template), code
+    except Exception:  # noqa: BLE001 - never let the error page itself fail with a traceback
+        log.exception("Error page failed on %s", request.path)
+        db.session.rollback()
+        return _BARE_ERROR_PAGE, code
+
+
 def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/"):
             return {"message": exc.description or exc.name}, exc.code
-        return render_template("error.html", code=exc.code, exc=exc, appbuilder=appbuilder), exc.code
+        return _error_page(exc.code or 500, exc)
 
     @app.errorhandler(Exception)
     def _server_error(exc: Exception):  # type: ignore[no-untyped-def]
@@ -89,4 +114,4 @@ def _install_error_pages(app: Flask) -> None:
         db.session.rollback()
         if request.path.startswith("/api/"):
             return {"message": "Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeservice."}, 500
-        return render_template("error.html", code=500, exc=None, appbuilder=appbuilder), 500
+        return _error_page(500, None)

@@ -10,6 +10,14 @@ goes through it:
   The link check holds for supplier staff and the CLI too: an order of company A can never point
   at company B's delivery address, whoever saves it.
 
+Roles are guarded too: a customer-side request only grants customer roles and never writes FAB's
+role/permission tables; only an Admin grants a supplier role.
+
+Limit of the read scope: it applies to the ORM entities a statement selects, joins or selects
+from (also in subqueries built with `select(Entity...)`). A table that only appears in a WHERE
+clause, e.g. `exists().where(OrderLine.product_id == Product.id)` or a Core `Table`, is NOT
+scoped: write `select(OrderLine.id).where(...).exists()` instead (tests/test_tenancy_guard.py).
+
 The tenant of the current request is resolved once per request in `resolve_request_tenant`
 (session cookie or JWT) and kept on `flask.g`.
 """
@@ -17,12 +25,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from flask import g, has_request_context, request
-from sqlalchemy import event, select
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.attributes import get_history
 
 from .models import TENANT_MODELS, Company, PortalUser, Product, Store, TenantScoped
+from .roles import CUSTOMER_ROLES
 
 _UNRESOLVED = object()
 _AUTH_PATHS = frozenset({"/login/", "/api/v1/security/login"})
@@ -162,9 +171,66 @@ def _check_links(session: Session, obj: TenantScoped) -> None:
             raise TenantViolation("Valget tilhører ikke denne kundekontoen.", field=field)
 
 
+def _security_models() -> tuple[type, ...]:
+    from flask_appbuilder.security.sqla.models import Group, Permission, PermissionView, Role, ViewMenu
+
+    return (Role, Permission, ViewMenu, PermissionView, Group)
+
+
+# Collections that change as a side effect (backref) of editing a user's roles or groups.
+_USER_BACKREFS = frozenset({"user", "users"})
+
+
+def _security_row_changed(obj: Any) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[key].history.has_changes() for key in state.mapper.attrs.keys()
+               if key not in _USER_BACKREFS)
+
+
+def _acting_user_is_admin() -> bool:
+    if not has_request_context():
+        return True  # CLI: `portal init` / `portal demo`
+    user = g.get("portal_user")
+    if user is None:
+        from flask_login import current_user
+
+        user = current_user if getattr(current_user, "is_authenticated", False) else None
+    if user is None:
+        return False
+    admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
+    # The roles the user had before this flush: a user editing itself must not count its new ones.
+    history = inspect(user).attrs["roles"].load_history()
+    return any(r.name == admin_role for r in (*history.unchanged, *history.deleted))
+
+
+def _check_user_roles(obj: PortalUser, tenant: Optional[int]) -> None:
+    """Roles decide what a user may do, so granting them is guarded like company_id.
+
+    A customer-side request may only give customer roles (and no groups: a FAB group can carry
+    any role); only an Admin may grant a supplier role (CustomerService may edit users, but must
+    not be able to make anyone, itself included, Admin).
+    """
+    added = [r.name for r in get_history(obj, "roles").added]
+    if tenant is not None:
+        if any(name not in CUSTOMER_ROLES for name in added):
+            raise TenantViolation("Brukere hos en kunde kan bare ha kunderoller.", "roles")
+        if get_history(obj, "groups").added:
+            raise TenantViolation("Brukere hos en kunde kan ikke legges i grupper.", "groups")
+    elif any(name not in CUSTOMER_ROLES for name in added) and not _acting_user_is_admin():
+        raise TenantViolation("Bare en systemadministrator kan gi leverandørroller.", "roles")
+
+
 def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
     tenant = current_tenant()
+    security_models = _security_models()
     with session.no_autoflush:
+        for obj in [*session.new, *session.dirty, *session.deleted]:
+            if isinstance(obj, PortalUser) and obj not in session.deleted:
+                _check_user_roles(obj, tenant)
+            elif tenant is not None and isinstance(obj, security_models):
+                # Roles and permissions are supplier business; a customer request never writes them.
+                if obj in session.new or obj in session.deleted or _security_row_changed(obj):
+                    raise TenantViolation("Roller og rettigheter endres av oss — kontakt kundeservice.")
         for obj in list(session.new):
             if isinstance(obj, TenantScoped):
                 if tenant is not None:
@@ -225,7 +291,6 @@ def install_tenant_guard() -> None:
 
 # --- Security manager -----------------------------------------------------------------------
 
-from flask import current_app  # noqa: E402
 from flask_appbuilder.security.api import SecurityApi  # noqa: E402
 from flask_appbuilder.security.sqla.manager import SecurityManager  # noqa: E402
 from flask_appbuilder.api import expose as api_expose  # noqa: E402

@@ -7,11 +7,14 @@ the rule.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional, Union
 
 from flask_babel import lazy_gettext as _
+
+from .formatting import oslo_today
 
 _POSTAL_CODE = re.compile(r"^\d{4}$")
 _ORG_NUMBER = re.compile(r"^\d{9}$")
@@ -67,6 +70,13 @@ def validate_amount(value: Union[Decimal, int, str, None]) -> Decimal:
     if amount != amount.quantize(TWO_PLACES):
         raise InvalidValue(_("Beløpet kan ha høyst to desimaler."))
     return amount.quantize(TWO_PLACES)
+
+
+def validate_not_past(value: Optional[dt.date], today: Optional[dt.date] = None) -> Optional[dt.date]:
+    """A date that must not lie before today in Europe/Oslo (valid-until, delivery dates)."""
+    if value is not None and value < (today or oslo_today()):
+        raise InvalidValue(_("Datoen kan ikke være tilbake i tid."))
+    return value
 
 
 def validate_choice(value: Optional[str], allowed: Any) -> str:

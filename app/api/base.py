@@ -1,0 +1,604 @@
+"""Shared base for the REST API under /api/v1/: permissions, schemas, errors, tenancy.
+
+Conventions every resource follows (see also the README's API section):
+
+* Routes and permissions come from app/roles.py: an API registers exactly the routes some role
+  may use (`can_get` -> list and item, `can_info` -> `_info`, `can_post`, `can_put`,
+  `can_delete`), so no route exists that nobody should have (Admin gets every route that exists).
+* Results carry codes for programs and `<field>_label` in Norwegian for people
+  (`"status": "processing", "status_label": "Under behandling"`).
+* Money (every `Numeric` column) is a JSON **string with exactly two decimals** ("1250.00"),
+  so no client meets binary floating point; inputs accept a number or such a string.
+  Times are ISO 8601 in UTC ("2025-03-01T09:30:00+00:00"), dates "YYYY-MM-DD".
+* Related rows are written as ids (`delivery_address_id`, `user_id`, `store_id`, ...). Each id
+  is looked up through the tenancy-scoped session: for a customer another company's row does
+  not exist, so the answer is 400 `{"message": {"delivery_address_id": ["..."]}}`; the
+  flush-time guard (TenantViolation) is mapped to the same shape for everybody else.
+* `company_id` is never taken from a customer's body: the guard sets it from the user. Supplier
+  staff name the company in the body when they create a tenant-owned row; nobody moves a row
+  to another company with PUT.
+* Errors are JSON `{"message": ...}` with Norwegian text: 400 for bad input (field -> list of
+  messages), 401 not logged in, 403 no permission, 404 missing or another company's row.
+  Never SQL or a traceback.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
+
+from flask import Response, current_app, g, request
+from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.api.convert import Model2SchemaConverter
+from flask_appbuilder.exceptions import DatabaseException, FABException
+from flask_babel import lazy_gettext as _
+from marshmallow import Schema, ValidationError, fields, missing, validate
+from marshmallow.fields import Field
+from sqlalchemy import Numeric, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..domain import labels
+from ..domain.errors import DomainError, ValidationFailed
+from ..domain.validation import InvalidValue, validate_choice
+from ..extensions import db
+from ..roles import ROLE_PERMISSIONS
+from ..security import TenantViolation, current_tenant
+
+log = logging.getLogger(__name__)
+
+# Which FAB route methods a permission opens.
+ROUTES_FOR_PERMISSION: dict[str, frozenset[str]] = {
+    "can_get": frozenset({"get", "get_list"}),
+    "can_info": frozenset({"info"}),
+    "can_post": frozenset({"post"}),
+    "can_put": frozenset({"put"}),
+    "can_delete": frozenset({"delete"}),
+}
+
+MSG_REQUIRED = _("Feltet må fylles ut.")
+MSG_NULL = _("Feltet kan ikke være tomt.")
+MSG_INVALID = _("Ugyldig verdi.")
+MSG_UNKNOWN_FIELD = _("Ukjent felt.")
+MSG_NOT_FOUND_REF = _("Finnes ikke, eller du har ikke tilgang til den.")
+MSG_COMPANY_FROM_USER = _("Kundekontoen settes fra innlogget bruker og kan ikke velges.")
+MSG_NO_MOVE = _("Data kan ikke flyttes til en annen kundekonto.")
+MSG_NOT_JSON = _("Forespørselen må være JSON (Content-Type: application/json).")
+MSG_BODY_OBJECT = _("Forespørselen må være et JSON-objekt.")
+MSG_SAVE_REFUSED = _("Kunne ikke lagre: en verdi er allerede i bruk, eller en kobling er ugyldig.")
+MSG_DELETE_REFUSED = _("Kan ikke slettes fordi andre data viser til den.")
+MSG_NOT_FOUND = _("Finnes ikke.")
+MSG_FORBIDDEN = _("Du har ikke tilgang til dette.")
+MSG_UNAUTHORIZED = _("Du må logge inn.")
+MSG_SERVER_ERROR = _("Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeservice.")
+MSG_BAD_FILTER = _("Ugyldig filter.")
+
+_TYPE_MESSAGES: tuple[tuple[type[Field], Any], ...] = (
+    (fields.Boolean, _("Skriv true eller false.")),
+    (fields.Integer, _("Skriv et heltall.")),
+    (fields.Decimal, _("Skriv et tall, for eksempel 1500.00.")),
+    (fields.DateTime, _("Skriv et tidspunkt (ISO 8601, for eksempel 2025-03-01T09:30:00+01:00).")),
+    (fields.Date, _("Skriv en dato (ÅÅÅÅ-MM-DD).")),
+    (fields.String, _("Skriv tekst.")),
+)
+# Column labels FAB returns as `label_columns` (it runs gettext on them per request, so an English
+# catalogue translates them). A code column gets "<label> (kode)", its `_label` twin the label.
+COLUMN_LABELS: dict[str, str] = {
+    "id": "Id", "customer_number": "Kundenummer", "name": "Navn", "org_number": "Organisasjonsnummer",
+    "kind": "Kundetype", "payment_terms": "Betalingsbetingelser", "credit_limit": "Kredittgrense",
+    "requires_approval": "Krever godkjenning", "postal_street": "Postadresse", "postal_code": "Postnummer",
+    "postal_city": "Poststed", "email": "E-post", "phone": "Telefon", "active": "Aktiv", "created_at": "Opprettet",
+    "company_id": "Kundekonto (id)", "company.name": "Kundekonto", "company.customer_number": "Kundenummer",
+    "recipient_name": "Mottaker", "street": "Gateadresse", "city": "Poststed", "sku": "Varenummer",
+    "description": "Beskrivelse", "unit_price": "Enhetspris eks. mva", "vat_rate": "Mva-sats (%)",
+    "is_configurable": "Kan konfigureres", "min_width": "Min. bredde (cm)", "max_width": "Maks. bredde (cm)",
+    "min_depth": "Min. dybde (cm)", "max_depth": "Maks. dybde (cm)", "variants": "Varianter", "number": "Nummer",
+    "channel": "Kanal", "status": "Status", "customer_reference": "Deres referanse",
+    "delivery_address_id": "Leveringsadresse (id)", "delivery_address.recipient_name": "Leveringsadresse",
+    "delivery_address.city": "Leveringssted", "created_by_id": "Opprettet av (id)",
+    "created_by.first_name": "Opprettet av, fornavn", "created_by.last_name": "Opprettet av, etternavn",
+    "total_ex_vat": "Sum eks. mva", "total_vat": "Mva", "total_inc_vat": "Sum inkl. mva",
+    "over_budget": "Over bruksgrensen", "delivery_date": "Leveringsdato", "quote_id": "Tilbud (id)",
+    "standing_order_id": "Fast ordre (id)", "lines": "Linjer", "events": "Statushistorikk",
+    "shipments": "Forsendelser", "invoices": "Fakturaer", "end_customer_ref": "Sluttkunde",
+    "valid_until": "Gyldig til", "note": "Merknad", "effective_status": "Gjeldende status",
+    "user_id": "Bruker (id)", "user.first_name": "Fornavn", "user.last_name": "Etternavn",
+    "user.username": "Brukernavn", "period": "Periode", "amount": "Beløp", "frequency": "Hyppighet",
+    "interval_weeks": "Uker mellom leveringer", "weekday": "Ukedag (0 = mandag)", "day_of_month": "Dag i måneden",
+    "start_date": "Startdato", "end_date": "Sluttdato", "paused_until": "Pause til", "skip_date": "Hopp over dato",
+    "subject": "Emne", "messages": "Meldinger", "store_id": "Butikk (id)", "store.name": "Butikk",
+    "store.city": "Butikkens poststed", "pickup_code": "Hentekode", "pickup_deadline": "Hentes senest",
+    "items": "Varer",
+}
+_TEXT_FILTER_OPS = frozenset({"sw", "nsw", "ew", "new", "ct", "nct"})
+
+
+def api_permissions(class_name: str) -> set[str]:
+    """Every API permission some role in app/roles.py holds on `class_name`."""
+    granted: set[str] = set()
+    for perms in ROLE_PERMISSIONS.values():
+        granted.update(perms.get(class_name, ()))
+    return {p for p in granted if p in ROUTES_FOR_PERMISSION}
+
+
+def is_customer_request() -> bool:
+    return current_tenant() is not None
+
+
+def current_user_id() -> Optional[int]:
+    user = g.get("portal_user") or g.get("user")
+    return getattr(user, "id", None)
+
+
+def plain(messages: Any) -> Any:
+    """Lazy strings (and dicts/lists of them) -> JSON values; a field's errors are always a list."""
+    if isinstance(messages, dict):
+        out: dict[str, Any] = {}
+        for key, value in messages.items():
+            if isinstance(value, dict):
+                out[str(key)] = plain(value)
+            elif isinstance(value, (list, tuple)):
+                out[str(key)] = [plain(v) for v in value]
+            else:
+                out[str(key)] = [plain(value)]
+        return out
+    if isinstance(messages, (list, tuple)):
+        return [plain(v) for v in messages]
+    if messages is None or isinstance(messages, (int, float, bool)):
+        return messages
+    return str(messages)
+
+
+class LazyMessages(dict):  # type: ignore[type-arg]
+    """Error messages kept lazy and turned into text (in the request's language) when used.
+
+    marshmallow only formats messages that are `str`; a lazy string would reach the client
+    as something else."""
+
+    def __getitem__(self, key: Any) -> Any:
+        value = super().__getitem__(key)
+        return value if isinstance(value, (str, dict, list)) else str(value)
+
+
+class FieldError(Exception):
+    """Bad input found after loading (in pre_add/pre_update): 400 naming `field`."""
+
+    def __init__(self, field: str, message: Any) -> None:
+        super().__init__(str(message))
+        self.field = field
+        self.message = message
+
+
+# --- marshmallow fields ---------------------------------------------------------------------
+
+
+def domain_validator(rule: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """Wrap an app/domain/validation rule as a marshmallow validator (same message)."""
+
+    def _validate(value: Any) -> None:
+        if value is None:
+            return
+        try:
+            rule(value)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc.message)) from exc
+
+    _validate.__name__ = getattr(rule, "__name__", "domain_validator")
+    return _validate
+
+
+class RelatedId(fields.Integer):
+    """A foreign key in a body: must name a row the current user can see.
+
+    The lookup goes through the ORM session, so the tenancy guard scopes it: for a customer,
+    another company's row does not exist. Unlike marshmallow-sqlalchemy's `Related` it never
+    invents a new row for an unknown id.
+    """
+
+    def __init__(self, model: type, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+        self.model = model
+
+    def _deserialize(self, value: Any, attr: Optional[str], data: Any, **kwargs: Any) -> Optional[int]:
+        pk = super()._deserialize(value, attr, data, **kwargs)
+        if pk is None:
+            return None
+        found = db.session.execute(select(self.model).where(self.model.id == pk)).scalar_one_or_none()
+        if found is None:
+            raise ValidationError(str(MSG_NOT_FOUND_REF))
+        return pk
+
+
+def one_of(allowed: Any) -> Callable[[Any], None]:
+    """Validator: a code value from `allowed` (an enum of app/models.py), Norwegian message."""
+    return domain_validator(lambda value: validate_choice(value, allowed))
+
+
+def computed(getter: Callable[[Any], Any], field_cls: type[Field] = fields.String,
+             *args: Any, **kwargs: Any) -> Callable[[], Field]:
+    """A read-only field whose value comes from `getter(obj)` (typed, so OpenAPI shows it)."""
+
+    class _Computed(field_cls):  # type: ignore[valid-type, misc]
+        def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = missing) -> Any:
+            return getter(obj)
+
+    _Computed.__name__ = f"Computed{field_cls.__name__}"
+
+    def factory() -> Field:
+        return _Computed(*args, dump_only=True, **kwargs)
+
+    return factory
+
+
+def label_of(mapping: Mapping[Any, Any], column: str) -> Callable[[], Field]:
+    """`<column>_label`: the Norwegian name of a code value (app/domain/labels.py)."""
+    return computed(lambda obj: code_label(mapping, getattr(obj, column)), fields.String)
+
+
+def code_label(mapping: Mapping[Any, Any], code: Any) -> Optional[str]:
+    """Label of a code in the request's language; null stays null (labels.label gives "")."""
+    return None if code is None else labels.label(mapping, code)
+
+
+class Money(fields.Decimal):
+    """Answered as a string with `places` decimals ("1250.00"); read as sent (a number or a
+    string), not rounded, so a validator can refuse a third decimal instead of hiding it."""
+
+    def __init__(self, places: int = 2, **kwargs: Any) -> None:
+        super().__init__(places=None, as_string=True, **kwargs)
+        self.dump_places = Decimal(1).scaleb(-places)
+
+    def _serialize(self, value: Any, attr: Optional[str], obj: Any, **kwargs: Any) -> Optional[str]:
+        if value is None:
+            return None
+        return str(Decimal(value).quantize(self.dump_places, rounding=ROUND_HALF_UP))
+
+
+def money(getter: Callable[[Any], Any]) -> Callable[[], Field]:
+    return computed(getter, Money)
+
+
+def money_field(**kwargs: Any) -> Money:
+    return Money(**kwargs)
+
+
+def _norwegian(field: Field) -> Field:
+    """Norwegian messages for the errors a field can raise while loading."""
+    field.error_messages = LazyMessages(field.error_messages)
+    field.error_messages.update({"required": MSG_REQUIRED, "null": MSG_NULL, "validator_failed": MSG_INVALID})
+    for field_cls, message in _TYPE_MESSAGES:
+        if isinstance(field, field_cls):
+            for key in ("invalid", "special", "too_large", "format"):
+                if key in field.error_messages:
+                    field.error_messages[key] = message
+            break
+    validators = []
+    for validator in field.validators:
+        if isinstance(validator, validate.Length):
+            validator = validate.Length(
+                min=validator.min, max=validator.max, equal=validator.equal,
+                error=_("Høyst %(max)s tegn.", max=validator.max) if validator.max else None,
+            )
+        validators.append(validator)
+    field.validators = validators
+    field.validate = validators  # what FAB's _info shows
+    return field
+
+
+class InputSchema(Schema):
+    """A hand-written request body schema with the same Norwegian messages as the generated ones."""
+
+    error_messages = {"unknown": MSG_UNKNOWN_FIELD, "type": MSG_BODY_OBJECT}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.error_messages = LazyMessages(self.error_messages)
+
+    def on_bind_field(self, field_name: str, field_obj: Field) -> None:
+        _norwegian(field_obj)
+
+
+class PortalSchemaConverter(Model2SchemaConverter):
+    """FAB's converter plus: computed fields, money as 2-decimal strings, scoped foreign ids,
+    non-blank required text, Norwegian messages."""
+
+    virtual_fields: dict[str, Callable[[], Field]] = {}
+
+    def _meta_schema_factory(self, columns: list[str], model: Any, class_mixin: type,
+                             parent_schema_name: Optional[str] = None) -> type:
+        """FAB's factory with `include_fk`: else marshmallow-sqlalchemy drops our foreign-key
+        fields (the mixin is no Schema) and lets an untyped `Inferred` field through."""
+        schema_cls = super()._meta_schema_factory(columns, model, class_mixin, parent_schema_name)
+        meta = type("Meta", (schema_cls.Meta,), {"include_fk": True})
+        return type(schema_cls.__name__, (schema_cls,), {"Meta": meta})
+
+    def _column2field(self, datamodel: Any, column: Any, nested: bool = True,
+                      parent_schema_name: Optional[str] = None) -> Field:
+        if datamodel.obj is self.datamodel.obj and column.name in self.virtual_fields:
+            return self.virtual_fields[column.name]()
+        field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        sqla_column = datamodel.list_columns.get(column.name)
+        if sqla_column is None or datamodel.is_relation(column.name):
+            return _norwegian(field)
+        if isinstance(sqla_column.type, Numeric) and isinstance(field, fields.Decimal):
+            field = Money(places=sqla_column.type.scale or 2, required=field.required, allow_none=field.allow_none,
+                          validate=field.validators, dump_only=field.dump_only)
+        if sqla_column.foreign_keys and not field.dump_only:
+            target = _fk_target(datamodel.obj, sqla_column)
+            if target is not None:
+                field = RelatedId(target, required=field.required, allow_none=field.allow_none,
+                                  validate=field.validators)
+        if isinstance(field, fields.String) and field.required:
+            field.validators.append(validate.Length(min=1, error=MSG_REQUIRED))
+        return _norwegian(field)
+
+
+def _fk_target(model: type, sqla_column: Any) -> Optional[type]:
+    """The mapped class a foreign-key column points at (via its many-to-one relationship)."""
+    for rel in model.__mapper__.relationships:  # type: ignore[attr-defined]
+        if rel.direction.name == "MANYTOONE" and sqla_column in rel.local_columns:
+            return rel.mapper.class_
+    return None
+
+
+# --- the base API ---------------------------------------------------------------------------
+
+
+class PortalModelRestApi(ModelRestApi):
+    """Base of every Kundeportal REST resource (see the module docstring for the contract)."""
+
+    model2schemaconverter = PortalSchemaConverter
+    allow_browser_login = False  # JWT only: no cookie-authenticated, CSRF-exempt writes
+    # Computed read-only fields by name (usable in list_columns/show_columns).
+    virtual_fields: ClassVar[dict[str, Callable[[], Field]]] = {}
+    # code column -> its labels (app/domain/labels.py); adds "<column>_label".
+    label_fields: ClassVar[dict[str, Mapping[Any, Any]]] = {}
+    # Does the resource belong to a company (company_id from the user / body)?
+    tenant_owned: ClassVar[bool] = True
+    # What a customer may send when creating (default: add_columns without company_id).
+    customer_add_columns: ClassVar[Optional[list[str]]] = None
+    # Add columns the server fills in when they are missing (pre_add).
+    optional_add_columns: ClassVar[frozenset[str]] = frozenset()
+
+    customer_add_model_schema: Any = None
+
+    def __init__(self) -> None:
+        granted = api_permissions(type(self).__name__)
+        self.base_permissions = sorted(granted)
+        self.include_route_methods = set().union(*(ROUTES_FOR_PERMISSION[p] for p in granted))
+        self._virtual = {
+            **{f"{col}_label": label_of(mapping, col) for col, mapping in self.label_fields.items()},
+            **self.virtual_fields,
+        }
+        if self.list_columns:
+            self.list_select_columns = self._real(self.list_columns)
+            self.order_columns = self.order_columns or self.datamodel.get_order_columns_list(
+                list_columns=[c for c in self.list_select_columns if "." not in c])
+        if self.show_columns:
+            self.show_select_columns = self._real(self.show_columns)
+        assert "company_id" not in (self.edit_columns or []), "company_id is never editable"
+        self.label_columns = {**COLUMN_LABELS, **self._code_labels(), **(self.label_columns or {})}
+        super().__init__()
+        self.model2schemaconverter.virtual_fields = self._virtual
+
+    def _code_labels(self) -> dict[str, str]:
+        result = {}
+        for column in self.label_fields:
+            base = COLUMN_LABELS.get(column, column)
+            result[column] = f"{base} (kode)"
+            result[f"{column}_label"] = base
+        result["effective_status_label"] = COLUMN_LABELS["effective_status"]
+        return result
+
+    def _real(self, columns: Iterable[str]) -> list[str]:
+        """Columns that exist in the table (what the SQL selects); computed ones read them."""
+        return [c for c in columns if c not in self._virtual]
+
+    def _init_model_schemas(self) -> None:
+        super()._init_model_schemas()
+        customer_columns = self.customer_add_columns
+        if customer_columns is None:
+            customer_columns = [c for c in self.add_columns if c != "company_id"]
+        if customer_columns:
+            self.customer_add_model_schema = self.model2schemaconverter.convert(
+                customer_columns, nested=False, parent_schema_name=f"{type(self).__name__}.post_customer")
+        for schema in (self.add_model_schema, self.edit_model_schema, self.customer_add_model_schema):
+            if schema is None:
+                continue
+            schema.error_messages = LazyMessages(schema.error_messages, unknown=MSG_UNKNOWN_FIELD,
+                                                 type=MSG_BODY_OBJECT)
+            for name in self.optional_add_columns & set(schema.fields):
+                schema.fields[name].required = False
+
+    # --- responses in Norwegian, never a traceback --------------------------------------
+
+    def response_400_fields(self, messages: Any) -> Response:
+        return self.response(400, message=plain(messages))
+
+    def response_401(self) -> Response:
+        return self.response(401, message=str(MSG_UNAUTHORIZED))
+
+    def response_403(self) -> Response:
+        return self.response(403, message=str(MSG_FORBIDDEN))
+
+    def response_404(self) -> Response:
+        return self.response(404, message=str(MSG_NOT_FOUND))
+
+    def response_500(self, message: Optional[str] = None) -> Response:
+        # FAB passes a traceback here when FAB_API_SHOW_STACKTRACE is on: never show it.
+        return self.response(500, message=str(MSG_SERVER_ERROR))
+
+    # --- list filters -------------------------------------------------------------------
+
+    def _handle_filters_args(self, rison_args: dict[str, Any]) -> Any:
+        """FAB's filters, but per request: FAB keeps one shared object per view (#2366)."""
+        filters = copy.copy(self._filters)
+        filters.clear_filters()
+        raw = rison_args.get("filters", [])
+        for flt in raw:
+            value = flt.get("value") if isinstance(flt, dict) else None
+            if isinstance(flt, dict) and flt.get("opr") in _TEXT_FILTER_OPS and not isinstance(value, str):
+                raise FABException(str(MSG_BAD_FILTER))
+        filters.rest_add_filters(raw)
+        return filters.get_joined_filters(self._base_filters)
+
+    # --- writes -------------------------------------------------------------------------
+
+    def _json_body(self) -> tuple[Optional[dict[str, Any]], Optional[Response]]:
+        if not request.is_json:
+            return None, self.response_400_fields(MSG_NOT_JSON)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return None, self.response_400_fields(MSG_BODY_OBJECT)
+        return dict(body), None
+
+    def _add_schema(self) -> Any:
+        if self.tenant_owned and is_customer_request():
+            return self.customer_add_model_schema
+        return self.add_model_schema
+
+    def _strip_company(self, body: dict[str, Any], current: Optional[int]) -> Optional[Response]:
+        """Drop a `company_id` that changes nothing; refuse one that names another company."""
+        if "company_id" not in body or not self.tenant_owned:
+            return None
+        if current is not None and body["company_id"] == current:
+            body.pop("company_id")
+            return None
+        message = MSG_COMPANY_FROM_USER if is_customer_request() else MSG_NO_MOVE
+        return self.response_400_fields({"company_id": [message]})
+
+    def _write_error(self, exc: Exception) -> Response:
+        """Map what a write can raise to a 400 (the session is rolled back first)."""
+        db.session.rollback()
+        if isinstance(exc, ValidationError):
+            return self.response_400_fields(exc.messages)
+        if isinstance(exc, FieldError):
+            return self.response_400_fields({exc.field: [exc.message]})
+        if isinstance(exc, TenantViolation):
+            if exc.field:
+                return self.response_400_fields({self._body_name(exc.field): [exc.message]})
+            return self.response_400_fields(exc.message)
+        log.warning("%s refused a write: %s", type(self).__name__, type(exc.__cause__ or exc).__name__)
+        return self.response_400_fields(MSG_SAVE_REFUSED)
+
+    def _body_name(self, field: str) -> str:
+        """The guard names a relationship ("delivery_address") or a column; bodies use `<x>_id`."""
+        return f"{field}_id" if f"{field}_id" in self.datamodel.list_columns else field
+
+    def _show(self, item: Any) -> Any:
+        return self.show_model_schema.dump(item, many=False)
+
+    def post_headless(self) -> Response:
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        if self.tenant_owned and is_customer_request():
+            error = self._strip_company(body, current_tenant())
+        if error is not None:
+            return error
+        schema = self._add_schema()
+        if schema is None:
+            return self.response_403()
+        try:
+            item = schema.load(body)
+            self.pre_add(item)
+            self.datamodel.add(item)
+            self.post_add(item)
+        except DomainError as exc:
+            return self.response_domain_error(exc)
+        except (ValidationError, FieldError, TenantViolation, SQLAlchemyError, DatabaseException) as exc:
+            return self._write_error(exc)
+        pk = self.datamodel.get_pk_value(item)
+        return self.response(201, id=pk, result=self._show(item))
+
+    def put_headless(self, pk: Any) -> Response:
+        item_id = _int_or_none(pk)
+        item = self.datamodel.get(item_id, self._base_filters) if item_id is not None else None
+        if item is None:
+            return self.response_404()
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        error = self._strip_company(body, getattr(item, "company_id", None))
+        if error is not None:
+            return error
+        try:
+            item = self.edit_model_schema.load(body, instance=item, partial=True)
+            self.pre_update(item)
+            self.datamodel.edit(item)
+            self.post_update(item)
+        except DomainError as exc:
+            return self.response_domain_error(exc)
+        except (ValidationError, FieldError, TenantViolation, SQLAlchemyError, DatabaseException) as exc:
+            return self._write_error(exc)
+        return self.response(200, id=item_id, result=self._show(item))
+
+    def delete_headless(self, pk: Any) -> Response:
+        item_id = _int_or_none(pk)
+        item = self.datamodel.get(item_id, self._base_filters) if item_id is not None else None
+        if item is None:
+            return self.response_404()
+        try:
+            self.pre_delete(item)
+            self.datamodel.delete(item)
+            self.post_delete(item)
+        except DomainError as exc:
+            return self.response_domain_error(exc)
+        except (FieldError, TenantViolation) as exc:
+            return self._write_error(exc)
+        except (SQLAlchemyError, DatabaseException):
+            db.session.rollback()
+            return self.response_400_fields(MSG_DELETE_REFUSED)
+        return self.response(200, message=str(_("Slettet.")))
+
+    def pre_add(self, item: Any) -> None:
+        """Server-side fields: who created the row (never from the body)."""
+        if hasattr(item, "created_by_id") and getattr(item, "created_by_id", None) is None:
+            item.created_by_id = current_user_id()
+
+    def response_domain_error(self, exc: DomainError) -> Response:
+        """app/domain errors: ValidationFailed 400 per field, NotAllowed 409, NotFound 404, Forbidden 403."""
+        db.session.rollback()
+        if isinstance(exc, ValidationFailed):
+            return self.response_400_fields({k: [v] for k, v in exc.errors.items()})
+        if exc.status == 404:
+            return self.response_404()
+        if exc.status == 403:
+            return self.response_403()
+        return self.response(exc.status, message=str(exc.message))
+
+    # --- _info: the add fields a customer may send --------------------------------------
+
+    def _get_field_info(self, field: Field, filter_rel_field: Any, page: Optional[int] = None,
+                        page_size: Optional[int] = None) -> dict[str, Any]:
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        # FAB runs gettext("") for a column without a description: that is the catalogue header.
+        if not self.description_columns.get(field.name):
+            info["description"] = ""
+        info["label"] = str(info["label"])
+        return info
+
+    def _get_fields_info(self, cols: list[str], model_schema: Any, filter_rel_fields: Any,
+                         **kwargs: Any) -> list[dict[str, Any]]:
+        # No add/edit fields (and no related-row lookups) where nobody may add or edit.
+        if (model_schema is self.add_model_schema and "can_post" not in self.base_permissions) or (
+                model_schema is self.edit_model_schema and "can_put" not in self.base_permissions):
+            return []
+        if model_schema is self.add_model_schema and self.tenant_owned and is_customer_request():
+            model_schema = self.customer_add_model_schema
+            cols = list(model_schema.fields) if model_schema is not None else []
+        return super()._get_fields_info(cols, model_schema, filter_rel_fields, **kwargs)
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def tracking_url(carrier: Optional[str], waybill: Optional[str]) -> Optional[str]:
+    template = current_app.config.get("CARRIER_TRACKING_URLS", {}).get(carrier or "")
+    if not template or not waybill:
+        return None
+    return template.format(waybill=waybill)

@@ -1,0 +1,32 @@
+"""Budgets (Bruksgrense): a soft spending limit per company, optionally per user and period."""
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from ..domain.validation import validate_amount
+from ..domain import labels
+from ..models import Budget, BudgetPeriod
+from .base import PortalModelRestApi, domain_validator, one_of
+
+
+class BudgetApi(PortalModelRestApi):
+    """/api/v1/budget/ — CustomerAdmin keeps the budgets of its own company.
+
+    Body: `period` (month|quarter|year), `amount` (NOK, >= 0, at most two decimals; a number or
+    a string), optional `user_id` (a user of the same company; none = the whole company),
+    `active`. `amount` is answered as a 2-decimal string.
+    """
+
+    resource_name = "budget"
+    datamodel = SQLAInterface(Budget)
+    label_fields = {"period": labels.BUDGET_PERIOD}
+    list_columns = [
+        "id", "company_id", "company.name", "user_id", "user.first_name", "user.last_name", "user.username",
+        "period", "period_label", "amount", "active", "created_at",
+    ]
+    show_columns = list_columns
+    add_columns = ["company_id", "user_id", "period", "amount", "active"]
+    edit_columns = ["user_id", "period", "amount", "active"]
+    search_columns = ["company_id", "user_id", "period", "active", "amount"]
+    base_order = ("created_at", "desc")
+    validators_columns = {"amount": domain_validator(validate_amount), "period": one_of(BudgetPeriod)}

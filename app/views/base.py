@@ -1,0 +1,533 @@
+"""The common base of every HTML CRUD view: FAB's ModelView made safe for a multi-tenant portal.
+
+What it adds to `flask_appbuilder.ModelView` (FAB 5.3), and why:
+
+* Routes follow `base_permissions`: a view registers only the routes some role may use (no
+  `/delete/` on a view nobody may delete from, no `/action/` routes on a view without actions).
+* Rows are loaded through the session, so the tenancy guard (app/security.py) scopes them; a row
+  that does not load — another company's, or a pk that is not a number — answers 404 on show,
+  edit, delete and on FAB actions (FAB loads action rows itself and would crash on a missing one).
+* Request arguments FAB would turn into a 500 are cleaned first: `psize_<View>` / `page_<View>`
+  that are not integers are dropped, page sizes are capped at `MAX_PAGE_SIZE`, unknown sort
+  columns and non-numeric related-row filters are dropped; a filter value the database refuses
+  gives a message instead of an error page.
+* Lists load relationship columns eagerly (`PortalInterface(list_options=...)`), so a list page
+  runs a fixed number of statements whatever its size (FAB would lazy-load them row by row).
+* Related rows in forms are chosen without a `<select>` of a whole table: a company is typed as
+  its customer number (`LookupField`), and selects of a company's own rows (delivery addresses,
+  users) only offer the rows of the form's company (`form_company_id`).
+* Saving flushes inside `pre_add` / `pre_update`, so a refused write (TenantViolation, unique
+  constraint, domain error) is shown as a Norwegian message instead of FAB's raw error text.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import ModelView
+from flask_appbuilder.baseviews import expose
+from flask_appbuilder.exceptions import FABException
+from flask_appbuilder.hooks import before_request
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.models.sqla.filters import FilterEqualFunction
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.urltools import get_order_args, get_page_args, get_page_size_args
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from werkzeug.datastructures import ImmutableMultiDict
+from wtforms import StringField
+from wtforms.validators import StopValidation
+
+from ..domain import labels
+from ..domain.formatting import format_date, format_nok, format_oslo_datetime
+from ..security import TenantViolation, current_tenant
+
+MAX_PAGE_SIZE = 100
+_PAGING_ARG = re.compile(r"^(psize|page)_(.+)$")
+_ORDER_ARG = re.compile(r"^_oc_(.+)$")
+_FILTER_ARG = re.compile(r"^_flt_(\d)_(.+)$")
+# ModelView route methods and the permission each needs (FAB: "can_" + method name).
+_PERMISSION_ROUTES = ("list", "show", "add", "edit", "delete", "download")
+
+
+# --- who is asking ---------------------------------------------------------------------------
+
+
+def is_customer() -> bool:
+    """A customer-side request (the user belongs to a company; the guard scopes every read)."""
+    return current_tenant() is not None
+
+
+def is_supplier() -> bool:
+    """A logged-in member of the supplier's staff (no company)."""
+    return bool(current_user and current_user.is_authenticated) and current_tenant() is None
+
+
+def user_can(permission: str, view_name: str) -> bool:
+    """Whether the current user has `permission` on a registered view (False if it is not registered)."""
+    appbuilder = current_app.appbuilder
+    if not any(v.__class__.__name__ == view_name for v in appbuilder.baseviews):
+        return False
+    return bool(appbuilder.sm.has_access(permission, view_name))
+
+
+def form_company_id() -> int:
+    """The company whose rows a form's related selects may offer.
+
+    Customer side: always the user's company. Supplier side: the company of the row being edited,
+    or the company the add form was opened for (`_flt_0_company=<id>`, as FAB's related views link
+    it); otherwise -1, so a select offers nothing rather than every company's rows.
+    """
+    tenant = current_tenant()
+    if tenant is not None:
+        return tenant
+    value = g.get("portal_form_company_id")
+    return value if isinstance(value, int) else -1
+
+
+def company_scoped(column: str = "company_id") -> list[list[Any]]:
+    """`*_form_query_rel_fields` entry: offer only rows of `form_company_id()` (evaluated per request)."""
+    return [[column, FilterEqualFunction, form_company_id]]
+
+
+# --- formatting helpers for formatters_columns / computed columns ---------------------------
+
+
+def fmt_nok(value: Any) -> str:
+    return format_nok(value) if value is not None else ""
+
+
+def fmt_datetime(value: Any) -> str:
+    return format_oslo_datetime(value)
+
+
+def fmt_date(value: Any) -> str:
+    return format_date(value)
+
+
+def fmt_yes_no(value: Any) -> str:
+    return labels.yes_no(value)
+
+
+def fmt_code(mapping: Mapping[Any, Any]) -> Callable[[Any], str]:
+    """Formatter showing a stored code as its Norwegian label (labels.py)."""
+
+    def _format(value: Any) -> str:
+        return labels.label(mapping, value)
+
+    return _format
+
+
+def fmt_roles(roles: Any) -> str:
+    return ", ".join(labels.label(labels.ROLE, r.name) for r in (roles or []))
+
+
+def link(href: str, text: Any, external: bool = False) -> Markup:
+    extra = ' target="_blank" rel="noopener noreferrer"' if external else ""
+    return Markup(f'<a href="{escape(href)}"{extra}>{escape(text)}</a>')
+
+
+# --- data access -----------------------------------------------------------------------------
+
+
+class PortalInterface(SQLAInterface):
+    """SQLAInterface with loader options for lists (no N+1) and for loading one row.
+
+    `list_options` are added to the page query only, not to FAB's count query.
+    """
+
+    def __init__(self, obj: Any, session: Any = None, list_options: Sequence[Any] = (),
+                 item_options: Sequence[Any] = ()) -> None:
+        super().__init__(obj, session)
+        self.list_options = tuple(list_options)
+        self.item_options = tuple(item_options) or self.list_options
+
+    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,  # type: ignore[no-untyped-def]
+              select_columns=None, outer_default_load=False):
+        query = self.session.query(self.obj)
+        count = self.query_count(query, filters, select_columns)
+        query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
+                               select_columns, outer_default_load)
+        if self.list_options:
+            query = query.options(*self.list_options)
+        return count, query.all()
+
+    def load(self, pk: int, filters: Any = None, options: Optional[Sequence[Any]] = None) -> Any:
+        """One row by primary key through the (tenant-scoped) session, or None."""
+        query = self.session.query(self.obj).filter(self.get_pk() == pk)
+        query = self.apply_filters(query, filters)
+        opts = self.item_options if options is None else options
+        if opts:
+            query = query.options(*opts)
+        return query.one_or_none()
+
+
+# --- form fields -----------------------------------------------------------------------------
+
+
+class LookupField(StringField):
+    """A text input holding a business key (customer number, SKU, username) that names a row.
+
+    Used instead of FAB's related <select>, which would hold every row of a large table. The row
+    is looked up through the session when the form validates, so the tenancy guard applies to it
+    (a customer can only name its own company's rows). With `supplier_only=True` the field is
+    ignored on customer-side requests (the guard takes company_id from the user).
+    """
+
+    def __init__(self, label: Any = None, validators: Any = None, *, model: Any, key: str,
+                 not_found: Any, required: bool = True, supplier_only: bool = False, **kwargs: Any) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.model = model
+        self.key = key
+        self.not_found = not_found
+        self.required = required
+        self.supplier_only = supplier_only
+        self.object: Any = None
+
+    def _value(self) -> str:
+        if isinstance(self.data, self.model):
+            return str(getattr(self.data, self.key) or "")
+        return str(self.data or "")
+
+    def process_data(self, value: Any) -> None:
+        if isinstance(value, self.model):
+            self.object = value
+            self.data = getattr(value, self.key)
+        else:
+            self.object = None
+            self.data = value or ""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if valuelist:
+            self.data = (valuelist[0] or "").strip()
+            self.object = None
+
+    def pre_validate(self, form: Any) -> None:
+        if self.supplier_only and is_customer():
+            raise StopValidation()
+        if isinstance(self.data, self.model):  # set by FAB from a related-view filter
+            self.object, self.data = self.data, getattr(self.data, self.key)
+            return
+        if not self.data:
+            self.object = None
+            if self.required:
+                raise StopValidation(str(_l("Feltet må fylles ut.")))
+            raise StopValidation()
+        if self.object is not None and str(getattr(self.object, self.key)) == self.data:
+            return
+        session = current_app.appbuilder.session
+        column = getattr(self.model, self.key)
+        found = session.scalars(select(self.model).where(column == self.data).limit(1)).first()
+        if found is None:
+            raise StopValidation(str(self.not_found))
+        self.object = found
+
+    def populate_obj(self, obj: Any, name: str) -> None:
+        if self.supplier_only and is_customer():
+            return
+        setattr(obj, name, self.object)
+
+
+class FormRefused(Exception):
+    """A save the data layer refused; the message is shown to the user (FAB flashes str(exc))."""
+
+
+# --- the base view ---------------------------------------------------------------------------
+
+
+class PortalModelView(ModelView):
+    """Base of every HTML CRUD view of the portal (see the module docstring)."""
+
+    page_size = 25
+    # Customer-side lists may show fewer columns (e.g. without "Bedrift"); None = list_columns.
+    list_columns_customer: Optional[list[str]] = None
+    # Columns hidden from forms on customer-side requests (the guard sets them from the user).
+    supplier_only_columns: tuple[str, ...] = ("company",)
+    # column -> callable(item) for values that are not plain attributes (labels, totals, links).
+    computed_columns: Optional[dict[str, Callable[[Any], Any]]] = None
+
+    add_row_message = _l("Lagret.")
+    edit_row_message = _l("Endringene er lagret.")
+    delete_row_message = _l("Slettet.")
+    delete_integrity_error_message = _l("Kan ikke slettes: andre data henger sammen med denne raden.")
+    add_integrity_error_message = _l("Kunne ikke lagre: verdien finnes allerede.")
+    edit_integrity_error_message = _l("Kunne ikke lagre: verdien finnes allerede.")
+    database_error_message = _l("Kunne ikke lagre. Prøv igjen, eller kontakt kundeservice.")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.computed_columns = dict(self.computed_columns or {})
+        # Register only the routes some role can use (see _register_urls in FAB's BaseView).
+        excluded = set(self.exclude_route_methods or ())
+        for method in _PERMISSION_ROUTES:
+            if f"can_{method}" not in self.base_permissions:
+                excluded.add(method)
+        if not self.actions:
+            excluded.update({"action", "action_post"})
+        self.exclude_route_methods = excluded
+
+    # --- request hygiene ---------------------------------------------------------------------
+
+    @before_request
+    def _clean_request_args(self) -> None:
+        """Drop or cap list arguments that FAB would turn into a 500 (int() on user input etc.)."""
+        views = {self.__class__.__name__: self}
+        for inner in self._related_views or ():
+            views[inner.__class__.__name__] = inner
+        cleaned: list[tuple[str, str]] = []
+        changed = False
+        for key, value in request.args.items(multi=True):
+            keep: Optional[str] = value
+            if m := _PAGING_ARG.match(key):
+                keep = _clean_int(value, minimum=1 if m.group(1) == "psize" else 0)
+                if keep is not None and m.group(1) == "psize":
+                    keep = str(min(int(keep), MAX_PAGE_SIZE))
+            elif m := _ORDER_ARG.match(key):
+                view = views.get(m.group(1))
+                if view is not None and value not in (view.order_columns or ()):
+                    keep = None
+            elif m := _FILTER_ARG.match(key):
+                index, column = int(m.group(1)), m.group(2)
+                known = getattr(self._filters, "_all_filters", {}).get(column)
+                if known is not None and index >= len(known):
+                    keep = None  # FAB would index past its filter list (IndexError -> 500)
+                elif self.datamodel.is_relation(column) and _clean_int(value, minimum=1) is None:
+                    keep = None
+            if keep != value:
+                changed = True
+            if keep is not None:
+                cleaned.append((key, keep))
+        if changed:
+            request.args = ImmutableMultiDict(cleaned)  # type: ignore[misc]
+
+    def _pk_or_404(self, pk: Any) -> int:
+        value = _clean_int(str(pk), minimum=1)
+        if value is None:
+            abort(404)
+        return int(value)
+
+    def _load_or_404(self, pk: Any, options: Optional[Sequence[Any]] = None) -> Any:
+        item = self._load(self._pk_or_404(pk), options)
+        if item is None:
+            abort(404)
+        return item
+
+    def _load(self, pk: int, options: Optional[Sequence[Any]] = None) -> Any:
+        datamodel = self.datamodel
+        if isinstance(datamodel, PortalInterface):
+            return datamodel.load(pk, self._base_filters, options)
+        return datamodel.get(pk, self._base_filters)
+
+    # --- list --------------------------------------------------------------------------------
+
+    @expose("/list/")
+    @has_access
+    def list(self):  # type: ignore[no-untyped-def]
+        self.update_redirect()
+        try:
+            widgets = self._list()
+        except FABException as exc:
+            flash(str(exc), "warning")
+            return redirect(url_for(f"{self.endpoint}.list"))
+        except SQLAlchemyError:
+            # e.g. a filter value the database cannot compare ("abc" for a date or an amount).
+            self.datamodel.session.rollback()
+            flash(str(_l("Søket kunne ikke utføres. Sjekk verdiene i filteret.")), "warning")
+            return redirect(url_for(f"{self.endpoint}.list"))
+        return self.render_template(self.list_template, title=self.list_title, widgets=widgets)
+
+    def current_list_columns(self) -> list[str]:
+        if self.list_columns_customer is not None and is_customer():
+            return self.list_columns_customer
+        return self.list_columns
+
+    def value(self, item: Any, col: str) -> Any:
+        """A column's value for list and show: computed, else the attribute; None shows as blank."""
+        computed = self.computed_columns or {}
+        value = computed[col](item) if col in computed else self.datamodel._get_attr_value(item, col)
+        if value is None and col not in (self.formatters_columns or {}):
+            return ""
+        return value
+
+    def values(self, items: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
+        return [{col: self.value(item, col) for col in columns} for item in items]
+
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",  # type: ignore[no-untyped-def]
+                         page=None, page_size=None, widgets=None, **kwargs):
+        widgets = widgets or {}
+        actions = actions or self.actions
+        page_size = min(page_size or self.page_size, MAX_PAGE_SIZE)
+        if not order_column and self.base_order:
+            order_column, order_direction = self.base_order
+        joined_filters = filters.get_joined_filters(self._base_filters)
+        count, items = self.datamodel.query(joined_filters, order_column, order_direction,
+                                            page=page, page_size=page_size)
+        columns = self.current_list_columns()
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=self.values(items, columns),
+            order_columns=self.order_columns,
+            formatters_columns=self.formatters_columns,
+            page=page,
+            page_size=page_size,
+            count=count,
+            pks=self.datamodel.get_keys(items),
+            actions=actions,
+            filters=filters,
+            modelview_name=self.__class__.__name__,
+            **kwargs,
+        )
+        return widgets
+
+    # --- show --------------------------------------------------------------------------------
+
+    def show_actions(self) -> dict[str, Any]:
+        return self.actions
+
+    def show_context(self, item: Any) -> dict[str, Any]:
+        """Extra template variables for a custom show template (override per view)."""
+        return {}
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):  # type: ignore[no-untyped-def]
+        widgets = widgets or {}
+        actions = actions or self.show_actions()
+        show_fieldsets = show_fieldsets or self.show_fieldsets
+        columns = self.show_columns
+        if show_fieldsets:
+            columns = [c for _, spec in show_fieldsets for c in spec.get("fields", [])]
+        widgets["show"] = self.show_widget(
+            pk=pk,
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=self._show_values(item, columns),
+            formatters_columns=self.formatters_columns,
+            actions=actions,
+            fieldsets=show_fieldsets,
+            modelview_name=self.__class__.__name__,
+        )
+        return widgets
+
+    def _show_values(self, item: Any, columns: Sequence[str]) -> list[Any]:
+        return [self.value(item, col) for col in columns]
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):  # type: ignore[no-untyped-def]
+        item = self._load_or_404(pk)
+        pk = item.id
+        widgets = self._get_show_widget(pk, item)
+        widgets = self._get_related_views_widgets(item, orders=get_order_args(), pages=get_page_args(),
+                                                  page_sizes=get_page_size_args(), widgets=widgets)
+        self.update_redirect()
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+                                    related_views=self._related_views, item=item, **self.show_context(item))
+
+    # --- add / edit / delete -----------------------------------------------------------------
+
+    def _add(self):  # type: ignore[no-untyped-def]
+        company = request.args.get("_flt_0_company")
+        if company and company.isdigit():
+            g.portal_form_company_id = int(company)
+        return super()._add()
+
+    def _edit(self, pk):  # type: ignore[no-untyped-def]
+        item = self._load_or_404(pk, options=())
+        company_id = getattr(item, "company_id", None)
+        if isinstance(company_id, int):
+            g.portal_form_company_id = company_id
+        return super()._edit(item.id)
+
+    def _delete(self, pk):  # type: ignore[no-untyped-def]
+        return super()._delete(self._pk_or_404(pk))
+
+    def _form_exclusions(self, exclude_cols: Optional[list[str]]) -> list[str]:
+        exclude = list(exclude_cols or [])
+        if is_customer():
+            exclude.extend(c for c in self.supplier_only_columns if c not in exclude)
+        return exclude
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):  # type: ignore[no-untyped-def]
+        return super()._get_add_widget(form, self._form_exclusions(exclude_cols), widgets)
+
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):  # type: ignore[no-untyped-def]
+        return super()._get_edit_widget(form, self._form_exclusions(exclude_cols), widgets)
+
+    def before_save(self, item: Any, is_new: bool) -> None:
+        """Fill derived fields before the row is written (override per view)."""
+
+    def pre_add(self, item: Any) -> None:
+        super().pre_add(item)
+        self._save_guarded(item, is_new=True)
+
+    def pre_update(self, item: Any) -> None:
+        super().pre_update(item)
+        self._save_guarded(item, is_new=False)
+
+    def _save_guarded(self, item: Any, is_new: bool) -> None:
+        """Flush now, so a refused write becomes a message next to the form, not a 500."""
+        from ..domain.errors import DomainError
+
+        session = self.datamodel.session
+        try:
+            self.before_save(item, is_new)
+            if is_new:
+                session.add(item)
+            session.flush()
+        except TenantViolation as exc:
+            session.rollback()
+            raise FormRefused(exc.message) from exc
+        except DomainError as exc:
+            session.rollback()
+            raise FormRefused(exc.message) from exc
+        except IntegrityError as exc:
+            session.rollback()
+            raise FormRefused(str(self.add_integrity_error_message)) from exc
+
+    # --- actions (FAB loads these rows itself, without base filters and without a 404) ------
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):  # type: ignore[no-untyped-def]
+        action = self.actions.get(name)
+        if action is None:
+            abort(404)
+        if not current_user.is_authenticated:
+            return redirect(url_for(f"{self.appbuilder.sm.auth_view.__class__.__name__}.login", next=request.url))
+        if not self.is_get_mutation_allowed():
+            flash(str(_l("Handlingen må sendes fra skjemaet på siden.")), "danger")
+            return redirect(self.get_redirect())
+        item = self._load_or_404(pk, options=())
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            abort(403)
+        return action.func(item)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):  # type: ignore[no-untyped-def]
+        name = request.form.get("action", "")
+        action = self.actions.get(name)
+        if action is None:
+            abort(404)
+        if not current_user.is_authenticated:
+            return redirect(url_for(f"{self.appbuilder.sm.auth_view.__class__.__name__}.login", next=request.url))
+        pks = {self._pk_or_404(pk) for pk in request.form.getlist("rowid")}
+        if not pks:
+            flash(str(_l("Velg minst én rad.")), "warning")
+            return redirect(self.get_redirect())
+        pk_col = self.datamodel.get_pk()
+        items = self.datamodel.session.query(self.datamodel.obj).filter(pk_col.in_(pks)).all()
+        if len(items) != len(pks):  # one of them is not visible to this user: as if it did not exist
+            abort(404)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            abort(403)
+        return action.func(items)
+
+
+def _clean_int(value: str, minimum: int = 0) -> Optional[str]:
+    value = (value or "").strip()
+    if not value.isdigit() or len(value) > 9:
+        return None
+    return value if int(value) >= minimum else None

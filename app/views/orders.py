@@ -1,0 +1,192 @@
+"""Ordreoversikt: the same OrderView for every role; the guard limits customers to their company's rows."""
+from __future__ import annotations
+
+from typing import Any, Optional
+from urllib.parse import quote as url_quote
+
+from flask import current_app, g, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload, selectinload
+from wtforms import SelectField
+
+from ..domain import labels
+from ..domain.actors import Actor
+from ..domain.fulfilment import INVOICEABLE, SHIPPABLE
+from ..domain.orders import cancel_refusal
+from ..models import Order, OrderLine, Shipment
+from .base import PortalInterface, PortalModelView, fmt_code, fmt_date, fmt_datetime, fmt_nok, fmt_yes_no, user_can
+
+ORDER_LABELS = {
+    "number": _l("Ordrenummer"),
+    "created_at": _l("Bestilt"),
+    "company": _l("Bedrift"),
+    "channel": _l("Kanal"),
+    "status": _l("Status"),
+    "customer_reference": _l("Deres referanse"),
+    "created_by": _l("Bestilt av"),
+    "delivery_address": _l("Leveringsadresse"),
+    "delivery_date": _l("Leveringsdato"),
+    "total_ex_vat": _l("Sum eks. mva."),
+    "total_vat": _l("Mva."),
+    "total_inc_vat": _l("Sum inkl. mva."),
+    "over_budget": _l("Over bruksgrense"),
+    "quote": _l("Fra tilbud"),
+    "standing_order": _l("Fra fast ordre"),
+}
+
+
+def line_configuration(line: Any) -> str:
+    """"120 × 80 cm, Stoff: Ull grå, Farge: Eik" for a configured order/quote/standing-order line."""
+    parts = []
+    if line.width or line.depth:
+        parts.append(f"{line.width or '–'} × {line.depth or '–'} cm")
+    if line.fabric:
+        parts.append(f"{_l('Stoff')}: {line.fabric}")
+    if line.colour:
+        parts.append(f"{_l('Farge')}: {line.colour}")
+    return ", ".join(parts)
+
+
+def tracking_url(shipment: Shipment) -> Optional[str]:
+    """The carrier's tracking page for a waybill (config CARRIER_TRACKING_URLS); own transport has none."""
+    template = current_app.config.get("CARRIER_TRACKING_URLS", {}).get(shipment.carrier)
+    if not template or not shipment.waybill_number:
+        return None
+    return template.format(waybill=url_quote(shipment.waybill_number, safe=""))
+
+
+class OrderView(PortalModelView):
+    datamodel = PortalInterface(
+        Order,
+        list_options=[joinedload(Order.company), joinedload(Order.created_by)],
+        item_options=[
+            joinedload(Order.company),
+            joinedload(Order.created_by),
+            joinedload(Order.delivery_address),
+            joinedload(Order.quote),
+            joinedload(Order.standing_order),
+            selectinload(Order.lines).joinedload(OrderLine.product),
+            selectinload(Order.shipments),
+            selectinload(Order.invoices),
+            selectinload(Order.events),
+        ],
+    )
+    # Workflows (approve, reject, cancel) come with their own routes in the orders issue.
+    base_permissions = ["can_list", "can_show"]
+
+    list_title = _l("Ordreoversikt")
+    show_title = _l("Ordre")
+    label_columns = ORDER_LABELS
+    formatters_columns = {
+        "created_at": fmt_datetime,
+        "channel": fmt_code(labels.ORDER_CHANNEL),
+        "status": fmt_code(labels.ORDER_STATUS),
+        "total_ex_vat": fmt_nok,
+        "total_vat": fmt_nok,
+        "total_inc_vat": fmt_nok,
+        "delivery_date": fmt_date,
+        "over_budget": fmt_yes_no,
+    }
+    list_columns = ["number", "created_at", "company", "channel", "status", "customer_reference", "created_by",
+                    "total_inc_vat"]
+    list_columns_customer = ["number", "created_at", "channel", "status", "customer_reference", "created_by",
+                             "total_inc_vat"]
+    order_columns = ["number", "created_at", "channel", "status", "customer_reference"]
+    base_order = ("created_at", "desc")
+    search_columns = ["number", "status", "channel", "created_at", "customer_reference", "delivery_date"]
+    search_form_extra_fields = {
+        "status": SelectField(_l("Status"), choices=labels.choices(labels.ORDER_STATUS)),
+        "channel": SelectField(_l("Kanal"), choices=labels.choices(labels.ORDER_CHANNEL)),
+    }
+    show_fieldsets = [
+        (_l("Ordre"), {"fields": ["number", "status", "created_at", "company", "channel", "created_by",
+                                  "customer_reference", "delivery_date", "over_budget", "quote"]}),
+    ]
+    show_template = "portal/order_show.html"
+
+    def show_context(self, item: Order) -> dict[str, Any]:
+        shipments = [
+            {
+                "carrier": labels.label(labels.CARRIER, s.carrier),
+                "waybill": s.waybill_number or "",
+                "url": tracking_url(s),
+                "shipped_at": s.shipped_at,
+                "delivered_at": s.delivered_at,
+                "signed_by": s.signed_by or "",
+            }
+            for s in item.shipments
+        ]
+        lines = [
+            {
+                "line_no": ln.line_no,
+                "sku": ln.product.sku if ln.product else "",
+                "product": ln.product.name if ln.product else "",
+                "quantity": ln.quantity,
+                "configuration": line_configuration(ln),
+                "unit_price": ln.unit_price,
+                "status": labels.label(labels.LINE_STATUS, ln.status),
+                "delivered_quantity": ln.delivered_quantity,
+                "line_total": ln.line_total,
+            }
+            for ln in item.lines
+        ]
+        events = [
+            {
+                "at": e.at,
+                "who": e.actor_name or "",
+                "from": labels.order_status(e.from_status),
+                "to": labels.order_status(e.to_status),
+                "reason": e.reason or "",
+            }
+            for e in item.events
+        ]
+        return {"order": item, "lines": lines, "shipments": shipments, "invoices": list(item.invoices),
+                "events": events, "actions": self._actions(item),
+                "invoice_copy": user_can("can_invoice_copy", "OrderActionsView")}
+
+    def _actions(self, order: Order) -> dict[str, str]:
+        """Workflow buttons (views/order_actions.py) this user may use on this order now."""
+        actions: dict[str, str] = {}
+        if user_can("can_cancel", "OrderActionsView") and cancel_refusal(
+                order, Actor.from_user(g.user), has_shipment=bool(order.shipments)) is None:
+            actions["cancel"] = url_for("OrderActionsView.cancel", pk=order.id)
+        if order.status in SHIPPABLE and user_can("can_ship", "OrderActionsView"):
+            actions["ship"] = url_for("OrderActionsView.ship", pk=order.id)
+        if order.status in INVOICEABLE and user_can("can_bill", "OrderActionsView"):
+            actions["bill"] = url_for("OrderActionsView.bill", pk=order.id)
+        return actions
+
+
+class OrderLineView(PortalModelView):
+    """Order lines on their own (no menu; the order page shows them)."""
+
+    datamodel = PortalInterface(OrderLine, list_options=[joinedload(OrderLine.order), joinedload(OrderLine.product)])
+    base_permissions = ["can_list", "can_show"]
+
+    list_title = _l("Ordrelinjer")
+    show_title = _l("Ordrelinje")
+    label_columns = {
+        "order": _l("Ordre"),
+        "line_no": _l("Linje"),
+        "product": _l("Produkt"),
+        "quantity": _l("Antall"),
+        "configuration": _l("Mål og variant"),
+        "unit_price": _l("Enhetspris eks. mva."),
+        "vat_rate": _l("Mva-sats (%)"),
+        "status": _l("Linjestatus"),
+        "delivered_quantity": _l("Levert antall"),
+        "line_total": _l("Linjesum eks. mva."),
+    }
+    formatters_columns = {
+        "unit_price": fmt_nok,
+        "line_total": fmt_nok,
+        "status": fmt_code(labels.LINE_STATUS),
+    }
+    computed_columns = {"configuration": line_configuration}
+    list_columns = ["order", "line_no", "product", "quantity", "configuration", "status", "delivered_quantity",
+                    "line_total"]
+    order_columns = ["line_no", "quantity", "status"]
+    base_order = ("id", "desc")
+    search_columns = ["status", "quantity"]
+    show_columns = ["order", "line_no", "product", "quantity", "configuration", "unit_price", "vat_rate", "status",
+                    "delivered_quantity", "line_total"]

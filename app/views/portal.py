@@ -1,0 +1,314 @@
+"""Min side: budgets (Bruksgrense), standing orders (Faste ordre), inquiries (Henvendelser) and
+click-and-collect reservations (Klikk og Hent). Supplier staff read them for every company."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from flask import current_app, g
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload, selectinload
+from wtforms import SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange
+
+from ..domain import labels
+from ..domain.budgets import consumption
+from ..domain.formatting import oslo_today
+from ..models import (
+    Budget,
+    Company,
+    Inquiry,
+    InquiryMessage,
+    InquiryStatus,
+    PickupReservation,
+    StandingOrder,
+    StandingOrderLine,
+)
+from ..security import current_tenant
+from .base import (
+    FormRefused,
+    LookupField,
+    PortalInterface,
+    PortalModelView,
+    company_scoped,
+    fmt_code,
+    fmt_date,
+    fmt_datetime,
+    fmt_nok,
+    fmt_yes_no,
+    is_supplier,
+)
+from .orders import line_configuration
+
+
+def _company_field() -> LookupField:
+    return LookupField(_l("Bedrift (kundenummer)"), model=Company, key="customer_number", supplier_only=True,
+                       not_found=_l("Fant ingen bedrift med dette kundenummeret."))
+
+
+def _current_user_id() -> Any:
+    return getattr(g.get("user"), "id", None)
+
+
+# --- Bruksgrense ----------------------------------------------------------------------------
+
+
+def _consumed(budget: Budget) -> str:
+    """This period's consumption; the list computes a whole page in one query (see values())."""
+    cache = g.setdefault("_budget_consumption", {})
+    if budget.id not in cache:
+        cache.update(consumption(current_app.appbuilder.session, [budget], oslo_today()))
+    return fmt_nok(cache.get(budget.id))
+
+
+class BudgetView(PortalModelView):
+    datamodel = PortalInterface(Budget, list_options=[joinedload(Budget.company), joinedload(Budget.user)])
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
+
+    list_title = _l("Bruksgrense")
+    show_title = _l("Bruksgrense")
+    add_title = _l("Ny bruksgrense")
+    edit_title = _l("Endre bruksgrense")
+    label_columns = {
+        "company": _l("Bedrift"),
+        "user": _l("Bruker"),
+        "who": _l("Gjelder"),
+        "period": _l("Periode"),
+        "amount": _l("Beløp eks. mva."),
+        "consumed": _l("Forbruk denne perioden"),
+        "active": _l("Aktiv"),
+        "created_at": _l("Opprettet"),
+    }
+    formatters_columns = {
+        "period": fmt_code(labels.BUDGET_PERIOD),
+        "amount": fmt_nok,
+        "active": fmt_yes_no,
+        "created_at": fmt_datetime,
+    }
+    computed_columns = {
+        "who": lambda b: b.user.get_full_name() if b.user else str(_l("Alle brukere")),
+        "consumed": _consumed,
+    }
+    list_columns = ["company", "who", "period", "amount", "consumed", "active"]
+    list_columns_customer = ["who", "period", "amount", "consumed", "active"]
+    order_columns = ["period", "amount", "active"]
+    base_order = ("created_at", "desc")
+    search_columns = ["period", "active"]
+    search_form_extra_fields = {"period": SelectField(_l("Periode"), choices=labels.choices(labels.BUDGET_PERIOD))}
+    show_columns = ["company", "who", "period", "amount", "consumed", "active", "created_at"]
+    add_columns = edit_columns = ["company", "user", "period", "amount", "active"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "company": _company_field(),
+        "period": SelectField(_l("Periode"), choices=labels.choices(labels.BUDGET_PERIOD)),
+    }
+    # Users offered: the company's own (customer side: the guard; supplier: the budget's company).
+    add_form_query_rel_fields = edit_form_query_rel_fields = {"user": company_scoped()}
+    validators_columns = {
+        "amount": [DataRequired(message=_l("Beløpet må fylles ut.")),
+                   NumberRange(min=0, message=_l("Beløpet kan ikke være negativt."))],
+    }
+    description_columns = {
+        "user": _l("Tomt: grensen gjelder alle brukerne i bedriften samlet."),
+        "amount": _l("Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles."),
+    }
+
+    def values(self, items: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
+        items = list(items)
+        if "consumed" in columns and items:
+            g.setdefault("_budget_consumption", {}).update(
+                consumption(self.datamodel.session, items, oslo_today()))
+        return super().values(items, columns)
+
+
+# --- Faste ordre ----------------------------------------------------------------------------
+
+
+def plan_text(so: StandingOrder) -> str:
+    """"Hver 2. uke, mandag" / "Hver måned, den 15." — the delivery plan in words."""
+    weekday = labels.label(labels.WEEKDAY, so.weekday) if so.weekday is not None else ""
+    if so.frequency == "every_n_weeks":
+        text = str(_l("Hver %(n)s. uke", n=so.interval_weeks or 1))
+    else:
+        text = labels.label(labels.FREQUENCY, so.frequency)
+    if so.frequency == "monthly" and so.day_of_month:
+        return f"{text}, {_l('den %(day)s.', day=so.day_of_month)}"
+    return f"{text}, {weekday}" if weekday else text
+
+
+class StandingOrderView(PortalModelView):
+    datamodel = PortalInterface(
+        StandingOrder,
+        list_options=[joinedload(StandingOrder.company), joinedload(StandingOrder.delivery_address)],
+        item_options=[joinedload(StandingOrder.company), joinedload(StandingOrder.delivery_address),
+                      joinedload(StandingOrder.created_by),
+                      selectinload(StandingOrder.lines).joinedload(StandingOrderLine.product)],
+    )
+    base_permissions = ["can_list", "can_show"]
+
+    list_title = _l("Faste ordre")
+    show_title = _l("Fast ordre")
+    label_columns = {
+        "name": _l("Navn"),
+        "company": _l("Bedrift"),
+        "plan": _l("Leveringsplan"),
+        "delivery_address": _l("Leveringsadresse"),
+        "start_date": _l("Startdato"),
+        "end_date": _l("Sluttdato"),
+        "paused_until": _l("Pause til"),
+        "skip_date": _l("Hopper over"),
+        "active": _l("Aktiv"),
+        "created_by": _l("Opprettet av"),
+        "created_at": _l("Opprettet"),
+        "frequency": _l("Frekvens"),
+    }
+    formatters_columns = {
+        "start_date": fmt_date,
+        "end_date": fmt_date,
+        "paused_until": fmt_date,
+        "skip_date": fmt_date,
+        "active": fmt_yes_no,
+        "created_at": fmt_datetime,
+        "frequency": fmt_code(labels.FREQUENCY),
+    }
+    computed_columns = {"plan": plan_text}
+    list_columns = ["name", "company", "plan", "delivery_address", "start_date", "end_date", "active"]
+    list_columns_customer = ["name", "plan", "delivery_address", "start_date", "end_date", "paused_until", "active"]
+    order_columns = ["name", "start_date", "end_date"]
+    base_order = ("created_at", "desc")
+    search_columns = ["name", "active", "start_date"]
+    show_fieldsets = [
+        (_l("Fast ordre"), {"fields": ["name", "company", "plan", "delivery_address", "start_date", "end_date",
+                                       "paused_until", "skip_date", "active", "created_by", "created_at"]}),
+    ]
+    show_template = "portal/standing_order_show.html"
+
+    def show_context(self, item: StandingOrder) -> dict[str, Any]:
+        lines = [{"sku": ln.product.sku if ln.product else "", "product": ln.product.name if ln.product else "",
+                  "quantity": ln.quantity, "configuration": line_configuration(ln)} for ln in item.lines]
+        return {"lines": lines}
+
+
+# --- Henvendelser ---------------------------------------------------------------------------
+
+
+class InquiryView(PortalModelView):
+    datamodel = PortalInterface(
+        Inquiry,
+        list_options=[joinedload(Inquiry.company), joinedload(Inquiry.created_by)],
+        item_options=[joinedload(Inquiry.company), joinedload(Inquiry.created_by), selectinload(Inquiry.messages)],
+    )
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+
+    list_title = _l("Henvendelser")
+    show_title = _l("Henvendelse")
+    add_title = _l("Ny henvendelse")
+    edit_title = _l("Endre henvendelse")
+    label_columns = {
+        "subject": _l("Emne"),
+        "company": _l("Bedrift"),
+        "channel": _l("Kanal"),
+        "status": _l("Status"),
+        "created_by": _l("Fra"),
+        "created_at": _l("Opprettet"),
+        "message": _l("Melding"),
+    }
+    formatters_columns = {
+        "channel": fmt_code(labels.INQUIRY_CHANNEL),
+        "status": fmt_code(labels.INQUIRY_STATUS),
+        "created_at": fmt_datetime,
+    }
+    list_columns = ["subject", "company", "channel", "status", "created_by", "created_at"]
+    list_columns_customer = ["subject", "channel", "status", "created_by", "created_at"]
+    order_columns = ["subject", "status", "channel", "created_at"]
+    base_order = ("created_at", "desc")
+    search_columns = ["subject", "status", "channel", "created_at"]
+    search_form_extra_fields = {
+        "status": SelectField(_l("Status"), choices=labels.choices(labels.INQUIRY_STATUS)),
+        "channel": SelectField(_l("Kanal"), choices=labels.choices(labels.INQUIRY_CHANNEL)),
+    }
+    show_fieldsets = [
+        (_l("Henvendelse"), {"fields": ["subject", "company", "channel", "status", "created_by", "created_at"]}),
+    ]
+    show_template = "portal/inquiry_show.html"
+    add_columns = ["company", "subject", "message"]
+    edit_columns = ["subject", "channel", "status"]
+    add_form_extra_fields = {
+        "company": _company_field(),
+        "message": TextAreaField(_l("Melding"), validators=[DataRequired(message=_l("Skriv en melding.")),
+                                                            Length(max=5000)]),
+    }
+    edit_form_extra_fields = {
+        "channel": SelectField(_l("Kanal"), choices=labels.choices(labels.INQUIRY_CHANNEL)),
+        "status": SelectField(_l("Status"), choices=labels.choices(labels.INQUIRY_STATUS)),
+    }
+    validators_columns = {"subject": [DataRequired(message=_l("Skriv et emne.")), Length(max=200)]}
+
+    def before_save(self, item: Inquiry, is_new: bool) -> None:
+        if not is_new:
+            return
+        user = g.get("user")
+        company_id = current_tenant() or (item.company.id if item.company is not None else None)
+        if company_id is None:
+            raise FormRefused(str(_l("Velg bedriften henvendelsen gjelder (kundenummer).")))
+        item.company_id = company_id
+        item.status = InquiryStatus.open.value
+        item.channel = item.channel or "portal"
+        item.created_by_id = _current_user_id()
+        body = getattr(item, "message", None) or ""
+        name = user.get_full_name() if user is not None else ""
+        item.messages.append(InquiryMessage(company_id=company_id, author_id=_current_user_id(), author_name=name,
+                                            from_supplier=is_supplier(), body=body))
+
+
+# --- Klikk og Hent --------------------------------------------------------------------------
+
+
+def _items_text(reservation: PickupReservation) -> str:
+    lines = []
+    for row in reservation.items or []:
+        qty = row.get("quantity", 1) if isinstance(row, dict) else 1
+        name = row.get("name", "") if isinstance(row, dict) else str(row)
+        sku = row.get("sku", "") if isinstance(row, dict) else ""
+        lines.append(f"{qty} × {name}" + (f" ({sku})" if sku else ""))
+    return "\n".join(lines)
+
+
+class PickupReservationView(PortalModelView):
+    datamodel = PortalInterface(
+        PickupReservation,
+        list_options=[joinedload(PickupReservation.store), joinedload(PickupReservation.company)],
+    )
+    base_permissions = ["can_list", "can_show", "can_edit"]
+
+    list_title = _l("Klikk og Hent")
+    show_title = _l("Reservasjon")
+    edit_title = _l("Endre reservasjon")
+    label_columns = {
+        "pickup_code": _l("Hentekode"),
+        "store": _l("Butikk"),
+        "status": _l("Status"),
+        "pickup_deadline": _l("Hentes innen"),
+        "company": _l("Bedrift"),
+        "created_by": _l("Reservert av"),
+        "created_at": _l("Reservert"),
+        "items_text": _l("Varer"),
+    }
+    formatters_columns = {
+        "status": fmt_code(labels.RESERVATION_STATUS),
+        "pickup_deadline": fmt_datetime,
+        "created_at": fmt_datetime,
+    }
+    computed_columns = {"items_text": _items_text}
+    list_columns = ["pickup_code", "store", "status", "pickup_deadline", "company", "created_at"]
+    list_columns_customer = ["pickup_code", "store", "status", "pickup_deadline", "items_text", "created_at"]
+    order_columns = ["pickup_code", "status", "pickup_deadline", "created_at"]
+    base_order = ("created_at", "desc")
+    search_columns = ["pickup_code", "status", "pickup_deadline"]
+    search_form_extra_fields = {
+        "status": SelectField(_l("Status"), choices=labels.choices(labels.RESERVATION_STATUS)),
+    }
+    show_columns = ["pickup_code", "store", "status", "pickup_deadline", "items_text", "company", "created_by",
+                    "created_at"]
+    edit_columns = ["status", "pickup_deadline"]
+    edit_form_extra_fields = {
+        "status": SelectField(_l("Status"), choices=labels.choices(labels.RESERVATION_STATUS)),
+    }

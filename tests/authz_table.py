@@ -1,0 +1,171 @@
+"""Who may use which route: the hand-written source of truth for tests/test_authz_matrix.py.
+
+Every endpoint of `app.url_map` must have an entry in `ROUTES` (FAB actions: one entry per action
+name in `ACTIONS`), or the matrix test fails and names the missing endpoint. An entry lists the
+principals allowed to use the route: the six roles and `ANON` (not logged in). It is written from
+the role descriptions in DESIGN.md, NOT generated from app/roles.py, so that a wrong line in
+roles.py (or a view checking the wrong permission) makes the matrix fail.
+
+When you add a route: add its endpoint here with the roles that should reach it, then run
+`pytest tests/test_authz_matrix.py`. If the route takes `<pk>` and is not a ModelView/ModelRestApi
+route, say which model the id belongs to in `PK_MODELS`.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+ANON = "Anonymous"
+ADMIN, SELLER, CS, MANAGER = "Admin", "Seller", "CustomerService", "Manager"
+CADMIN, CUSER = "CustomerAdmin", "CustomerUser"
+
+ROLES = (ADMIN, SELLER, CS, MANAGER, CADMIN, CUSER)
+PRINCIPALS = (ANON, *ROLES)
+SUPPLIER = frozenset({ADMIN, SELLER, CS, MANAGER})
+CUSTOMER = frozenset({CADMIN, CUSER})
+LOGGED_IN = SUPPLIER | CUSTOMER
+PUBLIC = LOGGED_IN | {ANON}
+ONLY_ADMIN = frozenset({ADMIN})
+NOBODY: frozenset[str] = frozenset()
+
+
+def _s(*names: Iterable[str] | str) -> frozenset[str]:
+    out: set[str] = set()
+    for n in names:
+        out |= {n} if isinstance(n, str) else set(n)
+    return frozenset(out)
+
+
+def view(name: str, **methods: frozenset[str]) -> dict[str, frozenset[str]]:
+    """Entries for the named methods of one view: view("OrderView", list=..., show=...)."""
+    return {f"{name}.{method}": roles for method, roles in methods.items()}
+
+
+def admin_only(name: str, *methods: str) -> dict[str, frozenset[str]]:
+    return {f"{name}.{method}": ONLY_ADMIN for method in methods}
+
+
+_FAB_CRUD = ("list", "show", "add", "edit", "delete", "download")
+
+ROUTES: dict[str, frozenset[str]] = {
+    # --- public: logging in, language, static files -------------------------------------------
+    "AuthDBView.login": PUBLIC,
+    "AuthDBView.logout": PUBLIC,
+    "RateLimitedSecurityApi.login": PUBLIC,
+    # Needs a *refresh* token; the matrix sends access tokens, so nobody gets through (422/401).
+    "RateLimitedSecurityApi.refresh": NOBODY,
+    "LocaleView.index": PUBLIC,
+    "UtilView.back": PUBLIC,
+    "static": PUBLIC,
+    "appbuilder.static": PUBLIC,
+    # --- every logged-in user ------------------------------------------------------------------
+    "PortalIndexView.index": LOGGED_IN,  # anonymous visitors are sent to the login page
+    **view("UserInfoEditView", this_form_get=LOGGED_IN, this_form_post=LOGGED_IN),
+    **view("ResetMyPasswordView", this_form_get=LOGGED_IN, this_form_post=LOGGED_IN),
+    "PortalUserDBModelView.userinfo": LOGGED_IN,
+    # --- FAB's security administration: Admin only --------------------------------------------
+    **admin_only("ResetPasswordView", "this_form_get", "this_form_post"),
+    **admin_only("RoleModelView", *_FAB_CRUD),
+    # FAB's permission lists are read-only (base_permissions = can_list): their other routes
+    # exist but refuse everybody, Admin included.
+    **admin_only("PermissionModelView", "list"),
+    **admin_only("ViewMenuModelView", "list"),
+    **admin_only("PermissionViewModelView", "list"),
+    **{f"{v}.{m}": NOBODY for v in ("PermissionModelView", "ViewMenuModelView", "PermissionViewModelView")
+       for m in ("show", "add", "edit", "delete", "download")},
+    **admin_only("UserGroupModelView", *_FAB_CRUD),
+    "UserStatsChartView.chart": ONLY_ADMIN,
+    "MenuApi.get_menu_data": ONLY_ADMIN,
+    "OpenApi.get": ONLY_ADMIN,  # OpenAPI document: not public (issue 2, item 7)
+    "SwaggerView.show": ONLY_ADMIN,
+    # User administration: Admin and customer service ("manages any company's users").
+    **view("PortalUserDBModelView", list=_s(ADMIN, CS), show=_s(ADMIN, CS), add=_s(ADMIN, CS),
+           edit=_s(ADMIN, CS)),
+    # --- companies -----------------------------------------------------------------------------
+    # Supplier staff see all companies; customer service edits them.
+    **view("CompanyView", list=SUPPLIER, show=SUPPLIER, add=_s(ADMIN, CS), edit=_s(ADMIN, CS)),
+    # "Bedriftsinformasjon" and "Brukere" on Min side: the customer admin's own company.
+    **view("MyCompanyView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN), mine=_s(ADMIN, CADMIN)),
+    **view("CompanyUserView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN)),
+    **view("CompanyApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS),
+           put=_s(ADMIN, CS)),
+    # Delivery addresses: everyone reads (own company's); customer admin and customer service edit.
+    **view("DeliveryAddressView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, CS, CADMIN),
+           edit=_s(ADMIN, CS, CADMIN)),
+    **view("DeliveryAddressApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN,
+           post=_s(ADMIN, CS, CADMIN), put=_s(ADMIN, CS, CADMIN)),
+    # --- catalogue -----------------------------------------------------------------------------
+    **view("ProductView", list=LOGGED_IN, show=LOGGED_IN),
+    **view("StoreView", list=LOGGED_IN, show=LOGGED_IN),
+    **view("ProductApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN),
+    "ProductSearchView.search": _s(ADMIN, SELLER, CUSTOMER),  # used by the order and quote forms
+    # --- orders --------------------------------------------------------------------------------
+    **view("OrderView", list=LOGGED_IN, show=LOGGED_IN),
+    **view("OrderLineView", list=LOGGED_IN, show=LOGGED_IN),
+    **view("OrderApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN),
+    "NewOrderView.new": _s(ADMIN, CUSTOMER),
+    # Customers cancel their own same-day orders; customer service any order before it ships.
+    **view("OrderActionsView", cancel=_s(ADMIN, CS, CUSTOMER), invoice_copy=LOGGED_IN,
+           ship=_s(ADMIN, CS), bill=_s(ADMIN, CS)),
+    # Approval queue: all supplier staff see it, sellers decide.
+    **view("ApprovalQueueView", queue=SUPPLIER, approve=_s(ADMIN, SELLER), reject=_s(ADMIN, SELLER)),
+    # --- quotes --------------------------------------------------------------------------------
+    **view("QuoteView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, SELLER), edit=_s(ADMIN, SELLER)),
+    **view("QuoteLineView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, SELLER), edit=_s(ADMIN, SELLER),
+           delete=_s(ADMIN, SELLER)),
+    **view("QuoteApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, SELLER),
+           put=_s(ADMIN, SELLER)),
+    # Sellers and customer users create quotes; a customer converts one to an order.
+    **view("QuoteActionsView", new=_s(ADMIN, SELLER, CUSTOMER), send=_s(ADMIN, SELLER, CUSTOMER),
+           decline=_s(ADMIN, SELLER, CUSTOMER), convert=_s(ADMIN, SELLER, CUSTOMER)),
+    # --- budgets and standing orders: the customer admin's; supplier staff read -----------------
+    **view("BudgetView", list=SUPPLIER | {CADMIN}, show=SUPPLIER | {CADMIN}, add=_s(ADMIN, CADMIN),
+           edit=_s(ADMIN, CADMIN), delete=_s(ADMIN, CADMIN)),
+    **view("BudgetApi", get_list=SUPPLIER | {CADMIN}, get=SUPPLIER | {CADMIN}, info=SUPPLIER | {CADMIN},
+           post=_s(ADMIN, CADMIN), put=_s(ADMIN, CADMIN), delete=_s(ADMIN, CADMIN)),
+    **view("StandingOrderView", list=SUPPLIER | {CADMIN}, show=SUPPLIER | {CADMIN}),
+    **view("StandingOrderApi", get_list=SUPPLIER | {CADMIN}, get=SUPPLIER | {CADMIN},
+           info=SUPPLIER | {CADMIN}),
+    # --- inquiries and click-and-collect -------------------------------------------------------
+    # Customers write inquiries, customer service answers them.
+    **view("InquiryView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, CS, CUSTOMER), edit=_s(ADMIN, CS)),
+    **view("InquiryApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS, CUSTOMER),
+           put=_s(ADMIN, CS)),
+    **view("PickupReservationView", list=LOGGED_IN, show=LOGGED_IN, edit=_s(ADMIN, CS)),
+    **view("PickupReservationApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS),
+           put=_s(ADMIN, CS)),
+}
+
+# FAB actions (`/action/<name>/<pk>` and `action_post`), keyed "<View>.<action name>". FAB checks
+# the action's own permission (its name) on the view.
+ACTIONS: dict[str, frozenset[str]] = {
+    "PortalUserDBModelView.resetpasswords": ONLY_ADMIN,
+    "PortalUserDBModelView.resetmypassword": ONLY_ADMIN,
+    "PortalUserDBModelView.userinfoedit": ONLY_ADMIN,
+    "RoleModelView.copyrole": ONLY_ADMIN,
+}
+
+# Endpoints whose refusal is documented to be something other than 401/403/login redirect.
+EXTRA_REFUSALS: dict[str, frozenset[int]] = {
+    "RateLimitedSecurityApi.refresh": frozenset({422}),  # flask-jwt-extended: "Only refresh tokens"
+}
+
+# Model of `<pk>` for routes that are not ModelView/ModelRestApi routes (those are derived from the
+# view's datamodel). Values are model class names in app.models (or FAB's security models).
+PK_MODELS: dict[str, str] = {
+    "OrderActionsView.cancel": "Order",
+    "OrderActionsView.ship": "Order",
+    "OrderActionsView.bill": "Order",
+    "OrderActionsView.invoice_copy": "Invoice",
+    "ApprovalQueueView.reject": "Order",
+    "QuoteActionsView.send": "Quote",
+    "QuoteActionsView.decline": "Quote",
+    "QuoteActionsView.convert": "Quote",
+}
+
+# Values for URL parameters other than `pk` (and an action's `name`).
+PARAMS: dict[str, str] = {
+    "locale": "nb",
+    "version": "v1",
+    "group_by": "0",
+    "filename": "css/ab.css",  # exists under FAB's static folder; elsewhere simply not found
+}

@@ -1,0 +1,535 @@
+"""Authorization matrix, generated from `app.url_map`: every route, every role, and the tenancy.
+
+Design
+------
+* The cases are generated at run time from `app.url_map`: every rule x every method (without
+  HEAD/OPTIONS) x every principal (the six roles and anonymous). A route added tomorrow is in the
+  matrix without anyone remembering it.
+* Who may use a route comes from the hand-written table in tests/authz_table.py (endpoint ->
+  allowed principals; FAB actions: "<View>.<action>" -> principals). A route without an entry
+  FAILS `test_every_route_is_in_the_table` with the line to add. The table is written from the
+  role descriptions in DESIGN.md, not generated from app/roles.py, so a wrong roles.py entry (or a
+  view checking the wrong permission) fails here.
+* `test_table_agrees_with_fab_permissions` compares the table, statically, with what FAB will
+  check: the permission of each endpoint (`_permission_name` of the view method, renamed by
+  `method_permission_name`, on `class_permission_name`) and the roles that hold it in roles.py
+  (Admin holds all). It points at the exact (permission, view) pair when they disagree.
+* `test_route_access_matrix` then asks the running app: allowed means not 401/403, not a
+  redirect to /login/ and no "access denied" flash (FAB's refusal for actions); refused means one
+  of those (or a status listed in EXTRA_REFUSALS). A refused state-changing request must not have
+  written anything (row snapshot + row counts of every table). Allowed requests must not end in a
+  5xx. HTML routes use a session cookie per role, /api/ routes a JWT per role.
+* `test_foreign_rows_answer_404` takes every route with a row id (and `action_post`, whose ids
+  come in the form) and asks it, as each customer role of company A, about company B's row:
+  the answer is 404 (or the role's ordinary refusal if it may not use the route at all) and B's
+  row is unchanged. Edit bodies carry changed values, so a view that saved them would show.
+* Speed: one world for the module (built once); requests that would change company A's row when
+  allowed work on a throwaway copy of the row instead, so the world stays valid for all cases.
+  The number of cases and the time are written to the terminal.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Optional
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
+
+from tests import authz_table as T
+from tests.conftest import api_token, auth_header, login, reset_database
+from tests.factories import World, build_world
+
+SKIP_METHODS = {"HEAD", "OPTIONS"}
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+# GET routes that change data in FAB when CSRF is off (as in TestConfig).
+MUTATING_GET_FUNCS = {"delete", "action"}
+LOGIN_PATHS = ("/login",)
+PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+# --- the world and the principals -----------------------------------------------------------
+
+
+@dataclass
+class Principals:
+    cookies: dict[str, str]
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def mworld(app: Flask) -> World:
+    from app.extensions import db
+
+    reset_database(app)
+    with app.app_context():
+        with Session(db.engine, expire_on_commit=False) as session:
+            return build_world(session, app.appbuilder.sm)
+
+
+@pytest.fixture(scope="module")
+def principals(app: Flask, mworld: World) -> Principals:
+    cookies: dict[str, str] = {}
+    tokens: dict[str, str] = {}
+    for role in T.ROLES:
+        client = app.test_client()
+        login(client, mworld.user(role).username)
+        cookie = client.get_cookie("session")
+        assert cookie is not None
+        cookies[role] = cookie.value
+        tokens[role] = api_token(client, mworld.user(role).username)
+    return Principals(cookies, tokens)
+
+
+def _report(request: pytest.FixtureRequest, line: str) -> None:
+    print(line)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
+# --- reading the app ------------------------------------------------------------------------
+
+
+def _views_by_endpoint(app: Flask) -> dict[str, Any]:
+    views: dict[str, Any] = {}
+    for view in app.appbuilder.baseviews:
+        views[getattr(view, "endpoint", None) or view.__class__.__name__] = view
+        views.setdefault(view.__class__.__name__, view)
+    return views
+
+
+def _model_by_name(name: str) -> type:
+    import flask_appbuilder.security.sqla.models as fab_models
+
+    import app.models as models
+
+    model = getattr(models, name, None) or getattr(fab_models, name, None)
+    assert model is not None, f"PK_MODELS names an unknown model {name!r}"
+    return model
+
+
+def _is_action(endpoint: str, view: Any) -> bool:
+    method = endpoint.rsplit(".", 1)[-1]
+    return view is not None and method in ("action", "action_post") and hasattr(view, "actions")
+
+
+@dataclass
+class Route:
+    endpoint: str
+    rule: Rule
+    method: str
+    view: Any
+    model: Optional[type]
+    action: Optional[str] = None  # FAB action name for /action/ and /action_post
+
+    @property
+    def key(self) -> str:
+        if self.action is not None:
+            return f"{self.endpoint.rsplit('.', 1)[0]}.{self.action}"
+        return self.endpoint
+
+    @property
+    def table(self) -> dict[str, frozenset[str]]:
+        return T.ACTIONS if self.action is not None else T.ROUTES
+
+    @property
+    def is_api(self) -> bool:
+        return self.rule.rule.startswith("/api/")
+
+    @property
+    def has_pk(self) -> bool:
+        return "pk" in self.rule.arguments or self.endpoint.endswith(".action_post")
+
+    @property
+    def mutating(self) -> bool:
+        func_name = self.endpoint.rsplit(".", 1)[-1]
+        return self.method in MUTATING or (self.method == "GET" and func_name in MUTATING_GET_FUNCS)
+
+    @property
+    def label(self) -> str:
+        suffix = f" [{self.action}]" if self.action else ""
+        return f"{self.method} {self.rule.rule}{suffix} ({self.endpoint})"
+
+
+def _routes(app: Flask) -> list[Route]:
+    views = _views_by_endpoint(app)
+    routes: list[Route] = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+        prefix = rule.endpoint.rsplit(".", 1)[0] if "." in rule.endpoint else rule.endpoint
+        view = views.get(prefix)
+        model: Optional[type] = None
+        if rule.endpoint in T.PK_MODELS:
+            model = _model_by_name(T.PK_MODELS[rule.endpoint])
+        elif view is not None and getattr(view, "datamodel", None) is not None:
+            model = view.datamodel.obj
+        for method in sorted((rule.methods or set()) - SKIP_METHODS):
+            if _is_action(rule.endpoint, view):
+                for name in sorted(view.actions):
+                    routes.append(Route(rule.endpoint, rule, method, view, model, action=name))
+            else:
+                routes.append(Route(rule.endpoint, rule, method, view, model))
+    return routes
+
+
+# --- rows: which id to use, snapshots, throwaway copies ----------------------------------------
+
+
+def _table(model: type) -> Table:
+    return model.__table__  # type: ignore[attr-defined]
+
+
+def _tenant_column(model: type) -> Any:
+    from app.models import Company
+
+    table = _table(model)
+    if model is Company:
+        return table.c.id
+    return table.c.get("company_id")
+
+
+def _is_tenant_model(model: Optional[type]) -> bool:
+    return model is not None and _tenant_column(model) is not None
+
+
+def _row_id(app: Flask, model: type, company_id: Optional[int]) -> Optional[int]:
+    """First row of the model belonging to the company (or any row for models without one)."""
+    from app.extensions import db
+
+    table = _table(model)
+    stmt = select(table.c.id).order_by(table.c.id).limit(1)
+    column = _tenant_column(model)
+    if column is not None and company_id is not None:
+        stmt = stmt.where(column == company_id)
+    with db.engine.connect() as conn:
+        return conn.execute(stmt).scalar()
+
+
+def _snapshot(app: Flask, model: type, pk: int) -> Optional[dict[str, Any]]:
+    from app.extensions import db
+
+    table = _table(model)
+    with db.engine.connect() as conn:
+        row = conn.execute(select(table).where(table.c.id == pk)).mappings().first()
+    return dict(row) if row else None
+
+
+_COUNT_STMT: Any = None
+
+
+def _counts(app: Flask) -> tuple[int, ...]:
+    """Row count of every table, in one statement (a refused request must not add or remove rows)."""
+    global _COUNT_STMT
+    from flask_appbuilder import Model
+
+    from app.extensions import db
+
+    if _COUNT_STMT is None:
+        _COUNT_STMT = select(*[select(func.count()).select_from(t).scalar_subquery()
+                               for t in Model.metadata.sorted_tables])
+    with db.engine.connect() as conn:
+        return tuple(conn.execute(_COUNT_STMT).one())
+
+
+_clone_seq = iter(range(1, 10**9))
+
+
+def _clone(app: Flask, model: type, pk: int) -> int:
+    """A throwaway copy of a row (unique values made unique), for allowed state-changing requests."""
+    from app.extensions import db
+
+    table = _table(model)
+    unique_cols = {c.name for c in table.columns if c.unique}
+    for constraint in table.constraints:
+        if constraint.__class__.__name__ == "UniqueConstraint":
+            unique_cols |= {c.name for c in constraint.columns}  # type: ignore[attr-defined]
+    n = next(_clone_seq)
+    with db.engine.begin() as conn:
+        row = dict(conn.execute(select(table).where(table.c.id == pk)).mappings().one())
+        row.pop("id")
+        for name in unique_cols & set(row):
+            column = table.c[name]
+            value = row[name]
+            if isinstance(value, str):
+                length = getattr(column.type, "length", None) or 200
+                row[name] = f"k{n}-{value}"[:length]
+            elif column.nullable:
+                row[name] = None
+        return int(conn.execute(insert(table).values(**row).returning(table.c.id)).scalar_one())
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def _denied_messages(app: Flask) -> set[str]:
+    from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
+
+    messages = {"Access is Denied"}
+    with app.test_request_context():
+        messages.add(str(FLAMSG_ERR_SEC_ACCESS_DENIED))
+    return messages
+
+
+@dataclass
+class Outcome:
+    status: int
+    location: str
+    denied_flash: bool
+    body: str = ""
+
+    def refused(self, extra: Iterable[int] = ()) -> bool:
+        if self.status in (401, 403) or self.status in set(extra):
+            return True
+        if 300 <= self.status < 400 and self.location.split("?")[0].rstrip("/").endswith(LOGIN_PATHS):
+            return True
+        return self.denied_flash
+
+    def describe(self) -> str:
+        where = f" -> {self.location}" if self.location else ""
+        flash = " +access-denied flash" if self.denied_flash else ""
+        return f"{self.status}{where}{flash}"
+
+
+@dataclass
+class Runner:
+    app: Flask
+    principals: Principals
+    denied: set[str]
+    count: int = 0
+
+    def url(self, route: Route, pk: Optional[int]) -> str:
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name == "pk":
+                return str(pk)
+            if name == "name":
+                return str(route.action)
+            assert name in T.PARAMS, f"{route.label}: add a value for <{name}> to PARAMS in tests/authz_table.py"
+            return T.PARAMS[name]
+
+        return PARAM.sub(value, route.rule.rule)
+
+    def call(self, route: Route, principal: str, pk: Optional[int], body: Optional[dict[str, Any]] = None) -> Outcome:
+        self.count += 1
+        client: FlaskClient = self.app.test_client()
+        headers: dict[str, str] = {}
+        kwargs: dict[str, Any] = {}
+        if route.is_api:
+            if principal != T.ANON:
+                headers = auth_header(self.principals.tokens[principal])
+            if route.method in MUTATING and route.method != "DELETE":
+                kwargs["json"] = body or {}
+        else:
+            if principal != T.ANON:
+                client.set_cookie("session", self.principals.cookies[principal])
+            if route.method in MUTATING:
+                data = dict(body or {})
+                if route.endpoint.endswith(".action_post"):
+                    data.update({"action": route.action, "rowid": str(pk)})
+                kwargs["data"] = data
+        response = client.open(self.url(route, pk), method=route.method, headers=headers, **kwargs)
+        denied = False
+        if not route.is_api:
+            with client.session_transaction() as session:
+                denied = any(msg in self.denied for _, msg in session.get("_flashes", []))
+        body_text = response.get_data(as_text=True) if response.status_code >= 500 else ""
+        response.close()
+        return Outcome(response.status_code, response.headers.get("Location", ""), denied, body_text)
+
+
+@pytest.fixture(scope="module")
+def runner(app: Flask, principals: Principals) -> Runner:
+    return Runner(app, principals, _denied_messages(app))
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+def test_every_route_is_in_the_table(app: Flask) -> None:
+    missing: list[str] = []
+    for route in _routes(app):
+        if route.key not in route.table:
+            table = "ACTIONS" if route.action else "ROUTES"
+            missing.append(f'{table}: "{route.key}": <allowed roles>,   # {route.label}')
+    assert not missing, (
+        "Routes without an entry in tests/authz_table.py (say who may use them):\n  "
+        + "\n  ".join(sorted(set(missing)))
+    )
+
+
+def test_table_has_no_stale_entries(app: Flask) -> None:
+    """Entries for routes that no longer exist hide mistakes: keep the table in step with the app."""
+    keys = {route.key for route in _routes(app)}
+    stale = sorted(set(T.ROUTES) - keys) + sorted(set(T.ACTIONS) - keys)
+    assert not stale, f"tests/authz_table.py lists routes the app does not have: {stale}"
+
+
+def _fab_permission(route: Route) -> Optional[tuple[str, str]]:
+    """(permission, view name) FAB checks for this route, or None when FAB checks none."""
+    view = route.view
+    if view is None:
+        return None
+    if route.action is not None:
+        return view.get_action_permission_name(route.action), view.class_permission_name
+    func_name = route.endpoint.rsplit(".", 1)[-1]
+    func = getattr(view, func_name, None)
+    name = getattr(func, "_permission_name", None)
+    if name is None:
+        return None
+    override = (view.method_permission_name or {}).get(func_name)
+    permission = f"can_{override or name}"
+    return permission, view.class_permission_name
+
+
+def _roles_holding(permission: str, view_name: str) -> frozenset[str]:
+    from app.roles import ROLE_PERMISSIONS
+
+    holders = {T.ADMIN}  # FAB gives Admin every permission
+    for role, perms in ROLE_PERMISSIONS.items():
+        if permission in perms.get(view_name, ()):
+            holders.add(role)
+    return frozenset(holders)
+
+
+def test_table_agrees_with_fab_permissions(app: Flask) -> None:
+    """Static check: the table vs. (FAB's permission for the route) x (roles.py)."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for route in _routes(app):
+        if route.key in seen or route.key not in route.table:
+            continue
+        seen.add(route.key)
+        needed = _fab_permission(route)
+        if needed is None:
+            continue  # no FAB permission check (public routes): the HTTP matrix covers them
+        permission, view_name = needed
+        if permission not in (route.view.base_permissions or ()):
+            holders = frozenset()  # FAB refuses everyone for a permission outside base_permissions
+        else:
+            holders = _roles_holding(permission, view_name)
+        expected = route.table[route.key] - {T.ANON}
+        if expected != holders:
+            extra = sorted(holders - expected)
+            lacking = sorted(expected - holders)
+            problems.append(
+                f"{route.key}: needs {permission} on {view_name}; "
+                + (f"roles.py also grants it to {extra} " if extra else "")
+                + (f"roles.py does not grant it to {lacking}" if lacking else "")
+            )
+    assert not problems, "tests/authz_table.py and app/roles.py disagree:\n  " + "\n  ".join(problems)
+
+
+def _a_row(app: Flask, world: World, route: Route) -> Optional[int]:
+    if route.model is None:
+        return None
+    return _row_id(app, route.model, world.a.company.id)
+
+
+@pytest.fixture()
+def app_ctx(app: Flask) -> Any:
+    with app.app_context():
+        yield
+
+
+def test_route_access_matrix(app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest,
+                             app_ctx: Any) -> None:
+    started = time.perf_counter()
+    start_count = runner.count
+    failures: list[str] = []
+    routes = [r for r in _routes(app) if r.key in r.table]
+    for route in routes:
+        allowed_set = route.table[route.key]
+        extra = T.EXTRA_REFUSALS.get(route.key, frozenset())
+        own_pk: Optional[int] = None
+        if route.has_pk:
+            if route.model is None:
+                failures.append(f"{route.label}: <pk> of which model? add it to PK_MODELS in tests/authz_table.py")
+                continue
+            own_pk = _a_row(app, mworld, route)
+            if own_pk is None:
+                failures.append(f"{route.label}: the test world has no {route.model.__name__} row for company A")
+                continue
+        for principal in T.PRINCIPALS:
+            allowed = principal in allowed_set
+            pk = own_pk
+            if route.mutating and allowed and pk is not None:
+                pk = _clone(app, route.model, pk)  # type: ignore[arg-type]
+            before = (_counts(app), _snapshot(app, route.model, pk)) if (
+                route.mutating and not allowed) else None
+            outcome = runner.call(route, principal, pk)
+            refused = outcome.refused(extra)
+            who = f"{route.label} as {principal}"
+            if allowed and refused:
+                failures.append(f"{who}: should be ALLOWED, got {outcome.describe()}")
+            elif not allowed and not refused:
+                failures.append(f"{who}: should be REFUSED, got {outcome.describe()}")
+            if outcome.status >= 500:
+                failures.append(f"{who}: server error {outcome.status}")
+            if before is not None:
+                after = (_counts(app), _snapshot(app, route.model, pk))
+                if after != before:
+                    failures.append(f"{who}: refused request CHANGED DATA")
+    elapsed = time.perf_counter() - started
+    cases = runner.count - start_count
+    _report(request, f"authz matrix: {cases} route x principal cases over {len(routes)} route/methods "
+                     f"in {elapsed:.1f}s")
+    assert cases >= 500, "the matrix ran suspiciously few cases"
+    assert not failures, f"{len(failures)} of {cases} cases failed:\n  " + "\n  ".join(failures)
+
+
+def _edit_body(route: Route, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Changed values for the plain columns the view lets one edit: a real attempt to save."""
+    columns = getattr(route.view, "edit_columns", None) or []
+    body: dict[str, Any] = {}
+    for name in columns:
+        if name not in snapshot or name in ("id", "company_id"):
+            continue
+        value = snapshot[name]
+        if isinstance(value, str):
+            body[name] = (value + " endret")[:4] if name == "postal_code" else value + " endret"
+        elif isinstance(value, bool):
+            body[name] = not value if route.is_api else ("" if value else "y")
+        elif isinstance(value, (int, Decimal)) and not name.endswith("_id"):
+            body[name] = str(value + 1) if not route.is_api else int(value) + 1
+        elif isinstance(value, dt.date):
+            body[name] = (value + dt.timedelta(days=1)).isoformat()[:10]
+    return body
+
+
+def test_foreign_rows_answer_404(app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest,
+                                 app_ctx: Any) -> None:
+    started = time.perf_counter()
+    start_count = runner.count
+    failures: list[str] = []
+    routes = [r for r in _routes(app) if r.key in r.table and r.has_pk and _is_tenant_model(r.model)]
+    for route in routes:
+        foreign_pk = _row_id(app, route.model, mworld.b.company.id)  # type: ignore[arg-type]
+        if foreign_pk is None:
+            failures.append(f"{route.label}: the test world has no {route.model.__name__} row for company B")
+            continue
+        for principal in sorted(T.CUSTOMER):
+            before_row = _snapshot(app, route.model, foreign_pk)  # type: ignore[arg-type]
+            before_counts = _counts(app)
+            body = _edit_body(route, before_row or {}) if route.method in ("POST", "PUT") else None
+            outcome = runner.call(route, principal, foreign_pk, body)
+            allowed = principal in route.table[route.key]
+            who = f"{route.label} as {principal} on company B's row"
+            if outcome.status != 404 and (allowed or not outcome.refused(T.EXTRA_REFUSALS.get(route.key, ()))):
+                failures.append(f"{who}: expected 404, got {outcome.describe()}")
+            if _snapshot(app, route.model, foreign_pk) != before_row:  # type: ignore[arg-type]
+                failures.append(f"{who}: company B's row CHANGED")
+            if _counts(app) != before_counts:
+                failures.append(f"{who}: rows were added or removed")
+    elapsed = time.perf_counter() - started
+    cases = runner.count - start_count
+    _report(request, f"authz matrix: {cases} foreign-row cases over {len(routes)} routes with an id "
+                     f"in {elapsed:.1f}s")
+    assert cases >= 50, "the foreign-row matrix ran suspiciously few cases"
+    assert not failures, f"{len(failures)} of {cases} cases failed:\n  " + "\n  ".join(failures)

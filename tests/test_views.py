@@ -1,0 +1,503 @@
+"""The HTML CRUD views (app/views/): every role reaches its pages in Norwegian, customers see only
+their company's rows, foreign rows answer 404 (show, edit, delete, FAB actions), bad list arguments
+never give a 500, and the order list runs a fixed number of SQL statements whatever the page size.
+
+Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any, Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from app.domain.formatting import format_nok
+from app.models import (
+    Budget,
+    DeliveryAddress,
+    Order,
+    OrderLine,
+    Quote,
+    QuoteLine,
+    Shipment,
+)
+from app.roles import ALL_ROLES, CUSTOMER_ROLES, ROLE_PERMISSIONS
+from tests.conftest import login
+from tests.factories import World
+
+# view class -> (list URL, Norwegian title on the list page)
+LIST_PAGES: dict[str, tuple[str, str]] = {
+    "OrderView": ("/orderview/list/", "Ordreoversikt"),
+    "OrderLineView": ("/orderlineview/list/", "Ordrelinjer"),
+    "QuoteView": ("/quoteview/list/", "Tilbud"),
+    "QuoteLineView": ("/quotelineview/list/", "Tilbudslinjer"),
+    "CompanyView": ("/companyview/list/", "Bedrifter"),
+    "MyCompanyView": ("/mycompanyview/list/", "Bedriftsinformasjon"),
+    "PortalUserDBModelView": ("/users/list/", "Brukere"),
+    "CompanyUserView": ("/companyusers/list/", "Brukere"),
+    "DeliveryAddressView": ("/deliveryaddressview/list/", "Leveringsadresser"),
+    "ProductView": ("/productview/list/", "Produkter"),
+    "StoreView": ("/storeview/list/", "Butikker"),
+    "BudgetView": ("/budgetview/list/", "Bruksgrense"),
+    "StandingOrderView": ("/standingorderview/list/", "Faste ordre"),
+    "InquiryView": ("/inquiryview/list/", "Henvendelser"),
+    "PickupReservationView": ("/pickupreservationview/list/", "Klikk og Hent"),
+}
+
+# view class -> (show URL of company A's row, Norwegian text on that page)
+SHOW_PAGES: dict[str, Callable[[World], tuple[str, str]]] = {
+    "OrderView": lambda w: (f"/orderview/show/{w.a.order.id}", "Ordrelinjer"),
+    "OrderLineView": lambda w: (f"/orderlineview/show/{w.a.order.lines[0].id}", "Levert antall"),
+    "QuoteView": lambda w: (f"/quoteview/show/{w.a.quote.id}", "Sluttkundereferanse"),
+    "QuoteLineView": lambda w: (f"/quotelineview/show/{w.a.quote.lines[0].id}", "Enhetspris eks. mva."),
+    "CompanyView": lambda w: (f"/companyview/show/{w.a.company.id}", "Kredittgrense"),
+    "MyCompanyView": lambda w: (f"/mycompanyview/show/{w.a.company.id}", "Organisasjonsnummer"),
+    "PortalUserDBModelView": lambda w: (f"/users/show/{w.a.user.id}", "Brukernavn"),
+    "CompanyUserView": lambda w: (f"/companyusers/show/{w.a.user.id}", "Brukernavn"),
+    "DeliveryAddressView": lambda w: (f"/deliveryaddressview/show/{w.a.address.id}", "Varemottaker"),
+    "ProductView": lambda w: (f"/productview/show/{w.configurable.id}", "Ull grå"),
+    "StoreView": lambda w: (f"/storeview/show/{w.store.id}", "Åpningstider"),
+    "BudgetView": lambda w: (f"/budgetview/show/{w.a.budget.id}", "Forbruk denne perioden"),
+    "StandingOrderView": lambda w: (f"/standingorderview/show/{w.a.standing_order.id}", "Leveringsplan"),
+    "InquiryView": lambda w: (f"/inquiryview/show/{w.a.inquiry.id}", "Meldinger"),
+    "PickupReservationView": lambda w: (f"/pickupreservationview/show/{w.a.reservation.id}", "Hentekode"),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _admin_has_every_permission(app: Flask) -> None:
+    """On a fresh database `init_roles` adds the Admin role after FAB registered the permissions,
+    so Admin starts with none; a second run (what `portal init` does on every deploy) gives it all."""
+    from app.domain.setup import init_roles
+
+    with app.app_context():
+        init_roles()
+
+
+def _perms(role: str, view: str) -> tuple[str, ...]:
+    if role == "Admin":
+        return ("can_list", "can_show", "can_add", "can_edit", "can_delete")
+    return ROLE_PERMISSIONS[role].get(view, ())
+
+
+def _client(app: Flask, world: World, role_or_username: str) -> FlaskClient:
+    client = app.test_client()
+    username = world.user(role_or_username).username if role_or_username in ALL_ROLES else role_or_username
+    login(client, username)
+    return client
+
+
+def _body(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def _engine(app: Flask) -> Any:
+    from app.extensions import db
+
+    with app.app_context():
+        return db.engine
+
+
+def _session(app: Flask) -> Session:
+    """A session outside any request (no tenant scope), like the test factories use."""
+    return Session(_engine(app), expire_on_commit=False)
+
+
+# --- every role reaches its pages, in Norwegian ------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_role_opens_its_list_and_show_pages(app: Flask, world: World, role: str) -> None:
+    client = _client(app, world, role)
+    opened = 0
+    for view, (url, title) in LIST_PAGES.items():
+        response = client.get(url)
+        if "can_list" in _perms(role, view):
+            assert response.status_code == 200, (role, url)
+            assert title in _body(response), (role, url)
+            opened += 1
+        else:
+            assert response.status_code in (403, 404), (role, url, response.status_code)
+    for view, page in SHOW_PAGES.items():
+        url, text = page(world)
+        response = client.get(url)
+        if "can_show" in _perms(role, view):
+            assert response.status_code == 200, (role, url)
+            assert text in _body(response), (role, url)
+        else:
+            assert response.status_code in (403, 404), (role, url, response.status_code)
+    assert opened >= 6
+
+
+@pytest.mark.parametrize("role", CUSTOMER_ROLES)
+def test_customer_menu_is_min_side_not_supplier_menus(app: Flask, world: World, role: str) -> None:
+    body = _body(_client(app, world, role).get("/"))
+    assert 'Min side<b class="caret">' in body
+    assert 'Kunder<b class="caret">' not in body
+    assert "/companyview/list/" not in body and "/users/list/" not in body
+    admin_only = ("/mycompanyview/mine/" in body, "/companyusers/list/" in body, "/budgetview/list/" in body)
+    assert admin_only == ((True,) * 3 if role == "CustomerAdmin" else (False,) * 3)
+
+
+def test_customer_admin_menu(app: Flask, world: World) -> None:
+    body = _body(_client(app, world, "CustomerAdmin").get("/"))
+    for label in ("Ordreoversikt", "Bedriftsinformasjon", "Leveringsadresser", "Bruksgrense", "Faste ordre",
+                  "Henvendelser", "Klikk og Hent", "Produkter"):
+        assert label in body, label
+    assert 'Min side<b class="caret">' in body
+
+
+@pytest.mark.parametrize("role", ["Seller", "CustomerService", "Manager"])
+def test_supplier_menu_is_kunder_not_min_side(app: Flask, world: World, role: str) -> None:
+    body = _body(_client(app, world, role).get("/"))
+    assert 'Kunder<b class="caret">' in body and "Bedrifter" in body
+    assert 'Min side<b class="caret">' not in body
+    assert ("/users/list/" in body) == (role == "CustomerService")
+
+
+def test_customers_do_not_get_fab_user_and_role_admin(app: Flask, world: World) -> None:
+    client = _client(app, world, "CustomerAdmin")
+    for url in ("/users/list/", f"/users/show/{world.a.user.id}", "/roles/list/", "/users/add"):
+        assert client.get(url).status_code in (403, 404), url
+    assert client.get("/users/userinfo/").status_code == 200
+
+
+# --- start pages --------------------------------------------------------------------------------
+
+
+def test_anonymous_start_page_redirects_to_login(client: FlaskClient, world: World) -> None:
+    response = client.get("/")
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+
+
+def test_customer_start_page(app: Flask, world: World) -> None:
+    body = _body(_client(app, world, "CustomerUser").get("/"))
+    assert world.a.company.name in body and world.a.order.number in body
+    assert world.b.order.number not in body and world.b.company.name not in body
+    assert "Siste ordre" in body and "Min profil" in body
+
+
+def test_supplier_start_pages(app: Flask, world: World) -> None:
+    with _session(app) as s:
+        s.execute(Order.__table__.update().where(Order.id == world.b.order.id).values(status="pending_approval"))
+        s.commit()
+    seller = _body(_client(app, world, "Seller").get("/"))
+    assert "Til godkjenning" in seller and "1 ordre venter på godkjenning" in seller
+    assert world.b.order.number in seller
+    service = _body(_client(app, world, "CustomerService").get("/"))
+    assert "2 åpne henvendelser" in service and world.a.inquiry.subject in service
+    manager = _body(_client(app, world, "Manager").get("/"))
+    assert "Oversikt" in manager and "Under behandling" in manager and "aktive kundebedrifter" in manager
+
+
+# --- tenancy through the views ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", CUSTOMER_ROLES)
+def test_customer_lists_hold_only_own_company_rows(app: Flask, world: World, role: str) -> None:
+    client = _client(app, world, role)
+    for url, own, foreign in (
+        ("/orderview/list/", world.a.order.number, world.b.order.number),
+        ("/quoteview/list/", world.a.quote.number, world.b.quote.number),
+        ("/deliveryaddressview/list/", "hansen lager", "berg lager"),
+        ("/inquiryview/list/", world.a.inquiry.subject, world.b.inquiry.subject),
+        ("/orderlineview/list/", world.a.order.number, world.b.order.number),
+        ("/orderview/list/?psize_OrderView=100", world.a.order.number, world.b.order.number),
+        ("/orderview/list/?_flt_0_number=1000", world.a.order.number, world.b.order.number),
+    ):
+        body = _body(client.get(url))
+        assert own in body, url
+        assert foreign not in body, url
+
+
+def test_customer_gets_404_for_another_companys_rows(app: Flask, world: World) -> None:
+    client = _client(app, world, "CustomerAdmin")
+    b = world.b
+    for url in (
+        f"/orderview/show/{b.order.id}",
+        f"/orderlineview/show/{b.order.lines[0].id}",
+        f"/quoteview/show/{b.quote.id}",
+        f"/quotelineview/show/{b.quote.lines[0].id}",
+        f"/mycompanyview/show/{b.company.id}",
+        f"/companyusers/show/{b.user.id}",
+        f"/deliveryaddressview/show/{b.address.id}",
+        f"/deliveryaddressview/edit/{b.address.id}",
+        f"/budgetview/show/{b.budget.id}",
+        f"/budgetview/edit/{b.budget.id}",
+        f"/standingorderview/show/{b.standing_order.id}",
+        f"/inquiryview/show/{b.inquiry.id}",
+        f"/pickupreservationview/show/{b.reservation.id}",
+        "/orderview/show/abc",
+        "/orderview/show/99999999",
+    ):
+        assert client.get(url).status_code == 404, url
+    # Writes: edit and delete of a foreign row answer 404 and change nothing.
+    assert client.post(f"/deliveryaddressview/edit/{b.address.id}",
+                       data={"recipient_name": "Kapret", "street": "X 1", "postal_code": "0001",
+                             "city": "Oslo"}).status_code == 404
+    assert client.post(f"/budgetview/delete/{b.budget.id}").status_code == 404
+    with _session(app) as s:
+        assert s.get(DeliveryAddress, b.address.id).recipient_name == "berg lager"
+        assert s.get(Budget, b.budget.id) is not None
+
+
+def test_fab_actions_on_a_foreign_row_answer_404(app: Flask, world: World) -> None:
+    """FAB loads action rows itself (no base filters, no 404); ours go through the guard."""
+    client = _client(app, world, "CustomerAdmin")
+    b_user = world.b.user.id
+    assert client.post(f"/users/action/resetpasswords/{b_user}").status_code == 404
+    assert client.post("/users/action_post", data={"action": "resetpasswords", "rowid": [b_user]}).status_code == 404
+    assert client.post("/users/action_post",
+                       data={"action": "resetpasswords", "rowid": [world.a.user.id, b_user]}).status_code == 404
+    assert client.post(f"/users/action/no-such-action/{world.a.user.id}").status_code == 404
+    assert client.post(f"/users/action/resetpasswords/abc").status_code == 404
+    # The customer's own row loads, but the role may not run the action.
+    assert client.post(f"/users/action/resetpasswords/{world.a.user.id}").status_code == 403
+
+
+def test_views_without_actions_have_no_action_routes(app: Flask) -> None:
+    rules = {r.rule for r in app.url_map.iter_rules()}
+    assert "/orderview/action_post" not in rules and "/orderview/action/<string:name>/<pk>" not in rules
+    assert "/orderview/delete/<pk>" not in rules and "/orderview/add" not in rules
+    assert "/quoteview/add" in rules and "/quoteview/delete/<pk>" not in rules
+
+
+# --- list arguments never give a 500 -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["CustomerUser", "Seller"])
+@pytest.mark.parametrize("query", [
+    "psize_OrderView=abc",
+    "psize_OrderView=100000",
+    "psize_OrderView=-5",
+    "psize_OrderView=0",
+    "page_OrderView=abc",
+    "page_OrderView=99999",
+    "_oc_OrderView=no_such_column&_od_OrderView=asc",
+    "_oc_OrderView=number&_od_OrderView=sideways",
+    "_flt_9_created_at=abc",
+    "_flt_1_created_at=abc",
+    "_flt_0_delivery_date=not-a-date",
+    "_flt_3_status=pending_approval",
+    "_flt_0_company=abc",
+])
+def test_bad_list_arguments_do_not_500(app: Flask, world: World, role: str, query: str) -> None:
+    response = _client(app, world, role).get(f"/orderview/list/?{query}", follow_redirects=True)
+    assert response.status_code == 200, query
+    assert "Ordreoversikt" in _body(response)
+
+
+def test_page_size_is_capped_at_100(app: Flask, world: World) -> None:
+    _add_orders(app, world, 105)
+    body = _body(_client(app, world, "CustomerUser").get("/orderview/list/?psize_OrderView=100000"))
+    assert len(set(re.findall(r"/orderview/show/(\d+)", body))) == 100
+
+
+# --- the order list: fixed number of statements --------------------------------------------------
+
+
+def _add_orders(app: Flask, world: World, n: int) -> None:
+    with _session(app) as s:
+        for i in range(n):
+            order = Order(company_id=world.a.company.id, number=f"A-{i:05d}", channel="phone", status="processing",
+                          delivery_address_id=world.a.address.id,
+                          created_by_id=(world.a.user.id if i % 2 else world.a.admin.id),
+                          total_ex_vat=Decimal("100.00"), total_vat=Decimal("25.00"))
+            order.lines.append(OrderLine(company_id=world.a.company.id, line_no=1, product_id=world.product.id,
+                                         quantity=1, unit_price=Decimal("100.00")))
+            s.add(order)
+        s.commit()
+
+
+class StatementCounter:
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.count = 0
+
+    def _count(self, *args: Any) -> None:
+        self.count += 1
+
+    def __enter__(self) -> "StatementCounter":
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+@pytest.mark.parametrize("role", ["CustomerUser", "Seller"])
+def test_order_list_statement_count_does_not_grow_with_rows(app: Flask, world: World, role: str) -> None:
+    _add_orders(app, world, 40)
+    client = _client(app, world, role)
+    client.get("/orderview/list/")  # warm-up: first-request caches
+    engine = _engine(app)
+    counts = {}
+    for size in (2, 40):
+        with StatementCounter(engine) as counter:
+            response = client.get(f"/orderview/list/?psize_OrderView={size}")
+        assert response.status_code == 200
+        assert len(set(re.findall(r"/orderview/show/(\d+)", _body(response)))) == size
+        counts[size] = counter.count
+    assert counts[2] == counts[40], counts
+
+
+def test_order_show_statement_count_does_not_grow_with_lines(app: Flask, world: World) -> None:
+    client = _client(app, world, "CustomerUser")
+    url = f"/orderview/show/{world.a.order.id}"
+    client.get(url)
+    engine = _engine(app)
+    with StatementCounter(engine) as before:
+        client.get(url)
+    with _session(app) as s:
+        for n in range(2, 12):
+            s.add(OrderLine(company_id=world.a.company.id, order_id=world.a.order.id, line_no=n,
+                            product_id=world.configurable.id, quantity=1, unit_price=Decimal("10.00"),
+                            width=100, depth=80, fabric="Ull grå", colour="Eik"))
+            s.add(Shipment(company_id=world.a.company.id, order_id=world.a.order.id, carrier="schenker",
+                           waybill_number=f"S{n}"))
+        s.commit()
+    with StatementCounter(engine) as after:
+        response = client.get(url)
+    assert "100 × 80 cm, Stoff: Ull grå, Farge: Eik" in _body(response)
+    assert before.count == after.count, (before.count, after.count)
+
+
+# --- what the pages show ----------------------------------------------------------------------------
+
+
+def test_order_page_shows_lines_totals_shipments_invoices_and_timeline(app: Flask, world: World) -> None:
+    with _session(app) as s:
+        s.add(Shipment(company_id=world.a.company.id, order_id=world.a.order.id, carrier="own",
+                       waybill_number="EGEN-77"))
+        order = s.get(Order, world.a.order.id)
+        order.created_at = dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.timezone.utc)
+        order.events[0].reason = "Kunden ringte"
+        s.commit()
+    client = _client(app, world, "CustomerUser")
+    body = _body(client.get(f"/orderview/show/{world.a.order.id}"))
+    for text in ("Kontorstol Basic", "STOL-1", "Under behandling", "Åpen", format_nok(Decimal("1000.00")),
+                 format_nok(Decimal("250.00")), format_nok(Decimal("1250.00")), "hansen lager", "Lagerveien 2",
+                 "ColliCare", 'href="https://www.collicare.no/sporing/?sendingsnummer=CC10001"',
+                 "Egen transport", "EGEN-77", world.a.invoice.number, "Statushistorikk", "Kunden ringte",
+                 "16.01.2026 00:30"):
+        assert text in body, text
+    assert "EGEN-77</a>" not in body  # own transport has no tracking link
+    listing = _body(client.get("/orderview/list/"))
+    assert "16.01.2026 00:30" in listing and "Nettbutikk" in listing and "Under behandling" in listing
+    assert ">processing<" not in listing and ">webshop<" not in listing
+    assert ">None<" not in listing
+
+
+def test_quote_pages(app: Flask, world: World) -> None:
+    client = _client(app, world, "CustomerUser")
+    listing = _body(client.get("/quoteview/list/"))
+    assert world.a.quote.number in listing and "Sendt" in listing and "Ola Nordmann" in listing
+    body = _body(client.get(f"/quoteview/show/{world.a.quote.id}"))
+    for text in ("Gyldig til", "Sluttkundereferanse", "Ola Nordmann", "Kontorstol Basic",
+                 format_nok(Decimal("625.00")), "Tilbudslinjer"):
+        assert text in body, text
+    with _session(app) as s:
+        s.get(Quote, world.a.quote.id).valid_until = dt.date.today() - dt.timedelta(days=1)
+        s.commit()
+    assert "Utløpt" in _body(client.get("/quoteview/list/"))
+
+
+# --- forms: related rows without big selects, company from the user ---------------------------
+
+
+def test_customer_admin_adds_address_for_own_company_without_company_field(app: Flask, world: World) -> None:
+    client = _client(app, world, "CustomerAdmin")
+    form = _body(client.get("/deliveryaddressview/add"))
+    assert 'name="company"' not in form and "Varemottaker" in form
+    response = client.post("/deliveryaddressview/add", data={
+        "recipient_name": "Nytt lager", "street": "Industrigata 9", "postal_code": "2815", "city": "Gjøvik",
+        "active": "y", "company": world.b.company.customer_number})
+    assert response.status_code == 302
+    with _session(app) as s:
+        row = s.scalars(select(DeliveryAddress).where(DeliveryAddress.recipient_name == "Nytt lager")).one()
+        assert row.company_id == world.a.company.id
+    bad = client.post("/deliveryaddressview/add", data={"recipient_name": "X", "street": "Y 1",
+                                                         "postal_code": "12", "city": "Oslo"})
+    assert bad.status_code == 200 and "Postnummeret må ha fire siffer." in _body(bad)
+
+
+def test_customer_service_names_the_company_by_customer_number(app: Flask, world: World) -> None:
+    client = _client(app, world, "CustomerService")
+    form = _body(client.get("/deliveryaddressview/add"))
+    assert 'name="company"' in form and "<select" not in form.split('name="company"')[0][-200:]
+    unknown = client.post("/deliveryaddressview/add", data={
+        "company": "99999", "recipient_name": "Ukjent", "street": "Vei 1", "postal_code": "0150", "city": "Oslo"})
+    assert unknown.status_code == 200 and "Fant ingen bedrift med dette kundenummeret." in _body(unknown)
+    ok = client.post("/deliveryaddressview/add", data={
+        "company": world.b.company.customer_number, "recipient_name": "Berg filial", "street": "Vei 2",
+        "postal_code": "0150", "city": "Oslo", "active": "y"})
+    assert ok.status_code == 302
+    with _session(app) as s:
+        assert s.scalars(select(DeliveryAddress.company_id).where(
+            DeliveryAddress.recipient_name.in_(["Ukjent", "Berg filial"]))).all() == [world.b.company.id]
+
+
+def test_seller_creates_a_quote_and_its_lines(app: Flask, world: World) -> None:
+    client = _client(app, world, "Seller")
+    add_form = _body(client.get("/quoteview/add"))
+    assert "berg lager" not in add_form and "hansen lager" not in add_form  # no company chosen yet
+    opened_for_a = _body(client.get(f"/quoteview/add?_flt_0_company={world.a.company.id}"))
+    assert "hansen lager" in opened_for_a and "berg lager" not in opened_for_a
+    valid = (dt.date.today() + dt.timedelta(days=14)).isoformat()
+    past = client.post("/quoteview/add", data={"company": "10001", "valid_until": "2001-01-01"})
+    assert "Gyldig til kan ikke være tilbake i tid." in _body(past)
+    response = client.post("/quoteview/add", data={"company": "10001", "valid_until": valid,
+                                                   "end_customer_ref": "Kari Nordmann"})
+    assert response.status_code == 302
+    with _session(app) as s:
+        quote = s.scalars(select(Quote).where(Quote.end_customer_ref == "Kari Nordmann")).one()
+        assert (quote.company_id, quote.status, quote.number.startswith("T")) == (world.a.company.id, "draft", True)
+        assert quote.created_by_id == world.staff["Seller"].id
+    edit = _body(client.get(f"/quoteview/edit/{quote.id}"))
+    assert "hansen lager" in edit and "berg lager" not in edit
+    # Lines: the product is typed as its SKU; the configuration rule speaks next to the field.
+    missing = client.post(f"/quotelineview/add?_flt_0_quote={quote.id}",
+                          data={"product": "SOFA-1", "quantity": "1"})
+    assert missing.status_code == 200 and "Bredde må fylles ut for Sofa Modul." in _body(missing)
+    unknown = client.post(f"/quotelineview/add?_flt_0_quote={quote.id}", data={"product": "NOPE", "quantity": "1"})
+    assert "Fant ikke noe produkt med dette varenummeret." in _body(unknown)
+    ok = client.post(f"/quotelineview/add?_flt_0_quote={quote.id}",
+                     data={"product": "SOFA-1", "quantity": "2", "width": "120", "depth": "80",
+                           "fabric": "Lin natur", "colour": "Svart"})
+    assert ok.status_code == 302
+    with _session(app) as s:
+        line = s.scalars(select(QuoteLine).where(QuoteLine.quote_id == quote.id)).one()
+        assert (line.line_no, line.unit_price, line.company_id) == (1, Decimal("12000.00"), world.a.company.id)
+    page = _body(client.get(f"/quoteview/show/{quote.id}"))
+    assert "120 × 80 cm, Stoff: Lin natur, Farge: Svart" in page and format_nok(Decimal("24000.00")) in page
+
+
+def test_customers_cannot_add_quotes_through_the_crud_view(app: Flask, world: World) -> None:
+    client = _client(app, world, "CustomerUser")
+    assert client.get("/quoteview/add").status_code == 403
+    assert client.post(f"/quotelineview/add?_flt_0_quote={world.a.quote.id}",
+                       data={"product": "STOL-1", "quantity": "1"}).status_code == 403
+
+
+def test_customer_admin_budget_user_choices_are_own_company(app: Flask, world: World) -> None:
+    client = _client(app, world, "CustomerAdmin")
+    form = _body(client.get("/budgetview/add"))
+    options = re.findall(r"<option[^>]*>([^<]*)</option>", form)
+    names = {o.strip() for o in options}
+    assert "Hansen Testesen" in names and "Berg Testesen" not in names
+    response = client.post("/budgetview/add", data={"user": str(world.a.user.id), "period": "quarter",
+                                                    "amount": "5000", "active": "y"})
+    assert response.status_code == 302
+    foreign = client.post("/budgetview/add", data={"user": str(world.b.user.id), "period": "month",
+                                                   "amount": "100", "active": "y"})
+    assert foreign.status_code == 200  # not a valid choice: shown next to the field
+    with _session(app) as s:
+        budgets = s.scalars(select(Budget).where(Budget.company_id == world.a.company.id)).all()
+        assert sorted(b.period for b in budgets) == ["month", "quarter"]
+        assert s.scalar(select(func.count(Budget.id)).where(Budget.user_id == world.b.user.id)) == 1
