@@ -26,7 +26,7 @@ run: install
 	$(FLASK) portal init
 	$(FLASK) portal demo --if-empty
 	@echo "Kundeportal kjører på http://127.0.0.1:$(PORT)/  (Ctrl+C stopper)"
-	FAB_UPDATE_PERMS=0 exec $(BIN)/gunicorn --workers 2 --worker-class sync --bind 127.0.0.1:$(PORT) \
+	FAB_UPDATE_PERMS=0 exec $(BIN)/gunicorn --workers 2 --worker-class sync --bind 127.0.0.1:$(PORT) --no-control-socket \
 		--access-logfile - run:app
 
 # Browser tests drive Debian's Chromium; without root (or sudo) they skip with a reason.

@@ -44,7 +44,8 @@ def admin_only(name: str, *methods: str) -> dict[str, frozenset[str]]:
     return {f"{name}.{method}": ONLY_ADMIN for method in methods}
 
 
-_FAB_CRUD = ("list", "show", "add", "edit", "delete", "download")
+# FAB's security views as app/security.py registers them (no download route: no uploads).
+_FAB_CRUD = ("list", "show", "add", "edit", "delete")
 
 ROUTES: dict[str, frozenset[str]] = {
     # --- public: logging in, language, static files -------------------------------------------
@@ -71,7 +72,7 @@ ROUTES: dict[str, frozenset[str]] = {
     **admin_only("ViewMenuModelView", "list"),
     **admin_only("PermissionViewModelView", "list"),
     **{f"{v}.{m}": NOBODY for v in ("PermissionModelView", "ViewMenuModelView", "PermissionViewModelView")
-       for m in ("show", "add", "edit", "delete", "download")},
+       for m in ("show", "add", "edit", "delete")},
     **admin_only("UserGroupModelView", *_FAB_CRUD),
     "UserStatsChartView.chart": ONLY_ADMIN,
     "MenuApi.get_menu_data": ONLY_ADMIN,
@@ -162,10 +163,12 @@ PK_MODELS: dict[str, str] = {
     "QuoteActionsView.convert": "Quote",
 }
 
-# Values for URL parameters other than `pk` (and an action's `name`).
+# Values for URL parameters other than `pk` (and an action's `name`): "<endpoint>:<param>" first,
+# then "<param>".
 PARAMS: dict[str, str] = {
     "locale": "nb",
     "version": "v1",
     "group_by": "0",
-    "filename": "css/ab.css",  # exists under FAB's static folder; elsewhere simply not found
+    "filename": "finnes-ikke.txt",
+    "appbuilder.static:filename": "css/ab.css",  # a real file under FAB's static folder
 }

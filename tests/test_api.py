@@ -7,7 +7,6 @@ here without anyone remembering. Row counts are read with a plain session outsid
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Optional
 
@@ -34,7 +33,6 @@ from app.models import (
     Inquiry,
     Order,
     PickupReservation,
-    PortalUser,
     Quote,
     StandingOrder,
     utcnow,
@@ -203,9 +201,11 @@ def test_no_token_is_401(client: FlaskClient, world: World, resource: str) -> No
             assert response.status_code == 401, (method, url, response.json)
 
 
-@pytest.mark.parametrize("role", [r for r in ALL_ROLES if r != "Admin"])
+@pytest.mark.parametrize("role", ALL_ROLES)
 def test_role_matrix(app: Flask, world: World, as_role: Callable[[str], Caller], role: str) -> None:
     """Every route of every resource for a role: 403 exactly when app/roles.py does not grant it."""
+    if role == "Admin" and not admin_has_all_permissions(app):
+        pytest.skip("the Admin role lacks the API permissions (app/domain/setup.py, reported to the lead)")
     caller = as_role(role)
     cases = 0
     for resource in ALL_RESOURCES:
@@ -435,7 +435,8 @@ def test_customer_opens_inquiry(app: Flask, world: World, as_role: Callable[[str
     # Server-side fields cannot be sent.
     for extra in ({"created_by_id": world.b.user.id}, {"status": "closed"}, {"channel": "chat"}):
         assert list(field_errors(user.post(f"{API}/inquiry/", {"subject": "x", **extra}))) == list(extra)
-    assert "subject" in field_errors(user.post(f"{API}/inquiry/", {"subject": ""}))
+    assert field_errors(user.post(f"{API}/inquiry/", {"subject": ""})) == {"subject": ["Feltet må fylles ut."]}
+    assert field_errors(user.post(f"{API}/inquiry/", {"subject": "x" * 201})) == {"subject": ["Høyst 200 tegn."]}
 
 
 def test_customer_service_keeps_inquiries_and_companies(app: Flask, world: World,
@@ -585,8 +586,37 @@ def test_info_shows_what_a_customer_may_send(world: World, as_role: Callable[[st
     names = [f["name"] for f in body["add_columns"]]
     assert "company_id" not in names and "postal_code" in names
     assert all(f["description"] == "" for f in body["add_columns"])
+    assert next(f for f in body["add_columns"] if f["name"] == "postal_code")["label"] == "Postnummer"
     body = as_role("CustomerService").get(f"{API}/delivery_address/_info").json
     assert "company_id" in [f["name"] for f in body["add_columns"]]
+    # Read-only resources describe no add/edit fields (and look up no related rows for them).
+    body = as_role("CustomerUser").get(f"{API}/order/_info").json
+    assert body["add_columns"] == [] and body["edit_columns"] == []
+
+
+def test_labels_and_titles_are_norwegian(world: World, as_role: Callable[[str], Caller]) -> None:
+    body = as_role("CustomerUser").get(f"{API}/order/").json
+    assert body["list_title"] == "Ordreoversikt"
+    assert body["label_columns"]["status_label"] == "Status"
+    assert body["label_columns"]["total_inc_vat"] == "Sum inkl. mva"
+
+
+def test_customer_service_creates_pickup_reservation(app: Flask, world: World,
+                                                     as_role: Callable[[str], Caller]) -> None:
+    service = as_role("CustomerService")
+    body = {"company_id": world.b.company.id, "store_id": world.store.id,
+            "pickup_deadline": (utcnow() + dt.timedelta(days=3)).isoformat(),
+            "items": [{"sku": "STOL-1", "name": "Kontorstol Basic", "quantity": 2}]}
+    errors = field_errors(service.post(f"{API}/pickup_reservation/", {**body, "items": [{"sku": "X", "quantity": 0}],
+                                                                      "store_id": 999999, "status": "lost"}))
+    assert set(errors) == {"items", "store_id", "status"}
+    response = service.post(f"{API}/pickup_reservation/", body)
+    assert response.status_code == 201, response.json
+    result = response.json["result"]
+    assert result["status"] == "reserved" and result["status_label"] == "Reservert" and len(result["pickup_code"]) == 6
+    assert result["store"]["name"] == "Butikk Oslo"
+    assert as_role("berg.bruker").get(f"{API}/pickup_reservation/{response.json['id']}").status_code == 200
+    assert as_role("CustomerUser").get(f"{API}/pickup_reservation/{response.json['id']}").status_code == 404
 
 
 # --- quotes through the domain --------------------------------------------------------------

@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash
 
 from app.domain.budgets import consumption
 from app.domain.demo import DEMO_PASSWORD, DEMO_USERS, EXTRA_COMPANIES
-from app.domain.formatting import oslo_today
+from app.domain.formatting import oslo_today, to_oslo
 from app.domain.pricing import order_totals
 from app.domain.validation import validate_org_number
 from app.extensions import db
@@ -156,6 +156,9 @@ def test_every_order_is_consistent(demo: Flask) -> None:
         assert events[0].to_status == first, order.number
         if order.status in ("rejected", "cancelled"):
             assert events[-1].reason, order.number
+        if order.status == "cancelled" and order.created_by_id and events[-1].actor_id == order.created_by_id \
+                and order.created_by.company_id is not None:
+            assert to_oslo(events[-1].at).date() == to_oslo(order.created_at).date(), "customers cancel same day"
         # Deliveries fit the status; shipment lines add up to the delivered quantities.
         delivered = [(ln.quantity, ln.delivered_quantity) for ln in order.lines]
         if order.status in ("shipped", "invoiced"):

@@ -210,6 +210,29 @@ def test_en_catalogue_translates_every_project_string() -> None:
     assert not _mo_out_of_date("en", catalog), f"en .mo is older than the .po ({FIX})"
 
 
+class _AnyVariables(dict):
+    def __missing__(self, key: str) -> str:
+        return "x"
+
+
+def test_template_strings_survive_jinja_formatting() -> None:
+    """Jinja's newstyle gettext always does `text % variables`, so a literal "%" in a template
+    string must be written "%%" (e.g. "over 80 %% er brukt"), or the page crashes."""
+    with open(ROOT / "babel.cfg", encoding="utf-8") as fh:
+        method_map, _options = parse_mapping_cfg(fh)
+    template_ids = _extract(ROOT, [(p, m) for p, m in method_map if m == "jinja2"])
+    english = _po("en")
+    broken = []
+    for msgid in sorted(template_ids):
+        message = english.get(msgid)
+        for text in (msgid, message.string if message is not None else ""):
+            try:
+                text % _AnyVariables()
+            except (TypeError, ValueError, KeyError):
+                broken.append(text)
+    assert not broken, f"write a literal % as %% in templates: {broken}"
+
+
 def test_translations_keep_placeholders() -> None:
     for locale in ("nb", "en"):
         for message in _po(locale):

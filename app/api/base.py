@@ -1,6 +1,6 @@
 """Shared base for the REST API under /api/v1/: permissions, schemas, errors, tenancy.
 
-Conventions every resource follows (see also the README's API section):
+Conventions every resource follows:
 
 * Routes and permissions come from app/roles.py: an API registers exactly the routes some role
   may use (`can_get` -> list and item, `can_info` -> `_info`, `can_post`, `can_put`,
@@ -25,25 +25,39 @@ from __future__ import annotations
 
 import copy
 import logging
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
 
 from flask import Response, current_app, g, request
 from flask_appbuilder.api import ModelRestApi
-from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.exceptions import DatabaseException, FABException
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, ValidationError, fields, missing, validate
+from marshmallow import ValidationError
 from marshmallow.fields import Field
-from sqlalchemy import Numeric, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..domain import labels
+from ..domain.actors import Actor
 from ..domain.errors import DomainError, ValidationFailed
-from ..domain.validation import InvalidValue, validate_choice
 from ..extensions import db
 from ..roles import ROLE_PERMISSIONS
 from ..security import TenantViolation, current_tenant
+from .columns import COLUMN_LABELS
+from .fields import (
+    MSG_BAD_FILTER,
+    MSG_BODY_OBJECT,
+    MSG_COMPANY_FROM_USER,
+    MSG_DELETE_REFUSED,
+    MSG_FORBIDDEN,
+    MSG_NO_MOVE,
+    MSG_NOT_FOUND,
+    MSG_NOT_JSON,
+    MSG_SAVE_REFUSED,
+    MSG_SERVER_ERROR,
+    MSG_UNAUTHORIZED,
+    MSG_UNKNOWN_FIELD,
+    LazyMessages,
+    PortalSchemaConverter,
+    label_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,60 +70,6 @@ ROUTES_FOR_PERMISSION: dict[str, frozenset[str]] = {
     "can_delete": frozenset({"delete"}),
 }
 
-MSG_REQUIRED = _("Feltet må fylles ut.")
-MSG_NULL = _("Feltet kan ikke være tomt.")
-MSG_INVALID = _("Ugyldig verdi.")
-MSG_UNKNOWN_FIELD = _("Ukjent felt.")
-MSG_NOT_FOUND_REF = _("Finnes ikke, eller du har ikke tilgang til den.")
-MSG_COMPANY_FROM_USER = _("Kundekontoen settes fra innlogget bruker og kan ikke velges.")
-MSG_NO_MOVE = _("Data kan ikke flyttes til en annen kundekonto.")
-MSG_NOT_JSON = _("Forespørselen må være JSON (Content-Type: application/json).")
-MSG_BODY_OBJECT = _("Forespørselen må være et JSON-objekt.")
-MSG_SAVE_REFUSED = _("Kunne ikke lagre: en verdi er allerede i bruk, eller en kobling er ugyldig.")
-MSG_DELETE_REFUSED = _("Kan ikke slettes fordi andre data viser til den.")
-MSG_NOT_FOUND = _("Finnes ikke.")
-MSG_FORBIDDEN = _("Du har ikke tilgang til dette.")
-MSG_UNAUTHORIZED = _("Du må logge inn.")
-MSG_SERVER_ERROR = _("Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeservice.")
-MSG_BAD_FILTER = _("Ugyldig filter.")
-
-_TYPE_MESSAGES: tuple[tuple[type[Field], Any], ...] = (
-    (fields.Boolean, _("Skriv true eller false.")),
-    (fields.Integer, _("Skriv et heltall.")),
-    (fields.Decimal, _("Skriv et tall, for eksempel 1500.00.")),
-    (fields.DateTime, _("Skriv et tidspunkt (ISO 8601, for eksempel 2025-03-01T09:30:00+01:00).")),
-    (fields.Date, _("Skriv en dato (ÅÅÅÅ-MM-DD).")),
-    (fields.String, _("Skriv tekst.")),
-)
-# Column labels FAB returns as `label_columns` (it runs gettext on them per request, so an English
-# catalogue translates them). A code column gets "<label> (kode)", its `_label` twin the label.
-COLUMN_LABELS: dict[str, str] = {
-    "id": "Id", "customer_number": "Kundenummer", "name": "Navn", "org_number": "Organisasjonsnummer",
-    "kind": "Kundetype", "payment_terms": "Betalingsbetingelser", "credit_limit": "Kredittgrense",
-    "requires_approval": "Krever godkjenning", "postal_street": "Postadresse", "postal_code": "Postnummer",
-    "postal_city": "Poststed", "email": "E-post", "phone": "Telefon", "active": "Aktiv", "created_at": "Opprettet",
-    "company_id": "Kundekonto (id)", "company.name": "Kundekonto", "company.customer_number": "Kundenummer",
-    "recipient_name": "Mottaker", "street": "Gateadresse", "city": "Poststed", "sku": "Varenummer",
-    "description": "Beskrivelse", "unit_price": "Enhetspris eks. mva", "vat_rate": "Mva-sats (%)",
-    "is_configurable": "Kan konfigureres", "min_width": "Min. bredde (cm)", "max_width": "Maks. bredde (cm)",
-    "min_depth": "Min. dybde (cm)", "max_depth": "Maks. dybde (cm)", "variants": "Varianter", "number": "Nummer",
-    "channel": "Kanal", "status": "Status", "customer_reference": "Deres referanse",
-    "delivery_address_id": "Leveringsadresse (id)", "delivery_address.recipient_name": "Leveringsadresse",
-    "delivery_address.city": "Leveringssted", "created_by_id": "Opprettet av (id)",
-    "created_by.first_name": "Opprettet av, fornavn", "created_by.last_name": "Opprettet av, etternavn",
-    "total_ex_vat": "Sum eks. mva", "total_vat": "Mva", "total_inc_vat": "Sum inkl. mva",
-    "over_budget": "Over bruksgrensen", "delivery_date": "Leveringsdato", "quote_id": "Tilbud (id)",
-    "standing_order_id": "Fast ordre (id)", "lines": "Linjer", "events": "Statushistorikk",
-    "shipments": "Forsendelser", "invoices": "Fakturaer", "end_customer_ref": "Sluttkunde",
-    "valid_until": "Gyldig til", "note": "Merknad", "effective_status": "Gjeldende status",
-    "user_id": "Bruker (id)", "user.first_name": "Fornavn", "user.last_name": "Etternavn",
-    "user.username": "Brukernavn", "period": "Periode", "amount": "Beløp", "frequency": "Hyppighet",
-    "interval_weeks": "Uker mellom leveringer", "weekday": "Ukedag (0 = mandag)", "day_of_month": "Dag i måneden",
-    "start_date": "Startdato", "end_date": "Sluttdato", "paused_until": "Pause til", "skip_date": "Hopp over dato",
-    "subject": "Emne", "messages": "Meldinger", "store_id": "Butikk (id)", "store.name": "Butikk",
-    "store.city": "Butikkens poststed", "pickup_code": "Hentekode", "pickup_deadline": "Hentes senest",
-    "items": "Varer",
-}
 _TEXT_FILTER_OPS = frozenset({"sw", "nsw", "ew", "new", "ct", "nct"})
 
 
@@ -128,6 +88,11 @@ def is_customer_request() -> bool:
 def current_user_id() -> Optional[int]:
     user = g.get("portal_user") or g.get("user")
     return getattr(user, "id", None)
+
+
+def current_actor() -> Actor:
+    """The logged-in user as app/domain sees it (JWT or cookie, resolved in app/security.py)."""
+    return Actor.from_user(g.get("portal_user") or g.user)
 
 
 def plain(messages: Any) -> Any:
@@ -149,17 +114,6 @@ def plain(messages: Any) -> Any:
     return str(messages)
 
 
-class LazyMessages(dict):  # type: ignore[type-arg]
-    """Error messages kept lazy and turned into text (in the request's language) when used.
-
-    marshmallow only formats messages that are `str`; a lazy string would reach the client
-    as something else."""
-
-    def __getitem__(self, key: Any) -> Any:
-        value = super().__getitem__(key)
-        return value if isinstance(value, (str, dict, list)) else str(value)
-
-
 class FieldError(Exception):
     """Bad input found after loading (in pre_add/pre_update): 400 naming `field`."""
 
@@ -167,178 +121,6 @@ class FieldError(Exception):
         super().__init__(str(message))
         self.field = field
         self.message = message
-
-
-# --- marshmallow fields ---------------------------------------------------------------------
-
-
-def domain_validator(rule: Callable[[Any], Any]) -> Callable[[Any], None]:
-    """Wrap an app/domain/validation rule as a marshmallow validator (same message)."""
-
-    def _validate(value: Any) -> None:
-        if value is None:
-            return
-        try:
-            rule(value)
-        except InvalidValue as exc:
-            raise ValidationError(str(exc.message)) from exc
-
-    _validate.__name__ = getattr(rule, "__name__", "domain_validator")
-    return _validate
-
-
-class RelatedId(fields.Integer):
-    """A foreign key in a body: must name a row the current user can see.
-
-    The lookup goes through the ORM session, so the tenancy guard scopes it: for a customer,
-    another company's row does not exist. Unlike marshmallow-sqlalchemy's `Related` it never
-    invents a new row for an unknown id.
-    """
-
-    def __init__(self, model: type, **kwargs: Any) -> None:
-        super().__init__(strict=True, **kwargs)
-        self.model = model
-
-    def _deserialize(self, value: Any, attr: Optional[str], data: Any, **kwargs: Any) -> Optional[int]:
-        pk = super()._deserialize(value, attr, data, **kwargs)
-        if pk is None:
-            return None
-        found = db.session.execute(select(self.model).where(self.model.id == pk)).scalar_one_or_none()
-        if found is None:
-            raise ValidationError(str(MSG_NOT_FOUND_REF))
-        return pk
-
-
-def one_of(allowed: Any) -> Callable[[Any], None]:
-    """Validator: a code value from `allowed` (an enum of app/models.py), Norwegian message."""
-    return domain_validator(lambda value: validate_choice(value, allowed))
-
-
-def computed(getter: Callable[[Any], Any], field_cls: type[Field] = fields.String,
-             *args: Any, **kwargs: Any) -> Callable[[], Field]:
-    """A read-only field whose value comes from `getter(obj)` (typed, so OpenAPI shows it)."""
-
-    class _Computed(field_cls):  # type: ignore[valid-type, misc]
-        def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = missing) -> Any:
-            return getter(obj)
-
-    _Computed.__name__ = f"Computed{field_cls.__name__}"
-
-    def factory() -> Field:
-        return _Computed(*args, dump_only=True, **kwargs)
-
-    return factory
-
-
-def label_of(mapping: Mapping[Any, Any], column: str) -> Callable[[], Field]:
-    """`<column>_label`: the Norwegian name of a code value (app/domain/labels.py)."""
-    return computed(lambda obj: code_label(mapping, getattr(obj, column)), fields.String)
-
-
-def code_label(mapping: Mapping[Any, Any], code: Any) -> Optional[str]:
-    """Label of a code in the request's language; null stays null (labels.label gives "")."""
-    return None if code is None else labels.label(mapping, code)
-
-
-class Money(fields.Decimal):
-    """Answered as a string with `places` decimals ("1250.00"); read as sent (a number or a
-    string), not rounded, so a validator can refuse a third decimal instead of hiding it."""
-
-    def __init__(self, places: int = 2, **kwargs: Any) -> None:
-        super().__init__(places=None, as_string=True, **kwargs)
-        self.dump_places = Decimal(1).scaleb(-places)
-
-    def _serialize(self, value: Any, attr: Optional[str], obj: Any, **kwargs: Any) -> Optional[str]:
-        if value is None:
-            return None
-        return str(Decimal(value).quantize(self.dump_places, rounding=ROUND_HALF_UP))
-
-
-def money(getter: Callable[[Any], Any]) -> Callable[[], Field]:
-    return computed(getter, Money)
-
-
-def money_field(**kwargs: Any) -> Money:
-    return Money(**kwargs)
-
-
-def _norwegian(field: Field) -> Field:
-    """Norwegian messages for the errors a field can raise while loading."""
-    field.error_messages = LazyMessages(field.error_messages)
-    field.error_messages.update({"required": MSG_REQUIRED, "null": MSG_NULL, "validator_failed": MSG_INVALID})
-    for field_cls, message in _TYPE_MESSAGES:
-        if isinstance(field, field_cls):
-            for key in ("invalid", "special", "too_large", "format"):
-                if key in field.error_messages:
-                    field.error_messages[key] = message
-            break
-    validators = []
-    for validator in field.validators:
-        if isinstance(validator, validate.Length):
-            validator = validate.Length(
-                min=validator.min, max=validator.max, equal=validator.equal,
-                error=_("Høyst %(max)s tegn.", max=validator.max) if validator.max else None,
-            )
-        validators.append(validator)
-    field.validators = validators
-    field.validate = validators  # what FAB's _info shows
-    return field
-
-
-class InputSchema(Schema):
-    """A hand-written request body schema with the same Norwegian messages as the generated ones."""
-
-    error_messages = {"unknown": MSG_UNKNOWN_FIELD, "type": MSG_BODY_OBJECT}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.error_messages = LazyMessages(self.error_messages)
-
-    def on_bind_field(self, field_name: str, field_obj: Field) -> None:
-        _norwegian(field_obj)
-
-
-class PortalSchemaConverter(Model2SchemaConverter):
-    """FAB's converter plus: computed fields, money as 2-decimal strings, scoped foreign ids,
-    non-blank required text, Norwegian messages."""
-
-    virtual_fields: dict[str, Callable[[], Field]] = {}
-
-    def _meta_schema_factory(self, columns: list[str], model: Any, class_mixin: type,
-                             parent_schema_name: Optional[str] = None) -> type:
-        """FAB's factory with `include_fk`: else marshmallow-sqlalchemy drops our foreign-key
-        fields (the mixin is no Schema) and lets an untyped `Inferred` field through."""
-        schema_cls = super()._meta_schema_factory(columns, model, class_mixin, parent_schema_name)
-        meta = type("Meta", (schema_cls.Meta,), {"include_fk": True})
-        return type(schema_cls.__name__, (schema_cls,), {"Meta": meta})
-
-    def _column2field(self, datamodel: Any, column: Any, nested: bool = True,
-                      parent_schema_name: Optional[str] = None) -> Field:
-        if datamodel.obj is self.datamodel.obj and column.name in self.virtual_fields:
-            return self.virtual_fields[column.name]()
-        field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
-        sqla_column = datamodel.list_columns.get(column.name)
-        if sqla_column is None or datamodel.is_relation(column.name):
-            return _norwegian(field)
-        if isinstance(sqla_column.type, Numeric) and isinstance(field, fields.Decimal):
-            field = Money(places=sqla_column.type.scale or 2, required=field.required, allow_none=field.allow_none,
-                          validate=field.validators, dump_only=field.dump_only)
-        if sqla_column.foreign_keys and not field.dump_only:
-            target = _fk_target(datamodel.obj, sqla_column)
-            if target is not None:
-                field = RelatedId(target, required=field.required, allow_none=field.allow_none,
-                                  validate=field.validators)
-        if isinstance(field, fields.String) and field.required:
-            field.validators.append(validate.Length(min=1, error=MSG_REQUIRED))
-        return _norwegian(field)
-
-
-def _fk_target(model: type, sqla_column: Any) -> Optional[type]:
-    """The mapped class a foreign-key column points at (via its many-to-one relationship)."""
-    for rel in model.__mapper__.relationships:  # type: ignore[attr-defined]
-        if rel.direction.name == "MANYTOONE" and sqla_column in rel.local_columns:
-            return rel.mapper.class_
-    return None
 
 
 # --- the base API ---------------------------------------------------------------------------
@@ -376,18 +158,20 @@ class PortalModelRestApi(ModelRestApi):
                 list_columns=[c for c in self.list_select_columns if "." not in c])
         if self.show_columns:
             self.show_select_columns = self._real(self.show_columns)
-        assert "company_id" not in (self.edit_columns or []), "company_id is never editable"
+        if "company_id" in (self.edit_columns or []):
+            raise TypeError(f"{type(self).__name__}: company_id is never editable (rows do not move)")
         self.label_columns = {**COLUMN_LABELS, **self._code_labels(), **(self.label_columns or {})}
         super().__init__()
         self.model2schemaconverter.virtual_fields = self._virtual
 
-    def _code_labels(self) -> dict[str, str]:
-        result = {}
+    def _code_labels(self) -> dict[str, Any]:
+        result: dict[str, Any] = {}
         for column in self.label_fields:
             base = COLUMN_LABELS.get(column, column)
-            result[column] = f"{base} (kode)"
+            result[column] = _("%(label)s (kode)", label=base)
             result[f"{column}_label"] = base
-        result["effective_status_label"] = COLUMN_LABELS["effective_status"]
+        if "effective_status" in self.virtual_fields:
+            result["effective_status_label"] = COLUMN_LABELS["effective_status"]
         return result
 
     def _real(self, columns: Iterable[str]) -> list[str]:
@@ -522,8 +306,12 @@ class PortalModelRestApi(ModelRestApi):
         error = self._strip_company(body, getattr(item, "company_id", None))
         if error is not None:
             return error
+        # A schema of its own: marshmallow-sqlalchemy keeps `instance` on the schema object
+        # during load, so two PUTs sharing FAB's schema in threads could swap their rows.
+        schema = type(self.edit_model_schema)()
+        schema.error_messages = self.edit_model_schema.error_messages
         try:
-            item = self.edit_model_schema.load(body, instance=item, partial=True)
+            item = schema.load(body, instance=item, partial=True)
             self.pre_update(item)
             self.datamodel.edit(item)
             self.post_update(item)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _
 
 from ..domain.validation import validate_amount
 from ..domain import labels
 from ..models import Budget, BudgetPeriod
-from .base import PortalModelRestApi, domain_validator, one_of
+from .base import PortalModelRestApi
+from .fields import domain_validator, one_of
 
 
 class BudgetApi(PortalModelRestApi):
@@ -18,6 +20,10 @@ class BudgetApi(PortalModelRestApi):
     """
 
     resource_name = "budget"
+    list_title = _("Bruksgrenser")
+    show_title = _("Bruksgrense")
+    add_title = _("Ny bruksgrense")
+    edit_title = _("Endre bruksgrense")
     datamodel = SQLAInterface(Budget)
     label_fields = {"period": labels.BUDGET_PERIOD}
     list_columns = [

@@ -8,10 +8,11 @@ from __future__ import annotations
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 
-from ..domain.validation import validate_amount, validate_org_number, validate_postal_code
 from ..domain import labels
+from ..domain.validation import validate_amount, validate_org_number, validate_postal_code
 from ..models import Company, CompanyKind, DeliveryAddress, PaymentTerms
-from .base import FieldError, PortalModelRestApi, domain_validator, one_of
+from .base import FieldError, PortalModelRestApi
+from .fields import domain_validator, one_of
 
 _COMPANY_FIELDS = [
     "name", "org_number", "postal_street", "postal_code", "postal_city", "kind", "payment_terms",
@@ -23,6 +24,10 @@ class CompanyApi(PortalModelRestApi):
     """/api/v1/company/ — money (`credit_limit`) is a string with two decimals."""
 
     resource_name = "company"
+    list_title = _("Kundekontoer")
+    show_title = _("Kundekonto")
+    add_title = _("Ny kundekonto")
+    edit_title = _("Endre kundekonto")
     datamodel = SQLAInterface(Company)
     tenant_owned = False
     label_fields = {"kind": labels.COMPANY_KIND, "payment_terms": labels.PAYMENT_TERMS}
@@ -59,6 +64,10 @@ class DeliveryAddressApi(PortalModelRestApi):
     CustomerService: any company, `company_id` required when creating."""
 
     resource_name = "delivery_address"
+    list_title = _("Leveringsadresser")
+    show_title = _("Leveringsadresse")
+    add_title = _("Ny leveringsadresse")
+    edit_title = _("Endre leveringsadresse")
     datamodel = SQLAInterface(DeliveryAddress)
     list_columns = [
         "id", "company_id", "company.name", "company.customer_number", "recipient_name", "street",

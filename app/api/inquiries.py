@@ -3,11 +3,13 @@ keeps them (status, subject) for every company."""
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _
 from marshmallow import Schema, fields
 
 from ..domain import labels
 from ..models import Inquiry, InquiryChannel, InquiryStatus
-from .base import PortalModelRestApi, computed, is_customer_request, one_of
+from .base import PortalModelRestApi, is_customer_request
+from .fields import computed, one_of
 
 
 class InquiryMessageOut(Schema):
@@ -28,6 +30,10 @@ class InquiryApi(PortalModelRestApi):
     """
 
     resource_name = "inquiry"
+    list_title = _("Henvendelser")
+    show_title = _("Henvendelse")
+    add_title = _("Ny henvendelse")
+    edit_title = _("Endre henvendelse")
     datamodel = SQLAInterface(Inquiry)
     label_fields = {"channel": labels.INQUIRY_CHANNEL, "status": labels.INQUIRY_STATUS}
     virtual_fields = {"messages": computed(lambda i: i.messages, fields.Nested, InquiryMessageOut, many=True)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _
 from marshmallow import Schema, fields
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -14,7 +15,8 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..domain import labels
 from ..models import Order, OrderLine
-from .base import PortalModelRestApi, code_label, computed, money, money_field, tracking_url
+from .base import PortalModelRestApi, tracking_url
+from .fields import code_label, computed, money, money_field
 
 
 class OrderLineOut(Schema):
@@ -86,6 +88,8 @@ class OrderApi(PortalModelRestApi):
     """
 
     resource_name = "order"
+    list_title = _("Ordreoversikt")
+    show_title = _("Ordre")
     datamodel = SQLAInterface(Order)
     label_fields = {"status": labels.ORDER_STATUS, "channel": labels.ORDER_CHANNEL}
     virtual_fields = {

@@ -10,7 +10,8 @@ from marshmallow import ValidationError
 
 from ..domain import labels
 from ..models import PickupReservation, ReservationStatus
-from .base import PortalModelRestApi, one_of
+from .base import PortalModelRestApi
+from .fields import one_of
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
 
@@ -35,6 +36,10 @@ class PickupReservationApi(PortalModelRestApi):
     """
 
     resource_name = "pickup_reservation"
+    list_title = _("Klikk og Hent")
+    show_title = _("Reservasjon")
+    add_title = _("Ny reservasjon")
+    edit_title = _("Endre reservasjon")
     datamodel = SQLAInterface(PickupReservation)
     label_fields = {"status": labels.RESERVATION_STATUS}
     list_columns = [

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _
 from marshmallow import fields
 
 from ..models import Product
-from .base import PortalModelRestApi, computed
+from .base import PortalModelRestApi
+from .fields import computed
 
 
 class ProductApi(PortalModelRestApi):
@@ -16,6 +18,8 @@ class ProductApi(PortalModelRestApi):
     """
 
     resource_name = "product"
+    list_title = _("Produkter")
+    show_title = _("Produkt")
     datamodel = SQLAInterface(Product)
     tenant_owned = False
     virtual_fields = {"is_configurable": computed(lambda p: p.is_configurable, fields.Boolean)}

@@ -5,22 +5,24 @@ changes (send, decline, order) are the quote workflow's, not PUT's.
 """
 from __future__ import annotations
 
-from flask import Response, g
+from flask import Response
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from ..domain import labels
 from ..domain import quotes as quote_rules
-from ..domain.actors import Actor
 from ..domain.errors import DomainError, NotAllowed
 from ..domain.orders import LineInput
 from ..domain.validation import validate_not_past
 from ..extensions import db
 from ..models import Company, DeliveryAddress, Product, Quote, QuoteLine
-from .base import InputSchema, PortalModelRestApi, RelatedId, code_label, computed, domain_validator, money_field
+from ..security import TenantViolation
+from .base import PortalModelRestApi, current_actor
+from .fields import InputSchema, RelatedId, code_label, computed, domain_validator, money_field
 
 
 class QuoteLineOut(Schema):
@@ -77,6 +79,10 @@ class QuoteApi(PortalModelRestApi):
     """
 
     resource_name = "quote"
+    list_title = _("Tilbud")
+    show_title = _("Tilbud")
+    add_title = _("Nytt tilbud")
+    edit_title = _("Endre tilbud")
     datamodel = SQLAInterface(Quote)
     label_fields = {"status": labels.QUOTE_STATUS}
     virtual_fields = {
@@ -92,7 +98,10 @@ class QuoteApi(PortalModelRestApi):
         "created_at",
     ]
     show_columns = [*list_columns, "note", "lines"]
-    add_columns = ["company_id", "end_customer_ref", "valid_until", "delivery_address_id", "note"]
+    # POST has its own body (header and lines) for app/domain/quotes.create_quote.
+    add_model_schema = QuoteIn()
+    add_columns = ["company_id", "valid_until", "end_customer_ref", "delivery_address_id", "note", "lines"]
+    customer_add_columns: list[str] = []  # customers may not create quotes through the API (yet)
     edit_columns = ["end_customer_ref", "valid_until", "delivery_address_id", "note"]
     search_columns = ["number", "status", "company_id", "created_at", "valid_until", "end_customer_ref",
                       "created_by_id"]
@@ -104,15 +113,17 @@ class QuoteApi(PortalModelRestApi):
         if error is not None:
             return error
         try:
-            data = QuoteIn().load(body)
+            data = self.add_model_schema.load(body)
         except ValidationError as exc:
             return self.response_400_fields(exc.messages)
         lines = [LineInput(**line) for line in data.pop("lines")]
         try:
-            quote = quote_rules.create_quote(db.session, actor=Actor.from_user(g.user), lines=lines, **data)
+            quote = quote_rules.create_quote(db.session, actor=current_actor(), lines=lines, **data)
             db.session.commit()
         except DomainError as exc:
             return self.response_domain_error(exc)
+        except (TenantViolation, SQLAlchemyError) as exc:
+            return self._write_error(exc)
         return self.response(201, id=quote.id, result=self._show(quote))
 
     def pre_update(self, item: Quote) -> None:

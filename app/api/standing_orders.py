@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _
 from marshmallow import Schema, fields
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -9,7 +10,8 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..domain import labels
 from ..models import StandingOrder, StandingOrderLine
-from .base import PortalModelRestApi, computed
+from .base import PortalModelRestApi
+from .fields import computed
 
 
 class StandingOrderLineOut(Schema):
@@ -35,6 +37,8 @@ class StandingOrderApi(PortalModelRestApi):
     `interval_weeks`, `weekday` (0 = Monday) or `day_of_month`; dates as YYYY-MM-DD."""
 
     resource_name = "standing_order"
+    list_title = _("Faste ordre")
+    show_title = _("Fast ordre")
     datamodel = SQLAInterface(StandingOrder)
     label_fields = {"frequency": labels.FREQUENCY}
     virtual_fields = {"lines": computed(_lines, fields.Nested, StandingOrderLineOut, many=True)}

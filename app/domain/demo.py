@@ -346,6 +346,10 @@ def _build_order(ctx: Ctx, company: Company, addresses: list[DeliveryAddress], p
         floor = month_start + min(dt.timedelta(minutes=5), (ctx.now - month_start) / 4)
         created = max(created, floor)
     times = _spread(created, [_GAP_HOURS[s] * rng.uniform(0.6, 1.4) for s in path[1:]], ctx.now)
+    if plan.cancelled_by_customer:
+        # A customer may cancel only on the (Oslo) day the order was placed.
+        day_end = created.astimezone(OSLO).replace(hour=23, minute=59, second=0, microsecond=0)
+        times[-1] = max(times[-2], min(times[-1], day_end.astimezone(dt.timezone.utc)))
     creator = ctx.users.get(plan.created_by) if plan.created_by else None
     order = Order(
         company=company, number=number, channel=plan.channel, status=plan.status,

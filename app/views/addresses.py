@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, Length
 
+from ..domain.validation import validate_postal_code
 from ..models import Company, DeliveryAddress
-from .base import LookupField, PortalInterface, PortalModelView, fmt_yes_no
+from .base import LookupField, PortalInterface, PortalModelView, domain_rule, fmt_yes_no
 
 COMPANY_BY_NUMBER = LookupField(
     _l("Bedrift (kundenummer)"), model=Company, key="customer_number", supplier_only=True,
@@ -45,6 +46,6 @@ class DeliveryAddressView(PortalModelView):
     validators_columns = {
         "recipient_name": [DataRequired(), Length(max=200)],
         "street": [DataRequired(), Length(max=200)],
-        "postal_code": [DataRequired(), Regexp(r"^\d{4}$", message=_l("Postnummeret må ha fire siffer."))],
+        "postal_code": [DataRequired(), domain_rule(validate_postal_code)],
         "city": [DataRequired(), Length(max=100)],
     }

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -180,7 +181,12 @@ class LookupField(StringField):
 
     def __init__(self, label: Any = None, validators: Any = None, *, model: Any, key: str,
                  not_found: Any, required: bool = True, supplier_only: bool = False, **kwargs: Any) -> None:
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+
+        kwargs.setdefault("widget", BS3TextFieldWidget())
         super().__init__(label, validators, **kwargs)
+        if required:
+            self.flags.required = True  # FAB's form marks it with "*"
         self.model = model
         self.key = key
         self.not_found = not_found
@@ -232,6 +238,26 @@ class LookupField(StringField):
         setattr(obj, name, self.object)
 
 
+def domain_rule(rule: Callable[[Any], Any]) -> Callable[[Any, Any], None]:
+    """A WTForms validator from a rule in app/domain/validation.py (the rule lives there, once).
+
+    A blank value is left to DataRequired/Optional; the rule's normalised value is kept.
+    """
+    from wtforms.validators import ValidationError
+
+    from ..domain.validation import InvalidValue
+
+    def _validate(form: Any, field: Any) -> None:
+        if field.data is None or field.data == "":
+            return
+        try:
+            field.data = rule(field.data)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc.message)) from exc
+
+    return _validate
+
+
 class FormRefused(Exception):
     """A save the data layer refused; the message is shown to the user (FAB flashes str(exc))."""
 
@@ -258,6 +284,10 @@ class PortalModelView(ModelView):
     edit_integrity_error_message = _l("Kunne ikke lagre: verdien finnes allerede.")
     database_error_message = _l("Kunne ikke lagre. Prøv igjen, eller kontakt kundeservice.")
 
+    # Number columns searched by exact-or-prefix match on the btree index (app/filters.py); the
+    # filter comes first, so `?_flt_0_number=10023` is that search.
+    number_prefix_columns: tuple[str, ...] = ()
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.computed_columns = dict(self.computed_columns or {})
@@ -269,6 +299,28 @@ class PortalModelView(ModelView):
         if not self.actions:
             excluded.update({"action", "action_post"})
         self.exclude_route_methods = excluded
+
+    def _init_forms(self) -> None:
+        super()._init_forms()
+        from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
+
+        # FAB leaves the blank choice of an optional related select without text; select2 then
+        # shows its value ("__None").
+        for form in (self.add_form, self.edit_form):
+            for unbound in list(vars(form).values()):
+                field_class = getattr(unbound, "field_class", None)
+                if (isinstance(field_class, type) and issubclass(field_class, QuerySelectField)
+                        and not issubclass(field_class, QuerySelectMultipleField)):
+                    unbound.kwargs.setdefault("blank_text", _l("(ingen)"))
+
+    def _init_properties(self) -> None:
+        super()._init_properties()
+        from ..filters import FilterNumberPrefix
+
+        for column in self.number_prefix_columns:
+            for table in (self._filters.get_search_filters(), self._filters._all_filters):
+                if column in table:
+                    table[column].insert(0, FilterNumberPrefix(column, self.datamodel))
 
     # --- request hygiene ---------------------------------------------------------------------
 
@@ -442,6 +494,18 @@ class PortalModelView(ModelView):
             g.portal_form_company_id = company_id
         return super()._edit(item.id)
 
+    @expose("/delete/<pk>", methods=["GET", "POST"])
+    @has_access
+    def delete(self, pk):  # type: ignore[no-untyped-def]
+        # The row first: another company's row is 404 whatever the method (FAB refuses a GET
+        # delete before it looks, which would tell a foreign row from a missing one apart from 404).
+        item = self._load_or_404(pk, options=())
+        if not self.is_get_mutation_allowed():
+            flash(str(FLAMSG_ERR_SEC_ACCESS_DENIED), "danger")  # FAB's answer to a GET that would change data
+            return self.post_delete_redirect()
+        self._delete(item.id)
+        return self.post_delete_redirect()
+
     def _delete(self, pk):  # type: ignore[no-untyped-def]
         return super()._delete(self._pk_or_404(pk))
 
@@ -474,7 +538,8 @@ class PortalModelView(ModelView):
 
         session = self.datamodel.session
         try:
-            self.before_save(item, is_new)
+            with session.no_autoflush:  # a half-filled row must not be flushed by a lookup query
+                self.before_save(item, is_new)
             if is_new:
                 session.add(item)
             session.flush()
@@ -497,12 +562,12 @@ class PortalModelView(ModelView):
             abort(404)
         if not current_user.is_authenticated:
             return redirect(url_for(f"{self.appbuilder.sm.auth_view.__class__.__name__}.login", next=request.url))
-        if not self.is_get_mutation_allowed():
-            flash(str(_l("Handlingen må sendes fra skjemaet på siden.")), "danger")
-            return redirect(self.get_redirect())
-        item = self._load_or_404(pk, options=())
+        item = self._load_or_404(pk, options=())  # before anything else: a foreign row is 404
         if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
             abort(403)
+        if not self.is_get_mutation_allowed():
+            flash(str(FLAMSG_ERR_SEC_ACCESS_DENIED), "danger")
+            return redirect(self.get_redirect())
         return action.func(item)
 
     @expose("/action_post", methods=["POST"])

@@ -9,12 +9,13 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from ..domain import labels
+from ..domain.validation import validate_org_number, validate_postal_code
 from ..models import Company
 from ..security import current_tenant
-from .base import PortalInterface, PortalModelView, fmt_code, fmt_datetime, fmt_nok, fmt_yes_no
+from .base import PortalInterface, PortalModelView, domain_rule, fmt_code, fmt_datetime, fmt_nok, fmt_yes_no
 
 COMPANY_LABELS = {
     "customer_number": _l("Kundenummer"),
@@ -48,26 +49,6 @@ COMPANY_FIELDSETS = [
     (_l("Postadresse"), {"fields": ["postal_street", "postal_code", "postal_city"]}),
     (_l("Betaling"), {"fields": ["payment_terms", "credit_limit", "requires_approval"]}),
 ]
-
-ORG_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
-
-
-def org_number_is_valid(value: str) -> bool:
-    """Norwegian organisation number: 9 digits, the last a modulus-11 check digit."""
-    if len(value) != 9 or not value.isdigit():
-        return False
-    remainder = sum(int(d) * w for d, w in zip(value[:8], ORG_WEIGHTS)) % 11
-    check = 0 if remainder == 0 else 11 - remainder
-    return check != 10 and check == int(value[8])
-
-
-def _org_number(form: Any, field: Any) -> None:
-    if field.data and not org_number_is_valid(field.data.strip()):
-        raise ValidationError(str(_l("Ugyldig organisasjonsnummer (9 siffer med kontrollsiffer).")))
-
-
-POSTAL_CODE = Regexp(r"^\d{4}$", message=_l("Postnummeret må ha fire siffer."))
-
 
 class CompanyView(PortalModelView):
     """All customer companies (supplier staff). Customer service edits them."""
@@ -104,8 +85,8 @@ class CompanyView(PortalModelView):
     validators_columns = {
         "customer_number": [DataRequired(), Regexp(r"^\d{1,20}$", message=_l("Kundenummeret består av siffer."))],
         "name": [DataRequired(), Length(max=200)],
-        "org_number": [DataRequired(), _org_number],
-        "postal_code": [Optional(), POSTAL_CODE],
+        "org_number": [DataRequired(), domain_rule(validate_org_number)],
+        "postal_code": [Optional(), domain_rule(validate_postal_code)],
         "email": [Optional(), Email(message=_l("Ugyldig e-postadresse."))],
     }
     description_columns = {

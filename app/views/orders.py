@@ -93,6 +93,7 @@ class OrderView(PortalModelView):
                              "total_inc_vat"]
     order_columns = ["number", "created_at", "channel", "status", "customer_reference"]
     base_order = ("created_at", "desc")
+    number_prefix_columns = ("number",)
     search_columns = ["number", "status", "channel", "created_at", "customer_reference", "delivery_date"]
     search_form_extra_fields = {
         "status": SelectField(_l("Status"), choices=labels.choices(labels.ORDER_STATUS)),

@@ -12,10 +12,10 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..domain import labels
-from ..domain.formatting import oslo_today
 from ..domain.orders import assign_number, configuration_errors
 from ..domain.pricing import order_totals
 from ..domain.quotes import CONVERTIBLE, effective_status
+from ..domain.validation import validate_not_past
 from ..models import Company, Product, Quote, QuoteLine, QuoteStatus
 from .base import (
     FormRefused,
@@ -23,6 +23,7 @@ from .base import (
     PortalInterface,
     PortalModelView,
     company_scoped,
+    domain_rule,
     fmt_date,
     fmt_datetime,
     fmt_nok,
@@ -51,11 +52,6 @@ def _quote_status(quote: Quote) -> str:
     return labels.label(labels.QUOTE_STATUS, effective_status(quote))
 
 
-def _not_in_past(form: Any, field: Any) -> None:
-    if field.data and field.data < oslo_today():
-        raise ValidationError(str(_l("Gyldig til kan ikke være tilbake i tid.")))
-
-
 class QuoteView(PortalModelView):
     datamodel = PortalInterface(
         Quote,
@@ -81,6 +77,7 @@ class QuoteView(PortalModelView):
     list_columns_customer = ["number", "created_at", "end_customer_ref", "valid_until", "status", "created_by"]
     order_columns = ["number", "created_at", "valid_until", "status", "end_customer_ref"]
     base_order = ("created_at", "desc")
+    number_prefix_columns = ("number",)
     search_columns = ["number", "status", "end_customer_ref", "valid_until", "created_at"]
     search_form_extra_fields = {
         "status": SelectField(_l("Status"), choices=labels.choices(labels.QUOTE_STATUS)),
@@ -102,7 +99,7 @@ class QuoteView(PortalModelView):
     }
     add_form_query_rel_fields = edit_form_query_rel_fields = {"delivery_address": company_scoped()}
     validators_columns = {
-        "valid_until": [DataRequired(message=_l("Gyldig til må fylles ut.")), _not_in_past],
+        "valid_until": [DataRequired(message=_l("Gyldig til må fylles ut.")), domain_rule(validate_not_past)],
         "end_customer_ref": [Optional(), Length(max=200)],
     }
     description_columns = {

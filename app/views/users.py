@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import current_app, g
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.models import Role
 from flask_appbuilder.security.views import UserDBModelView
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from ..domain import labels
 from ..models import Company, PortalUser
 from ..roles import CUSTOMER_ROLES
 from .base import (
@@ -56,9 +60,36 @@ USER_FORMATTERS = {
 }
 
 
+def _roles_fit_company(form: Any, field: Any) -> None:
+    """At least one role; customer roles need a company, a company's users only customer roles.
+
+    (FAB's own validator also reads a "groups" field, which this form does not have.)
+    """
+    if not field.data:
+        raise ValidationError(str(_l("Velg minst én rolle.")))
+    message = _role_company_conflict({r.name for r in field.data}, getattr(form.company, "object", None))
+    if message:
+        raise ValidationError(message)
+
+
+def _role_company_conflict(role_names: set[str], company: Any) -> str:
+    if role_names & set(CUSTOMER_ROLES) and company is None:
+        return str(_l("En kundebruker må høre til en bedrift (kundenummer)."))
+    if company is not None and role_names - set(CUSTOMER_ROLES):
+        return str(_l("Brukere hos en kunde kan bare ha kunderoller."))
+    return ""
+
+
 def _is_admin() -> bool:
     user = g.get("user")
     return bool(user) and any(r.name == "Admin" for r in getattr(user, "roles", []))
+
+
+def _assignable_roles() -> list[Role]:
+    query = current_app.appbuilder.session.query(Role).order_by(Role.name)
+    if _is_admin():
+        return query.filter(Role.name != "Public").all()
+    return query.filter(Role.name.in_(CUSTOMER_ROLES)).all()
 
 
 class FilterAssignableRoles(BaseFilter):
@@ -112,9 +143,21 @@ class PortalUserDBModelView(PortalModelView, UserDBModelView):
         _l("Bedrift (kundenummer)"), model=Company, key="customer_number", required=False,
         not_found=_l("Fant ingen bedrift med dette kundenummeret."),
     )
-    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "company": _company_field}
-    edit_form_extra_fields = {"company": _company_field}
-    add_form_query_rel_fields = edit_form_query_rel_fields = {"roles": [["name", FilterAssignableRoles, None]]}
+    # Roles by their Norwegian names; customer service may only hand out customer roles.
+    _roles_field = QuerySelectMultipleField(
+        _l("Roller"), query_func=_assignable_roles, get_pk_func=lambda role: role.id,
+        get_label=lambda role: labels.label(labels.ROLE, role.name), widget=Select2ManyWidget(),
+        validators=[_roles_fit_company],
+    )
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "company": _company_field,
+                             "roles": _roles_field}
+    edit_form_extra_fields = {"company": _company_field, "roles": _roles_field}
+    validators_columns = {
+        "first_name": [DataRequired(message=_l("Skriv fornavnet.")), Length(max=64)],
+        "last_name": [DataRequired(message=_l("Skriv etternavnet.")), Length(max=64)],
+        "username": [DataRequired(message=_l("Skriv et brukernavn.")), Length(max=128)],
+        "email": [DataRequired(message=_l("Skriv e-postadressen.")), Email(message=_l("Ugyldig e-postadresse."))],
+    }
     search_form_query_rel_fields = {"roles": [["name", FilterAssignableRoles, None]]}
 
     def __init__(self, **kwargs: Any) -> None:
@@ -131,12 +174,9 @@ class PortalUserDBModelView(PortalModelView, UserDBModelView):
         return {k: v for k, v in self.actions.items() if k == "resetpasswords"}
 
     def before_save(self, item: Any, is_new: bool) -> None:
-        role_names = {r.name for r in item.roles or []}
-        customer = bool(role_names & set(CUSTOMER_ROLES))
-        if customer and item.company is None:
-            raise FormRefused(str(_l("En kundebruker må høre til en bedrift (kundenummer).")))
-        if item.company is not None and role_names - set(CUSTOMER_ROLES):
-            raise FormRefused(str(_l("Brukere hos en kunde kan bare ha kunderoller.")))
+        message = _role_company_conflict({r.name for r in item.roles or []}, item.company)
+        if message:  # the form says it next to the field; this holds for any other way in
+            raise FormRefused(message)
 
 
 class CompanyUserView(PortalModelView):

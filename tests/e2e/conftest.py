@@ -87,7 +87,7 @@ def live_server(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
-             "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "run:app"],
+             "--bind", f"127.0.0.1:{port}", "--no-control-socket", "--access-logfile", "-", "run:app"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}"

@@ -66,20 +66,17 @@ def menu_entries(app: Flask) -> list[MenuEntry]:
     return entries
 
 
-def should_see(app: Flask, username: str, entry: MenuEntry) -> bool:
-    """roles.py gives the role the entry's page, and the entry's menu conditions hold for this user."""
+def visible_entries(app: Flask, username: str, entries: list[MenuEntry]) -> list[MenuEntry]:
+    """Entries roles.py gives this user's role, whose menu conditions hold for this user."""
     role = ROLE_OF[username]
-    if role != "Admin" and entry.permission not in ROLE_PERMISSIONS[role].get(entry.view, ()):
-        return False
-    if not entry.conds:
-        return True
+    allowed = [e for e in entries
+               if role == "Admin" or e.permission in ROLE_PERMISSIONS[role].get(e.view, ())]
     with app.app_context():
         user = db.session.scalars(select(PortalUser).where(PortalUser.username == username)).one()
-        company_id = user.company_id
         with app.test_request_context("/"):
             g._login_user = user  # what flask_login's current_user returns
-            set_request_tenant(company_id)
-            visible = all(cond() for cond in entry.conds)
+            set_request_tenant(user.company_id)
+            visible = [e for e in allowed if all(cond() for cond in e.conds)]
         db.session.remove()
     return visible
 
@@ -124,8 +121,8 @@ def test_login_start_page_and_menu(app: Flask, page: Any, username: str) -> None
         for entry in (e for e in entries if e.view == view):
             assert entry.href not in links, f"{username} ({role}) skal ikke se «{entry.label}»"
     # And the whole menu agrees with roles.py: every entry the user may open, and no other.
-    expected = {e.href for e in entries if should_see(app, username, e)}
-    forbidden = {e.href for e in entries if not should_see(app, username, e)} - expected
+    expected = {e.href for e in visible_entries(app, username, entries)}
+    forbidden = {e.href for e in entries} - expected
     assert expected <= links, f"mangler i menyen for {role}: {sorted(expected - links)}"
     assert not (forbidden & links), f"{role} ser menypunkter uten tilgang: {sorted(forbidden & links)}"
 
@@ -135,11 +132,13 @@ def test_login_start_page_and_menu(app: Flask, page: Any, username: str) -> None
 def test_customer_cannot_open_supplier_pages(app: Flask, page: Any, username: str, view_name: str) -> None:
     url = page_url(app, view_name)
     login(page, username)
+    own_menu = navbar_links(page)
     response = page.goto(url)
     screenshot(page, f"{username}-refused-{view_name}")
     assert response is not None and response.status in (403, 404), f"{url} ga {response and response.status}"
     body = page.text_content("body") or ""
     assert "Ingen tilgang" in body or "Fant ikke siden" in body
+    assert navbar_links(page) == own_menu, "the refusal page shows the user's own menu, no supplier items"
     other = "Hansen Interiør AS" if username.startswith("berg") else "Berg Kontorservice AS"
     for secret in (other, "hansen.admin" if username.startswith("berg") else "berg.admin", "Per Selvik"):
         assert secret not in body, f"{url} viste «{secret}» til {username}"

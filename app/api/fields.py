@@ -1,0 +1,236 @@
+"""Fields and schemas of the REST API: money, scoped foreign ids, computed values, Norwegian messages.
+
+FAB builds marshmallow schemas from the model (Model2SchemaConverter); `PortalSchemaConverter`
+adjusts what it builds, so every resource gets the same rules without writing schemas by hand.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable, Mapping, Optional
+
+from flask_appbuilder.api.convert import Model2SchemaConverter
+from flask_babel import lazy_gettext as _
+from marshmallow import Schema, ValidationError, fields, missing, validate
+from marshmallow.fields import Field
+from sqlalchemy import Numeric, select
+
+from ..domain import labels
+from ..domain.validation import InvalidValue, validate_choice
+from ..extensions import db
+
+MSG_REQUIRED = _("Feltet må fylles ut.")
+MSG_NULL = _("Feltet kan ikke være tomt.")
+MSG_INVALID = _("Ugyldig verdi.")
+MSG_UNKNOWN_FIELD = _("Ukjent felt.")
+MSG_NOT_FOUND_REF = _("Finnes ikke, eller du har ikke tilgang til den.")
+MSG_COMPANY_FROM_USER = _("Kundekontoen settes fra innlogget bruker og kan ikke velges.")
+MSG_NO_MOVE = _("Data kan ikke flyttes til en annen kundekonto.")
+MSG_NOT_JSON = _("Forespørselen må være JSON (Content-Type: application/json).")
+MSG_BODY_OBJECT = _("Forespørselen må være et JSON-objekt.")
+MSG_SAVE_REFUSED = _("Kunne ikke lagre: en verdi er allerede i bruk, eller en kobling er ugyldig.")
+MSG_DELETE_REFUSED = _("Kan ikke slettes fordi andre data viser til den.")
+MSG_NOT_FOUND = _("Finnes ikke.")
+MSG_FORBIDDEN = _("Du har ikke tilgang til dette.")
+MSG_UNAUTHORIZED = _("Du må logge inn.")
+MSG_SERVER_ERROR = _("Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeservice.")
+MSG_BAD_FILTER = _("Ugyldig filter.")
+
+_TYPE_MESSAGES: tuple[tuple[type[Field], Any], ...] = (
+    (fields.Boolean, _("Skriv true eller false.")),
+    (fields.Integer, _("Skriv et heltall.")),
+    (fields.Decimal, _("Skriv et tall, for eksempel 1500.00.")),
+    (fields.Date, _("Skriv en dato (ÅÅÅÅ-MM-DD).")),  # before DateTime: Date is a DateTime
+    (fields.DateTime, _("Skriv et tidspunkt (ISO 8601, for eksempel 2025-03-01T09:30:00+01:00).")),
+    (fields.String, _("Skriv tekst.")),
+)
+
+
+class LazyMessages(dict):  # type: ignore[type-arg]
+    """Error messages kept lazy and turned into text (in the request's language) when used.
+
+    marshmallow only formats messages that are `str`; a lazy string would reach the client
+    as something else."""
+
+    def __getitem__(self, key: Any) -> Any:
+        value = super().__getitem__(key)
+        return value if isinstance(value, (str, dict, list)) else str(value)
+
+
+# --- marshmallow fields ---------------------------------------------------------------------
+
+
+def domain_validator(rule: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """Wrap an app/domain/validation rule as a marshmallow validator (same message)."""
+
+    def _validate(value: Any) -> None:
+        if value is None:
+            return
+        try:
+            rule(value)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc.message)) from exc
+
+    _validate.__name__ = getattr(rule, "__name__", "domain_validator")
+    return _validate
+
+
+class RelatedId(fields.Integer):
+    """A foreign key in a body: must name a row the current user can see.
+
+    The lookup goes through the ORM session, so the tenancy guard scopes it: for a customer,
+    another company's row does not exist. Unlike marshmallow-sqlalchemy's `Related` it never
+    invents a new row for an unknown id.
+    """
+
+    def __init__(self, model: type, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+        self.model = model
+
+    def _deserialize(self, value: Any, attr: Optional[str], data: Any, **kwargs: Any) -> Optional[int]:
+        pk = super()._deserialize(value, attr, data, **kwargs)
+        if pk is None:
+            return None
+        found = db.session.execute(select(self.model).where(self.model.id == pk)).scalar_one_or_none()
+        if found is None:
+            raise ValidationError(str(MSG_NOT_FOUND_REF))
+        return pk
+
+
+def one_of(allowed: Any) -> Callable[[Any], None]:
+    """Validator: a code value from `allowed` (an enum of app/models.py), Norwegian message."""
+    return domain_validator(lambda value: validate_choice(value, allowed))
+
+
+def computed(getter: Callable[[Any], Any], field_cls: type[Field] = fields.String,
+             *args: Any, **kwargs: Any) -> Callable[[], Field]:
+    """A read-only field whose value comes from `getter(obj)` (typed, so OpenAPI shows it)."""
+
+    class _Computed(field_cls):  # type: ignore[valid-type, misc]
+        def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = missing) -> Any:
+            return getter(obj)
+
+    _Computed.__name__ = f"Computed{field_cls.__name__}"
+
+    def factory() -> Field:
+        return _Computed(*args, dump_only=True, **kwargs)
+
+    return factory
+
+
+def label_of(mapping: Mapping[Any, Any], column: str) -> Callable[[], Field]:
+    """`<column>_label`: the Norwegian name of a code value (app/domain/labels.py)."""
+    return computed(lambda obj: code_label(mapping, getattr(obj, column)), fields.String)
+
+
+def code_label(mapping: Mapping[Any, Any], code: Any) -> Optional[str]:
+    """Label of a code in the request's language; null stays null (labels.label gives "")."""
+    return None if code is None else labels.label(mapping, code)
+
+
+class Money(fields.Decimal):
+    """Answered as a string with `places` decimals ("1250.00"); read as sent (a number or a
+    string), not rounded, so a validator can refuse a third decimal instead of hiding it."""
+
+    def __init__(self, places: int = 2, **kwargs: Any) -> None:
+        # OpenAPI: apispec would call a Decimal a number; we answer strings.
+        kwargs.setdefault("metadata", {"type": "string", "format": "decimal", "example": "1250.00"})
+        super().__init__(places=None, as_string=True, **kwargs)
+        self.dump_places = Decimal(1).scaleb(-places)
+
+    def _serialize(self, value: Any, attr: Optional[str], obj: Any, **kwargs: Any) -> Optional[str]:
+        if value is None:
+            return None
+        return str(Decimal(value).quantize(self.dump_places, rounding=ROUND_HALF_UP))
+
+
+def money(getter: Callable[[Any], Any]) -> Callable[[], Field]:
+    return computed(getter, Money)
+
+
+def money_field(**kwargs: Any) -> Money:
+    return Money(**kwargs)
+
+
+def _norwegian(field: Field) -> Field:
+    """Norwegian messages for the errors a field can raise while loading."""
+    field.error_messages = LazyMessages(field.error_messages)
+    field.error_messages.update({"required": MSG_REQUIRED, "null": MSG_NULL, "validator_failed": MSG_INVALID})
+    for field_cls, message in _TYPE_MESSAGES:
+        if isinstance(field, field_cls):
+            for key in ("invalid", "special", "too_large", "format"):
+                if key in field.error_messages:
+                    field.error_messages[key] = message
+            break
+    validators = [_norwegian_length(v) if isinstance(v, validate.Length) and v.error is None else v
+                  for v in field.validators]
+    field.validators = validators
+    field.validate = validators  # what FAB's _info shows
+    return field
+
+
+def _norwegian_length(validator: validate.Length) -> validate.Length:
+    if validator.min and validator.max:
+        error = _("Mellom %(min)s og %(max)s tegn.", min=validator.min, max=validator.max)
+    elif validator.max:
+        error = _("Høyst %(max)s tegn.", max=validator.max)
+    elif validator.min == 1:
+        error = MSG_REQUIRED
+    else:
+        error = _("Minst %(min)s tegn.", min=validator.min)
+    return validate.Length(min=validator.min, max=validator.max, equal=validator.equal, error=error)
+
+
+class InputSchema(Schema):
+    """A hand-written request body schema with the same Norwegian messages as the generated ones."""
+
+    error_messages = {"unknown": MSG_UNKNOWN_FIELD, "type": MSG_BODY_OBJECT}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.error_messages = LazyMessages(self.error_messages)
+
+    def on_bind_field(self, field_name: str, field_obj: Field) -> None:
+        _norwegian(field_obj)
+
+
+class PortalSchemaConverter(Model2SchemaConverter):
+    """FAB's converter plus: computed fields, money as 2-decimal strings, scoped foreign ids,
+    non-blank required text, Norwegian messages."""
+
+    virtual_fields: dict[str, Callable[[], Field]] = {}
+
+    def _meta_schema_factory(self, columns: list[str], model: Any, class_mixin: type,
+                             parent_schema_name: Optional[str] = None) -> type:
+        """FAB's factory with `include_fk`: else marshmallow-sqlalchemy drops our foreign-key
+        fields (the mixin is no Schema) and lets an untyped `Inferred` field through."""
+        schema_cls = super()._meta_schema_factory(columns, model, class_mixin, parent_schema_name)
+        meta = type("Meta", (schema_cls.Meta,), {"include_fk": True})
+        return type(schema_cls.__name__, (schema_cls,), {"Meta": meta})
+
+    def _column2field(self, datamodel: Any, column: Any, nested: bool = True,
+                      parent_schema_name: Optional[str] = None) -> Field:
+        if datamodel.obj is self.datamodel.obj and column.name in self.virtual_fields:
+            return self.virtual_fields[column.name]()
+        field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        sqla_column = datamodel.list_columns.get(column.name)
+        if sqla_column is None or datamodel.is_relation(column.name):
+            return _norwegian(field)
+        if isinstance(sqla_column.type, Numeric) and isinstance(field, fields.Decimal):
+            field = Money(places=sqla_column.type.scale or 2, required=field.required, allow_none=field.allow_none,
+                          validate=field.validators, dump_only=field.dump_only)
+        if sqla_column.foreign_keys and not field.dump_only:
+            target = _fk_target(datamodel.obj, sqla_column)
+            if target is not None:
+                field = RelatedId(target, required=field.required, allow_none=field.allow_none,
+                                  validate=field.validators)
+        if isinstance(field, fields.String) and field.required:
+            field.validators.append(validate.Length(min=1, error=MSG_REQUIRED))
+        return _norwegian(field)
+
+
+def _fk_target(model: type, sqla_column: Any) -> Optional[type]:
+    """The mapped class a foreign-key column points at (via its many-to-one relationship)."""
+    for rel in model.__mapper__.relationships:  # type: ignore[attr-defined]
+        if rel.direction.name == "MANYTOONE" and sqla_column in rel.local_columns:
+            return rel.mapper.class_
+    return None
