@@ -8,6 +8,7 @@ FLASK := $(BIN)/flask --app run
 PORT ?= 8080
 export PORT
 PYTEST_ARGS ?=
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test install chromium
 
@@ -31,7 +32,7 @@ run: install
 
 # Browser tests drive Debian's Chromium; without root (or sudo) they skip with a reason.
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x $(CHROMIUM) ]; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; \
 		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
 		else echo "Chromium mangler og kan ikke installeres uten root: nettlesertestene hoppes over."; exit 0; fi; \

@@ -31,6 +31,9 @@ def create_app(config_object: Optional[object] = None) -> Flask:
         csrf.init_app(app)
         mail.init_app(app)
         appbuilder.init_app(app, db.session)
+        from .i18n import init_i18n
+
+        init_i18n(app)
         # After FAB's own before_request (g.user), so the tenant is known before any query.
         app.before_request(resolve_request_tenant)
         app.teardown_request(lambda exc: clear_request_tenant())
@@ -49,6 +52,7 @@ def create_app(config_object: Optional[object] = None) -> Flask:
     app.cli.add_command(portal_cli)
     _install_template_helpers(app)
     _install_security_headers(app)
+    _install_jwt_messages(app)
     _install_error_pages(app)
     return app
 
@@ -115,3 +119,18 @@ def _install_error_pages(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return {"message": "Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeservice."}, 500
         return _error_page(500, None)
+
+
+def _install_jwt_messages(app: Flask) -> None:
+    """Bad, expired or missing tokens answer 401 with a Norwegian message (not 422 "Not enough segments")."""
+    jwt = app.extensions.get("flask-jwt-extended")
+    if jwt is None:
+        return
+
+    def _unauthorized(message: str):  # type: ignore[no-untyped-def]
+        return {"message": message}, 401
+
+    jwt.invalid_token_loader(lambda reason: _unauthorized("Ugyldig innloggingstoken. Logg inn på nytt."))
+    jwt.expired_token_loader(lambda header, data: _unauthorized("Innloggingen er utløpt. Logg inn på nytt."))
+    jwt.unauthorized_loader(lambda reason: _unauthorized("Du må logge inn."))
+    jwt.user_lookup_error_loader(lambda header, data: _unauthorized("Brukeren finnes ikke eller er deaktivert."))

@@ -40,8 +40,8 @@ _CUSTOMER_COMMON: dict[str, tuple[str, ...]] = {
     "DeliveryAddressView": READ,
     "InquiryView": READ + ("can_add",),
     "PickupReservationView": READ,
-    "OrderApi": API_READ,
-    "QuoteApi": API_READ,
+    "OrderApi": API_READ + ("can_post", "can_cancel", "can_invoice_copy"),
+    "QuoteApi": API_READ + ("can_post", "can_convert", "can_send", "can_decline"),
     "ProductApi": API_READ,
     "DeliveryAddressApi": API_READ,
     "InquiryApi": API_READ + ("can_post",),
@@ -72,7 +72,7 @@ _SUPPLIER_READ: dict[str, tuple[str, ...]] = {
     "CompanyApi": API_READ,
     "DeliveryAddressApi": API_READ,
     "ProductApi": API_READ,
-    "OrderApi": API_READ,
+    "OrderApi": API_READ + ("can_invoice_copy",),
     "QuoteApi": API_READ,
     "BudgetApi": API_READ,
     "StandingOrderApi": API_READ,
@@ -80,6 +80,9 @@ _SUPPLIER_READ: dict[str, tuple[str, ...]] = {
     "PickupReservationApi": API_READ,
     "OrderActionsView": ("can_invoice_copy",),
     "ApprovalQueueView": ("can_queue",),
+    # The OpenAPI spec and Swagger UI describe the whole back office API: supplier staff only.
+    "OpenApi": ("can_get",),
+    "SwaggerView": ("can_show",),
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -87,7 +90,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **_SUPPLIER_READ,
         "QuoteView": CRUD,
         "QuoteLineView": CRUD + ("can_delete",),
-        "QuoteApi": API_WRITE,
+        "QuoteApi": API_WRITE + ("can_convert", "can_send", "can_decline"),
+        "OrderApi": API_READ + ("can_invoice_copy", "can_approve", "can_reject"),
         "ApprovalQueueView": ("can_queue", "can_approve", "can_reject"),
         "ProductSearchView": ("can_search",),
         "QuoteActionsView": ("can_new", "can_convert", "can_send", "can_decline"),
@@ -104,6 +108,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "InquiryApi": API_WRITE,
         "PickupReservationApi": API_WRITE,
         "OrderActionsView": ("can_invoice_copy", "can_cancel", "can_ship", "can_bill"),
+        "OrderApi": API_READ + ("can_invoice_copy", "can_cancel", "can_ship", "can_bill"),
     },
     "Manager": dict(_SUPPLIER_READ),
     "CustomerAdmin": {

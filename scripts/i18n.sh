@@ -9,8 +9,9 @@
 # Usage: scripts/i18n.sh extract|fab-pot|update|compile|all
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYBABEL="${PYBABEL:-.venv/bin/pybabel}"
-PYTHON="${PYTHON:-.venv/bin/python}"
+ROOT="$PWD"
+PYBABEL="${PYBABEL:-$ROOT/.venv/bin/pybabel}"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 TR=app/translations
 KEYWORDS=(-k _ -k gettext -k lazy_gettext -k _l -k ngettext:1,2 -k lazy_ngettext:1,2 -k pgettext:1c,2)
 
@@ -27,8 +28,8 @@ fab_pot() {
   cfg="$(mktemp)"
   printf '[python: **.py]\n[jinja2: **/templates/**.html]\n' > "$cfg"
   # Paths relative to site-packages so the pot does not depend on where the venv lives.
-  (cd "$(dirname "$fab")" && "$OLDPWD/$PYBABEL" -q extract -F "$cfg" "${KEYWORDS[@]}" --no-wrap --sort-by-file \
-    --project=Flask-AppBuilder --version="$version" -o "$OLDPWD/$TR/fab.pot" flask_appbuilder)
+  (cd "$(dirname "$fab")" && "$PYBABEL" -q extract -F "$cfg" "${KEYWORDS[@]}" --no-wrap --sort-by-file \
+    --project=Flask-AppBuilder --version="$version" -o "$ROOT/$TR/fab.pot" flask_appbuilder)
   rm -f "$cfg"
 }
 

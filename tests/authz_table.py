@@ -76,8 +76,10 @@ ROUTES: dict[str, frozenset[str]] = {
     **admin_only("UserGroupModelView", *_FAB_CRUD),
     "UserStatsChartView.chart": ONLY_ADMIN,
     "MenuApi.get_menu_data": ONLY_ADMIN,
-    "OpenApi.get": ONLY_ADMIN,  # OpenAPI document: not public (issue 2, item 7)
-    "SwaggerView.show": ONLY_ADMIN,
+    # The OpenAPI document and Swagger UI describe the whole back-office API: not public (issue 2,
+    # item 7), not for customers; supplier staff may read them.
+    "OpenApi.get": SUPPLIER,
+    "SwaggerView.show": SUPPLIER,
     # User administration: Admin and customer service ("manages any company's users").
     **view("PortalUserDBModelView", list=_s(ADMIN, CS), show=_s(ADMIN, CS), add=_s(ADMIN, CS),
            edit=_s(ADMIN, CS)),
@@ -102,7 +104,10 @@ ROUTES: dict[str, frozenset[str]] = {
     # --- orders --------------------------------------------------------------------------------
     **view("OrderView", list=LOGGED_IN, show=LOGGED_IN),
     **view("OrderLineView", list=LOGGED_IN, show=LOGGED_IN),
-    **view("OrderApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN),
+    # The order workflows through the API: the same roles as on the pages.
+    **view("OrderApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CUSTOMER),
+           cancel=_s(ADMIN, CS, CUSTOMER), invoice_copy=LOGGED_IN, approve=_s(ADMIN, SELLER),
+           reject=_s(ADMIN, SELLER), shipment=_s(ADMIN, CS), invoice=_s(ADMIN, CS)),
     "NewOrderView.new": _s(ADMIN, CUSTOMER),
     # Customers cancel their own same-day orders; customer service any order before it ships.
     **view("OrderActionsView", cancel=_s(ADMIN, CS, CUSTOMER), invoice_copy=LOGGED_IN,
@@ -113,8 +118,9 @@ ROUTES: dict[str, frozenset[str]] = {
     **view("QuoteView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, SELLER), edit=_s(ADMIN, SELLER)),
     **view("QuoteLineView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, SELLER), edit=_s(ADMIN, SELLER),
            delete=_s(ADMIN, SELLER)),
-    **view("QuoteApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, SELLER),
-           put=_s(ADMIN, SELLER)),
+    **view("QuoteApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, SELLER, CUSTOMER),
+           put=_s(ADMIN, SELLER), send=_s(ADMIN, SELLER, CUSTOMER), decline=_s(ADMIN, SELLER, CUSTOMER),
+           convert=_s(ADMIN, SELLER, CUSTOMER)),
     # Sellers and customer users create quotes; a customer converts one to an order.
     **view("QuoteActionsView", new=_s(ADMIN, SELLER, CUSTOMER), send=_s(ADMIN, SELLER, CUSTOMER),
            decline=_s(ADMIN, SELLER, CUSTOMER), convert=_s(ADMIN, SELLER, CUSTOMER)),
@@ -161,6 +167,12 @@ PK_MODELS: dict[str, str] = {
     "QuoteActionsView.send": "Quote",
     "QuoteActionsView.decline": "Quote",
     "QuoteActionsView.convert": "Quote",
+}
+
+# URL parameters that name another row than `pk`: parameter -> model. The matrix fills in the row
+# of the same company as `pk` (company A; company B in the foreign-row part).
+ROW_PARAMS: dict[str, str] = {
+    "invoice_id": "Invoice",
 }
 
 # Values for URL parameters other than `pk` (and an action's `name`): "<endpoint>:<param>" first,

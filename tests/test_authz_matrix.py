@@ -22,6 +22,10 @@ Design
   One rule needs no table: a GET never changes data. GET on FAB's delete and action routes is
   turned away for everybody (FAB refuses GET mutations once CSRFProtect is installed), and
   nothing may change.
+* The customer roles log in as company A's users; whatever they are shown (a list, a form and
+  its select options, a search, an API answer, `_info` with related values) must not contain any
+  text that only company B's rows produce (B's name, customer number, order/quote/invoice
+  numbers, address, users, inquiry).
 * `test_foreign_rows_answer_404` takes every route with a row id (and `action_post`, whose ids
   come in the form) and asks it, as each customer role of company A, about company B's row:
   the answer is 404 (or the role's ordinary refusal if it may not use the route at all) and B's
@@ -345,11 +349,14 @@ class Runner:
     denied: set[str]
     count: int = 0
 
-    def url(self, route: Route, pk: Optional[int]) -> str:
+    def url(self, route: Route, pk: Optional[int], rows: Optional[dict[str, int]] = None) -> str:
         def value(match: re.Match[str]) -> str:
             name = match.group(1)
             if name == "pk":
                 return str(pk)
+            if name in T.ROW_PARAMS:
+                assert rows and rows.get(name) is not None, f"{route.label}: no {T.ROW_PARAMS[name]} row for <{name}>"
+                return str(rows[name])
             if name == "name":
                 return str(route.action)
             for key in (f"{route.endpoint}:{name}", name):
@@ -359,7 +366,8 @@ class Runner:
 
         return PARAM.sub(value, route.rule.rule)
 
-    def call(self, route: Route, principal: str, pk: Optional[int], body: Optional[dict[str, Any]] = None) -> Outcome:
+    def call(self, route: Route, principal: str, pk: Optional[int], body: Optional[dict[str, Any]] = None,
+             rows: Optional[dict[str, int]] = None) -> Outcome:
         self.count += 1
         client: FlaskClient = self.app.test_client()
         headers: dict[str, str] = {}
@@ -377,12 +385,13 @@ class Runner:
                 if route.endpoint.endswith(".action_post"):
                     data.update({"action": route.action, "rowid": str(pk)})
                 kwargs["data"] = data
-        response = client.open(self.url(route, pk), method=route.method, headers=headers, **kwargs)
+        response = client.open(self.url(route, pk, rows), method=route.method, headers=headers, **kwargs)
         denied = False
         if not route.is_api:
             with client.session_transaction() as session:
                 denied = any(msg in self.denied for _, msg in session.get("_flashes", []))
-        body_text = response.get_data(as_text=True) if response.status_code >= 500 else ""
+        keep_body = response.status_code >= 500 or (principal in T.CUSTOMER and response.status_code < 300)
+        body_text = response.get_data().decode("utf-8", "replace") if keep_body else ""
         response.close()
         return Outcome(response.status_code, response.headers.get("Location", ""), denied, body_text)
 
@@ -471,14 +480,33 @@ def test_table_agrees_with_fab_permissions(app: Flask) -> None:
     assert not problems, "tests/authz_table.py and app/roles.py disagree:\n  " + "\n  ".join(problems)
 
 
+def _row_params(app: Flask, route: Route, company_id: int) -> dict[str, int]:
+    """Ids for the route's other row parameters (ROW_PARAMS), of the given company."""
+    rows: dict[str, int] = {}
+    for name in route.rule.arguments & set(T.ROW_PARAMS):
+        row = _row_id(app, _model_by_name(T.ROW_PARAMS[name]), company_id)
+        if row is not None:
+            rows[name] = row
+    return rows
+
+
 def _a_row(app: Flask, world: World, route: Route) -> Optional[int]:
     if route.model is None:
         return None
     return _row_id(app, route.model, world.a.company.id)
 
 
+def _foreign_markers(world: World) -> set[str]:
+    """Text that only company B's rows produce: a customer of A must never see any of it."""
+    b = world.b
+    return {b.company.name, b.company.customer_number, b.order.number, b.quote.number, b.invoice.number,
+            b.address.recipient_name, b.admin.username, b.user.username, b.admin.email, b.user.email,
+            b.inquiry.subject, b.shipment.waybill_number or b.company.customer_number}
+
+
 def test_route_access_matrix(app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest) -> None:
     started = time.perf_counter()
+    markers = _foreign_markers(mworld)
     start_count = runner.count
     failures: list[str] = []
     routes = [r for r in _routes(app) if r.key in r.table]
@@ -502,7 +530,7 @@ def test_route_access_matrix(app: Flask, mworld: World, runner: Runner, request:
                 pk = _clone(app, route.model, pk)  # type: ignore[arg-type]
             before = (_counts(app), _snapshot(app, route.model, pk) if pk else None) if (
                 route.mutating and not allowed) else None
-            outcome = runner.call(route, principal, pk)
+            outcome = runner.call(route, principal, pk, rows=_row_params(app, route, mworld.a.company.id))
             refused = outcome.refused(extra) or (route.get_mutation and 300 <= outcome.status < 400)
             who = f"{route.label} as {principal}"
             if allowed and refused:
@@ -511,6 +539,9 @@ def test_route_access_matrix(app: Flask, mworld: World, runner: Runner, request:
                 failures.append(f"{who}: should be REFUSED, got {outcome.describe()}")
             if outcome.status >= 500:
                 failures.append(f"{who}: server error {outcome.status}")
+            leaked = sorted(m for m in markers if m in outcome.body) if principal in T.CUSTOMER else []
+            if leaked and outcome.status < 300:
+                failures.append(f"{who}: shows company B's data {leaked}")
             if before is not None:
                 after = (_counts(app), _snapshot(app, route.model, pk) if pk else None)
                 if after != before:
@@ -556,7 +587,8 @@ def test_foreign_rows_answer_404(app: Flask, mworld: World, runner: Runner, requ
             before_row = _snapshot(app, route.model, foreign_pk)  # type: ignore[arg-type]
             before_counts = _counts(app)
             body = _edit_body(route, before_row or {}) if route.method in ("POST", "PUT") else None
-            outcome = runner.call(route, principal, foreign_pk, body)
+            outcome = runner.call(route, principal, foreign_pk, body,
+                                  rows=_row_params(app, route, mworld.b.company.id))
             allowed = principal in route.table[route.key]
             who = f"{route.label} as {principal} on company B's row"
             refused = outcome.refused(route.extra_refusals) or (

@@ -239,3 +239,19 @@ def test_catalogue_and_stores(demo: Flask) -> None:
     assert all(p.min_width <= p.max_width for p in configured)
     assert any(set(p.variants) == {"fabric", "colour"} and p.variants["fabric"] for p in products)
     assert all(p.vat_rate == Decimal("25.00") for p in products)
+
+
+def test_approval_queue_shows_both_outcomes(demo: Flask) -> None:
+    """Every demo line is producible; Hansen's pending orders fit its credit, some other dealer's do not."""
+    from app.domain.approvals import credit
+    from app.domain.orders import configuration_errors
+    from app.models import OrderLine, QuoteLine, StandingOrderLine
+
+    for model in (OrderLine, QuoteLine, StandingOrderLine):
+        for line in db.session.scalars(select(model)):
+            assert not configuration_errors(line.product, line), (model.__name__, line.id)
+    pending = list(db.session.scalars(select(Order).where(Order.status == "pending_approval")))
+    checks = credit(db.session, pending)
+    hansen = _company("10001")
+    assert all(not checks[o.id].over for o in pending if o.company_id == hansen.id)
+    assert any(checks[o.id].over for o in pending if o.company_id != hansen.id)

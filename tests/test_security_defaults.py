@@ -172,13 +172,6 @@ def test_api_login_is_rate_limited(app: Flask, world: World) -> None:
         assert other.status_code == 200
 
 
-def test_rate_limit_off_in_tests_keeps_api_login_working(client: FlaskClient, world: World) -> None:
-    for _ in range(12):
-        assert client.post("/api/v1/security/login",
-                           json={"username": "admin", "password": "feil", "provider": "db"}).status_code == 401
-    assert api_token(client, "admin")
-
-
 # --- Secret key ------------------------------------------------------------------------------
 
 
@@ -235,7 +228,8 @@ def test_login_does_not_trust_a_spoofed_host(client: FlaskClient, world: World) 
                            data={"username": "hansen.bruker", "password": PASSWORD},
                            headers={"Host": "evil.example"})
     assert response.status_code == 302
-    assert "evil.example/" not in response.headers["Location"].replace("http://evil.example/login", "")
+    location = response.headers["Location"]
+    assert "evil.example" not in location, location
 
 
 def test_login_keeps_a_local_next(client: FlaskClient, world: World) -> None:

@@ -441,3 +441,245 @@ def test_only_admin_grants_supplier_roles(app: Flask, mworld: World, actor: str,
         finally:
             session.rollback()
             session.close()
+
+
+# --- Part 2: the doors (pages and REST API) ----------------------------------------------------
+
+
+def _endpoint_rule(app: Flask, endpoint: str) -> str:
+    rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == endpoint]
+    if not rules:
+        pytest.skip(f"{endpoint} is not registered yet")
+    return rules[0]
+
+
+def _reached(response: Any) -> None:
+    """The request got past authorization (so the refusal we check is the guard's, not a 403)."""
+    assert response.status_code not in (401, 403), response.status_code
+    assert "/login" not in response.headers.get("Location", "")
+    assert response.status_code < 500, response.get_data(as_text=True)[:500]
+
+
+def _count(app: Flask, table: str, **where: Any) -> int:
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    clause = " AND ".join(f"{k} = :{k}" for k in where) or "1 = 1"
+    with app.app_context(), db.engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table} WHERE {clause}"), where).scalar())
+
+
+def _row(app: Flask, table: str, pk: int) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context(), db.engine.connect() as conn:
+        return dict(conn.execute(text(f"SELECT * FROM {table} WHERE id = :id"), {"id": pk}).mappings().one())
+
+
+def test_page_add_address_with_foreign_company_is_ignored(app: Flask, world: World) -> None:
+    from tests.conftest import login
+
+    url = _endpoint_rule(app, "DeliveryAddressView.add")
+    client = app.test_client()
+    login(client, "hansen.admin")
+    b_before = _count(app, "delivery_addresses", company_id=world.b.company.id)
+    response = client.post(url, data={
+        "company": world.b.company.customer_number, "company_id": str(world.b.company.id),
+        "recipient_name": "Snik", "street": "Gata 1", "postal_code": "0150", "city": "Oslo", "active": "y",
+    })
+    _reached(response)
+    assert response.status_code < 500
+    assert _count(app, "delivery_addresses", company_id=world.b.company.id) == b_before
+    # If it was saved at all, it was saved for the user's own company.
+    assert _count(app, "delivery_addresses", recipient_name="Snik") == _count(
+        app, "delivery_addresses", recipient_name="Snik", company_id=world.a.company.id)
+
+
+def test_page_edit_address_cannot_move_it_to_another_company(app: Flask, world: World) -> None:
+    from tests.conftest import login
+
+    url = _endpoint_rule(app, "DeliveryAddressView.edit").replace("<pk>", str(world.a.address.id))
+    client = app.test_client()
+    login(client, "hansen.admin")
+    response = client.post(url, data={
+        "company": world.b.company.customer_number, "company_id": str(world.b.company.id),
+        "recipient_name": "Flyttet", "street": "Gata 1", "postal_code": "0150", "city": "Oslo", "active": "y",
+    })
+    _reached(response)
+    assert response.status_code < 500
+    assert _row(app, "delivery_addresses", world.a.address.id)["company_id"] == world.a.company.id
+
+
+@pytest.mark.parametrize("endpoint", ["BudgetView.add", "BudgetView.edit"])
+def test_page_budget_for_foreign_user_is_refused(app: Flask, world: World, endpoint: str) -> None:
+    from tests.conftest import login
+
+    url = _endpoint_rule(app, endpoint).replace("<pk>", str(world.a.budget.id))
+    client = app.test_client()
+    login(client, "hansen.admin")
+    before = _row(app, "budgets", world.a.budget.id)
+    count_before = _count(app, "budgets")
+    response = client.post(url, data={
+        "company": world.b.company.customer_number, "user": str(world.b.user.id),
+        "user_id": str(world.b.user.id), "period": "month", "amount": "777", "active": "y",
+    })
+    _reached(response)
+    assert response.status_code < 500
+    assert _count(app, "budgets", user_id=world.b.user.id) == 1  # B's own budget only
+    assert _count(app, "budgets", company_id=world.b.company.id) == 1
+    assert _count(app, "budgets") == count_before
+    assert _row(app, "budgets", world.a.budget.id) == before
+
+
+def test_page_budget_form_offers_only_own_users(app: Flask, world: World) -> None:
+    from tests.conftest import login
+
+    url = _endpoint_rule(app, "BudgetView.add")
+    client = app.test_client()
+    login(client, "hansen.admin")
+    page = client.get(url).get_data(as_text=True)
+    assert world.b.user.username not in page and "berg" not in page.lower()
+
+
+def test_page_quote_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
+    """Supplier staff (no tenant) may write for any company, but never mix two companies."""
+    from tests.conftest import login
+
+    url = _endpoint_rule(app, "QuoteView.add")
+    client = app.test_client()
+    login(client, "selger")
+    before = _count(app, "quotes")
+    response = client.post(url, data={
+        "company": world.a.company.customer_number, "end_customer_ref": "Snik",
+        "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+        "delivery_address": str(world.b.address.id), "note": "",
+    })
+    _reached(response)
+    assert response.status_code < 500
+    assert _count(app, "quotes") == before
+    assert _count(app, "quotes", delivery_address_id=world.b.address.id) == 1  # B's own quote only
+
+
+def test_page_new_order_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
+    from tests.conftest import login
+
+    url = _endpoint_rule(app, "NewOrderView.new")
+    client = app.test_client()
+    login(client, "hansen.bruker")
+    before = _count(app, "orders")
+    response = client.post(url, data={
+        "delivery_address_id": str(world.b.address.id), "customer_reference": "Snik",
+        "lines-0-product_id": str(world.product.id), "lines-0-quantity": "1",  # type: ignore[union-attr]
+    })
+    _reached(response)
+    assert response.status_code in (200, 404), response.status_code
+    assert _count(app, "orders") == before
+    assert _count(app, "orders", delivery_address_id=world.b.address.id) == 1
+
+
+# REST API ---------------------------------------------------------------------------------------
+
+
+def _api(app: Flask, username: str) -> tuple[Any, dict[str, str]]:
+    from tests.conftest import api_token, auth_header
+
+    client = app.test_client()
+    return client, auth_header(api_token(client, username))
+
+
+def test_api_post_address_with_foreign_company(app: Flask, world: World) -> None:
+    _endpoint_rule(app, "DeliveryAddressApi.post")
+    client, headers = _api(app, "hansen.admin")
+    b_before = _count(app, "delivery_addresses", company_id=world.b.company.id)
+    response = client.post("/api/v1/delivery_address/", headers=headers, json={
+        "company_id": world.b.company.id, "recipient_name": "Snik", "street": "Gata 1",
+        "postal_code": "0150", "city": "Oslo",
+    })
+    _reached(response)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert _count(app, "delivery_addresses", company_id=world.b.company.id) == b_before
+    if response.status_code in (200, 201):
+        assert _row(app, "delivery_addresses", response.json["id"])["company_id"] == world.a.company.id
+    else:
+        assert response.status_code in (400, 422)
+        assert "company_id" in response.get_data(as_text=True)
+
+
+def test_api_put_address_cannot_move_it(app: Flask, world: World) -> None:
+    _endpoint_rule(app, "DeliveryAddressApi.put")
+    client, headers = _api(app, "hansen.admin")
+    response = client.put(f"/api/v1/delivery_address/{world.a.address.id}", headers=headers,
+                          json={"company_id": world.b.company.id, "city": "Bergen"})
+    _reached(response)
+    assert response.status_code < 500
+    assert _row(app, "delivery_addresses", world.a.address.id)["company_id"] == world.a.company.id
+
+
+@pytest.mark.parametrize("method", ["post", "put"])
+def test_api_budget_for_foreign_user_is_refused(app: Flask, world: World, method: str) -> None:
+    _endpoint_rule(app, f"BudgetApi.{method}")
+    client, headers = _api(app, "hansen.admin")
+    before = _row(app, "budgets", world.a.budget.id)
+    count_before = _count(app, "budgets")
+    body = {"user_id": world.b.user.id, "period": "month", "amount": "777"}
+    if method == "post":
+        response = client.post("/api/v1/budget/", headers=headers, json=body)
+    else:
+        response = client.put(f"/api/v1/budget/{world.a.budget.id}", headers=headers, json=body)
+    _reached(response)
+    assert response.status_code in (400, 404, 422), response.get_data(as_text=True)
+    assert "user_id" in response.get_data(as_text=True) or response.status_code == 404
+    assert _count(app, "budgets") == count_before
+    assert _row(app, "budgets", world.a.budget.id) == before
+
+
+def test_api_budget_on_foreign_company_is_refused(app: Flask, world: World) -> None:
+    _endpoint_rule(app, "BudgetApi.post")
+    client, headers = _api(app, "hansen.admin")
+    b_before = _count(app, "budgets", company_id=world.b.company.id)
+    response = client.post("/api/v1/budget/", headers=headers, json={
+        "company_id": world.b.company.id, "period": "month", "amount": "777"})
+    _reached(response)
+    assert response.status_code < 500
+    assert _count(app, "budgets", company_id=world.b.company.id) == b_before
+
+
+def test_api_quote_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
+    _endpoint_rule(app, "QuoteApi.post")
+    client, headers = _api(app, "selger")
+    before = _count(app, "quotes")
+    response = client.post("/api/v1/quote/", headers=headers, json={
+        "company_id": world.a.company.id, "delivery_address_id": world.b.address.id,
+        "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(), "end_customer_ref": "Snik",
+        "lines": [{"product_id": world.product.id, "quantity": 1}],  # type: ignore[union-attr]
+    })
+    _reached(response)
+    assert response.status_code in (400, 422), response.get_data(as_text=True)
+    assert "delivery_address_id" in response.get_data(as_text=True)
+    assert _count(app, "quotes") == before
+
+
+def test_api_quote_put_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
+    _endpoint_rule(app, "QuoteApi.put")
+    client, headers = _api(app, "selger")
+    before = _row(app, "quotes", world.a.quote.id)
+    response = client.put(f"/api/v1/quote/{world.a.quote.id}", headers=headers,
+                          json={"delivery_address_id": world.b.address.id})
+    _reached(response)
+    assert response.status_code in (400, 422), response.get_data(as_text=True)
+    assert "delivery_address_id" in response.get_data(as_text=True)
+    assert _row(app, "quotes", world.a.quote.id) == before
+
+
+def test_api_inquiry_with_foreign_company_lands_in_own(app: Flask, world: World) -> None:
+    _endpoint_rule(app, "InquiryApi.post")
+    client, headers = _api(app, "hansen.bruker")
+    b_before = _count(app, "inquiries", company_id=world.b.company.id)
+    response = client.post("/api/v1/inquiry/", headers=headers, json={
+        "company_id": world.b.company.id, "subject": "Snik"})
+    _reached(response)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert _count(app, "inquiries", company_id=world.b.company.id) == b_before

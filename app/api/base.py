@@ -5,6 +5,8 @@ Conventions every resource follows:
 * Routes and permissions come from app/roles.py: an API registers exactly the routes some role
   may use (`can_get` -> list and item, `can_info` -> `_info`, `can_post`, `can_put`,
   `can_delete`), so no route exists that nobody should have (Admin gets every route that exists).
+  Workflow routes work the same way: a method exposed with `@permission_name("approve")` is
+  opened by `can_approve` and exists only when some role in roles.py holds `can_approve`.
 * Results carry codes for programs and `<field>_label` in Norwegian for people
   (`"status": "processing", "status_label": "Under behandling"`).
 * Money (every `Numeric` column) is a JSON **string with exactly two decimals** ("1250.00"),
@@ -24,11 +26,13 @@ Conventions every resource follows:
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
 
 from flask import Response, current_app, g, request
 from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_appbuilder.exceptions import DatabaseException, FABException
 from flask_babel import lazy_gettext as _
 from marshmallow import ValidationError
@@ -54,14 +58,16 @@ from .fields import (
     MSG_SERVER_ERROR,
     MSG_UNAUTHORIZED,
     MSG_UNKNOWN_FIELD,
+    MAX_ID,
     LazyMessages,
     PortalSchemaConverter,
+    flat_errors,
     label_of,
 )
 
 log = logging.getLogger(__name__)
 
-# Which FAB route methods a permission opens.
+# Which FAB route methods a standard (CRUD) permission opens.
 ROUTES_FOR_PERMISSION: dict[str, frozenset[str]] = {
     "can_get": frozenset({"get", "get_list"}),
     "can_info": frozenset({"info"}),
@@ -73,12 +79,37 @@ ROUTES_FOR_PERMISSION: dict[str, frozenset[str]] = {
 _TEXT_FILTER_OPS = frozenset({"sw", "nsw", "ew", "new", "ct", "nct"})
 
 
-def api_permissions(class_name: str) -> set[str]:
-    """Every API permission some role in app/roles.py holds on `class_name`."""
+def granted_permissions(class_name: str) -> set[str]:
+    """Every permission some role in app/roles.py holds on `class_name` (CRUD and workflow)."""
     granted: set[str] = set()
     for perms in ROLE_PERMISSIONS.values():
         granted.update(perms.get(class_name, ()))
-    return {p for p in granted if p in ROUTES_FOR_PERMISSION}
+    return granted
+
+
+def api_permissions(class_name: str) -> set[str]:
+    """The standard (CRUD) API permissions some role in app/roles.py holds on `class_name`."""
+    return {p for p in granted_permissions(class_name) if p in ROUTES_FOR_PERMISSION}
+
+
+def api_routes(api_class: type) -> dict[str, frozenset[str]]:
+    """Permission -> the route methods of `api_class` it opens, read from FAB's decorators
+    (`@permission_name`, or `method_permission_name`): can_get -> {get, get_list}, ..., and
+    e.g. can_approve -> {approve} for a workflow route."""
+    overrides = getattr(api_class, "method_permission_name", None) or {}
+    routes: dict[str, set[str]] = {}
+    for name in dir(api_class):
+        method = getattr(api_class, name, None)
+        if not hasattr(method, "_urls"):
+            continue
+        permission = overrides.get(name) or getattr(method, "_permission_name", None) or name
+        routes.setdefault(f"{PERMISSION_PREFIX}{permission}", set()).add(name)
+    return {permission: frozenset(names) for permission, names in routes.items()}
+
+
+def custom_api_permissions(api_class: type) -> set[str]:
+    """The workflow permissions (beyond CRUD) of `api_class` that some role holds."""
+    return (granted_permissions(api_class.__name__) & set(api_routes(api_class))) - set(ROUTES_FOR_PERMISSION)
 
 
 def is_customer_request() -> bool:
@@ -145,9 +176,14 @@ class PortalModelRestApi(ModelRestApi):
     customer_add_model_schema: Any = None
 
     def __init__(self) -> None:
-        granted = api_permissions(type(self).__name__)
+        routes = api_routes(type(self))
+        wanted = granted_permissions(type(self).__name__)
+        granted = wanted & set(routes)
+        if wanted - granted:
+            log.warning("%s: app/roles.py grants %s, but no route uses it", type(self).__name__,
+                        ", ".join(sorted(wanted - granted)))
         self.base_permissions = sorted(granted)
-        self.include_route_methods = set().union(*(ROUTES_FOR_PERMISSION[p] for p in granted))
+        self.include_route_methods = set().union(*(routes[p] for p in granted))
         self._virtual = {
             **{f"{col}_label": label_of(mapping, col) for col, mapping in self.label_fields.items()},
             **self.virtual_fields,
@@ -355,6 +391,46 @@ class PortalModelRestApi(ModelRestApi):
             return self.response_403()
         return self.response(exc.status, message=str(exc.message))
 
+    def user_may(self, permission: str) -> bool:
+        """Does the logged-in user hold `permission` on this API (app/roles.py via FAB's tables)?"""
+        if permission not in self.base_permissions:
+            return False
+        return bool(current_app.appbuilder.sm.has_access(permission, self.class_permission_name))
+
+    # --- workflow routes (POST /<id>/approve etc.): bodies and answers ------------------
+
+    def optional_json_body(self) -> tuple[Optional[dict[str, Any]], Optional[Response]]:
+        """A body that may be left out entirely (e.g. an optional reason); if sent, a JSON object."""
+        if not request.get_data(cache=True):
+            return {}, None
+        return self._json_body()
+
+    def load_input(self, schema: Any, body: dict[str, Any]) -> dict[str, Any]:
+        """Load a workflow body; bad input raises ValidationError named like the domain does
+        ("lines[0].width"), so the answer is the same whichever layer found the problem."""
+        try:
+            return schema.load(body)
+        except ValidationError as exc:
+            raise ValidationError(flat_errors(exc.messages)) from exc
+
+    def run_domain(self, action: Callable[[], Any], rename: Optional[Callable[[str], str]] = None,
+                   ) -> tuple[Any, Optional[Response]]:
+        """Run a domain function and commit; its refusal becomes the answer (400/403/404/409),
+        a guard or database refusal a 400, and nothing is written in either case. `rename`
+        maps the domain's field names to the body's where they differ."""
+        try:
+            result = action()
+            db.session.commit()
+        except ValidationFailed as exc:
+            if rename is not None:
+                exc = ValidationFailed({rename(key): message for key, message in exc.errors.items()})
+            return None, self.response_domain_error(exc)
+        except DomainError as exc:
+            return None, self.response_domain_error(exc)
+        except (ValidationError, FieldError, TenantViolation, SQLAlchemyError, DatabaseException) as exc:
+            return None, self._write_error(exc)
+        return result, None
+
     # --- _info: the add fields a customer may send --------------------------------------
 
     def _get_field_info(self, field: Field, filter_rel_field: Any, page: Optional[int] = None,
@@ -368,9 +444,9 @@ class PortalModelRestApi(ModelRestApi):
 
     def _get_fields_info(self, cols: list[str], model_schema: Any, filter_rel_fields: Any,
                          **kwargs: Any) -> list[dict[str, Any]]:
-        # No add/edit fields (and no related-row lookups) where nobody may add or edit.
-        if (model_schema is self.add_model_schema and "can_post" not in self.base_permissions) or (
-                model_schema is self.edit_model_schema and "can_put" not in self.base_permissions):
+        # No add/edit fields (and no related-row lookups) for a user who may not add or edit.
+        if (model_schema is self.add_model_schema and not self.user_may("can_post")) or (
+                model_schema is self.edit_model_schema and not self.user_may("can_put")):
             return []
         if model_schema is self.add_model_schema and self.tenant_owned and is_customer_request():
             model_schema = self.customer_add_model_schema
@@ -378,11 +454,24 @@ class PortalModelRestApi(ModelRestApi):
         return super()._get_fields_info(cols, model_schema, filter_rel_fields, **kwargs)
 
 
+def ids_in_range(route: Callable[..., Response]) -> Callable[..., Response]:
+    """404 for an id in the URL beyond SQL's integer range (SQLite would raise OverflowError)."""
+
+    @functools.wraps(route)
+    def wrapper(self: PortalModelRestApi, *args: Any, **kwargs: Any) -> Response:
+        if any(isinstance(v, int) and not 0 < v <= MAX_ID for v in (*args, *kwargs.values())):
+            return self.response_404()
+        return route(self, *args, **kwargs)
+
+    return wrapper
+
+
 def _int_or_none(value: Any) -> Optional[int]:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number <= MAX_ID else None
 
 
 def tracking_url(carrier: Optional[str], waybill: Optional[str]) -> Optional[str]:

@@ -34,6 +34,14 @@ MSG_FORBIDDEN = _("Du har ikke tilgang til dette.")
 MSG_UNAUTHORIZED = _("Du må logge inn.")
 MSG_SERVER_ERROR = _("Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeservice.")
 MSG_BAD_FILTER = _("Ugyldig filter.")
+MSG_LIST = _("Skriv en liste.")
+MSG_LINE_OBJECT = _("Hver linje må være et JSON-objekt.")
+MSG_QUANTITY_MAX = _("Antall kan være høyst 99999.")
+
+# Ids and quantities beyond a 32-bit integer are refused before they reach SQL (SQLite raises
+# OverflowError on bigger Python ints; PostgreSQL an out-of-range error).
+MAX_ID = 2**31 - 1
+MAX_QUANTITY = 99999
 
 _TYPE_MESSAGES: tuple[tuple[type[Field], Any], ...] = (
     (fields.Boolean, _("Skriv true eller false.")),
@@ -90,6 +98,8 @@ class RelatedId(fields.Integer):
         pk = super()._deserialize(value, attr, data, **kwargs)
         if pk is None:
             return None
+        if not 0 < pk <= MAX_ID:
+            raise ValidationError(str(MSG_NOT_FOUND_REF))
         found = db.session.execute(select(self.model).where(self.model.id == pk)).scalar_one_or_none()
         if found is None:
             raise ValidationError(str(MSG_NOT_FOUND_REF))
@@ -180,6 +190,42 @@ def _norwegian_length(validator: validate.Length) -> validate.Length:
     return validate.Length(min=validator.min, max=validator.max, equal=validator.equal, error=error)
 
 
+def flat_errors(messages: Any, prefix: str = "") -> dict[str, Any]:
+    """marshmallow's nested errors as the domain names fields: {"lines": {0: {"width": [..]}}}
+    -> {"lines[0].width": [..]}; a schema-level error of a line is named by the line itself."""
+    if not isinstance(messages, dict):
+        return {prefix or "_schema": messages}
+    out: dict[str, Any] = {}
+    for key, value in messages.items():
+        if isinstance(key, int):
+            name = f"{prefix}[{key}]"
+        elif key == "_schema" and prefix:
+            name = prefix
+        else:
+            name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(flat_errors(value, name))
+        else:
+            out[name] = value
+    return out
+
+
+def line_list(schema: type[Schema], **kwargs: Any) -> fields.List:
+    """A body's `lines`: a list of objects; missing means empty (the domain names what is missing)."""
+    kwargs.setdefault("load_default", list)
+    return fields.List(fields.Nested(schema, error_messages={"type": MSG_LINE_OBJECT}),
+                       error_messages={"invalid": MSG_LIST}, **kwargs)
+
+
+def id_field(**kwargs: Any) -> fields.Integer:
+    """An id the domain looks up itself (a product, an order line): only kept inside SQL's range."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID, error=MSG_NOT_FOUND_REF), **kwargs)
+
+
+def quantity_field(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(max=MAX_QUANTITY, error=MSG_QUANTITY_MAX), **kwargs)
+
+
 class InputSchema(Schema):
     """A hand-written request body schema with the same Norwegian messages as the generated ones."""
 
@@ -191,6 +237,12 @@ class InputSchema(Schema):
 
     def on_bind_field(self, field_name: str, field_obj: Field) -> None:
         _norwegian(field_obj)
+
+
+class LineInputSchema(InputSchema):
+    """One line of a body: a non-object line is named by its index, not as the whole body."""
+
+    error_messages = {"unknown": MSG_UNKNOWN_FIELD, "type": MSG_LINE_OBJECT}
 
 
 class PortalSchemaConverter(Model2SchemaConverter):

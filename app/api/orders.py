@@ -1,22 +1,100 @@
-"""Orders (Ordreoversikt), read-only for now: issue 3 adds POST with the domain rules.
+"""Orders (Ordreoversikt) and what is done to them: place, approve, reject, cancel, ship, bill.
 
-A customer sees all orders of its own company, whoever placed them and on any channel.
+A customer sees all orders of its own company, whoever placed them and on any channel. Every
+rule is app/domain's (orders, approvals, fulfilment): this module reads bodies, calls the domain
+function and maps its answer (ValidationFailed 400 per field, Forbidden 403, NotFound 404,
+NotAllowed/AlreadyHandled 409).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from flask import Response, current_app
+from flask_appbuilder.api import expose, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from ..domain import approvals, fulfilment, labels
+from ..domain import orders as order_rules
+from ..domain.errors import NotFound
+from ..domain.invoice_pdf import render_invoice_pdf, supplier_from_config
+from ..domain.orders import LineInput
+from ..domain.validation import validate_amount
 from ..extensions import db
-from ..domain import labels
-from ..models import Order, OrderLine
-from .base import PortalModelRestApi, tracking_url
-from .fields import code_label, computed, money, money_field
+from ..filters import FilterNumberPrefix
+from ..models import Company, DeliveryAddress, Invoice, Order, OrderChannel, OrderLine
+from ..security import current_tenant
+from .base import PortalModelRestApi, current_actor, ids_in_range, is_customer_request, tracking_url
+from .fields import (
+    InputSchema,
+    LineInputSchema,
+    Money,
+    RelatedId,
+    code_label,
+    computed,
+    domain_validator,
+    id_field,
+    line_list,
+    money,
+    money_field,
+    quantity_field,
+)
+
+
+# --- request bodies -------------------------------------------------------------------------
+
+
+class OrderLineIn(LineInputSchema):
+    product_id = id_field(required=True)
+    quantity = quantity_field(required=True)
+    width = fields.Integer(allow_none=True, strict=True)
+    depth = fields.Integer(allow_none=True, strict=True)
+    fabric = fields.String(allow_none=True, validate=validate.Length(max=100))
+    colour = fields.String(allow_none=True, validate=validate.Length(max=100))
+
+
+class OrderIn(InputSchema):
+    """POST body of a customer: the company is the user's, the prices the catalogue's."""
+
+    delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
+    customer_reference = fields.String(allow_none=True, validate=validate.Length(max=200))
+    lines = line_list(OrderLineIn)
+
+
+class StaffOrderIn(OrderIn):
+    """POST body of supplier staff (Admin): they name the company."""
+
+    company_id = RelatedId(Company, required=True)
+
+
+class ReasonIn(InputSchema):
+    reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class ShipmentLineIn(LineInputSchema):
+    order_line_id = id_field(required=True)
+    quantity = quantity_field(required=True)
+
+
+class ShipmentIn(InputSchema):
+    carrier = fields.String(allow_none=True, load_default=None)
+    waybill_number = fields.String(allow_none=True, validate=validate.Length(max=60))
+    lines = line_list(ShipmentLineIn)
+
+
+class InvoiceIn(InputSchema):
+    number = fields.String(load_default="", validate=validate.Length(max=20))
+    invoice_date = fields.Date(required=True)
+    due_date = fields.Date(required=True)
+    amount = Money(allow_none=True, validate=domain_validator(validate_amount))
+
+
+# --- results --------------------------------------------------------------------------------
 
 
 class OrderLineOut(Schema):
@@ -78,18 +156,31 @@ def _total_inc_vat(order: Order) -> Any:
     return (order.total_ex_vat or 0) + (order.total_vat or 0)
 
 
+_SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
 class OrderApi(PortalModelRestApi):
     """/api/v1/order/ — codes `status`/`channel` with `*_label`; money as 2-decimal strings.
 
     Filter with FAB's rison `q`, e.g. `?q=(filters:!((col:status,opr:eq,value:processing)))`;
-    filterable: number, status, channel, company_id, created_at, customer_reference,
-    delivery_date, over_budget, created_by_id, quote_id. The item adds lines, status history
-    (events), shipments with tracking links and invoices.
+    filterable: number, status, channel, company_id, created_at (`gt`/`lt` for a date range),
+    customer_reference, delivery_date, over_budget, created_by_id, quote_id, standing_order_id.
+    The order number also has `numpre` (exact or prefix match, served by an index):
+    `(col:number,opr:numpre,value:'1001')`. The item adds lines, status history (events),
+    shipments with tracking links and invoices.
+
+    POST (customers; company from the user, channel `webshop`): `delivery_address_id`,
+    optional `customer_reference`, `lines` ([{product_id, quantity, width, depth, fabric,
+    colour}]); prices, totals, number and status come from the server. Supplier staff with the
+    permission also send `company_id` (channel `seller`). Workflow: POST `/<id>/approve`,
+    `/<id>/reject` {reason}, `/<id>/cancel` {reason?}, `/<id>/shipment`, `/<id>/invoice`;
+    GET `/<id>/invoice/<invoice_id>/pdf` (Fakturakopi).
     """
 
     resource_name = "order"
     list_title = _("Ordreoversikt")
     show_title = _("Ordre")
+    add_title = _("Ny ordre")
     datamodel = SQLAInterface(Order)
     label_fields = {"status": labels.ORDER_STATUS, "channel": labels.ORDER_CHANNEL}
     virtual_fields = {
@@ -108,5 +199,275 @@ class OrderApi(PortalModelRestApi):
     ]
     show_columns = [*list_columns, "lines", "events", "shipments", "invoices"]
     search_columns = ["number", "status", "channel", "company_id", "created_at", "customer_reference",
-                      "delivery_date", "over_budget", "created_by_id", "quote_id"]
+                      "delivery_date", "over_budget", "created_by_id", "quote_id", "standing_order_id"]
+    # LIKE 'prefix%' on ix_orders_number_prefix; FAB's own `sw` is ILIKE, which cannot use it.
+    search_filters = {"number": [FilterNumberPrefix]}
     base_order = ("created_at", "desc")
+    # POST has its own body (lines) for app/domain/orders.place_order.
+    add_model_schema = StaffOrderIn()
+    add_columns = ["company_id", "delivery_address_id", "customer_reference", "lines"]
+    customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
+
+    def _init_model_schemas(self) -> None:
+        super()._init_model_schemas()
+        self.customer_add_model_schema = OrderIn()
+
+    # --- placing an order ---------------------------------------------------------------
+
+    def post_headless(self) -> Response:
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        customer = is_customer_request()
+        if customer:
+            error = self._strip_company(body, current_tenant())
+            if error is not None:
+                return error
+        try:
+            data = self.load_input(self._add_schema(), body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        company_id = current_tenant() if customer else data["company_id"]
+        channel = OrderChannel.webshop.value if customer else OrderChannel.seller.value
+        order, error = self.run_domain(lambda: order_rules.place_order(
+            db.session, actor=current_actor(), company_id=company_id,
+            delivery_address_id=data.get("delivery_address_id"), lines=_line_inputs(data["lines"]),
+            channel=channel, customer_reference=data.get("customer_reference")))
+        if error is not None:
+            return error
+        return self.response(201, id=order.id, result=self._show(order))
+
+    # --- the seller's decision ----------------------------------------------------------
+
+    @expose("/<int:pk>/approve", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("approve")
+    @ids_in_range
+    def approve(self, pk: int) -> Response:
+        """Approve a pending order (Til godkjenning -> Under behandling), exactly once.
+        ---
+        post:
+          summary: Approve an order waiting for approval (sellers)
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            200: {description: The order, now processing}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Already handled, or a line cannot be produced}
+        """
+        order, error = self.run_domain(lambda: approvals.approve_order(db.session, pk, current_actor()))
+        return error or self.response(200, id=pk, result=self._show(order))
+
+    @expose("/<int:pk>/reject", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("reject")
+    @ids_in_range
+    def reject(self, pk: int) -> Response:
+        """Reject a pending order with a reason.
+        ---
+        post:
+          summary: Reject an order waiting for approval (sellers); body {reason}
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            content:
+              application/json:
+                schema: {type: object, properties: {reason: {type: string}}, required: [reason]}
+          responses:
+            200: {description: The order, now rejected}
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Already handled}
+        """
+        return self._with_reason(pk, approvals.reject_order)
+
+    @expose("/<int:pk>/cancel", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("cancel")
+    @ids_in_range
+    def cancel(self, pk: int) -> Response:
+        """Cancel an order (customers: the same day and before any shipment; customer service:
+        before it ships).
+        ---
+        post:
+          summary: Cancel an order; optional body {reason}
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            required: false
+            content:
+              application/json:
+                schema: {type: object, properties: {reason: {type: string}}}
+          responses:
+            200: {description: The order, now cancelled}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The order can no longer be cancelled (message says why)}
+        """
+        return self._with_reason(pk, lambda session, oid, actor, reason: order_rules.cancel_order(
+            session, oid, actor, reason=reason))
+
+    def _with_reason(self, pk: int, action: Any) -> Response:
+        body, error = self.optional_json_body()
+        if error is not None:
+            return error
+        try:
+            data = self.load_input(ReasonIn(), body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        order, error = self.run_domain(lambda: action(db.session, pk, current_actor(), data.get("reason")))
+        return error or self.response(200, id=pk, result=self._show(order))
+
+    # --- customer service: shipments and invoices ---------------------------------------
+
+    @expose("/<int:pk>/shipment", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("ship")
+    @ids_in_range
+    def shipment(self, pk: int) -> Response:
+        """Register a shipment; the order becomes partially delivered or shipped.
+        ---
+        post:
+          summary: Register a shipment (customer service)
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    carrier: {type: string, enum: [collicare, schenker, postnord, bring, own]}
+                    waybill_number: {type: string}
+                    lines:
+                      type: array
+                      items:
+                        type: object
+                        properties: {order_line_id: {type: integer}, quantity: {type: integer}}
+          responses:
+            201: {description: 'The shipment id and the order'}
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The order cannot be shipped in its status}
+        """
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        try:
+            data = self.load_input(ShipmentIn(), body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        quantities: dict[int, int] = {}
+        index_of: dict[int, int] = {}
+        for i, line in enumerate(data["lines"]):
+            quantities[line["order_line_id"]] = quantities.get(line["order_line_id"], 0) + line["quantity"]
+            index_of.setdefault(line["order_line_id"], i)
+        shipment, error = self.run_domain(lambda: fulfilment.register_shipment(
+            db.session, pk, current_actor(), carrier=data["carrier"], waybill_number=data.get("waybill_number"),
+            quantities=quantities), rename=lambda key: _line_position(key, index_of))
+        if error is not None:
+            return error
+        return self.response(201, id=shipment.id, shipment_id=shipment.id, result=self._show(shipment.order))
+
+    @expose("/<int:pk>/invoice", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("bill")
+    @ids_in_range
+    def invoice(self, pk: int) -> Response:
+        """Register an invoice (default amount: the order's total incl. VAT).
+        ---
+        post:
+          summary: Register an invoice (customer service)
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [number, invoice_date, due_date]
+                  properties:
+                    number: {type: string}
+                    invoice_date: {type: string, format: date}
+                    due_date: {type: string, format: date}
+                    amount: {type: string, format: decimal, example: '1250.00'}
+          responses:
+            201: {description: 'The invoice id and the order'}
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The order cannot be invoiced in its status}
+        """
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        try:
+            data = self.load_input(InvoiceIn(), body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        invoice, error = self.run_domain(lambda: fulfilment.register_invoice(
+            db.session, pk, current_actor(), number=data["number"], invoice_date=data["invoice_date"],
+            due_date=data["due_date"], amount=data.get("amount")))
+        if error is not None:
+            return error
+        return self.response(201, id=invoice.id, invoice_id=invoice.id, result=self._show(invoice.order))
+
+    @expose("/<int:pk>/invoice/<int:invoice_id>/pdf", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("invoice_copy")
+    @ids_in_range
+    def invoice_copy(self, pk: int, invoice_id: int) -> Response:
+        """Fakturakopi: the invoice as a PDF attachment.
+        ---
+        get:
+          summary: Download an invoice copy (PDF)
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          - {in: path, name: invoice_id, required: true, schema: {type: integer}}
+          responses:
+            200:
+              description: fakturakopi-<number>.pdf
+              content: {application/pdf: {schema: {type: string, format: binary}}}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+        """
+        # Both reads go through the tenancy guard: another company's order or invoice is absent.
+        try:
+            order_rules.get_order(db.session, pk)
+        except NotFound:
+            return self.response_404()
+        invoice = db.session.get(Invoice, invoice_id)
+        if invoice is None or invoice.order_id != pk:
+            return self.response_404()
+        pdf = render_invoice_pdf(invoice, supplier_from_config(current_app.config))
+        filename = f"fakturakopi-{_SAFE_FILENAME.sub('_', invoice.number)}.pdf"
+        return Response(pdf, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _line_inputs(lines: list[dict[str, Any]]) -> list[LineInput]:
+    # Never a unit_price: the body has none, so the catalogue price applies.
+    return [LineInput(**line) for line in lines]
+
+
+_LINE_ID_KEY = re.compile(r"^lines\[(\d+)\]$")
+
+
+def _line_position(key: str, index_of: dict[int, int]) -> str:
+    """register_shipment names a line by its order line id ("lines[57]"); the answer names the
+    entry of the body ("lines[0]"), so the client finds what it sent."""
+    match = _LINE_ID_KEY.match(key)
+    if match and int(match.group(1)) in index_of:
+        return f"lines[{index_of[int(match.group(1))]}]"
+    return key

@@ -1,28 +1,43 @@
-"""Quotes (Tilbud): everybody reads (customers their own company's), sellers create and edit.
+"""Quotes (Tilbud): everybody reads (customers their own company's); sellers and the dealer's
+own users create them; sellers edit the header.
 
 Creating goes through app/domain/quotes.create_quote (numbers, prices, producibility); status
-changes (send, decline, order) are the quote workflow's, not PUT's.
+changes (send, decline, "Bestill" = convert to an order) are the quote workflow's routes, not PUT's.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response
+from flask_appbuilder.api import expose, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from ..domain import labels
 from ..domain import quotes as quote_rules
-from ..domain.errors import DomainError, NotAllowed
+from ..domain.errors import NotAllowed
 from ..domain.orders import LineInput
 from ..domain.validation import validate_not_past
 from ..extensions import db
 from ..models import Company, DeliveryAddress, Product, Quote, QuoteLine
-from ..security import TenantViolation
-from .base import PortalModelRestApi, current_actor
-from .fields import InputSchema, RelatedId, code_label, computed, domain_validator, money_field
+from ..security import current_tenant
+from .base import PortalModelRestApi, current_actor, ids_in_range, is_customer_request
+from .fields import (
+    InputSchema,
+    LineInputSchema,
+    RelatedId,
+    code_label,
+    computed,
+    domain_validator,
+    id_field,
+    line_list,
+    money_field,
+    quantity_field,
+)
 
 
 class QuoteLineOut(Schema):
@@ -40,25 +55,40 @@ class QuoteLineOut(Schema):
     colour = fields.String()
 
 
-class QuoteLineIn(InputSchema):
-    product_id = RelatedId(Product, required=True)
-    quantity = fields.Integer(required=True, strict=True)
+class CustomerQuoteLineIn(LineInputSchema):
+    """A line from a dealer's own user: no price (the catalogue's applies)."""
+
+    product_id = id_field(required=True)
+    quantity = quantity_field(required=True)
     width = fields.Integer(allow_none=True, strict=True)
     depth = fields.Integer(allow_none=True, strict=True)
-    fabric = fields.String(allow_none=True)
-    colour = fields.String(allow_none=True)
+    fabric = fields.String(allow_none=True, validate=validate.Length(max=100))
+    colour = fields.String(allow_none=True, validate=validate.Length(max=100))
+
+
+class QuoteLineIn(CustomerQuoteLineIn):
     unit_price = money_field(allow_none=True)  # a seller's special price; else the list price
 
 
-class QuoteIn(InputSchema):
-    """POST body (the schema FAB's `QuoteApi.post` documents is the header part of this)."""
+class CustomerQuoteIn(InputSchema):
+    """POST body of a dealer's user: the company is the user's."""
 
-    company_id = RelatedId(Company, required=True)
     valid_until = fields.Date(required=True)
-    end_customer_ref = fields.String(allow_none=True)
+    end_customer_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
     delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
     note = fields.String(allow_none=True)
-    lines = fields.List(fields.Nested(QuoteLineIn), required=True)
+    lines = line_list(CustomerQuoteLineIn)
+
+
+class QuoteIn(CustomerQuoteIn):
+    """POST body of a seller (the schema FAB's `QuoteApi.post` documents)."""
+
+    company_id = RelatedId(Company, required=True)
+    lines = line_list(QuoteLineIn)
+
+
+class ConvertIn(InputSchema):
+    delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
 
 
 def _lines(quote: Quote) -> list[QuoteLine]:
@@ -74,8 +104,14 @@ class QuoteApi(PortalModelRestApi):
     POST (sellers): `company_id`, `valid_until` (YYYY-MM-DD, not in the past), `lines`
     ([{product_id, quantity, width, depth, fabric, colour, unit_price}], at least one),
     optional `end_customer_ref`, `delivery_address_id` (of that company), `note`. The number,
-    prices, creator and status `draft` come from the server. PUT changes the header of a quote
-    that is still a draft or sent: `end_customer_ref`, `valid_until`, `delivery_address_id`, `note`.
+    prices, creator and status `draft` come from the server. A dealer's own user sends the same
+    without `company_id` (the user's company) and without `unit_price` (catalogue prices). PUT
+    changes the header of a quote that is still a draft or sent: `end_customer_ref`,
+    `valid_until`, `delivery_address_id`, `note`.
+
+    Workflow: POST `/<id>/send`, `/<id>/decline`, and `/<id>/convert` ("Bestill", body
+    `delivery_address_id` optional) -> 201 `{"order_id": ...}`: an order with the quote's prices,
+    channel `quote`.
     """
 
     resource_name = "quote"
@@ -101,30 +137,125 @@ class QuoteApi(PortalModelRestApi):
     # POST has its own body (header and lines) for app/domain/quotes.create_quote.
     add_model_schema = QuoteIn()
     add_columns = ["company_id", "valid_until", "end_customer_ref", "delivery_address_id", "note", "lines"]
-    customer_add_columns: list[str] = []  # customers may not create quotes through the API (yet)
+    customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
     edit_columns = ["end_customer_ref", "valid_until", "delivery_address_id", "note"]
     search_columns = ["number", "status", "company_id", "created_at", "valid_until", "end_customer_ref",
                       "created_by_id"]
     base_order = ("created_at", "desc")
     validators_columns = {"valid_until": domain_validator(validate_not_past)}
 
+    def _init_model_schemas(self) -> None:
+        super()._init_model_schemas()
+        self.customer_add_model_schema = CustomerQuoteIn()
+
     def post_headless(self) -> Response:
         body, error = self._json_body()
         if error is not None:
             return error
+        customer = is_customer_request()
+        if customer:
+            error = self._strip_company(body, current_tenant())
+            if error is not None:
+                return error
         try:
-            data = self.add_model_schema.load(body)
+            data = self.load_input(self._add_schema(), body)
         except ValidationError as exc:
             return self.response_400_fields(exc.messages)
+        if customer:
+            data["company_id"] = current_tenant()
         lines = [LineInput(**line) for line in data.pop("lines")]
-        try:
-            quote = quote_rules.create_quote(db.session, actor=current_actor(), lines=lines, **data)
-            db.session.commit()
-        except DomainError as exc:
-            return self.response_domain_error(exc)
-        except (TenantViolation, SQLAlchemyError) as exc:
-            return self._write_error(exc)
+        quote, error = self.run_domain(
+            lambda: quote_rules.create_quote(db.session, actor=current_actor(), lines=lines, **data))
+        if error is not None:
+            return error
         return self.response(201, id=quote.id, result=self._show(quote))
+
+    # --- workflow -----------------------------------------------------------------------
+
+    @expose("/<int:pk>/convert", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("convert")
+    @ids_in_range
+    def convert(self, pk: int) -> Response:
+        """"Bestill": the quote becomes an order (prices frozen, channel quote).
+        ---
+        post:
+          summary: Order a quote; optional body {delivery_address_id} (default the quote's)
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            required: false
+            content:
+              application/json:
+                schema: {type: object, properties: {delivery_address_id: {type: integer}}}
+          responses:
+            201:
+              description: The new order
+              content:
+                application/json:
+                  schema: {type: object, properties: {order_id: {type: integer}, order_number: {type: string}}}
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: 'Expired, already ordered or declined (message says which)'}
+        """
+        body, error = self.optional_json_body()
+        if error is not None:
+            return error
+        try:
+            data = self.load_input(ConvertIn(), body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        order, error = self.run_domain(lambda: quote_rules.convert_quote(
+            db.session, pk, current_actor(), delivery_address_id=data.get("delivery_address_id")))
+        if error is not None:
+            return error
+        return self.response(201, order_id=order.id, order_number=order.number, quote_id=pk)
+
+    @expose("/<int:pk>/send", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("send")
+    @ids_in_range
+    def send(self, pk: int) -> Response:
+        """Send a draft quote to the customer.
+        ---
+        post:
+          summary: Send a draft quote
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            200: {description: The quote, now sent}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Only a draft can be sent}
+        """
+        return self._act(pk, quote_rules.send_quote)
+
+    @expose("/<int:pk>/decline", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("decline")
+    @ids_in_range
+    def decline(self, pk: int) -> Response:
+        """Decline a draft or sent quote.
+        ---
+        post:
+          summary: Decline a quote
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            200: {description: The quote, now declined}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The quote cannot be declined in its status}
+        """
+        return self._act(pk, quote_rules.decline_quote)
+
+    def _act(self, pk: int, action: Any) -> Response:
+        quote, error = self.run_domain(lambda: action(db.session, pk, current_actor()))
+        return error or self.response(200, id=pk, result=self._show(quote))
 
     def pre_update(self, item: Quote) -> None:
         # The stored status: a sent quote past its date may still get a later valid-until date.

@@ -579,8 +579,8 @@ def _ensure_hansen(ctx: Ctx) -> None:
     sofa = LinePlan("SOFA-OSLO", 1, width=240, depth=95, fabric="Ull grå", colour="Eik")
     quotes = [
         _build_quote(ctx, company, "T1000101", "accepted", 24, "selger", "Tannlegene på Torget, Gjøvik",
-                     [LinePlan("SOFA-OSLO", 2, width=280, depth=100, fabric="Lin natur", colour="Sort"),
-                      LinePlan("LENE-HVILE", 4, fabric="Ull blå", colour="Eik")], addresses[0],
+                     [LinePlan("SOFA-OSLO", 1, width=280, depth=100, fabric="Lin natur", colour="Sort"),
+                      LinePlan("LENE-HVILE", 1, fabric="Ull blå", colour="Eik")], addresses[0],
                      note="Levering etter avtale med kunden."),
         _build_quote(ctx, company, "T1000102", "sent", 5, "selger", "Advokatfirmaet Moe & Lie, Hamar",
                      [LinePlan("BORD-ASK", 1, width=320, depth=110, colour="Ask"),
@@ -612,26 +612,26 @@ def _ensure_hansen(ctx: Ctx) -> None:
                                                                        colour="Eik")],
                   created_by="hansen.bruker", this_month=True, reference="Butikk Gjøvik – utstilling"),
         OrderPlan("pending_approval", "seller", 1.2, [LinePlan("BORD-ASK", 1, width=240, depth=100, colour="Eik"),
-                                                      LinePlan("STOL-ERGO", 8, fabric="Ull blå", colour="Sort")],
+                                                      LinePlan("STOL-ERGO", 1, fabric="Ull blå", colour="Sort")],
                   created_by="selger", address_no=1, reference="Hamar kommune – møterom 3"),
         OrderPlan("processing", "webshop", 2.0, [LinePlan("BORD-FLEX", 2, width=160, depth=80, colour="Hvit"),
                                                  LinePlan("SKJERM-AKU", 2, width=140, fabric="Filt grå")],
                   created_by="hansen.bruker", this_month=True, reference="Kontor Hunnsvegen"),
         OrderPlan("processing", "quote", 3.0, accepted_lines(accepted), created_by="hansen.admin",
                   quote_no=0, reference=accepted.end_customer_ref),
-        OrderPlan("processing", "phone", 6.0, [LinePlan("SOFA-FJORD", 2, fabric="Lin natur", colour="Sort")],
+        OrderPlan("processing", "phone", 6.0, [LinePlan("SOFA-FJORD", 1, fabric="Lin natur", colour="Sort")],
                   created_by="selger", address_no=2, reference="Tlf. bestilling Kari"),
-        OrderPlan("shipped", "seller", 12.0, [LinePlan("STOL-KANTINE", 20, colour="Eik"),
-                                              LinePlan("BORD-KANTINE", 5, width=180, depth=80, colour="Eik")],
+        OrderPlan("shipped", "seller", 12.0, [LinePlan("STOL-KANTINE", 8, colour="Eik"),
+                                              LinePlan("BORD-KANTINE", 2, width=180, depth=80, colour="Eik")],
                   created_by="selger", carriers=("collicare",), reference="Lillehammer Folkehøgskole"),
         OrderPlan("partially_delivered", "edi", 20.0,
-                  [LinePlan("REOL-MODUL", 6, width=100, depth=35), LinePlan("SKAP-ARKIV", 4),
-                   LinePlan("LAMPE-LED", 10)], buyer="EDI", carriers=("schenker",), reference="EDI 4500123871"),
+                  [LinePlan("REOL-MODUL", 3, width=100, depth=35), LinePlan("SKAP-ARKIV", 2),
+                   LinePlan("LAMPE-LED", 4)], buyer="EDI", carriers=("schenker",), reference="EDI 4500123871"),
         OrderPlan("invoiced", "webshop", 45.0, [LinePlan("TEPPE-ULL", 2, colour="Naturhvit"),
                                                 LinePlan("LENE-HVILE", 2, fabric="Velur grønn", colour="Eik")],
                   created_by="hansen.bruker", carriers=("schenker",), paid=True, reference="Kunde Berit Lund"),
-        OrderPlan("invoiced", "edi", 75.0, [LinePlan("STOL-ERGO", 12, fabric="Kunstskinn sort", colour="Aluminium"),
-                                            LinePlan("BORD-FLEX", 6, width=140, depth=70, colour="Sort")],
+        OrderPlan("invoiced", "edi", 75.0, [LinePlan("STOL-ERGO", 2, fabric="Kunstskinn sort", colour="Aluminium"),
+                                            LinePlan("BORD-FLEX", 1, width=140, depth=70, colour="Sort")],
                   buyer="EDI", carriers=("collicare", "schenker"), paid=False, reference="EDI 4500119004"),
         OrderPlan("invoiced", "standing_order", 9.0,
                   [LinePlan(sku, qty) for sku, qty in (("PAPIR-A4", 10), ("PERM-A4", 4), ("KAFFE-1KG", 6),
@@ -829,6 +829,10 @@ _STATUS_WEIGHTS = {
                "cancelled": 1, "rejected": 1},
     "webshop": {"invoiced": 5, "shipped": 2, "partially_delivered": 1, "processing": 2, "cancelled": 1},
 }
+_REASONS = {
+    "rejected": ("Kredittgrensen er overskredet", "Forfalte fakturaer må betales før nye ordre godkjennes"),
+    "cancelled": ("Kunden ønsket å kansellere", "Varen er utgått – erstattes av ny ordre"),
+}
 _AGE_DAYS = {"pending_approval": (0.1, 6), "processing": (0.2, 8), "shipped": (3, 20),
              "partially_delivered": (5, 30), "invoiced": (20, 180), "cancelled": (1, 120), "rejected": (2, 120)}
 
@@ -884,10 +888,7 @@ def _ensure_extra_company(ctx: Ctx, spec: CompanySpec) -> None:
             created_by="selger" if channel in ("seller", "phone") else None,
             buyer=ctx.fake.name() if channel == "webshop" else None,
             reference=f"PO {rng.randint(1000, 99999)}" if channel in ("edi", "seller") else None,
-            reason=(rng.choice(["Kredittgrensen er overskredet", "Mål utenfor det som kan produseres"])
-                    if status == "rejected" else
-                    rng.choice(["Kunden ønsket å kansellere", "Varen er utgått – erstattes av ny ordre"])
-                    if status == "cancelled" else None),
+            reason=rng.choice(_REASONS[status]) if status in _REASONS else None,
             carriers=(rng.choice(("collicare", "schenker")),),
             paid=rng.random() < 0.8,
         ))

@@ -17,9 +17,10 @@ def init_roles() -> dict[str, int]:
     """
     appbuilder = current_app.appbuilder
     sm = appbuilder.sm
+    # Admin must exist first: FAB gives the admin role each permission it creates.
+    sm.add_role(current_app.config["AUTH_ROLE_ADMIN"])
     # Let FAB register permission/view pairs for every registered view and API.
     appbuilder.add_permissions(update_perms=True)
-    sm.add_role(current_app.config["AUTH_ROLE_ADMIN"])  # FAB gives Admin every permission
     counts: dict[str, int] = {}
     menu_names = _menu_names_by_view(appbuilder)
     for role_name in ALL_ROLES:

@@ -36,7 +36,6 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_order_args, get_page_args, get_page_size_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.datastructures import ImmutableMultiDict
@@ -127,9 +126,14 @@ def fmt_roles(roles: Any) -> str:
     return ", ".join(labels.label(labels.ROLE, r.name) for r in (roles or []))
 
 
-def link(href: str, text: Any, external: bool = False) -> Markup:
-    extra = ' target="_blank" rel="noopener noreferrer"' if external else ""
-    return Markup(f'<a href="{escape(href)}"{extra}>{escape(text)}</a>')
+def code_select(label: Any, mapping: Mapping[Any, Any], search: bool = False) -> Any:
+    """A select of stored codes shown by their Norwegian labels (forms: select2; search: plain)."""
+    from flask_appbuilder.fieldwidgets import Select2Widget
+    from wtforms import SelectField
+
+    if search:  # FAB's search widget copies the field's HTML into each filter row
+        return SelectField(label, choices=labels.choices(mapping), render_kw={"class": "form-control"})
+    return SelectField(label, choices=labels.choices(mapping), widget=Select2Widget())
 
 
 # --- data access -----------------------------------------------------------------------------
@@ -552,13 +556,16 @@ class PortalModelView(ModelView):
         except IntegrityError as exc:
             session.rollback()
             raise FormRefused(str(self.add_integrity_error_message)) from exc
+        except SQLAlchemyError as exc:  # never FAB's raw database text (it holds SQL)
+            session.rollback()
+            raise FormRefused(str(self.database_error_message)) from exc
 
     # --- actions (FAB loads these rows itself, without base filters and without a 404) ------
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):  # type: ignore[no-untyped-def]
         action = self.actions.get(name)
-        if action is None:
+        if action is None or not action.single:  # no such one-row action
             abort(404)
         if not current_user.is_authenticated:
             return redirect(url_for(f"{self.appbuilder.sm.auth_view.__class__.__name__}.login", next=request.url))
@@ -574,7 +581,7 @@ class PortalModelView(ModelView):
     def action_post(self):  # type: ignore[no-untyped-def]
         name = request.form.get("action", "")
         action = self.actions.get(name)
-        if action is None:
+        if action is None or not action.multiple:  # FAB would hand a one-row action a list (500)
             abort(404)
         if not current_user.is_authenticated:
             return redirect(url_for(f"{self.appbuilder.sm.auth_view.__class__.__name__}.login", next=request.url))

@@ -8,14 +8,22 @@ from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
-from wtforms import SelectField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from ..domain import labels
 from ..domain.validation import validate_org_number, validate_postal_code
 from ..models import Company
 from ..security import current_tenant
-from .base import PortalInterface, PortalModelView, domain_rule, fmt_code, fmt_datetime, fmt_nok, fmt_yes_no
+from .base import (
+    PortalInterface,
+    PortalModelView,
+    code_select,
+    domain_rule,
+    fmt_code,
+    fmt_datetime,
+    fmt_nok,
+    fmt_yes_no,
+)
 
 COMPANY_LABELS = {
     "customer_number": _l("Kundenummer"),
@@ -70,8 +78,8 @@ class CompanyView(PortalModelView):
     search_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "requires_approval",
                       "active"]
     search_form_extra_fields = {
-        "kind": SelectField(_l("Kundetype"), choices=labels.choices(labels.COMPANY_KIND)),
-        "payment_terms": SelectField(_l("Betalingsbetingelser"), choices=labels.choices(labels.PAYMENT_TERMS)),
+        "kind": code_select(_l("Kundetype"), labels.COMPANY_KIND, search=True),
+        "payment_terms": code_select(_l("Betalingsbetingelser"), labels.PAYMENT_TERMS, search=True),
     }
     show_fieldsets = COMPANY_FIELDSETS
     add_columns = edit_columns = [
@@ -79,8 +87,8 @@ class CompanyView(PortalModelView):
         "postal_street", "postal_code", "postal_city", "email", "phone", "active",
     ]
     add_form_extra_fields = edit_form_extra_fields = {
-        "kind": SelectField(_l("Kundetype"), choices=labels.choices(labels.COMPANY_KIND)),
-        "payment_terms": SelectField(_l("Betalingsbetingelser"), choices=labels.choices(labels.PAYMENT_TERMS)),
+        "kind": code_select(_l("Kundetype"), labels.COMPANY_KIND),
+        "payment_terms": code_select(_l("Betalingsbetingelser"), labels.PAYMENT_TERMS),
     }
     validators_columns = {
         "customer_number": [DataRequired(), Regexp(r"^\d{1,20}$", message=_l("Kundenummeret består av siffer."))],

@@ -7,14 +7,23 @@ from urllib.parse import quote as url_quote
 from flask import current_app, g, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms import SelectField
 
 from ..domain import labels
 from ..domain.actors import Actor
 from ..domain.fulfilment import INVOICEABLE, SHIPPABLE
 from ..domain.orders import cancel_refusal
 from ..models import Order, OrderLine, Shipment
-from .base import PortalInterface, PortalModelView, fmt_code, fmt_date, fmt_datetime, fmt_nok, fmt_yes_no, user_can
+from .base import (
+    PortalInterface,
+    PortalModelView,
+    code_select,
+    fmt_code,
+    fmt_date,
+    fmt_datetime,
+    fmt_nok,
+    fmt_yes_no,
+    user_can,
+)
 
 ORDER_LABELS = {
     "number": _l("Ordrenummer"),
@@ -96,8 +105,8 @@ class OrderView(PortalModelView):
     number_prefix_columns = ("number",)
     search_columns = ["number", "status", "channel", "created_at", "customer_reference", "delivery_date"]
     search_form_extra_fields = {
-        "status": SelectField(_l("Status"), choices=labels.choices(labels.ORDER_STATUS)),
-        "channel": SelectField(_l("Kanal"), choices=labels.choices(labels.ORDER_CHANNEL)),
+        "status": code_select(_l("Status"), labels.ORDER_STATUS, search=True),
+        "channel": code_select(_l("Kanal"), labels.ORDER_CHANNEL, search=True),
     }
     show_fieldsets = [
         (_l("Ordre"), {"fields": ["number", "status", "created_at", "company", "channel", "created_by",

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Sequence
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms import SelectField, TextAreaField
+from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from ..domain import labels
@@ -29,6 +29,7 @@ from .base import (
     LookupField,
     PortalInterface,
     PortalModelView,
+    code_select,
     company_scoped,
     fmt_code,
     fmt_date,
@@ -93,12 +94,12 @@ class BudgetView(PortalModelView):
     order_columns = ["period", "amount", "active"]
     base_order = ("created_at", "desc")
     search_columns = ["period", "active"]
-    search_form_extra_fields = {"period": SelectField(_l("Periode"), choices=labels.choices(labels.BUDGET_PERIOD))}
+    search_form_extra_fields = {"period": code_select(_l("Periode"), labels.BUDGET_PERIOD, search=True)}
     show_columns = ["company", "who", "period", "amount", "consumed", "active", "created_at"]
     add_columns = edit_columns = ["company", "user", "period", "amount", "active"]
     add_form_extra_fields = edit_form_extra_fields = {
         "company": _company_field(),
-        "period": SelectField(_l("Periode"), choices=labels.choices(labels.BUDGET_PERIOD)),
+        "period": code_select(_l("Periode"), labels.BUDGET_PERIOD),
     }
     # Users offered: the company's own (customer side: the guard; supplier: the budget's company).
     add_form_query_rel_fields = edit_form_query_rel_fields = {"user": company_scoped()}
@@ -222,8 +223,8 @@ class InquiryView(PortalModelView):
     base_order = ("created_at", "desc")
     search_columns = ["subject", "status", "channel", "created_at"]
     search_form_extra_fields = {
-        "status": SelectField(_l("Status"), choices=labels.choices(labels.INQUIRY_STATUS)),
-        "channel": SelectField(_l("Kanal"), choices=labels.choices(labels.INQUIRY_CHANNEL)),
+        "status": code_select(_l("Status"), labels.INQUIRY_STATUS, search=True),
+        "channel": code_select(_l("Kanal"), labels.INQUIRY_CHANNEL, search=True),
     }
     show_fieldsets = [
         (_l("Henvendelse"), {"fields": ["subject", "company", "channel", "status", "created_by", "created_at"]}),
@@ -237,8 +238,8 @@ class InquiryView(PortalModelView):
                                                             Length(max=5000)]),
     }
     edit_form_extra_fields = {
-        "channel": SelectField(_l("Kanal"), choices=labels.choices(labels.INQUIRY_CHANNEL)),
-        "status": SelectField(_l("Status"), choices=labels.choices(labels.INQUIRY_STATUS)),
+        "channel": code_select(_l("Kanal"), labels.INQUIRY_CHANNEL),
+        "status": code_select(_l("Status"), labels.INQUIRY_STATUS),
     }
     validators_columns = {"subject": [DataRequired(message=_l("Skriv et emne.")), Length(max=200)]}
 
@@ -304,11 +305,11 @@ class PickupReservationView(PortalModelView):
     base_order = ("created_at", "desc")
     search_columns = ["pickup_code", "status", "pickup_deadline"]
     search_form_extra_fields = {
-        "status": SelectField(_l("Status"), choices=labels.choices(labels.RESERVATION_STATUS)),
+        "status": code_select(_l("Status"), labels.RESERVATION_STATUS, search=True),
     }
     show_columns = ["pickup_code", "store", "status", "pickup_deadline", "items_text", "company", "created_by",
                     "created_at"]
     edit_columns = ["status", "pickup_deadline"]
     edit_form_extra_fields = {
-        "status": SelectField(_l("Status"), choices=labels.choices(labels.RESERVATION_STATUS)),
+        "status": code_select(_l("Status"), labels.RESERVATION_STATUS),
     }

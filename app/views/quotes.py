@@ -8,7 +8,7 @@ from flask import g, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..domain import labels
@@ -22,6 +22,7 @@ from .base import (
     LookupField,
     PortalInterface,
     PortalModelView,
+    code_select,
     company_scoped,
     domain_rule,
     fmt_date,
@@ -80,7 +81,7 @@ class QuoteView(PortalModelView):
     number_prefix_columns = ("number",)
     search_columns = ["number", "status", "end_customer_ref", "valid_until", "created_at"]
     search_form_extra_fields = {
-        "status": SelectField(_l("Status"), choices=labels.choices(labels.QUOTE_STATUS)),
+        "status": code_select(_l("Status"), labels.QUOTE_STATUS, search=True),
     }
     show_fieldsets = [
         (_l("Tilbud"), {"fields": ["number", "status", "company", "end_customer_ref", "valid_until", "created_at",
