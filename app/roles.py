@@ -12,7 +12,7 @@ API_WRITE = ("can_get", "can_info", "can_post", "can_put")
 PROFILE: dict[str, tuple[str, ...]] = {
     "UserInfoEditView": ("can_this_form_get", "can_this_form_post"),
     "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
-    "PortalUserDBModelView": ("can_userinfo",),
+    "PortalUserDBModelView": ("can_userinfo", "can_resetmypassword", "can_userinfoedit"),
 }
 
 SUPPLIER_ROLES = ("Admin", "Seller", "CustomerService", "Manager")
@@ -88,7 +88,8 @@ _SUPPLIER_READ: dict[str, tuple[str, ...]] = {
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "Seller": {
         **_SUPPLIER_READ,
-        "QuoteView": CRUD,
+        # New quotes are made at /tilbud/ny (QuoteActionsView); the view edits a draft's header and lines.
+        "QuoteView": READ + ("can_edit",),
         "QuoteLineView": CRUD + ("can_delete",),
         "QuoteApi": API_WRITE + ("can_convert", "can_send", "can_decline"),
         "OrderApi": API_READ + ("can_invoice_copy", "can_approve", "can_reject"),
@@ -99,7 +100,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "CustomerService": {
         **_SUPPLIER_READ,
         "CompanyView": CRUD,
-        "PortalUserDBModelView": ("can_list", "can_show", "can_add", "can_edit", "can_userinfo"),
+        "PortalUserDBModelView": ("can_list", "can_show", "can_add", "can_edit", "can_userinfo",
+                                  "can_resetmypassword", "can_userinfoedit", "can_resetpasswords"),
         "DeliveryAddressView": CRUD,
         "InquiryView": CRUD,
         "PickupReservationView": READ + ("can_edit",),

@@ -115,7 +115,9 @@ ROUTES: dict[str, frozenset[str]] = {
     # Approval queue: all supplier staff see it, sellers decide.
     **view("ApprovalQueueView", queue=SUPPLIER, approve=_s(ADMIN, SELLER), reject=_s(ADMIN, SELLER)),
     # --- quotes --------------------------------------------------------------------------------
-    **view("QuoteView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, SELLER), edit=_s(ADMIN, SELLER)),
+    # New quotes are made on "Nytt tilbud" (QuoteActionsView.new, with lines and prices); FAB's
+    # bare add form is left to Admin.
+    **view("QuoteView", list=LOGGED_IN, show=LOGGED_IN, add=ONLY_ADMIN, edit=_s(ADMIN, SELLER)),
     **view("QuoteLineView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, SELLER), edit=_s(ADMIN, SELLER),
            delete=_s(ADMIN, SELLER)),
     **view("QuoteApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, SELLER, CUSTOMER),

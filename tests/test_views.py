@@ -478,15 +478,17 @@ def test_customer_service_names_the_company_by_customer_number(app: Flask, world
 
 def test_seller_creates_a_quote_and_its_lines(app: Flask, world: World) -> None:
     client = _client(app, world, "Seller")
-    add_form = _body(client.get("/quoteview/add"))
-    assert "berg lager" not in add_form and "hansen lager" not in add_form  # no company chosen yet
-    opened_for_a = _body(client.get(f"/quoteview/add?_flt_0_company={world.a.company.id}"))
+    assert client.get("/quoteview/add").status_code in (403, 404)  # new quotes are made at /tilbud/ny
+    chooser = _body(client.get("/tilbud/ny"))
+    assert "Kundenummer" in chooser and "hansen lager" not in chooser  # no company chosen yet
+    opened_for_a = _body(client.get("/tilbud/ny?customer_number=10001"))
     assert "hansen lager" in opened_for_a and "berg lager" not in opened_for_a
     valid = (dt.date.today() + dt.timedelta(days=14)).isoformat()
-    past = client.post("/quoteview/add", data={"company": "10001", "valid_until": "2001-01-01"})
-    assert "Datoen kan ikke være tilbake i tid." in _body(past)
-    response = client.post("/quoteview/add", data={"company": "10001", "valid_until": valid,
-                                                   "end_customer_ref": "Kari Nordmann"})
+    line = {"lines-0-product_id": str(world.product.id), "lines-0-quantity": "1"}
+    past = client.post("/tilbud/ny", data={"customer_number": "10001", "valid_until": "2001-01-01", **line})
+    assert "Gyldig til kan ikke være tilbake i tid." in _body(past)
+    response = client.post("/tilbud/ny", data={"customer_number": "10001", "valid_until": valid,
+                                                "end_customer_ref": "Kari Nordmann", **line})
     assert response.status_code == 302
     with _session(app) as s:
         quote = s.scalars(select(Quote).where(Quote.end_customer_ref == "Kari Nordmann")).one()
@@ -505,8 +507,8 @@ def test_seller_creates_a_quote_and_its_lines(app: Flask, world: World) -> None:
                            "fabric": "Lin natur", "colour": "Svart"})
     assert ok.status_code == 302
     with _session(app) as s:
-        line = s.scalars(select(QuoteLine).where(QuoteLine.quote_id == quote.id)).one()
-        assert (line.line_no, line.unit_price, line.company_id) == (1, Decimal("12000.00"), world.a.company.id)
+        line = s.scalars(select(QuoteLine).where(QuoteLine.quote_id == quote.id, QuoteLine.line_no == 2)).one()
+        assert (line.unit_price, line.company_id) == (Decimal("12000.00"), world.a.company.id)
     page = _body(client.get(f"/quoteview/show/{quote.id}"))
     assert "120 × 80 cm, Stoff: Lin natur, Farge: Svart" in page and format_nok(Decimal("24000.00")) in page
 

@@ -19,7 +19,8 @@ from .actors import Actor
 from .errors import AlreadyHandled, Forbidden, NotAllowed, NotFound, ValidationFailed
 from .links import portal_link
 from .notifications import queue_mail
-from .orders import STATUS_LABELS, change_status, configuration_errors
+from .labels import ORDER_STATUS
+from .orders import change_status, configuration_errors
 
 OPEN = (OrderStatus.pending_approval.value, OrderStatus.processing.value, OrderStatus.shipped.value,
         OrderStatus.partially_delivered.value)
@@ -127,7 +128,7 @@ def _load_pending(session: Session, order_id: int) -> Order:
     if order is None:
         raise NotFound("Fant ikke ordren.")
     if order.status != OrderStatus.pending_approval.value:
-        raise AlreadyHandled(f"Ordren er allerede behandlet (status: {STATUS_LABELS[order.status]}).")
+        raise AlreadyHandled(f"Ordren er allerede behandlet (status: {ORDER_STATUS[order.status]}).")
     return order
 
 

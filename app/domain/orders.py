@@ -32,15 +32,6 @@ from .pricing import order_totals
 
 # Statuses in which nothing has left the warehouse yet.
 NOT_SHIPPED = (OrderStatus.pending_approval.value, OrderStatus.processing.value)
-STATUS_LABELS = {
-    "pending_approval": "Til godkjenning",
-    "processing": "Under behandling",
-    "shipped": "Kjørt ut fra lager",
-    "partially_delivered": "Dellevert",
-    "invoiced": "Fakturert",
-    "cancelled": "Kansellert",
-    "rejected": "Avvist",
-}
 
 
 @dataclass(frozen=True)
