@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import secrets
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -185,6 +186,10 @@ class Company(Model):
         return f"{self.name} ({self.customer_number})"
 
 
+def new_security_stamp() -> str:
+    return secrets.token_hex(16)
+
+
 class PortalUser(User):
     """FAB's user, extended: a customer user belongs to exactly one company."""
 
@@ -195,6 +200,9 @@ class PortalUser(User):
     )
     phone: Mapped[Optional[str]] = mapped_column(String(30), nullable=True)
     newsletter: Mapped[Optional[bool]] = mapped_column(Boolean, default=False, nullable=True)
+    # Changes when the password changes or the user is deactivated: sessions and API tokens carry
+    # the stamp they were issued with, so a new stamp ends them all at once.
+    security_stamp: Mapped[Optional[str]] = mapped_column(String(32), nullable=True, default=new_security_stamp)
     company: Mapped[Optional[Company]] = relationship(foreign_keys=[company_id])
 
     @property
@@ -231,6 +239,21 @@ class DeliveryAddress(TenantScoped, Model):
 
     def __repr__(self) -> str:
         return f"{self.recipient_name}, {self.street}, {self.postal_code} {self.city}"
+
+
+class CompanyChange(TenantScoped, Model):
+    """One changed company field: who, when, old → new (shown on the company)."""
+
+    __tablename__ = "company_changes"
+    __table_args__ = (Index("ix_company_changes_company_at", "company_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(60))
+    old_value: Mapped[Optional[str]] = mapped_column(Text)
+    new_value: Mapped[Optional[str]] = mapped_column(Text)
 
 
 # --- Catalogue ------------------------------------------------------------------------------
@@ -664,6 +687,7 @@ class MailOutbox(Model):
 
 TENANT_MODELS: tuple[type, ...] = (
     DeliveryAddress,
+    CompanyChange,
     Quote,
     QuoteLine,
     Order,
