@@ -111,7 +111,8 @@ def _scope_reads(state: ORMExecuteState) -> None:
 
 # --- writes ---------------------------------------------------------------------------------
 
-# Foreign keys to users that must stay inside the row's company (created_by may be supplier staff).
+# Foreign keys to users that must point at a user of the row's own company. Every other user
+# link (created_by, author, actor) may also point at supplier staff, never at another company.
 _SAME_COMPANY_USER_FKS: dict[str, tuple[str, ...]] = {"budgets": ("user_id",)}
 _TENANT_TABLES = {m.__table__.name: m for m in TENANT_MODELS}  # type: ignore[attr-defined]
 _SUPPLIER_ONLY = (Product, Store)
@@ -126,28 +127,29 @@ def _owner_of(session: Session, table_name: str, pk: Any) -> Optional[int]:
     return session.connection().execute(select(table.c.company_id).where(table.c.id == pk)).scalar()
 
 
-def _linked_rows(obj: Any) -> Iterable[tuple[str, str, Any]]:
-    """(attribute, referenced table, referenced id or object) for each tenant-relevant link of obj."""
+def _linked_rows(obj: Any) -> Iterable[tuple[str, str, Any, bool]]:
+    """(attribute, referenced table, referenced id or object, supplier staff allowed) for each
+    tenant-relevant link of obj."""
     table = obj.__table__
-    user_fks = _SAME_COMPANY_USER_FKS.get(table.name, ())
+    strict_user_fks = set(_SAME_COMPANY_USER_FKS.get(table.name, ()))
     mapper = obj.__mapper__
     for rel in mapper.relationships:
         if rel.direction.name != "MANYTOONE":
             continue
         target = rel.mapper.local_table.name
-        local_cols = {c.name for c in rel.local_columns}
-        if target not in _TENANT_TABLES and not (target == "ab_user" and local_cols & set(user_fks)):
+        if target not in _TENANT_TABLES and target != "ab_user":
             continue
         related = obj.__dict__.get(rel.key)
         if related is not None:
-            yield rel.key, target, related
+            local_cols = {c.name for c in rel.local_columns}
+            yield rel.key, target, related, target == "ab_user" and not (local_cols & strict_user_fks)
     for fk in table.foreign_keys:
         target = fk.column.table.name
         col = fk.parent.name
-        if target in _TENANT_TABLES or (target == "ab_user" and col in user_fks):
+        if target in _TENANT_TABLES or target == "ab_user":
             value = getattr(obj, mapper.get_property_by_column(fk.parent).key, None)
             if value is not None:
-                yield col, target, value
+                yield col, target, value, target == "ab_user" and col not in strict_user_fks
 
 
 def _company_key(obj: Any) -> Any:
@@ -162,11 +164,13 @@ def _company_key(obj: Any) -> Any:
 
 def _check_links(session: Session, obj: TenantScoped) -> None:
     company = _company_key(obj)
-    for field, target, ref in _linked_rows(obj):
+    for field, target, ref, staff_ok in _linked_rows(obj):
         if isinstance(ref, (TenantScoped, PortalUser)):
             owner = _company_key(ref)
         else:
             owner = _owner_of(session, target, ref)
+        if owner is None and staff_ok:
+            continue  # a supplier user (no company), e.g. the seller who created a quote
         if owner is None or owner != company:
             raise TenantViolation("Valget tilhører ikke denne kundekontoen.", field=field)
 

@@ -19,9 +19,11 @@ Design
   of those (or a status listed in EXTRA_REFUSALS). A refused state-changing request must not have
   written anything (row snapshot + row counts of every table). Allowed requests must not end in a
   5xx. HTML routes use a session cookie per role, /api/ routes a JWT per role.
-  One rule needs no table: a GET never changes data. GET on FAB's delete and action routes is
-  turned away for everybody (FAB refuses GET mutations once CSRFProtect is installed), and
-  nothing may change.
+  Rules that need no table: a GET never changes data (GET on FAB's delete and action routes is
+  turned away for everybody, FAB refuses GET mutations once CSRFProtect is installed); an action
+  name that does not exist, or an action the route does not offer (FAB's `single`/`multiple`),
+  is refused or 404 for everybody.
+* `test_table_has_no_stale_entries`: the table lists no route the app does not have.
 * The customer roles log in as company A's users; whatever they are shown (a list, a form and
   its select options, a search, an API answer, `_info` with related values) must not contain any
   text that only company B's rows produce (B's name, customer number, order/quote/invoice
@@ -39,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable, Optional
 
@@ -105,10 +107,13 @@ def principals(app: Flask, mworld: World) -> Principals:
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
+    """Print to the terminal even with output capture on (pytest -q): the case count is news."""
     print(line)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write("\n" + line + "\n")
 
 
 # --- reading the app ------------------------------------------------------------------------

@@ -532,6 +532,10 @@ def test_page_budget_for_foreign_user_is_refused(app: Flask, world: World, endpo
     assert _count(app, "budgets", company_id=world.b.company.id) == 1
     assert _count(app, "budgets") == count_before
     assert _row(app, "budgets", world.a.budget.id) == before
+    # Control: with the company's own user the same form saves.
+    client.post(url, data={"user": str(world.a.admin.id), "period": "month", "amount": "777", "active": "y"})
+    assert _count(app, "budgets", amount=777, user_id=world.a.admin.id, company_id=world.a.company.id) == 1, \
+        "control"
 
 
 def test_page_budget_form_offers_only_own_users(app: Flask, world: World) -> None:
@@ -544,23 +548,52 @@ def test_page_budget_form_offers_only_own_users(app: Flask, world: World) -> Non
     assert world.b.user.username not in page and "berg" not in page.lower()
 
 
-def test_page_quote_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
-    """Supplier staff (no tenant) may write for any company, but never mix two companies."""
+@pytest.mark.parametrize("username", ["selger", "hansen.bruker"])
+def test_page_new_quote_with_foreign_delivery_address_is_refused(app: Flask, world: World, username: str) -> None:
+    """"Nytt tilbud": a seller (no tenant) and a customer user both name B's delivery address."""
     from tests.conftest import login
 
-    url = _endpoint_rule(app, "QuoteView.add")
+    url = _endpoint_rule(app, "QuoteActionsView.new")
     client = app.test_client()
-    login(client, "selger")
+    login(client, username)
     before = _count(app, "quotes")
     response = client.post(url, data={
-        "company": world.a.company.customer_number, "end_customer_ref": "Snik",
+        "customer_number": world.a.company.customer_number, "end_customer_ref": "Snik",
         "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+        "delivery_address_id": str(world.b.address.id), "note": "",
+        "lines-0-product_id": str(world.product.id), "lines-0-quantity": "1",  # type: ignore[union-attr]
+    })
+    _reached(response)
+    assert _count(app, "quotes") == before
+    assert _count(app, "quotes", delivery_address_id=world.b.address.id) == 1  # B's own quote only
+    client.post(url, data={
+        "customer_number": world.a.company.customer_number, "end_customer_ref": "Riktig",
+        "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+        "delivery_address_id": str(world.a.address.id), "note": "",
+        "lines-0-product_id": str(world.product.id), "lines-0-quantity": "1",  # type: ignore[union-attr]
+    })
+    assert _count(app, "quotes", end_customer_ref="Riktig", company_id=world.a.company.id) == 1, "control"
+
+
+def test_page_edit_quote_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
+    from tests.conftest import login
+
+    url = _endpoint_rule(app, "QuoteView.edit").replace("<pk>", str(world.a.quote.id))
+    client = app.test_client()
+    login(client, "selger")
+    before = _row(app, "quotes", world.a.quote.id)
+    response = client.post(url, data={
+        "end_customer_ref": "Snik", "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
         "delivery_address": str(world.b.address.id), "note": "",
     })
     _reached(response)
-    assert response.status_code < 500
-    assert _count(app, "quotes") == before
-    assert _count(app, "quotes", delivery_address_id=world.b.address.id) == 1  # B's own quote only
+    assert _row(app, "quotes", world.a.quote.id) == before
+    # Control: the same form with the company's own address saves (so the refusal was the guard's).
+    client.post(url, data={
+        "end_customer_ref": "Riktig", "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+        "delivery_address": str(world.a.address.id), "note": "",
+    })
+    assert _row(app, "quotes", world.a.quote.id)["end_customer_ref"] == "Riktig"
 
 
 def test_page_new_order_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
@@ -578,6 +611,11 @@ def test_page_new_order_with_foreign_delivery_address_is_refused(app: Flask, wor
     assert response.status_code in (200, 404), response.status_code
     assert _count(app, "orders") == before
     assert _count(app, "orders", delivery_address_id=world.b.address.id) == 1
+    client.post(url, data={
+        "delivery_address_id": str(world.a.address.id), "customer_reference": "Riktig",
+        "lines-0-product_id": str(world.product.id), "lines-0-quantity": "1",  # type: ignore[union-attr]
+    })
+    assert _count(app, "orders", customer_reference="Riktig", company_id=world.a.company.id) == 1, "control"
 
 
 # REST API ---------------------------------------------------------------------------------------
@@ -683,3 +721,75 @@ def test_api_inquiry_with_foreign_company_lands_in_own(app: Flask, world: World)
     _reached(response)
     assert response.status_code < 500, response.get_data(as_text=True)
     assert _count(app, "inquiries", company_id=world.b.company.id) == b_before
+
+
+@pytest.mark.parametrize("tenant", ["A", None], ids=["customer", "staff"])
+def test_user_links_stay_in_the_company(app: Flask, mworld: World, tenant: Any) -> None:
+    """created_by/author links may name supplier staff or the row's own company, never another."""
+    from app.extensions import db
+
+    with app.test_request_context():
+        set_request_tenant(mworld.a.company.id if tenant else None)
+        session = Session(db.engine)
+        try:
+            order = session.get(Order, mworld.a.order.id)
+            order.created_by_id = mworld.b.user.id  # type: ignore[union-attr]
+            with pytest.raises(TenantViolation) as info:
+                session.flush()
+            assert info.value.field == "created_by_id"
+            session.rollback()
+            order = session.get(Order, mworld.a.order.id)
+            order.created_by_id = mworld.staff["Seller"].id  # type: ignore[union-attr]
+            session.flush()
+            order.created_by_id = mworld.a.admin.id  # type: ignore[union-attr]
+            session.flush()
+        finally:
+            session.rollback()
+            session.close()
+
+
+def test_profile_form_cannot_change_company_or_roles(app: Flask, world: World) -> None:
+    """"Min profil": a customer user edits its own name; company and roles stay as they were."""
+    from flask_appbuilder.security.sqla.models import Role
+
+    from app.extensions import db
+    from tests.conftest import login
+
+    url = _endpoint_rule(app, "UserInfoEditView.this_form_post")
+    with app.app_context():
+        admin_role = db.session.scalar(select(Role.id).where(Role.name == "Admin"))
+        db.session.remove()
+    client = app.test_client()
+    login(client, "hansen.bruker")
+    response = client.post(url, data={
+        "first_name": "Ny", "last_name": "Navn", "company": world.b.company.customer_number,
+        "company_id": str(world.b.company.id), "roles": str(admin_role), "username": "hansen.sjef",
+        "active": "y",
+    })
+    _reached(response)
+    row = _row(app, "ab_user", world.a.user.id)
+    assert row["company_id"] == world.a.company.id
+    assert row["username"] == "hansen.bruker"
+    assert _count(app, "ab_user_role", user_id=world.a.user.id) == 1
+    assert _count(app, "ab_user_role", user_id=world.a.user.id, role_id=admin_role) == 0
+
+
+def test_customer_service_cannot_make_itself_admin(app: Flask, world: World) -> None:
+    from flask_appbuilder.security.sqla.models import Role
+
+    from app.extensions import db
+    from tests.conftest import login
+
+    me = world.staff["CustomerService"]
+    url = _endpoint_rule(app, "PortalUserDBModelView.edit").replace("<pk>", str(me.id))
+    with app.app_context():
+        admin_role = db.session.scalar(select(Role.id).where(Role.name == "Admin"))
+        db.session.remove()
+    client = app.test_client()
+    login(client, me.username)
+    response = client.post(url, data={
+        "first_name": "Kunde", "last_name": "Service", "username": me.username, "email": me.email,
+        "roles": str(admin_role), "active": "y", "company": "",
+    })
+    _reached(response)
+    assert _count(app, "ab_user_role", user_id=me.id, role_id=admin_role) == 0

@@ -331,6 +331,11 @@ class PortalModelRestApi(ModelRestApi):
         pk = self.datamodel.get_pk_value(item)
         return self.response(201, id=pk, result=self._show(item))
 
+    def get_headless(self, pk: Any, **kwargs: Any) -> Response:
+        if _int_or_none(pk) is None:  # beyond SQL's integer range: SQLite would raise OverflowError
+            return self.response_404()
+        return super().get_headless(pk, **kwargs)
+
     def put_headless(self, pk: Any) -> Response:
         item_id = _int_or_none(pk)
         item = self.datamodel.get(item_id, self._base_filters) if item_id is not None else None

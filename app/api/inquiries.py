@@ -1,15 +1,23 @@
-"""Inquiries (Henvendelser): customers open them for their own company, customer service
-keeps them (status, subject) for every company."""
+"""Inquiries (Henvendelser): customers open them for their own company and write in the thread;
+customer service answers (the customer gets a mail), closes and corrects them for every company.
+Rules: app/domain/inquiries.py."""
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields
+from typing import Any
 
-from ..domain import labels
+from flask import Response
+from flask_appbuilder.api import expose, safe
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name, protect
+from flask_babel import lazy_gettext as _
+from marshmallow import Schema, ValidationError, fields
+
+from ..domain import inquiries, labels
+from ..extensions import db
 from ..models import Inquiry, InquiryChannel, InquiryStatus
-from .base import PortalModelRestApi, is_customer_request
-from .fields import computed, one_of
+from ..security import current_tenant
+from .base import PortalModelRestApi, _int_or_none, current_actor, ids_in_range, is_customer_request
+from .fields import InputSchema, computed, id_field, one_of
 
 
 class InquiryMessageOut(Schema):
@@ -20,13 +28,34 @@ class InquiryMessageOut(Schema):
     created_at = fields.DateTime()
 
 
+# Bodies: presence and length are the domain's rules (same messages as the pages); these only
+# refuse unknown fields and wrong types.
+class CustomerInquiryIn(InputSchema):
+    subject = fields.Raw(allow_none=True, metadata={"type": "string", "description": "Emne"})
+    message = fields.Raw(allow_none=True, metadata={"type": "string", "description": "Første melding"})
+
+
+class StaffInquiryIn(CustomerInquiryIn):
+    company_id = id_field(allow_none=True)
+    channel = fields.String(allow_none=True)
+
+
+class MessageIn(InputSchema):
+    message = fields.Raw(allow_none=True, metadata={"type": "string"})
+
+
 class InquiryApi(PortalModelRestApi):
     """/api/v1/inquiry/ — `channel` (chat|contact_form|portal) and `status` (open|answered|closed)
-    with `*_label`; the item adds the message thread.
+    with `*_label`; the item adds the message thread (`messages`, oldest first).
 
-    A customer POSTs only `subject`: company, creator, channel `portal` and status `open` are
-    set by the server. Customer service also sends `company_id` (required) and may set
-    `channel`/`status`.
+    * POST /inquiry/ {subject, message}: a new inquiry (status open) with its first message.
+      A customer's company, creator and channel `portal` are set by the server; customer service
+      also sends `company_id` (required) and may send `channel`.
+    * POST /inquiry/<id>/message {message}: a message in the thread. From customer service it is
+      an answer (status answered, the customer who opened it gets a mail with a link); from the
+      customer a reply (status open again). A closed inquiry answers 409.
+    * POST /inquiry/<id>/close: customer service closes it (409 if it already is).
+    * PUT /inquiry/<id> {subject, channel, status}: customer service's corrections.
     """
 
     resource_name = "inquiry"
@@ -42,15 +71,106 @@ class InquiryApi(PortalModelRestApi):
         "status", "status_label", "created_by_id", "created_by.first_name", "created_by.last_name", "created_at",
     ]
     show_columns = [*list_columns, "messages"]
-    add_columns = ["company_id", "subject", "channel", "status"]
-    customer_add_columns = ["subject"]
+    add_model_schema = StaffInquiryIn()
+    add_columns = ["company_id", "subject", "message", "channel"]
+    customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
     edit_columns = ["subject", "channel", "status"]
     search_columns = ["company_id", "status", "channel", "created_at", "subject", "created_by_id"]
     base_order = ("created_at", "desc")
     validators_columns = {"channel": one_of(InquiryChannel), "status": one_of(InquiryStatus)}
 
-    def pre_add(self, item: Inquiry) -> None:
-        super().pre_add(item)
-        if is_customer_request():
-            item.channel = InquiryChannel.portal.value
-            item.status = InquiryStatus.open.value
+    def _init_model_schemas(self) -> None:
+        super()._init_model_schemas()
+        self.customer_add_model_schema = CustomerInquiryIn()
+
+    def post_headless(self) -> Response:
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        customer = is_customer_request()
+        if customer:
+            error = self._strip_company(body, current_tenant())
+            if error is not None:
+                return error
+        try:
+            data = self.load_input(self._add_schema(), body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        inquiry, error = self.run_domain(lambda: inquiries.open_inquiry(
+            db.session, current_actor(), data.get("subject"), data.get("message"),
+            company_id=data.get("company_id"), channel=data.get("channel") or InquiryChannel.portal.value))
+        if error is not None:
+            return error
+        return self.response(201, id=inquiry.id, result=self._show(inquiry))
+
+    def put_headless(self, pk: Any) -> Response:
+        inquiry_id = _int_or_none(pk)
+        item = self.datamodel.get(inquiry_id, self._base_filters) if inquiry_id is not None else None
+        if item is None:
+            return self.response_404()
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        error = self._strip_company(body, item.company_id)
+        if error is not None:
+            return error
+        inquiry, error = self.run_domain(lambda: inquiries.update_inquiry(db.session, inquiry_id, current_actor(), body))
+        return error or self.response(200, id=inquiry_id, result=self._show(inquiry))
+
+    @expose("/<int:pk>/message", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("reply")
+    @ids_in_range
+    def post_message(self, pk: int) -> Response:
+        """A message in an inquiry's thread (customer service: an answer, mailed to the customer).
+        ---
+        post:
+          summary: Write in an inquiry's thread; body {message}
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            content:
+              application/json:
+                schema: {type: object, properties: {message: {type: string}}, required: [message]}
+          responses:
+            201: {description: The inquiry with its thread}
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The inquiry is closed}
+        """
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        try:
+            data = self.load_input(MessageIn(), body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        message, error = self.run_domain(
+            lambda: inquiries.add_message(db.session, pk, current_actor(), data.get("message")))
+        if error is not None:
+            return error
+        return self.response(201, id=pk, message_id=message.id,
+                             result=self._show(inquiries.get_inquiry(db.session, pk)))
+
+    @expose("/<int:pk>/close", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("close")
+    @ids_in_range
+    def close(self, pk: int) -> Response:
+        """Close an inquiry (customer service).
+        ---
+        post:
+          summary: Close an inquiry (customer service)
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            200: {description: The inquiry, now closed}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Already closed}
+        """
+        inquiry, error = self.run_domain(lambda: inquiries.close_inquiry(db.session, pk, current_actor()))
+        return error or self.response(200, id=pk, result=self._show(inquiry))

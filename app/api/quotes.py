@@ -23,21 +23,11 @@ from ..domain.errors import NotAllowed
 from ..domain.orders import LineInput
 from ..domain.validation import validate_not_past
 from ..extensions import db
-from ..models import Company, DeliveryAddress, Product, Quote, QuoteLine
+from ..models import Company, DeliveryAddress, Quote, QuoteLine
 from ..security import current_tenant
 from .base import PortalModelRestApi, current_actor, ids_in_range, is_customer_request
-from .fields import (
-    InputSchema,
-    LineInputSchema,
-    RelatedId,
-    code_label,
-    computed,
-    domain_validator,
-    id_field,
-    line_list,
-    money_field,
-    quantity_field,
-)
+from .fields import InputSchema, RelatedId, code_label, computed, domain_validator, line_list, money_field
+from .orders import OrderLineIn
 
 
 class QuoteLineOut(Schema):
@@ -55,18 +45,9 @@ class QuoteLineOut(Schema):
     colour = fields.String()
 
 
-class CustomerQuoteLineIn(LineInputSchema):
-    """A line from a dealer's own user: no price (the catalogue's applies)."""
+class QuoteLineIn(OrderLineIn):
+    """A seller's line: a dealer's user sends OrderLineIn (no price; the catalogue's applies)."""
 
-    product_id = id_field(required=True)
-    quantity = quantity_field(required=True)
-    width = fields.Integer(allow_none=True, strict=True)
-    depth = fields.Integer(allow_none=True, strict=True)
-    fabric = fields.String(allow_none=True, validate=validate.Length(max=100))
-    colour = fields.String(allow_none=True, validate=validate.Length(max=100))
-
-
-class QuoteLineIn(CustomerQuoteLineIn):
     unit_price = money_field(allow_none=True)  # a seller's special price; else the list price
 
 
@@ -77,7 +58,7 @@ class CustomerQuoteIn(InputSchema):
     end_customer_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
     delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
     note = fields.String(allow_none=True)
-    lines = line_list(CustomerQuoteLineIn)
+    lines = line_list(OrderLineIn)
 
 
 class QuoteIn(CustomerQuoteIn):

@@ -4,11 +4,16 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext as _
+from sqlalchemy import select
 
 from ..domain import approvals
 from ..domain.errors import DomainError, ValidationFailed
+from ..domain.labels import order_status
 from ..domain.orders import get_order
 from ..extensions import db
+from ..models import Order, OrderStatus
+from .base import user_can
 from .workflow_base import current_actor, fail
 
 PAGE_SIZE = 25
@@ -25,22 +30,27 @@ class ApprovalQueueView(BaseView):
         page = max(request.args.get("side", 0, type=int) or 0, 0)
         rows, total = approvals.approval_queue(db.session, page=page, page_size=PAGE_SIZE)
         pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-        return self.render_template("workflow/approval_queue.html", rows=rows, total=total, page=page, pages=pages)
+        # A manager reads the queue; only sellers get the checkboxes and buttons.
+        return self.render_template("workflow/approval_queue.html", rows=rows, total=total, page=page, pages=pages,
+                                    can_approve=user_can("can_approve", "ApprovalQueueView"),
+                                    can_reject=user_can("can_reject", "ApprovalQueueView"))
 
     @expose("/godkjenn", methods=["POST"])
     @has_access
     @permission_name("approve")
     def approve(self):  # type: ignore[no-untyped-def]
-        ids = [int(v) for v in request.form.getlist("order_id") if v.isdigit()]
+        ids = [int(v) for v in request.form.getlist("order_id") if v.isdigit() and len(v) < 10]
         if not ids:
-            flash("Velg minst én ordre å godkjenne.", "warning")
+            flash(_("Velg minst én ordre å godkjenne."), "warning")
             return redirect(url_for("ApprovalQueueView.queue"))
         approved, refused = approvals.approve_orders(db.session, ids, current_actor())
         db.session.commit()
         if approved:
-            flash("Godkjent: " + ", ".join(o.number for o in approved), "success")
+            flash(_("Godkjent: %(numbers)s", numbers=", ".join(o.number for o in approved)), "success")
+        # Name the order in each refusal: with several ticked, "already handled" alone says too little.
+        numbers = dict(db.session.execute(select(Order.id, Order.number).where(Order.id.in_(refused))).all())
         for oid, message in refused.items():
-            flash(message, "danger")
+            flash(_("Ordre %(number)s: %(message)s", number=numbers.get(oid, oid), message=message), "danger")
         return redirect(url_for("ApprovalQueueView.queue"))
 
     @expose("/avvis/<int:pk>", methods=["GET", "POST"])
@@ -59,11 +69,16 @@ class ApprovalQueueView(BaseView):
                 fail(exc)
                 return redirect(url_for("ApprovalQueueView.queue"))
             else:
-                flash(f"Ordre {order.number} er avvist.", "success")
+                flash(_("Ordre %(number)s er avvist.", number=order.number), "success")
                 return redirect(url_for("ApprovalQueueView.queue"))
         try:
             order = get_order(db.session, pk)
         except DomainError as exc:
-            fail(exc)
+            fail(exc)  # NotFound: 404
+            return redirect(url_for("ApprovalQueueView.queue"))
+        if order.status != OrderStatus.pending_approval.value:
+            flash(_("Ordre %(number)s er allerede behandlet (status: %(status)s).", number=order.number,
+                    status=order_status(order.status)), "warning")
+            return redirect(url_for("OrderView.show", pk=order.id))
         return self.render_template("workflow/reject.html", order=order, error=error,
                                     reason=request.form.get("reason", ""))

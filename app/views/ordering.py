@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from flask import flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from ..domain.budgets import budget_status
 from ..domain.errors import DomainError, ValidationFailed
 from ..domain.orders import place_order
 from ..extensions import db
-from ..models import DeliveryAddress, OrderChannel, Product
-from .workflow_base import current_actor, fail, parse_lines
+from ..models import DeliveryAddress, OrderChannel, OrderStatus, Product
+from .workflow_base import current_actor, fail, form_id, parse_lines
 
 PRODUCT_SEARCH_LIMIT = 20
 
@@ -26,7 +27,7 @@ def product_json(p: Product) -> dict:
 
 def search_products(term: str, limit: int = PRODUCT_SEARCH_LIMIT) -> list[Product]:
     """Active products whose SKU starts with, or name contains, the term (at most `limit`)."""
-    term = term.strip()
+    term = term.strip()[:100]
     query = select(Product).where(Product.active.is_(True))
     if term:
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -45,8 +46,8 @@ class NewOrderView(BaseView):
     def new(self):  # type: ignore[no-untyped-def]
         actor = current_actor()
         if not actor.is_customer:
-            flash("Bestilling gjøres av kundens egne brukere. Lag et tilbud i stedet.", "info")
-            return redirect(url_for("OrderView.list"))
+            flash(_("Bestilling gjøres av kundens egne brukere. Lag et tilbud til kunden i stedet."), "info")
+            return redirect(url_for("QuoteActionsView.new"))
         addresses = db.session.scalars(
             select(DeliveryAddress).where(DeliveryAddress.active.is_(True)).order_by(DeliveryAddress.recipient_name)
         ).all()
@@ -54,7 +55,7 @@ class NewOrderView(BaseView):
         lines = []
         if request.method == "POST":
             lines, errors = parse_lines(request.form)
-            address_id = request.form.get("delivery_address_id", type=int)
+            address_id = form_id(request.form, "delivery_address_id")
             if not errors:
                 try:
                     order = place_order(db.session, actor=actor, company_id=actor.company_id,  # type: ignore[arg-type]
@@ -68,21 +69,22 @@ class NewOrderView(BaseView):
                 except DomainError as exc:
                     fail(exc)
                 else:
-                    flash(f"Ordre {order.number} er registrert."
-                          + (" Den har status «Til godkjenning» til en selger har godkjent den."
-                             if order.status == "pending_approval" else ""), "success")
+                    if order.status == OrderStatus.pending_approval.value:
+                        flash(_("Ordre %(number)s er registrert. Den har status «Til godkjenning» til en selger "
+                                "har godkjent den.", number=order.number), "success")
+                    else:
+                        flash(_("Ordre %(number)s er registrert.", number=order.number), "success")
                     if order.over_budget:
-                        flash("Merk: ordren går over bruksgrensen. Administrator hos dere er varslet.", "warning")
+                        flash(_("Merk: ordren går over bruksgrensen. Administrator hos dere er varslet."), "warning")
                     return redirect(url_for("OrderView.show", pk=order.id))
             if errors:
-                flash("Bestillingen er ikke sendt. Rett feltene som er merket.", "danger")
+                flash(_("Bestillingen er ikke sendt. Rett feltene som er merket."), "danger")
         products = {p.id: p for p in db.session.scalars(
             select(Product).where(Product.id.in_({ln.product_id for ln in lines if ln.product_id})))}
         return self.render_template(
             "workflow/new_order.html", addresses=addresses, lines=lines, errors=errors, products=products,
             product_json=product_json, form=request.form, budgets=budget_status(db.session, actor),
         )
-
 
 
 class ProductSearchView(BaseView):

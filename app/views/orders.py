@@ -1,18 +1,29 @@
 """Ordreoversikt: the same OrderView for every role; the guard limits customers to their company's rows."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Optional
 from urllib.parse import quote as url_quote
 
+from dateutil import parser as date_parser
 from flask import current_app, g, url_for
+from flask_appbuilder.exceptions import ApplyFilterException
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import DatePickerWidget, Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import get_field_setup_query
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
+from wtforms import DateField
 
 from ..domain import labels
 from ..domain.actors import Actor
+from ..domain.formatting import OSLO
 from ..domain.fulfilment import INVOICEABLE, SHIPPABLE
 from ..domain.orders import cancel_refusal
-from ..models import Order, OrderLine, Shipment
+from ..extensions import db
+from ..models import Order, OrderLine, OrderStatus, PortalUser, Shipment
 from .base import (
     PortalInterface,
     PortalModelView,
@@ -22,6 +33,7 @@ from .base import (
     fmt_datetime,
     fmt_nok,
     fmt_yes_no,
+    is_customer,
     user_can,
 )
 
@@ -64,6 +76,55 @@ def tracking_url(shipment: Shipment) -> Optional[str]:
     return template.format(waybill=url_quote(shipment.waybill_number, safe=""))
 
 
+# --- search: "Bestilt av" and a date range in Oslo time -------------------------------------------
+
+
+def _creator_choices() -> list[PortalUser]:
+    """Users offered by the "Bestilt av" filter: a customer's colleagues (the guard scopes the
+    query to the company), for supplier staff the staff (never every customer user: thousands)."""
+    query = select(PortalUser).order_by(PortalUser.first_name, PortalUser.last_name)
+    if not is_customer():
+        query = query.where(PortalUser.company_id.is_(None))
+    return list(db.session.scalars(query))
+
+
+def _oslo_day(value: Any) -> dt.date:
+    """A day typed or picked in the search form: 2025-03-11, 11.03.2025 (or with a time)."""
+    text = str(value or "").strip()
+    try:
+        if "-" in text[:5]:
+            return date_parser.isoparse(text).date()
+        return date_parser.parse(text, dayfirst=True).date()
+    except (ValueError, OverflowError):
+        raise ApplyFilterException(str(_l("Skriv datoen som dd.mm.åååå, for eksempel 11.03.2025."))) from None
+
+
+def _oslo_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=OSLO)
+
+
+class FilterOsloDayFrom(BaseFilter):
+    """Placed on or after this day (midnight Europe/Oslo; times are stored in UTC)."""
+
+    name = _l("Fra og med dato")
+    arg_name = "from_day"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        return query.filter(field >= _oslo_midnight(_oslo_day(value)))
+
+
+class FilterOsloDayTo(BaseFilter):
+    """Placed on or before this day (Europe/Oslo)."""
+
+    name = _l("Til og med dato")
+    arg_name = "to_day"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        return query.filter(field < _oslo_midnight(_oslo_day(value) + dt.timedelta(days=1)))
+
+
 class OrderView(PortalModelView):
     datamodel = PortalInterface(
         Order,
@@ -103,16 +164,30 @@ class OrderView(PortalModelView):
     order_columns = ["number", "created_at", "channel", "status", "customer_reference"]
     base_order = ("created_at", "desc")
     number_prefix_columns = ("number",)
-    search_columns = ["number", "status", "channel", "created_at", "customer_reference", "delivery_date"]
+    search_columns = ["number", "status", "channel", "created_at", "created_by", "customer_reference",
+                      "delivery_date"]
     search_form_extra_fields = {
         "status": code_select(_l("Status"), labels.ORDER_STATUS, search=True),
         "channel": code_select(_l("Kanal"), labels.ORDER_CHANNEL, search=True),
+        "created_at": DateField(_l("Bestilt"), format="%Y-%m-%d", widget=DatePickerWidget()),
+        "created_by": QuerySelectField(_l("Bestilt av"), query_func=_creator_choices,
+                                       get_pk_func=lambda user: user.id,
+                                       get_label=lambda user: f"{user.first_name} {user.last_name} ({user.username})",
+                                       widget=Select2Widget()),
     }
     show_fieldsets = [
         (_l("Ordre"), {"fields": ["number", "status", "created_at", "company", "channel", "created_by",
                                   "customer_reference", "delivery_date", "over_budget", "quote"]}),
     ]
     show_template = "portal/order_show.html"
+
+    def _init_properties(self) -> None:
+        super()._init_properties()
+        # "Bestilt" is searched by whole days in Oslo time: from and to (a range), not FAB's
+        # UTC datetime comparisons.
+        days = [FilterOsloDayFrom("created_at", self.datamodel), FilterOsloDayTo("created_at", self.datamodel)]
+        self._filters.get_search_filters()["created_at"] = days
+        self._filters._all_filters["created_at"] = days
 
     def show_context(self, item: Order) -> dict[str, Any]:
         shipments = [
@@ -157,6 +232,11 @@ class OrderView(PortalModelView):
     def _actions(self, order: Order) -> dict[str, str]:
         """Workflow buttons (views/order_actions.py) this user may use on this order now."""
         actions: dict[str, str] = {}
+        if order.status == OrderStatus.pending_approval.value:
+            if user_can("can_approve", "ApprovalQueueView"):
+                actions["approve"] = url_for("ApprovalQueueView.approve")
+            if user_can("can_reject", "ApprovalQueueView"):
+                actions["reject"] = url_for("ApprovalQueueView.reject", pk=order.id)
         if user_can("can_cancel", "OrderActionsView") and cancel_refusal(
                 order, Actor.from_user(g.user), has_shipment=bool(order.shipments)) is None:
             actions["cancel"] = url_for("OrderActionsView.cancel", pk=order.id)

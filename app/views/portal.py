@@ -1,5 +1,7 @@
 """Min side: budgets (Bruksgrense), standing orders (Faste ordre), inquiries (Henvendelser) and
-click-and-collect reservations (Klikk og Hent). Supplier staff read them for every company."""
+click-and-collect reservations (Klikk og Hent). Supplier staff read them for every company.
+
+Inquiries and reservations live in views/inquiries.py and views/pickup.py (re-exported here)."""
 from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
@@ -7,8 +9,7 @@ from typing import Any, Iterable, Sequence
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms.validators import DataRequired, NumberRange
 
 from ..domain import labels
 from ..domain.budgets import consumption
@@ -16,16 +17,10 @@ from ..domain.formatting import oslo_today
 from ..models import (
     Budget,
     Company,
-    Inquiry,
-    InquiryMessage,
-    InquiryStatus,
-    PickupReservation,
     StandingOrder,
     StandingOrderLine,
 )
-from ..security import current_tenant
 from .base import (
-    FormRefused,
     LookupField,
     PortalInterface,
     PortalModelView,
@@ -36,7 +31,6 @@ from .base import (
     fmt_datetime,
     fmt_nok,
     fmt_yes_no,
-    is_supplier,
 )
 from .orders import line_configuration
 
@@ -44,10 +38,6 @@ from .orders import line_configuration
 def _company_field() -> LookupField:
     return LookupField(_l("Bedrift (kundenummer)"), model=Company, key="customer_number", supplier_only=True,
                        not_found=_l("Fant ingen bedrift med dette kundenummeret."))
-
-
-def _current_user_id() -> Any:
-    return getattr(g.get("user"), "id", None)
 
 
 # --- Bruksgrense ----------------------------------------------------------------------------
@@ -188,128 +178,7 @@ class StandingOrderView(PortalModelView):
         return {"lines": lines}
 
 
-# --- Henvendelser ---------------------------------------------------------------------------
+# --- Henvendelser and Klikk og Hent: their own modules (views/inquiries.py, views/pickup.py) ---
 
-
-class InquiryView(PortalModelView):
-    datamodel = PortalInterface(
-        Inquiry,
-        list_options=[joinedload(Inquiry.company), joinedload(Inquiry.created_by)],
-        item_options=[joinedload(Inquiry.company), joinedload(Inquiry.created_by), selectinload(Inquiry.messages)],
-    )
-    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
-
-    list_title = _l("Henvendelser")
-    show_title = _l("Henvendelse")
-    add_title = _l("Ny henvendelse")
-    edit_title = _l("Endre henvendelse")
-    label_columns = {
-        "subject": _l("Emne"),
-        "company": _l("Bedrift"),
-        "channel": _l("Kanal"),
-        "status": _l("Status"),
-        "created_by": _l("Fra"),
-        "created_at": _l("Opprettet"),
-        "message": _l("Melding"),
-    }
-    formatters_columns = {
-        "channel": fmt_code(labels.INQUIRY_CHANNEL),
-        "status": fmt_code(labels.INQUIRY_STATUS),
-        "created_at": fmt_datetime,
-    }
-    list_columns = ["subject", "company", "channel", "status", "created_by", "created_at"]
-    list_columns_customer = ["subject", "channel", "status", "created_by", "created_at"]
-    order_columns = ["subject", "status", "channel", "created_at"]
-    base_order = ("created_at", "desc")
-    search_columns = ["subject", "status", "channel", "created_at"]
-    search_form_extra_fields = {
-        "status": code_select(_l("Status"), labels.INQUIRY_STATUS, search=True),
-        "channel": code_select(_l("Kanal"), labels.INQUIRY_CHANNEL, search=True),
-    }
-    show_fieldsets = [
-        (_l("Henvendelse"), {"fields": ["subject", "company", "channel", "status", "created_by", "created_at"]}),
-    ]
-    show_template = "portal/inquiry_show.html"
-    add_columns = ["company", "subject", "message"]
-    edit_columns = ["subject", "channel", "status"]
-    add_form_extra_fields = {
-        "company": _company_field(),
-        "message": TextAreaField(_l("Melding"), validators=[DataRequired(message=_l("Skriv en melding.")),
-                                                            Length(max=5000)]),
-    }
-    edit_form_extra_fields = {
-        "channel": code_select(_l("Kanal"), labels.INQUIRY_CHANNEL),
-        "status": code_select(_l("Status"), labels.INQUIRY_STATUS),
-    }
-    validators_columns = {"subject": [DataRequired(message=_l("Skriv et emne.")), Length(max=200)]}
-
-    def before_save(self, item: Inquiry, is_new: bool) -> None:
-        if not is_new:
-            return
-        user = g.get("user")
-        company_id = current_tenant() or (item.company.id if item.company is not None else None)
-        if company_id is None:
-            raise FormRefused(str(_l("Velg bedriften henvendelsen gjelder (kundenummer).")))
-        item.company_id = company_id
-        item.status = InquiryStatus.open.value
-        item.channel = item.channel or "portal"
-        item.created_by_id = _current_user_id()
-        body = getattr(item, "message", None) or ""
-        name = user.get_full_name() if user is not None else ""
-        item.messages.append(InquiryMessage(company_id=company_id, author_id=_current_user_id(), author_name=name,
-                                            from_supplier=is_supplier(), body=body))
-
-
-# --- Klikk og Hent --------------------------------------------------------------------------
-
-
-def _items_text(reservation: PickupReservation) -> str:
-    lines = []
-    for row in reservation.items or []:
-        qty = row.get("quantity", 1) if isinstance(row, dict) else 1
-        name = row.get("name", "") if isinstance(row, dict) else str(row)
-        sku = row.get("sku", "") if isinstance(row, dict) else ""
-        lines.append(f"{qty} × {name}" + (f" ({sku})" if sku else ""))
-    return "\n".join(lines)
-
-
-class PickupReservationView(PortalModelView):
-    datamodel = PortalInterface(
-        PickupReservation,
-        list_options=[joinedload(PickupReservation.store), joinedload(PickupReservation.company)],
-    )
-    base_permissions = ["can_list", "can_show", "can_edit"]
-
-    list_title = _l("Klikk og Hent")
-    show_title = _l("Reservasjon")
-    edit_title = _l("Endre reservasjon")
-    label_columns = {
-        "pickup_code": _l("Hentekode"),
-        "store": _l("Butikk"),
-        "status": _l("Status"),
-        "pickup_deadline": _l("Hentes innen"),
-        "company": _l("Bedrift"),
-        "created_by": _l("Reservert av"),
-        "created_at": _l("Reservert"),
-        "items_text": _l("Varer"),
-    }
-    formatters_columns = {
-        "status": fmt_code(labels.RESERVATION_STATUS),
-        "pickup_deadline": fmt_datetime,
-        "created_at": fmt_datetime,
-    }
-    computed_columns = {"items_text": _items_text}
-    list_columns = ["pickup_code", "store", "status", "pickup_deadline", "company", "created_at"]
-    list_columns_customer = ["pickup_code", "store", "status", "pickup_deadline", "items_text", "created_at"]
-    order_columns = ["pickup_code", "status", "pickup_deadline", "created_at"]
-    base_order = ("created_at", "desc")
-    search_columns = ["pickup_code", "status", "pickup_deadline"]
-    search_form_extra_fields = {
-        "status": code_select(_l("Status"), labels.RESERVATION_STATUS, search=True),
-    }
-    show_columns = ["pickup_code", "store", "status", "pickup_deadline", "items_text", "company", "created_by",
-                    "created_at"]
-    edit_columns = ["status", "pickup_deadline"]
-    edit_form_extra_fields = {
-        "status": code_select(_l("Status"), labels.RESERVATION_STATUS),
-    }
+from .inquiries import InquiryView  # noqa: E402,F401
+from .pickup import PickupReservationView  # noqa: E402,F401

@@ -1,0 +1,271 @@
+"""Bedriftsinformasjon: who may change which company field, the rules for each, and the change log.
+
+Customer admins change their own company's postal address only; customer service (and Admin)
+change every field but the customer number (the company's key in other systems). Each changed
+field is written to CompanyChange (who, when, old → new) in the same transaction as the change.
+Views and the REST API both call `update_company`; neither re-states a rule.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Mapping, Optional, Sequence
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Company, CompanyChange, CompanyKind, PaymentTerms, utcnow
+from . import labels
+from .actors import Actor
+from .errors import Forbidden, NotFound, ValidationFailed
+from .formatting import format_nok
+from .validation import InvalidValue, validate_amount, validate_choice, validate_org_number, validate_postal_code
+
+POSTAL_FIELDS = ("postal_street", "postal_code", "postal_city")
+# Every field customer service may change, in the order the change log lists them.
+SUPPLIER_FIELDS = (
+    "name", "org_number", "kind", "payment_terms", "credit_limit", "requires_approval",
+    *POSTAL_FIELDS, "email", "phone", "active",
+)
+EDITOR_ROLES = ("CustomerService", "Admin")
+HISTORY_LIMIT = 50
+
+FIELD_LABELS: dict[str, Any] = {
+    "customer_number": _l("Kundenummer"),
+    "name": _l("Navn"),
+    "org_number": _l("Organisasjonsnummer"),
+    "postal_street": _l("Postadresse"),
+    "postal_code": _l("Postnummer"),
+    "postal_city": _l("Poststed"),
+    "kind": _l("Kundetype"),
+    "payment_terms": _l("Betalingsbetingelser"),
+    "credit_limit": _l("Kredittgrense"),
+    "requires_approval": _l("Krever godkjenning"),
+    "email": _l("E-post"),
+    "phone": _l("Telefon"),
+    "active": _l("Aktiv"),
+}
+# Shown next to every field a customer admin sees but may not change.
+SUPPLIER_ONLY_NOTE = _l("Endres av oss — kontakt kundeservice")
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()-]{5,30}$")
+_MAX_LENGTH = {"name": 200, "postal_street": 200, "postal_city": 100, "email": 320, "phone": 30}
+
+
+def editable_fields(actor: Actor) -> tuple[str, ...]:
+    """The company fields this actor may change (empty: none)."""
+    if actor.is_customer:
+        return POSTAL_FIELDS if actor.has_role("CustomerAdmin") else ()
+    return SUPPLIER_FIELDS if actor.has_role(*EDITOR_ROLES) else ()
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+def _text(value: Any, field: str, required: bool = False) -> Optional[str]:
+    if value is None:
+        text = ""
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise InvalidValue(_("Skriv tekst."))
+    if not text:
+        if required:
+            raise InvalidValue(_("Feltet må fylles ut."))
+        return None
+    limit = _MAX_LENGTH.get(field)
+    if limit and len(text) > limit:
+        raise InvalidValue(_("Høyst %(max)s tegn.", max=limit))
+    return text
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise InvalidValue(_("Velg ja eller nei."))
+
+
+def clean_value(field: str, value: Any) -> Any:
+    """The stored form of one field's new value, or InvalidValue with a Norwegian message."""
+    if field == "name":
+        return _text(value, field, required=True)
+    if field == "org_number":
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidValue(_("Feltet må fylles ut."))
+        return validate_org_number(value)
+    if field == "postal_code":
+        text = _text(value, field)
+        return validate_postal_code(text) if text else None
+    if field in ("postal_street", "postal_city"):
+        return _text(value, field)
+    if field == "kind":
+        return validate_choice(value, CompanyKind)
+    if field == "payment_terms":
+        return validate_choice(value, PaymentTerms)
+    if field == "credit_limit":
+        if value is None or value == "" or isinstance(value, bool):
+            raise InvalidValue(_("Skriv et beløp i kroner, for eksempel 1500,00."))
+        return validate_amount(value)
+    if field in ("requires_approval", "active"):
+        return _bool(value)
+    if field == "email":
+        text = _text(value, field)
+        if text and not _EMAIL.match(text):
+            raise InvalidValue(_("Ugyldig e-postadresse."))
+        return text
+    if field == "phone":
+        text = _text(value, field)
+        if text and not _PHONE.match(text):
+            raise InvalidValue(_("Skriv et telefonnummer med siffer, for eksempel +47 22 00 00 00."))
+        return text
+    raise InvalidValue(_("Ukjent felt."))
+
+
+def stored_text(value: Any) -> Optional[str]:
+    """How a value is kept in the change log (codes and plain numbers; shown with display_value)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def display_value(field: str, text: Optional[str]) -> str:
+    """A logged value as people read it: labels for codes, kroner, Ja/Nei; blank as "—"."""
+    if text is None or text == "":
+        return "—"
+    if field == "kind":
+        return labels.label(labels.COMPANY_KIND, text)
+    if field == "payment_terms":
+        return labels.label(labels.PAYMENT_TERMS, text)
+    if field == "credit_limit":
+        try:
+            return format_nok(Decimal(text))
+        except ArithmeticError:
+            return text
+    if field in ("requires_approval", "active"):
+        return labels.yes_no(text == "true")
+    return text
+
+
+def field_label(field: str) -> str:
+    label = FIELD_LABELS.get(field)
+    return str(label) if label is not None else field
+
+
+# --- the change ------------------------------------------------------------------------------
+
+
+def _load(session: Session, company_id: Any, actor: Actor) -> Company:
+    if not isinstance(company_id, int) or isinstance(company_id, bool):
+        raise NotFound(_("Fant ikke kundekontoen."))
+    if actor.is_customer and actor.company_id != company_id:
+        raise NotFound(_("Fant ikke kundekontoen."))
+    # FOR UPDATE (PostgreSQL): two people editing at once are logged in the order they commit,
+    # each with the old value the other left; populate_existing drops values read earlier.
+    company = session.execute(
+        select(Company).where(Company.id == company_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if company is None:
+        raise NotFound(_("Fant ikke kundekontoen."))
+    return company
+
+
+def update_company(session: Session, company_id: Any, actor: Actor, changes: Mapping[str, Any]) -> list[CompanyChange]:
+    """Change company fields and log each one that really changed; returns the log rows.
+
+    Raises NotFound (not the actor's company, or none), Forbidden (a role that changes nothing
+    here), ValidationFailed field -> message (bad values, or a field this actor may not change:
+    a customer admin gets "Endres av oss — kontakt kundeservice" for anything but the postal
+    address). Nothing is written when anything is refused. A field sent with its current value
+    is not a change, so a client may send back the whole company it read.
+    """
+    company = _load(session, company_id, actor)
+    allowed = editable_fields(actor)
+    if not allowed:
+        raise Forbidden(_("Du har ikke tilgang til å endre bedriftsinformasjonen."))
+    errors: dict[str, str] = {}
+    new_values: dict[str, Any] = {}
+    for field, raw in changes.items():
+        if field == "customer_number":
+            if raw != company.customer_number:
+                errors[field] = _("Kundenummeret kan ikke endres.")
+            continue
+        if field not in SUPPLIER_FIELDS:
+            errors[field] = _("Ukjent felt.")
+            continue
+        try:
+            value = clean_value(field, raw)
+        except InvalidValue as exc:
+            if field in allowed:
+                errors[field] = str(exc.message)
+            elif actor.is_customer:
+                errors[field] = str(SUPPLIER_ONLY_NOTE)
+            else:
+                errors[field] = str(exc.message)
+            continue
+        if value == getattr(company, field):
+            continue
+        if field not in allowed:
+            errors[field] = str(SUPPLIER_ONLY_NOTE)
+            continue
+        new_values[field] = value
+    errors.update(_postal_address_errors(company, new_values, errors))
+    if errors:
+        raise ValidationFailed(errors)
+
+    now = utcnow()
+    logged: list[CompanyChange] = []
+    for field in SUPPLIER_FIELDS:
+        if field not in new_values:
+            continue
+        old = getattr(company, field)
+        setattr(company, field, new_values[field])
+        entry = CompanyChange(company_id=company.id, at=now, actor_id=actor.id, actor_name=actor.name,
+                              field=field, old_value=stored_text(old), new_value=stored_text(new_values[field]))
+        session.add(entry)
+        logged.append(entry)
+    session.flush()
+    return logged
+
+
+def _postal_address_errors(company: Company, new_values: Mapping[str, Any], errors: Mapping[str, str]) -> dict[str, str]:
+    """A postal address is either left out entirely or complete (street, postal code and city)."""
+    if not any(f in new_values for f in POSTAL_FIELDS):
+        return {}
+    result = {f: new_values[f] if f in new_values else getattr(company, f) for f in POSTAL_FIELDS}
+    if not any(result.values()):
+        return {}
+    return {f: _("Fyll ut hele postadressen: gateadresse, postnummer og poststed.")
+            for f, v in result.items() if not v and f not in errors}
+
+
+def company_history(session: Session, company_id: int, limit: int = HISTORY_LIMIT) -> Sequence[CompanyChange]:
+    """The latest changes of a company, newest first (one statement)."""
+    return session.scalars(
+        select(CompanyChange).where(CompanyChange.company_id == company_id)
+        .order_by(CompanyChange.at.desc(), CompanyChange.id.desc()).limit(limit)
+    ).all()
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: Any
+    actor_name: str
+    field: str
+    label: str
+    old: str
+    new: str
+
+
+def history_rows(changes: Sequence[CompanyChange]) -> list[HistoryRow]:
+    """Change log rows ready to show: field label and old/new values as people read them."""
+    return [HistoryRow(c.at, c.actor_name, c.field, field_label(c.field), display_value(c.field, c.old_value),
+                       display_value(c.field, c.new_value)) for c in changes]

@@ -1,0 +1,133 @@
+"""Klikk og Hent: a reservation's way through its states.
+
+    reserved ──ready──▶ ready ──collected──▶ collected
+        │                 │
+        ├──expired────────┤──▶ expired        (customer service: not picked up in time)
+        └──cancelled──────┘──▶ cancelled      (customer service, or the customer itself)
+
+`reserved` and `ready` are active, the others finished (final). Every move is a conditional
+UPDATE (`WHERE status IN (<allowed from>)`), so two people moving the same reservation at once
+cannot both win: the second is told what happened.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Sequence
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
+
+from ..models import PickupReservation, ReservationStatus, utcnow
+from . import labels
+from .actors import Actor
+from .errors import AlreadyHandled, Forbidden, NotAllowed, NotFound, ValidationFailed
+
+RESERVED, READY = ReservationStatus.reserved.value, ReservationStatus.ready.value
+COLLECTED, EXPIRED, CANCELLED = (ReservationStatus.collected.value, ReservationStatus.expired.value,
+                                 ReservationStatus.cancelled.value)
+ACTIVE = (RESERVED, READY)
+FINISHED = (COLLECTED, EXPIRED, CANCELLED)
+STAFF_ROLES = ("CustomerService", "Admin")
+FINISHED_LIMIT = 100
+
+# to-status -> the statuses it may come from
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    READY: (RESERVED,),
+    COLLECTED: (READY,),
+    EXPIRED: ACTIVE,
+    CANCELLED: ACTIVE,
+}
+
+
+def is_active(reservation: PickupReservation) -> bool:
+    return reservation.status in ACTIVE
+
+
+def is_staff(actor: Actor) -> bool:
+    return not actor.is_customer and actor.has_role(*STAFF_ROLES)
+
+
+def moves_for(reservation: PickupReservation, actor: Actor) -> list[str]:
+    """The statuses this actor may move this reservation to now (for the page's buttons)."""
+    if is_staff(actor):
+        return [to for to, sources in TRANSITIONS.items() if reservation.status in sources]
+    if actor.is_customer and actor.company_id == reservation.company_id and is_active(reservation):
+        return [CANCELLED]
+    return []
+
+
+def get_reservation(session: Session, reservation_id: Any) -> PickupReservation:
+    """Through the tenant-scoped session: another company's reservation does not exist (404)."""
+    if not isinstance(reservation_id, int) or isinstance(reservation_id, bool):
+        raise NotFound(_("Fant ikke reservasjonen."))
+    reservation = session.get(PickupReservation, reservation_id)
+    if reservation is None:
+        raise NotFound(_("Fant ikke reservasjonen."))
+    return reservation
+
+
+def move(session: Session, reservation_id: Any, actor: Actor, to_status: str) -> PickupReservation:
+    """Move a reservation to `to_status` if the rules allow it and nobody got there first."""
+    reservation = get_reservation(session, reservation_id)
+    if to_status not in TRANSITIONS:
+        raise ValidationFailed({"status": _("Ukjent status.")})
+    if not is_staff(actor) and not (actor.is_customer and to_status == CANCELLED):
+        raise Forbidden(_("Du har ikke tilgang til å endre reservasjonen."))
+    sources = TRANSITIONS[to_status]
+    current = reservation.status
+    if current not in sources:
+        raise NotAllowed(_refusal(current, to_status))
+    result = session.execute(
+        update(PickupReservation)
+        .where(PickupReservation.id == reservation.id, PickupReservation.status.in_(sources))
+        .values(status=to_status).execution_options(synchronize_session=False)
+    )
+    session.expire(reservation, ["status"])
+    if result.rowcount != 1:
+        session.refresh(reservation, ["status"])
+        raise AlreadyHandled(_("Reservasjonen ble endret av noen andre i mellomtiden (nå: %(status)s).",
+                               status=labels.label(labels.RESERVATION_STATUS, reservation.status)))
+    return reservation
+
+
+def _refusal(current: str, to_status: str) -> str:
+    now = labels.label(labels.RESERVATION_STATUS, current)
+    if current in FINISHED:
+        return _("Reservasjonen er avsluttet (%(status)s) og kan ikke endres.", status=now)
+    if to_status == COLLECTED:
+        return _("Reservasjonen må være klar til henting før den kan registreres som hentet.")
+    return _("Reservasjonen kan ikke endres fra %(status)s.", status=now)
+
+
+def set_deadline(session: Session, reservation_id: Any, actor: Actor, deadline: Any) -> PickupReservation:
+    """Customer service moves the pickup deadline of an active reservation."""
+    reservation = get_reservation(session, reservation_id)
+    if not is_staff(actor):
+        raise Forbidden(_("Du har ikke tilgang til å endre reservasjonen."))
+    if not isinstance(deadline, dt.datetime):
+        raise ValidationFailed({"pickup_deadline": _("Skriv et tidspunkt for når varene må hentes.")})
+    if deadline == reservation.pickup_deadline:
+        return reservation
+    if not is_active(reservation):
+        raise ValidationFailed({"pickup_deadline": _("Fristen kan bare endres for en aktiv reservasjon.")})
+    reservation.pickup_deadline = deadline
+    session.flush()
+    return reservation
+
+
+def company_reservations(session: Session) -> tuple[Sequence[PickupReservation], Sequence[PickupReservation]]:
+    """(active, finished) reservations the session may see: active by deadline, finished newest
+    first (the latest FINISHED_LIMIT). Two statements, store loaded with each."""
+    base = select(PickupReservation).options(joinedload(PickupReservation.store))
+    active = session.scalars(base.where(PickupReservation.status.in_(ACTIVE))
+                             .order_by(PickupReservation.pickup_deadline.asc(), PickupReservation.id)).all()
+    finished = session.scalars(base.where(PickupReservation.status.in_(FINISHED))
+                               .order_by(PickupReservation.created_at.desc(), PickupReservation.id.desc())
+                               .limit(FINISHED_LIMIT)).all()
+    return active, finished
+
+
+def overdue(reservation: PickupReservation, now: dt.datetime | None = None) -> bool:
+    """An active reservation whose pickup deadline has passed (customer service may expire it)."""
+    return is_active(reservation) and reservation.pickup_deadline < (now or utcnow())

@@ -1,0 +1,192 @@
+"""FAB add/edit forms whose save is a domain function, and two form fields they use.
+
+FAB's own add/edit writes the form into the row (`populate_obj`) and shows any refusal as a
+flash message above the page. Views that mix this in instead hand the validated form to an
+app/domain function (`domain_add` / `domain_edit`); its `ValidationFailed` errors are shown next
+to the fields they name and the form is shown again, with nothing saved (rolled back).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable, Optional
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import SQLAlchemyError
+from wtforms import DateTimeField, StringField
+
+from ..domain.errors import DomainError, NotFound, ValidationFailed
+from ..domain.formatting import OSLO, to_oslo
+from ..security import TenantViolation
+
+
+class DomainFormMixin:
+    """Mix in before PortalModelView; define `domain_add(form)` and/or `domain_edit(item, form)`,
+    each returning the saved row (the session is committed here)."""
+
+    # Domain field name -> form field name where they differ (e.g. company_id -> company).
+    domain_field_names: dict[str, str] = {}
+    # After adding, open the new row's page instead of going back.
+    show_after_add = False
+
+    domain_add: Optional[Callable[[Any], Any]] = None
+    domain_edit: Optional[Callable[[Any, Any], Any]] = None
+
+    # --- add ---------------------------------------------------------------------------------
+
+    def _add(self):  # type: ignore[no-untyped-def]
+        if request.method != "POST" or self.domain_add is None:
+            return super()._add()  # type: ignore[misc]
+        company = request.args.get("_flt_0_company")
+        if company and company.isdigit():
+            g.portal_form_company_id = int(company)
+        get_filter_args(self._filters, disallow_if_not_in_search=False)  # type: ignore[attr-defined]
+        exclude_cols = self._filters.get_relation_cols()  # type: ignore[attr-defined]
+        form = self.add_form.refresh()  # type: ignore[attr-defined]
+        self._fill_form_exclude_cols(exclude_cols, form)  # type: ignore[attr-defined]
+        if form.validate():
+            saved = self._domain_save(form, lambda: self.domain_add(form))  # type: ignore[misc]
+            if saved is not None:
+                flash(str(self.add_row_message), "success")  # type: ignore[attr-defined]
+                g.portal_saved_id = getattr(saved, "id", None)
+                return None
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)  # type: ignore[attr-defined]
+
+    def post_add_redirect(self):  # type: ignore[no-untyped-def]
+        saved = g.get("portal_saved_id")
+        if self.show_after_add and saved:
+            return redirect(url_for(f"{self.endpoint}.show", pk=saved))  # type: ignore[attr-defined]
+        return super().post_add_redirect()  # type: ignore[misc]
+
+    # --- edit --------------------------------------------------------------------------------
+
+    def _edit(self, pk):  # type: ignore[no-untyped-def]
+        if request.method != "POST" or self.domain_edit is None:
+            return super()._edit(pk)  # type: ignore[misc]
+        item = self._load_or_404(pk, options=())  # type: ignore[attr-defined]
+        company_id = getattr(item, "company_id", None)
+        if isinstance(company_id, int):
+            g.portal_form_company_id = company_id
+        get_filter_args(self._filters, disallow_if_not_in_search=False)  # type: ignore[attr-defined]
+        exclude_cols = self._filters.get_relation_cols()  # type: ignore[attr-defined]
+        form = self.edit_form.refresh(request.form)  # type: ignore[attr-defined]
+        self._fill_form_exclude_cols(exclude_cols, form)  # type: ignore[attr-defined]
+        form._id = item.id
+        if form.validate():
+            saved = self._domain_save(form, lambda: self.domain_edit(item, form))  # type: ignore[misc]
+            if saved is not None:
+                flash(str(self.edit_row_message), "success")  # type: ignore[attr-defined]
+                return None
+        for field in form:  # disabled inputs are not posted: show the row's values again
+            if isinstance(field, ReadOnlyField):
+                field.process_data(getattr(item, field.name, None))
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)  # type: ignore[attr-defined]
+        return self._get_related_views_widgets(  # type: ignore[attr-defined]
+            item, filters={}, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(),
+            widgets=widgets)
+
+    # --- saving ------------------------------------------------------------------------------
+
+    def _domain_save(self, form: Any, action: Callable[[], Any]) -> Any:
+        """Run the domain function and commit; on a refusal roll back and say why (None)."""
+        session = self.datamodel.session  # type: ignore[attr-defined]
+        try:
+            saved = action()
+            session.commit()
+            return saved
+        except ValidationFailed as exc:
+            session.rollback()
+            for name, message in exc.errors.items():
+                field = getattr(form, self.domain_field_names.get(name, name), None)
+                if field is not None and hasattr(field, "errors"):
+                    field.errors = [*field.errors, message]
+                else:
+                    flash(message, "danger")
+        except NotFound:
+            session.rollback()
+            abort(404)
+        except DomainError as exc:
+            session.rollback()
+            flash(str(exc.message), "danger")
+        except TenantViolation as exc:
+            session.rollback()
+            field = getattr(form, self.domain_field_names.get(exc.field or "", exc.field or ""), None)
+            if field is not None and hasattr(field, "errors"):
+                field.errors = [*field.errors, exc.message]
+            else:
+                flash(exc.message, "danger")
+        except SQLAlchemyError:
+            session.rollback()
+            flash(str(self.database_error_message), "danger")  # type: ignore[attr-defined]
+        return None
+
+
+def form_values(form: Any, names: Any) -> dict[str, Any]:
+    """{name: data} of the named form fields that the form has (ReadOnlyFields left out)."""
+    return {name: form[name].data for name in names
+            if name in form and not isinstance(form[name], ReadOnlyField)}
+
+
+class ReadOnlyField(StringField):
+    """A value shown in a form (disabled, with a note as help text) that is never read from the
+    request nor written to the row, whatever the browser sends."""
+
+    def __init__(self, label: Any = None, formatter: Optional[Callable[[Any], Any]] = None, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", BS3TextFieldWidget())
+        kwargs.setdefault("render_kw", {"disabled": True})
+        super().__init__(label, **kwargs)
+        self.formatter = formatter
+
+    def process_data(self, value: Any) -> None:
+        self.data = self.formatter(value) if self.formatter is not None and value is not None else value
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        return None
+
+    def populate_obj(self, obj: Any, name: str) -> None:
+        return None
+
+    def _value(self) -> str:
+        return "" if self.data is None else str(self.data)
+
+
+class OsloDateTimeField(DateTimeField):
+    """A date and time typed and shown in Europe/Oslo (`data` is naive Oslo time, as the picker
+    shows it); `utc_data` is the aware UTC value the database keeps."""
+
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        from flask_appbuilder.fieldwidgets import DateTimePickerWidget
+
+        kwargs.setdefault("widget", DateTimePickerWidget())
+        kwargs.setdefault("format", "%Y-%m-%d %H:%M:%S")
+        super().__init__(label, validators, **kwargs)
+
+    def process_data(self, value: Any) -> None:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = to_oslo(value).replace(tzinfo=None)
+        super().process_data(value)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = " ".join(valuelist).strip() if valuelist else ""
+        self.data = None
+        if not text:
+            return
+        for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"):
+            try:
+                self.data = dt.datetime.strptime(text, fmt)
+                return
+            except ValueError:
+                continue
+        raise ValueError(str(_l("Skriv tidspunktet som ÅÅÅÅ-MM-DD TT:MM, for eksempel 2025-03-01 15:00.")))
+
+    @property
+    def utc_data(self) -> Optional[dt.datetime]:
+        if not isinstance(self.data, dt.datetime):
+            return None
+        value = self.data if self.data.tzinfo is not None else self.data.replace(tzinfo=OSLO)
+        return value.astimezone(dt.timezone.utc)
+
+    def populate_obj(self, obj: Any, name: str) -> None:
+        setattr(obj, name, self.utc_data)
