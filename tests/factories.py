@@ -31,6 +31,8 @@ from app.models import (
     Quote,
     QuoteLine,
     Shipment,
+    ShipmentLine,
+    CompanyChange,
     StandingOrder,
     StandingOrderLine,
     Store,
@@ -136,6 +138,9 @@ def _tenant(session: Session, sm: Any, prefix: str, number: str, product: Produc
     invoice = Invoice(company=company, number=f"F{number}-1", order=order, invoice_date=dt.date.today(),
                       due_date=dt.date.today() + dt.timedelta(days=14), amount=Decimal("1250.00"))
     shipment = Shipment(company=company, order=order, carrier="collicare", waybill_number=f"CC{number}")
+    shipment.lines.append(ShipmentLine(company=company, order_line=order.lines[0], quantity=1))
+    session.add(CompanyChange(company=company, actor_name="Kundeservice", field="postal_city",
+                              old_value="Bergen", new_value="Oslo"))
     session.add_all([address, order, quote, budget, inquiry, reservation, standing, invoice, shipment])
     return Tenant(company, admin, user, address, order, quote, budget, inquiry, reservation, standing,
                   invoice, shipment)
