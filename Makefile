@@ -42,6 +42,8 @@ chromium:
 		|| echo "Kunne ikke installere chromium: nettlesertestene hoppes over."; \
 	fi
 
-# One process (no xdist): on PostgreSQL all tests share one database.
+# Two xdist workers (this machine has 2 cores), whole files per worker; on PostgreSQL each worker gets
+# its own database (<name>_gw0, <name>_gw1), see tests/conftest.py.
+PYTEST_WORKERS ?= 2
 test: install chromium
-	$(BIN)/python -m pytest -q -rsfE $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -q -rsfE -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) tests
