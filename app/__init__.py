@@ -45,6 +45,12 @@ def create_app(config_object: Optional[object] = None) -> Flask:
 
         register_views(appbuilder)
         register_workflow_views(appbuilder)
+        from .views.budgets_and_standing_orders import register_budget_and_standing_order_views
+
+        register_budget_and_standing_order_views(appbuilder)
+        from .views.reports import register_report_views
+
+        register_report_views(appbuilder)
         register_apis(appbuilder)
 
     from .cli import portal_cli

@@ -38,3 +38,68 @@ def demo_command(if_empty: bool) -> None:
     click.echo(f"Demo-innlogginger (passord {DEMO_PASSWORD}):")
     for username, role, first, last, number in DEMO_USERS:
         click.echo(f"  {username:<14} {role:<16} {first} {last}" + (f" – kunde {number}" if number else ""))
+
+
+@portal_cli.command("standing-orders")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Leveringsdato (ÅÅÅÅ-MM-DD). Standard: i dag (Europe/Oslo).")
+def standing_orders_command(day) -> None:  # type: ignore[no-untyped-def]
+    """Make the orders of the standing orders (faste ordre) due on a date.
+
+    Idempotent and safe to run twice at once: one order per standing order and delivery date.
+    Exits with status 1 when an order could not be made (the others are made).
+    """
+    from .domain.formatting import format_date, oslo_today
+    from .domain.labels import ORDER_STATUS, label
+    from .domain.standing_orders import CREATED, EXISTS, FAILED, REFUSED, Outcome, generate_due
+    from .extensions import db
+
+    delivery = day.date() if day is not None else oslo_today()
+    words = {CREATED: "opprettet", EXISTS: "fantes fra før", REFUSED: "avvist", FAILED: "feilet"}
+    click.echo(f"Faste ordre for levering {format_date(delivery)}:")
+
+    def progress(i: int, total: int, outcome: Outcome) -> None:
+        line = f"  [{i}/{total}] «{outcome.name}» ({outcome.company}): {words[outcome.result]}"
+        if outcome.order_number:
+            line += f" – ordre {outcome.order_number} ({label(ORDER_STATUS, outcome.status)})"
+        if outcome.message:
+            line += f" – {outcome.message}"
+        click.echo(line)
+
+    summary = generate_due(db.session, delivery, progress=progress)
+    if not summary.outcomes:
+        click.echo("  Ingen faste ordre skal leveres denne dagen.")
+    click.echo(f"Ferdig: {summary.count(CREATED)} opprettet, {summary.count(EXISTS)} fantes fra før, "
+               f"{summary.count(REFUSED)} avvist, {summary.count(FAILED)} feilet.")
+    if summary.count(FAILED):
+        raise SystemExit(1)
+
+
+@portal_cli.command("send-mail")
+@click.option("--all", "include_waiting", is_flag=True,
+              help="Prøv også e-post som venter etter en feil (bruk når en SMTP-feil er rettet).")
+def send_mail_command(include_waiting: bool) -> None:
+    """Deliver the mail outbox through the SMTP server (MAIL_SERVER, MAIL_PORT ...).
+
+    At least once: a mail is marked sent only when the server has accepted it; failures wait
+    with a growing pause (backoff) and are tried again. Exits with status 1 on an SMTP outage.
+    """
+    from .domain.mail_delivery import DeliveryReport, SuppressedSending, deliver, pending_count
+    from .extensions import db
+
+    def progress(report: DeliveryReport) -> None:
+        click.echo(f"  sendt så langt: {report.sent}, feilet: {report.failed}")
+
+    try:
+        report = deliver(db.session, include_waiting=include_waiting, progress=progress)
+    except SuppressedSending as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from exc
+    for mail_id, error in report.errors:
+        click.echo(f"  e-post {mail_id}: {error}", err=True)
+    left = pending_count(db.session)
+    db.session.rollback()
+    click.echo(f"Ferdig: {report.sent} sendt, {report.failed} feilet, {left} igjen i utboksen.")
+    if report.outage:
+        click.echo(f"Stoppet: {report.outage}. Alt som ikke ble sendt, ligger fortsatt i utboksen.", err=True)
+        raise SystemExit(1)

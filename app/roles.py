@@ -13,7 +13,11 @@ PROFILE: dict[str, tuple[str, ...]] = {
     "UserInfoEditView": ("can_this_form_get", "can_this_form_post"),
     "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
     "PortalUserDBModelView": ("can_userinfo", "can_resetmypassword", "can_userinfoedit"),
+    "ProfileView": ("can_show", "can_edit"),  # Min profil (FAB's own profile forms lead there)
 }
+# Brukere: create users, deactivate/activate, make/unmake customer admin (app/domain/accounts.py).
+USER_API = ("can_get", "can_info", "can_post", "can_deactivate", "can_activate", "can_promote", "can_demote",
+            "can_send_link")
 
 SUPPLIER_ROLES = ("Admin", "Seller", "CustomerService", "Manager")
 CUSTOMER_ROLES = ("CustomerAdmin", "CustomerUser")
@@ -38,15 +42,19 @@ _CUSTOMER_COMMON: dict[str, tuple[str, ...]] = {
     "ProductView": READ,
     "StoreView": READ,
     "DeliveryAddressView": READ,
-    "InquiryView": READ + ("can_add",),
-    "PickupReservationView": READ,
+    "InquiryView": READ + ("can_add", "can_reply"),
+    "PickupReservationView": READ + ("can_cancel",),
     "OrderApi": API_READ + ("can_post", "can_cancel", "can_invoice_copy"),
     "QuoteApi": API_READ + ("can_post", "can_convert", "can_send", "can_decline"),
     "ProductApi": API_READ,
     "DeliveryAddressApi": API_READ,
-    "InquiryApi": API_READ + ("can_post",),
-    "PickupReservationApi": API_READ,
+    "InquiryApi": API_READ + ("can_post", "can_reply"),
+    "PickupReservationApi": API_READ + ("can_cancel",),
     "CompanyApi": API_READ,
+    # Faste ordre: every customer user reads the company's plans ("Her finner du informasjon over
+    # dine fastordre"); the customer admin keeps them (below).
+    "StandingOrderView": READ,
+    "StandingOrderApi": API_READ,
     # Issue 3 workflows
     "NewOrderView": ("can_new",),
     "ProductSearchView": ("can_search",),
@@ -66,6 +74,7 @@ _SUPPLIER_READ: dict[str, tuple[str, ...]] = {
     "QuoteView": READ,
     "QuoteLineView": READ,
     "BudgetView": READ,
+    "BudgetDashboardView": ("can_list",),
     "StandingOrderView": READ,
     "InquiryView": READ,
     "PickupReservationView": READ,
@@ -101,28 +110,34 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **_SUPPLIER_READ,
         "CompanyView": CRUD,
         "PortalUserDBModelView": ("can_list", "can_show", "can_add", "can_edit", "can_userinfo",
-                                  "can_resetmypassword", "can_userinfoedit", "can_resetpasswords"),
+                                  "can_resetmypassword", "can_userinfoedit", "can_resetpasswords", "can_manage"),
+        "UserApi": USER_API,
         "DeliveryAddressView": CRUD,
-        "InquiryView": CRUD,
-        "PickupReservationView": READ + ("can_edit",),
+        "InquiryView": CRUD + ("can_reply", "can_close"),
+        "PickupReservationView": READ + ("can_edit", "can_cancel", "can_move"),
         "CompanyApi": API_WRITE,
         "DeliveryAddressApi": API_WRITE,
-        "InquiryApi": API_WRITE,
-        "PickupReservationApi": API_WRITE,
+        "InquiryApi": API_WRITE + ("can_reply", "can_close"),
+        "PickupReservationApi": API_WRITE + ("can_cancel", "can_move"),
         "OrderActionsView": ("can_invoice_copy", "can_cancel", "can_ship", "can_bill"),
         "OrderApi": API_READ + ("can_invoice_copy", "can_cancel", "can_ship", "can_bill"),
     },
-    "Manager": dict(_SUPPLIER_READ),
+    # Rapporter (issue 6): the manager's alone among the staff (Admin has everything).
+    "Manager": {**_SUPPLIER_READ, "ReportsView": ("can_list",)},
     "CustomerAdmin": {
         **_CUSTOMER_COMMON,
-        "MyCompanyView": READ,
-        "CompanyUserView": READ,
+        "MyCompanyView": READ + ("can_edit",),  # the postal address only (domain/company_info.py)
+        "CompanyApi": API_READ + ("can_put",),
+        "CompanyUserView": READ + ("can_add", "can_manage"),
+        "UserApi": USER_API,
         "DeliveryAddressView": CRUD,
         "BudgetView": CRUD + ("can_delete",),
+        "BudgetDashboardView": ("can_list",),
         "StandingOrderView": READ,
+        "StandingOrderFormView": ("can_new", "can_edit", "can_pause", "can_skip"),
         "DeliveryAddressApi": API_WRITE,
         "BudgetApi": API_WRITE + ("can_delete",),
-        "StandingOrderApi": API_READ,
+        "StandingOrderApi": API_WRITE + ("can_pause", "can_skip"),
     },
     "CustomerUser": dict(_CUSTOMER_COMMON),
 }

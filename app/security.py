@@ -293,6 +293,46 @@ def install_tenant_guard() -> None:
     _installed = True
 
 
+# --- Security stamp: a password change or deactivation ends sessions and API tokens ---------
+# app/domain/accounts.py gives a user a new `security_stamp` whenever the password is set or the
+# user is deactivated. A session keeps the stamp it logged in with (flask.session), a JWT carries
+# it as a claim; a request whose stamp no longer matches the user's counts as logged out (pages:
+# to the login page; API: 401). Wired into PortalSecurityManager below.
+
+SESSION_STAMP_KEY = "_portal_stamp"
+JWT_STAMP_CLAIM = "stamp"
+
+
+def remember_stamp(user: Any) -> None:
+    """Store the user's current stamp in this session (at login; after the user's own password change)."""
+    from flask import session
+
+    session[SESSION_STAMP_KEY] = user.security_stamp
+
+
+def _remember_stamp_on_login(sender: Any, user: Any, **extra: Any) -> None:
+    remember_stamp(user)
+
+
+def end_stale_session() -> None:
+    """Log out a session whose user has a new stamp since it logged in (FAB's user loader
+    already treats an inactive user as logged out)."""
+    from flask import flash, session
+    from flask_babel import gettext
+    from flask_login import current_user, logout_user
+
+    if not current_user or not current_user.is_authenticated:
+        return
+    if session.get(SESSION_STAMP_KEY) != current_user.security_stamp:
+        logout_user()
+        session.pop(SESSION_STAMP_KEY, None)
+        flash(gettext("Du er logget ut fordi passordet er endret eller brukeren er deaktivert. "
+                      "Logg inn på nytt."), "warning")
+
+
+# --- end of security stamp --------------------------------------------------------------------
+
+
 # --- Security manager -----------------------------------------------------------------------
 
 from flask_appbuilder.security.api import SecurityApi  # noqa: E402
@@ -392,7 +432,42 @@ class PortalSecurityManager(SecurityManager):
         return frozenset((view, perm) for view, perm in rows)
 
     def __init__(self, appbuilder: Any) -> None:
+        from .views.profile import ResetMyPasswordView, UserInfoEditView
         from .views.users import PortalUserDBModelView
 
         self.userdbmodelview = PortalUserDBModelView
+        # FAB's own-profile forms lead to "Min profil" (password policy, ends other sessions).
+        self.resetmypasswordview = ResetMyPasswordView
+        self.userinfoeditview = UserInfoEditView
         super().__init__(appbuilder)
+        from flask_login import user_logged_in
+
+        user_logged_in.connect(_remember_stamp_on_login)  # the session keeps the stamp it logged in with
+
+    # --- security stamp (see "Security stamp" above) ----------------------------------------
+
+    @staticmethod
+    def before_request() -> None:
+        """FAB's before_request (g.user), after ending a session whose stamp is stale."""
+        from flask_login import current_user
+
+        end_stale_session()
+        g.user = current_user
+
+    def create_jwt_manager(self, app: Any) -> Any:
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.additional_claims_loader(self._jwt_stamp_claim)
+        return jwt_manager
+
+    def _jwt_stamp_claim(self, identity: Any) -> dict[str, Any]:
+        user = self.get_user_by_id(int(identity))
+        return {JWT_STAMP_CLAIM: getattr(user, "security_stamp", None)}
+
+    def load_user_jwt(self, _jwt_header: Any, jwt_data: dict[str, Any]) -> Any:
+        user = super().load_user_jwt(_jwt_header, jwt_data)
+        if user is not None and jwt_data.get(JWT_STAMP_CLAIM) != user.security_stamp:
+            from flask_login import current_user
+
+            g.user = current_user  # FAB set it before the stamp was checked
+            return None  # flask-jwt-extended answers 401
+        return user

@@ -58,11 +58,16 @@ ROUTES: dict[str, frozenset[str]] = {
     "UtilView.back": PUBLIC,
     "static": PUBLIC,
     "appbuilder.static": PUBLIC,
+    "plotly_js": PUBLIC,  # plotly.js from the installed package, for every page with charts
     # --- every logged-in user ------------------------------------------------------------------
     "PortalIndexView.index": LOGGED_IN,  # anonymous visitors are sent to the login page
     **view("UserInfoEditView", this_form_get=LOGGED_IN, this_form_post=LOGGED_IN),
     **view("ResetMyPasswordView", this_form_get=LOGGED_IN, this_form_post=LOGGED_IN),
-    "PortalUserDBModelView.userinfo": LOGGED_IN,
+    "PortalUserDBModelView.userinfo": LOGGED_IN,  # leads to Min profil
+    # Min profil: contact information, password, newsletter (the user's own).
+    **view("ProfileView", index=LOGGED_IN, contact=LOGGED_IN, password=LOGGED_IN, newsletter=LOGGED_IN),
+    # The welcome mail's set-password link: public, the signed token says whose password it is.
+    "PasswordLinkView.set_password": PUBLIC,
     # --- FAB's security administration: Admin only --------------------------------------------
     **admin_only("ResetPasswordView", "this_form_get", "this_form_post"),
     **admin_only("RoleModelView", *_FAB_CRUD),
@@ -87,10 +92,22 @@ ROUTES: dict[str, frozenset[str]] = {
     # Supplier staff see all companies; customer service edits them.
     **view("CompanyView", list=SUPPLIER, show=SUPPLIER, add=_s(ADMIN, CS), edit=_s(ADMIN, CS)),
     # "Bedriftsinformasjon" and "Brukere" on Min side: the customer admin's own company.
-    **view("MyCompanyView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN), mine=_s(ADMIN, CADMIN)),
-    **view("CompanyUserView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN)),
+    # The customer admin changes the postal address there (the other fields are ours).
+    **view("MyCompanyView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN), mine=_s(ADMIN, CADMIN),
+           edit=_s(ADMIN, CADMIN)),
+    # Brukere: the customer admin creates users of its company, deactivates, reactivates,
+    # promotes/demotes them and sends a new password link; customer service does it from its
+    # user admin (PortalUserDBModelView) and both through the user API.
+    **view("CompanyUserView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN), add=_s(ADMIN, CADMIN),
+           deactivate=_s(ADMIN, CADMIN), activate=_s(ADMIN, CADMIN), promote=_s(ADMIN, CADMIN),
+           demote=_s(ADMIN, CADMIN), send_link=_s(ADMIN, CADMIN)),
+    **view("PortalUserDBModelView", deactivate=_s(ADMIN, CS), activate=_s(ADMIN, CS), promote=_s(ADMIN, CS),
+           demote=_s(ADMIN, CS), send_link=_s(ADMIN, CS)),
+    **view("UserApi", get_list=_s(ADMIN, CS, CADMIN), get=_s(ADMIN, CS, CADMIN), info=_s(ADMIN, CS, CADMIN),
+           post=_s(ADMIN, CS, CADMIN), deactivate=_s(ADMIN, CS, CADMIN), activate=_s(ADMIN, CS, CADMIN),
+           promote=_s(ADMIN, CS, CADMIN), demote=_s(ADMIN, CS, CADMIN), send_link=_s(ADMIN, CS, CADMIN)),
     **view("CompanyApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS),
-           put=_s(ADMIN, CS)),
+           put=_s(ADMIN, CS, CADMIN)),  # the customer admin: postal address only (400 for the rest)
     # Delivery addresses: everyone reads (own company's); customer admin and customer service edit.
     **view("DeliveryAddressView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, CS, CADMIN),
            edit=_s(ADMIN, CS, CADMIN)),
@@ -131,17 +148,31 @@ ROUTES: dict[str, frozenset[str]] = {
            edit=_s(ADMIN, CADMIN), delete=_s(ADMIN, CADMIN)),
     **view("BudgetApi", get_list=SUPPLIER | {CADMIN}, get=SUPPLIER | {CADMIN}, info=SUPPLIER | {CADMIN},
            post=_s(ADMIN, CADMIN), put=_s(ADMIN, CADMIN), delete=_s(ADMIN, CADMIN)),
-    **view("StandingOrderView", list=SUPPLIER | {CADMIN}, show=SUPPLIER | {CADMIN}),
-    **view("StandingOrderApi", get_list=SUPPLIER | {CADMIN}, get=SUPPLIER | {CADMIN},
-           info=SUPPLIER | {CADMIN}),
+    # Bruksgrense – oversikt (charts): the customer admin's own company, supplier staff any company.
+    "BudgetDashboardView.index": SUPPLIER | {CADMIN},
+    # Faste ordre: every customer user reads the company's plans ("Her finner du informasjon over
+    # dine fastordre"); the customer admin creates, changes, pauses and skips; supplier staff read.
+    **view("StandingOrderView", list=LOGGED_IN, show=LOGGED_IN),
+    **view("StandingOrderApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CADMIN),
+           put=_s(ADMIN, CADMIN), pause=_s(ADMIN, CADMIN), skip=_s(ADMIN, CADMIN)),
+    **view("StandingOrderFormView", new=_s(ADMIN, CADMIN), edit=_s(ADMIN, CADMIN), pause=_s(ADMIN, CADMIN),
+           skip=_s(ADMIN, CADMIN)),
     # --- inquiries and click-and-collect -------------------------------------------------------
-    # Customers write inquiries, customer service answers them.
-    **view("InquiryView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, CS, CUSTOMER), edit=_s(ADMIN, CS)),
+    # Customers write inquiries and reply in the thread; customer service answers and closes them.
+    **view("InquiryView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, CS, CUSTOMER), edit=_s(ADMIN, CS),
+           reply=_s(ADMIN, CS, CUSTOMER), close=_s(ADMIN, CS)),
     **view("InquiryApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS, CUSTOMER),
-           put=_s(ADMIN, CS)),
-    **view("PickupReservationView", list=LOGGED_IN, show=LOGGED_IN, edit=_s(ADMIN, CS)),
+           put=_s(ADMIN, CS), post_message=_s(ADMIN, CS, CUSTOMER), close=_s(ADMIN, CS)),
+    # Customer service moves reservations through their states; a customer may cancel its own.
+    **view("PickupReservationView", list=LOGGED_IN, show=LOGGED_IN, edit=_s(ADMIN, CS),
+           cancel=_s(ADMIN, CS, CUSTOMER), ready=_s(ADMIN, CS), collected=_s(ADMIN, CS), expire=_s(ADMIN, CS)),
     **view("PickupReservationApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS),
-           put=_s(ADMIN, CS)),
+           put=_s(ADMIN, CS), cancel=_s(ADMIN, CS, CUSTOMER), ready=_s(ADMIN, CS), collected=_s(ADMIN, CS),
+           expire=_s(ADMIN, CS)),
+    # --- Rapporter (issue 6): the manager's reports and their CSV files, read-only ------------
+    **view("ReportsView", **{m: _s(ADMIN, MANAGER) for m in (
+        "sales", "sales_csv", "statuses", "statuses_csv", "approvals", "approvals_csv", "customers",
+        "customers_csv", "budgets", "budgets_csv")}),
 }
 
 # FAB actions (`/action/<name>/<pk>` and `action_post`), keyed "<View>.<action name>". FAB checks
@@ -161,6 +192,9 @@ EXTRA_REFUSALS: dict[str, frozenset[int]] = {
 # Model of `<pk>` for routes that are not ModelView/ModelRestApi routes (those are derived from the
 # view's datamodel). Values are model class names in app.models (or FAB's security models).
 PK_MODELS: dict[str, str] = {
+    "StandingOrderFormView.edit": "StandingOrder",
+    "StandingOrderFormView.pause": "StandingOrder",
+    "StandingOrderFormView.skip": "StandingOrder",
     "OrderActionsView.cancel": "Order",
     "OrderActionsView.ship": "Order",
     "OrderActionsView.bill": "Order",
@@ -181,6 +215,7 @@ ROW_PARAMS: dict[str, str] = {
 # then "<param>".
 PARAMS: dict[str, str] = {
     "locale": "nb",
+    "token": "ikke-en-gyldig-lenke",  # /passord/<token>: the page says the link is invalid
     "version": "v1",
     "group_by": "0",
     "filename": "finnes-ikke.txt",

@@ -171,7 +171,8 @@ def test_routes_exist_exactly_for_granted_permissions(app: Flask) -> None:
     for api in ALL_APIS:
         granted = api_permissions(api.__name__)
         view = next(v for v in app.appbuilder.baseviews if type(v) is api)
-        assert sorted(view.base_permissions) == sorted(granted)
+        # Workflow permissions (can_approve, ...) come on top: tests/test_api_orders.py checks them.
+        assert set(view.base_permissions) & set(ROUTES_FOR_PERMISSION) == granted
         for permission, routes in ROUTES_FOR_PERMISSION.items():
             for route in routes:
                 method = METHODS[route][0]
@@ -258,7 +259,7 @@ def test_openapi_for_admin_documents_every_resource(need_admin: None, as_role: C
     paths = response.json["paths"]
     for resource in ALL_RESOURCES:
         assert f"{API}/{resource}/" in paths
-    assert "post" not in paths[f"{API}/order/"]  # issue 3 adds order creation
+    assert "post" in paths[f"{API}/order/"]  # issue 3: customers place orders
 
 
 # --- tenancy: reads -------------------------------------------------------------------------
@@ -589,8 +590,8 @@ def test_info_shows_what_a_customer_may_send(world: World, as_role: Callable[[st
     assert next(f for f in body["add_columns"] if f["name"] == "postal_code")["label"] == "Postnummer"
     body = as_role("CustomerService").get(f"{API}/delivery_address/_info").json
     assert "company_id" in [f["name"] for f in body["add_columns"]]
-    # Read-only resources describe no add/edit fields (and look up no related rows for them).
-    body = as_role("CustomerUser").get(f"{API}/order/_info").json
+    # A user who may not add or edit gets no add/edit fields (and no related-row lookups for them).
+    body = as_role("Manager").get(f"{API}/order/_info").json
     assert body["add_columns"] == [] and body["edit_columns"] == []
 
 

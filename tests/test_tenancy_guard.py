@@ -40,15 +40,32 @@ from tests.conftest import reset_database
 from tests.factories import World, build_world
 
 
-@pytest.fixture(scope="module")
-def mworld(app: Flask) -> World:
-    """One world for the read-only and rolled-back tests of this module."""
+def _build(app: Flask) -> World:
     from app.extensions import db
 
     reset_database(app)
     with app.app_context():
         with Session(db.engine, expire_on_commit=False) as session:
             return build_world(session, app.appbuilder.sm)
+
+
+@pytest.fixture(scope="module")
+def _module_world(app: Flask) -> dict[str, World]:
+    return {"world": _build(app)}
+
+
+@pytest.fixture()
+def mworld(app: Flask, _module_world: dict[str, World]) -> World:
+    """One world for the read-only and rolled-back tests of this module (built again only if a
+    test using the function-scoped `world` fixture has reset the database in between)."""
+    from app.extensions import db
+
+    world = _module_world["world"]
+    with app.app_context(), db.engine.connect() as conn:
+        name = conn.execute(select(Company.name).where(Company.id == world.a.company.id)).scalar()
+    if name != world.a.company.name:
+        world = _module_world["world"] = _build(app)
+    return world
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ import datetime as dt
 import itertools
 import re
 from decimal import Decimal
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 from flask import Flask
@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from app.domain.formatting import oslo_today
 from app.models import (
     Invoice,
     MailOutbox,
@@ -27,7 +28,6 @@ from app.models import (
     PortalUser,
     Product,
     Quote,
-    QuoteLine,
     Shipment,
 )
 from tests.conftest import login
@@ -94,7 +94,7 @@ def _order_form(world: World, tenant: str = "a", **fields: Any) -> dict[str, Any
     t = getattr(world, tenant)
     data = {"delivery_address_id": str(t.address.id), "lines-0-product_id": str(world.product.id),
             "lines-0-quantity": "2", "lines-1-product_id": "", "lines-1-quantity": ""}
-    data.update({k.replace("__", "-"): v for k, v in fields.items()})
+    data.update(fields)  # e.g. **{"lines-0-quantity": "0"}
     return data
 
 
@@ -501,7 +501,8 @@ def test_reject_page_of_an_unknown_order_is_404(app: Flask, world: World) -> Non
     assert client.get("/godkjenning/avvis/999999").status_code == 404
 
 
-def _queue_statements(app: Flask, client: FlaskClient) -> int:
+def _queue_statements(app: Flask, client: FlaskClient) -> tuple[int, int]:
+    """(statements, rows) of one queue page, after a warm-up request."""
     client.get("/godkjenning/")  # warm-up
     with StatementCounter(_engine(app)) as counter:
         response = client.get("/godkjenning/")
@@ -569,6 +570,12 @@ def test_order_list_newest_first_with_all_channels_and_creators(app: Flask, worl
                                                                  orders_for_filters: dict[str, int]) -> None:
     client = _client(app, "hansen.bruker")
     assert _list(client) == ["10001-1", "300001", "200120", "200014", "200013", "200012", "200011"]
+    body = _body(client.get("/orderview/list/"))
+    # Who placed it: a colleague by name; the supplier's seller (whom a customer cannot load) as "Leverandøren".
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*>\s*200120\s*<.*?</tr>", body, re.S).group(0)
+    assert "Leverandøren" in row
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*>\s*300001\s*<.*?</tr>", body, re.S).group(0)
+    assert world.a.admin.first_name in row and "Leverandøren" not in row
 
 
 def _filter_index(app: Flask, column: str, arg_name: str) -> int:
@@ -661,6 +668,39 @@ def test_cancel_button_only_when_cancel_is_allowed(app: Flask, world: World) -> 
     assert _status(app, order_id) == "pending_approval"
 
 
+@pytest.mark.parametrize("scenario", ["today", "yesterday", "shipped", "cancelled", "processing"])
+@pytest.mark.parametrize("username", ["hansen.bruker", "hansen.admin", "kundeservice"])
+def test_cancel_button_follows_orders_can_cancel(app: Flask, world: World, scenario: str, username: str) -> None:
+    """The button is there exactly when the domain rule (orders.can_cancel) allows it, and the route agrees."""
+    from app.domain.actors import Actor
+    from app.domain.orders import can_cancel
+
+    order_id = _place(app, world)
+    with _session(app) as s:
+        order = s.get(Order, order_id)
+        if scenario == "yesterday":
+            order.created_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1, hours=1)
+        elif scenario == "shipped":
+            s.add(Shipment(company_id=order.company_id, order_id=order.id, carrier="own"))
+        elif scenario in ("cancelled", "processing"):
+            order.status = scenario
+        s.commit()
+        user = s.scalars(select(PortalUser).where(PortalUser.username == username)).one()
+        allowed = can_cancel(s, s.get(Order, order_id), Actor.from_user(user))
+    expected = {"today": True, "processing": True, "yesterday": username == "kundeservice"}.get(scenario, False)
+    assert allowed is expected
+    client = _client(app, username)
+    page = _body(client.get(f"/orderview/show/{order_id}"))
+    assert ("Kanseller ordren" in page) is allowed
+    before = _status(app, order_id)
+    client.post(f"/ordre/{order_id}/kanseller")
+    if allowed:
+        assert _status(app, order_id) == "cancelled"
+    else:
+        assert _status(app, order_id) == before
+        assert any(c == "danger" for c, _m in _flashes(client))
+
+
 def test_cancel_refused_once_a_shipment_exists(app: Flask, world: World) -> None:
     # Company A's fixture order is from today and has a shipment.
     client = _client(app, "hansen.bruker")
@@ -746,7 +786,7 @@ def test_customer_service_registers_a_shipment_and_an_invoice(app: Flask, world:
 
     form = _body(client.get(f"/ordre/{order_id}/fakturer"))
     assert "Fakturanummer" in form and "Forfallsdato" in form
-    today = dt.date.today()
+    today = oslo_today()
     refused = client.post(f"/ordre/{order_id}/fakturer", data={
         "number": "F-900", "invoice_date": today.isoformat(), "due_date": (today - dt.timedelta(days=1)).isoformat()})
     assert refused.status_code == 200 and "Forfallsdato kan ikke være før fakturadato" in _body(refused)
@@ -805,7 +845,7 @@ def test_invoice_copy_pdf_for_own_company_404_for_another(app: Flask, world: Wor
 
 
 def _new_quote(client: FlaskClient, world: World, **extra: str) -> Any:
-    valid = (dt.date.today() + dt.timedelta(days=20)).isoformat()
+    valid = (oslo_today() + dt.timedelta(days=20)).isoformat()
     data = {"end_customer_ref": "Kari Nordmann", "valid_until": valid,
             "delivery_address_id": str(world.a.address.id), **_sofa_line(world), **extra}
     return client.post("/tilbud/ny", data=data)
@@ -881,7 +921,7 @@ def test_seller_creates_a_quote_for_a_dealer_by_customer_number(app: Flask, worl
 def test_expired_quote_cannot_be_ordered(app: Flask, world: World) -> None:
     with _session(app) as s:
         quote = s.get(Quote, world.a.quote.id)
-        quote.valid_until = dt.date.today() - dt.timedelta(days=3)
+        quote.valid_until = oslo_today() - dt.timedelta(days=3)
         s.commit()
     client = _client(app, "hansen.bruker")
     page = _body(client.get(f"/quoteview/show/{world.a.quote.id}"))
@@ -910,6 +950,32 @@ def test_quote_actions_on_another_companys_quote_are_404(app: Flask, world: Worl
         assert client.post(f"/tilbud/{world.b.quote.id}/{action}").status_code == 404, action
     with _session(app) as s:
         assert s.get(Quote, world.b.quote.id).status == "sent"
+
+
+@pytest.mark.parametrize("status, days, buttons", [
+    ("draft", 10, {"bestill", "send", "avslaa"}),
+    ("sent", 10, {"bestill", "avslaa"}),
+    ("sent", 0, {"bestill", "avslaa"}),  # valid through today
+    ("draft", -1, set()),  # past its valid-until date: expired, even before a job marks it
+    ("sent", -1, set()),
+    ("accepted", 10, set()),
+    ("declined", 10, set()),
+])
+def test_quote_buttons_follow_effective_status(app: Flask, world: World, status: str, days: int,
+                                              buttons: set[str]) -> None:
+    from app.domain.quotes import effective_status
+
+    with _session(app) as s:
+        quote = s.get(Quote, world.a.quote.id)
+        quote.status = status
+        quote.valid_until = oslo_today() + dt.timedelta(days=days)
+        s.commit()
+        shown_status = effective_status(quote)
+    page = _body(_client(app, "hansen.bruker").get(f"/quoteview/show/{world.a.quote.id}"))
+    found = set(re.findall(rf"/tilbud/{world.a.quote.id}/(bestill|send|avslaa)", page))
+    assert found == buttons, (status, days, shown_status)
+    label = {"draft": "Utkast", "sent": "Sendt", "expired": "Utløpt", "accepted": "Bestilt", "declined": "Avslått"}
+    assert label[shown_status] in page
 
 
 def test_manager_sees_no_quote_buttons(app: Flask, world: World) -> None:

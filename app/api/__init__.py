@@ -16,6 +16,7 @@ from .pickup import PickupReservationApi
 from .products import ProductApi
 from .quotes import QuoteApi
 from .standing_orders import StandingOrderApi
+from .users import UserApi
 
 ALL_APIS = (
     CompanyApi,
@@ -27,6 +28,7 @@ ALL_APIS = (
     StandingOrderApi,
     InquiryApi,
     PickupReservationApi,
+    UserApi,
 )
 
 

@@ -109,8 +109,8 @@ class DeliveryAddressApi(PortalModelRestApi):
     CustomerService: any company, `company_id` required when creating.
 
     Nothing is deleted (there is no DELETE): PUT {"active": false} deactivates an address. An
-    address already used by an order, a quote or a standing order keeps what those documents
-    say: a PUT that changes its recipient, street, postal code or city saves a NEW address
+    address already used by an order or a quote keeps what those documents say: a PUT that
+    changes its recipient, street, postal code or city saves a NEW address
     (answer: its `id`, with `replaced_id` the old one, now inactive); standing orders move to
     the new one. An address an active standing order uses cannot be deactivated (400 `active`).
     """

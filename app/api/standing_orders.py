@@ -1,17 +1,32 @@
-"""Standing orders (Fast ordre), read-only through the API for now."""
+"""Standing orders (Faste ordre): customers read their company's plans; the customer admin keeps them.
+
+Only for companies that pay by invoice: for others every write answers 409 with the reason
+("Kun tilgjengelig for fakturakunder."). Every rule is app/domain/standing_orders.py's.
+"""
 from __future__ import annotations
 
+from typing import Any
+
+from flask import Response
+from flask_appbuilder.api import expose, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
 from ..domain import labels
-from ..models import StandingOrder, StandingOrderLine
-from .base import PortalModelRestApi
-from .fields import computed
+from ..domain import standing_orders as rules
+from ..domain.errors import NotFound
+from ..domain.formatting import oslo_today
+from ..domain.orders import LineInput
+from ..extensions import db
+from ..models import Company, DeliveryAddress, StandingOrder, StandingOrderLine
+from ..security import current_tenant
+from .base import PortalModelRestApi, current_actor, ids_in_range, is_customer_request
+from .fields import InputSchema, RelatedId, computed, line_list
+from .orders import OrderLineIn
 
 
 class StandingOrderLineOut(Schema):
@@ -26,27 +41,211 @@ class StandingOrderLineOut(Schema):
     colour = fields.String()
 
 
+def _small_int(maximum: int) -> fields.Integer:
+    # Kept inside SQL's integer range; the domain says what the allowed values are.
+    return fields.Integer(allow_none=True, strict=True,
+                          validate=validate.Range(min=-maximum, max=maximum, error=_("Ugyldig verdi.")))
+
+
+class StandingOrderUpdateIn(InputSchema):
+    """PUT body: any of the fields; `lines` replaces all lines when sent."""
+
+    name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
+    frequency = fields.String(allow_none=True, validate=validate.Length(max=20))
+    interval_weeks = _small_int(1000)
+    weekday = _small_int(1000)
+    day_of_month = _small_int(1000)
+    start_date = fields.Date(allow_none=True)
+    end_date = fields.Date(allow_none=True)
+    active = fields.Boolean()
+    lines = fields.List(fields.Nested(OrderLineIn), allow_none=False)
+
+
+class CustomerStandingOrderIn(StandingOrderUpdateIn):
+    """POST body of a customer admin: the company is the user's."""
+
+    lines = line_list(OrderLineIn)
+
+
+class StandingOrderIn(CustomerStandingOrderIn):
+    """POST body of supplier staff with the permission (Admin): they name the company."""
+
+    company_id = RelatedId(Company, required=True)
+
+
+class PauseIn(InputSchema):
+    until = fields.Date(required=True, allow_none=True)
+
+
+class SkipIn(InputSchema):
+    date = fields.Date(required=True, allow_none=True)
+
+
 def _lines(standing: StandingOrder) -> list[StandingOrderLine]:
     stmt = (select(StandingOrderLine).options(joinedload(StandingOrderLine.product))
             .where(StandingOrderLine.standing_order_id == standing.id).order_by(StandingOrderLine.id))
     return list(db.session.scalars(stmt))
 
 
+def _plan_input(data: dict[str, Any]) -> rules.PlanInput:
+    values = {k: v for k, v in data.items() if k in rules.PLAN_FIELDS}
+    if "lines" in data:
+        values["lines"] = [LineInput(**line) for line in data["lines"]]
+    return rules.PlanInput(**values)
+
+
 class StandingOrderApi(PortalModelRestApi):
     """/api/v1/standing_order/ — the plan: `frequency` (weekly|every_n_weeks|monthly) with
-    `interval_weeks`, `weekday` (0 = Monday) or `day_of_month`; dates as YYYY-MM-DD."""
+    `interval_weeks`, `weekday` (0 = Monday) or `day_of_month` (1-31; the last day of a shorter
+    month); `start_date`, optional `end_date`, `paused_until` (no deliveries up to and including
+    it), `skip_date` (one delivery left out); dates as YYYY-MM-DD. The item adds `lines`,
+    `plan_label` and `next_deliveries` (the next five dates).
+
+    POST (customer admin; company from the user): `name`, `delivery_address_id`, the plan fields,
+    `lines` ([{product_id, quantity, width, depth, fabric, colour}]). PUT: any of these and
+    `active`; `lines` replaces the lines. POST `/<id>/pause` {until: date|null} and `/<id>/skip`
+    {date: date|null}. Companies that do not pay by invoice get 409.
+    """
 
     resource_name = "standing_order"
     list_title = _("Faste ordre")
     show_title = _("Fast ordre")
+    add_title = _("Ny fast ordre")
+    edit_title = _("Endre fast ordre")
     datamodel = SQLAInterface(StandingOrder)
     label_fields = {"frequency": labels.FREQUENCY}
-    virtual_fields = {"lines": computed(_lines, fields.Nested, StandingOrderLineOut, many=True)}
+    virtual_fields = {
+        "lines": computed(_lines, fields.Nested, StandingOrderLineOut, many=True),
+        "plan_label": computed(rules.plan_text, fields.String),
+        "next_deliveries": computed(lambda so: rules.next_deliveries(so, oslo_today()), fields.List, fields.Date()),
+    }
     list_columns = [
         "id", "company_id", "company.name", "name", "delivery_address_id", "delivery_address.recipient_name",
         "frequency", "frequency_label", "interval_weeks", "weekday", "day_of_month", "start_date", "end_date",
         "paused_until", "skip_date", "active", "created_by_id", "created_at",
     ]
-    show_columns = [*list_columns, "lines"]
+    show_columns = [*list_columns, "plan_label", "next_deliveries", "lines"]
     search_columns = ["company_id", "name", "frequency", "active", "start_date", "created_at"]
     base_order = ("created_at", "desc")
+    add_model_schema = StandingOrderIn()
+    edit_model_schema = StandingOrderUpdateIn()
+    add_columns = ["company_id", "name", "delivery_address_id", "frequency", "interval_weeks", "weekday",
+                   "day_of_month", "start_date", "end_date", "lines"]
+    edit_columns = ["name", "delivery_address_id", "frequency", "interval_weeks", "weekday", "day_of_month",
+                    "start_date", "end_date", "active", "lines"]
+    customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
+
+    def _init_model_schemas(self) -> None:
+        super()._init_model_schemas()
+        self.customer_add_model_schema = CustomerStandingOrderIn()
+
+    def post_headless(self) -> Response:
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        customer = is_customer_request()
+        if customer:
+            error = self._strip_company(body, current_tenant())
+            if error is not None:
+                return error
+        try:
+            data = self.load_input(self._add_schema(), body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        company_id = current_tenant() if customer else data.pop("company_id")
+        item, error = self.run_domain(lambda: rules.create_standing_order(
+            db.session, current_actor(), company_id, _plan_input(data)))
+        if error is not None:
+            return error
+        return self.response(201, id=item.id, result=self._show(item))
+
+    def put_headless(self, pk: Any) -> Response:
+        try:
+            item = rules.get_standing_order(db.session, pk)
+        except NotFound:
+            return self.response_404()
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        error = self._strip_company(body, item.company_id)
+        if error is not None:
+            return error
+        try:
+            data = self.load_input(StandingOrderUpdateIn(), body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        item, error = self.run_domain(lambda: rules.update_standing_order(
+            db.session, item.id, current_actor(), _plan_input(data), provided=set(data)))
+        if error is not None:
+            return error
+        return self.response(200, id=item.id, result=self._show(item))
+
+    @expose("/<int:pk>/pause", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("pause")
+    @ids_in_range
+    def pause(self, pk: int) -> Response:
+        """Pause deliveries up to and including a date (null ends the pause).
+        ---
+        post:
+          summary: Pause a standing order; body {until}
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {type: object, properties: {until: {type: string, format: date, nullable: true}}}
+          responses:
+            200: {description: The standing order}
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Only for companies that pay by invoice}
+        """
+        return self._plan_action(pk, PauseIn(), lambda data: rules.pause(
+            db.session, pk, current_actor(), data["until"]))
+
+    @expose("/<int:pk>/skip", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("skip")
+    @ids_in_range
+    def skip(self, pk: int) -> Response:
+        """Leave out one upcoming delivery (null delivers it again).
+        ---
+        post:
+          summary: Skip one delivery of a standing order; body {date}
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {type: object, properties: {date: {type: string, format: date, nullable: true}}}
+          responses:
+            200: {description: The standing order}
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Only for companies that pay by invoice}
+        """
+        return self._plan_action(pk, SkipIn(), lambda data: rules.skip(
+            db.session, pk, current_actor(), data["date"]))
+
+    def _plan_action(self, pk: int, schema: InputSchema, action: Any) -> Response:
+        try:  # the row first: another company's plan is 404 whatever the body
+            rules.get_standing_order(db.session, pk)
+        except NotFound:
+            return self.response_404()
+        body, error = self._json_body()
+        if error is not None:
+            return error
+        try:
+            data = self.load_input(schema, body)
+        except ValidationError as exc:
+            return self.response_400_fields(exc.messages)
+        item, error = self.run_domain(lambda: action(data))
+        return error or self.response(200, id=pk, result=self._show(item))

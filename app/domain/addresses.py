@@ -6,10 +6,10 @@ Rules (the views and the REST API call these functions):
   Customer users and the other supplier roles only read them.
 * Nothing is ever deleted. An address is deactivated (and may be reactivated); the order form
   only offers active ones.
-* An address already used by an order, a quote or a standing order keeps what those documents
-  say: changing its recipient, street, postal code or city saves the change as a NEW address and
-  deactivates the old one, which stays on the old documents. Standing orders (future deliveries)
-  move to the new address.
+* An address already used by an order or a quote keeps what those documents say: changing its
+  recipient, street, postal code or city saves the change as a NEW address and deactivates the
+  old one, which stays on the old documents. Standing orders (future deliveries) move to the new
+  address (an address only standing orders use is changed in place: they follow it either way).
 * An address an active standing order delivers to cannot be deactivated: change the standing
   order first.
 """
@@ -90,11 +90,10 @@ def get_address(session: Session, address_id: Any) -> DeliveryAddress:
 
 
 def is_used(session: Session, address_id: int) -> bool:
-    """Does an order, a quote or a standing order point at this address? (One statement.)"""
+    """Does an order or a quote (a document) point at this address? (One statement.)"""
     used = select(Order.id).where(Order.delivery_address_id == address_id).exists()
     quoted = select(Quote.id).where(Quote.delivery_address_id == address_id).exists()
-    planned = select(StandingOrder.id).where(StandingOrder.delivery_address_id == address_id).exists()
-    return bool(session.scalar(select(used | quoted | planned)))
+    return bool(session.scalar(select(used | quoted)))
 
 
 def _active_standing_order(session: Session, address_id: int) -> Optional[StandingOrder]:

@@ -74,10 +74,12 @@ def producibility(session: Session, order_ids: Sequence[int]) -> dict[int, Produ
     return result
 
 
-def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
-    """Order id → credit check; exposure aggregated in SQL per company (two queries for the page)."""
-    orders = list(orders)
-    company_ids = {o.company_id for o in orders}
+def exposure_by_company(session: Session, company_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Company id → current exposure (the rule in the module docstring), two aggregate queries.
+
+    Also used by the manager's reports (app/domain/reports.py), so the rule lives here only.
+    """
+    company_ids = set(company_ids)
     if not company_ids:
         return {}
     open_sum = dict(session.execute(
@@ -90,12 +92,22 @@ def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
         .where(Invoice.company_id.in_(company_ids), Invoice.paid.is_(False), Order.status.not_in(OPEN))
         .group_by(Invoice.company_id)
     ).all())
+    return {cid: Decimal(open_sum.get(cid, 0)) + Decimal(unpaid.get(cid, 0)) for cid in company_ids}
+
+
+def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
+    """Order id → credit check; exposure aggregated in SQL per company (two queries for the page)."""
+    orders = list(orders)
+    company_ids = {o.company_id for o in orders}
+    if not company_ids:
+        return {}
+    exposures = exposure_by_company(session, company_ids)
     limits = dict(session.execute(select(Company.id, Company.credit_limit).where(Company.id.in_(company_ids))).all())
     checks = {}
     for o in orders:
         this = o.total_ex_vat + o.total_vat
-        own = this if o.status in OPEN else Decimal("0")
-        exposure = Decimal(open_sum.get(o.company_id, 0)) - own + Decimal(unpaid.get(o.company_id, 0))
+        own = this if o.status in OPEN else Decimal("0")  # the order itself is not its own exposure
+        exposure = exposures[o.company_id] - own
         checks[o.id] = Credit(limit=Decimal(limits[o.company_id]), exposure=exposure.quantize(Decimal("0.01")),
                               this_order=this)
     return checks

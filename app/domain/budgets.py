@@ -112,6 +112,19 @@ def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) 
             continue
 
 
+NEAR_LIMIT = Decimal("0.8")
+
+
+def usage_level(spent: Decimal, amount: Decimal) -> tuple[Decimal, str]:
+    """(share of the limit used, level): "over" the limit, "warn" at 80 % or more, else "ok".
+
+    The one definition of "near the limit" (the customer's warning and the manager's report).
+    """
+    ratio = (spent / amount) if amount else Decimal("1")
+    level = "over" if spent > amount else "warn" if ratio >= NEAR_LIMIT else "ok"
+    return ratio, level
+
+
 def budget_status(session: Session, actor, day: Optional[dt.date] = None) -> list[dict]:  # type: ignore[no-untyped-def]
     """What a customer sees while ordering: each budget that applies to them, used/remaining and a level.
 
@@ -127,9 +140,131 @@ def budget_status(session: Session, actor, day: Optional[dt.date] = None) -> lis
     result = []
     for b in budgets:
         spent = used[b.id]
-        ratio = (spent / b.amount) if b.amount else Decimal("1")
-        level = "over" if spent > b.amount else "warn" if ratio >= Decimal("0.8") else "ok"
+        ratio, level = usage_level(spent, b.amount)
         start, end = period_bounds(b.period, day)
         result.append({"budget": b, "used": spent, "remaining": b.amount - spent, "ratio": ratio, "level": level,
                        "start": start, "end": end - dt.timedelta(days=1)})
     return result
+
+
+# --- the budget dashboard -------------------------------------------------------------------
+
+PERIODS = ("month", "quarter", "year")
+
+
+def period_key(period: str, day: dt.date) -> str:
+    """The period containing `day` as a short key: "2026-11", "2026-K4", "2026"."""
+    if period == "month":
+        return f"{day.year}-{day.month:02d}"
+    if period == "quarter":
+        return f"{day.year}-K{(day.month - 1) // 3 + 1}"
+    if period == "year":
+        return str(day.year)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def parse_period_key(period: str, key: Optional[str]) -> Optional[dt.date]:
+    """First day of the period a key names, or None for a key that is not one of `period`."""
+    import re
+
+    key = (key or "").strip()
+    patterns = {"month": r"^(\d{4})-(\d{2})$", "quarter": r"^(\d{4})-K([1-4])$", "year": r"^(\d{4})$"}
+    match = re.match(patterns.get(period, r"^$"), key)
+    if not match:
+        return None
+    year = int(match.group(1))
+    if not 1900 <= year <= 9998:
+        return None
+    if period == "month":
+        month = int(match.group(2))
+        return dt.date(year, month, 1) if 1 <= month <= 12 else None
+    if period == "quarter":
+        return dt.date(year, 3 * (int(match.group(2)) - 1) + 1, 1)
+    return dt.date(year, 1, 1)
+
+
+def period_label(period: str, start: dt.date) -> str:
+    """ "november 2026", "4. kvartal 2026", "2026" (in the request's language)."""
+    from flask_babel import gettext as _
+
+    if period == "month":
+        months = [_("januar"), _("februar"), _("mars"), _("april"), _("mai"), _("juni"), _("juli"),
+                  _("august"), _("september"), _("oktober"), _("november"), _("desember")]
+        return f"{months[start.month - 1]} {start.year}"
+    if period == "quarter":
+        return _("%(n)s. kvartal %(year)s", n=(start.month - 1) // 3 + 1, year=start.year)
+    return str(start.year)
+
+
+def recent_periods(period: str, today: dt.date, count: int) -> list[tuple[str, str]]:
+    """(key, label) of the period containing `today` and the `count - 1` before it, newest first."""
+    result = []
+    start, _end = period_bounds(period, today)
+    for _i in range(count):
+        result.append((period_key(period, start), period_label(period, start)))
+        start, _end = period_bounds(period, start - dt.timedelta(days=1))
+    return result
+
+
+def company_budgets(session: Session, company_id: int, period: Optional[str] = None) -> list[Budget]:
+    """The company's active budgets (of one period type), company-wide first, then by user name."""
+    from sqlalchemy.orm import joinedload
+
+    stmt = (select(Budget).options(joinedload(Budget.user)).outerjoin(PortalUser, Budget.user_id == PortalUser.id)
+            .where(Budget.company_id == company_id, Budget.active.is_(True)))
+    if period is not None:
+        stmt = stmt.where(Budget.period == period)
+    stmt = stmt.order_by(Budget.user_id.is_not(None), PortalUser.first_name, PortalUser.last_name, Budget.id)
+    return list(session.scalars(stmt).unique())
+
+
+def budget_rows(session: Session, budgets: list[Budget], day: dt.date) -> list[dict]:
+    """Per budget: used, remaining, share and level in the period containing `day` (one query)."""
+    used = consumption(session, budgets, day)
+    rows = []
+    for b in budgets:
+        spent = used.get(b.id, Decimal("0"))
+        ratio, level = usage_level(spent, b.amount)
+        rows.append({"budget": b, "used": spent, "remaining": b.amount - spent, "ratio": ratio, "level": level})
+    return rows
+
+
+def _budget_match(budget: Budget) -> list:  # type: ignore[type-arg]
+    match = [Order.company_id == budget.company_id, Order.status.not_in(EXCLUDED)]
+    if budget.user_id is not None:
+        match.append(Order.created_by_id == budget.user_id)
+    return match
+
+
+def cumulative(session: Session, budget: Budget, day: dt.date, today: dt.date) -> dict:
+    """Cumulative consumption per day of the period containing `day`, up to today (or the period's
+    end), and a straight-line forecast to the period's end at the rate so far.
+
+    One aggregate query: for each day, the sum of the orders placed before the next Oslo midnight.
+    Returns {"start", "last", "days": [(date, cumulative)], "used", "forecast": [(date, value)] | [],
+    "forecast_total" | None}.
+    """
+    from sqlalchemy import case, literal
+
+    start, end = period_bounds(budget.period, day)
+    last = end - dt.timedelta(days=1)
+    until = min(today, last)
+    days: list[tuple[dt.date, Decimal]] = []
+    if until >= start:
+        dates = [start + dt.timedelta(days=i) for i in range((until - start).days + 1)]
+        columns = [func.coalesce(func.sum(case((Order.created_at < _utc_midnight(d + dt.timedelta(days=1)),
+                                                Order.total_ex_vat), else_=literal(0))), 0) for d in dates]
+        row = session.execute(select(*columns).where(
+            *_budget_match(budget), Order.created_at >= _utc_midnight(start),
+            Order.created_at < _utc_midnight(until + dt.timedelta(days=1)))).one()
+        days = [(d, Decimal(v or 0).quantize(Decimal("0.01"))) for d, v in zip(dates, row)]
+    used = days[-1][1] if days else Decimal("0.00")
+    forecast: list[tuple[dt.date, Decimal]] = []
+    forecast_total: Optional[Decimal] = None
+    if start <= today < last:
+        elapsed = (today - start).days + 1
+        total_days = (last - start).days + 1
+        forecast_total = (used / elapsed * total_days).quantize(Decimal("0.01"))
+        forecast = [(today, used), (last, forecast_total)]
+    return {"start": start, "last": last, "days": days, "used": used, "forecast": forecast,
+            "forecast_total": forecast_total}

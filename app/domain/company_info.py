@@ -94,9 +94,7 @@ def clean_value(field: str, value: Any) -> Any:
     if field == "name":
         return _text(value, field, required=True)
     if field == "org_number":
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidValue(_("Feltet må fylles ut."))
-        return validate_org_number(value)
+        return validate_org_number(_text(value, field, required=True))
     if field == "postal_code":
         text = _text(value, field)
         return validate_postal_code(text) if text else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from flask_babel import gettext as _
-from sqlalchemy import case, select, update
+from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
 from ..models import Company, Inquiry, InquiryChannel, InquiryMessage, InquiryStatus, PortalUser, utcnow

@@ -107,8 +107,10 @@ def set_deadline(session: Session, reservation_id: Any, actor: Actor, deadline: 
         raise Forbidden(_("Du har ikke tilgang til å endre reservasjonen."))
     if not isinstance(deadline, dt.datetime):
         raise ValidationFailed({"pickup_deadline": _("Skriv et tidspunkt for når varene må hentes.")})
-    if deadline == reservation.pickup_deadline:
-        return reservation
+    if deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=dt.timezone.utc)
+    if deadline.replace(microsecond=0) == reservation.pickup_deadline.replace(microsecond=0):
+        return reservation  # the form shows whole seconds: an untouched field is no change
     if not is_active(reservation):
         raise ValidationFailed({"pickup_deadline": _("Fristen kan bare endres for en aktiv reservasjon.")})
     reservation.pickup_deadline = deadline

@@ -20,6 +20,7 @@ from .companies import CompanyView, MyCompanyView
 from .orders import OrderLineView, OrderView
 from .portal import BudgetView, InquiryView, PickupReservationView, StandingOrderView
 from .quotes import QuoteLineView, QuoteView
+from .profile import PasswordLinkView, ProfileView
 from .users import CompanyUserView
 
 # (category name, label, icon). "Ordre" is shared with the workflow pages (views/workflow_menu.py).
@@ -75,6 +76,9 @@ def register_views(appbuilder: AppBuilder) -> None:
     # Reached from an order's or a quote's page only.
     appbuilder.add_view_no_menu(OrderLineView)
     appbuilder.add_view_no_menu(QuoteLineView)
+    # Min profil (the navbar's user menu links it) and the welcome mail's set-password page.
+    appbuilder.add_view_no_menu(ProfileView)
+    appbuilder.add_view_no_menu(PasswordLinkView)
 
     # Category items show only on the side they belong to (an empty dropdown otherwise).
     for name, cond in ((CUSTOMERS[0], is_supplier), (MY_PAGE[0], is_customer)):

@@ -78,6 +78,6 @@ class DeliveryAddressView(DomainFormMixin, PortalModelView):
         saved = addresses.update_address(self.datamodel.session, item.id, Actor.from_user(g.user),
                                          form_values(form, addresses.FIELDS))
         if saved.id != old_id:
-            flash(str(_l("Adressen er brukt på ordre, tilbud eller faste ordre. Den gamle adressen er beholdt "
-                         "(deaktivert) på dem, og endringen er lagret som en ny adresse.")), "info")
+            flash(str(_l("Adressen er brukt på ordre eller tilbud. Der er den gamle adressen beholdt (deaktivert), "
+                         "og endringen er lagret som en ny adresse.")), "info")
         return saved

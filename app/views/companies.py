@@ -12,6 +12,7 @@ from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
+from wtforms import BooleanField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from ..domain import company_info, labels
@@ -109,6 +110,11 @@ class CompanyView(DomainFormMixin, PortalModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": code_select(_l("Kundetype"), labels.COMPANY_KIND),
         "payment_terms": code_select(_l("Betalingsbetingelser"), labels.PAYMENT_TERMS),
+        # FAB marks a NOT NULL boolean as required, and an unticked box then never validates.
+        "requires_approval": BooleanField(
+            _l("Krever godkjenning"),
+            description=_l("Ordre fra bedriften må godkjennes av en selger før de behandles.")),
+        "active": BooleanField(_l("Aktiv"), default=True),
     }
     validators_columns = {
         "customer_number": [DataRequired(), Regexp(r"^\d{1,20}$", message=_l("Kundenummeret består av siffer."))],

@@ -99,11 +99,7 @@ class DomainFormMixin:
         except ValidationFailed as exc:
             session.rollback()
             for name, message in exc.errors.items():
-                field = getattr(form, self.domain_field_names.get(name, name), None)
-                if field is not None and hasattr(field, "errors"):
-                    field.errors = [*field.errors, message]
-                else:
-                    flash(message, "danger")
+                self._field_error(form, name, message)
         except NotFound:
             session.rollback()
             abort(404)
@@ -112,15 +108,20 @@ class DomainFormMixin:
             flash(str(exc.message), "danger")
         except TenantViolation as exc:
             session.rollback()
-            field = getattr(form, self.domain_field_names.get(exc.field or "", exc.field or ""), None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [*field.errors, exc.message]
-            else:
-                flash(exc.message, "danger")
+            self._field_error(form, exc.field or "", exc.message)
         except SQLAlchemyError:
             session.rollback()
             flash(str(self.database_error_message), "danger")  # type: ignore[attr-defined]
         return None
+
+    def _field_error(self, form: Any, name: str, message: Any) -> None:
+        """Show a message next to the form field it names, else above the form."""
+        field_name = self.domain_field_names.get(name, name)
+        if field_name and field_name in form:
+            field = form[field_name]
+            field.errors = [*field.errors, message]
+        else:
+            flash(message, "danger")
 
 
 def form_values(form: Any, names: Any) -> dict[str, Any]:
@@ -164,8 +165,9 @@ class OsloDateTimeField(DateTimeField):
         super().__init__(label, validators, **kwargs)
 
     def process_data(self, value: Any) -> None:
-        if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            value = to_oslo(value).replace(tzinfo=None)
+        if isinstance(value, dt.datetime):
+            # FAB's picker writes str(data) into the input: whole seconds, Oslo time, no zone.
+            value = (to_oslo(value) if value.tzinfo is not None else value).replace(tzinfo=None, microsecond=0)
         super().process_data(value)
 
     def process_formdata(self, valuelist: list[Any]) -> None:

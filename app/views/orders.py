@@ -9,13 +9,14 @@ from dateutil import parser as date_parser
 from flask import current_app, g, url_for
 from flask_appbuilder.exceptions import ApplyFilterException
 from flask_appbuilder.fields import QuerySelectField
-from flask_appbuilder.fieldwidgets import DatePickerWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import DateField
+from wtforms.widgets import DateInput
 
 from ..domain import labels
 from ..domain.actors import Actor
@@ -88,9 +89,19 @@ def _creator_choices() -> list[PortalUser]:
     return list(db.session.scalars(query))
 
 
-def _oslo_day(value: Any) -> dt.date:
-    """A day typed or picked in the search form: 2025-03-11, 11.03.2025 (or with a time)."""
+def date_search_field(label: Any) -> DateField:
+    """A date in a list's search form as the browser's own date input (always yyyy-mm-dd).
+
+    FAB 5.3's date picker breaks in a filter row: its script calls a `datetimepicker` plugin FAB
+    no longer loads, and bootstrap-datepicker then fills in mm/dd/yyyy."""
+    return DateField(label, format="%Y-%m-%d", widget=DateInput(), render_kw={"class": "form-control"})
+
+
+def _oslo_day(value: Any) -> Optional[dt.date]:
+    """A day typed or picked in the search form: 2025-03-11, 11.03.2025 (or with a time); blank: None."""
     text = str(value or "").strip()
+    if not text:
+        return None
     try:
         if "-" in text[:5]:
             return date_parser.isoparse(text).date()
@@ -103,6 +114,14 @@ def _oslo_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=OSLO)
 
 
+def ordered_by(order: Order) -> str:
+    """"Bestilt av": the user's name; a customer cannot load the supplier's staff (the guard
+    scopes users to the company), so an order a seller placed for them reads "Leverandøren"."""
+    if order.created_by is not None:
+        return order.created_by.full_name
+    return str(_l("Leverandøren")) if order.created_by_id is not None else ""
+
+
 class FilterOsloDayFrom(BaseFilter):
     """Placed on or after this day (midnight Europe/Oslo; times are stored in UTC)."""
 
@@ -110,8 +129,11 @@ class FilterOsloDayFrom(BaseFilter):
     arg_name = "from_day"
 
     def apply(self, query: Any, value: Any) -> Any:
+        day = _oslo_day(value)
+        if day is None:  # an empty filter row narrows nothing
+            return query
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        return query.filter(field >= _oslo_midnight(_oslo_day(value)))
+        return query.filter(field >= _oslo_midnight(day))
 
 
 class FilterOsloDayTo(BaseFilter):
@@ -121,8 +143,11 @@ class FilterOsloDayTo(BaseFilter):
     arg_name = "to_day"
 
     def apply(self, query: Any, value: Any) -> Any:
+        day = _oslo_day(value)
+        if day is None:
+            return query
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        return query.filter(field < _oslo_midnight(_oslo_day(value) + dt.timedelta(days=1)))
+        return query.filter(field < _oslo_midnight(day + dt.timedelta(days=1)))
 
 
 class OrderView(PortalModelView):
@@ -169,7 +194,8 @@ class OrderView(PortalModelView):
     search_form_extra_fields = {
         "status": code_select(_l("Status"), labels.ORDER_STATUS, search=True),
         "channel": code_select(_l("Kanal"), labels.ORDER_CHANNEL, search=True),
-        "created_at": DateField(_l("Bestilt"), format="%Y-%m-%d", widget=DatePickerWidget()),
+        "created_at": date_search_field(_l("Bestilt")),
+        "delivery_date": date_search_field(_l("Leveringsdato")),
         "created_by": QuerySelectField(_l("Bestilt av"), query_func=_creator_choices,
                                        get_pk_func=lambda user: user.id,
                                        get_label=lambda user: f"{user.first_name} {user.last_name} ({user.username})",
@@ -180,6 +206,7 @@ class OrderView(PortalModelView):
                                   "customer_reference", "delivery_date", "over_budget", "quote"]}),
     ]
     show_template = "portal/order_show.html"
+    computed_columns = {"created_by": ordered_by}
 
     def _init_properties(self) -> None:
         super()._init_properties()

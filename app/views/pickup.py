@@ -2,7 +2,7 @@
 (customers), and customer service moving them through their states. Rules: app/domain/pickup.py."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder.baseviews import expose

@@ -144,8 +144,9 @@ class StandingOrderView(PortalModelView):
         "delivery_address": _l("Leveringsadresse"),
         "start_date": _l("Startdato"),
         "end_date": _l("Sluttdato"),
-        "paused_until": _l("Pause til"),
+        "paused_until": _l("Pause til og med"),
         "skip_date": _l("Hopper over"),
+        "next_delivery": _l("Neste levering"),
         "active": _l("Aktiv"),
         "created_by": _l("Opprettet av"),
         "created_at": _l("Opprettet"),
@@ -161,8 +162,9 @@ class StandingOrderView(PortalModelView):
         "frequency": fmt_code(labels.FREQUENCY),
     }
     computed_columns = {"plan": plan_text}
-    list_columns = ["name", "company", "plan", "delivery_address", "start_date", "end_date", "active"]
-    list_columns_customer = ["name", "plan", "delivery_address", "start_date", "end_date", "paused_until", "active"]
+    list_columns = ["name", "company", "plan", "next_delivery", "delivery_address", "start_date", "end_date", "active"]
+    list_columns_customer = ["name", "plan", "next_delivery", "delivery_address", "start_date", "end_date",
+                             "paused_until", "active"]
     order_columns = ["name", "start_date", "end_date"]
     base_order = ("created_at", "desc")
     search_columns = ["name", "active", "start_date"]
@@ -170,12 +172,21 @@ class StandingOrderView(PortalModelView):
         (_l("Fast ordre"), {"fields": ["name", "company", "plan", "delivery_address", "start_date", "end_date",
                                        "paused_until", "skip_date", "active", "created_by", "created_at"]}),
     ]
-    show_template = "portal/standing_order_show.html"
+    # Next deliveries, generated orders, pause/skip and "Opprett fast ordre": views/standing_order_pages.py.
+    list_template = "standing_orders/list.html"
+    show_template = "standing_orders/show.html"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from ..domain.standing_orders import plan_text as domain_plan_text
+        from .standing_order_pages import next_delivery_text
+
+        self.computed_columns.update({"plan": domain_plan_text, "next_delivery": next_delivery_text})
 
     def show_context(self, item: StandingOrder) -> dict[str, Any]:
-        lines = [{"sku": ln.product.sku if ln.product else "", "product": ln.product.name if ln.product else "",
-                  "quantity": ln.quantity, "configuration": line_configuration(ln)} for ln in item.lines]
-        return {"lines": lines}
+        from .standing_order_pages import show_context
+
+        return show_context(item)
 
 
 # --- Henvendelser and Klikk og Hent: their own modules (views/inquiries.py, views/pickup.py) ---

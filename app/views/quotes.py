@@ -30,7 +30,7 @@ from .base import (
     fmt_nok,
     user_can,
 )
-from .orders import line_configuration
+from .orders import date_search_field, line_configuration
 
 QUOTE_LABELS = {
     "number": _l("Tilbudsnummer"),
@@ -82,6 +82,8 @@ class QuoteView(PortalModelView):
     search_columns = ["number", "status", "end_customer_ref", "valid_until", "created_at"]
     search_form_extra_fields = {
         "status": code_select(_l("Status"), labels.QUOTE_STATUS, search=True),
+        "valid_until": date_search_field(_l("Gyldig til")),
+        "created_at": date_search_field(_l("Opprettet")),
     }
     show_fieldsets = [
         (_l("Tilbud"), {"fields": ["number", "status", "company", "end_customer_ref", "valid_until", "created_at",

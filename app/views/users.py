@@ -1,20 +1,32 @@
-"""Users: FAB's user admin for supplier staff (PortalUserDBModelView, also "Min profil"), and a customer
-admin's read-only list of the company's users (CompanyUserView)."""
+"""Brukere: the users of a company, for its customer admins (CompanyUserView, own company) and for
+customer service and Admin (PortalUserDBModelView, FAB's user admin, any company).
+
+Both get the same pages on top of their list and show pages (`UserAdminRoutes`): "Ny bruker"
+(welcome mail with a set-password link instead of a password typed by someone else), deactivate,
+activate, make administrator / remove administrator role, send a new password link. The rules are
+app/domain/accounts.py's. FAB's own "user info" page leads to Min profil (app/views/profile.py).
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
-from flask import current_app, g
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.security.sqla.models import Role
 from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-from ..domain import labels
+from ..domain import accounts, labels
+from ..domain.errors import DomainError, ValidationFailed
+from ..extensions import db
 from ..models import Company, PortalUser
 from ..roles import CUSTOMER_ROLES
 from .base import (
@@ -25,7 +37,10 @@ from .base import (
     fmt_datetime,
     fmt_roles,
     fmt_yes_no,
+    is_supplier,
 )
+from .profile import PASSWORD_HINT
+from .workflow_base import MAX_ID, current_actor, fail
 
 USER_LABELS = {
     "first_name": _l("Fornavn"),
@@ -103,10 +118,137 @@ class FilterAssignableRoles(BaseFilter):
         return query.filter(Role.name.in_(CUSTOMER_ROLES))
 
 
-class PortalUserDBModelView(PortalModelView, UserDBModelView):
-    """FAB's user admin with company (typed as customer number), phone and newsletter; Norwegian."""
+# --- Ny bruker, deactivate/activate, promote/demote: the same pages for both user lists ---------
 
-    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_userinfo"]
+# The one-click changes on a user's page: (domain rule, message on success).
+_MANAGE: dict[str, tuple[Callable[..., Any], Any]] = {
+    "deactivate": (accounts.deactivate_user, _l("%(name)s er deaktivert og logget ut overalt.")),
+    "activate": (accounts.activate_user, _l("%(name)s er aktivert igjen.")),
+    "promote": (accounts.promote_user, _l("%(name)s er nå administrator hos kunden.")),
+    "demote": (accounts.demote_user, _l("%(name)s er ikke lenger administrator.")),
+}
+
+
+class UserAdminRoutes:
+    """Mixed into a ModelView of PortalUser: "Ny bruker" (`add`, replacing FAB's form with a
+    password) and the POST routes of the buttons on a user's page (permission `can_manage`)."""
+
+    show_template = "portal/user_show.html"
+    # A customer admin names no company (it is theirs); supplier staff type a customer number.
+    company_by_customer_number = False
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):  # type: ignore[no-untyped-def]
+        actor = current_actor()
+        # Supplier staff (Admin on the customer's page too) always name the company.
+        by_number = self.company_by_customer_number or not actor.is_customer
+        form = request.form if request.method == "POST" else {
+            "role": accounts.CUSTOMER_USER, "company": request.args.get("kundenummer", "")}
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            company_id: Optional[int] = None
+            customer_number = (form.get("company") or "").strip()
+            if by_number and customer_number:
+                company_id = db.session.scalar(select(Company.id).where(Company.customer_number == customer_number))
+                if company_id is None:
+                    errors["company"] = _("Fant ingen bedrift med dette kundenummeret.")
+            if not errors:
+                try:
+                    user, _mail = accounts.create_user(
+                        db.session, actor, first_name=form.get("first_name"), last_name=form.get("last_name"),
+                        email=form.get("email"), phone=form.get("phone"), username=form.get("username"),
+                        role=form.get("role"), company_id=company_id)
+                    db.session.commit()
+                except ValidationFailed as exc:
+                    db.session.rollback()
+                    errors = {("company" if k == "company_id" else k): v for k, v in exc.errors.items()}
+                except DomainError as exc:
+                    fail(exc)
+                    return redirect(url_for(f"{self.endpoint}.list"))  # type: ignore[attr-defined]
+                else:
+                    flash(_("Brukeren %(username)s er opprettet. En velkomstmail med lenke for å velge passord "
+                            "er sendt til %(email)s (lenken gjelder i %(hours)s timer).", username=user.username,
+                            email=user.email, hours=accounts.link_hours()), "success")
+                    return redirect(url_for(f"{self.endpoint}.show", pk=user.id))  # type: ignore[attr-defined]
+        roles = [(name, labels.label(labels.ROLE, name)) for name in accounts.assignable_roles(actor)]
+        return self.render_template(  # type: ignore[attr-defined]
+            "portal/user_new.html", title=_("Ny bruker"), form=form, errors=errors, roles=roles,
+            with_company=by_number, list_url=url_for(f"{self.endpoint}.list"))  # type: ignore[attr-defined]
+
+    @expose("/<pk>/deaktiver", methods=["POST"])
+    @has_access
+    @permission_name("manage")
+    def deactivate(self, pk: str):  # type: ignore[no-untyped-def]
+        return self._manage("deactivate", pk)
+
+    @expose("/<pk>/aktiver", methods=["POST"])
+    @has_access
+    @permission_name("manage")
+    def activate(self, pk: str):  # type: ignore[no-untyped-def]
+        return self._manage("activate", pk)
+
+    @expose("/<pk>/administrator", methods=["POST"])
+    @has_access
+    @permission_name("manage")
+    def promote(self, pk: str):  # type: ignore[no-untyped-def]
+        return self._manage("promote", pk)
+
+    @expose("/<pk>/bruker", methods=["POST"])
+    @has_access
+    @permission_name("manage")
+    def demote(self, pk: str):  # type: ignore[no-untyped-def]
+        return self._manage("demote", pk)
+
+    @expose("/<pk>/ny-passordlenke", methods=["POST"])
+    @has_access
+    @permission_name("manage")
+    def send_link(self, pk: str):  # type: ignore[no-untyped-def]
+        user_id = _user_id_or_404(pk)
+        try:
+            mail = accounts.send_password_link(db.session, current_actor(), user_id)
+            db.session.commit()
+            flash(_("En ny lenke for å velge passord er sendt til %(email)s.", email=mail.to_address), "success")
+        except DomainError as exc:
+            fail(exc)
+        return redirect(url_for(f"{self.endpoint}.show", pk=user_id))  # type: ignore[attr-defined]
+
+    def _manage(self, change: str, pk: str):  # type: ignore[no-untyped-def]
+        user_id = _user_id_or_404(pk)
+        rule, message = _MANAGE[change]
+        try:
+            user = rule(db.session, current_actor(), user_id)
+            name = user.full_name
+            db.session.commit()
+            flash(str(message) % {"name": name}, "success")
+        except DomainError as exc:
+            fail(exc)
+        return redirect(url_for(f"{self.endpoint}.show", pk=user_id))  # type: ignore[attr-defined]
+
+    def show_context(self, item: Any) -> dict[str, Any]:
+        actor = current_actor()
+        manageable = (item.company_id is not None and accounts.may_manage_users(actor, item.company_id)
+                      and self.appbuilder.sm.has_access("can_manage", self.class_permission_name))  # type: ignore[attr-defined]
+        return {
+            "can_manage": manageable,
+            "is_admin_user": accounts.CUSTOMER_ADMIN in {r.name for r in item.roles},
+            "is_self": item.id == actor.id,
+            "manage_endpoint": self.endpoint,  # type: ignore[attr-defined]
+        }
+
+
+def _user_id_or_404(pk: str) -> int:
+    if not (pk.isascii() and pk.isdigit()) or not 0 < int(pk) <= MAX_ID:
+        abort(404)
+    return int(pk)
+
+
+class PortalUserDBModelView(UserAdminRoutes, PortalModelView, UserDBModelView):
+    """FAB's user admin with company (typed as customer number), phone and newsletter; Norwegian.
+    Customer service manages any company's users here; new users get a welcome mail."""
+
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_userinfo", "can_manage"]
+    company_by_customer_number = True
 
     list_title = _l("Brukere")
     show_title = _l("Bruker")
@@ -173,18 +315,29 @@ class PortalUserDBModelView(PortalModelView, UserDBModelView):
         # user's page; keep only resetting that user's password.
         return {k: v for k, v in self.actions.items() if k == "resetpasswords"}
 
+    @expose("/userinfo/")
+    @has_access
+    def userinfo(self):  # type: ignore[no-untyped-def]
+        """FAB's own-profile page: ours is Min profil."""
+        return redirect(url_for("ProfileView.index"))
+
     def before_save(self, item: Any, is_new: bool) -> None:
         message = _role_company_conflict({r.name for r in item.roles or []}, item.company)
         if message:  # the form says it next to the field; this holds for any other way in
             raise FormRefused(message)
+        if not is_new:  # deactivating or demoting here keeps one active admin per company too
+            accounts.check_user_edit(self.datamodel.session, item)
 
 
-class CompanyUserView(PortalModelView):
-    """Brukere (Min side): the users of the customer admin's own company; the guard scopes the rows."""
+class CompanyUserView(UserAdminRoutes, PortalModelView):
+    """Brukere (Min side): everyone who can order on the customer admin's own company (the guard
+    scopes the rows); new users, deactivation and the admin role from the buttons (UserAdminRoutes)."""
 
     route_base = "/companyusers"
     datamodel = PortalInterface(PortalUser, list_options=[selectinload(PortalUser.roles)])
-    base_permissions = ["can_list", "can_show"]
+    base_permissions = ["can_list", "can_show", "can_add", "can_manage"]
+    add_title = _l("Ny bruker")
+    add_columns = ["first_name", "last_name"]  # FAB builds an add form; "Ny bruker" is our own page
 
     list_title = _l("Brukere")
     show_title = _l("Bruker")

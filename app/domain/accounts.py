@@ -1,0 +1,483 @@
+"""Accounts: "Min profil" (own contact details, password, newsletter) and "Brukere" (a company's users).
+
+Rules, once, for the HTML views and the REST API:
+
+* Password policy: at least 10 characters, not only digits, not the username. Hashed with
+  werkzeug like FAB (FAB_PASSWORD_HASH_METHOD, default scrypt).
+* Security stamp: every session and API token carries the user's `security_stamp`
+  (app/security.py). Setting a new password or deactivating a user gives a new stamp, so every
+  other session and token of that user ends at once. This holds through every door (our pages,
+  FAB's user admin and password reset, the CLI): attribute events below rotate the stamp
+  whenever `password` is set or `active` turns False.
+* Users of a company are managed by its customer admins (their own company only) and by
+  customer service and Admin (any company). A new user gets a customer role only (Admin may
+  also create supplier staff, without a company) and a welcome mail with a link to set the
+  password; the link expires (PASSWORD_LINK_HOURS) and works once (it is bound to the current
+  password hash and stamp). A company always keeps at least one active customer admin.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from typing import Any, Iterable, Optional
+
+from flask import current_app
+from flask_appbuilder.security.sqla.models import Role
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..models import Company, MailOutbox, PortalUser, new_security_stamp
+from ..roles import ALL_ROLES, CUSTOMER_ROLES
+from .actors import Actor
+from .errors import DomainError, Forbidden, NotAllowed, NotFound, ValidationFailed
+from .links import portal_link
+from .notifications import queue_mail
+
+CUSTOMER_ADMIN = "CustomerAdmin"
+CUSTOMER_USER = "CustomerUser"
+# Supplier roles that manage the users of any company.
+STAFF_USER_ADMINS = ("Admin", "CustomerService")
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+PASSWORD_LINK_HOURS = 72  # overridable with the config key of the same name
+_LINK_SALT = "kundeportal.set-password"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()-]{5,30}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
+
+MSG_LAST_ADMIN = _l("Bedriften må ha minst én aktiv administrator. Gjør en annen bruker til administrator først.")
+MSG_STAFF_USER = _l("Våre egne ansatte administreres av systemadministrator.")
+MSG_LINK_EXPIRED = _l("Lenken er utløpt. Be administratoren i bedriften din (eller kundeservice) om en ny lenke.")
+MSG_LINK_INVALID = _l("Lenken er ugyldig. Sjekk at du har kopiert hele lenken fra e-posten.")
+MSG_LINK_USED = _l("Lenken er allerede brukt eller erstattet av en nyere. Logg inn, eller be om en ny lenke.")
+
+
+class PasswordLinkInvalid(DomainError):
+    """The set-password link is expired, used, replaced or not ours (shown on the page)."""
+
+    status = 400
+
+
+# --- the security stamp follows password and active, whoever changes them ----------------------
+
+
+@event.listens_for(PortalUser.password, "set")
+def _new_stamp_on_password(target: PortalUser, value: Any, oldvalue: Any, initiator: Any) -> None:
+    if value != oldvalue:
+        target.security_stamp = new_security_stamp()
+
+
+@event.listens_for(PortalUser.active, "set")
+def _new_stamp_on_deactivation(target: PortalUser, value: Any, oldvalue: Any, initiator: Any) -> None:
+    if value is False and oldvalue is not False:
+        target.security_stamp = new_security_stamp()
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+
+def password_problem(password: str, username: Optional[str]) -> Optional[str]:
+    """The Norwegian reason a new password is refused, or None if it meets the policy."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return _("Passordet må ha minst %(n)s tegn.", n=PASSWORD_MIN_LENGTH)
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return _("Passordet kan ha høyst %(n)s tegn.", n=PASSWORD_MAX_LENGTH)
+    if password.isdigit():
+        return _("Passordet kan ikke bare bestå av tall.")
+    if username and password.strip().casefold() == username.strip().casefold():
+        return _("Passordet kan ikke være det samme som brukernavnet.")
+    return None
+
+
+def hash_password(password: str) -> str:
+    """Hashed like FAB's own password reset (same method and salt length settings)."""
+    config = current_app.config
+    return generate_password_hash(password, method=config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+                                  salt_length=config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+
+
+def _new_password_errors(password: str, confirm: str, username: Optional[str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not password:
+        errors["password"] = _("Skriv et nytt passord.")
+    else:
+        problem = password_problem(password, username)
+        if problem:
+            errors["password"] = problem
+        elif confirm != password:
+            errors["confirm_password"] = _("Passordene er ikke like.")
+    return errors
+
+
+def change_password(session: Session, actor: Actor, *, current: str, password: str, confirm: str) -> PortalUser:
+    """The user's own password: the current one first, then the policy. A new stamp ends the
+    user's other sessions and API tokens (the caller keeps its own session by storing the new
+    stamp in it)."""
+    user = _own_user(session, actor)
+    errors: dict[str, str] = {}
+    if not current or not user.password or not check_password_hash(user.password, current):
+        errors["current_password"] = _("Nåværende passord er feil.")
+    errors.update(_new_password_errors(password or "", confirm or "", user.username))
+    if not errors and current == password:
+        errors["password"] = _("Det nye passordet må være forskjellig fra det nåværende.")
+    if errors:
+        raise ValidationFailed(errors)
+    user.password = hash_password(password)  # rotates the stamp (event above)
+    session.flush()
+    return user
+
+
+# --- own profile ------------------------------------------------------------------------------
+
+
+def _own_user(session: Session, actor: Actor) -> PortalUser:
+    user = session.get(PortalUser, actor.id) if actor.id is not None else None
+    if user is None:
+        raise NotFound(_("Brukeren finnes ikke."))
+    return user
+
+
+def _clean_text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _contact_errors(first_name: str, last_name: str, email: str, phone: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for field, value, missing in (("first_name", first_name, _("Skriv fornavnet.")),
+                                  ("last_name", last_name, _("Skriv etternavnet."))):
+        if not value:
+            errors[field] = missing
+        elif len(value) > 64:
+            errors[field] = _("Høyst %(max)s tegn.", max=64)
+    if not email:
+        errors["email"] = _("Skriv e-postadressen.")
+    elif len(email) > 320 or not _EMAIL.match(email):
+        errors["email"] = _("Ugyldig e-postadresse.")
+    if phone and not _PHONE.match(phone):
+        errors["phone"] = _("Skriv et telefonnummer med siffer, for eksempel +47 22 00 00 00.")
+    return errors
+
+
+def _taken(session: Session, column: Any, value: str, except_id: Optional[int] = None) -> bool:
+    """Unique across ALL companies (logins and e-mail addresses are global): read past the scope."""
+    stmt = select(PortalUser.id).where(func.lower(column) == value.lower()).limit(1)
+    if except_id is not None:
+        stmt = stmt.where(PortalUser.id != except_id)
+    return session.execute(stmt.execution_options(skip_tenant_scope=True)).first() is not None
+
+
+def update_contact(session: Session, actor: Actor, *, first_name: Any, last_name: Any, email: Any,
+                   phone: Any) -> PortalUser:
+    """Min profil: the user's own name, e-mail and phone (username, company and roles are not theirs to change)."""
+    user = _own_user(session, actor)
+    first, last = _clean_text(first_name), _clean_text(last_name)
+    mail, tel = _clean_text(email), _clean_text(phone)
+    errors = _contact_errors(first, last, mail, tel)
+    if "email" not in errors and _taken(session, PortalUser.email, mail, except_id=user.id):
+        errors["email"] = _("E-postadressen er allerede i bruk av en annen bruker.")
+    if errors:
+        raise ValidationFailed(errors)
+    user.first_name, user.last_name, user.email, user.phone = first, last, mail, tel or None
+    session.flush()
+    return user
+
+
+def set_newsletter(session: Session, actor: Actor, subscribe: bool) -> PortalUser:
+    user = _own_user(session, actor)
+    user.newsletter = bool(subscribe)
+    session.flush()
+    return user
+
+
+# --- set-password links -----------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_LINK_SALT)
+
+
+def _fingerprint(user: PortalUser) -> str:
+    """Changes when the password is set or the stamp rotates: a link works once."""
+    raw = f"{user.id}|{user.password or ''}|{user.security_stamp or ''}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def link_hours() -> int:
+    return int(current_app.config.get("PASSWORD_LINK_HOURS", PASSWORD_LINK_HOURS))
+
+
+def password_link_token(user: PortalUser) -> str:
+    return _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def password_link(user: PortalUser) -> str:
+    return portal_link(f"/passord/{password_link_token(user)}")
+
+
+def token_user_id(token: str) -> Optional[int]:
+    """The user a link is for, if the signature holds (expiry not checked): to know whose page it is."""
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    return data.get("u") if isinstance(data, dict) and isinstance(data.get("u"), int) else None
+
+
+def user_for_link(session: Session, token: str) -> PortalUser:
+    """The user a set-password link belongs to, or PasswordLinkInvalid (expired/used/not ours)."""
+    try:
+        data = _serializer().loads(token, max_age=link_hours() * 3600)
+    except SignatureExpired as exc:
+        raise PasswordLinkInvalid(str(MSG_LINK_EXPIRED)) from exc
+    except BadSignature as exc:
+        raise PasswordLinkInvalid(str(MSG_LINK_INVALID)) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        raise PasswordLinkInvalid(str(MSG_LINK_INVALID))
+    # The link, not a login, says who this is: read past the tenancy scope.
+    user = session.execute(select(PortalUser).where(PortalUser.id == data["u"])
+                           .execution_options(skip_tenant_scope=True)).scalar_one_or_none()
+    if user is None or not user.active or data.get("f") != _fingerprint(user):
+        raise PasswordLinkInvalid(str(MSG_LINK_USED))
+    return user
+
+
+def set_password_from_link(session: Session, token: str, *, password: str, confirm: str) -> PortalUser:
+    """The public /passord/<token> page: set the password (policy); the link then stops working."""
+    user = user_for_link(session, token)
+    errors = _new_password_errors(password or "", confirm or "", user.username)
+    if errors:
+        raise ValidationFailed(errors)
+    user.password = hash_password(password)  # new hash and stamp: the link is used up
+    user.fail_login_count = 0
+    session.flush()
+    return user
+
+
+def _queue_password_mail(session: Session, user: PortalUser, welcome: bool) -> MailOutbox:
+    hours = link_hours()
+    name = f"{user.first_name} {user.last_name}".strip()
+    company = user.company.name if user.company is not None else "Kundeportal"
+    if welcome:
+        subject = "Velkommen til Kundeportal"
+        text = (f"Hei {name}!\n\nDu har fått en bruker i Kundeportal for {company}. "
+                f"Brukernavnet ditt er: {user.username}\n\n"
+                f"Velg passordet ditt med lenken under. Lenken virker én gang og utløper om {hours} timer.")
+    else:
+        subject = "Ny lenke for å velge passord i Kundeportal"
+        text = (f"Hei {name}!\n\nHer er en ny lenke for å velge passord i Kundeportal. "
+                f"Brukernavnet ditt er: {user.username}\n\n"
+                f"Lenken virker én gang og utløper om {hours} timer.")
+    return queue_mail(session, kind="user_welcome" if welcome else "password_link", to=user.email,
+                      subject=subject, text=text, link=password_link(user))
+
+
+# --- managing a company's users -----------------------------------------------------------------
+
+
+def may_manage_users(actor: Actor, company_id: Optional[int]) -> bool:
+    if actor.has_role(*STAFF_USER_ADMINS):
+        return True
+    return actor.is_customer and actor.has_role(CUSTOMER_ADMIN) and company_id == actor.company_id
+
+
+def _role(session: Session, name: str) -> Role:
+    role = session.scalars(select(Role).where(Role.name == name)).first()
+    if role is None:  # `portal init` has not run
+        raise NotAllowed(_("Rollen %(role)s finnes ikke. Kjør `portal init`.", role=name))
+    return role
+
+
+def assignable_roles(actor: Actor) -> tuple[str, ...]:
+    """Roles this actor may give a new user: customer roles; Admin also supplier roles."""
+    if actor.has_role("Admin"):
+        return ALL_ROLES
+    return CUSTOMER_ROLES
+
+
+def create_user(session: Session, actor: Actor, *, first_name: Any, last_name: Any, email: Any, username: Any,
+                role: Any = CUSTOMER_USER, phone: Any = None, company_id: Optional[int] = None,
+                ) -> tuple[PortalUser, MailOutbox]:
+    """A new user with a welcome mail (set-password link) in the outbox, in the caller's transaction.
+
+    Customer admins create users of their own company only (`company_id` is theirs; naming
+    another company is refused); customer service names any company. Customer roles only,
+    except that Admin may create supplier staff (no company).
+    """
+    if actor.is_customer:
+        if not actor.has_role(CUSTOMER_ADMIN):
+            raise Forbidden(_("Bare administratoren i bedriften kan opprette brukere."))
+        if company_id is not None and company_id != actor.company_id:
+            raise ValidationFailed({"company_id": _("Du kan bare opprette brukere i din egen bedrift.")})
+        company_id = actor.company_id
+    elif not actor.has_role(*STAFF_USER_ADMINS):
+        raise Forbidden(_("Du kan ikke opprette brukere."))
+
+    first, last = _clean_text(first_name), _clean_text(last_name)
+    mail, tel = _clean_text(email), _clean_text(phone)
+    login = _clean_text(username)
+    errors = _contact_errors(first, last, mail, tel)
+    if not login:
+        errors["username"] = _("Skriv et brukernavn.")
+    elif not _USERNAME.match(login):
+        errors["username"] = _("Brukernavnet kan ha 3–64 tegn: bokstaver a–z, tall, punktum, bindestrek, "
+                               "understrek og @.")
+    elif _taken(session, PortalUser.username, login):
+        errors["username"] = _("Brukernavnet er allerede i bruk. Velg et annet.")
+    if "email" not in errors and _taken(session, PortalUser.email, mail):
+        errors["email"] = _("E-postadressen er allerede i bruk av en annen bruker.")
+
+    company: Optional[Company] = None
+    if company_id is not None:
+        company = session.get(Company, company_id)  # scoped: a customer sees only its own
+        if company is None:
+            errors["company_id"] = _("Fant ingen bedrift med dette kundenummeret.")
+    role_name = role if isinstance(role, str) else ""
+    if role_name not in assignable_roles(actor):
+        errors["role"] = _("Velg rollen «Bruker» eller «Administrator hos kunde».")
+    elif role_name in CUSTOMER_ROLES and company_id is None:
+        errors["company_id"] = _("En kundebruker må høre til en bedrift (kundenummer).")
+    elif role_name not in CUSTOMER_ROLES and company_id is not None:
+        errors["role"] = _("Brukere hos en kunde kan bare ha kunderoller.")
+    if errors:
+        raise ValidationFailed(errors)
+
+    user = PortalUser(first_name=first, last_name=last, email=mail, username=login, phone=tel or None,
+                      company=company, active=True, newsletter=False,
+                      # Nobody knows this password: the user chooses one from the welcome mail.
+                      password=hash_password(secrets.token_urlsafe(32)))
+    user.roles = [_role(session, role_name)]
+    session.add(user)
+    session.flush()
+    mail_row = _queue_password_mail(session, user, welcome=True)
+    session.flush()
+    return user, mail_row
+
+
+def _managed_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
+    """A customer user this actor may manage; another company's user is NotFound (404)."""
+    user = session.get(PortalUser, user_id)  # scoped to the customer's company by the guard
+    if user is None or (actor.is_customer and user.company_id != actor.company_id):
+        raise NotFound(_("Brukeren finnes ikke."))
+    if not may_manage_users(actor, user.company_id):
+        raise Forbidden(_("Bare administratoren i bedriften kan endre brukere."))
+    if user.company_id is None:
+        raise NotAllowed(str(MSG_STAFF_USER))
+    return user
+
+
+def _role_names(roles: Iterable[Role]) -> set[str]:
+    return {r.name for r in roles}
+
+
+def other_active_admins(session: Session, company_id: int, user_id: Optional[int]) -> int:
+    """Active customer admins of the company other than `user_id`. Locks the company row first
+    (PostgreSQL), so two admins demoting each other at once cannot both succeed."""
+    session.execute(select(Company.id).where(Company.id == company_id).with_for_update())
+    stmt = (select(func.count(PortalUser.id)).join(PortalUser.roles)
+            .where(Role.name == CUSTOMER_ADMIN, PortalUser.company_id == company_id,
+                   PortalUser.active.is_(True)))
+    if user_id is not None:
+        stmt = stmt.where(PortalUser.id != user_id)
+    return int(session.scalar(stmt) or 0)
+
+
+def _keep_one_admin(session: Session, user: PortalUser) -> None:
+    if user.company_id is not None and other_active_admins(session, user.company_id, user.id) == 0:
+        raise NotAllowed(str(MSG_LAST_ADMIN))
+
+
+def deactivate_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
+    """Removes access at once: a new stamp ends the user's sessions and API tokens."""
+    user = _managed_user(session, actor, user_id)
+    if user.id == actor.id:
+        raise NotAllowed(_("Du kan ikke deaktivere deg selv."))
+    if not user.active:
+        raise NotAllowed(_("Brukeren er allerede deaktivert."))
+    if CUSTOMER_ADMIN in _role_names(user.roles):
+        _keep_one_admin(session, user)
+    user.active = False  # rotates the stamp (event above)
+    session.flush()
+    return user
+
+
+def activate_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
+    user = _managed_user(session, actor, user_id)
+    if user.active:
+        raise NotAllowed(_("Brukeren er allerede aktiv."))
+    user.active = True
+    user.fail_login_count = 0
+    session.flush()
+    return user
+
+
+def promote_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
+    """Bruker -> Administrator hos kunde (one customer role per user)."""
+    user = _managed_user(session, actor, user_id)
+    if CUSTOMER_ADMIN in _role_names(user.roles):
+        raise NotAllowed(_("Brukeren er allerede administrator."))
+    user.roles = [_role(session, CUSTOMER_ADMIN)]
+    session.flush()
+    return user
+
+
+def demote_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
+    """Administrator hos kunde -> Bruker, never the company's last active admin."""
+    user = _managed_user(session, actor, user_id)
+    if CUSTOMER_ADMIN not in _role_names(user.roles):
+        raise NotAllowed(_("Brukeren er ikke administrator."))
+    if user.active:
+        _keep_one_admin(session, user)
+    user.roles = [_role(session, CUSTOMER_USER)]
+    session.flush()
+    return user
+
+
+def send_password_link(session: Session, actor: Actor, user_id: int) -> MailOutbox:
+    """A fresh set-password link (e.g. the welcome link expired). Links still valid keep working
+    until one of them is used (the password hash changes) or they expire; open sessions stay."""
+    user = _managed_user(session, actor, user_id)
+    if not user.active:
+        raise NotAllowed(_("Aktiver brukeren før du sender en ny lenke."))
+    return _queue_password_mail(session, user, welcome=False)
+
+
+def check_user_edit(session: Session, user: PortalUser) -> None:
+    """FAB's user edit form (customer service, Admin): the last-admin rule for `active`, roles and
+    company changed there. Reads the values before the edit from the attribute history."""
+    state = inspect(user)
+    if state.transient or state.pending:
+        return
+    was_active = _before(state, "active")
+    old_company = _before(state, "company")
+    roles_hist = state.attrs.roles.load_history()
+    old_roles = _role_names([*roles_hist.unchanged, *roles_hist.deleted])
+    if not (was_active and old_company is not None and CUSTOMER_ADMIN in old_roles):
+        return
+    still_admin = (user.active and user.company is old_company
+                   and CUSTOMER_ADMIN in _role_names(user.roles or []))
+    if not still_admin and other_active_admins(session, old_company.id, user.id) == 0:
+        raise NotAllowed(str(MSG_LAST_ADMIN))
+
+
+def _before(state: Any, key: str) -> Any:
+    history = state.attrs[key].load_history()
+    if history.deleted:
+        return history.deleted[0]
+    if history.unchanged:
+        return history.unchanged[0]
+    return getattr(state.obj(), key)
+
+
+def company_admins(session: Session, company_id: int) -> list[PortalUser]:
+    """The active customer admins of a company (shown to its users on Min profil)."""
+    stmt = (select(PortalUser).join(PortalUser.roles)
+            .where(Role.name == CUSTOMER_ADMIN, PortalUser.company_id == company_id, PortalUser.active.is_(True))
+            .order_by(PortalUser.last_name, PortalUser.first_name))
+    return list(session.scalars(stmt))

@@ -1,0 +1,193 @@
+"""Min profil (every logged-in user) and the public set-password page of the welcome mail.
+
+Rules live in app/domain/accounts.py. FAB's own-profile forms (user info edit, "reset my
+password": no current password, no policy, sessions kept) lead here instead.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from flask import flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_appbuilder.security.views import ResetMyPasswordView as FabResetMyPasswordView
+from flask_appbuilder.security.views import UserInfoEditView as FabUserInfoEditView
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user
+
+from ..domain import accounts, labels
+from ..domain.errors import DomainError, ValidationFailed
+from ..extensions import db
+from ..models import PortalUser
+from ..security import remember_stamp, set_request_tenant
+from .base import user_can
+from .workflow_base import current_actor
+
+# (label, view, endpoint method, permission) of the company administration a customer admin reaches
+# from Min profil; each shown only if the user holds the permission.
+COMPANY_ADMIN_LINKS = (
+    (_l("Bedriftsinformasjon"), "MyCompanyView", "mine", "can_show"),
+    (_l("Brukere"), "CompanyUserView", "list", "can_list"),
+    (_l("Leveringsadresser"), "DeliveryAddressView", "list", "can_list"),
+    (_l("Bruksgrense"), "BudgetView", "list", "can_list"),
+)
+PASSWORD_HINT = _l("Minst 10 tegn, ikke bare tall, og ikke det samme som brukernavnet.")
+
+
+def _checked(value: Optional[str]) -> bool:
+    return (value or "").lower() in ("y", "on", "1", "true", "ja")
+
+
+class ProfileView(BaseView):
+    """Min profil: contact information, password and newsletter of the logged-in user."""
+
+    route_base = "/min-profil"
+    default_view = "index"
+    base_permissions = ["can_show", "can_edit"]
+
+    @expose("/")
+    @has_access
+    @permission_name("show")
+    def index(self):  # type: ignore[no-untyped-def]
+        return self._page()
+
+    @expose("/kontakt", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def contact(self):  # type: ignore[no-untyped-def]
+        form = request.form
+        try:
+            accounts.update_contact(db.session, current_actor(), first_name=form.get("first_name"),
+                                    last_name=form.get("last_name"), email=form.get("email"),
+                                    phone=form.get("phone"))
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            return self._page(contact_errors=exc.errors, contact_values=form)
+        flash(_("Kontaktinformasjonen er lagret."), "success")
+        return redirect(url_for("ProfileView.index"))
+
+    @expose("/passord", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def password(self):  # type: ignore[no-untyped-def]
+        form = request.form
+        try:
+            user = accounts.change_password(db.session, current_actor(), current=form.get("current_password", ""),
+                                            password=form.get("password", ""),
+                                            confirm=form.get("confirm_password", ""))
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            return self._page(password_errors=exc.errors)
+        remember_stamp(user)  # this session stays; every other session and API token of the user ends
+        flash(_("Passordet er endret. Du er logget ut på alle andre enheter, og gamle API-tokens virker ikke "
+                "lenger."), "success")
+        return redirect(url_for("ProfileView.index"))
+
+    @expose("/nyhetsbrev", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def newsletter(self):  # type: ignore[no-untyped-def]
+        subscribe = _checked(request.form.get("newsletter"))
+        accounts.set_newsletter(db.session, current_actor(), subscribe)
+        db.session.commit()
+        flash(_("Du får nyhetsbrevet.") if subscribe else _("Du er meldt av nyhetsbrevet."), "success")
+        return redirect(url_for("ProfileView.index"))
+
+    def _page(self, contact_errors: Optional[dict[str, str]] = None, contact_values: Any = None,
+              password_errors: Optional[dict[str, str]] = None):  # type: ignore[no-untyped-def]
+        user = db.session.get(PortalUser, g.user.id)
+        actor = current_actor()
+        role_names = sorted(r.name for r in user.roles)
+        admin_links: list[tuple[Any, str]] = []
+        company_admins: list[PortalUser] = []
+        if actor.is_customer:
+            if actor.has_role(accounts.CUSTOMER_ADMIN):
+                admin_links = [(label, url_for(f"{view}.{method}")) for label, view, method, perm in COMPANY_ADMIN_LINKS
+                               if user_can(perm, view)]
+            else:
+                company_admins = accounts.company_admins(db.session, actor.company_id)  # type: ignore[arg-type]
+        values = contact_values if contact_values is not None else {
+            "first_name": user.first_name, "last_name": user.last_name, "email": user.email, "phone": user.phone or ""}
+        return self.render_template(
+            "portal/profile.html", title=_("Min profil"), user=user, values=values,
+            contact_errors=contact_errors or {}, password_errors=password_errors or {},
+            role_labels=[labels.label(labels.ROLE, r) for r in role_names], admin_links=admin_links,
+            company_admins=company_admins, is_customer=actor.is_customer, password_hint=PASSWORD_HINT)
+
+
+class PasswordLinkView(BaseView):
+    """/passord/<token>: the link in the welcome mail. Public: the signed link says who it is for."""
+
+    route_base = "/passord"
+    default_view = "set_password"
+
+    @expose("/<token>", methods=["GET", "POST"])
+    def set_password(self, token: str):  # type: ignore[no-untyped-def]
+        self._act_for_link(token)
+        errors: dict[str, str] = {}
+        try:
+            user = accounts.user_for_link(db.session, token)
+        except accounts.PasswordLinkInvalid as exc:
+            db.session.rollback()
+            return self.render_template("portal/password_link.html", title=_("Velg passord"), invalid=exc.message,
+                                        errors={}, user=None, password_hint=PASSWORD_HINT)
+        if request.method == "POST":
+            try:
+                accounts.set_password_from_link(db.session, token, password=request.form.get("password", ""),
+                                                confirm=request.form.get("confirm_password", ""))
+                db.session.commit()
+            except ValidationFailed as exc:
+                db.session.rollback()
+                errors = exc.errors
+                user = accounts.user_for_link(db.session, token)
+            except DomainError as exc:
+                db.session.rollback()
+                return self.render_template("portal/password_link.html", title=_("Velg passord"),
+                                            invalid=exc.message, errors={}, user=None, password_hint=PASSWORD_HINT)
+            else:
+                flash(_("Passordet er lagret. Logg inn med brukernavnet %(username)s og det nye passordet.",
+                        username=user.username), "success")
+                return redirect(url_for(f"{self.appbuilder.sm.auth_view.endpoint}.login"))
+        return self.render_template("portal/password_link.html", title=_("Velg passord"), invalid=None,
+                                    errors=errors, user=user, password_hint=PASSWORD_HINT)
+
+    @staticmethod
+    def _act_for_link(token: str) -> None:
+        """The page acts for the link's user: another user logged in in this browser is logged out
+        (and with it the company scope, as the link may be for another company's user)."""
+        if current_user.is_authenticated and accounts.token_user_id(token) != current_user.id:
+            logout_user()
+            g.user = current_user
+            g.pop("portal_user", None)
+            set_request_tenant(None)
+
+
+class ResetMyPasswordView(FabResetMyPasswordView):
+    """FAB's "reset my password" (same name, so its endpoint and permission stay): to Min profil."""
+
+    @expose("/form", methods=["GET"])
+    @has_access
+    def this_form_get(self):  # type: ignore[no-untyped-def]
+        return redirect(url_for("ProfileView.index"))
+
+    @expose("/form", methods=["POST"])
+    @has_access
+    def this_form_post(self):  # type: ignore[no-untyped-def]
+        return redirect(url_for("ProfileView.index"))
+
+
+class UserInfoEditView(FabUserInfoEditView):
+    """FAB's "edit my info" (same name, so its endpoint and permission stay): to Min profil."""
+
+    @expose("/form", methods=["GET"])
+    @has_access
+    def this_form_get(self):  # type: ignore[no-untyped-def]
+        return redirect(url_for("ProfileView.index"))
+
+    @expose("/form", methods=["POST"])
+    @has_access
+    def this_form_post(self):  # type: ignore[no-untyped-def]
+        return redirect(url_for("ProfileView.index"))

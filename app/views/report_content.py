@@ -1,0 +1,297 @@
+"""What each report page shows: tables (HTML and CSV from the same rows) and Plotly figures.
+
+The numbers come from app/domain/reports.py; this module only labels and formats them. A table's
+rows are plain values with a column kind; `html_cell` and `csv_cell` format the same value for the
+page and for the CSV file, so the download holds exactly the rows on the page.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable, Optional, Sequence
+
+import plotly.graph_objects as go
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from plotly.subplots import make_subplots
+
+from ..domain import labels
+from ..domain import reports as R
+from ..domain.formatting import NBSP, format_date, format_nok, format_oslo_datetime
+
+MONTHS = (_l("jan."), _l("feb."), _l("mar."), _l("apr."), _l("mai"), _l("jun."), _l("jul."), _l("aug."),
+          _l("sep."), _l("okt."), _l("nov."), _l("des."))
+STATUS_COLOURS = {"pending_approval": "#f0ad4e", "processing": "#337ab7", "shipped": "#5bc0de",
+                  "partially_delivered": "#8e6cc4", "invoiced": "#5cb85c", "cancelled": "#9e9e9e",
+                  "rejected": "#d9534f"}
+CHANNEL_COLOURS = {"webshop": "#337ab7", "phone": "#f0ad4e", "seller": "#5cb85c", "edi": "#8e6cc4",
+                   "standing_order": "#5bc0de", "quote": "#d9534f"}
+LEVEL_COLOURS = {"over": "#d9534f", "warn": "#f0ad4e", "ok": "#5cb85c"}
+LEVEL_LABELS = {"over": _l("Over grensen"), "warn": _l("Nær grensen (≥ 80 %)"), "ok": _l("Under grensen")}
+HOUR = Decimal(3600)
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    label: str
+    kind: str = "text"  # text, int, money (with "kr"), amount (kr without unit), hours, percent, date, datetime
+
+
+@dataclass
+class Table:
+    key: str  # ?tabell=<key> on the CSV link
+    title: str
+    columns: list[Column]
+    rows: list[list[Any]]
+    footer: list[list[Any]] = field(default_factory=list)  # sum rows: shown, and in the CSV too
+    note: str = ""
+
+    @property
+    def all_rows(self) -> list[list[Any]]:
+        return self.rows + self.footer
+
+
+def _hours(seconds: Decimal) -> Decimal:
+    return (seconds / HOUR).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _decimal_comma(value: Decimal, places: str) -> str:
+    return f"{value.quantize(Decimal(places), rounding=ROUND_HALF_UP)}".replace(".", ",")
+
+
+def html_cell(value: Any, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == "int":
+        return f"{value:,}".replace(",", NBSP)
+    if kind == "money":
+        return format_nok(value)
+    if kind == "amount":
+        return format_nok(value, with_unit=False)
+    if kind == "hours":
+        return _decimal_comma(_hours(value), "0.1")
+    if kind == "percent":
+        return _decimal_comma(value * 100, "0.1") + NBSP + "%"
+    if kind == "date":
+        return format_date(value)
+    if kind == "datetime":
+        return format_oslo_datetime(value)
+    return str(value)
+
+
+def csv_cell(value: Any, kind: str) -> str:
+    """What a Norwegian spreadsheet reads as a number: decimal comma, no thousands separator, no unit."""
+    if value is None:
+        return ""
+    if kind in ("money", "amount"):
+        return _decimal_comma(Decimal(value), "0.01")
+    if kind == "hours":
+        return _decimal_comma(_hours(value), "0.1")
+    if kind == "percent":
+        return _decimal_comma(value * 100, "0.1")
+    if kind == "int":
+        return str(value)
+    return html_cell(value, kind)
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def _layout(fig: go.Figure, height: int = 460, **kw: Any) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white", height=height, separators=", ",  # decimal comma, space between thousands
+        font={"family": "Helvetica Neue, Helvetica, Arial, sans-serif", "size": 13},
+        margin={"l": 70, "r": 20, "t": 50, "b": 70},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        hoverlabel={"namelength": -1},
+        **kw,
+    )
+    return fig
+
+
+def month_label(bucket: R.Bucket) -> str:
+    return f"{MONTHS[bucket.number - 1]} {bucket.year}"
+
+
+def week_label(bucket: R.Bucket) -> str:
+    return _("uke %(week)s/%(year)s", week=bucket.number, year=bucket.year)
+
+
+@dataclass
+class Content:
+    figure: go.Figure
+    tables: list[Table]
+    notes: list[str] = field(default_factory=list)
+    wide_table: bool = False  # give the table half of the row (many columns)
+
+
+# --- 1. sales -------------------------------------------------------------------------------
+
+
+def sales(report: R.SalesReport) -> Content:
+    channel_names = [labels.label(labels.ORDER_CHANNEL, c) for c in R.CHANNELS]
+    x = [month_label(m) for m in report.months]
+    fig = go.Figure()
+    for code, name in zip(R.CHANNELS, channel_names):
+        fig.add_bar(x=x, y=[float(report.amount(m.index, code)) for m in report.months], name=name,
+                    marker_color=CHANNEL_COLOURS[code],
+                    hovertemplate="%{x}<br>" + name + ": %{y:,.2f} kr<extra></extra>")
+    _layout(fig, barmode="stack", xaxis_title=_("Måned"), yaxis_title=_("Salg eks. mva. (kr)"),
+            yaxis_tickformat=",.0f")
+    columns = [Column(_("Måned"))] + [Column(n, "amount") for n in channel_names] + [Column(_("Sum"), "amount")]
+    rows = [[month_label(m)] + [report.amount(m.index, c) for c in R.CHANNELS] + [report.month_total(m.index)]
+            for m in report.months]
+    footer = [[_("Sum")] + [report.channel_total(c) for c in R.CHANNELS] + [report.total]]
+    table = Table("salg", _("Salg per måned og kanal"), columns, rows, footer,
+                  note=_("Beløp i kr eks. mva."))
+    return Content(fig, [table], wide_table=True, notes=[
+        _("Salg er ordrer lagt inn i perioden med status Under behandling, Kjørt ut fra lager, Dellevert eller "
+          "Fakturert, eks. mva. Kansellerte og avviste ordrer telles ikke, og heller ikke ordrer som venter på "
+          "godkjenning: de er ikke akseptert før en selger har godkjent dem."),
+    ])
+
+
+# --- 2. statuses ----------------------------------------------------------------------------
+
+
+def statuses(report: R.StatusReport) -> Content:
+    names = {s: labels.order_status(s) for s in R.STATUSES}
+    weeks = [week_label(w) for w in report.weeks]
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.3, 0.7], vertical_spacing=0.16,
+                        subplot_titles=(_("Ordrer fra perioden etter status nå"), _("Statusendringer per uke")))
+    for status in R.STATUSES:
+        colour = STATUS_COLOURS[status]
+        fig.add_bar(y=[names[status]], x=[report.now.get(status, 0)], orientation="h", name=names[status],
+                    legendgroup=status, marker_color=colour, showlegend=False,
+                    hovertemplate=names[status] + ": %{x}<extra></extra>", row=1, col=1)
+        fig.add_bar(x=weeks, y=[report.entered_in(w.index, status) for w in report.weeks], name=names[status],
+                    legendgroup=status, marker_color=colour,
+                    hovertemplate="%{x}<br>" + names[status] + ": %{y}<extra></extra>", row=2, col=1)
+    _layout(fig, height=620, barmode="stack", legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0})
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_xaxes(title_text=_("Antall ordrer"), row=1, col=1)
+    fig.update_yaxes(title_text=_("Antall"), row=2, col=1)
+    fig.update_xaxes(title_text=_("Uke"), row=2, col=1)
+    now = Table("status", _("Status nå"), [Column(_("Status")), Column(_("Antall ordrer"), "int")],
+                [[names[s], report.now.get(s, 0)] for s in R.STATUSES],
+                footer=[[_("Sum"), sum(report.now.values())]],
+                note=_("Ordrer lagt inn i perioden, etter den statusen de har nå."))
+    short = {s: names[s] for s in R.STATUSES}
+    weekly = Table("uker", _("Statusendringer per uke"),
+                   [Column(_("Uke")), Column(_("Fra"), "date")] + [Column(short[s], "int") for s in R.STATUSES],
+                   [[week_label(w), w.first] + [report.entered_in(w.index, s) for s in R.STATUSES]
+                    for w in report.weeks],
+                   note=_("Hvor mange ordrer som gikk inn i hver status i uken (fra statushistorikken)."))
+    return Content(fig, [now, weekly], wide_table=True)
+
+
+# --- 3. approval lead time --------------------------------------------------------------------
+
+
+def _float_hours(seconds: Optional[Decimal]) -> Optional[float]:
+    return None if seconds is None else float(_hours(seconds))
+
+
+def _age(delta: dt.timedelta) -> str:
+    days, hours = delta.days, delta.seconds // 3600
+    if days:
+        return _("%(d)s d %(h)s t", d=days, h=hours)
+    return _("%(h)s t %(m)s min", h=hours, m=delta.seconds % 3600 // 60)
+
+
+def approvals(report: R.ApprovalReport) -> Content:
+    weeks = [week_label(w.week) for w in report.weeks]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=weeks, y=[w.decided for w in report.weeks], name=_("Behandlet (antall)"),
+                marker_color="#d9dde3", hovertemplate="%{x}<br>" + _("Behandlet") + ": %{y}<extra></extra>",
+                secondary_y=True)
+    for name, values, colour in ((_("Median"), [w.median for w in report.weeks], "#337ab7"),
+                                 (_("90-persentil"), [w.p90 for w in report.weeks], "#d9534f")):
+        fig.add_scatter(x=weeks, y=[_float_hours(v) for v in values], name=name + " " + _("(timer)"),
+                        mode="lines+markers", line={"color": colour, "width": 2.5}, connectgaps=False,
+                        hovertemplate="%{x}<br>" + name + ": %{y:.1f} t<extra></extra>", secondary_y=False)
+    _layout(fig)
+    fig.update_xaxes(title_text=_("Uke for beslutningen"))
+    fig.update_yaxes(title_text=_("Ledetid (timer)"), rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(title_text=_("Antall behandlet"), rangemode="tozero", showgrid=False, secondary_y=True)
+    lead = Table("ledetid", _("Ledetid per uke"),
+                 [Column(_("Uke")), Column(_("Behandlet"), "int"), Column(_("Godkjent"), "int"),
+                  Column(_("Avvist"), "int"), Column(_("Median (timer)"), "hours"),
+                  Column(_("90-persentil (timer)"), "hours")],
+                 [[week_label(w.week), w.decided, w.approved, w.rejected, w.median, w.p90] for w in report.weeks])
+    waiting = Table("venter", _("Eldste ordrer som fortsatt venter"),
+                    [Column(_("Ordre")), Column(_("Bedrift")), Column(_("Til godkjenning siden"), "datetime"),
+                     Column(_("Har ventet")), Column(_("Sum inkl. mva."), "money")],
+                    [[w.number, w.company, w.since, _age(w.waiting(report.now)), w.total_inc_vat]
+                     for w in report.waiting],
+                    note=_("%(shown)s av %(total)s ordrer som venter på godkjenning nå, uansett periode.",
+                           shown=len(report.waiting), total=report.waiting_total))
+    return Content(fig, [lead, waiting], notes=[
+        _("Ledetid er tiden fra ordren ble satt til Til godkjenning til den ble godkjent eller avvist, "
+          "talt i uken beslutningen ble tatt. Median og 90-persentil er interpolert mellom nærmeste "
+          "rangeringer (som PERCENTILE.INC i regneark)."),
+    ])
+
+
+# --- 4. top customers -------------------------------------------------------------------------
+
+
+def customers(rows: Sequence[R.CustomerSales]) -> Content:
+    names = [f"{r.name} ({r.customer_number})" for r in rows]
+    fig = go.Figure()
+    for name, values, colour, fmt in (
+        (_("Salg eks. mva."), [r.sales for r in rows], "#337ab7", "kr"),
+        (_("Eksponering nå"), [r.exposure for r in rows], "#f0ad4e", "kr"),
+        (_("Kredittgrense"), [r.credit_limit for r in rows], "#9e9e9e", "kr"),
+    ):
+        fig.add_bar(y=names, x=[float(v) for v in values], name=name, orientation="h", marker_color=colour,
+                    hovertemplate="%{y}<br>" + name + ": %{x:,.2f} " + fmt + "<extra></extra>")
+    _layout(fig, height=max(380, 90 + 62 * len(rows)), barmode="group", xaxis_title=_("Kroner"),
+            xaxis_tickformat=",.0f", margin={"l": 230, "r": 20, "t": 50, "b": 60})
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    table = Table("kunder", _("Topp 10 kunder"),
+                  [Column(_("Kunde")), Column(_("Kundenr.")), Column(_("Ordrer"), "int"),
+                   Column(_("Salg eks. mva."), "money"), Column(_("Kredittgrense"), "money"),
+                   Column(_("Eksponering nå"), "money")],
+                  [[r.name, r.customer_number, r.orders, r.sales, r.credit_limit, r.exposure] for r in rows])
+    return Content(fig, [table], wide_table=True, notes=[
+        _("Salg som i rapporten Salg per måned. Eksponering nå er, som ved godkjenning, summen inkl. mva. av "
+          "kundens ordrer som ikke er fakturert ennå, pluss ubetalte fakturaer."),
+    ])
+
+
+# --- 5. budgets -------------------------------------------------------------------------------
+
+
+def budgets(report: R.BudgetReport) -> Content:
+    counts = report.counts
+    level_names = [str(LEVEL_LABELS[lv]) for lv in R.LEVELS]
+    fig = go.Figure(go.Bar(x=level_names, y=[counts[lv] for lv in R.LEVELS], text=[counts[lv] for lv in R.LEVELS],
+                           textposition="outside", marker_color=[LEVEL_COLOURS[lv] for lv in R.LEVELS],
+                           hovertemplate="%{x}: %{y}<extra></extra>", showlegend=False))
+    _layout(fig, height=420, xaxis_title=_("Forbruk i inneværende periode"), yaxis_title=_("Antall bruksgrenser"),
+            yaxis_rangemode="tozero", yaxis_tickformat="d")
+    summary = Table("oversikt", _("Bruksgrenser etter forbruk"), [Column(_("Forbruk")), Column(_("Antall"), "int")],
+                    [[name, counts[lv]] for name, lv in zip(level_names, R.LEVELS)],
+                    footer=[[_("Sum"), len(report.rows)]])
+    detail = Table("bruksgrenser", _("Alle aktive bruksgrenser"),
+                   [Column(_("Bedrift")), Column(_("Gjelder")), Column(_("Periode")), Column(_("Fra"), "date"),
+                    Column(_("Til"), "date"), Column(_("Grense"), "money"), Column(_("Forbruk"), "money"),
+                    Column(_("Andel"), "percent"), Column(_("Nivå"))],
+                   [[r.company, r.user or _("Hele bedriften"), labels.label(labels.BUDGET_PERIOD, r.period), r.first,
+                     r.last, r.amount, r.used, r.ratio, str(LEVEL_LABELS[r.level])] for r in report.rows],
+                   note=_("Høyest andel først."))
+    return Content(fig, [summary, detail], wide_table=True, notes=[
+        _("Forbruk er summen eks. mva. av ordrene i bruksgrensens periode som inneholder %(day)s (måned, kvartal "
+          "eller år), lagt inn av brukeren bruksgrensen gjelder (eller av hele bedriften); kansellerte og "
+          "avviste ordrer telles ikke.", day=format_date(report.day)),
+    ])
+
+
+BUILDERS: dict[str, Callable[..., Content]] = {
+    "sales": sales, "statuses": statuses, "approvals": approvals, "customers": customers, "budgets": budgets,
+}

@@ -1,0 +1,296 @@
+"""Faste ordre pages: create and change a plan (products, address, schedule), pause, skip one delivery.
+
+The list and the plan's own page are StandingOrderView (views/portal.py); what they show beyond
+FAB's columns (next deliveries, generated orders, the buttons) comes from here. Every rule lives
+in app/domain/standing_orders.py; this module reads forms and shows the answers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..domain import labels
+from ..domain import standing_orders as rules
+from ..domain.errors import DomainError, ValidationFailed
+from ..domain.formatting import format_date, oslo_today
+from ..domain.orders import LineInput
+from ..extensions import db
+from ..models import Company, DeliveryAddress, PaymentTerms, Product, StandingOrder, StandingOrderLine
+from ..security import current_tenant
+from .base import user_can
+from .ordering import product_json
+from .workflow_base import _int, current_actor, fail, form_id, parse_lines
+
+VIEW = "StandingOrderFormView"
+
+
+# --- helpers for StandingOrderView (list and show) ------------------------------------------
+
+
+def next_delivery_text(item: StandingOrder) -> str:
+    """List column "Neste levering": pure date arithmetic, no query per row."""
+    upcoming = rules.next_deliveries(item, oslo_today(), count=1)
+    return format_date(upcoming[0]) if upcoming else _("Ingen")
+
+
+def list_notice() -> dict[str, Any]:
+    """Template global for the standing order list: may the user create one, and if not, why."""
+    tenant = current_tenant()
+    invoice = True
+    if tenant is not None:
+        company = db.session.get(Company, tenant)
+        invoice = company is not None and company.payment_terms == PaymentTerms.invoice.value
+    can_new = tenant is not None and user_can("can_new", VIEW)
+    return {"customer": tenant is not None, "invoice_customer": invoice, "can_new": can_new and invoice,
+            "new_url": url_for(f"{VIEW}.new") if can_new and invoice else None,
+            "message": rules.not_invoice_customer_message()}
+
+
+def show_context(item: StandingOrder) -> dict[str, Any]:
+    """What the plan's page shows besides FAB's fields (a fixed number of queries)."""
+    from .orders import line_configuration
+
+    today = oslo_today()
+    lines = [{"sku": ln.product.sku if ln.product else "", "product": ln.product.name if ln.product else "",
+              "quantity": ln.quantity, "configuration": line_configuration(ln)} for ln in item.lines]
+    upcoming = rules.next_deliveries(item, today, count=5)
+    company = item.company
+    invoice = company is not None and company.payment_terms == PaymentTerms.invoice.value
+    editable = invoice and (current_tenant() is None or current_tenant() == item.company_id)
+    actions = {}
+    if editable and user_can("can_edit", VIEW):
+        actions["edit"] = url_for(f"{VIEW}.edit", pk=item.id)
+    if editable and user_can("can_pause", VIEW):
+        actions["pause"] = url_for(f"{VIEW}.pause", pk=item.id)
+    if editable and user_can("can_skip", VIEW):
+        actions["skip"] = url_for(f"{VIEW}.skip", pk=item.id)
+    return {
+        "lines": lines,
+        "plan_label": rules.plan_text(item),
+        "upcoming": upcoming,
+        "skip_choices": [d for d in rules.next_deliveries(
+            rules.Plan(**{**_plan_fields(item), "skip_date": None, "paused_until": None}), today, count=8)
+            if d != item.skip_date],
+        "generated": rules.generated_orders(db.session, item.id),
+        "invoice_customer": invoice,
+        "not_invoice_message": rules.not_invoice_customer_message(),
+        "so_actions": actions,
+        "today": today,
+        "order_status": lambda code: labels.label(labels.ORDER_STATUS, code),
+    }
+
+
+def _plan_fields(item: StandingOrder) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in ("frequency", "start_date", "weekday", "interval_weeks",
+                                                    "day_of_month", "end_date", "paused_until", "skip_date",
+                                                    "active")}
+
+
+# --- form parsing ---------------------------------------------------------------------------
+
+
+def parse_date(value: Optional[str]) -> tuple[Optional[dt.date], bool]:
+    """(date, ok) from an <input type=date> (YYYY-MM-DD) or typed dd.mm.åååå; blank is (None, True)."""
+    text = (value or "").strip()
+    if not text:
+        return None, True
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date(), True
+        except ValueError:
+            continue
+    return None, False
+
+
+def _parse_plan(form: Any) -> tuple[rules.PlanInput, dict[str, str]]:
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {
+        "name": (form.get("name") or "").strip()[:300],
+        "delivery_address_id": form_id(form, "delivery_address_id"),
+        "frequency": (form.get("frequency") or "").strip()[:20] or None,
+    }
+    for name in ("interval_weeks", "weekday", "day_of_month"):
+        number, ok = _int(form.get(name), maximum=1000)
+        if not ok:
+            errors[name] = _("Skriv et helt tall.")
+        values[name] = number
+    for name in ("start_date", "end_date"):
+        day, ok = parse_date(form.get(name))
+        if not ok:
+            errors[name] = _("Skriv en dato (dd.mm.åååå).")
+        values[name] = day
+    lines, line_errors = parse_lines(form)
+    errors.update(line_errors)
+    return rules.PlanInput(**values, lines=lines), errors
+
+
+def _addresses(company_id: int) -> list[DeliveryAddress]:
+    return list(db.session.scalars(select(DeliveryAddress).where(
+        DeliveryAddress.company_id == company_id, DeliveryAddress.active.is_(True)).order_by(
+        DeliveryAddress.recipient_name)))
+
+
+def _products(lines: list[LineInput]) -> dict[int, Product]:
+    ids = {ln.product_id for ln in lines if ln.product_id}
+    return {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
+
+
+def _form_values(item: Optional[StandingOrder], form: Any) -> dict[str, Any]:
+    """What the form fields show: the posted values, else the plan's, else sensible defaults."""
+    if request.method == "POST":
+        return {k: form.get(k, "") for k in ("name", "delivery_address_id", "frequency", "interval_weeks",
+                                             "weekday", "day_of_month", "start_date", "end_date")} | {
+            "active": bool(form.get("active"))}
+    if item is None:
+        start = oslo_today() + dt.timedelta(days=1)
+        return {"name": "", "delivery_address_id": "", "frequency": "weekly", "interval_weeks": "2",
+                "weekday": str(start.weekday()), "day_of_month": str(start.day), "start_date": start.isoformat(),
+                "end_date": "", "active": True}
+    return {"name": item.name, "delivery_address_id": str(item.delivery_address_id), "frequency": item.frequency,
+            "interval_weeks": str(item.interval_weeks or 2), "weekday": "" if item.weekday is None else str(item.weekday),
+            "day_of_month": str(item.day_of_month or ""), "start_date": item.start_date.isoformat(),
+            "end_date": item.end_date.isoformat() if item.end_date else "", "active": item.active}
+
+
+class StandingOrderFormView(BaseView):
+    """/faste-ordre/ny, /faste-ordre/<id>/endre, /<id>/pause, /<id>/hopp-over (customer admin)."""
+
+    route_base = "/faste-ordre"
+    default_view = "new"
+    base_permissions = ["can_new", "can_edit", "can_pause", "can_skip"]
+
+    def _load(self, pk: int) -> StandingOrder:
+        item = db.session.scalars(select(StandingOrder).options(
+            joinedload(StandingOrder.company),
+            selectinload(StandingOrder.lines).joinedload(StandingOrderLine.product))
+            .where(StandingOrder.id == pk)).first()  # through the tenancy guard: a foreign plan is None
+        if item is None:
+            abort(404)
+        return item
+
+    def _show(self, item_id: int):  # type: ignore[no-untyped-def]
+        return redirect(url_for("StandingOrderView.show", pk=item_id))
+
+    @expose("/ny", methods=["GET", "POST"])
+    @has_access
+    @permission_name("new")
+    def new(self):  # type: ignore[no-untyped-def]
+        actor = current_actor()
+        if not actor.is_customer:
+            flash(_("Faste ordre opprettes av kundens administrator i portalen."), "info")
+            return redirect(url_for("StandingOrderView.list"))
+        company = db.session.get(Company, actor.company_id)
+        if company is None:
+            abort(404)
+        invoice = company.payment_terms == PaymentTerms.invoice.value
+        errors: dict[str, str] = {}
+        lines: list[LineInput] = []
+        if request.method == "POST" and invoice:
+            data, errors = _parse_plan(request.form)
+            lines = list(data.lines or [])
+            if not errors:
+                try:
+                    item = rules.create_standing_order(db.session, actor, company.id, data)
+                    db.session.commit()
+                except ValidationFailed as exc:
+                    db.session.rollback()
+                    errors = exc.errors
+                except DomainError as exc:
+                    fail(exc)
+                else:
+                    flash(_("Den faste ordren «%(name)s» er lagret.", name=item.name), "success")
+                    return self._show(item.id)
+            if errors:
+                flash(_("Den faste ordren er ikke lagret. Rett feltene som er merket."), "danger")
+        return self._render_form(None, company, invoice, lines, errors)
+
+    @expose("/<int:pk>/endre", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def edit(self, pk: int):  # type: ignore[no-untyped-def]
+        item = self._load(pk)
+        invoice = item.company.payment_terms == PaymentTerms.invoice.value
+        errors: dict[str, str] = {}
+        lines = [LineInput(product_id=ln.product_id, quantity=ln.quantity, width=ln.width, depth=ln.depth,
+                           fabric=ln.fabric, colour=ln.colour) for ln in item.lines]
+        if request.method == "POST" and invoice:
+            data, errors = _parse_plan(request.form)
+            data.active = bool(request.form.get("active"))
+            lines = list(data.lines or [])
+            if not errors:
+                try:
+                    rules.update_standing_order(db.session, item.id, current_actor(), data)
+                    db.session.commit()
+                except ValidationFailed as exc:
+                    db.session.rollback()
+                    errors = exc.errors
+                except DomainError as exc:
+                    fail(exc)
+                else:
+                    flash(_("Endringene er lagret."), "success")
+                    return self._show(pk)
+            if errors:
+                flash(_("Endringene er ikke lagret. Rett feltene som er merket."), "danger")
+                item = self._load(pk)
+        return self._render_form(item, item.company, invoice, lines, errors)
+
+    def _render_form(self, item: Optional[StandingOrder], company: Company, invoice: bool,
+                     lines: list[LineInput], errors: dict[str, str]):  # type: ignore[no-untyped-def]
+        return self.render_template(
+            "standing_orders/form.html", item=item, company=company, invoice_customer=invoice,
+            not_invoice_message=rules.not_invoice_customer_message(), addresses=_addresses(company.id),
+            lines=lines, errors=errors, products=_products(lines), product_json=product_json,
+            values=_form_values(item, request.form), weekdays=labels.WEEKDAY, frequencies=labels.FREQUENCY,
+            max_interval=rules.MAX_INTERVAL_WEEKS,
+        )
+
+    @expose("/<int:pk>/pause", methods=["POST"])
+    @has_access
+    @permission_name("pause")
+    def pause(self, pk: int):  # type: ignore[no-untyped-def]
+        item = self._load(pk)
+        ending = "end" in request.form
+        until, ok = (None, True) if ending else parse_date(request.form.get("until"))
+        if not ok or (until is None and not ending):
+            flash(_("Velg datoen pausen skal vare til og med."), "danger")
+            return self._show(item.id)
+        try:
+            rules.pause(db.session, item.id, current_actor(), until)
+            db.session.commit()
+        except DomainError as exc:
+            fail(exc)
+            return self._show(item.id)
+        if until is None:
+            flash(_("Pausen er avsluttet."), "success")
+        else:
+            flash(_("Leveringene har pause til og med %(date)s.", date=format_date(until)), "success")
+        return self._show(item.id)
+
+    @expose("/<int:pk>/hopp-over", methods=["POST"])
+    @has_access
+    @permission_name("skip")
+    def skip(self, pk: int):  # type: ignore[no-untyped-def]
+        item = self._load(pk)
+        undo = "undo" in request.form
+        day, ok = (None, True) if undo else parse_date(request.form.get("date"))
+        if not ok or (day is None and not undo):
+            flash(_("Velg leveringen som skal hoppes over."), "danger")
+            return self._show(item.id)
+        try:
+            rules.skip(db.session, item.id, current_actor(), day)
+            db.session.commit()
+        except DomainError as exc:
+            fail(exc)
+            return self._show(item.id)
+        if day is None:
+            flash(_("Leveringen blir likevel levert."), "success")
+        else:
+            flash(_("Leveringen %(date)s hoppes over.", date=format_date(day)), "success")
+        return self._show(item.id)
