@@ -67,16 +67,25 @@ def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> di
     return totals
 
 
-def applicable_budgets(session: Session, company_id: int, user_id: Optional[int]) -> list[Budget]:
+def applicable_budgets(session: Session, company_id: int, user_id: Optional[int],
+                       lock: bool = False) -> list[Budget]:
+    """The active budgets an order by `user_id` counts against. `lock`: hold the budget rows
+    (FOR UPDATE, in id order against deadlocks) until the transaction ends, so orders against the
+    same budget are judged one after the other, each seeing the ones committed before it."""
     who = Budget.user_id.is_(None) if user_id is None else or_(Budget.user_id.is_(None), Budget.user_id == user_id)
-    return list(session.scalars(select(Budget).where(Budget.company_id == company_id, Budget.active.is_(True), who)))
+    stmt = select(Budget).where(Budget.company_id == company_id, Budget.active.is_(True), who).order_by(Budget.id)
+    if lock:
+        stmt = stmt.with_for_update(of=Budget)
+    return list(session.scalars(stmt))
 
 
 def apply_budgets(session: Session, order: Order) -> list[Budget]:
     """Flag the (flushed) order when it takes a budget over its limit; mail the admins once per period."""
     session.flush()
     day = to_oslo(order.created_at).date()
-    budgets = applicable_budgets(session, order.company_id, order.created_by_id)
+    # Locked: two orders at once that together pass the limit must not both miss it (PostgreSQL;
+    # SQLite runs one writer at a time anyway).
+    budgets = applicable_budgets(session, order.company_id, order.created_by_id, lock=True)
     used = consumption(session, budgets, day)
     exceeded = [b for b in budgets if used[b.id] > b.amount]
     if exceeded:

@@ -443,6 +443,11 @@ def _existing_order(session: Session, standing_order_id: int, day: dt.date) -> O
                                                Order.delivery_date == day)).first()
 
 
+def _already_made(session: Session, standing_order_id: int, day: dt.date) -> Optional[Order]:
+    """The cheap look-up before trying (a second run skips here); the constraint is what guarantees it."""
+    return _existing_order(session, standing_order_id, day)
+
+
 def _actor_for(session: Session, so: StandingOrder) -> Actor:
     """The plan's creator places its orders (their budgets apply); an unknown creator: the system."""
     user = session.get(PortalUser, so.created_by_id) if so.created_by_id else None
@@ -459,7 +464,7 @@ def generate_one(session: Session, so: StandingOrder, day: dt.date) -> Outcome:
         outcome.result, outcome.message = REFUSED, not_invoice_customer_message()
         session.rollback()
         return outcome
-    existing = _existing_order(session, so.id, day)
+    existing = _already_made(session, so.id, day)
     if existing is not None:
         outcome.result, outcome.order_number, outcome.status = EXISTS, existing.number, existing.status
         session.rollback()

@@ -36,7 +36,7 @@ SEPARATORS = ", "
 
 
 def who(budget: Budget) -> str:
-    return budget.user.full_name if budget.user is not None else _("Hele bedriften")
+    return budget.user.full_name if budget.user is not None else _("Alle brukere")
 
 
 def _money(value: Decimal) -> float:

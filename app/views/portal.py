@@ -93,14 +93,20 @@ class BudgetView(PortalModelView):
     }
     # Users offered: the company's own (customer side: the guard; supplier: the budget's company).
     add_form_query_rel_fields = edit_form_query_rel_fields = {"user": company_scoped()}
-    validators_columns = {
-        "amount": [DataRequired(message=_l("Beløpet må fylles ut.")),
-                   NumberRange(min=0, message=_l("Beløpet kan ikke være negativt."))],
-    }
+    # The amount (decimal comma, the domain's rule) and the user select: views/budget_form.py (__init__).
+    validators_columns: dict[str, Any] = {}
     description_columns = {
         "user": _l("Tomt: grensen gjelder alle brukerne i bedriften samlet."),
         "amount": _l("Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles."),
     }
+    list_template = "budgets/list.html"  # adds the way to the dashboard (charts)
+
+    def __init__(self, **kwargs: Any) -> None:
+        from .budget_form import budget_form_fields
+
+        fields = {**self.add_form_extra_fields, **budget_form_fields()}
+        self.add_form_extra_fields = self.edit_form_extra_fields = fields
+        super().__init__(**kwargs)
 
     def values(self, items: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
         items = list(items)

@@ -102,14 +102,14 @@ def csv_cell(value: Any, kind: str) -> str:
 
 
 def _layout(fig: go.Figure, height: int = 460, **kw: Any) -> go.Figure:
-    fig.update_layout(
-        template="plotly_white", height=height, separators=", ",  # decimal comma, space between thousands
-        font={"family": "Helvetica Neue, Helvetica, Arial, sans-serif", "size": 13},
-        margin={"l": 70, "r": 20, "t": 50, "b": 70},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        hoverlabel={"namelength": -1},
-        **kw,
-    )
+    settings: dict[str, Any] = {
+        "template": "plotly_white", "height": height, "separators": ", ",  # decimal comma, space for thousands
+        "font": {"family": "Helvetica Neue, Helvetica, Arial, sans-serif", "size": 13},
+        "margin": {"l": 70, "r": 20, "t": 50, "b": 70},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        "hoverlabel": {"namelength": -1},
+    }
+    fig.update_layout(**{**settings, **kw})
     return fig
 
 
