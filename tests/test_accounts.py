@@ -545,3 +545,45 @@ def test_user_api_pages_with_roles_in_one_statement(app: Flask, world: World) ->
         if any(u["username"] == "leder" for u in answer["result"]):
             assert next(u for u in answer["result"] if u["username"] == "leder")["roles"] == ["Manager", "Seller"]
     assert len(seen) == 8 and len(set(seen)) == 8
+
+
+@pytest.mark.postgres
+def test_two_admins_demoting_each_other_at_once_keep_one_admin(app: Flask, world: World) -> None:
+    """The company row is locked while the admins are counted: the second demotion waits for the
+    first and is then refused (without the lock both would see two admins and both succeed)."""
+    import threading
+
+    from flask_appbuilder.security.sqla.models import Role
+
+    from app.domain.actors import Actor
+    from app.domain.errors import NotAllowed
+
+    with _session(app) as s:
+        user = s.get(PortalUser, world.a.user.id)
+        user.roles = [s.scalars(select(Role).where(Role.name == "CustomerAdmin")).one()]
+        s.commit()
+    company = world.a.company.id
+    first = Actor(id=world.a.admin.id, name="A", company_id=company, roles=frozenset({"CustomerAdmin"}))
+    second = Actor(id=world.a.user.id, name="B", company_id=company, roles=frozenset({"CustomerAdmin"}))
+    result: dict[str, str] = {}
+
+    def demote_the_first_admin() -> None:
+        with app.app_context(), _session(app) as s2:
+            try:
+                accounts.demote_user(s2, second, world.a.admin.id)
+                s2.commit()
+                result["second"] = "ok"
+            except NotAllowed as exc:
+                s2.rollback()
+                result["second"] = exc.message
+
+    with app.app_context(), _session(app) as s1:
+        accounts.demote_user(s1, first, world.a.user.id)  # holds the company row until commit
+        thread = threading.Thread(target=demote_the_first_admin)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive(), "the second demotion did not wait for the first"
+        s1.commit()
+    thread.join(15)
+    assert LAST_ADMIN in result["second"]
+    assert _roles(app, "hansen.admin") == {"CustomerAdmin"} and _roles(app, "hansen.bruker") == {"CustomerUser"}

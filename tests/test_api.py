@@ -428,16 +428,17 @@ def test_customer_service_names_the_company(app: Flask, world: World, as_role: C
 
 def test_customer_opens_inquiry(app: Flask, world: World, as_role: Callable[[str], Caller]) -> None:
     user = as_role("CustomerUser")
-    response = user.post(f"{API}/inquiry/", {"subject": "Når kommer sofaen?"})
+    response = user.post(f"{API}/inquiry/", {"subject": "Når kommer sofaen?", "message": "Ordre 10001-1"})
     assert response.status_code == 201, response.json
     inquiry = load(app, Inquiry, response.json["id"])
     assert (inquiry.company_id, inquiry.created_by_id, inquiry.channel, inquiry.status) == (
         world.a.company.id, world.a.user.id, "portal", "open")
     # Server-side fields cannot be sent.
     for extra in ({"created_by_id": world.b.user.id}, {"status": "closed"}, {"channel": "chat"}):
-        assert list(field_errors(user.post(f"{API}/inquiry/", {"subject": "x", **extra}))) == list(extra)
-    assert field_errors(user.post(f"{API}/inquiry/", {"subject": ""})) == {"subject": ["Feltet må fylles ut."]}
-    assert field_errors(user.post(f"{API}/inquiry/", {"subject": "x" * 201})) == {"subject": ["Høyst 200 tegn."]}
+        assert list(field_errors(user.post(f"{API}/inquiry/", {"subject": "x", "message": "y", **extra}))) == list(extra)
+    assert field_errors(user.post(f"{API}/inquiry/", {"subject": "", "message": "y"})) == {"subject": ["Skriv et emne."]}
+    assert field_errors(user.post(f"{API}/inquiry/", {"subject": "x" * 201, "message": "y"})) == {
+        "subject": ["Høyst 200 tegn."]}
 
 
 def test_customer_service_keeps_inquiries_and_companies(app: Flask, world: World,

@@ -73,8 +73,11 @@ def _user_label(user: PortalUser) -> str:
 def budget_user_field() -> QuerySelectField:
     return QuerySelectField(_l("Bruker"), query_func=_company_users, get_pk_func=lambda user: user.id,
                             get_label=_user_label, allow_blank=True, blank_text=_l("(alle brukere)"),
-                            widget=Select2Widget())
+                            widget=Select2Widget(),
+                            description=_l("Tomt: grensen gjelder alle brukerne i bedriften samlet."))
 
 
 def budget_form_fields() -> dict[str, Any]:
-    return {"user": budget_user_field(), "amount": MoneyField(_l("Beløp eks. mva."))}
+    return {"user": budget_user_field(), "amount": MoneyField(
+        _l("Beløp eks. mva."),
+        description=_l("Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles."))}
