@@ -158,7 +158,7 @@ def test_every_resource_is_registered_with_its_class_name(app: Flask) -> None:
     assert names == {
         "company": "CompanyApi", "delivery_address": "DeliveryAddressApi", "product": "ProductApi",
         "order": "OrderApi", "quote": "QuoteApi", "budget": "BudgetApi", "standing_order": "StandingOrderApi",
-        "inquiry": "InquiryApi", "pickup_reservation": "PickupReservationApi",
+        "inquiry": "InquiryApi", "pickup_reservation": "PickupReservationApi", "user": "UserApi",
     }
     registered = {type(v).__name__ for v in app.appbuilder.baseviews}
     assert set(names.values()) <= registered

@@ -395,7 +395,11 @@ class Runner:
         if not route.is_api:
             with client.session_transaction() as session:
                 denied = any(msg in self.denied for _, msg in session.get("_flashes", []))
-        keep_body = response.status_code >= 500 or (principal in T.CUSTOMER and response.status_code < 300)
+        # Static scripts and styles (plotly.js: 4.8 MB of minified code) are the same bytes for everyone and
+        # hold no rows; scanning them for company B's numbers only finds chance digits ("10002").
+        static_file = response.mimetype in ("text/javascript", "application/javascript", "text/css")
+        keep_body = response.status_code >= 500 or (
+            principal in T.CUSTOMER and response.status_code < 300 and not static_file)
         body_text = response.get_data().decode("utf-8", "replace") if keep_body else ""
         response.close()
         return Outcome(response.status_code, response.headers.get("Location", ""), denied, body_text)

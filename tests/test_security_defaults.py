@@ -244,7 +244,7 @@ def test_login_keeps_a_local_next(client: FlaskClient, world: World) -> None:
 
 def test_logged_in_pages_are_not_cached(client: FlaskClient, world: World) -> None:
     login(client, "hansen.bruker")
-    for url in ("/", "/users/userinfo/"):
+    for url in ("/", "/min-profil/"):
         response = client.get(url)
         assert response.status_code == 200, url
         assert "no-store" in response.headers.get("Cache-Control", ""), url

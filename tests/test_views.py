@@ -155,7 +155,9 @@ def test_customers_do_not_get_fab_user_and_role_admin(app: Flask, world: World) 
     client = _client(app, world, "CustomerAdmin")
     for url in ("/users/list/", f"/users/show/{world.a.user.id}", "/roles/list/", "/users/add"):
         assert client.get(url).status_code in (403, 404), url
-    assert client.get("/users/userinfo/").status_code == 200
+    legacy = client.get("/users/userinfo/")
+    assert legacy.status_code == 302 and legacy.headers["Location"].endswith("/min-profil/")
+    assert client.get("/min-profil/").status_code == 200
 
 
 # --- start pages --------------------------------------------------------------------------------
@@ -567,31 +569,6 @@ def test_customer_service_edits_companies(app: Flask, world: World) -> None:
     page = _body(client.get(f"/companyview/show/{world.a.company.id}"))
     assert "Forhandler" in page and format_nok(Decimal("250000")) in page
     assert world.a.order.number in page and world.a.quote.number in page  # related lists on the company
-
-
-def test_customer_service_creates_customer_users(app: Flask, world: World) -> None:
-    from flask_appbuilder.security.sqla.models import Role
-
-    from app.models import PortalUser
-
-    with _session(app) as s:
-        roles = {r.name: r.id for r in s.scalars(select(Role))}
-    client = _client(app, world, "CustomerService")
-    form = _body(client.get("/users/add"))
-    assert f'value="{roles["Admin"]}"' not in form and f'value="{roles["CustomerUser"]}"' in form
-    base = {"first_name": "Ny", "last_name": "Bruker", "username": "ny.bruker", "email": "ny@example.no",
-            "active": "y", "password": "hemmelig123", "conf_password": "hemmelig123"}
-    no_company = client.post("/users/add", data={**base, "roles": [str(roles["CustomerUser"])]})
-    assert no_company.status_code == 200 and "En kundebruker må høre til en bedrift" in _body(no_company)
-    escalate = client.post("/users/add", data={**base, "company": "10002", "roles": [str(roles["Admin"])]})
-    assert escalate.status_code == 200  # Admin is not a valid choice for customer service
-    ok = client.post("/users/add", data={**base, "company": "10002", "roles": [str(roles["CustomerUser"])]})
-    assert ok.status_code == 302
-    with _session(app) as s:
-        user = s.scalars(select(PortalUser).where(PortalUser.username == "ny.bruker")).one()
-        assert user.company_id == world.b.company.id and [r.name for r in user.roles] == ["CustomerUser"]
-    listing = _body(client.get("/users/list/"))
-    assert "Berg AS (10002)" in listing and "Bruker" in listing
 
 
 def test_customer_opens_an_inquiry_and_customer_service_closes_it(app: Flask, world: World) -> None:

@@ -3,6 +3,7 @@
 * `MoneyField`: "1500", "1 500,50" or "1500.50"; the rule (>= 0, at most two decimals) is
   app/domain/validation.validate_amount, so the messages are the same as the API's. WTForms'
   DecimalField would refuse a decimal comma with "Beløpet må fylles ut." (it sees no number).
+* `active`: a plain checkbox (FAB makes a NOT NULL boolean "required", so it could not be unticked).
 * `budget_user_field`: the users of the form's company only (customer side: the tenancy guard
   scopes the query as well), labelled with their username, since two people may share a name.
 """
@@ -15,7 +16,7 @@ from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import StopValidation
 
 from ..domain.formatting import NBSP
@@ -78,6 +79,11 @@ def budget_user_field() -> QuerySelectField:
 
 
 def budget_form_fields() -> dict[str, Any]:
-    return {"user": budget_user_field(), "amount": MoneyField(
-        _l("Beløp eks. mva."),
-        description=_l("Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles."))}
+    return {
+        "user": budget_user_field(),
+        "amount": MoneyField(_l("Beløp eks. mva."), description=_l(
+            "Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles.")),
+        # Unticked must be allowed (FAB makes a NOT NULL boolean column "required").
+        "active": BooleanField(_l("Aktiv"), default=True,
+                               description=_l("En bruksgrense som ikke er aktiv, gjelder ikke.")),
+    }

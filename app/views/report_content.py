@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import plotly.graph_objects as go
 from flask_babel import gettext as _
@@ -49,6 +49,7 @@ class Table:
     rows: list[list[Any]]
     footer: list[list[Any]] = field(default_factory=list)  # sum rows: shown, and in the CSV too
     note: str = ""
+    row_classes: list[str] = field(default_factory=list)  # Bootstrap row colours ("danger", "warning")
 
     @property
     def all_rows(self) -> list[list[Any]]:
@@ -121,12 +122,29 @@ def week_label(bucket: R.Bucket) -> str:
     return _("uke %(week)s/%(year)s", week=bucket.number, year=bucket.year)
 
 
+def week_axis(weeks: Sequence[R.Bucket], max_ticks: int = 12) -> dict[str, Any]:
+    """A readable week axis: the categories are the full labels (for hovering), and every n-th week is
+    labelled on two lines ("uke 49" over "2025"), so a year of weeks fits a laptop-wide chart."""
+    step = max(1, -(-len(weeks) // max_ticks))
+    shown = weeks[::step]
+    return {"type": "category", "tickmode": "array", "tickangle": 0,
+            "tickvals": [week_label(w) for w in shown],
+            "ticktext": [_("uke %(week)s", week=w.number) + f"<br>{w.year}" for w in shown]}
+
+
+def budget_period_label(period: str, first: dt.date) -> str:
+    if period == "month":
+        return f"{MONTHS[first.month - 1]} {first.year}"
+    if period == "quarter":
+        return _("%(q)s. kvartal %(year)s", q=(first.month - 1) // 3 + 1, year=first.year)
+    return str(first.year)
+
+
 @dataclass
 class Content:
     figure: go.Figure
     tables: list[Table]
     notes: list[str] = field(default_factory=list)
-    wide_table: bool = False  # give the table half of the row (many columns)
 
 
 # --- 1. sales -------------------------------------------------------------------------------
@@ -141,14 +159,14 @@ def sales(report: R.SalesReport) -> Content:
                     marker_color=CHANNEL_COLOURS[code],
                     hovertemplate="%{x}<br>" + name + ": %{y:,.2f} kr<extra></extra>")
     _layout(fig, barmode="stack", xaxis_title=_("Måned"), yaxis_title=_("Salg eks. mva. (kr)"),
-            yaxis_tickformat=",.0f")
+            yaxis_tickformat=",.0f", legend_traceorder="normal")
     columns = [Column(_("Måned"))] + [Column(n, "amount") for n in channel_names] + [Column(_("Sum"), "amount")]
     rows = [[month_label(m)] + [report.amount(m.index, c) for c in R.CHANNELS] + [report.month_total(m.index)]
             for m in report.months]
     footer = [[_("Sum")] + [report.channel_total(c) for c in R.CHANNELS] + [report.total]]
     table = Table("salg", _("Salg per måned og kanal"), columns, rows, footer,
                   note=_("Beløp i kr eks. mva."))
-    return Content(fig, [table], wide_table=True, notes=[
+    return Content(fig, [table], notes=[
         _("Salg er ordrer lagt inn i perioden med status Under behandling, Kjørt ut fra lager, Dellevert eller "
           "Fakturert, eks. mva. Kansellerte og avviste ordrer telles ikke, og heller ikke ordrer som venter på "
           "godkjenning: de er ikke akseptert før en selger har godkjent dem."),
@@ -161,7 +179,7 @@ def sales(report: R.SalesReport) -> Content:
 def statuses(report: R.StatusReport) -> Content:
     names = {s: labels.order_status(s) for s in R.STATUSES}
     weeks = [week_label(w) for w in report.weeks]
-    fig = make_subplots(rows=2, cols=1, row_heights=[0.3, 0.7], vertical_spacing=0.16,
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.32, 0.68], vertical_spacing=0.12,
                         subplot_titles=(_("Ordrer fra perioden etter status nå"), _("Statusendringer per uke")))
     for status in R.STATUSES:
         colour = STATUS_COLOURS[status]
@@ -171,22 +189,23 @@ def statuses(report: R.StatusReport) -> Content:
         fig.add_bar(x=weeks, y=[report.entered_in(w.index, status) for w in report.weeks], name=names[status],
                     legendgroup=status, marker_color=colour,
                     hovertemplate="%{x}<br>" + names[status] + ": %{y}<extra></extra>", row=2, col=1)
-    _layout(fig, height=620, barmode="stack", legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0})
-    fig.update_yaxes(autorange="reversed", row=1, col=1)
-    fig.update_xaxes(title_text=_("Antall ordrer"), row=1, col=1)
-    fig.update_yaxes(title_text=_("Antall"), row=2, col=1)
-    fig.update_xaxes(title_text=_("Uke"), row=2, col=1)
+    _layout(fig, height=640, barmode="stack", margin={"l": 70, "r": 20, "t": 90, "b": 50},
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "xanchor": "left", "x": 0,
+                    "traceorder": "normal"})
+    fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=1)
+    fig.update_xaxes(rangemode="tozero", tickformat="d", row=1, col=1)
+    fig.update_yaxes(title_text=_("Ordrer inn i status"), tickformat="d", row=2, col=1)
+    fig.update_xaxes(**week_axis(report.weeks), row=2, col=1)
     now = Table("status", _("Status nå"), [Column(_("Status")), Column(_("Antall ordrer"), "int")],
                 [[names[s], report.now.get(s, 0)] for s in R.STATUSES],
                 footer=[[_("Sum"), sum(report.now.values())]],
                 note=_("Ordrer lagt inn i perioden, etter den statusen de har nå."))
     short = {s: names[s] for s in R.STATUSES}
     weekly = Table("uker", _("Statusendringer per uke"),
-                   [Column(_("Uke")), Column(_("Fra"), "date")] + [Column(short[s], "int") for s in R.STATUSES],
-                   [[week_label(w), w.first] + [report.entered_in(w.index, s) for s in R.STATUSES]
-                    for w in report.weeks],
+                   [Column(_("Uke"))] + [Column(short[s], "int") for s in R.STATUSES],
+                   [[week_label(w)] + [report.entered_in(w.index, s) for s in R.STATUSES] for w in report.weeks],
                    note=_("Hvor mange ordrer som gikk inn i hver status i uken (fra statushistorikken)."))
-    return Content(fig, [now, weekly], wide_table=True)
+    return Content(fig, [now, weekly])
 
 
 # --- 3. approval lead time --------------------------------------------------------------------
@@ -214,10 +233,11 @@ def approvals(report: R.ApprovalReport) -> Content:
         fig.add_scatter(x=weeks, y=[_float_hours(v) for v in values], name=name + " " + _("(timer)"),
                         mode="lines+markers", line={"color": colour, "width": 2.5}, connectgaps=False,
                         hovertemplate="%{x}<br>" + name + ": %{y:.1f} t<extra></extra>", secondary_y=False)
-    _layout(fig)
-    fig.update_xaxes(title_text=_("Uke for beslutningen"))
+    _layout(fig, legend_traceorder="normal")
+    fig.update_xaxes(title_text=_("Uke for beslutningen"), **week_axis([w.week for w in report.weeks]))
     fig.update_yaxes(title_text=_("Ledetid (timer)"), rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title_text=_("Antall behandlet"), rangemode="tozero", showgrid=False, secondary_y=True)
+    fig.update_yaxes(title_text=_("Antall behandlet"), rangemode="tozero", showgrid=False, tickformat="d",
+                     tickmode="auto", secondary_y=True)
     lead = Table("ledetid", _("Ledetid per uke"),
                  [Column(_("Uke")), Column(_("Behandlet"), "int"), Column(_("Godkjent"), "int"),
                   Column(_("Avvist"), "int"), Column(_("Median (timer)"), "hours"),
@@ -257,8 +277,10 @@ def customers(rows: Sequence[R.CustomerSales]) -> Content:
                   [Column(_("Kunde")), Column(_("Kundenr.")), Column(_("Ordrer"), "int"),
                    Column(_("Salg eks. mva."), "money"), Column(_("Kredittgrense"), "money"),
                    Column(_("Eksponering nå"), "money")],
-                  [[r.name, r.customer_number, r.orders, r.sales, r.credit_limit, r.exposure] for r in rows])
-    return Content(fig, [table], wide_table=True, notes=[
+                  [[r.name, r.customer_number, r.orders, r.sales, r.credit_limit, r.exposure] for r in rows],
+                  row_classes=["danger" if r.exposure > r.credit_limit else "" for r in rows],
+                  note=_("Rødt: eksponeringen er over kredittgrensen."))
+    return Content(fig, [table], notes=[
         _("Salg som i rapporten Salg per måned. Eksponering nå er, som ved godkjenning, summen inkl. mva. av "
           "kundens ordrer som ikke er fakturert ennå, pluss ubetalte fakturaer."),
     ])
@@ -267,31 +289,40 @@ def customers(rows: Sequence[R.CustomerSales]) -> Content:
 # --- 5. budgets -------------------------------------------------------------------------------
 
 
-def budgets(report: R.BudgetReport) -> Content:
+def budgets(report: R.BudgetReport, chart_rows: int = 15) -> Content:
     counts = report.counts
     level_names = [str(LEVEL_LABELS[lv]) for lv in R.LEVELS]
-    fig = go.Figure(go.Bar(x=level_names, y=[counts[lv] for lv in R.LEVELS], text=[counts[lv] for lv in R.LEVELS],
-                           textposition="outside", marker_color=[LEVEL_COLOURS[lv] for lv in R.LEVELS],
-                           hovertemplate="%{x}: %{y}<extra></extra>", showlegend=False))
-    _layout(fig, height=420, xaxis_title=_("Forbruk i inneværende periode"), yaxis_title=_("Antall bruksgrenser"),
-            yaxis_rangemode="tozero", yaxis_tickformat="d")
+    top = report.rows[:chart_rows]  # highest share first
+    names = [f"{r.company} – {r.user or _('hele bedriften')}" for r in top]
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.38, 0.62], vertical_spacing=0.2,
+                        subplot_titles=(_("Antall bruksgrenser"),
+                                        _("Andel av grensen brukt (de %(n)s høyeste)", n=len(top))))
+    fig.add_bar(x=level_names, y=[counts[lv] for lv in R.LEVELS], text=[counts[lv] for lv in R.LEVELS],
+                textposition="outside", cliponaxis=False, marker_color=[LEVEL_COLOURS[lv] for lv in R.LEVELS],
+                hovertemplate="%{x}: %{y}<extra></extra>", showlegend=False, row=1, col=1)
+    fig.add_bar(y=names, x=[float(r.ratio * 100) for r in top], orientation="h", showlegend=False,
+                marker_color=[LEVEL_COLOURS[r.level] for r in top],
+                customdata=[[format_nok(r.used), format_nok(r.amount)] for r in top],
+                hovertemplate="%{y}<br>%{x:.1f} %<br>%{customdata[0]} av %{customdata[1]}<extra></extra>",
+                row=2, col=1)
+    for share, dash in ((80, "dot"), (100, "dash")):  # the "near" and "over" lines
+        fig.add_vline(x=share, line={"color": "#777", "width": 1, "dash": dash}, row=2, col=1)
+    _layout(fig, height=max(460, 330 + 28 * len(top)), margin={"l": 70, "r": 30, "t": 40, "b": 50})
+    fig.update_yaxes(rangemode="tozero", tickformat="d", row=1, col=1)
+    fig.update_yaxes(autorange="reversed", automargin=True, row=2, col=1)
+    fig.update_xaxes(title_text=_("Prosent av grensen"), ticksuffix=" %", rangemode="tozero", row=2, col=1)
     summary = Table("oversikt", _("Bruksgrenser etter forbruk"), [Column(_("Forbruk")), Column(_("Antall"), "int")],
                     [[name, counts[lv]] for name, lv in zip(level_names, R.LEVELS)],
                     footer=[[_("Sum"), len(report.rows)]])
     detail = Table("bruksgrenser", _("Alle aktive bruksgrenser"),
-                   [Column(_("Bedrift")), Column(_("Gjelder")), Column(_("Periode")), Column(_("Fra"), "date"),
-                    Column(_("Til"), "date"), Column(_("Grense"), "money"), Column(_("Forbruk"), "money"),
-                    Column(_("Andel"), "percent"), Column(_("Nivå"))],
-                   [[r.company, r.user or _("Hele bedriften"), labels.label(labels.BUDGET_PERIOD, r.period), r.first,
-                     r.last, r.amount, r.used, r.ratio, str(LEVEL_LABELS[r.level])] for r in report.rows],
+                   [Column(_("Bedrift")), Column(_("Gjelder")), Column(_("Periode")), Column(_("Grense"), "money"),
+                    Column(_("Forbruk"), "money"), Column(_("Andel"), "percent"), Column(_("Nivå"))],
+                   [[r.company, r.user or _("Hele bedriften"), budget_period_label(r.period, r.first), r.amount,
+                     r.used, r.ratio, str(LEVEL_LABELS[r.level])] for r in report.rows],
+                   row_classes=[{"over": "danger", "warn": "warning"}.get(r.level, "") for r in report.rows],
                    note=_("Høyest andel først."))
-    return Content(fig, [summary, detail], wide_table=True, notes=[
-        _("Forbruk er summen eks. mva. av ordrene i bruksgrensens periode som inneholder %(day)s (måned, kvartal "
-          "eller år), lagt inn av brukeren bruksgrensen gjelder (eller av hele bedriften); kansellerte og "
-          "avviste ordrer telles ikke.", day=format_date(report.day)),
+    return Content(fig, [summary, detail], notes=[
+        _("Forbruk er summen eks. mva. av ordrene i bruksgrensens periode (måned, kvartal eller år) som "
+          "inneholder %(day)s, lagt inn av brukeren bruksgrensen gjelder (eller av hele bedriften); kansellerte "
+          "og avviste ordrer telles ikke. Nær grensen: minst 80 %% brukt.", day=format_date(report.day)),
     ])
-
-
-BUILDERS: dict[str, Callable[..., Content]] = {
-    "sales": sales, "statuses": statuses, "approvals": approvals, "customers": customers, "budgets": budgets,
-}

@@ -54,7 +54,7 @@ REPORTS = (
     ReportDef("ordrestatus", "statuses", _l("Ordrer per status"), "fa-tasks"),
     ReportDef("godkjenningstid", "approvals", _l("Tid til godkjenning"), "fa-clock-o"),
     ReportDef("toppkunder", "customers", _l("Topp 10 kunder"), "fa-trophy"),
-    ReportDef("bruksgrenser", "budgets", _l("Bruksgrenser"), "fa-tachometer", single_day=True),
+    ReportDef("bruksgrenser", "budgets", _l("Forbruk av bruksgrenser"), "fa-tachometer", single_day=True),
 )
 BY_METHOD = {r.method: r for r in REPORTS}
 

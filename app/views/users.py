@@ -37,9 +37,7 @@ from .base import (
     fmt_datetime,
     fmt_roles,
     fmt_yes_no,
-    is_supplier,
 )
-from .profile import PASSWORD_HINT
 from .workflow_base import MAX_ID, current_actor, fail
 
 USER_LABELS = {
