@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+import re
 import threading
 from decimal import Decimal
 from typing import Any
@@ -514,7 +515,10 @@ def test_generated_orders_are_listed_on_the_plan_and_the_order_shows_its_plan(ap
     assert order.number in show and monday.strftime("%d.%m.%Y") in show
     assert 'id="pause-form"' not in show and "Endre fast ordre" not in show  # reading only
     order_page = _text(client.get(f"/orderview/show/{order.id}"))
-    assert "Ukentlig påfyll" in order_page and monday.strftime("%d.%m.%Y") in order_page
+    origin = re.search(r'<p class="standing-order-origin">(.*?)</p>', order_page, re.S).group(1)
+    assert "Fra fast ordre" in origin and f"/standingorderview/show/{world.a.standing_order.id}" in origin
+    assert "Ukentlig påfyll" in origin and f"levering {monday.strftime('%d.%m.%Y')}" in origin
+    assert "Fast ordre" in order_page  # the channel
     assert client.get("/faste-ordre/ny").status_code == 403
     assert client.post(f"/faste-ordre/{world.a.standing_order.id}/pause", data={"end": "1"}).status_code == 403
 

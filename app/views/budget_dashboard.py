@@ -57,7 +57,9 @@ def _bar_figure(rows: list[dict]) -> dict[str, Any]:
              "hovertemplate": "%{x}<br>" + _("Grense") + ": %{customdata}<extra></extra>"},
         ],
         "layout": {
-            "barmode": "group", "separators": SEPARATORS, "height": 380,
+            # Few budgets: narrower bars (one budget would otherwise fill the whole chart).
+            "barmode": "group", "bargap": 0.55 if len(rows) <= 2 else 0.3, "bargroupgap": 0.08,
+            "separators": SEPARATORS, "height": 380,
             "margin": {"l": 70, "r": 10, "t": 10, "b": 60},
             "legend": {"orientation": "h", "y": 1.08, "x": 0},
             "yaxis": {"title": {"text": _("kr eks. mva.")}, "tickformat": ",.0f", "rangemode": "tozero",
@@ -95,8 +97,9 @@ def _line_figure(budget: Budget, series: dict) -> dict[str, Any]:
         "layout": {
             "separators": SEPARATORS, "height": 380, "margin": {"l": 70, "r": 10, "t": 10, "b": 50},
             "legend": {"orientation": "h", "y": 1.08, "x": 0}, "font": {"size": 13},
-            "xaxis": {"type": "date", "range": [start.isoformat(), last.isoformat()], "tickformat": "%d.%m",
-                      "automargin": True},
+            # Half a day of room at both ends, so the first and the last point are not cut.
+            "xaxis": {"type": "date", "tickformat": "%d.%m", "automargin": True,
+                      "range": [f"{start - dt.timedelta(days=1):%Y-%m-%d} 12:00", f"{last:%Y-%m-%d} 12:00"]},
             "yaxis": {"title": {"text": _("kr eks. mva.")}, "tickformat": ",.0f", "rangemode": "tozero",
                       "automargin": True},
         },

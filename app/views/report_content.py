@@ -114,6 +114,11 @@ def _layout(fig: go.Figure, height: int = 460, **kw: Any) -> go.Figure:
     return fig
 
 
+def count_axis(largest: int) -> dict[str, Any]:
+    """Whole-number ticks for a count axis (plotly would put 0,5 steps on small counts)."""
+    return {"tickformat": "d", "rangemode": "tozero", "tick0": 0, "dtick": max(1, -(-largest // 8))}
+
+
 def month_label(bucket: R.Bucket) -> str:
     return f"{MONTHS[bucket.number - 1]} {bucket.year}"
 
@@ -193,8 +198,9 @@ def statuses(report: R.StatusReport) -> Content:
             legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "xanchor": "left", "x": 0,
                     "traceorder": "normal"})
     fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=1)
-    fig.update_xaxes(rangemode="tozero", tickformat="d", row=1, col=1)
-    fig.update_yaxes(title_text=_("Ordrer inn i status"), tickformat="d", row=2, col=1)
+    fig.update_xaxes(**count_axis(max(report.now.values(), default=0)), row=1, col=1)
+    weekly_max = max((sum(report.entered_in(w.index, s) for s in R.STATUSES) for w in report.weeks), default=0)
+    fig.update_yaxes(title_text=_("Ordrer inn i status"), **count_axis(weekly_max), row=2, col=1)
     fig.update_xaxes(**week_axis(report.weeks), row=2, col=1)
     now = Table("status", _("Status nå"), [Column(_("Status")), Column(_("Antall ordrer"), "int")],
                 [[names[s], report.now.get(s, 0)] for s in R.STATUSES],
@@ -236,8 +242,8 @@ def approvals(report: R.ApprovalReport) -> Content:
     _layout(fig, legend_traceorder="normal")
     fig.update_xaxes(title_text=_("Uke for beslutningen"), **week_axis([w.week for w in report.weeks]))
     fig.update_yaxes(title_text=_("Ledetid (timer)"), rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title_text=_("Antall behandlet"), rangemode="tozero", showgrid=False, tickformat="d",
-                     tickmode="auto", secondary_y=True)
+    fig.update_yaxes(title_text=_("Antall behandlet"), showgrid=False,
+                     **count_axis(max((w.decided for w in report.weeks), default=0)), secondary_y=True)
     lead = Table("ledetid", _("Ledetid per uke"),
                  [Column(_("Uke")), Column(_("Behandlet"), "int"), Column(_("Godkjent"), "int"),
                   Column(_("Avvist"), "int"), Column(_("Median (timer)"), "hours"),
@@ -293,13 +299,15 @@ def budgets(report: R.BudgetReport, chart_rows: int = 15) -> Content:
     counts = report.counts
     level_names = [str(LEVEL_LABELS[lv]) for lv in R.LEVELS]
     top = report.rows[:chart_rows]  # highest share first
-    names = [f"{r.company} – {r.user or _('hele bedriften')}" for r in top]
-    fig = make_subplots(rows=2, cols=1, row_heights=[0.38, 0.62], vertical_spacing=0.2,
+    whole = _("hele bedriften")
+    names = [f"{r.company} – {r.user or whole}" for r in top]
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.3, 0.7], vertical_spacing=0.14,
                         subplot_titles=(_("Antall bruksgrenser"),
                                         _("Andel av grensen brukt (de %(n)s høyeste)", n=len(top))))
-    fig.add_bar(x=level_names, y=[counts[lv] for lv in R.LEVELS], text=[counts[lv] for lv in R.LEVELS],
-                textposition="outside", cliponaxis=False, marker_color=[LEVEL_COLOURS[lv] for lv in R.LEVELS],
-                hovertemplate="%{x}: %{y}<extra></extra>", showlegend=False, row=1, col=1)
+    fig.add_bar(y=level_names, x=[counts[lv] for lv in R.LEVELS], text=[counts[lv] for lv in R.LEVELS],
+                orientation="h", textposition="outside", cliponaxis=False,
+                marker_color=[LEVEL_COLOURS[lv] for lv in R.LEVELS],
+                hovertemplate="%{y}: %{x}<extra></extra>", showlegend=False, row=1, col=1)
     fig.add_bar(y=names, x=[float(r.ratio * 100) for r in top], orientation="h", showlegend=False,
                 marker_color=[LEVEL_COLOURS[r.level] for r in top],
                 customdata=[[format_nok(r.used), format_nok(r.amount)] for r in top],
@@ -308,7 +316,8 @@ def budgets(report: R.BudgetReport, chart_rows: int = 15) -> Content:
     for share, dash in ((80, "dot"), (100, "dash")):  # the "near" and "over" lines
         fig.add_vline(x=share, line={"color": "#777", "width": 1, "dash": dash}, row=2, col=1)
     _layout(fig, height=max(460, 330 + 28 * len(top)), margin={"l": 70, "r": 30, "t": 40, "b": 50})
-    fig.update_yaxes(rangemode="tozero", tickformat="d", row=1, col=1)
+    fig.update_xaxes(**count_axis(max(counts.values(), default=0)), row=1, col=1)
+    fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=1)
     fig.update_yaxes(autorange="reversed", automargin=True, row=2, col=1)
     fig.update_xaxes(title_text=_("Prosent av grensen"), ticksuffix=" %", rangemode="tozero", row=2, col=1)
     summary = Table("oversikt", _("Bruksgrenser etter forbruk"), [Column(_("Forbruk")), Column(_("Antall"), "int")],
