@@ -27,6 +27,7 @@ from app.domain.validation import (
     validate_postal_code,
 )
 from app.models import (
+    PortalUser,
     Budget,
     Company,
     DeliveryAddress,
@@ -53,6 +54,7 @@ RESOURCES: dict[str, tuple[type, str]] = {
     "standing_order": (StandingOrder, "standing_order"),
     "inquiry": (Inquiry, "inquiry"),
     "pickup_reservation": (PickupReservation, "reservation"),
+    "user": (PortalUser, "user"),
 }
 API_CLASS = {api.resource_name: api.__name__ for api in ALL_APIS}
 
