@@ -62,7 +62,7 @@ _CUSTOMER_COMMON: dict[str, tuple[str, ...]] = {
     "QuoteActionsView": ("can_new", "can_convert", "can_send", "can_decline"),
 }
 
-# Supplier staff: read everything (Manager has exactly this).
+# Supplier staff: read everything (Manager has this plus the reports).
 _SUPPLIER_READ: dict[str, tuple[str, ...]] = {
     **PROFILE,
     "CompanyView": READ,

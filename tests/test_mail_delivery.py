@@ -260,8 +260,11 @@ def test_a_claimed_row_is_left_alone_until_its_lease_runs_out(app: Flask, world:
     assert [r.attempts for r in _rows(app).values()] == [2, 2]
 
 
-@pytest.mark.postgres
 def test_two_senders_at_once_never_send_a_row_twice(app: Flask, world: World) -> None:
+    """PostgreSQL: SKIP LOCKED, the senders share the work. SQLite: the conditional UPDATE of each
+    claim lets only one sender take a row (one writer at a time)."""
+    from tests.conftest import is_postgres
+
     handler, port = Collector(delay=0.005), _free_port()
     controller = _start(handler, port)
     ids = _queue(app, *[f"kunde{i}@example.no" for i in range(60)])
@@ -290,5 +293,6 @@ def test_two_senders_at_once_never_send_a_row_twice(app: Flask, world: World) ->
     received = handler.outbox_ids()
     assert len(received) == len(set(received)) == 60 and sorted(received) == ids
     assert sum(r.sent for r in reports) == 60
-    assert sum(1 for r in reports if r.sent) >= 2, [r.sent for r in reports]  # they really worked side by side
+    if is_postgres(app):  # they really worked side by side
+        assert sum(1 for r in reports if r.sent) >= 2, [r.sent for r in reports]
     assert all(r.sent_at is not None and r.attempts == 1 for r in _rows(app).values())

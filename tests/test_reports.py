@@ -30,7 +30,7 @@ from typing import Any, Iterator, Optional
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select, text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from app.domain import reports as R
@@ -507,6 +507,9 @@ def test_bad_filter_values_give_a_message_and_the_default(app: Flask, data: Data
     response = client.get(CSVS["sales"], query_string={"fra": "01.01.2025", "til": "31.03.2025"})
     assert "salg-per-maned_2025-01-01_2025-03-31.csv" in response.headers["Content-Disposition"]
     assert client.get(CSVS["sales"], query_string={"tabell": "finnes-ikke"}).status_code == 404
+    # Only a "til" date: the twelve months up to it.
+    response = client.get(CSVS["sales"], query_string={"til": "2025-03-31"})
+    assert "salg-per-maned_2024-04-01_2025-03-31.csv" in response.headers["Content-Disposition"]
 
 
 def test_default_period_is_the_last_twelve_months(app: Flask, data: Data) -> None:

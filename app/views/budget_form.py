@@ -5,7 +5,7 @@
   DecimalField would refuse a decimal comma with "Beløpet må fylles ut." (it sees no number).
 * `active`: a plain checkbox (FAB makes a NOT NULL boolean "required", so it could not be unticked).
 * `budget_user_field`: the users of the form's company only (customer side: the tenancy guard
-  scopes the query as well), labelled with their username, since two people may share a name.
+  scopes the query as well); a deactivated user is marked so.
 """
 from __future__ import annotations
 
@@ -67,8 +67,7 @@ def _company_users() -> list[PortalUser]:
 
 
 def _user_label(user: PortalUser) -> str:
-    label = f"{user.full_name} ({user.username})"
-    return label if user.active else f"{label} – {_l('deaktivert')}"
+    return user.full_name if user.active else f"{user.full_name} ({_l('deaktivert')})"
 
 
 def budget_user_field() -> QuerySelectField:

@@ -106,6 +106,8 @@ def parse_filter(args: Any, today: Optional[dt.date] = None) -> Filter:
     last, error = _parse_day(args.get("til"))
     if error:
         errors["til"] = error
+    if first is None and last is not None:  # only "til": the 12 months up to it
+        default = R.default_period(last)
     first, last = first or default.first, last or default.last
     if first > last:
         errors["til"] = _("Til-datoen kan ikke være før fra-datoen.")
