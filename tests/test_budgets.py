@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.domain import budgets
@@ -188,7 +188,8 @@ def test_admins_are_mailed_once_per_budget_per_period(app: Flask, world: World) 
     assert sorted(m.to_address for m in mails) == ["hansen.admin@example.no", "hansen.sjef@example.no"]
     mail = mails[0]
     assert "Bruksgrensen for Hansen Testesen er overskredet" == mail.subject
-    assert _nok("10 000,00 kr") in mail.body_text and "/budgetview/list/" in mail.body_text
+    link = f"/bruksgrense/oversikt/?periode=month&p={period_key('month', oslo_today())}&budsjett={world.a.budget.id}"
+    assert _nok("10 000,00 kr") in mail.body_text and link in mail.body_text
     assert "<a href=" in mail.body_html and "overskredet" in mail.body_html
     # The next period: once more (an order judged as if placed in the next month).
     later = _order(app, world, 21)

@@ -7,7 +7,6 @@ racing for the unique constraint on (standing_order_id, delivery_date)).
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import random
 import re
 import threading

@@ -115,7 +115,9 @@ def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) 
                     text=(f"Bruksgrensen for {who} ({format_nok(budget.amount)} per periode fra "
                           f"{start.strftime('%d.%m.%Y')}) er nå overskredet. Forbruk: {format_nok(used)}.\n\n"
                           "Det kan fortsatt bestilles; grensen er veiledende."),
-                    link=portal_link("/budgetview/list/"),
+                    # The dashboard at this budget and period (customer admins may open it).
+                    link=portal_link(f"/bruksgrense/oversikt/?periode={budget.period}"
+                                     f"&p={period_key(budget.period, day)}&budsjett={budget.id}"),
                 )
         except IntegrityError:
             continue

@@ -67,7 +67,7 @@ def _company_users() -> list[PortalUser]:
 
 
 def _user_label(user: PortalUser) -> str:
-    return user.full_name if user.active else f"{user.full_name} ({_l('deaktivert')})"
+    return user.full_name if user.active else str(_l("%(name)s (deaktivert)", name=user.full_name))
 
 
 def budget_user_field() -> QuerySelectField:

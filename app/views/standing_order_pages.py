@@ -75,9 +75,9 @@ def show_context(item: StandingOrder) -> dict[str, Any]:
         "lines": lines,
         "plan_label": rules.plan_text(item),
         "upcoming": upcoming,
-        "skip_choices": [d for d in rules.next_deliveries(
-            rules.Plan(**{**_plan_fields(item), "skip_date": None, "paused_until": None}), today, count=8)
-            if d != item.skip_date],
+        # Any of the coming deliveries, the one skipped now excluded (a new choice replaces it).
+        "skip_choices": [d for d in rules.next_deliveries(rules.Plan(**{**_plan_fields(item), "skip_date": None}),
+                                                          today, count=8) if d != item.skip_date],
         "generated": rules.generated_orders(db.session, item.id),
         "invoice_customer": invoice,
         "not_invoice_message": rules.not_invoice_customer_message(),
