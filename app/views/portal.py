@@ -9,7 +9,6 @@ from typing import Any, Iterable, Sequence
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms.validators import DataRequired, NumberRange
 
 from ..domain import labels
 from ..domain.budgets import consumption
@@ -32,7 +31,6 @@ from .base import (
     fmt_nok,
     fmt_yes_no,
 )
-from .orders import line_configuration
 
 
 def _company_field() -> LookupField:
