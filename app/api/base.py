@@ -410,6 +410,25 @@ class PortalModelRestApi(ModelRestApi):
             return {}, None
         return self._json_body()
 
+    def load_new_body(self) -> tuple[dict[str, Any], bool, Optional[Response]]:
+        """The JSON body of a POST that creates through a domain function, loaded with the add schema.
+
+        Returns (data, whether the caller is a customer, error response or None); a customer's own
+        company_id is dropped and another company's is refused (400), as for every POST.
+        """
+        body, error = self._json_body()
+        if error is not None:
+            return {}, False, error
+        customer = is_customer_request()
+        if customer:
+            error = self._strip_company(body, current_tenant())  # type: ignore[arg-type]
+            if error is not None:
+                return {}, customer, error
+        try:
+            return self.load_input(self._add_schema(), body), customer, None  # type: ignore[arg-type]
+        except ValidationError as exc:
+            return {}, customer, self.response_400_fields(exc.messages)
+
     def load_input(self, schema: Any, body: dict[str, Any]) -> dict[str, Any]:
         """Load a workflow body; bad input raises ValidationError named like the domain does
         ("lines[0].width"), so the answer is the same whichever layer found the problem."""

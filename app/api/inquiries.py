@@ -15,8 +15,7 @@ from marshmallow import Schema, ValidationError, fields
 from ..domain import inquiries, labels
 from ..extensions import db
 from ..models import Inquiry, InquiryChannel, InquiryStatus
-from ..security import current_tenant
-from .base import PortalModelRestApi, _int_or_none, current_actor, ids_in_range, is_customer_request
+from .base import PortalModelRestApi, _int_or_none, current_actor, ids_in_range
 from .fields import InputSchema, computed, id_field, one_of
 
 
@@ -84,18 +83,9 @@ class InquiryApi(PortalModelRestApi):
         self.customer_add_model_schema = CustomerInquiryIn()
 
     def post_headless(self) -> Response:
-        body, error = self._json_body()
+        data, customer, error = self.load_new_body()
         if error is not None:
             return error
-        customer = is_customer_request()
-        if customer:
-            error = self._strip_company(body, current_tenant())
-            if error is not None:
-                return error
-        try:
-            data = self.load_input(self._add_schema(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
         inquiry, error = self.run_domain(lambda: inquiries.open_inquiry(
             db.session, current_actor(), data.get("subject"), data.get("message"),
             company_id=data.get("company_id"), channel=data.get("channel") or InquiryChannel.portal.value))

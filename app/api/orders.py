@@ -29,7 +29,7 @@ from ..extensions import db
 from ..filters import FilterNumberPrefix
 from ..models import Company, DeliveryAddress, Invoice, Order, OrderChannel, OrderLine
 from ..security import current_tenant
-from .base import PortalModelRestApi, current_actor, ids_in_range, is_customer_request, tracking_url
+from .base import PortalModelRestApi, current_actor, ids_in_range, tracking_url
 from .fields import (
     InputSchema,
     LineInputSchema,
@@ -215,18 +215,9 @@ class OrderApi(PortalModelRestApi):
     # --- placing an order ---------------------------------------------------------------
 
     def post_headless(self) -> Response:
-        body, error = self._json_body()
+        data, customer, error = self.load_new_body()
         if error is not None:
             return error
-        customer = is_customer_request()
-        if customer:
-            error = self._strip_company(body, current_tenant())
-            if error is not None:
-                return error
-        try:
-            data = self.load_input(self._add_schema(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
         company_id = current_tenant() if customer else data["company_id"]
         channel = OrderChannel.webshop.value if customer else OrderChannel.seller.value
         order, error = self.run_domain(lambda: order_rules.place_order(

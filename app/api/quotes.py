@@ -25,7 +25,7 @@ from ..domain.validation import validate_not_past
 from ..extensions import db
 from ..models import Company, DeliveryAddress, Quote, QuoteLine
 from ..security import current_tenant
-from .base import PortalModelRestApi, current_actor, ids_in_range, is_customer_request
+from .base import PortalModelRestApi, current_actor, ids_in_range
 from .fields import InputSchema, RelatedId, code_label, computed, domain_validator, line_list, money_field
 from .orders import OrderLineIn
 
@@ -130,18 +130,9 @@ class QuoteApi(PortalModelRestApi):
         self.customer_add_model_schema = CustomerQuoteIn()
 
     def post_headless(self) -> Response:
-        body, error = self._json_body()
+        data, customer, error = self.load_new_body()
         if error is not None:
             return error
-        customer = is_customer_request()
-        if customer:
-            error = self._strip_company(body, current_tenant())
-            if error is not None:
-                return error
-        try:
-            data = self.load_input(self._add_schema(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
         if customer:
             data["company_id"] = current_tenant()
         lines = [LineInput(**line) for line in data.pop("lines")]

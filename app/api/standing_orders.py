@@ -24,7 +24,7 @@ from ..domain.orders import LineInput
 from ..extensions import db
 from ..models import Company, DeliveryAddress, StandingOrder, StandingOrderLine
 from ..security import current_tenant
-from .base import PortalModelRestApi, current_actor, ids_in_range, is_customer_request
+from .base import PortalModelRestApi, current_actor, ids_in_range
 from .fields import InputSchema, RelatedId, computed, line_list
 from .orders import OrderLineIn
 
@@ -141,18 +141,9 @@ class StandingOrderApi(PortalModelRestApi):
         self.customer_add_model_schema = CustomerStandingOrderIn()
 
     def post_headless(self) -> Response:
-        body, error = self._json_body()
+        data, customer, error = self.load_new_body()
         if error is not None:
             return error
-        customer = is_customer_request()
-        if customer:
-            error = self._strip_company(body, current_tenant())
-            if error is not None:
-                return error
-        try:
-            data = self.load_input(self._add_schema(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
         company_id = current_tenant() if customer else data.pop("company_id")
         item, error = self.run_domain(lambda: rules.create_standing_order(
             db.session, current_actor(), company_id, _plan_input(data)))
