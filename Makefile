@@ -46,4 +46,5 @@ chromium:
 # its own database (<name>_gw0, <name>_gw1), see tests/conftest.py.
 PYTEST_WORKERS ?= 2
 test: install chromium
+	PYTHONPATH=. $(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -rsfE -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) tests

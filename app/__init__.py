@@ -7,7 +7,7 @@ from typing import Optional
 from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from .extensions import appbuilder, csrf, db, mail, migrate
+from app.extensions import appbuilder, csrf, db, mail, migrate
 
 log = logging.getLogger(__name__)
 
@@ -22,38 +22,29 @@ def create_app(config_object: Optional[object] = None) -> Flask:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
-    from .security import clear_request_tenant, install_tenant_guard, resolve_request_tenant
+    from app.security import install_stamp_listeners
+    from app.tenancy import clear_request_tenant, install_tenant_guard, resolve_request_tenant
 
     install_tenant_guard()
+    install_stamp_listeners()
     with app.app_context():
         db.init_app(app)
         migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations"))
         csrf.init_app(app)
         mail.init_app(app)
         appbuilder.init_app(app, db.session)
-        from .i18n import init_i18n
+        from app.i18n import init_i18n
 
         init_i18n(app)
         # After FAB's own before_request (g.user), so the tenant is known before any query.
         app.before_request(resolve_request_tenant)
         app.teardown_request(lambda exc: clear_request_tenant())
 
-        from .views import register_views
-        from .api import register_apis
+        from app.registry import register_all
 
-        from .views.workflow_menu import register_workflow_views
+        register_all(app, appbuilder)
 
-        register_views(appbuilder)
-        register_workflow_views(appbuilder)
-        from .views.budgets_and_standing_orders import register_budget_and_standing_order_views
-
-        register_budget_and_standing_order_views(appbuilder)
-        from .views.reports import register_report_views
-
-        register_report_views(appbuilder)
-        register_apis(appbuilder)
-
-    from .cli import portal_cli
+    from app.cli import portal_cli
 
     app.cli.add_command(portal_cli)
     _install_template_helpers(app)
@@ -64,7 +55,7 @@ def create_app(config_object: Optional[object] = None) -> Flask:
 
 
 def _install_template_helpers(app: Flask) -> None:
-    from .domain import formatting
+    from app.domain import formatting
 
     app.jinja_env.filters["nok"] = formatting.format_nok
     app.jinja_env.filters["oslo"] = formatting.format_oslo_datetime

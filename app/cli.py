@@ -10,7 +10,7 @@ portal_cli = AppGroup("portal", help="Kundeportal: oppsett, demodata og jobber."
 @portal_cli.command("init")
 def init_command() -> None:
     """Create roles, permissions and menus (idempotent)."""
-    from .domain.setup import init_roles
+    from app.domain.setup import init_roles
 
     counts = init_roles()
     click.echo(f"Roller og rettigheter oppdatert: {counts}")
@@ -22,9 +22,9 @@ def demo_command(if_empty: bool) -> None:
     """Load the Norwegian demo data (idempotent: a second run adds nothing)."""
     from flask import current_app
 
-    from .domain.demo import DEMO_PASSWORD, DEMO_USERS, has_companies, load_demo
-    from .domain.setup import init_roles
-    from .extensions import db
+    from app.demo import DEMO_PASSWORD, DEMO_USERS, has_companies, load_demo
+    from app.domain.setup import init_roles
+    from app.extensions import db
 
     if if_empty and has_companies(db.session):
         click.echo("Databasen har allerede bedrifter: demodata lastes ikke.")
@@ -49,10 +49,17 @@ def standing_orders_command(day) -> None:  # type: ignore[no-untyped-def]
     Idempotent and safe to run twice at once: one order per standing order and delivery date.
     Exits with status 1 when an order could not be made (the others are made).
     """
-    from .domain.formatting import format_date, oslo_today
-    from .domain.labels import ORDER_STATUS, label
-    from .domain.standing_orders import CREATED, EXISTS, FAILED, REFUSED, Outcome, generate_due
-    from .extensions import db
+    from app.domain.formatting import format_date, oslo_today
+    from app.domain.labels import ORDER_STATUS, label
+    from app.domain.standing_orders import (
+        CREATED,
+        EXISTS,
+        FAILED,
+        REFUSED,
+        Outcome,
+        generate_due,
+    )
+    from app.extensions import db
 
     delivery = day.date() if day is not None else oslo_today()
     words = {CREATED: "opprettet", EXISTS: "fantes fra før", REFUSED: "avvist", FAILED: "feilet"}
@@ -84,8 +91,13 @@ def send_mail_command(include_waiting: bool) -> None:
     At least once: a mail is marked sent only when the server has accepted it; failures wait
     with a growing pause (backoff) and are tried again. Exits with status 1 on an SMTP outage.
     """
-    from .domain.mail_delivery import DeliveryReport, SuppressedSending, deliver, pending_count
-    from .extensions import db
+    from app.domain.mail import (
+        DeliveryReport,
+        SuppressedSending,
+        deliver,
+        pending_count,
+    )
+    from app.extensions import db
 
     def progress(report: DeliveryReport) -> None:
         click.echo(f"  sendt så langt: {report.sent}, feilet: {report.failed}")

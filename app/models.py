@@ -1,6 +1,6 @@
 """SQLAlchemy models of Kundeportal (typed, on Flask-AppBuilder's Model and metadata).
 
-Every tenant-owned model carries `company_id` through `TenantScoped`; `app.security` scopes reads
+Every tenant-owned model carries `company_id` through `TenantScoped`; `app.tenancy` scopes reads
 and guards writes on that column. Money is `Numeric(12, 2)` / Decimal; times are UTC.
 """
 from __future__ import annotations

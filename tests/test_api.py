@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.api import ALL_APIS
+from app.registry import APIS as ALL_APIS
 from app.api.base import ROUTES_FOR_PERMISSION, api_permissions
 from app.domain.validation import (
     InvalidValue,

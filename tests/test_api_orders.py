@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from app.api import ALL_APIS
+from app.registry import APIS as ALL_APIS
 from app.api.base import api_routes, custom_api_permissions, granted_permissions
 from app.api.orders import OrderApi
 from app.api.quotes import QuoteApi

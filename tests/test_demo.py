@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from app.domain.budgets import consumption
-from app.domain.demo import DEMO_PASSWORD, DEMO_USERS, EXTRA_COMPANIES
+from app.demo import DEMO_PASSWORD, DEMO_USERS, EXTRA_COMPANIES
 from app.domain.formatting import oslo_today, to_oslo
 from app.domain.pricing import order_totals
 from app.domain.validation import validate_org_number

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.domain import approvals, fulfilment, orders, quotes
+from app.domain import approvals, orders, quotes
+from app.domain.orders import fulfilment
 from app.domain.actors import Actor
 from app.domain.budgets import period_bounds
 from app.domain.errors import AlreadyHandled, Forbidden, NotAllowed, ValidationFailed
@@ -362,7 +363,7 @@ def test_invoice_pdf_has_lines_vat_and_totals_that_add_up(session, world, app):
 
     from pypdf import PdfReader
 
-    from app.domain.invoice_pdf import render_invoice_pdf, supplier_from_config
+    from app.domain.orders.invoice_pdf import render_invoice_pdf, supplier_from_config
     from app.models import Invoice
 
     invoice = session.get(Invoice, world.a.invoice.id)

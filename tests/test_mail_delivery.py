@@ -20,9 +20,9 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain import mail_delivery
-from app.domain.mail_delivery import OUTBOX_HEADER, SuppressedSending, backoff, claim, deliver
-from app.domain.notifications import queue_mail
+from app.domain import mail as mail_delivery
+from app.domain.mail import OUTBOX_HEADER, SuppressedSending, backoff, claim, deliver
+from app.domain.mail import queue_mail
 from app.extensions import db
 from app.models import MailOutbox, utcnow
 from tests.factories import World

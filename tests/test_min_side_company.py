@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.domain import company_info, inquiries, pickup
+from app.domain import companies, inquiries, pickup
 from app.domain.actors import Actor
 from app.domain.errors import AlreadyHandled, Forbidden, NotAllowed, ValidationFailed
 from app.domain.formatting import format_oslo_datetime
@@ -279,13 +279,13 @@ def test_company_rules_in_the_domain(app: Flask, world: World) -> None:
         user = _actor(world.a.user, "CustomerUser")
         admin = _actor(world.a.admin, "CustomerAdmin")
         with pytest.raises(Forbidden):
-            company_info.update_company(db.session, world.a.company.id, seller, {"name": "X"})
+            companies.update_company(db.session, world.a.company.id, seller, {"name": "X"})
         with pytest.raises(Forbidden):
-            company_info.update_company(db.session, world.a.company.id, user, {"postal_city": "X"})
+            companies.update_company(db.session, world.a.company.id, user, {"postal_city": "X"})
         with pytest.raises(ValidationFailed) as exc:
-            company_info.update_company(db.session, world.a.company.id, admin, {"payment_terms": "card"})
+            companies.update_company(db.session, world.a.company.id, admin, {"payment_terms": "card"})
         assert exc.value.errors == {"payment_terms": NOTE}
-        assert company_info.update_company(db.session, world.a.company.id, admin, {"postal_city": "Oslo"}) == []
+        assert companies.update_company(db.session, world.a.company.id, admin, {"postal_city": "Oslo"}) == []
         db.session.rollback()
 
 

@@ -549,7 +549,7 @@ def test_anonymous_is_sent_to_login(app: Flask, world: World) -> None:
 def test_plotly_js_comes_from_the_installed_package(app: Flask, world: World) -> None:
     import plotly
 
-    from app.views.reports import PLOTLY_JS, PLOTLY_JS_URL
+    from app.registry import PLOTLY_JS, PLOTLY_JS_URL
 
     client = _client(app, "leder")
     html = client.get(PAGES["sales"]).get_data(as_text=True)

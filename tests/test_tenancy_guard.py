@@ -35,7 +35,7 @@ from app.models import (
     Quote,
     Store,
 )
-from app.security import TenantViolation, clear_request_tenant, set_request_tenant
+from app.tenancy import TenantViolation, clear_request_tenant, set_request_tenant
 from tests.conftest import reset_database
 from tests.factories import World, build_world
 

@@ -39,13 +39,9 @@ from marshmallow import ValidationError
 from marshmallow.fields import Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..domain.actors import Actor
-from ..domain.errors import DomainError, ValidationFailed
-from ..extensions import db
-from ..roles import ROLE_PERMISSIONS
-from ..security import TenantViolation, current_tenant
-from .columns import COLUMN_LABELS
-from .fields import (
+from app.api.columns import COLUMN_LABELS
+from app.api.fields import (
+    MAX_ID,
     MSG_BAD_FILTER,
     MSG_BODY_OBJECT,
     MSG_COMPANY_FROM_USER,
@@ -58,12 +54,16 @@ from .fields import (
     MSG_SERVER_ERROR,
     MSG_UNAUTHORIZED,
     MSG_UNKNOWN_FIELD,
-    MAX_ID,
     LazyMessages,
     PortalSchemaConverter,
     flat_errors,
     label_of,
 )
+from app.domain.actors import Actor
+from app.domain.errors import DomainError, ValidationFailed
+from app.extensions import db
+from app.roles import ROLE_PERMISSIONS
+from app.tenancy import TenantViolation, current_tenant
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 
-from ..domain.validation import validate_amount
-from ..domain import labels
-from ..models import Budget, BudgetPeriod
-from .base import PortalModelRestApi
-from .fields import domain_validator, one_of
+from app.api.base import PortalModelRestApi
+from app.api.fields import domain_validator, one_of
+from app.domain import labels
+from app.domain.validation import validate_amount
+from app.models import Budget, BudgetPeriod
 
 
 class BudgetApi(PortalModelRestApi):

@@ -2,7 +2,7 @@
 
 A customer reads only its own company (the guard scopes `Company.id`) and, as CustomerAdmin,
 changes its postal address and keeps its delivery addresses; customer service edits every
-company and address. Changes go through app/domain/company_info.py and app/domain/addresses.py.
+company and address. Changes go through app/domain/companies.py and app/domain/companies.py.
 """
 from __future__ import annotations
 
@@ -13,13 +13,29 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 from marshmallow import Schema, fields
 
-from ..domain import addresses, company_info, labels
-from ..domain.validation import validate_amount, validate_org_number, validate_postal_code
-from ..extensions import db
-from ..models import Company, CompanyChange, CompanyKind, DeliveryAddress, PaymentTerms
-from ..security import current_tenant
-from .base import FieldError, PortalModelRestApi, _int_or_none, current_actor, is_customer_request
-from .fields import computed, domain_validator, one_of
+from app.api.base import (
+    FieldError,
+    PortalModelRestApi,
+    _int_or_none,
+    current_actor,
+    is_customer_request,
+)
+from app.api.fields import computed, domain_validator, one_of
+from app.domain import companies, labels
+from app.domain.validation import (
+    validate_amount,
+    validate_org_number,
+    validate_postal_code,
+)
+from app.extensions import db
+from app.models import (
+    Company,
+    CompanyChange,
+    CompanyKind,
+    DeliveryAddress,
+    PaymentTerms,
+)
+from app.tenancy import current_tenant
 
 _COMPANY_FIELDS = [
     "name", "org_number", "postal_street", "postal_code", "postal_city", "kind", "payment_terms",
@@ -36,7 +52,7 @@ class CompanyChangeOut(Schema):
 
 
 def _changes(company: Company) -> list[CompanyChange]:
-    return list(company_info.company_history(db.session, company.id))
+    return list(companies.company_history(db.session, company.id))
 
 
 class CompanyApi(PortalModelRestApi):
@@ -98,7 +114,7 @@ class CompanyApi(PortalModelRestApi):
         if error is not None:
             return error
         _logged, error = self.run_domain(
-            lambda: company_info.update_company(db.session, company_id, current_actor(), body))
+            lambda: companies.update_company(db.session, company_id, current_actor(), body))
         if error is not None:
             return error
         return self.response(200, id=company_id, result=self._show(self.datamodel.get(company_id)))
@@ -147,7 +163,7 @@ class DeliveryAddressApi(PortalModelRestApi):
                                          or _int_or_none(company_id) is None):
             return self.response_400_fields({"company_id": [str(_("Velg bedriften adressen hører til."))]})
         address, error = self.run_domain(
-            lambda: addresses.create_address(db.session, current_actor(), body, company_id=company_id))
+            lambda: companies.create_address(db.session, current_actor(), body, company_id=company_id))
         if error is not None:
             return error
         return self.response(201, id=address.id, result=self._show(address))
@@ -164,7 +180,7 @@ class DeliveryAddressApi(PortalModelRestApi):
         if error is not None:
             return error
         saved, error = self.run_domain(
-            lambda: addresses.update_address(db.session, address_id, current_actor(), body))
+            lambda: companies.update_address(db.session, address_id, current_actor(), body))
         if error is not None:
             return error
         extra = {"replaced_id": address_id} if saved.id != address_id else {}

@@ -14,9 +14,9 @@ from marshmallow import Schema, ValidationError, fields, missing, validate
 from marshmallow.fields import Field
 from sqlalchemy import Numeric, select
 
-from ..domain import labels
-from ..domain.validation import InvalidValue, validate_choice
-from ..extensions import db
+from app.domain import labels
+from app.domain.validation import InvalidValue, validate_choice
+from app.extensions import db
 
 MSG_REQUIRED = _("Feltet må fylles ut.")
 MSG_NULL = _("Feltet kan ikke være tomt.")

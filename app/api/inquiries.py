@@ -12,11 +12,11 @@ from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
 from marshmallow import Schema, ValidationError, fields
 
-from ..domain import inquiries, labels
-from ..extensions import db
-from ..models import Inquiry, InquiryChannel, InquiryStatus
-from .base import PortalModelRestApi, _int_or_none, current_actor, ids_in_range
-from .fields import InputSchema, computed, id_field, one_of
+from app.api.base import PortalModelRestApi, _int_or_none, current_actor, ids_in_range
+from app.api.fields import InputSchema, computed, id_field, one_of
+from app.domain import inquiries, labels
+from app.extensions import db
+from app.models import Inquiry, InquiryChannel, InquiryStatus
 
 
 class InquiryMessageOut(Schema):

@@ -19,18 +19,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..domain import approvals, fulfilment, labels
-from ..domain import orders as order_rules
-from ..domain.errors import NotFound
-from ..domain.invoice_pdf import render_invoice_pdf, supplier_from_config
-from ..domain.orders import LineInput
-from ..domain.validation import validate_amount
-from ..extensions import db
-from ..filters import FilterNumberPrefix
-from ..models import Company, DeliveryAddress, Invoice, Order, OrderChannel, OrderLine
-from ..security import current_tenant
-from .base import PortalModelRestApi, current_actor, ids_in_range, tracking_url
-from .fields import (
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range, tracking_url
+from app.api.fields import (
     InputSchema,
     LineInputSchema,
     Money,
@@ -44,7 +34,17 @@ from .fields import (
     money_field,
     quantity_field,
 )
-
+from app.domain import approvals, labels
+from app.domain import orders as order_rules
+from app.domain.errors import NotFound
+from app.domain.catalogue import LineInput
+from app.domain.orders import fulfilment
+from app.domain.orders.invoice_pdf import render_invoice_pdf, supplier_from_config
+from app.domain.validation import validate_amount
+from app.extensions import db
+from app.filters import FilterNumberPrefix
+from app.models import Company, DeliveryAddress, Invoice, Order, OrderChannel, OrderLine
+from app.tenancy import current_tenant
 
 # --- request bodies -------------------------------------------------------------------------
 

@@ -12,11 +12,11 @@ from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
 from marshmallow import ValidationError
 
-from ..domain import labels, pickup
-from ..extensions import db
-from ..models import PickupReservation, ReservationStatus
-from .base import PortalModelRestApi, current_actor, ids_in_range
-from .fields import one_of
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range
+from app.api.fields import one_of
+from app.domain import labels, pickup
+from app.extensions import db
+from app.models import PickupReservation, ReservationStatus
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
 

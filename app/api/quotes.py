@@ -17,17 +17,25 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..domain import labels
-from ..domain import quotes as quote_rules
-from ..domain.errors import NotAllowed
-from ..domain.orders import LineInput
-from ..domain.validation import validate_not_past
-from ..extensions import db
-from ..models import Company, DeliveryAddress, Quote, QuoteLine
-from ..security import current_tenant
-from .base import PortalModelRestApi, current_actor, ids_in_range
-from .fields import InputSchema, RelatedId, code_label, computed, domain_validator, line_list, money_field
-from .orders import OrderLineIn
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range
+from app.api.fields import (
+    InputSchema,
+    RelatedId,
+    code_label,
+    computed,
+    domain_validator,
+    line_list,
+    money_field,
+)
+from app.api.orders import OrderLineIn
+from app.domain import labels
+from app.domain import quotes as quote_rules
+from app.domain.errors import NotAllowed
+from app.domain.catalogue import LineInput
+from app.domain.validation import validate_not_past
+from app.extensions import db
+from app.models import Company, DeliveryAddress, Quote, QuoteLine
+from app.tenancy import current_tenant
 
 
 class QuoteLineOut(Schema):

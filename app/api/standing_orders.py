@@ -16,17 +16,17 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..domain import labels
-from ..domain import standing_orders as rules
-from ..domain.errors import NotFound
-from ..domain.formatting import oslo_today
-from ..domain.orders import LineInput
-from ..extensions import db
-from ..models import Company, DeliveryAddress, StandingOrder, StandingOrderLine
-from ..security import current_tenant
-from .base import PortalModelRestApi, current_actor, ids_in_range
-from .fields import InputSchema, RelatedId, computed, line_list
-from .orders import OrderLineIn
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range
+from app.api.fields import InputSchema, RelatedId, computed, line_list
+from app.api.orders import OrderLineIn
+from app.domain import labels
+from app.domain import standing_orders as rules
+from app.domain.errors import NotFound
+from app.domain.formatting import oslo_today
+from app.domain.catalogue import LineInput
+from app.extensions import db
+from app.models import Company, DeliveryAddress, StandingOrder, StandingOrderLine
+from app.tenancy import current_tenant
 
 
 class StandingOrderLineOut(Schema):

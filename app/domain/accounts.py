@@ -31,12 +31,18 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..models import Company, MailOutbox, PortalUser, new_security_stamp
-from ..roles import ALL_ROLES, CUSTOMER_ROLES
-from .actors import Actor
-from .errors import DomainError, Forbidden, NotAllowed, NotFound, ValidationFailed
-from .links import portal_link
-from .notifications import queue_mail
+from app.domain.actors import Actor
+from app.domain.errors import (
+    DomainError,
+    Forbidden,
+    NotAllowed,
+    NotFound,
+    ValidationFailed,
+)
+from app.domain.links import portal_link
+from app.domain.mail import queue_mail
+from app.models import Company, MailOutbox, PortalUser, new_security_stamp
+from app.roles import ALL_ROLES, CUSTOMER_ROLES
 
 CUSTOMER_ADMIN = "CustomerAdmin"
 CUSTOMER_USER = "CustomerUser"

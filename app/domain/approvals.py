@@ -14,13 +14,29 @@ from typing import Iterable, Optional, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..models import Company, Invoice, Order, OrderLine, OrderStatus, PortalUser, Product, utcnow
-from .actors import Actor
-from .errors import AlreadyHandled, Forbidden, NotAllowed, NotFound, ValidationFailed
-from .links import portal_link
-from .notifications import queue_mail
-from .labels import ORDER_STATUS
-from .orders import change_status, configuration_errors
+from app.domain.actors import Actor
+from app.domain.errors import (
+    AlreadyHandled,
+    Forbidden,
+    NotAllowed,
+    NotFound,
+    ValidationFailed,
+)
+from app.domain.labels import ORDER_STATUS
+from app.domain.links import portal_link
+from app.domain.mail import queue_mail
+from app.domain.catalogue import configuration_errors
+from app.domain.orders import change_status
+from app.models import (
+    Company,
+    Invoice,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PortalUser,
+    Product,
+    utcnow,
+)
 
 OPEN = (OrderStatus.pending_approval.value, OrderStatus.processing.value, OrderStatus.shipped.value,
         OrderStatus.partially_delivered.value)

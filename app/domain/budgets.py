@@ -13,10 +13,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import Budget, MailOutbox, Order, OrderStatus, PortalUser
-from .formatting import OSLO, format_nok, to_oslo
-from .links import portal_link
-from .notifications import queue_mail
+from app.domain.formatting import OSLO, format_nok, to_oslo
+from app.domain.links import portal_link
+from app.domain.mail import queue_mail
+from app.models import Budget, MailOutbox, Order, OrderStatus, PortalUser
 
 EXCLUDED = (OrderStatus.cancelled.value, OrderStatus.rejected.value)
 
@@ -143,7 +143,7 @@ def budget_status(session: Session, actor, day: Optional[dt.date] = None) -> lis
     """
     if actor.company_id is None:
         return []
-    from .formatting import oslo_today
+    from app.domain.formatting import oslo_today
 
     day = day or oslo_today()
     budgets = applicable_budgets(session, actor.company_id, actor.id)

@@ -17,12 +17,20 @@ from flask_babel import gettext as _
 from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
-from ..models import Company, Inquiry, InquiryChannel, InquiryMessage, InquiryStatus, PortalUser, utcnow
-from .actors import Actor
-from .errors import Forbidden, NotAllowed, NotFound, ValidationFailed
-from .links import portal_link
-from .notifications import queue_mail
-from .validation import InvalidValue, validate_choice
+from app.domain.actors import Actor
+from app.domain.errors import Forbidden, NotAllowed, NotFound, ValidationFailed
+from app.domain.links import portal_link
+from app.domain.mail import queue_mail
+from app.domain.validation import InvalidValue, validate_choice
+from app.models import (
+    Company,
+    Inquiry,
+    InquiryChannel,
+    InquiryMessage,
+    InquiryStatus,
+    PortalUser,
+    utcnow,
+)
 
 ANSWER_ROLES = ("CustomerService", "Admin")
 MAX_SUBJECT = 200

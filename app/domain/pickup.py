@@ -18,10 +18,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from ..models import PickupReservation, ReservationStatus, utcnow
-from . import labels
-from .actors import Actor
-from .errors import AlreadyHandled, Forbidden, NotAllowed, NotFound, ValidationFailed
+from app.domain import labels
+from app.domain.actors import Actor
+from app.domain.errors import (
+    AlreadyHandled,
+    Forbidden,
+    NotAllowed,
+    NotFound,
+    ValidationFailed,
+)
+from app.models import PickupReservation, ReservationStatus, utcnow
 
 RESERVED, READY = ReservationStatus.reserved.value, ReservationStatus.ready.value
 COLLECTED, EXPIRED, CANCELLED = (ReservationStatus.collected.value, ReservationStatus.expired.value,

@@ -11,11 +11,31 @@ from typing import Optional, Sequence
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..models import Company, DeliveryAddress, Order, OrderChannel, Product, Quote, QuoteLine, QuoteStatus
-from .actors import Actor
-from .errors import AlreadyHandled, Forbidden, NotAllowed, NotFound, ValidationFailed
-from .formatting import oslo_today
-from .orders import LineInput, assign_number, configuration_errors, place_order
+from app.domain.actors import Actor
+from app.domain.errors import (
+    AlreadyHandled,
+    Forbidden,
+    NotAllowed,
+    NotFound,
+    ValidationFailed,
+)
+from app.domain.formatting import oslo_today
+from app.domain.orders import (
+    LineInput,
+    assign_number,
+    configuration_errors,
+    place_order,
+)
+from app.models import (
+    Company,
+    DeliveryAddress,
+    Order,
+    OrderChannel,
+    Product,
+    Quote,
+    QuoteLine,
+    QuoteStatus,
+)
 
 QUOTE_AUTHORS = ("Seller", "Admin", "CustomerAdmin", "CustomerUser")
 CONVERTIBLE = (QuoteStatus.draft.value, QuoteStatus.sent.value)

@@ -39,7 +39,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-from ..models import (
+from app.domain.approvals import exposure_by_company
+from app.domain.budgets import consumption, period_bounds, usage_level
+from app.domain.formatting import OSLO, oslo_today
+from app.models import (
     Budget,
     Company,
     Order,
@@ -50,9 +53,6 @@ from ..models import (
     UTCDateTime,
     utcnow,
 )
-from .approvals import exposure_by_company
-from .budgets import consumption, period_bounds, usage_level
-from .formatting import OSLO, oslo_today
 
 CENT = Decimal("0.01")
 SALES_STATUSES = (OrderStatus.processing.value, OrderStatus.shipped.value,

@@ -31,7 +31,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from ..models import (
+from app.domain.actors import Actor
+from app.domain.errors import NotAllowed, NotFound, ValidationFailed
+from app.domain.formatting import format_date, oslo_today
+from app.domain.catalogue import LineInput, configuration_errors
+from app.domain.orders import place_order
+from app.models import (
     Company,
     DeliveryAddress,
     Frequency,
@@ -43,10 +48,6 @@ from ..models import (
     StandingOrder,
     StandingOrderLine,
 )
-from .actors import Actor
-from .errors import NotAllowed, NotFound, ValidationFailed
-from .formatting import format_date, oslo_today
-from .orders import LineInput, configuration_errors, place_order
 
 MAX_INTERVAL_WEEKS = 52
 MAX_LINES = 50
@@ -156,7 +157,7 @@ def next_deliveries(plan: PlanLike, frm: dt.date, count: int = 5) -> list[dt.dat
 
 def plan_text(plan: PlanLike) -> str:
     """"Hver uke, mandag" / "Hver 2. uke, fredag" / "Hver måned, den 31. (siste dag i kortere måneder)"."""
-    from . import labels
+    from app.domain import labels
 
     weekday = labels.label(labels.WEEKDAY, plan.weekday) if plan.weekday is not None else ""
     if plan.frequency == Frequency.monthly.value:

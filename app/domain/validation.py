@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 
 from flask_babel import lazy_gettext as _
 
-from .formatting import oslo_today
+from app.domain.formatting import oslo_today
 
 _POSTAL_CODE = re.compile(r"^\d{4}$")
 _ORG_NUMBER = re.compile(r"^\d{9}$")

@@ -7,14 +7,14 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..domain import approvals
-from ..domain.errors import DomainError, ValidationFailed
-from ..domain.labels import order_status
-from ..domain.orders import get_order
-from ..extensions import db
-from ..models import Order, OrderStatus
-from .base import user_can
-from .workflow_base import current_actor, fail
+from app.domain import approvals
+from app.domain.errors import DomainError, ValidationFailed
+from app.domain.labels import order_status
+from app.domain.orders import get_order
+from app.extensions import db
+from app.models import Order, OrderStatus
+from app.views.base import user_can
+from app.views.forms import current_actor, fail
 
 PAGE_SIZE = 25
 

@@ -30,8 +30,8 @@ from flask_appbuilder.baseviews import expose
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.hooks import before_request
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.models.sqla.filters import FilterEqualFunction
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_order_args, get_page_args, get_page_size_args
 from flask_babel import lazy_gettext as _l
@@ -42,9 +42,10 @@ from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import StringField
 from wtforms.validators import StopValidation
 
-from ..domain import labels
-from ..domain.formatting import format_date, format_nok, format_oslo_datetime
-from ..security import TenantViolation, current_tenant
+from app.domain import labels
+from app.domain.formatting import format_date, format_nok, format_oslo_datetime
+from app.models import Company
+from app.tenancy import TenantViolation, current_tenant
 
 MAX_PAGE_SIZE = 100
 _PAGING_ARG = re.compile(r"^(psize|page)_(.+)$")
@@ -249,7 +250,7 @@ def domain_rule(rule: Callable[[Any], Any]) -> Callable[[Any, Any], None]:
     """
     from wtforms.validators import ValidationError
 
-    from ..domain.validation import InvalidValue
+    from app.domain.validation import InvalidValue
 
     def _validate(form: Any, field: Any) -> None:
         if field.data is None or field.data == "":
@@ -319,7 +320,7 @@ class PortalModelView(ModelView):
 
     def _init_properties(self) -> None:
         super()._init_properties()
-        from ..filters import FilterNumberPrefix
+        from app.filters import FilterNumberPrefix
 
         for column in self.number_prefix_columns:
             for table in (self._filters.get_search_filters(), self._filters._all_filters):
@@ -538,7 +539,7 @@ class PortalModelView(ModelView):
 
     def _save_guarded(self, item: Any, is_new: bool) -> None:
         """Flush now, so a refused write becomes a message next to the form, not a 500."""
-        from ..domain.errors import DomainError
+        from app.domain.errors import DomainError
 
         session = self.datamodel.session
         try:
@@ -603,3 +604,8 @@ def _clean_int(value: str, minimum: int = 0) -> Optional[str]:
     if not value.isdigit() or len(value) > 9:
         return None
     return value if int(value) >= minimum else None
+
+
+def company_lookup_field() -> LookupField:
+    return LookupField(_l("Bedrift (kundenummer)"), model=Company, key="customer_number", supplier_only=True,
+                       not_found=_l("Fant ingen bedrift med dette kundenummeret."))

@@ -5,8 +5,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from ..models import Product, Store
-from .base import PortalInterface, PortalModelView, fmt_nok, fmt_yes_no
+from app.models import Product, Store
+from app.views.base import PortalInterface, PortalModelView, fmt_nok, fmt_yes_no
 
 VARIANT_LABELS = {"fabric": _l("Stoff"), "colour": _l("Farge")}
 

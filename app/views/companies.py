@@ -1,26 +1,23 @@
-"""Bedrifter: the supplier's company register (CompanyView) and a customer's own page (MyCompanyView).
-
-Both edit forms save through app/domain/company_info.update_company (who may change which field,
-the rules, the change log); the change log is shown on both pages.
-"""
+"""Bedrifter and Min side > Bedriftsinformasjon (CompanyView, MyCompanyView) and the delivery addresses of a company (DeliveryAddressView). Rules: app/domain/companies.py."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import g, redirect, url_for
+from flask import flash, g, redirect, url_for
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import BooleanField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
-from ..domain import company_info, labels
-from ..domain.actors import Actor
-from ..domain.validation import validate_org_number, validate_postal_code
-from ..models import Company
-from ..security import current_tenant
-from .base import (
+from app.domain import companies, labels
+from app.domain.actors import Actor
+from app.domain.validation import validate_org_number, validate_postal_code
+from app.models import Company, DeliveryAddress
+from app.tenancy import current_tenant
+from app.views.base import (
+    LookupField,
     PortalInterface,
     PortalModelView,
     code_select,
@@ -29,9 +26,10 @@ from .base import (
     fmt_datetime,
     fmt_nok,
     fmt_yes_no,
+    is_customer,
     user_can,
 )
-from .domain_forms import DomainFormMixin, ReadOnlyField, form_values
+from app.views.forms import DomainFormMixin, ReadOnlyField, form_values
 
 COMPANY_LABELS = {
     "customer_number": _l("Kundenummer"),
@@ -70,10 +68,10 @@ def _actor() -> Actor:
     return Actor.from_user(g.user)
 
 
-def _history(company: Company) -> list[company_info.HistoryRow]:
+def _history(company: Company) -> list[companies.HistoryRow]:
     from flask import current_app
 
-    return company_info.history_rows(company_info.company_history(current_app.appbuilder.session, company.id))
+    return companies.history_rows(companies.company_history(current_app.appbuilder.session, company.id))
 
 
 class CompanyView(DomainFormMixin, PortalModelView):
@@ -129,9 +127,9 @@ class CompanyView(DomainFormMixin, PortalModelView):
     }
 
     def __init__(self, **kwargs: Any) -> None:
-        from .addresses import DeliveryAddressView
-        from .orders import OrderView
-        from .quotes import QuoteView
+        from app.views.companies import DeliveryAddressView
+        from app.views.orders import OrderView
+        from app.views.quotes import QuoteView
 
         # On a company's page: its delivery addresses, orders and quotes ("+" opens the add
         # form for this company, FAB passes it as `_flt_0_company`).
@@ -142,13 +140,13 @@ class CompanyView(DomainFormMixin, PortalModelView):
         return {"history": _history(item), "can_edit": user_can("can_edit", "CompanyView")}
 
     def domain_edit(self, item: Company, form: Any) -> Company:
-        company_info.update_company(self.datamodel.session, item.id, _actor(),
-                                    form_values(form, company_info.SUPPLIER_FIELDS))
+        companies.update_company(self.datamodel.session, item.id, _actor(),
+                                    form_values(form, companies.SUPPLIER_FIELDS))
         return item
 
 
 def _read_only(label: Any, formatter: Any = None) -> ReadOnlyField:
-    return ReadOnlyField(label, formatter=formatter, description=company_info.SUPPLIER_ONLY_NOTE)
+    return ReadOnlyField(label, formatter=formatter, description=companies.SUPPLIER_ONLY_NOTE)
 
 
 class MyCompanyView(DomainFormMixin, PortalModelView):
@@ -203,8 +201,8 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
         return {"history": _history(item), "can_edit": user_can("can_edit", "MyCompanyView")}
 
     def domain_edit(self, item: Company, form: Any) -> Company:
-        company_info.update_company(self.datamodel.session, item.id, _actor(),
-                                    form_values(form, company_info.POSTAL_FIELDS))
+        companies.update_company(self.datamodel.session, item.id, _actor(),
+                                    form_values(form, companies.POSTAL_FIELDS))
         return item
 
     @expose("/mine/")
@@ -215,3 +213,67 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
         if tenant is None:  # supplier staff have no company of their own
             return redirect(url_for(f"{self.endpoint}.list"))
         return redirect(url_for(f"{self.endpoint}.show", pk=tenant))
+
+
+COMPANY_BY_NUMBER = LookupField(
+    _l("Bedrift (kundenummer)"), model=Company, key="customer_number", supplier_only=True,
+    not_found=_l("Fant ingen bedrift med dette kundenummeret."),
+)
+
+
+class DeliveryAddressView(DomainFormMixin, PortalModelView):
+    """Customers see their own addresses (customer admins edit them); supplier staff see all."""
+
+    datamodel = PortalInterface(DeliveryAddress, list_options=[joinedload(DeliveryAddress.company)])
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+
+    list_title = _l("Leveringsadresser")
+    show_title = _l("Leveringsadresse")
+    add_title = _l("Ny leveringsadresse")
+    edit_title = _l("Endre leveringsadresse")
+
+    label_columns = {
+        "recipient_name": _l("Varemottaker"),
+        "street": _l("Gateadresse"),
+        "postal_code": _l("Postnummer"),
+        "city": _l("Poststed"),
+        "company": _l("Bedrift"),
+        "active": _l("Aktiv"),
+    }
+    formatters_columns = {"active": fmt_yes_no}
+    list_columns = ["recipient_name", "street", "postal_code", "city", "company", "active"]
+    list_columns_customer = ["recipient_name", "street", "postal_code", "city", "active"]
+    order_columns = ["recipient_name", "street", "postal_code", "city", "active"]
+    base_order = ("recipient_name", "asc")
+    search_columns = ["recipient_name", "street", "postal_code", "city", "active"]
+    show_columns = ["recipient_name", "street", "postal_code", "city", "company", "active"]
+    add_columns = ["company", "recipient_name", "street", "postal_code", "city", "active"]
+    # An address never moves to another company.
+    edit_columns = ["recipient_name", "street", "postal_code", "city", "active"]
+    add_form_extra_fields = {"company": COMPANY_BY_NUMBER}
+    validators_columns = {
+        "recipient_name": [DataRequired(message=_l("Feltet må fylles ut.")), Length(max=200)],
+        "street": [DataRequired(message=_l("Feltet må fylles ut.")), Length(max=200)],
+        "postal_code": [DataRequired(message=_l("Feltet må fylles ut.")), domain_rule(validate_postal_code)],
+        "city": [DataRequired(message=_l("Feltet må fylles ut.")), Length(max=100)],
+    }
+    description_columns = {
+        "active": _l("Bare aktive adresser kan velges i nye ordre. Adresser slettes aldri, så gamle ordre "
+                     "beholder sin."),
+    }
+    domain_field_names = {"company_id": "company"}
+
+    def domain_add(self, form: Any) -> DeliveryAddress:
+        company = None if is_customer() else getattr(form.company, "object", None)
+        return companies.create_address(self.datamodel.session, Actor.from_user(g.user),
+                                        form_values(form, companies.ADDRESS_FIELDS),
+                                        company_id=company.id if company is not None else None)
+
+    def domain_edit(self, item: DeliveryAddress, form: Any) -> DeliveryAddress:
+        old_id = item.id
+        saved = companies.update_address(self.datamodel.session, item.id, Actor.from_user(g.user),
+                                         form_values(form, companies.ADDRESS_FIELDS))
+        if saved.id != old_id:
+            flash(str(_l("Adressen er brukt på ordre eller tilbud. Der er den gamle adressen beholdt (deaktivert), "
+                         "og endringen er lagret som en ny adresse.")), "info")
+        return saved

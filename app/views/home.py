@@ -15,10 +15,18 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ..domain import labels
-from ..models import Company, Inquiry, InquiryStatus, Order, OrderStatus, PickupReservation, Quote
-from ..roles import ROLE_PERMISSIONS
-from ..security import current_tenant
+from app.domain import labels
+from app.models import (
+    Company,
+    Inquiry,
+    InquiryStatus,
+    Order,
+    OrderStatus,
+    PickupReservation,
+    Quote,
+)
+from app.roles import ROLE_PERMISSIONS
+from app.tenancy import current_tenant
 
 # FAB's filter number for "equal to" on a text column (its SQLAFilterConverter order:
 # starts with, ends with, contains, equal, ...): `?_flt_3_status=pending_approval`.

@@ -13,11 +13,11 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from ..domain import inquiries, labels
-from ..domain.actors import Actor
-from ..domain.errors import DomainError, NotFound, ValidationFailed
-from ..models import Company, Inquiry, InquiryStatus
-from .base import (
+from app.domain import inquiries, labels
+from app.domain.actors import Actor
+from app.domain.errors import DomainError, NotFound, ValidationFailed
+from app.models import Company, Inquiry, InquiryStatus
+from app.views.base import (
     LookupField,
     PortalInterface,
     PortalModelView,
@@ -28,7 +28,7 @@ from .base import (
     is_supplier,
     user_can,
 )
-from .domain_forms import DomainFormMixin
+from app.views.forms import DomainFormMixin
 
 
 def _actor() -> Actor:

@@ -10,12 +10,20 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
-from ..domain import labels, pickup
-from ..domain.actors import Actor
-from ..domain.errors import DomainError, NotAllowed, NotFound, ValidationFailed
-from ..models import PickupReservation
-from .base import PortalInterface, PortalModelView, code_select, fmt_code, fmt_datetime, is_customer, user_can
-from .domain_forms import DomainFormMixin, OsloDateTimeField
+from app.domain import labels, pickup
+from app.domain.actors import Actor
+from app.domain.errors import DomainError, NotAllowed, NotFound, ValidationFailed
+from app.models import PickupReservation
+from app.views.base import (
+    PortalInterface,
+    PortalModelView,
+    code_select,
+    fmt_code,
+    fmt_datetime,
+    is_customer,
+    user_can,
+)
+from app.views.forms import DomainFormMixin, OsloDateTimeField
 
 
 def _actor() -> Actor:

@@ -1,23 +1,37 @@
-"""Tilbud: quotes and their lines. Sellers create and edit them; customers read their company's quotes."""
+"""Tilbud: the quote list and page (QuoteView, QuoteLineView), and the quote workflow pages: make a new one, send it, decline it, and "Bestill" (convert to an order)."""
 from __future__ import annotations
 
+import datetime as dt
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
-from flask import g, url_for
+from flask import flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import IntegerField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
-from ..domain import labels
-from ..domain.orders import assign_number, configuration_errors
-from ..domain.pricing import order_totals
-from ..domain.quotes import CONVERTIBLE, effective_status
-from ..domain.validation import validate_not_past
-from ..models import Company, Product, Quote, QuoteLine, QuoteStatus
-from .base import (
+from app.domain import labels, quotes
+from app.domain.errors import DomainError, ValidationFailed
+from app.domain.formatting import oslo_today
+from app.domain.orders import LineInput, assign_number, configuration_errors
+from app.domain.pricing import order_totals
+from app.domain.quotes import CONVERTIBLE, effective_status
+from app.domain.validation import validate_not_past
+from app.extensions import db
+from app.models import Company, DeliveryAddress, Product, Quote, QuoteLine, QuoteStatus
+from app.views.base import (
     FormRefused,
     LookupField,
     PortalInterface,
@@ -30,7 +44,9 @@ from .base import (
     fmt_nok,
     user_can,
 )
-from .orders import date_search_field, line_configuration
+from app.views.forms import current_actor, fail, form_id, parse_lines
+from app.views.orders.overview import date_search_field, line_configuration
+from app.views.orders.placing import product_json
 
 QUOTE_LABELS = {
     "number": _l("Tilbudsnummer"),
@@ -266,3 +282,96 @@ class QuoteLineView(PortalModelView):
         if item.quote is not None and item.quote.status not in CONVERTIBLE:
             raise FormRefused(str(_l("Tilbudet er bestilt eller avslått og kan ikke endres.")))
 
+
+class QuoteActionsView(BaseView):
+    route_base = "/tilbud"
+    default_view = "new"
+    base_permissions = ["can_new", "can_convert", "can_send", "can_decline"]
+
+    @expose("/ny", methods=["GET", "POST"])
+    @has_access
+    @permission_name("new")
+    def new(self):  # type: ignore[no-untyped-def]
+        actor = current_actor()
+        errors: dict[str, str] = {}
+        lines: list[LineInput] = []
+        company = None
+        customer_number = (request.values.get("customer_number") or "").strip()
+        if actor.is_customer:
+            company = db.session.get(Company, actor.company_id)
+        elif customer_number:
+            # A seller names the dealer by customer number (no <select> of every company).
+            company = db.session.scalar(select(Company).where(Company.customer_number == customer_number[:20]))
+            if company is None:
+                errors["customer_number"] = _("Fant ingen kunde med kundenummer %(number)s.", number=customer_number)
+        if request.method == "POST" and company is not None:
+            # Special prices per line only from a seller (the domain ignores them from dealers too).
+            lines, errors = parse_lines(request.form, prices=not actor.is_customer)
+            valid_until = None
+            try:
+                valid_until = dt.date.fromisoformat((request.form.get("valid_until") or "").strip())
+            except ValueError:
+                errors["valid_until"] = _("Skriv en gyldig dato.")
+            if not errors:
+                try:
+                    quote = quotes.create_quote(
+                        db.session, actor=actor, company_id=company.id, valid_until=valid_until,
+                        lines=lines, end_customer_ref=(request.form.get("end_customer_ref") or "").strip()[:200],
+                        delivery_address_id=form_id(request.form, "delivery_address_id"),
+                        note=(request.form.get("note") or "").strip())
+                    db.session.commit()
+                except ValidationFailed as exc:
+                    db.session.rollback()
+                    errors = exc.errors
+                except DomainError as exc:
+                    fail(exc)
+                else:
+                    flash(_("Tilbud %(number)s er lagret som utkast.", number=quote.number), "success")
+                    return redirect(url_for("QuoteView.show", pk=quote.id))
+            flash(_("Tilbudet er ikke lagret. Rett feltene som er merket."), "danger")
+        addresses = []
+        if company is not None:
+            addresses = db.session.scalars(select(DeliveryAddress).where(
+                DeliveryAddress.company_id == company.id, DeliveryAddress.active.is_(True))
+                .order_by(DeliveryAddress.recipient_name)).all()
+        products = {p.id: p for p in db.session.scalars(
+            select(Product).where(Product.id.in_({ln.product_id for ln in lines if ln.product_id})))}
+        return self.render_template(
+            "workflow/new_quote.html", company=company, addresses=addresses, lines=lines, errors=errors,
+            products=products, product_json=product_json, form=request.form, is_customer=actor.is_customer,
+            customer_number=customer_number, default_valid=(oslo_today() + dt.timedelta(days=30)).isoformat())
+
+    def _act(self, pk: int, action: Callable[..., Any], done: str):  # type: ignore[no-untyped-def]
+        try:
+            action(db.session, pk, current_actor())
+            db.session.commit()
+            flash(done, "success")
+        except DomainError as exc:
+            fail(exc)
+        return redirect(url_for("QuoteView.show", pk=pk))
+
+    @expose("/<int:pk>/send", methods=["POST"])
+    @has_access
+    @permission_name("send")
+    def send(self, pk: int):  # type: ignore[no-untyped-def]
+        return self._act(pk, quotes.send_quote, _("Tilbudet er sendt."))
+
+    @expose("/<int:pk>/avslaa", methods=["POST"])
+    @has_access
+    @permission_name("decline")
+    def decline(self, pk: int):  # type: ignore[no-untyped-def]
+        return self._act(pk, quotes.decline_quote, _("Tilbudet er avslått."))
+
+    @expose("/<int:pk>/bestill", methods=["POST"])
+    @has_access
+    @permission_name("convert")
+    def convert(self, pk: int):  # type: ignore[no-untyped-def]
+        try:
+            order = quotes.convert_quote(db.session, pk, current_actor(),
+                                         delivery_address_id=form_id(request.form, "delivery_address_id"))
+            db.session.commit()
+        except DomainError as exc:
+            fail(exc)
+            return redirect(url_for("QuoteView.show", pk=pk))
+        flash(_("Tilbudet er bestilt som ordre %(number)s.", number=order.number), "success")
+        return redirect(url_for("OrderView.show", pk=order.id))

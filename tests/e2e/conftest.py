@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import pytest
 from flask import Flask
 
-from app.domain.demo import DEMO_PASSWORD
+from app.demo import DEMO_PASSWORD
 from tests.conftest import reset_database
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from app.domain.demo import DEMO_USERS
+from app.demo import DEMO_USERS
 from tests.e2e.conftest import login, screenshot
 
 pytestmark = pytest.mark.e2e

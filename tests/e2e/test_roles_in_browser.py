@@ -9,11 +9,11 @@ import pytest
 from flask import Flask, g, url_for
 from sqlalchemy import select
 
-from app.domain.demo import DEMO_USERS
+from app.demo import DEMO_USERS
 from app.extensions import db
 from app.models import PortalUser
 from app.roles import ROLE_PERMISSIONS
-from app.security import set_request_tenant
+from app.tenancy import set_request_tenant
 from tests.e2e.conftest import login, screenshot
 
 pytestmark = pytest.mark.e2e

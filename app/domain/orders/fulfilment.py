@@ -13,10 +13,20 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import Carrier, Invoice, LineStatus, Order, OrderLine, OrderStatus, Shipment, ShipmentLine, utcnow
-from .actors import Actor
-from .errors import Forbidden, NotAllowed, ValidationFailed
-from .orders import change_status, get_order
+from app.domain.actors import Actor
+from app.domain.errors import Forbidden, NotAllowed, ValidationFailed
+from app.domain.orders.lifecycle import change_status, get_order
+from app.models import (
+    Carrier,
+    Invoice,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    ShipmentLine,
+    utcnow,
+)
 
 FULFILLERS = ("CustomerService", "Admin")
 SHIPPABLE = (OrderStatus.processing.value, OrderStatus.partially_delivered.value)

@@ -16,9 +16,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from plotly.subplots import make_subplots
 
-from ..domain import labels
-from ..domain import reports as R
-from ..domain.formatting import NBSP, format_date, format_nok, format_oslo_datetime
+from app.domain import labels
+from app.domain import reports as R
+from app.domain.formatting import NBSP, format_date, format_nok, format_oslo_datetime
 
 MONTHS = (_l("jan."), _l("feb."), _l("mar."), _l("apr."), _l("mai"), _l("jun."), _l("jul."), _l("aug."),
           _l("sep."), _l("okt."), _l("nov."), _l("des."))

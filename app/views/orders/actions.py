@@ -8,14 +8,15 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 
-from ..domain import fulfilment, labels, orders
-from ..domain.errors import DomainError, NotFound, ValidationFailed
-from ..domain.formatting import oslo_today
-from ..domain.invoice_pdf import render_invoice_pdf, supplier_from_config
-from ..domain.validation import InvalidValue, validate_amount
-from ..extensions import db
-from ..models import Carrier, Invoice, Order
-from .workflow_base import current_actor, fail
+from app.domain import labels, orders
+from app.domain.errors import DomainError, NotFound, ValidationFailed
+from app.domain.formatting import oslo_today
+from app.domain.orders import fulfilment
+from app.domain.orders.invoice_pdf import render_invoice_pdf, supplier_from_config
+from app.domain.validation import InvalidValue, validate_amount
+from app.extensions import db
+from app.models import Carrier, Invoice, Order
+from app.views.forms import current_actor, fail
 
 
 def _date(value: str | None) -> dt.date | None:

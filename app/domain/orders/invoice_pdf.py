@@ -14,9 +14,9 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ..models import Invoice
-from .formatting import format_date, format_nok
-from .pricing import line_total, money
+from app.domain.formatting import format_date, format_nok
+from app.domain.pricing import line_total, money
+from app.models import Invoice
 
 
 def render_invoice_pdf(invoice: Invoice, supplier: dict[str, str]) -> bytes:

@@ -1,9 +1,4 @@
-"""Faste ordre pages: create and change a plan (products, address, schedule), pause, skip one delivery.
-
-The list and the plan's own page are StandingOrderView (views/portal.py); what they show beyond
-FAB's columns (next deliveries, generated orders, the buttons) comes from here. Every rule lives
-in app/domain/standing_orders.py; this module reads forms and shows the answers.
-"""
+"""Faste ordre: the list and page of a plan (StandingOrderView) and the pages that create and change one, pause it and skip a delivery (StandingOrderFormView). Rules: app/domain/standing_orders.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,20 +8,113 @@ from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..domain import labels
-from ..domain import standing_orders as rules
-from ..domain.errors import DomainError, ValidationFailed
-from ..domain.formatting import format_date, oslo_today
-from ..domain.orders import LineInput
-from ..extensions import db
-from ..models import Company, DeliveryAddress, PaymentTerms, Product, StandingOrder, StandingOrderLine
-from ..security import current_tenant
-from .base import user_can
-from .ordering import product_json
-from .workflow_base import _int, current_actor, fail, form_id, parse_lines
+from app.domain import labels
+from app.domain import standing_orders as rules
+from app.domain.errors import DomainError, ValidationFailed
+from app.domain.formatting import format_date, oslo_today
+from app.domain.orders import LineInput
+from app.extensions import db
+from app.models import (
+    Company,
+    DeliveryAddress,
+    PaymentTerms,
+    Product,
+    StandingOrder,
+    StandingOrderLine,
+)
+from app.tenancy import current_tenant
+from app.views.base import (
+    PortalInterface,
+    PortalModelView,
+    fmt_code,
+    fmt_date,
+    fmt_datetime,
+    fmt_yes_no,
+    user_can,
+)
+from app.views.forms import _int, current_actor, fail, form_id, parse_lines
+from app.views.orders.placing import product_json
+
+
+def plan_text(so: StandingOrder) -> str:
+    """"Hver 2. uke, mandag" / "Hver måned, den 15." — the delivery plan in words."""
+    weekday = labels.label(labels.WEEKDAY, so.weekday) if so.weekday is not None else ""
+    if so.frequency == "every_n_weeks":
+        text = str(_l("Hver %(n)s. uke", n=so.interval_weeks or 1))
+    else:
+        text = labels.label(labels.FREQUENCY, so.frequency)
+    if so.frequency == "monthly" and so.day_of_month:
+        return f"{text}, {_l('den %(day)s.', day=so.day_of_month)}"
+    return f"{text}, {weekday}" if weekday else text
+
+
+class StandingOrderView(PortalModelView):
+    datamodel = PortalInterface(
+        StandingOrder,
+        list_options=[joinedload(StandingOrder.company), joinedload(StandingOrder.delivery_address)],
+        item_options=[joinedload(StandingOrder.company), joinedload(StandingOrder.delivery_address),
+                      joinedload(StandingOrder.created_by),
+                      selectinload(StandingOrder.lines).joinedload(StandingOrderLine.product)],
+    )
+    base_permissions = ["can_list", "can_show"]
+
+    list_title = _l("Faste ordre")
+    show_title = _l("Fast ordre")
+    label_columns = {
+        "name": _l("Navn"),
+        "company": _l("Bedrift"),
+        "plan": _l("Leveringsplan"),
+        "delivery_address": _l("Leveringsadresse"),
+        "start_date": _l("Startdato"),
+        "end_date": _l("Sluttdato"),
+        "paused_until": _l("Pause til og med"),
+        "skip_date": _l("Hopper over"),
+        "next_delivery": _l("Neste levering"),
+        "active": _l("Aktiv"),
+        "created_by": _l("Opprettet av"),
+        "created_at": _l("Opprettet"),
+        "frequency": _l("Frekvens"),
+    }
+    formatters_columns = {
+        "start_date": fmt_date,
+        "end_date": fmt_date,
+        "paused_until": fmt_date,
+        "skip_date": fmt_date,
+        "active": fmt_yes_no,
+        "created_at": fmt_datetime,
+        "frequency": fmt_code(labels.FREQUENCY),
+    }
+    computed_columns = {"plan": plan_text}
+    list_columns = ["name", "company", "plan", "next_delivery", "delivery_address", "start_date", "end_date", "active"]
+    list_columns_customer = ["name", "plan", "next_delivery", "delivery_address", "start_date", "end_date",
+                             "paused_until", "active"]
+    order_columns = ["name", "start_date", "end_date"]
+    base_order = ("created_at", "desc")
+    search_columns = ["name", "active", "start_date"]
+    show_fieldsets = [
+        (_l("Fast ordre"), {"fields": ["name", "company", "plan", "delivery_address", "start_date", "end_date",
+                                       "paused_until", "skip_date", "active", "created_by", "created_at"]}),
+    ]
+    # Next deliveries, generated orders, pause/skip and "Opprett fast ordre": views/standing_order_pages.py.
+    list_template = "standing_orders/list.html"
+    show_template = "standing_orders/show.html"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from app.domain.standing_orders import plan_text as domain_plan_text
+        from app.views.standing_orders import next_delivery_text
+
+        self.computed_columns.update({"plan": domain_plan_text, "next_delivery": next_delivery_text})
+
+    def show_context(self, item: StandingOrder) -> dict[str, Any]:
+        from app.views.standing_orders import show_context
+
+        return show_context(item)
+
 
 VIEW = "StandingOrderFormView"
 
@@ -55,7 +143,7 @@ def list_notice() -> dict[str, Any]:
 
 def show_context(item: StandingOrder) -> dict[str, Any]:
     """What the plan's page shows besides FAB's fields (a fixed number of queries)."""
-    from .orders import line_configuration
+    from app.views.orders.overview import line_configuration
 
     today = oslo_today()
     lines = [{"sku": ln.product.sku if ln.product else "", "product": ln.product.name if ln.product else "",

@@ -5,9 +5,9 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 from marshmallow import fields
 
-from ..models import Product
-from .base import PortalModelRestApi
-from .fields import computed
+from app.api.base import PortalModelRestApi
+from app.api.fields import computed
+from app.models import Product
 
 
 class ProductApi(PortalModelRestApi):

@@ -25,7 +25,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from ..models import (
+from app.domain.formatting import OSLO
+from app.domain.pricing import order_totals
+from app.domain.validation import org_number_check_digit
+from app.models import (
     Budget,
     Company,
     DeliveryAddress,
@@ -46,9 +49,6 @@ from ..models import (
     StandingOrderLine,
     Store,
 )
-from .formatting import OSLO
-from .pricing import order_totals
-from .validation import org_number_check_digit
 
 DEMO_PASSWORD = "demo1234"
 SEED = 20261101

@@ -6,12 +6,12 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from ..domain.budgets import budget_status
-from ..domain.errors import DomainError, ValidationFailed
-from ..domain.orders import place_order
-from ..extensions import db
-from ..models import DeliveryAddress, OrderChannel, OrderStatus, Product
-from .workflow_base import current_actor, fail, form_id, parse_lines
+from app.domain.budgets import budget_status
+from app.domain.errors import DomainError, ValidationFailed
+from app.domain.orders import place_order
+from app.extensions import db
+from app.models import DeliveryAddress, OrderChannel, OrderStatus, Product
+from app.views.forms import current_actor, fail, form_id, parse_lines
 
 PRODUCT_SEARCH_LIMIT = 20
 

@@ -1,32 +1,180 @@
-"""Bruksgrense – oversikt: Plotly charts of a company's budgets, each with a table beside it.
-
-* consumption vs. limit per budget (user, or the whole company) in the chosen period (bar chart);
-* one budget's cumulative consumption over the period against its limit, with a straight-line
-  forecast to the period's end (line chart).
-
-Customer admins see their own company; supplier staff choose any company by customer number.
-The figures come from app/domain/budgets.py (SQL aggregates: a fixed number of statements
-whatever the number of orders); this module only shapes them for Plotly and the tables.
-"""
+"""Bruksgrenser: the budget list and form (BudgetView) and the dashboard with charts (BudgetDashboardView). Rules: app/domain/budgets.py."""
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Iterable, Optional, Sequence
 
-from flask import request
+from flask import current_app, g, request
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms import BooleanField, StringField
+from wtforms.validators import StopValidation
 
-from ..domain import budgets as rules
-from ..domain import labels
-from ..domain.formatting import format_date, format_nok, oslo_today
-from ..extensions import db
-from ..models import Budget, Company
-from .base import user_can
-from .workflow_base import current_actor
+from app.domain import budgets as rules
+from app.domain import labels
+from app.domain.budgets import consumption
+from app.domain.formatting import NBSP, format_date, format_nok, oslo_today
+from app.domain.validation import InvalidValue, validate_amount
+from app.extensions import db
+from app.models import Budget, Company, PortalUser
+from app.views.base import (
+    PortalInterface,
+    PortalModelView,
+    code_select,
+    company_lookup_field,
+    company_scoped,
+    fmt_code,
+    fmt_datetime,
+    fmt_nok,
+    fmt_yes_no,
+    form_company_id,
+    user_can,
+)
+from app.views.forms import current_actor
+
+
+def _consumed(budget: Budget) -> str:
+    """This period's consumption; the list computes a whole page in one query (see values())."""
+    cache = g.setdefault("_budget_consumption", {})
+    if budget.id not in cache:
+        cache.update(consumption(current_app.appbuilder.session, [budget], oslo_today()))
+    return fmt_nok(cache.get(budget.id))
+
+
+class BudgetView(PortalModelView):
+    datamodel = PortalInterface(Budget, list_options=[joinedload(Budget.company), joinedload(Budget.user)])
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
+
+    list_title = _l("Bruksgrense")
+    show_title = _l("Bruksgrense")
+    add_title = _l("Ny bruksgrense")
+    edit_title = _l("Endre bruksgrense")
+    label_columns = {
+        "company": _l("Bedrift"),
+        "user": _l("Bruker"),
+        "who": _l("Gjelder"),
+        "period": _l("Periode"),
+        "amount": _l("Beløp eks. mva."),
+        "consumed": _l("Forbruk denne perioden"),
+        "active": _l("Aktiv"),
+        "created_at": _l("Opprettet"),
+    }
+    formatters_columns = {
+        "period": fmt_code(labels.BUDGET_PERIOD),
+        "amount": fmt_nok,
+        "active": fmt_yes_no,
+        "created_at": fmt_datetime,
+    }
+    computed_columns = {
+        "who": lambda b: b.user.get_full_name() if b.user else str(_l("Alle brukere")),
+        "consumed": _consumed,
+    }
+    list_columns = ["company", "who", "period", "amount", "consumed", "active"]
+    list_columns_customer = ["who", "period", "amount", "consumed", "active"]
+    order_columns = ["period", "amount", "active"]
+    base_order = ("created_at", "desc")
+    search_columns = ["period", "active"]
+    search_form_extra_fields = {"period": code_select(_l("Periode"), labels.BUDGET_PERIOD, search=True)}
+    show_columns = ["company", "who", "period", "amount", "consumed", "active", "created_at"]
+    add_columns = edit_columns = ["company", "user", "period", "amount", "active"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "company": company_lookup_field(),
+        "period": code_select(_l("Periode"), labels.BUDGET_PERIOD),
+    }
+    # Users offered: the company's own (customer side: the guard; supplier: the budget's company).
+    add_form_query_rel_fields = edit_form_query_rel_fields = {"user": company_scoped()}
+    # The amount (decimal comma, the domain's rule) and the user select: views/budget_form.py (__init__).
+    validators_columns: dict[str, Any] = {}
+    description_columns = {
+        "user": _l("Tomt: grensen gjelder alle brukerne i bedriften samlet."),
+        "amount": _l("Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles."),
+    }
+    list_template = "budgets/list.html"  # adds the way to the dashboard (charts)
+
+    def __init__(self, **kwargs: Any) -> None:
+        from app.views.budgets import budget_form_fields
+
+        fields = {**self.add_form_extra_fields, **budget_form_fields()}
+        self.add_form_extra_fields = self.edit_form_extra_fields = fields
+        super().__init__(**kwargs)
+
+    def values(self, items: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
+        items = list(items)
+        if "consumed" in columns and items:
+            g.setdefault("_budget_consumption", {}).update(
+                consumption(self.datamodel.session, items, oslo_today()))
+        return super().values(items, columns)
+
+
+# Numeric(12, 2): the largest amount the column holds.
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+class MoneyField(StringField):
+    """An amount in NOK typed as text; `data` is a Decimal once validated."""
+
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", BS3TextFieldWidget())
+        kwargs.setdefault("render_kw", {"inputmode": "decimal"})
+        super().__init__(label, validators, **kwargs)
+        self.flags.required = True
+
+    def _value(self) -> str:
+        if isinstance(self.data, Decimal):
+            return f"{self.data:.2f}".replace(".", ",")
+        return str(self.data or "")
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if valuelist:
+            self.data = (valuelist[0] or "").strip()
+
+    def pre_validate(self, form: Any) -> None:
+        raw = self.data if isinstance(self.data, str) else ("" if self.data is None else str(self.data))
+        text = raw.replace(" ", "").replace(NBSP, "")
+        if not text:
+            raise StopValidation(str(_l("Beløpet må fylles ut.")))
+        try:
+            amount = validate_amount(text)
+        except InvalidValue as exc:
+            raise StopValidation(str(exc.message)) from exc
+        if amount > MAX_AMOUNT:
+            raise StopValidation(str(_l("Beløpet er for stort.")))
+        self.data = amount
+
+
+def _company_users() -> list[PortalUser]:
+    return list(db.session.scalars(select(PortalUser).where(PortalUser.company_id == form_company_id())
+                                   .order_by(PortalUser.first_name, PortalUser.last_name, PortalUser.username)))
+
+
+def _user_label(user: PortalUser) -> str:
+    return user.full_name if user.active else str(_l("%(name)s (deaktivert)", name=user.full_name))
+
+
+def budget_user_field() -> QuerySelectField:
+    return QuerySelectField(_l("Bruker"), query_func=_company_users, get_pk_func=lambda user: user.id,
+                            get_label=_user_label, allow_blank=True, blank_text=_l("(alle brukere)"),
+                            widget=Select2Widget(),
+                            description=_l("Tomt: grensen gjelder alle brukerne i bedriften samlet."))
+
+
+def budget_form_fields() -> dict[str, Any]:
+    return {
+        "user": budget_user_field(),
+        "amount": MoneyField(_l("Beløp eks. mva."), description=_l(
+            "Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles.")),
+        # Unticked must be allowed (FAB makes a NOT NULL boolean column "required").
+        "active": BooleanField(_l("Aktiv"), default=True,
+                               description=_l("En bruksgrense som ikke er aktiv, gjelder ikke.")),
+    }
+
 
 # How many periods the picker offers, newest first (older ones can still be opened by URL).
 PICKER_LENGTH = {"month": 12, "quarter": 8, "year": 5}

@@ -15,24 +15,19 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
-import plotly
-from flask import Flask, Response, abort, request, send_file, url_for
-from flask_appbuilder import AppBuilder, BaseView, expose, has_access
+from flask import Response, abort, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..domain import reports as R
-from ..domain.formatting import format_date, oslo_today
-from ..extensions import db
-from . import report_content as C
+from app.domain import reports as R
+from app.domain.formatting import format_date, oslo_today
+from app.extensions import db
+from app.views.reports import charts as C
 
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PLOTLY_JS_URL = f"/static/vendor/plotly-{plotly.__version__}.min.js"  # the version in the name: cache forever
-CATEGORY = ("Rapporter", _l("Rapporter"), "fa-bar-chart")
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
 
@@ -246,35 +241,3 @@ class ReportsView(BaseView):
     @permission_name("list")
     def budgets_csv(self) -> Response:
         return self._csv("budgets")
-
-
-# --- plotly.js ----------------------------------------------------------------------------------
-
-
-def plotly_js() -> Response:
-    """The plotly.js bundled with the installed Python package; public like any static file (no data)."""
-    response = send_file(PLOTLY_JS, mimetype="text/javascript", max_age=365 * 24 * 3600, conditional=True)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response
-
-
-def register_plotly_js(app: Flask) -> None:
-    """`url_for("plotly_js")` for any page with charts (the reports, the budget dashboard)."""
-    if "plotly_js" not in app.view_functions:
-        app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)
-
-
-def register_report_views(appbuilder: AppBuilder) -> None:
-    from flask import current_app
-
-    register_plotly_js(current_app)
-    view: Optional[Any] = None
-    for report in REPORTS:
-        if view is None:
-            view = appbuilder.add_view(ReportsView, report.menu_name, href=f"ReportsView.{report.method}",
-                                       label=report.title, icon=report.icon, category=CATEGORY[0],
-                                       category_label=CATEGORY[1], category_icon=CATEGORY[2])
-        else:
-            appbuilder.add_link(report.menu_name, href=f"ReportsView.{report.method}", label=report.title,
-                                icon=report.icon, category=CATEGORY[0], baseview=view)
-

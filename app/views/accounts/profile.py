@@ -7,22 +7,24 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from flask import flash, g, redirect, request, url_for
+from flask import current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
-from flask_appbuilder.security.views import ResetMyPasswordView as FabResetMyPasswordView
+from flask_appbuilder.security.views import (
+    ResetMyPasswordView as FabResetMyPasswordView,
+)
 from flask_appbuilder.security.views import UserInfoEditView as FabUserInfoEditView
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
-from ..domain import accounts, labels
-from ..domain.errors import DomainError, ValidationFailed
-from ..extensions import db
-from ..models import PortalUser
-from ..security import remember_stamp, set_request_tenant
-from .base import user_can
-from .workflow_base import current_actor
+from app.domain import accounts, labels
+from app.domain.errors import DomainError, ValidationFailed
+from app.extensions import db
+from app.models import PortalUser
+from app.tenancy import set_request_tenant
+from app.views.base import user_can
+from app.views.forms import current_actor
 
 # (label, view, endpoint method, permission) of the company administration a customer admin reaches
 # from Min profil; each shown only if the user holds the permission.
@@ -81,7 +83,7 @@ class ProfileView(BaseView):
         except ValidationFailed as exc:
             db.session.rollback()
             return self._page(password_errors=exc.errors)
-        remember_stamp(user)  # this session stays; every other session and API token of the user ends
+        current_app.appbuilder.sm.remember_stamp(user)  # this session stays; every other session and API token of the user ends
         flash(_("Passordet er endret. Du er logget ut på alle andre enheter, og gamle API-tokens virker ikke "
                 "lenger."), "success")
         return redirect(url_for("ProfileView.index"))

@@ -1,29 +1,11 @@
-"""Delivering the outbox (`portal send-mail`): at least once, never lost, never twice at once.
-
-A row's life: queued (`sent_at` NULL, `next_attempt_at` when it may go) → claimed → sent, or
-back to waiting with a backoff.
-
-* Claim: in a short transaction of its own, a sender takes the rows that are due and moves their
-  `next_attempt_at` a lease (10 minutes) ahead, adds 1 to `attempts` and clears `last_error`.
-  Other senders skip them from then on. On PostgreSQL the rows are picked with
-  `SELECT ... FOR UPDATE SKIP LOCKED`, so two senders never wait for or take the same row. SQLite
-  has no SKIP LOCKED: each row is claimed with a conditional UPDATE (a compare-and-set that only
-  one sender can win; SQLite lets one writer at a time), so a row is not sent twice there either,
-  but a second sender may wait for the database lock instead of skipping ahead.
-* Send: outside any transaction, through Flask-Mail (one SMTP connection per batch). A row is
-  marked sent (`sent_at`) only after the SMTP server accepted it. A crash between the two leaves
-  the row claimed; it is sent again when the lease runs out (at least once, never lost).
-* Failure: `last_error` is set and `next_attempt_at` moves ahead by an exponential backoff
-  (1, 2, 4, ... minutes, at most 6 hours). If the server cannot be reached (outage), the run stops
-  and everything stays queued. `--all` (include_waiting) also takes rows still waiting out a
-  backoff: those have `last_error` set, while rows another sender holds right now do not.
-"""
+"""Mail: queue a mail in the outbox (in the caller's transaction) and deliver the outbox with retries."""
 from __future__ import annotations
 
 import datetime as dt
 import smtplib
 import socket
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any, Callable, Optional
 
 from flask import current_app
@@ -31,7 +13,20 @@ from flask_mail import Connection, Message
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import MailOutbox, utcnow
+from app.models import MailOutbox, utcnow
+
+
+def queue_mail(session: Session, *, kind: str, to: str, subject: str, text: str,
+               link: Optional[str] = None, dedupe_key: Optional[str] = None) -> MailOutbox:
+    """Add one mail to the outbox (plain text and a simple HTML version with the link)."""
+    body_text = text if not link else f"{text}\n\n{link}"
+    paragraphs = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
+    body_html = paragraphs + (f'<p><a href="{escape(link)}">{escape(link)}</a></p>' if link else "")
+    mail = MailOutbox(kind=kind, to_address=to, subject=subject, body_text=body_text,
+                      body_html=body_html, dedupe_key=dedupe_key)
+    session.add(mail)
+    return mail
+
 
 LEASE = dt.timedelta(minutes=10)
 BACKOFF_BASE = dt.timedelta(minutes=1)

@@ -17,11 +17,11 @@ from marshmallow import ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..domain import accounts, labels
-from ..extensions import db
-from ..models import Company, PortalUser
-from .base import PortalModelRestApi, current_actor, ids_in_range
-from .fields import MAX_ID, MSG_NOT_FOUND_REF, InputSchema, computed
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range
+from app.api.fields import MAX_ID, MSG_NOT_FOUND_REF, InputSchema, computed
+from app.domain import accounts, labels
+from app.extensions import db
+from app.models import Company, PortalUser
 
 
 class UserIn(InputSchema):

@@ -18,14 +18,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms import DateField
 from wtforms.widgets import DateInput
 
-from ..domain import labels
-from ..domain.actors import Actor
-from ..domain.formatting import OSLO
-from ..domain.fulfilment import INVOICEABLE, SHIPPABLE
-from ..domain.orders import cancel_refusal
-from ..extensions import db
-from ..models import Order, OrderLine, OrderStatus, PortalUser, Shipment
-from .base import (
+from app.domain import labels
+from app.domain.actors import Actor
+from app.domain.formatting import OSLO
+from app.domain.orders import cancel_refusal
+from app.domain.orders.fulfilment import INVOICEABLE, SHIPPABLE
+from app.extensions import db
+from app.models import Order, OrderLine, OrderStatus, PortalUser, Shipment
+from app.views.base import (
     PortalInterface,
     PortalModelView,
     code_select,

@@ -24,12 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-from ..domain import accounts, labels
-from ..domain.errors import DomainError, ValidationFailed
-from ..extensions import db
-from ..models import Company, PortalUser
-from ..roles import CUSTOMER_ROLES
-from .base import (
+from app.domain import accounts, labels
+from app.domain.errors import DomainError, ValidationFailed
+from app.extensions import db
+from app.models import Company, PortalUser
+from app.roles import CUSTOMER_ROLES
+from app.views.base import (
     FormRefused,
     LookupField,
     PortalInterface,
@@ -38,7 +38,7 @@ from .base import (
     fmt_roles,
     fmt_yes_no,
 )
-from .workflow_base import MAX_ID, current_actor, fail
+from app.views.forms import MAX_ID, current_actor, fail
 
 USER_LABELS = {
     "first_name": _l("Fornavn"),

@@ -1,0 +1,56 @@
+"""What a user does with a placed order: cancel it (within the cancel window)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from app.domain.actors import Actor
+from app.domain.errors import NotAllowed
+from app.domain.formatting import oslo_today, to_oslo
+from app.domain.orders.lifecycle import NOT_SHIPPED, change_status, get_order
+from app.models import (
+    Order,
+    OrderStatus,
+    Shipment,
+)
+
+
+def cancel_refusal(order: Order, actor: Actor, has_shipment: bool, now: Optional[dt.datetime] = None) -> Optional[str]:
+    """Why this actor may not cancel this order now (Norwegian), or None when allowed."""
+    if order.status not in NOT_SHIPPED:
+        return "Ordren kan ikke kanselleres fordi den allerede er sendt, fakturert eller avsluttet."
+    if has_shipment:
+        return "Ordren kan ikke kanselleres fordi det allerede er registrert en levering."
+    if actor.has_role("CustomerService", "Admin"):
+        return None
+    if actor.is_customer and actor.company_id == order.company_id:
+        if oslo_today(now) != to_oslo(order.created_at).date():
+            return "En ordre kan bare kanselleres samme dag som den ble lagt inn. Kontakt kundeservice."
+        return None
+    return "Du har ikke tilgang til å kansellere ordrer."
+
+
+def can_cancel(session: Session, order: Order, actor: Actor, now: Optional[dt.datetime] = None) -> bool:
+    return cancel_refusal(order, actor, _has_shipment(session, order.id), now) is None
+
+
+def _has_shipment(session: Session, order_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(Shipment.order_id == order_id))))
+
+
+
+
+def cancel_order(session: Session, order_id: int, actor: Actor, reason: Optional[str] = None,
+                 now: Optional[dt.datetime] = None) -> Order:
+    order = get_order(session, order_id)
+    refusal = cancel_refusal(order, actor, _has_shipment(session, order.id), now)
+    if refusal:
+        raise NotAllowed(refusal)
+    no_shipment = ~exists().where(Shipment.order_id == Order.id)
+    if not change_status(session, order, actor, NOT_SHIPPED, OrderStatus.cancelled.value,
+                         reason or "Kansellert", extra_where=[no_shipment]):
+        raise NotAllowed("Ordren ble endret av noen andre i mellomtiden og kan ikke kanselleres.")
+    return order

@@ -1,0 +1,126 @@
+"""Placing an order: lines, prices, budgets and the confirmation mail."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.actors import Actor
+from app.domain.catalogue import LineInput, configuration_errors
+from app.domain.errors import NotFound, ValidationFailed
+from app.domain.formatting import format_nok
+from app.domain.links import portal_link
+from app.domain.mail import queue_mail
+from app.domain.orders.lifecycle import assign_number, record_event
+from app.domain.pricing import order_totals
+from app.models import (
+    Company,
+    DeliveryAddress,
+    Order,
+    OrderChannel,
+    OrderLine,
+    OrderStatus,
+    PortalUser,
+    Product,
+)
+
+
+def place_order(
+    session: Session,
+    *,
+    actor: Actor,
+    company_id: int,
+    delivery_address_id: Optional[int],
+    lines: Sequence[LineInput],
+    channel: str = OrderChannel.webshop.value,
+    customer_reference: Optional[str] = None,
+    quote_id: Optional[int] = None,
+    standing_order_id: Optional[int] = None,
+    delivery_date: Optional[dt.date] = None,
+) -> Order:
+    """Validate and create an order with its lines, first status event and confirmation mail.
+
+    Raises ValidationFailed (field → message) and writes nothing when any input is bad.
+    """
+    if actor.is_customer and actor.company_id != company_id:
+        raise NotFound("Fant ikke kundekontoen.")
+    company = session.get(Company, company_id)
+    if company is None:
+        raise ValidationFailed({"company_id": "Fant ikke kundekontoen."})
+    errors: dict[str, str] = {}
+    if channel not in {c.value for c in OrderChannel}:
+        errors["channel"] = "Ukjent kanal."
+    address = session.get(DeliveryAddress, delivery_address_id) if delivery_address_id else None
+    if address is None or address.company_id != company_id:
+        errors["delivery_address_id"] = "Velg en leveringsadresse for kundekontoen."
+    elif not address.active:
+        errors["delivery_address_id"] = "Leveringsadressen er deaktivert. Velg en annen."
+    if not lines:
+        errors["lines"] = "Ordren må ha minst én linje."
+    product_ids = {ln.product_id for ln in lines if ln.product_id}
+    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(product_ids)))} if product_ids else {}
+    for i, ln in enumerate(lines):
+        key = f"lines[{i}]"
+        product = products.get(ln.product_id) if ln.product_id else None
+        if product is None or not product.active:
+            errors[f"{key}.product_id"] = "Velg et produkt fra katalogen."
+            continue
+        if ln.quantity is None or ln.quantity <= 0:
+            errors[f"{key}.quantity"] = "Antall må være minst 1."
+        for field, message in configuration_errors(product, ln).items():
+            errors[f"{key}.{field}"] = message
+    if errors:
+        raise ValidationFailed(errors)
+
+    status = OrderStatus.pending_approval.value if company.requires_approval else OrderStatus.processing.value
+    order = Order(
+        company_id=company_id, channel=channel, status=status, delivery_address_id=address.id,  # type: ignore[union-attr]
+        created_by_id=actor.id, customer_reference=(customer_reference or None), quote_id=quote_id,
+        standing_order_id=standing_order_id, delivery_date=delivery_date,
+    )
+    priced = []
+    for i, ln in enumerate(lines, start=1):
+        product = products[ln.product_id]  # type: ignore[index]
+        price = ln.unit_price if ln.unit_price is not None else product.unit_price
+        order.lines.append(OrderLine(
+            company_id=company_id, line_no=i, product_id=product.id, quantity=ln.quantity,
+            unit_price=price, vat_rate=product.vat_rate, width=ln.width, depth=ln.depth,
+            fabric=ln.fabric or None, colour=ln.colour or None,
+        ))
+        priced.append({"unit_price": price, "quantity": ln.quantity, "vat_rate": product.vat_rate})
+    order.total_ex_vat, order.total_vat = order_totals(priced)
+    session.add(order)
+    assign_number(order, session)
+    record_event(session, order, actor, None, status,
+                 "Venter på godkjenning fra selger" if status == OrderStatus.pending_approval.value else None)
+    _confirmation_mail(session, order, actor)
+    from app.domain.budgets import (
+        apply_budgets,  # budgets flag the order and notify once per period
+    )
+
+    apply_budgets(session, order)
+    return order
+
+
+def _confirmation_mail(session: Session, order: Order, actor: Actor) -> None:
+    recipient = session.get(PortalUser, order.created_by_id) if order.created_by_id else None
+    to = (recipient.email if recipient else None) or actor.email
+    if not to:
+        return
+    waiting = order.status == OrderStatus.pending_approval.value
+    text = (
+        f"Takk for bestillingen!\n\nOrdrenummer: {order.number}\n"
+        f"Sum eks. mva: {format_nok(order.total_ex_vat)}\nSum inkl. mva: {format_nok(order.total_inc_vat)}\n\n"
+        + ("Ordren har status «Til godkjenning» og er ikke akseptert før en selger hos oss har godkjent den."
+           if waiting else "Ordren er under behandling.")
+        + "\n\nKontroller at ordrebekreftelsen stemmer med ønsket oppsett (antall, mål og varianter)."
+    )
+    queue_mail(session, kind="order_confirmation", to=to, subject=f"Ordrebekreftelse {order.number}",
+               text=text, link=portal_link(f"/orderview/show/{order.id}"))
+
+
+# --- cancelling -----------------------------------------------------------------------------
+
+

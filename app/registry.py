@@ -1,0 +1,175 @@
+"""The one place that adds every page, link, menu category and REST API to AppBuilder.
+
+Menus: FAB shows an item to a role with `menu_access` on the item's name (app/domain/setup.py grants
+it for every view a role can list). Views used by both sides appear in one menu for everyone
+("Ordre", "Katalog"); where the supplier's and the customer's work differ the same view has one
+item per side, shown by a `menu_cond` ("Kunder" for supplier staff, "Min side" for customers).
+Menu item *names* are stable identifiers (permissions refer to them); labels are Norwegian.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Optional
+
+import plotly
+from flask import Flask, Response, send_file
+from flask_appbuilder import AppBuilder
+from flask_babel import lazy_gettext as _l
+
+from app.api.accounts import UserApi
+from app.api.budgets import BudgetApi
+from app.api.catalogue import ProductApi
+from app.api.companies import CompanyApi, DeliveryAddressApi
+from app.api.inquiries import InquiryApi
+from app.api.orders import OrderApi
+from app.api.pickup import PickupReservationApi
+from app.api.quotes import QuoteApi
+from app.api.standing_orders import StandingOrderApi
+from app.views.accounts import CompanyUserView, PasswordLinkView, ProfileView
+from app.views.approvals import ApprovalQueueView
+from app.views.base import is_customer, is_supplier
+from app.views.budgets import BudgetDashboardView, BudgetView
+from app.views.catalogue import ProductView, StoreView
+from app.views.companies import CompanyView, DeliveryAddressView, MyCompanyView
+from app.views.inquiries import InquiryView
+from app.views.orders import (
+    NewOrderView,
+    OrderActionsView,
+    OrderLineView,
+    OrderView,
+    ProductSearchView,
+)
+from app.views.pickup import PickupReservationView
+from app.views.quotes import QuoteActionsView, QuoteLineView, QuoteView
+from app.views.reports import REPORTS, ReportsView
+from app.views.standing_orders import (
+    StandingOrderFormView,
+    StandingOrderView,
+    list_notice,
+)
+
+
+class Category(NamedTuple):
+    name: str  # stable identifier (menu_access permissions name it)
+    label: Any
+    icon: str
+
+
+ORDERS = Category("Ordre", _l("Ordre"), "fa-shopping-cart")
+CUSTOMERS = Category("Kunder", _l("Kunder"), "fa-building")
+MY_PAGE = Category("Min side", _l("Min side"), "fa-home")
+CATALOGUE = Category("Katalog", _l("Katalog"), "fa-th-list")
+REPORTS_MENU = Category("Rapporter", _l("Rapporter"), "fa-bar-chart")
+
+APIS = (
+    CompanyApi,
+    DeliveryAddressApi,
+    ProductApi,
+    OrderApi,
+    QuoteApi,
+    BudgetApi,
+    StandingOrderApi,
+    InquiryApi,
+    PickupReservationApi,
+    UserApi,
+)
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_JS_URL = f"/static/vendor/plotly-{plotly.__version__}.min.js"  # the version in the name: cache forever
+
+
+def register_all(app: Flask, appbuilder: AppBuilder) -> None:
+    registered: dict[type, Any] = {}
+
+    def add(view: type, name: str, label: Any, category: Category, icon: str,
+            cond: Optional[Callable[[], bool]] = None, href: Optional[str] = None) -> Any:
+        # A second menu item for a view must point at the registered instance: FAB would build a
+        # new, unregistered instance from the class (no endpoint, a broken link).
+        instance = appbuilder.add_view(registered.get(view, view), name, href=href, label=label, icon=icon,
+                                       category=category.name, category_label=category.label,
+                                       category_icon=category.icon, menu_cond=cond)
+        registered.setdefault(view, instance)
+        return instance
+
+    def link(name: str, href: str, label: Any, category: Category, icon: str, baseview: Any,
+             cond: Optional[Callable[[], bool]] = None) -> None:
+        appbuilder.add_link(name, href=href, label=label, icon=icon, category=category.name,
+                            category_label=category.label, category_icon=category.icon, baseview=baseview,
+                            cond=cond)
+
+    # Ordre: the same lists for everyone (the guard scopes customers to their company).
+    add(OrderView, "Orders", _l("Ordreoversikt"), ORDERS, "fa-list")
+    add(QuoteView, "Quotes", _l("Tilbud"), ORDERS, "fa-file-text-o")
+    add(StandingOrderView, "StandingOrders", _l("Faste ordre"), ORDERS, "fa-repeat", cond=is_supplier)
+    add(ApprovalQueueView, "Til godkjenning", _l("Til godkjenning"), ORDERS, "fa-check-square-o")
+    add(NewOrderView, "Ny bestilling", _l("Ny bestilling"), ORDERS, "fa-cart-plus")
+    add(QuoteActionsView, "Nytt tilbud", _l("Nytt tilbud"), ORDERS, "fa-file-text-o", href="/tilbud/ny")
+
+    # Kunder: the supplier's view of all customer companies.
+    add(CompanyView, "Companies", _l("Bedrifter"), CUSTOMERS, "fa-building-o")
+    user_view = appbuilder.sm.user_view
+    if user_view is not None:
+        # FAB files its user admin under "Security" (Admin only); customer service needs it here.
+        security = appbuilder.menu.find("Security")
+        if security is not None:
+            security.childs = [c for c in security.childs if c.baseview is not user_view]
+        link("CustomerUsers", f"{user_view.endpoint}.list", _l("Brukere"), CUSTOMERS, "fa-users", user_view,
+             cond=is_supplier)
+    add(DeliveryAddressView, "DeliveryAddresses", _l("Leveringsadresser"), CUSTOMERS, "fa-truck", cond=is_supplier)
+    add(BudgetView, "Budgets", _l("Bruksgrenser"), CUSTOMERS, "fa-tachometer", cond=is_supplier)
+    add(InquiryView, "Inquiries", _l("Henvendelser"), CUSTOMERS, "fa-comments", cond=is_supplier)
+    add(PickupReservationView, "PickupReservations", _l("Klikk og Hent"), CUSTOMERS, "fa-shopping-bag",
+        cond=is_supplier)
+
+    # Min side: a customer's own company.
+    add(MyCompanyView, "MyCompany", _l("Bedriftsinformasjon"), MY_PAGE, "fa-building-o")
+    add(DeliveryAddressView, "MyDeliveryAddresses", _l("Leveringsadresser"), MY_PAGE, "fa-truck", cond=is_customer)
+    add(CompanyUserView, "CompanyUsers", _l("Brukere"), MY_PAGE, "fa-users")
+    add(BudgetView, "MyBudgets", _l("Bruksgrense"), MY_PAGE, "fa-tachometer", cond=is_customer)
+    add(StandingOrderView, "MyStandingOrders", _l("Faste ordre"), MY_PAGE, "fa-repeat", cond=is_customer)
+    add(InquiryView, "MyInquiries", _l("Henvendelser"), MY_PAGE, "fa-comments", cond=is_customer)
+    add(PickupReservationView, "MyPickupReservations", _l("Klikk og Hent"), MY_PAGE, "fa-shopping-bag",
+        cond=is_customer)
+    # The budget dashboard: "Min side" for the customer admin, "Kunder" for supplier staff (any company).
+    dashboard = add(BudgetDashboardView, "MyBudgetDashboard", _l("Bruksgrense – oversikt"), MY_PAGE,
+                    "fa-bar-chart", cond=is_customer)
+    link("BudgetDashboard", "BudgetDashboardView.index", _l("Bruksgrenser – oversikt"), CUSTOMERS, "fa-bar-chart",
+         dashboard, cond=is_supplier)
+
+    # Katalog
+    add(ProductView, "Products", _l("Produkter"), CATALOGUE, "fa-cube")
+    add(StoreView, "Stores", _l("Butikker"), CATALOGUE, "fa-map-marker")
+
+    # Rapporter: one view, one menu item per report.
+    reports: Optional[Any] = None
+    for report in REPORTS:
+        href = f"ReportsView.{report.method}"
+        if reports is None:
+            reports = add(ReportsView, report.menu_name, report.title, REPORTS_MENU, report.icon, href=href)
+        else:
+            link(report.menu_name, href, report.title, REPORTS_MENU, report.icon, reports)
+
+    # Reached from other pages only: an order's or a quote's page, Min profil (the navbar's user
+    # menu), the welcome mail's set-password page, the standing order forms, the product search.
+    for view in (OrderLineView, QuoteLineView, ProfileView, PasswordLinkView, OrderActionsView,
+                 ProductSearchView, StandingOrderFormView):
+        appbuilder.add_view_no_menu(view)
+
+    # Category items show only on the side they belong to (an empty dropdown otherwise).
+    for name, cond in ((CUSTOMERS.name, is_supplier), (MY_PAGE.name, is_customer)):
+        item = appbuilder.menu.find(name)
+        if item is not None:
+            item.cond = cond
+
+    for api in APIS:
+        appbuilder.add_api(api)
+
+    app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
+    app.jinja_env.globals["standing_order_list_notice"] = list_notice
+
+
+def plotly_js() -> Response:
+    """The plotly.js bundled with the installed Python package; public like any static file (no data)."""
+    response = send_file(PLOTLY_JS, mimetype="text/javascript", max_age=365 * 24 * 3600, conditional=True)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
