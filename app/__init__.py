@@ -23,7 +23,11 @@ def create_app(config_object: Optional[object] = None) -> Flask:
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
 
     from app.security import install_stamp_listeners
-    from app.tenancy import clear_request_tenant, install_tenant_guard, resolve_request_tenant
+    from app.tenancy import (
+        clear_request_tenant,
+        install_tenant_guard,
+        resolve_request_tenant,
+    )
 
     install_tenant_guard()
     install_stamp_listeners()

@@ -23,6 +23,10 @@ SUPPLIER_ROLES = ("Admin", "Seller", "CustomerService", "Manager")
 CUSTOMER_ROLES = ("CustomerAdmin", "CustomerUser")
 ALL_ROLES = SUPPLIER_ROLES + CUSTOMER_ROLES
 
+# Role groups: which supplier staff do what (Admin may do everything).
+CUSTOMER_SERVICE = ("CustomerService", "Admin")  # customers' data, users, shipments, invoices, inquiries, pickup
+SELLERS = ("Seller", "Admin")  # approve dealer orders, special prices on quotes
+
 ROLE_LABELS = {
     "Admin": "Systemadministrator",
     "Seller": "Selger",

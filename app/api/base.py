@@ -145,6 +145,14 @@ def plain(messages: Any) -> Any:
     return str(messages)
 
 
+class BadBody(Exception):
+    """The request body is not what the route takes (not JSON, not an object): 400 with the message."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
 class FieldError(Exception):
     """Bad input found after loading (in pre_add/pre_update): 400 naming `field`."""
 
@@ -152,6 +160,27 @@ class FieldError(Exception):
         super().__init__(str(message))
         self.field = field
         self.message = message
+
+
+# What a route may raise and `error_response` answers (anything else is a 500 without details).
+REFUSALS = (DomainError, BadBody, ValidationError, FieldError, TenantViolation, SQLAlchemyError, DatabaseException)
+
+
+def safe(route: Callable[..., Response]) -> Callable[..., Response]:
+    """FAB's `safe` plus the portal's refusals: a route raises, this answers (one error path)."""
+
+    @functools.wraps(route)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return route(self, *args, **kwargs)
+        except REFUSALS as exc:
+            return self.error_response(exc)
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            log.exception("%s.%s failed", type(self).__name__, route.__name__)
+            db.session.rollback()
+            return self.response_500()
+
+    return wrapper
 
 
 # --- the base API ---------------------------------------------------------------------------
@@ -264,18 +293,35 @@ class PortalModelRestApi(ModelRestApi):
 
     # --- writes -------------------------------------------------------------------------
 
-    def _json_body(self) -> tuple[Optional[dict[str, Any]], Optional[Response]]:
+    def json_body(self) -> dict[str, Any]:
+        """The request's JSON object (BadBody: 400 when it is not one)."""
         if not request.is_json:
-            return None, self.response_400_fields(MSG_NOT_JSON)
+            raise BadBody(MSG_NOT_JSON)
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return None, self.response_400_fields(MSG_BODY_OBJECT)
-        return dict(body), None
+            raise BadBody(MSG_BODY_OBJECT)
+        return dict(body)
+
+    def _json_body(self) -> tuple[Optional[dict[str, Any]], Optional[Response]]:
+        try:
+            return self.json_body(), None
+        except BadBody as exc:
+            return None, self.error_response(exc)
 
     def _add_schema(self) -> Any:
         if self.tenant_owned and is_customer_request():
             return self.customer_add_model_schema
         return self.add_model_schema
+
+    def _drop_company(self, body: dict[str, Any], current: Optional[int]) -> None:
+        """Drop a `company_id` that changes nothing; refuse one that names another company (400)."""
+        if "company_id" not in body or not self.tenant_owned:
+            return
+        if current is not None and body["company_id"] == current:
+            body.pop("company_id")
+            return
+        message = MSG_COMPANY_FROM_USER if is_customer_request() else MSG_NO_MOVE
+        raise ValidationError({"company_id": [message]})
 
     def _strip_company(self, body: dict[str, Any], current: Optional[int]) -> Optional[Response]:
         """Drop a `company_id` that changes nothing; refuse one that names another company."""
@@ -308,26 +354,20 @@ class PortalModelRestApi(ModelRestApi):
     def _show(self, item: Any) -> Any:
         return self.show_model_schema.dump(item, many=False)
 
+    # FAB's post/put/delete call these; `safe` answers their refusals (FAB's own would say 500).
+
+    @safe
     def post_headless(self) -> Response:
-        body, error = self._json_body()
-        if error is not None:
-            return error
+        body = self.json_body()
         if self.tenant_owned and is_customer_request():
-            error = self._strip_company(body, current_tenant())
-        if error is not None:
-            return error
+            self._drop_company(body, current_tenant())
         schema = self._add_schema()
         if schema is None:
             return self.response_403()
-        try:
-            item = schema.load(body)
-            self.pre_add(item)
-            self.datamodel.add(item)
-            self.post_add(item)
-        except DomainError as exc:
-            return self.response_domain_error(exc)
-        except (ValidationError, FieldError, TenantViolation, SQLAlchemyError, DatabaseException) as exc:
-            return self._write_error(exc)
+        item = schema.load(body)
+        self.pre_add(item)
+        self.datamodel.add(item)
+        self.post_add(item)
         pk = self.datamodel.get_pk_value(item)
         return self.response(201, id=pk, result=self._show(item))
 
@@ -336,32 +376,25 @@ class PortalModelRestApi(ModelRestApi):
             return self.response_404()
         return super().get_headless(pk, **kwargs)
 
+    @safe
     def put_headless(self, pk: Any) -> Response:
         item_id = _int_or_none(pk)
         item = self.datamodel.get(item_id, self._base_filters) if item_id is not None else None
         if item is None:
             return self.response_404()
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        error = self._strip_company(body, getattr(item, "company_id", None))
-        if error is not None:
-            return error
+        body = self.json_body()
+        self._drop_company(body, getattr(item, "company_id", None))
         # A schema of its own: marshmallow-sqlalchemy keeps `instance` on the schema object
         # during load, so two PUTs sharing FAB's schema in threads could swap their rows.
         schema = type(self.edit_model_schema)()
         schema.error_messages = self.edit_model_schema.error_messages
-        try:
-            item = schema.load(body, instance=item, partial=True)
-            self.pre_update(item)
-            self.datamodel.edit(item)
-            self.post_update(item)
-        except DomainError as exc:
-            return self.response_domain_error(exc)
-        except (ValidationError, FieldError, TenantViolation, SQLAlchemyError, DatabaseException) as exc:
-            return self._write_error(exc)
+        item = schema.load(body, instance=item, partial=True)
+        self.pre_update(item)
+        self.datamodel.edit(item)
+        self.post_update(item)
         return self.response(200, id=item_id, result=self._show(item))
 
+    @safe
     def delete_headless(self, pk: Any) -> Response:
         item_id = _int_or_none(pk)
         item = self.datamodel.get(item_id, self._base_filters) if item_id is not None else None
@@ -371,10 +404,6 @@ class PortalModelRestApi(ModelRestApi):
             self.pre_delete(item)
             self.datamodel.delete(item)
             self.post_delete(item)
-        except DomainError as exc:
-            return self.response_domain_error(exc)
-        except (FieldError, TenantViolation) as exc:
-            return self._write_error(exc)
         except (SQLAlchemyError, DatabaseException):
             db.session.rollback()
             return self.response_400_fields(MSG_DELETE_REFUSED)
@@ -384,6 +413,19 @@ class PortalModelRestApi(ModelRestApi):
         """Server-side fields: who created the row (never from the body)."""
         if hasattr(item, "created_by_id") and getattr(item, "created_by_id", None) is None:
             item.created_by_id = current_user_id()
+
+    def error_response(self, exc: Exception) -> Response:
+        """THE mapping of a refusal to an answer; the session is rolled back, nothing is written.
+
+        app/domain errors carry their status (ValidationFailed 400 per field, NotAllowed 409,
+        NotFound 404, Forbidden 403); bad bodies, schema errors, guard and database refusals are 400.
+        """
+        db.session.rollback()
+        if isinstance(exc, DomainError):
+            return self.response_domain_error(exc)
+        if isinstance(exc, BadBody):
+            return self.response_400_fields(exc.message)
+        return self._write_error(exc)
 
     def response_domain_error(self, exc: DomainError) -> Response:
         """app/domain errors: ValidationFailed 400 per field, NotAllowed 409, NotFound 404, Forbidden 403."""
@@ -436,6 +478,35 @@ class PortalModelRestApi(ModelRestApi):
             return schema.load(body)
         except ValidationError as exc:
             raise ValidationError(flat_errors(exc.messages)) from exc
+
+    def new_body(self) -> tuple[dict[str, Any], bool]:
+        """The JSON body of a POST that creates through a domain function, loaded with the add schema,
+        and whether the caller is a customer; a customer's own company_id is dropped and another
+        company's is refused (400), as for every POST. Raises what `error_response` answers."""
+        body = self.json_body()
+        customer = is_customer_request()
+        if customer:
+            self._drop_company(body, current_tenant())
+        return self.load_input(self._add_schema(), body), customer
+
+    def optional_body(self) -> dict[str, Any]:
+        """A body that may be left out entirely (e.g. an optional reason); if sent, a JSON object."""
+        if not request.get_data(cache=True):
+            return {}
+        return self.json_body()
+
+    def commit(self, action: Callable[[], Any], rename: Optional[Callable[[str], str]] = None) -> Any:
+        """Run a domain function and commit: the one place an API write commits. A refusal is
+        raised on to `safe` (answered by `error_response`); `rename` maps the domain's field
+        names to the body's where they differ."""
+        try:
+            result = action()
+        except ValidationFailed as exc:
+            if rename is None:
+                raise
+            raise ValidationFailed({rename(key): message for key, message in exc.errors.items()}) from exc
+        db.session.commit()
+        return result
 
     def run_domain(self, action: Callable[[], Any], rename: Optional[Callable[[str], str]] = None,
                    ) -> tuple[Any, Optional[Response]]:

@@ -15,7 +15,8 @@ from marshmallow.fields import Field
 from sqlalchemy import Numeric, select
 
 from app.domain import labels
-from app.domain.validation import InvalidValue, validate_choice
+from app.domain.catalogue import MAX_QUANTITY
+from app.domain.validation import MAX_ID, InvalidValue, validate_choice
 from app.extensions import db
 
 MSG_REQUIRED = _("Feltet må fylles ut.")
@@ -36,12 +37,8 @@ MSG_SERVER_ERROR = _("Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeser
 MSG_BAD_FILTER = _("Ugyldig filter.")
 MSG_LIST = _("Skriv en liste.")
 MSG_LINE_OBJECT = _("Hver linje må være et JSON-objekt.")
-MSG_QUANTITY_MAX = _("Antall kan være høyst 99999.")
+MSG_QUANTITY_MAX = _("Antall kan være høyst %(max)s.", max=MAX_QUANTITY)
 
-# Ids and quantities beyond a 32-bit integer are refused before they reach SQL (SQLite raises
-# OverflowError on bigger Python ints; PostgreSQL an out-of-range error).
-MAX_ID = 2**31 - 1
-MAX_QUANTITY = 99999
 
 _TYPE_MESSAGES: tuple[tuple[type[Field], Any], ...] = (
     (fields.Boolean, _("Skriv true eller false.")),

@@ -36,8 +36,8 @@ from app.api.fields import (
 )
 from app.domain import approvals, labels
 from app.domain import orders as order_rules
-from app.domain.errors import NotFound
 from app.domain.catalogue import LineInput
+from app.domain.errors import NotFound
 from app.domain.orders import fulfilment
 from app.domain.orders.invoice_pdf import render_invoice_pdf, supplier_from_config
 from app.domain.validation import validate_amount

@@ -30,8 +30,8 @@ from app.api.fields import (
 from app.api.orders import OrderLineIn
 from app.domain import labels
 from app.domain import quotes as quote_rules
-from app.domain.errors import NotAllowed
 from app.domain.catalogue import LineInput
+from app.domain.errors import NotAllowed
 from app.domain.validation import validate_not_past
 from app.extensions import db
 from app.models import Company, DeliveryAddress, Quote, QuoteLine

@@ -21,9 +21,9 @@ from app.api.fields import InputSchema, RelatedId, computed, line_list
 from app.api.orders import OrderLineIn
 from app.domain import labels
 from app.domain import standing_orders as rules
+from app.domain.catalogue import LineInput
 from app.domain.errors import NotFound
 from app.domain.formatting import oslo_today
-from app.domain.catalogue import LineInput
 from app.extensions import db
 from app.models import Company, DeliveryAddress, StandingOrder, StandingOrderLine
 from app.tenancy import current_tenant

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-SUPPLIER_ROLES = frozenset({"Admin", "Seller", "CustomerService", "Manager"})
+from app.roles import CUSTOMER_SERVICE, SELLERS, SUPPLIER_ROLES
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,20 @@ class Actor:
 
     def has_role(self, *names: str) -> bool:
         return bool(self.roles.intersection(names))
+
+    @property
+    def is_supplier_staff(self) -> bool:
+        return not self.is_customer and self.has_role(*SUPPLIER_ROLES)
+
+    @property
+    def is_customer_service(self) -> bool:
+        """Customer service (or Admin): keeps customers' data, ships, invoices, answers inquiries."""
+        return not self.is_customer and self.has_role(*CUSTOMER_SERVICE)
+
+    @property
+    def is_seller(self) -> bool:
+        """A seller (or Admin): approves dealer orders, gives special prices on quotes."""
+        return not self.is_customer and self.has_role(*SELLERS)
 
     @classmethod
     def from_user(cls, user: Any) -> "Actor":

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.domain.actors import Actor
+from app.domain.catalogue import configuration_errors
 from app.domain.errors import (
     AlreadyHandled,
     Forbidden,
@@ -23,24 +24,25 @@ from app.domain.errors import (
     ValidationFailed,
 )
 from app.domain.labels import ORDER_STATUS
+from app.domain.lifecycle import (
+    OPEN,
+    PENDING_APPROVAL,
+    PROCESSING,
+    REJECTED,
+    change_status,
+    may_move,
+)
 from app.domain.links import portal_link
 from app.domain.mail import queue_mail
-from app.domain.catalogue import configuration_errors
-from app.domain.orders import change_status
 from app.models import (
     Company,
     Invoice,
     Order,
     OrderLine,
-    OrderStatus,
     PortalUser,
     Product,
     utcnow,
 )
-
-OPEN = (OrderStatus.pending_approval.value, OrderStatus.processing.value, OrderStatus.shipped.value,
-        OrderStatus.partially_delivered.value)
-APPROVERS = ("Seller", "Admin")
 
 
 @dataclass
@@ -133,7 +135,7 @@ def approval_queue(session: Session, *, page: int = 0, page_size: int = 25,
                    now: Optional[dt.datetime] = None) -> tuple[list[QueueRow], int]:
     """Pending orders oldest first with both checks; a fixed number of queries per page."""
     now = now or utcnow()
-    base = select(Order).where(Order.status == OrderStatus.pending_approval.value)
+    base = select(Order).where(Order.status == PENDING_APPROVAL)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     orders = session.scalars(
         base.options(joinedload(Order.company), joinedload(Order.created_by))
@@ -147,7 +149,7 @@ def approval_queue(session: Session, *, page: int = 0, page_size: int = 25,
 
 
 def _require_approver(actor: Actor) -> None:
-    if not actor.has_role(*APPROVERS):
+    if not may_move(actor, "approve"):
         raise Forbidden("Bare selgere kan godkjenne eller avvise ordrer.")
 
 
@@ -155,7 +157,7 @@ def _load_pending(session: Session, order_id: int) -> Order:
     order = session.get(Order, order_id)
     if order is None:
         raise NotFound("Fant ikke ordren.")
-    if order.status != OrderStatus.pending_approval.value:
+    if order.status != PENDING_APPROVAL:
         raise AlreadyHandled(f"Ordren er allerede behandlet (status: {ORDER_STATUS[order.status]}).")
     return order
 
@@ -167,7 +169,7 @@ def approve_order(session: Session, order_id: int, actor: Actor) -> Order:
     check = producibility(session, [order.id])[order.id]
     if not check.ok:
         raise NotAllowed("Ordren kan ikke godkjennes: " + "; ".join(check.problems))
-    if not change_status(session, order, actor, [OrderStatus.pending_approval.value], OrderStatus.processing.value,
+    if not change_status(session, order, actor, "approve", PROCESSING,
                          "Godkjent av selger"):
         raise AlreadyHandled("Ordren er allerede behandlet av en annen selger.")
     _decision_mail(session, order, approved=True)
@@ -193,7 +195,7 @@ def reject_order(session: Session, order_id: int, actor: Actor, reason: Optional
     if not reason:
         raise ValidationFailed({"reason": "Skriv en begrunnelse for avvisningen."})
     order = _load_pending(session, order_id)
-    if not change_status(session, order, actor, [OrderStatus.pending_approval.value], OrderStatus.rejected.value,
+    if not change_status(session, order, actor, "reject", REJECTED,
                          reason):
         raise AlreadyHandled("Ordren er allerede behandlet av en annen selger.")
     _decision_mail(session, order, approved=False, reason=reason)

@@ -14,11 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.domain.formatting import OSLO, format_nok, to_oslo
+from app.domain.lifecycle import EXCLUDED
 from app.domain.links import portal_link
 from app.domain.mail import queue_mail
-from app.models import Budget, MailOutbox, Order, OrderStatus, PortalUser
-
-EXCLUDED = (OrderStatus.cancelled.value, OrderStatus.rejected.value)
+from app.models import Budget, MailOutbox, Order, PortalUser
 
 
 def period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Optional
+from typing import Optional, Sequence
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.models import (
     OrderLine,
@@ -22,38 +27,73 @@ class LineInput:
     unit_price: Optional[Decimal] = None  # only for frozen quote prices; never from a customer
 
 
-# --- configuration (producibility) ----------------------------------------------------------
+MAX_QUANTITY = 99999  # beyond this a quantity is a typo; the API and the forms give the same bound
+MAX_LINES = 50
+
+
+# --- the line check: orders, quotes and standing orders ----------------------------------------
 
 
 def configuration_errors(product: Product, line: LineInput | OrderLine) -> dict[str, str]:
-    """Field → Norwegian message for every way this line breaks the product's configuration."""
+    """Field → message for every way this line breaks the product's configuration."""
     errors: dict[str, str] = {}
     for field, low, high, label in (
-        ("width", product.min_width, product.max_width, "Bredde"),
-        ("depth", product.min_depth, product.max_depth, "Dybde"),
+        ("width", product.min_width, product.max_width, _l("Bredde")),
+        ("depth", product.min_depth, product.max_depth, _l("Dybde")),
     ):
         value = getattr(line, field)
         if low is None and high is None:
             if value is not None:
-                errors[field] = f"{product.name} har ikke valgbar {label.lower()}."
+                errors[field] = _("%(product)s har ikke valgbar %(what)s.", product=product.name,
+                                  what=str(label).lower())
             continue
         if value is None:
-            errors[field] = f"{label} må fylles ut for {product.name}."
+            errors[field] = _("%(what)s må fylles ut for %(product)s.", what=label, product=product.name)
         elif (low is not None and value < low) or (high is not None and value > high):
-            errors[field] = f"{label} må være mellom {low} og {high} cm"
+            errors[field] = _("%(what)s må være mellom %(low)s og %(high)s cm", what=label, low=low, high=high)
     variants = product.variants or {}
-    for field, label in (("fabric", "Stoff"), ("colour", "Farge")):
+    for field, label in (("fabric", _l("Stoff")), ("colour", _l("Farge"))):
         value = getattr(line, field)
         allowed = variants.get(field) or []
         if not allowed:
             if value:
-                errors[field] = f"{product.name} har ikke valg av {label.lower()}."
+                errors[field] = _("%(product)s har ikke valg av %(what)s.", product=product.name,
+                                  what=str(label).lower())
             continue
         if not value:
-            errors[field] = f"Velg {label.lower()} for {product.name}."
+            errors[field] = _("Velg %(what)s for %(product)s.", what=str(label).lower(), product=product.name)
         elif value not in allowed:
-            errors[field] = f"{label} «{value}» finnes ikke for {product.name}. Velg en av: {', '.join(allowed)}"
+            errors[field] = _("%(what)s «%(value)s» finnes ikke for %(product)s. Velg en av: %(allowed)s",
+                              what=label, value=value, product=product.name, allowed=", ".join(allowed))
     return errors
+
+
+def check_lines(session: Session, lines: Sequence[LineInput]) -> tuple[dict[str, str], dict[int, Product]]:
+    """The one check of the lines of an order, a quote or a standing order: at least one line, each
+    an orderable product with a quantity of 1 to MAX_QUANTITY and a valid configuration.
+
+    Returns the errors keyed `lines` / `lines[<i>].<field>` and the products by id.
+    """
+    if not lines:
+        return {"lines": _("Velg minst ett produkt.")}, {}
+    if len(lines) > MAX_LINES:
+        return {"lines": _("Høyst %(max)s linjer.", max=MAX_LINES)}, {}
+    ids = {ln.product_id for ln in lines if ln.product_id}
+    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
+    errors: dict[str, str] = {}
+    for i, ln in enumerate(lines):
+        key = f"lines[{i}]"
+        product = products.get(ln.product_id) if ln.product_id else None
+        if product is None or not product.active:
+            errors[f"{key}.product_id"] = _("Velg et produkt fra katalogen.")
+            continue
+        if ln.quantity is None or ln.quantity <= 0:
+            errors[f"{key}.quantity"] = _("Antall må være minst 1.")
+        elif ln.quantity > MAX_QUANTITY:
+            errors[f"{key}.quantity"] = _("Antall kan være høyst %(max)s.", max=MAX_QUANTITY)
+        for field, message in configuration_errors(product, ln).items():
+            errors[f"{key}.{field}"] = message
+    return errors, products
 
 
 # --- numbers, events -----------------------------------------------------------------------

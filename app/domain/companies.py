@@ -281,6 +281,16 @@ def history_rows(changes: Sequence[CompanyChange]) -> list[HistoryRow]:
 
 # --- delivery addresses ---------------------------------------------------------------------
 
+
+def delivery_address_error(session: Session, company_id: int, address_id: Optional[int]) -> Optional[str]:
+    """Why this address cannot receive a delivery for this company (None: it can)."""
+    address = session.get(DeliveryAddress, address_id) if address_id else None
+    if address is None or address.company_id != company_id:
+        return _("Velg en leveringsadresse for kundekontoen.")
+    if not address.active:
+        return _("Leveringsadressen er deaktivert. Velg en annen.")
+    return None
+
 ADDRESS_TEXT_FIELDS = ("recipient_name", "street", "postal_code", "city")
 ADDRESS_FIELDS = (*ADDRESS_TEXT_FIELDS, "active")
 _ADDRESS_MAX_LENGTH = {"recipient_name": 200, "street": 200, "city": 100}

@@ -12,6 +12,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
+from app.domain.catalogue import LineInput, check_lines
+from app.domain.companies import delivery_address_error
 from app.domain.errors import (
     AlreadyHandled,
     Forbidden,
@@ -20,18 +22,12 @@ from app.domain.errors import (
     ValidationFailed,
 )
 from app.domain.formatting import oslo_today
-from app.domain.orders import (
-    LineInput,
-    assign_number,
-    configuration_errors,
-    place_order,
-)
+from app.domain.lifecycle import assign_number
+from app.domain.orders import place_order
 from app.models import (
     Company,
-    DeliveryAddress,
     Order,
     OrderChannel,
-    Product,
     Quote,
     QuoteLine,
     QuoteStatus,
@@ -65,23 +61,18 @@ def create_quote(session: Session, *, actor: Actor, company_id: int, valid_until
     elif valid_until < today:
         errors["valid_until"] = "Gyldig til kan ikke være tilbake i tid."
     if delivery_address_id is not None:
-        address = session.get(DeliveryAddress, delivery_address_id)
-        if address is None or address.company_id != company_id:
-            errors["delivery_address_id"] = "Velg en leveringsadresse for kundekontoen."
-    if not lines:
-        errors["lines"] = "Tilbudet må ha minst én linje."
+        address_error = delivery_address_error(session, company_id, delivery_address_id)
+        if address_error:
+            errors["delivery_address_id"] = address_error
+    line_errors, products = check_lines(session, lines)
+    errors.update(line_errors)
     quote = Quote(company_id=company_id, valid_until=valid_until, end_customer_ref=end_customer_ref or None,
                   delivery_address_id=delivery_address_id, created_by_id=actor.id, note=note or None,
                   status=QuoteStatus.draft.value)
     for i, ln in enumerate(lines):
-        product = session.get(Product, ln.product_id) if ln.product_id else None
-        if product is None or not product.active:
-            errors[f"lines[{i}].product_id"] = "Velg et produkt fra katalogen."
+        product = products.get(ln.product_id) if ln.product_id else None
+        if product is None or f"lines[{i}].product_id" in errors:
             continue
-        if ln.quantity is None or ln.quantity <= 0:
-            errors[f"lines[{i}].quantity"] = "Antall må være minst 1."
-        for field, message in configuration_errors(product, ln).items():
-            errors[f"lines[{i}].{field}"] = message
         # Dealers never set prices; a seller may give a special price.
         price = ln.unit_price if (ln.unit_price is not None and actor.has_role("Seller", "Admin")) else product.unit_price
         if price is not None and price < 0:

@@ -42,6 +42,13 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from app.domain.approvals import exposure_by_company
 from app.domain.budgets import consumption, period_bounds, usage_level
 from app.domain.formatting import OSLO, oslo_today
+from app.domain.lifecycle import (
+    DECISIONS,
+    PENDING_APPROVAL,
+    PROCESSING,
+    REJECTED,
+    SALES,
+)
 from app.models import (
     Budget,
     Company,
@@ -55,12 +62,10 @@ from app.models import (
 )
 
 CENT = Decimal("0.01")
-SALES_STATUSES = (OrderStatus.processing.value, OrderStatus.shipped.value,
-                  OrderStatus.partially_delivered.value, OrderStatus.invoiced.value)
+SALES_STATUSES = SALES
 CHANNELS = tuple(c.value for c in OrderChannel)
 STATUSES = tuple(s.value for s in OrderStatus)
-PENDING = OrderStatus.pending_approval.value
-DECISIONS = (OrderStatus.processing.value, OrderStatus.rejected.value)
+PENDING = PENDING_APPROVAL
 MAX_DAYS = 5 * 366  # longest period: five years (260 weekly buckets)
 TOP_CUSTOMERS = 10
 OLDEST_WAITING = 10
@@ -309,8 +314,8 @@ def approval_report(session: Session, period: Period, now: Optional[dt.datetime]
     ).subquery("ranked")
     rows = session.execute(
         select(ranked.c.bucket, func.count(),
-               func.sum(case((ranked.c.outcome == OrderStatus.processing.value, 1), else_=0)),
-               func.sum(case((ranked.c.outcome == OrderStatus.rejected.value, 1), else_=0)),
+               func.sum(case((ranked.c.outcome == PROCESSING, 1), else_=0)),
+               func.sum(case((ranked.c.outcome == REJECTED, 1), else_=0)),
                _percentile_times_q(ranked, (1, 2)), _percentile_times_q(ranked, (9, 10)))
         .group_by(ranked.c.bucket)
     ).all()

@@ -32,26 +32,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.domain.actors import Actor
+from app.domain.catalogue import LineInput, check_lines
+from app.domain.companies import delivery_address_error
 from app.domain.errors import NotAllowed, NotFound, ValidationFailed
 from app.domain.formatting import format_date, oslo_today
-from app.domain.catalogue import LineInput, configuration_errors
 from app.domain.orders import place_order
 from app.models import (
     Company,
-    DeliveryAddress,
     Frequency,
     Order,
     OrderChannel,
     PaymentTerms,
     PortalUser,
-    Product,
     StandingOrder,
     StandingOrderLine,
 )
 
 MAX_INTERVAL_WEEKS = 52
-MAX_LINES = 50
-MAX_QUANTITY = 99999
 # How far ahead next_deliveries looks before giving up (a pause of years, an end date passed).
 HORIZON_DAYS = 366 * 5
 
@@ -263,36 +260,8 @@ def _normalise(values: dict[str, Any]) -> None:
             values["interval_weeks"] = None
 
 
-def _address_error(session: Session, company_id: int, address_id: Optional[int]) -> Optional[str]:
-    address = session.get(DeliveryAddress, address_id) if address_id else None
-    if address is None or address.company_id != company_id:
-        return _("Velg en leveringsadresse for kundekontoen.")
-    if not address.active:
-        return _("Leveringsadressen er deaktivert. Velg en annen.")
-    return None
-
-
 def _line_errors(session: Session, lines: Sequence[LineInput]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if not lines:
-        return {"lines": _("Velg minst ett produkt.")}
-    if len(lines) > MAX_LINES:
-        return {"lines": _("Høyst %(max)s linjer.", max=MAX_LINES)}
-    ids = {ln.product_id for ln in lines if ln.product_id}
-    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
-    for i, ln in enumerate(lines):
-        key = f"lines[{i}]"
-        product = products.get(ln.product_id) if ln.product_id else None
-        if product is None or not product.active:
-            errors[f"{key}.product_id"] = _("Velg et produkt fra katalogen.")
-            continue
-        if ln.quantity is None or ln.quantity <= 0:
-            errors[f"{key}.quantity"] = _("Antall må være minst 1.")
-        elif ln.quantity > MAX_QUANTITY:
-            errors[f"{key}.quantity"] = _("Antall kan være høyst 99999.")
-        for name, message in configuration_errors(product, ln).items():
-            errors[f"{key}.{name}"] = message
-    return errors
+    return check_lines(session, lines)[0]
 
 
 def _set_lines(item: StandingOrder, lines: Sequence[LineInput]) -> None:
@@ -315,7 +284,7 @@ def create_standing_order(session: Session, actor: Actor, company_id: Optional[i
     require_invoice_customer(company)
     values = {name: getattr(data, name) for name in PLAN_FIELDS}
     errors = _plan_errors(values, today, start_changed=True)
-    address_error = _address_error(session, company.id, data.delivery_address_id)
+    address_error = delivery_address_error(session, company.id, data.delivery_address_id)
     if address_error:
         errors["delivery_address_id"] = address_error
     errors.update(_line_errors(session, data.lines or []))
@@ -343,7 +312,7 @@ def update_standing_order(session: Session, standing_order_id: Any, actor: Actor
         values["active"] = item.active
     errors = _plan_errors(values, today, start_changed=values["start_date"] != item.start_date)
     if "delivery_address_id" in provided and values["delivery_address_id"] != item.delivery_address_id:
-        address_error = _address_error(session, item.company_id, values["delivery_address_id"])
+        address_error = delivery_address_error(session, item.company_id, values["delivery_address_id"])
         if address_error:
             errors["delivery_address_id"] = address_error
     if "lines" in provided and data.lines is not None:

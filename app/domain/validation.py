@@ -21,6 +21,10 @@ _ORG_NUMBER = re.compile(r"^\d{9}$")
 _ORG_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 TWO_PLACES = Decimal("0.01")
 
+# Ids beyond a 32-bit integer are refused before they reach SQL (SQLite raises OverflowError on
+# bigger Python ints; PostgreSQL an out-of-range error).
+MAX_ID = 2**31 - 1
+
 
 class InvalidValue(ValueError):
     """A value a user typed that breaks a rule; `message` is shown next to the field."""

@@ -18,10 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from wtforms import DateTimeField, StringField
 
 from app.domain.actors import Actor
+from app.domain.catalogue import MAX_QUANTITY, LineInput
 from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.domain.formatting import OSLO, to_oslo
-from app.domain.catalogue import LineInput
-from app.domain.validation import InvalidValue, validate_amount
+from app.domain.validation import MAX_ID, InvalidValue, validate_amount
 from app.extensions import db
 from app.tenancy import TenantViolation
 
@@ -198,10 +198,6 @@ class OsloDateTimeField(DateTimeField):
         setattr(obj, name, self.utc_data)
 
 
-# Numbers beyond these never reach SQL (SQLite raises OverflowError past 64 bits, PostgreSQL an
-# out-of-range error past 32): the same bounds as the REST API (app/api/fields.py).
-MAX_ID = 2**31 - 1
-MAX_QUANTITY = 99999
 
 
 def current_actor() -> Actor:
@@ -266,7 +262,7 @@ def parse_lines(form: Any, max_lines: int = 50, prices: bool = False) -> tuple[l
             if not ok:
                 errors[f"lines[{n}].{field}"] = messages[field]
             elif field == "quantity" and value is not None and value > MAX_QUANTITY:
-                errors[f"lines[{n}].{field}"] = _("Antall kan være høyst 99999.")
+                errors[f"lines[{n}].{field}"] = _("Antall kan være høyst %(max)s.", max=MAX_QUANTITY)
             values[field] = value
         values["fabric"] = (form.get(prefix + "fabric") or "").strip()[:100] or None
         values["colour"] = (form.get(prefix + "colour") or "").strip()[:100] or None

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 from app.domain.actors import Actor
 from app.domain.errors import NotAllowed
 from app.domain.formatting import oslo_today, to_oslo
-from app.domain.orders.lifecycle import NOT_SHIPPED, change_status, get_order
+from app.domain.lifecycle import CANCELLED, NOT_SHIPPED, change_status, get_order
 from app.models import (
     Order,
-    OrderStatus,
     Shipment,
 )
 
@@ -24,7 +23,7 @@ def cancel_refusal(order: Order, actor: Actor, has_shipment: bool, now: Optional
         return "Ordren kan ikke kanselleres fordi den allerede er sendt, fakturert eller avsluttet."
     if has_shipment:
         return "Ordren kan ikke kanselleres fordi det allerede er registrert en levering."
-    if actor.has_role("CustomerService", "Admin"):
+    if actor.is_customer_service:
         return None
     if actor.is_customer and actor.company_id == order.company_id:
         if oslo_today(now) != to_oslo(order.created_at).date():
@@ -50,7 +49,7 @@ def cancel_order(session: Session, order_id: int, actor: Actor, reason: Optional
     if refusal:
         raise NotAllowed(refusal)
     no_shipment = ~exists().where(Shipment.order_id == Order.id)
-    if not change_status(session, order, actor, NOT_SHIPPED, OrderStatus.cancelled.value,
+    if not change_status(session, order, actor, "cancel", CANCELLED,
                          reason or "Kansellert", extra_where=[no_shipment]):
         raise NotAllowed("Ordren ble endret av noen andre i mellomtiden og kan ikke kanselleres.")
     return order

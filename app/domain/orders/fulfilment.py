@@ -15,49 +15,55 @@ from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotAllowed, ValidationFailed
-from app.domain.orders.lifecycle import change_status, get_order
+from app.domain.lifecycle import (
+    EXCLUDED,
+    INVOICEABLE,
+    INVOICED,
+    PARTIALLY_DELIVERED,
+    SHIPPABLE,
+    SHIPPED,
+    WAITING,
+    change_status,
+    get_order,
+    may_move,
+)
 from app.models import (
     Carrier,
     Invoice,
     LineStatus,
     Order,
     OrderLine,
-    OrderStatus,
     Shipment,
     ShipmentLine,
     utcnow,
 )
 
-FULFILLERS = ("CustomerService", "Admin")
-SHIPPABLE = (OrderStatus.processing.value, OrderStatus.partially_delivered.value)
-INVOICEABLE = (OrderStatus.processing.value, OrderStatus.partially_delivered.value, OrderStatus.shipped.value)
-
 
 def derive_status(lines: list[tuple[int, int]], invoiced: Decimal, total_inc_vat: Decimal, current: str) -> str:
     """(quantity, delivered) per line + invoiced amount → the status the order should have."""
-    if current in (OrderStatus.cancelled.value, OrderStatus.rejected.value, OrderStatus.pending_approval.value):
+    if current in EXCLUDED or current in WAITING:
         return current
     if total_inc_vat > 0 and invoiced >= total_inc_vat:
-        return OrderStatus.invoiced.value
+        return INVOICED
     delivered = [d for _, d in lines]
     if lines and all(d >= q for q, d in lines):
-        return OrderStatus.shipped.value
+        return SHIPPED
     if any(d > 0 for d in delivered):
-        return OrderStatus.partially_delivered.value
+        return PARTIALLY_DELIVERED
     return current
 
 
-def _require(actor: Actor) -> None:
-    if not actor.has_role(*FULFILLERS):
+def _require(actor: Actor, move: str) -> None:
+    if not may_move(actor, move):
         raise Forbidden("Bare kundeservice kan registrere leveranser og fakturaer.")
 
 
-def _move(session: Session, order: Order, actor: Actor, reason: str) -> None:
+def _move(session: Session, order: Order, actor: Actor, move: str, reason: str) -> None:
     lines = [(ln.quantity, ln.delivered_quantity) for ln in order.lines]
     invoiced = session.scalar(select(func.coalesce(func.sum(Invoice.amount), 0)).where(Invoice.order_id == order.id))
     target = derive_status(lines, Decimal(invoiced), order.total_inc_vat, order.status)
     if target != order.status:
-        if not change_status(session, order, actor, [order.status], target, reason):
+        if not change_status(session, order, actor, move, target, reason, sources=[order.status]):
             raise NotAllowed("Ordren ble endret av noen andre i mellomtiden. Prøv igjen.")
 
 
@@ -65,7 +71,7 @@ def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier:
                       waybill_number: Optional[str], quantities: Mapping[int, int],
                       shipped_at: Optional[dt.datetime] = None) -> Shipment:
     """Ship `quantities` (order line id → quantity) with a carrier; updates lines and the order status."""
-    _require(actor)
+    _require(actor, "ship")
     order = get_order(session, order_id)
     if order.status not in SHIPPABLE:
         raise NotAllowed("Ordren kan ikke leveres i denne statusen.")
@@ -103,14 +109,14 @@ def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier:
         session.refresh(line, ["delivered_quantity"])
         line.status = (LineStatus.delivered.value if line.delivered_quantity >= line.quantity
                        else LineStatus.partially_delivered.value if line.delivered_quantity else LineStatus.open.value)
-    _move(session, order, actor, f"Levering registrert ({carrier}, {shipment.waybill_number or 'egen transport'})")
+    _move(session, order, actor, "ship", f"Levering registrert ({carrier}, {shipment.waybill_number or 'egen transport'})")
     return shipment
 
 
 def register_invoice(session: Session, order_id: int, actor: Actor, *, number: str, invoice_date: dt.date,
                      due_date: dt.date, amount: Optional[Decimal] = None) -> Invoice:
     """Invoice an order (default: its total incl. VAT); fully invoiced orders become `invoiced`."""
-    _require(actor)
+    _require(actor, "invoice")
     order = get_order(session, order_id)
     if order.status not in INVOICEABLE:
         raise NotAllowed("Ordren kan ikke faktureres i denne statusen.")
@@ -131,5 +137,5 @@ def register_invoice(session: Session, order_id: int, actor: Actor, *, number: s
             session.add(invoice)
     except IntegrityError:
         raise ValidationFailed({"number": "Fakturanummeret finnes allerede."}) from None
-    _move(session, order, actor, f"Faktura {invoice.number} registrert")
+    _move(session, order, actor, "invoice", f"Faktura {invoice.number} registrert")
     return invoice

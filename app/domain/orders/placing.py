@@ -4,26 +4,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
-from app.domain.catalogue import LineInput, configuration_errors
+from app.domain.catalogue import LineInput, check_lines
+from app.domain.companies import delivery_address_error
 from app.domain.errors import NotFound, ValidationFailed
 from app.domain.formatting import format_nok
+from app.domain.lifecycle import assign_number, record_event
 from app.domain.links import portal_link
 from app.domain.mail import queue_mail
-from app.domain.orders.lifecycle import assign_number, record_event
 from app.domain.pricing import order_totals
 from app.models import (
     Company,
-    DeliveryAddress,
     Order,
     OrderChannel,
     OrderLine,
     OrderStatus,
     PortalUser,
-    Product,
 )
 
 
@@ -52,31 +50,17 @@ def place_order(
     errors: dict[str, str] = {}
     if channel not in {c.value for c in OrderChannel}:
         errors["channel"] = "Ukjent kanal."
-    address = session.get(DeliveryAddress, delivery_address_id) if delivery_address_id else None
-    if address is None or address.company_id != company_id:
-        errors["delivery_address_id"] = "Velg en leveringsadresse for kundekontoen."
-    elif not address.active:
-        errors["delivery_address_id"] = "Leveringsadressen er deaktivert. Velg en annen."
-    if not lines:
-        errors["lines"] = "Ordren må ha minst én linje."
-    product_ids = {ln.product_id for ln in lines if ln.product_id}
-    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(product_ids)))} if product_ids else {}
-    for i, ln in enumerate(lines):
-        key = f"lines[{i}]"
-        product = products.get(ln.product_id) if ln.product_id else None
-        if product is None or not product.active:
-            errors[f"{key}.product_id"] = "Velg et produkt fra katalogen."
-            continue
-        if ln.quantity is None or ln.quantity <= 0:
-            errors[f"{key}.quantity"] = "Antall må være minst 1."
-        for field, message in configuration_errors(product, ln).items():
-            errors[f"{key}.{field}"] = message
+    address_error = delivery_address_error(session, company_id, delivery_address_id)
+    if address_error:
+        errors["delivery_address_id"] = address_error
+    line_errors, products = check_lines(session, lines)
+    errors.update(line_errors)
     if errors:
         raise ValidationFailed(errors)
 
     status = OrderStatus.pending_approval.value if company.requires_approval else OrderStatus.processing.value
     order = Order(
-        company_id=company_id, channel=channel, status=status, delivery_address_id=address.id,  # type: ignore[union-attr]
+        company_id=company_id, channel=channel, status=status, delivery_address_id=delivery_address_id,
         created_by_id=actor.id, customer_reference=(customer_reference or None), quote_id=quote_id,
         standing_order_id=standing_order_id, delivery_date=delivery_date,
     )

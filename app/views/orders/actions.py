@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from app.domain import labels, orders
 from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.domain.formatting import oslo_today
+from app.domain.lifecycle import INVOICEABLE, SHIPPABLE
 from app.domain.orders import fulfilment
 from app.domain.orders.invoice_pdf import render_invoice_pdf, supplier_from_config
 from app.domain.validation import InvalidValue, validate_amount
@@ -66,7 +67,7 @@ class OrderActionsView(BaseView):
     @permission_name("ship")
     def ship(self, pk: int):  # type: ignore[no-untyped-def]
         order = _order_or_404(pk)
-        if order.status not in fulfilment.SHIPPABLE:
+        if order.status not in SHIPPABLE:
             flash(_("Ordren kan ikke leveres når den har status «%(status)s».",
                     status=labels.order_status(order.status)), "warning")
             return redirect(url_for("OrderView.show", pk=pk))
@@ -103,7 +104,7 @@ class OrderActionsView(BaseView):
     @permission_name("bill")
     def bill(self, pk: int):  # type: ignore[no-untyped-def]
         order = _order_or_404(pk)
-        if order.status not in fulfilment.INVOICEABLE:
+        if order.status not in INVOICEABLE:
             flash(_("Ordren kan ikke faktureres når den har status «%(status)s».",
                     status=labels.order_status(order.status)), "warning")
             return redirect(url_for("OrderView.show", pk=pk))

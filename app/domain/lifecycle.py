@@ -1,0 +1,128 @@
+"""The order lifecycle: the state table (who may move an order from where to where), the status
+groups derived from it, order numbers, and status changes with their history."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app.domain.actors import Actor
+from app.domain.errors import NotFound
+from app.models import (
+    Order,
+    OrderEvent,
+    OrderStatus,
+    utcnow,
+)
+from app.roles import CUSTOMER_ROLES, CUSTOMER_SERVICE, SELLERS
+
+# --- the lifecycle as a table ------------------------------------------------------------------
+#
+#   (placed) ──▶ pending_approval ──approve──▶ processing ──ship──▶ partially_delivered ──ship──▶ shipped
+#                     │   └──reject──▶ rejected      │  └──invoice──▶ ... ──invoice──▶ invoiced
+#                     └──────cancel─────▶ cancelled ◀─┘
+#
+# Dealers' orders wait "Til godkjenning" (pending_approval) for a seller; others start in processing.
+# Shipments and invoices move the order to the status its lines and invoices add up to (fulfilment).
+
+PENDING_APPROVAL = OrderStatus.pending_approval.value
+PROCESSING = OrderStatus.processing.value
+SHIPPED = OrderStatus.shipped.value
+PARTIALLY_DELIVERED = OrderStatus.partially_delivered.value
+INVOICED = OrderStatus.invoiced.value
+CANCELLED = OrderStatus.cancelled.value
+REJECTED = OrderStatus.rejected.value
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: tuple[str, ...]  # the statuses the order may be in
+    targets: tuple[str, ...]  # where it may go
+    roles: tuple[str, ...]  # who may make the move (customers: see the move's own rule)
+    voids: bool = False  # the order ends without a delivery: it counts for no budget and no sale
+
+
+MOVES: dict[str, Move] = {
+    "approve": Move((PENDING_APPROVAL,), (PROCESSING,), SELLERS),
+    "reject": Move((PENDING_APPROVAL,), (REJECTED,), SELLERS, voids=True),
+    # Customers cancel their own orders on the day they placed them (orders/actions.py).
+    "cancel": Move((PENDING_APPROVAL, PROCESSING), (CANCELLED,), (*CUSTOMER_SERVICE, *CUSTOMER_ROLES), voids=True),
+    "ship": Move((PROCESSING, PARTIALLY_DELIVERED), (PARTIALLY_DELIVERED, SHIPPED, INVOICED), CUSTOMER_SERVICE),
+    "invoice": Move((PROCESSING, PARTIALLY_DELIVERED, SHIPPED), (PARTIALLY_DELIVERED, SHIPPED, INVOICED),
+                    CUSTOMER_SERVICE),
+}
+
+# Status groups, derived from the table.
+ALL_STATUSES = tuple(s.value for s in OrderStatus)
+WAITING = MOVES["approve"].sources  # waiting for the supplier's approval
+NOT_SHIPPED = MOVES["cancel"].sources  # nothing has left the warehouse yet
+SHIPPABLE = MOVES["ship"].sources
+INVOICEABLE = MOVES["invoice"].sources
+OPEN = tuple(s for s in ALL_STATUSES if any(s in m.sources for m in MOVES.values()))  # not yet final
+EXCLUDED = tuple(dict.fromkeys(t for m in MOVES.values() if m.voids for t in m.targets))  # no budget, no sale
+SALES = tuple(s for s in ALL_STATUSES if s not in EXCLUDED and s not in WAITING)  # accepted orders
+DECISIONS = tuple(t for name in ("approve", "reject") for t in MOVES[name].targets)  # a seller's answer
+
+
+def may_move(actor: Actor, name: str) -> bool:
+    return actor.has_role(*MOVES[name].roles)
+
+
+def assign_number(obj: Order, session: Session, prefix: str = "", base: int = 100000) -> None:
+    """Unique human number from the row id (flushes once to get the id; no read-then-write race)."""
+    if obj.number is None:
+        obj.number = f"tmp-{uuid.uuid4().hex[:16]}"
+    session.flush()
+    obj.number = f"{prefix}{base + obj.id}"
+
+
+def record_event(session: Session, order: Order, actor: Actor, from_status: Optional[str], to_status: str,
+                 reason: Optional[str] = None, at: Optional[dt.datetime] = None) -> OrderEvent:
+    event = OrderEvent(order_id=order.id, company_id=order.company_id, actor_id=actor.id,
+                       actor_name=actor.name, from_status=from_status, to_status=to_status,
+                       reason=reason, at=at or utcnow())
+    session.add(event)
+    return event
+
+
+def change_status(session: Session, order: Order, actor: Actor, move: str, to_status: str,
+                  reason: Optional[str] = None, extra_where: Sequence = (), sources: Sequence[str] = ()) -> bool:
+    """Make the table's `move` as a conditional UPDATE: the order moves only if it is still in one
+    of the move's sources (or the narrower `sources`).
+
+    Returns False when another transaction got there first; the caller decides what to say.
+    """
+    rule = MOVES[move]
+    if to_status not in rule.targets:
+        raise ValueError(f"{move} cannot lead to {to_status}")
+    allowed_from = [s for s in (sources or rule.sources) if s in rule.sources]
+    from_status = order.status
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status.in_(allowed_from), *extra_where)
+        .values(status=to_status)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    order.status = to_status
+    session.expire(order, ["status"])
+    record_event(session, order, actor, from_status, to_status, reason)
+    return True
+
+
+
+
+
+
+def get_order(session: Session, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound("Fant ikke ordren.")
+    return order
+
+
