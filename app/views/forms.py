@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Optional
+from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -94,38 +97,11 @@ class DomainFormMixin:
     # --- saving ------------------------------------------------------------------------------
 
     def _domain_save(self, form: Any, action: Callable[[], Any]) -> Any:
-        """Run the domain function and commit; on a refusal roll back and say why (None)."""
-        session = self.datamodel.session  # type: ignore[attr-defined]
-        try:
+        """Run the domain function in `domain_action`: the saved row, or None (refused, said why)."""
+        saved = None
+        with domain_action(form, field_names=self.domain_field_names) as done:
             saved = action()
-            session.commit()
-            return saved
-        except ValidationFailed as exc:
-            session.rollback()
-            for name, message in exc.errors.items():
-                self._field_error(form, name, message)
-        except NotFound:
-            session.rollback()
-            abort(404)
-        except DomainError as exc:
-            session.rollback()
-            flash(str(exc.message), "danger")
-        except TenantViolation as exc:
-            session.rollback()
-            self._field_error(form, exc.field or "", exc.message)
-        except SQLAlchemyError:
-            session.rollback()
-            flash(str(self.database_error_message), "danger")  # type: ignore[attr-defined]
-        return None
-
-    def _field_error(self, form: Any, name: str, message: Any) -> None:
-        """Show a message next to the form field it names, else above the form."""
-        field_name = self.domain_field_names.get(name, name)
-        if field_name and field_name in form:
-            field = form[field_name]
-            field.errors = [*field.errors, message]
-        else:
-            flash(message, "danger")
+        return saved if done.ok else None
 
 
 def form_values(form: Any, names: Any) -> dict[str, Any]:
@@ -202,6 +178,69 @@ class OsloDateTimeField(DateTimeField):
 
 def current_actor() -> Actor:
     return Actor.from_user(g.user)
+
+
+DATABASE_REFUSED = _l("Kunne ikke lagre. Prøv igjen, eller kontakt kundeservice.")
+
+
+@dataclass
+class Outcome:
+    """What `domain_action` did: `ok` after a commit; else the refusal's field errors (if any)."""
+
+    ok: bool = False
+    errors: dict[str, Any] = dataclass_field(default_factory=dict)
+
+
+@contextmanager
+def domain_action(form: Any = None, *, field_names: Mapping[str, str] | None = None,
+                  errors_on_page: bool = False) -> Iterator[Outcome]:
+    """One unit of work on a page, and the one place a page commits.
+
+    The body calls the domain; afterwards the session is committed. On a refusal it is rolled back
+    (nothing half-written) and the user is told why: a ValidationFailed next to the fields of `form`
+    it names (`field_names` maps domain names to form names; the rest above the form), or, with
+    `errors_on_page`, left in `outcome.errors` for a page that shows them itself (else flashed);
+    NotFound is a 404; any other DomainError, a guard or a database refusal a message above the page.
+    """
+    outcome = Outcome()
+    session = db.session
+    try:
+        yield outcome
+        session.commit()
+        outcome.ok = True
+    except NotFound:
+        session.rollback()
+        abort(404)
+    except ValidationFailed as exc:
+        session.rollback()
+        outcome.errors = dict(exc.errors)
+        if form is not None:
+            for name, message in exc.errors.items():
+                _field_error(form, (field_names or {}).get(name, name), message)
+        elif not errors_on_page:
+            for message in exc.errors.values():
+                flash(str(message), "danger")
+    except DomainError as exc:
+        session.rollback()
+        flash(str(exc.message), "danger")
+    except TenantViolation as exc:
+        session.rollback()
+        if form is not None:
+            _field_error(form, (field_names or {}).get(exc.field or "", exc.field or ""), exc.message)
+        else:
+            flash(str(exc.message), "danger")
+    except SQLAlchemyError:
+        session.rollback()
+        flash(str(DATABASE_REFUSED), "danger")
+
+
+def _field_error(form: Any, name: str, message: Any) -> None:
+    """Show a message next to the form field it names, else above the form."""
+    if name and name in form:
+        field_ = form[name]
+        field_.errors = [*field_.errors, message]
+    else:
+        flash(str(message), "danger")
 
 
 def fail(exc: DomainError) -> None:
