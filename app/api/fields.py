@@ -15,7 +15,7 @@ from marshmallow.fields import Field
 from sqlalchemy import Numeric, select
 
 from app.domain import labels
-from app.domain.catalogue import MAX_QUANTITY
+from app.domain.catalogue import MAX_QUANTITY, LineInput
 from app.domain.validation import MAX_ID, InvalidValue, validate_choice
 from app.extensions import db
 
@@ -240,6 +240,22 @@ class LineInputSchema(InputSchema):
     """One line of a body: a non-object line is named by its index, not as the whole body."""
 
     error_messages = {"unknown": MSG_UNKNOWN_FIELD, "type": MSG_LINE_OBJECT}
+
+
+class LineIn(LineInputSchema):
+    """One line of an order, a quote or a standing order (never a price: the catalogue's applies)."""
+
+    product_id = id_field(required=True)
+    quantity = quantity_field(required=True)
+    width = fields.Integer(allow_none=True, strict=True)
+    depth = fields.Integer(allow_none=True, strict=True)
+    fabric = fields.String(allow_none=True, validate=validate.Length(max=100))
+    colour = fields.String(allow_none=True, validate=validate.Length(max=100))
+
+
+def line_inputs(lines: list[dict[str, Any]]) -> list[LineInput]:
+    """Loaded LineIn bodies as the domain's LineInput."""
+    return [LineInput(**line) for line in lines]
 
 
 class PortalSchemaConverter(Model2SchemaConverter):

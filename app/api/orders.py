@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 from app.api.base import PortalModelRestApi, current_actor, ids_in_range, tracking_url
 from app.api.fields import (
     InputSchema,
+    LineIn,
     LineInputSchema,
     Money,
     RelatedId,
@@ -29,6 +30,7 @@ from app.api.fields import (
     computed,
     domain_validator,
     id_field,
+    line_inputs,
     line_list,
     money,
     money_field,
@@ -36,7 +38,6 @@ from app.api.fields import (
 )
 from app.domain import approvals, labels
 from app.domain import orders as order_rules
-from app.domain.catalogue import LineInput
 from app.domain.errors import NotFound
 from app.domain.orders import fulfilment
 from app.domain.orders.invoice_pdf import render_invoice_pdf, supplier_from_config
@@ -49,21 +50,12 @@ from app.tenancy import current_tenant
 # --- request bodies -------------------------------------------------------------------------
 
 
-class OrderLineIn(LineInputSchema):
-    product_id = id_field(required=True)
-    quantity = quantity_field(required=True)
-    width = fields.Integer(allow_none=True, strict=True)
-    depth = fields.Integer(allow_none=True, strict=True)
-    fabric = fields.String(allow_none=True, validate=validate.Length(max=100))
-    colour = fields.String(allow_none=True, validate=validate.Length(max=100))
-
-
 class OrderIn(InputSchema):
     """POST body of a customer: the company is the user's, the prices the catalogue's."""
 
     delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
     customer_reference = fields.String(allow_none=True, validate=validate.Length(max=200))
-    lines = line_list(OrderLineIn)
+    lines = line_list(LineIn)
 
 
 class StaffOrderIn(OrderIn):
@@ -222,7 +214,7 @@ class OrderApi(PortalModelRestApi):
         channel = OrderChannel.webshop.value if customer else OrderChannel.seller.value
         order, error = self.run_domain(lambda: order_rules.place_order(
             db.session, actor=current_actor(), company_id=company_id,
-            delivery_address_id=data.get("delivery_address_id"), lines=_line_inputs(data["lines"]),
+            delivery_address_id=data.get("delivery_address_id"), lines=line_inputs(data["lines"]),
             channel=channel, customer_reference=data.get("customer_reference")))
         if error is not None:
             return error
@@ -445,11 +437,6 @@ class OrderApi(PortalModelRestApi):
         filename = f"fakturakopi-{_SAFE_FILENAME.sub('_', invoice.number)}.pdf"
         return Response(pdf, mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _line_inputs(lines: list[dict[str, Any]]) -> list[LineInput]:
-    # Never a unit_price: the body has none, so the catalogue price applies.
-    return [LineInput(**line) for line in lines]
 
 
 _LINE_ID_KEY = re.compile(r"^lines\[(\d+)\]$")

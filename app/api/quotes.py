@@ -20,17 +20,17 @@ from sqlalchemy.orm import joinedload
 from app.api.base import PortalModelRestApi, current_actor, ids_in_range
 from app.api.fields import (
     InputSchema,
+    LineIn,
     RelatedId,
     code_label,
     computed,
     domain_validator,
+    line_inputs,
     line_list,
     money_field,
 )
-from app.api.orders import OrderLineIn
 from app.domain import labels
 from app.domain import quotes as quote_rules
-from app.domain.catalogue import LineInput
 from app.domain.errors import NotAllowed
 from app.domain.validation import validate_not_past
 from app.extensions import db
@@ -53,8 +53,8 @@ class QuoteLineOut(Schema):
     colour = fields.String()
 
 
-class QuoteLineIn(OrderLineIn):
-    """A seller's line: a dealer's user sends OrderLineIn (no price; the catalogue's applies)."""
+class QuoteLineIn(LineIn):
+    """A seller's line: a dealer's user sends LineIn (no price; the catalogue's applies)."""
 
     unit_price = money_field(allow_none=True)  # a seller's special price; else the list price
 
@@ -66,7 +66,7 @@ class CustomerQuoteIn(InputSchema):
     end_customer_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
     delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
     note = fields.String(allow_none=True)
-    lines = line_list(OrderLineIn)
+    lines = line_list(LineIn)
 
 
 class QuoteIn(CustomerQuoteIn):
@@ -143,7 +143,7 @@ class QuoteApi(PortalModelRestApi):
             return error
         if customer:
             data["company_id"] = current_tenant()
-        lines = [LineInput(**line) for line in data.pop("lines")]
+        lines = line_inputs(data.pop("lines"))
         quote, error = self.run_domain(
             lambda: quote_rules.create_quote(db.session, actor=current_actor(), lines=lines, **data))
         if error is not None:

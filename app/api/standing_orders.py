@@ -17,11 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.api.base import PortalModelRestApi, current_actor, ids_in_range
-from app.api.fields import InputSchema, RelatedId, computed, line_list
-from app.api.orders import OrderLineIn
+from app.api.fields import (
+    InputSchema,
+    LineIn,
+    RelatedId,
+    computed,
+    line_inputs,
+    line_list,
+)
 from app.domain import labels
 from app.domain import standing_orders as rules
-from app.domain.catalogue import LineInput
 from app.domain.errors import NotFound
 from app.domain.formatting import oslo_today
 from app.extensions import db
@@ -59,13 +64,13 @@ class StandingOrderUpdateIn(InputSchema):
     start_date = fields.Date(allow_none=True)
     end_date = fields.Date(allow_none=True)
     active = fields.Boolean()
-    lines = fields.List(fields.Nested(OrderLineIn), allow_none=False)
+    lines = fields.List(fields.Nested(LineIn), allow_none=False)
 
 
 class CustomerStandingOrderIn(StandingOrderUpdateIn):
     """POST body of a customer admin: the company is the user's."""
 
-    lines = line_list(OrderLineIn)
+    lines = line_list(LineIn)
 
 
 class StandingOrderIn(CustomerStandingOrderIn):
@@ -91,7 +96,7 @@ def _lines(standing: StandingOrder) -> list[StandingOrderLine]:
 def _plan_input(data: dict[str, Any]) -> rules.PlanInput:
     values = {k: v for k, v in data.items() if k in rules.PLAN_FIELDS}
     if "lines" in data:
-        values["lines"] = [LineInput(**line) for line in data["lines"]]
+        values["lines"] = line_inputs(data["lines"])
     return rules.PlanInput(**values)
 
 

@@ -28,6 +28,16 @@ def queue_mail(session: Session, *, kind: str, to: str, subject: str, text: str,
     return mail
 
 
+def queue_template_mail(session: Session, *, kind: str, to: str, template: str, link: Optional[str] = None,
+                        dedupe_key: Optional[str] = None, **context: Any) -> MailOutbox:
+    """Render app/templates/mail/<template>.txt and queue it. The template's first line is the
+    subject, the rest the text (paragraphs apart by a blank line); `link` is added below it."""
+    rendered = current_app.jinja_env.get_template(f"mail/{template}.txt").render(link=link, **context)
+    subject, _newline, text = rendered.strip().partition("\n")
+    return queue_mail(session, kind=kind, to=to, subject=subject.strip(), text=text.strip(), link=link,
+                      dedupe_key=dedupe_key)
+
+
 LEASE = dt.timedelta(minutes=10)
 BACKOFF_BASE = dt.timedelta(minutes=1)
 BACKOFF_MAX = dt.timedelta(hours=6)
