@@ -1,4 +1,4 @@
-"""Money, dates, months and quarters in the current language (bokmål outside a request)."""
+"""Money, dates, months and quarters in the current language (bokmål outside a request); Oslo midnights."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,6 +20,8 @@ from app.domain.formatting import (
     format_nok,
     format_oslo_datetime,
     format_quarter,
+    oslo_midnight_utc,
+    oslo_today,
     to_oslo,
 )
 
@@ -207,3 +209,40 @@ def test_money_on_a_page_follows_the_language(app: Flask, client: FlaskClient, w
     body = client.get(url).get_data(as_text=True)
     assert "NOK\u00a0200,000.00" in body and "200\u00a0000,00\u00a0kr" not in body
 
+
+# --- days in UTC ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("day", "utc"), [
+    (dt.date(2026, 1, 15), dt.datetime(2026, 1, 14, 23, 0, tzinfo=UTC)),  # winter, UTC+1
+    (dt.date(2026, 7, 15), dt.datetime(2026, 7, 14, 22, 0, tzinfo=UTC)),  # summer, UTC+2
+    (dt.date(2026, 3, 29), dt.datetime(2026, 3, 28, 23, 0, tzinfo=UTC)),  # clocks go forward at 02:00
+    (dt.date(2026, 3, 30), dt.datetime(2026, 3, 29, 22, 0, tzinfo=UTC)),
+    (dt.date(2026, 10, 25), dt.datetime(2026, 10, 24, 22, 0, tzinfo=UTC)),  # clocks go back at 03:00
+    (dt.date(2026, 10, 26), dt.datetime(2026, 10, 25, 23, 0, tzinfo=UTC)),
+    (dt.date(2025, 1, 1), dt.datetime(2024, 12, 31, 23, 0, tzinfo=UTC)),
+])
+def test_oslo_midnight_utc(day: dt.date, utc: dt.datetime) -> None:
+    midnight = oslo_midnight_utc(day)
+    assert midnight == utc
+    assert midnight.tzinfo is UTC and midnight.utcoffset() == dt.timedelta(0)
+    local = to_oslo(midnight)
+    assert (local.date(), local.time()) == (day, dt.time(0))
+    assert oslo_today(midnight) == day and oslo_today(midnight - dt.timedelta(microseconds=1)) == day - dt.timedelta(1)
+
+
+def test_oslo_days_are_23_or_25_hours_on_dst_changes() -> None:
+    def hours(day: dt.date) -> float:
+        return (oslo_midnight_utc(day + dt.timedelta(days=1)) - oslo_midnight_utc(day)).total_seconds() / 3600
+
+    assert hours(dt.date(2026, 3, 29)) == 23
+    assert hours(dt.date(2026, 10, 25)) == 25
+    assert hours(dt.date(2026, 6, 1)) == 24
+    lengths = {hours(dt.date(2026, 1, 1) + dt.timedelta(days=n)) for n in range(365)}
+    assert lengths == {23, 24, 25}
+
+
+def test_oslo_midnight_utc_is_stored_unchanged() -> None:
+    from app.models import UTCDateTime
+
+    midnight = oslo_midnight_utc(dt.date(2026, 3, 29))
+    assert UTCDateTime().process_bind_param(midnight, None) == midnight

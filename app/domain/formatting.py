@@ -124,3 +124,11 @@ def oslo_today(now: Optional[dt.datetime] = None) -> dt.date:
     now = now or dt.datetime.now(dt.timezone.utc)
     return to_oslo(now).date()
 
+
+def oslo_midnight_utc(day: dt.date) -> dt.datetime:
+    """The instant `day` begins in Oslo, as an aware UTC datetime (how the models store times).
+
+    23:00 UTC the day before in winter, 22:00 in summer; midnight always exists in Oslo (the
+    clocks change at 02:00/03:00), so the day after a DST change starts 23 or 25 hours later.
+    For "placed on day D": `oslo_midnight_utc(D) <= created_at < oslo_midnight_utc(D + 1 day)`."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=OSLO).astimezone(dt.timezone.utc)
