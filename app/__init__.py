@@ -64,6 +64,8 @@ def _install_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["nok"] = formatting.format_nok
     app.jinja_env.filters["oslo"] = formatting.format_oslo_datetime
     app.jinja_env.filters["oslo_date"] = formatting.format_date
+    app.jinja_env.filters["month"] = formatting.format_month
+    app.jinja_env.filters["quarter"] = formatting.format_quarter
 
 
 def _install_security_headers(app: Flask) -> None:

@@ -11,28 +11,16 @@ consulted, so a new visitor always gets bokmål. Catalogues: app/translations, s
   to the default instead of silently rendering with no catalogue);
 - the locale is resolved before a template renders, so FAB's navbar flag menu (which reads
   `session["locale"]` and otherwise assumes "en") shows the right language from the first page;
-- `<html lang="...">` and a translatable "Cancel" in FAB's confirm dialog, by a tiny
-  source patch of those two FAB templates (FAB hard-codes both).
+- `html_lang` for `<html lang="...">`. FAB hard-codes a bare `<html>` and an English "Cancel" in
+  its confirm dialog, so app/templates/appbuilder/init.html and general/confirm.html override
+  those two FAB templates (Flask searches the app's templates before FAB's blueprint templates).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 from flask import Flask, current_app, has_request_context, session
-from flask_babel import get_babel, get_locale, lazy_gettext
-from jinja2 import BaseLoader, Environment
-
-# Strings used only inside the patched FAB templates below, listed here so `pybabel extract`
-# puts them into messages.pot (and so into the English catalogue).
-TEMPLATE_STRINGS = (lazy_gettext("Avbryt"),)
-
-# template name -> (old, new) replacements applied to the template source once at load time.
-FAB_TEMPLATE_PATCHES: dict[str, tuple[tuple[str, str], ...]] = {
-    "appbuilder/init.html": (("<html>", '<html lang="{{ html_lang }}">'),),
-    "appbuilder/general/confirm.html": (
-        ('data-dismiss="modal">Cancel</button>', "data-dismiss=\"modal\">{{ _('Avbryt') }}</button>"),
-    ),
-}
+from flask_babel import get_babel, get_locale
 
 
 def supported_locale(value: Optional[str]) -> Optional[str]:
@@ -51,26 +39,6 @@ def _guarded_selector(fab_selector: Optional[Callable[[], Optional[str]]]) -> Ca
     return select_locale
 
 
-class _PatchingLoader(BaseLoader):
-    """Delegates to Flask's loader and applies FAB_TEMPLATE_PATCHES to the named templates.
-
-    Works on whatever source wins the lookup, so an override in app/templates is patched too (a
-    replacement that no longer matches is simply a no-op)."""
-
-    def __init__(self, inner: BaseLoader, patches: dict[str, tuple[tuple[str, str], ...]]) -> None:
-        self.inner = inner
-        self.patches = patches
-
-    def get_source(self, environment: Environment, template: str):  # type: ignore[no-untyped-def]
-        source, filename, uptodate = self.inner.get_source(environment, template)
-        for old, new in self.patches.get(template, ()):
-            source = source.replace(old, new, 1)
-        return source, filename, uptodate
-
-    def list_templates(self) -> Iterable[str]:  # type: ignore[override]
-        return self.inner.list_templates()
-
-
 def init_i18n(app: Flask) -> None:
     """Call once in create_app, after `appbuilder.init_app` (FAB creates the Babel instance there)."""
     babel = get_babel(app)
@@ -81,6 +49,3 @@ def init_i18n(app: Flask) -> None:
         # Resolving here also stores session["locale"] for FAB's navbar before it is rendered.
         locale = get_locale()
         return {"html_lang": str(locale) if locale else app.config["BABEL_DEFAULT_LOCALE"]}
-
-    if not isinstance(app.jinja_env.loader, _PatchingLoader):
-        app.jinja_env.loader = _PatchingLoader(app.jinja_env.loader, FAB_TEMPLATE_PATCHES)  # type: ignore[arg-type]

@@ -6,10 +6,8 @@ new string without a translation fails here (fix: scripts/i18n.sh all, translate
 """
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Iterable
 
@@ -93,34 +91,12 @@ def test_failed_login_message_is_norwegian(client: FlaskClient, world) -> None: 
     assert "Feil brukernavn eller passord. Prøv igjen." in html.unescape(response.get_data(as_text=True))
 
 
-def test_html_lang_and_confirm_dialog_follow_locale(client: FlaskClient) -> None:
-    body = client.get("/login/").get_data(as_text=True)
-    assert '<html lang="nb">' in body, "call app.i18n.init_i18n(app) in create_app after appbuilder.init_app"
-    assert ">Avbryt</button>" in body
-    switch(client, "en")
-    body = client.get("/login/").get_data(as_text=True)
-    assert '<html lang="en">' in body and ">Cancel</button>" in body
-
-
 def test_translation_directories_search_fab_first_then_ours(app: Flask) -> None:
     dirs = [Path(d).resolve() for d in app.extensions["babel"].translation_directories]
     fab = (Path(flask_appbuilder.__file__).parent / "translations").resolve()
     assert fab in dirs and dirs[-1] == TRANSLATIONS.resolve(), dirs  # last merged wins
     assert app.config["BABEL_DEFAULT_LOCALE"] == "nb"
     assert list(app.config["LANGUAGES"]) == ["nb", "en"]
-
-
-def test_money_and_dates_stay_norwegian_in_english(app: Flask) -> None:
-    from flask import session
-    from flask_babel import get_locale
-
-    from app.domain.formatting import format_nok, format_oslo_datetime
-
-    with app.test_request_context("/"):
-        session["locale"] = "en"
-        assert str(get_locale()) == "en"
-        assert format_nok(Decimal("1234.5")) == "1\u00a0234,50\u00a0kr"
-        assert format_oslo_datetime(dt.datetime(2026, 1, 5, 23, 30, tzinfo=dt.timezone.utc)) == "06.01.2026 00:30"
 
 
 # --- Pages the roles use ----------------------------------------------------------------------
@@ -189,9 +165,13 @@ def _mo_out_of_date(locale: str, catalog: Catalog) -> list[str]:
             and mo.gettext(m.id) != m.string]
 
 
+def _fab_ids() -> set[str]:
+    return _extract(Path(flask_appbuilder.__file__).parent,
+                    [("**.py", "python"), ("**/templates/**.html", "jinja2")])
+
+
 def test_nb_catalogue_translates_every_fab_string() -> None:
-    fab_ids = _extract(Path(flask_appbuilder.__file__).parent,
-                       [("**.py", "python"), ("**/templates/**.html", "jinja2")])
+    fab_ids = _fab_ids()
     assert len(fab_ids) > 100, "FAB extraction found almost nothing; check the keywords"
     catalog = _po("nb")
     missing = _untranslated(catalog, fab_ids)
@@ -202,7 +182,10 @@ def test_nb_catalogue_translates_every_fab_string() -> None:
 def test_en_catalogue_translates_every_project_string() -> None:
     with open(ROOT / "babel.cfg", encoding="utf-8") as fh:
         method_map, _options = parse_mapping_cfg(fh)
-    our_ids = _extract(ROOT, method_map)
+    # Our copies of FAB templates (app/templates/appbuilder) keep FAB's English msgids: the nb
+    # catalogue translates those, and English needs no translation.
+    kept_fab_ids = _extract(ROOT / "app" / "templates" / "appbuilder", [("**.html", "jinja2")]) & _fab_ids()
+    our_ids = _extract(ROOT, method_map) - kept_fab_ids
     assert "Til godkjenning" in our_ids, "extraction via babel.cfg found none of our labels"
     catalog = _po("en")
     missing = _untranslated(catalog, our_ids)
