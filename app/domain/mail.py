@@ -9,6 +9,7 @@ from html import escape
 from typing import Any, Callable, Optional
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_mail import Connection, Message
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -32,7 +33,9 @@ def queue_template_mail(session: Session, *, kind: str, to: str, template: str, 
                         dedupe_key: Optional[str] = None, **context: Any) -> MailOutbox:
     """Render app/templates/mail/<template>.txt and queue it. The template's first line is the
     subject, the rest the text (paragraphs apart by a blank line); `link` is added below it."""
-    rendered = current_app.jinja_env.get_template(f"mail/{template}.txt").render(link=link, **context)
+    # Mail is written in bokmål whatever language the sender's page is in (amounts, dates too).
+    with force_locale("nb"):
+        rendered = current_app.jinja_env.get_template(f"mail/{template}.txt").render(link=link, **context)
     subject, _newline, text = rendered.strip().partition("\n")
     return queue_mail(session, kind=kind, to=to, subject=subject.strip(), text=text.strip(), link=link,
                       dedupe_key=dedupe_key)
