@@ -59,7 +59,7 @@ _CUSTOMER_COMMON: dict[str, tuple[str, ...]] = {
     # dine fastordre"); the customer admin keeps them (below).
     "StandingOrderView": READ,
     "StandingOrderApi": API_READ,
-    # Issue 3 workflows
+    # Workflow pages: ordering, cancel, invoice copy, quotes
     "NewOrderView": ("can_new",),
     "ProductSearchView": ("can_search",),
     "OrderActionsView": ("can_cancel", "can_invoice_copy"),
@@ -126,7 +126,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "OrderActionsView": ("can_invoice_copy", "can_cancel", "can_ship", "can_bill"),
         "OrderApi": API_READ + ("can_invoice_copy", "can_cancel", "can_ship", "can_bill"),
     },
-    # Rapporter (issue 6): the manager's alone among the staff (Admin has everything).
+    # Rapporter: the manager's alone among the staff (Admin has everything).
     "Manager": {**_SUPPLIER_READ, "ReportsView": ("can_list",)},
     "CustomerAdmin": {
         **_CUSTOMER_COMMON,
