@@ -9,26 +9,16 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _
 
+from app.domain.companies import FIELD_LABELS as COMPANY_LABELS
+
 # A code column gets "<label> (kode)", its `_label` twin the label (app/api/base.py).
 COLUMN_LABELS: dict[str, Any] = {
     "id": _("Id"),
-    "customer_number": _("Kundenummer"),
-    "name": _("Navn"),
-    "org_number": _("Organisasjonsnummer"),
-    "kind": _("Kundetype"),
-    "payment_terms": _("Betalingsbetingelser"),
-    "credit_limit": _("Kredittgrense"),
-    "requires_approval": _("Krever godkjenning"),
-    "postal_street": _("Postadresse"),
-    "postal_code": _("Postnummer"),
-    "postal_city": _("Poststed"),
-    "email": _("E-post"),
-    "phone": _("Telefon"),
-    "active": _("Aktiv"),
-    "created_at": _("Opprettet"),
+    # The company's fields; other resources share some of these names ("name", "active", "postal_code").
+    **COMPANY_LABELS,
     "company_id": _("Kundekonto (id)"),
     "company.name": _("Kundekonto"),
-    "company.customer_number": _("Kundenummer"),
+    "company.customer_number": COMPANY_LABELS["customer_number"],
     "recipient_name": _("Mottaker"),
     "street": _("Gateadresse"),
     "city": _("Poststed"),

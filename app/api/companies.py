@@ -2,7 +2,7 @@
 
 A customer reads only its own company (the guard scopes `Company.id`) and, as CustomerAdmin,
 changes its postal address and keeps its delivery addresses; customer service edits every
-company and address. Changes go through app/domain/companies.py and app/domain/companies.py.
+company and address. Changes go through app/domain/companies.py.
 """
 from __future__ import annotations
 
@@ -14,33 +14,18 @@ from flask_babel import lazy_gettext as _
 from marshmallow import Schema, fields
 
 from app.api.base import (
-    FieldError,
     PortalModelRestApi,
     _int_or_none,
     current_actor,
     is_customer_request,
+    safe,
 )
-from app.api.fields import computed, domain_validator, one_of
+from app.api.fields import MSG_NOT_FOUND, computed
 from app.domain import companies, labels
-from app.domain.validation import (
-    validate_amount,
-    validate_org_number,
-    validate_postal_code,
-)
+from app.domain.errors import NotFound
 from app.extensions import db
-from app.models import (
-    Company,
-    CompanyChange,
-    CompanyKind,
-    DeliveryAddress,
-    PaymentTerms,
-)
+from app.models import Company, CompanyChange, DeliveryAddress
 from app.tenancy import current_tenant
-
-_COMPANY_FIELDS = [
-    "name", "org_number", "postal_street", "postal_code", "postal_city", "kind", "payment_terms",
-    "credit_limit", "requires_approval", "email", "phone", "active",
-]
 
 
 class CompanyChangeOut(Schema):
@@ -67,6 +52,10 @@ class CompanyApi(PortalModelRestApi):
     any other changed field is refused with **400** naming the field ("Endres av oss — kontakt
     kundeservice"), like any other field the client can correct, and nothing is saved. Another
     company's id is 404; roles without PUT get 403.
+
+    POST creates a company (customer service): `customer_number` (digits, not in use), `name`
+    and `org_number` are required; the other fields get their defaults when left out. A refusal
+    is 400 naming the field, with the same messages as the page.
     """
 
     resource_name = "company"
@@ -84,40 +73,34 @@ class CompanyApi(PortalModelRestApi):
     ]
     show_columns = [*list_columns, "changes"]
     virtual_fields = {"changes": computed(_changes, fields.Nested, CompanyChangeOut, many=True)}
-    add_columns = ["customer_number", *_COMPANY_FIELDS]
+    add_columns = list(companies.CREATE_FIELDS)
     # The customer number is the company's key in other systems: fixed once created.
-    edit_columns = list(_COMPANY_FIELDS)
+    edit_columns = list(companies.SUPPLIER_FIELDS)
     search_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "requires_approval",
                       "active", "postal_city", "created_at"]
     base_order = ("name", "asc")
-    validators_columns = {
-        "org_number": domain_validator(validate_org_number),
-        "postal_code": domain_validator(validate_postal_code),
-        "credit_limit": domain_validator(validate_amount),
-        "kind": one_of(CompanyKind),
-        "payment_terms": one_of(PaymentTerms),
-    }
 
-    def pre_add(self, item: Company) -> None:
-        super().pre_add(item)
-        taken = self.datamodel.session.query(Company.id).filter(
-            Company.customer_number == item.customer_number).first()
-        if taken is not None:
-            raise FieldError("customer_number", _("Kundenummeret er allerede i bruk."))
+    @safe
+    def post_headless(self) -> Response:
+        body = self.json_body()
+        company = self.commit(lambda: companies.create_company(db.session, current_actor(), body))
+        return self.response(201, id=company.id, result=self._show(company))
 
+    @safe
     def put_headless(self, pk: Any) -> Response:
-        company_id = _int_or_none(pk)
-        item = self.datamodel.get(company_id, self._base_filters) if company_id is not None else None
-        if item is None:
-            return self.response_404()
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        _logged, error = self.run_domain(
-            lambda: companies.update_company(db.session, company_id, current_actor(), body))
-        if error is not None:
-            return error
-        return self.response(200, id=company_id, result=self._show(self.datamodel.get(company_id)))
+        company = _visible(self, pk)
+        body = self.json_body()
+        self.commit(lambda: companies.update_company(db.session, company.id, current_actor(), body))
+        return self.response(200, id=company.id, result=self._show(company))
+
+
+def _visible(api: PortalModelRestApi, pk: Any) -> Any:
+    """The row `pk` names if this user can see it (tenant-scoped session), else NotFound (404)."""
+    item_id = _int_or_none(pk)
+    item = api.datamodel.get(item_id, api._base_filters) if item_id is not None else None
+    if item is None:
+        raise NotFound(str(MSG_NOT_FOUND))
+    return item
 
 
 class DeliveryAddressApi(PortalModelRestApi):
@@ -146,42 +129,23 @@ class DeliveryAddressApi(PortalModelRestApi):
     edit_columns = ["recipient_name", "street", "postal_code", "city", "active"]
     search_columns = ["company_id", "recipient_name", "street", "postal_code", "city", "active"]
     base_order = ("recipient_name", "asc")
-    validators_columns = {"postal_code": domain_validator(validate_postal_code)}
 
+    @safe
     def post_headless(self) -> Response:
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        company_id = body.pop("company_id", None)
+        body = self.json_body()
         if is_customer_request():
-            if company_id is not None and company_id != current_tenant():
-                error = self._strip_company({"company_id": company_id}, current_tenant())
-                if error is not None:
-                    return error
-            company_id = None
-        elif company_id is not None and (not isinstance(company_id, int) or isinstance(company_id, bool)
-                                         or _int_or_none(company_id) is None):
-            return self.response_400_fields({"company_id": [str(_("Velg bedriften adressen hører til."))]})
-        address, error = self.run_domain(
-            lambda: companies.create_address(db.session, current_actor(), body, company_id=company_id))
-        if error is not None:
-            return error
+            self._drop_company(body, current_tenant())  # a customer's addresses are its own company's
+        company_id = body.pop("company_id", None)
+        address = self.commit(lambda: companies.create_address(db.session, current_actor(), body,
+                                                               company_id=company_id))
         return self.response(201, id=address.id, result=self._show(address))
 
+    @safe
     def put_headless(self, pk: Any) -> Response:
-        address_id = _int_or_none(pk)
-        item = self.datamodel.get(address_id, self._base_filters) if address_id is not None else None
-        if item is None:
-            return self.response_404()
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        error = self._strip_company(body, item.company_id)
-        if error is not None:
-            return error
-        saved, error = self.run_domain(
-            lambda: companies.update_address(db.session, address_id, current_actor(), body))
-        if error is not None:
-            return error
+        address = _visible(self, pk)
+        address_id = address.id
+        body = self.json_body()
+        self._drop_company(body, address.company_id)
+        saved = self.commit(lambda: companies.update_address(db.session, address_id, current_actor(), body))
         extra = {"replaced_id": address_id} if saved.id != address_id else {}
         return self.response(200, id=saved.id, result=self._show(saved), **extra)

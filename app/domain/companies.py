@@ -1,4 +1,4 @@
-"""Companies: company information (who may change what, the change log) and delivery addresses."""
+"""Companies: new companies, company information (who may change what, the change log) and delivery addresses."""
 from __future__ import annotations
 
 import re
@@ -9,6 +9,7 @@ from typing import Any, Mapping, Optional, Sequence
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.domain import labels
@@ -16,10 +17,13 @@ from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotFound, ValidationFailed
 from app.domain.formatting import format_nok
 from app.domain.validation import (
+    MAX_ID,
     InvalidValue,
     validate_amount,
     validate_choice,
+    validate_email,
     validate_org_number,
+    validate_phone,
     validate_postal_code,
 )
 from app.models import (
@@ -40,9 +44,12 @@ SUPPLIER_FIELDS = (
     "name", "org_number", "kind", "payment_terms", "credit_limit", "requires_approval",
     *POSTAL_FIELDS, "email", "phone", "active",
 )
-EDITOR_ROLES = ("CustomerService", "Admin")
+# What a new company is made of: its customer number (fixed from then on) and the fields above.
+CREATE_FIELDS = ("customer_number", *SUPPLIER_FIELDS)
+REQUIRED_ON_CREATE = ("customer_number", "name", "org_number")
 HISTORY_LIMIT = 50
 
+# The one table of company field labels: pages, REST API and the change log.
 FIELD_LABELS: dict[str, Any] = {
     "customer_number": _l("Kundenummer"),
     "name": _l("Navn"),
@@ -57,12 +64,16 @@ FIELD_LABELS: dict[str, Any] = {
     "email": _l("E-post"),
     "phone": _l("Telefon"),
     "active": _l("Aktiv"),
+    "created_at": _l("Opprettet"),
+    "delivery_addresses": _l("Leveringsadresser"),
 }
 # Shown next to every field a customer admin sees but may not change.
 SUPPLIER_ONLY_NOTE = _l("Endres av oss — kontakt kundeservice")
+MSG_CUSTOMER_NUMBER_FORMAT = _l("Kundenummeret består av siffer.")
+MSG_CUSTOMER_NUMBER_TAKEN = _l("Kundenummeret er allerede i bruk.")
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9 ()-]{5,30}$")
+# The customer number is the company's key in other systems (ERP, invoicing): digits only.
+_CUSTOMER_NUMBER = re.compile(r"^\d{1,20}$")
 _MAX_LENGTH = {"name": 200, "postal_street": 200, "postal_city": 100, "email": 320, "phone": 30}
 
 
@@ -70,7 +81,7 @@ def editable_fields(actor: Actor) -> tuple[str, ...]:
     """The company fields this actor may change (empty: none)."""
     if actor.is_customer:
         return POSTAL_FIELDS if actor.has_role("CustomerAdmin") else ()
-    return SUPPLIER_FIELDS if actor.has_role(*EDITOR_ROLES) else ()
+    return SUPPLIER_FIELDS if actor.is_customer_service else ()
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -122,15 +133,19 @@ def clean_value(field: str, value: Any) -> Any:
         return _bool(value)
     if field == "email":
         text = _text(value, field)
-        if text and not _EMAIL.match(text):
-            raise InvalidValue(_("Ugyldig e-postadresse."))
-        return text
+        return validate_email(text) if text else None
     if field == "phone":
         text = _text(value, field)
-        if text and not _PHONE.match(text):
-            raise InvalidValue(_("Skriv et telefonnummer med siffer, for eksempel +47 22 00 00 00."))
-        return text
+        return validate_phone(text) if text else None
     raise InvalidValue(_("Ukjent felt."))
+
+
+def clean_customer_number(value: Any) -> str:
+    """A new company's customer number: 1 to 20 digits (uniqueness: `create_company`)."""
+    text = _text(value, "customer_number", required=True)
+    if not _CUSTOMER_NUMBER.match(text or ""):
+        raise InvalidValue(MSG_CUSTOMER_NUMBER_FORMAT)
+    return text  # type: ignore[return-value]
 
 
 def stored_text(value: Any) -> Optional[str]:
@@ -165,6 +180,46 @@ def display_value(field: str, text: Optional[str]) -> str:
 def field_label(field: str) -> str:
     label = FIELD_LABELS.get(field)
     return str(label) if label is not None else field
+
+
+# --- a new company ---------------------------------------------------------------------------
+
+
+def _customer_number_taken(session: Session, number: str) -> bool:
+    return session.scalar(select(Company.id).where(Company.customer_number == number).limit(1)) is not None
+
+
+def create_company(session: Session, actor: Actor, data: Mapping[str, Any]) -> Company:
+    """A new customer company (customer service). Fields left out get the model's defaults.
+
+    Raises Forbidden (anyone else) or ValidationFailed field -> message: a customer number that
+    is not digits or is taken, and the same value rules as `update_company`. Nothing is written
+    when anything is refused (the caller rolls back, as for every refusal); two creations of the
+    same number at once meet the unique constraint, which is answered as the taken number.
+    """
+    if not actor.is_customer_service:
+        raise Forbidden(_("Du har ikke tilgang til å opprette bedrifter."))
+    errors: dict[str, str] = {field: _("Feltet må fylles ut.") for field in REQUIRED_ON_CREATE if field not in data}
+    values: dict[str, Any] = {}
+    for field, raw in data.items():
+        if field not in CREATE_FIELDS:
+            errors[field] = _("Ukjent felt.")
+            continue
+        try:
+            values[field] = clean_customer_number(raw) if field == "customer_number" else clean_value(field, raw)
+        except InvalidValue as exc:
+            errors[field] = str(exc.message)
+    if "customer_number" in values and _customer_number_taken(session, values["customer_number"]):
+        errors["customer_number"] = str(MSG_CUSTOMER_NUMBER_TAKEN)
+    if errors:
+        raise ValidationFailed(errors)
+    company = Company(**values)
+    session.add(company)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the only unique column: another request took the number first
+        raise ValidationFailed({"customer_number": str(MSG_CUSTOMER_NUMBER_TAKEN)}) from exc
+    return company
 
 
 # --- the change ------------------------------------------------------------------------------
@@ -299,7 +354,7 @@ _ADDRESS_MAX_LENGTH = {"recipient_name": 200, "street": 200, "city": 100}
 def may_edit(actor: Actor) -> bool:
     if actor.is_customer:
         return actor.has_role("CustomerAdmin")
-    return actor.has_role(*EDITOR_ROLES)
+    return actor.is_customer_service
 
 
 def _require_editor(actor: Actor) -> None:
@@ -366,13 +421,15 @@ def _active_standing_order(session: Session, address_id: int) -> Optional[Standi
 
 
 def create_address(session: Session, actor: Actor, data: Mapping[str, Any],
-                   company_id: Optional[int] = None) -> DeliveryAddress:
-    """A new (active) address. Customers: always for their own company; staff name the company."""
+                   company_id: Any = None) -> DeliveryAddress:
+    """A new (active) address. Customers: always for their own company; staff name the company
+    (an id of a company that exists; anything else is refused on `company_id`)."""
     _require_editor(actor)
     values = _clean_all(data, ADDRESS_TEXT_FIELDS)
     if actor.is_customer:
         company_id = actor.company_id
-    elif company_id is None or session.get(Company, company_id) is None:
+    elif (not isinstance(company_id, int) or isinstance(company_id, bool) or not 0 < company_id <= MAX_ID
+          or session.get(Company, company_id) is None):
         raise ValidationFailed({"company_id": _("Velg bedriften adressen hører til.")})
     address = DeliveryAddress(company_id=company_id, active=values.pop("active", True), **values)
     session.add(address)
@@ -381,8 +438,9 @@ def create_address(session: Session, actor: Actor, data: Mapping[str, Any],
 
 
 def update_address(session: Session, address_id: Any, actor: Actor, changes: Mapping[str, Any]) -> DeliveryAddress:
-    """Change an address; returns the address that now holds the values (a new one when the old
-    one is used by documents, see the module docstring). Nothing is written when anything is refused.
+    """Change an address; returns the address that now holds the values: a new one when orders or
+    quotes use the old one (they keep it, deactivated; standing orders move to the new one).
+    Nothing is written when anything is refused.
     """
     address = get_address(session, address_id)
     _require_editor(actor)

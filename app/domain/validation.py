@@ -12,11 +12,14 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional, Union
 
+from email_validator import EmailNotValidError
+from email_validator import validate_email as _check_email
 from flask_babel import lazy_gettext as _
 
 from app.domain.formatting import oslo_today
 
 _POSTAL_CODE = re.compile(r"^\d{4}$")
+_PHONE = re.compile(r"^\+?[0-9 ()-]{5,30}$")
 _ORG_NUMBER = re.compile(r"^\d{9}$")
 _ORG_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 TWO_PLACES = Decimal("0.01")
@@ -39,6 +42,24 @@ def validate_postal_code(value: Optional[str]) -> str:
     text = (value or "").strip()
     if not _POSTAL_CODE.match(text):
         raise InvalidValue(_("Postnummer må være fire sifre, for eksempel 0155."))
+    return text
+
+
+def validate_email(value: Optional[str]) -> str:
+    """An e-mail address (syntax only: the domain is not looked up). Kept as typed, spaces dropped."""
+    text = (value or "").strip()
+    try:
+        _check_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidValue(_("Ugyldig e-postadresse.")) from exc
+    return text
+
+
+def validate_phone(value: Optional[str]) -> str:
+    """A phone number in digits, with an optional leading + and spaces, brackets or dashes."""
+    text = (value or "").strip()
+    if not _PHONE.match(text):
+        raise InvalidValue(_("Skriv et telefonnummer med siffer, for eksempel +47 22 00 00 00."))
     return text
 
 

@@ -3,24 +3,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, g, redirect, url_for
+from flask import flash, redirect, url_for
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms import BooleanField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 from app.domain import companies, labels
-from app.domain.actors import Actor
-from app.domain.validation import validate_org_number, validate_postal_code
+from app.domain.validation import (
+    validate_email,
+    validate_org_number,
+    validate_phone,
+    validate_postal_code,
+)
+from app.extensions import db
 from app.models import Company, DeliveryAddress
 from app.tenancy import current_tenant
 from app.views.base import (
-    LookupField,
     PortalInterface,
     PortalModelView,
     code_select,
+    company_lookup_field,
     domain_rule,
     fmt_code,
     fmt_datetime,
@@ -29,25 +35,9 @@ from app.views.base import (
     is_customer,
     user_can,
 )
-from app.views.forms import DomainFormMixin, ReadOnlyField, form_values
+from app.views.forms import DomainFormMixin, ReadOnlyField, current_actor, form_values
 
-COMPANY_LABELS = {
-    "customer_number": _l("Kundenummer"),
-    "name": _l("Navn"),
-    "org_number": _l("Organisasjonsnummer"),
-    "postal_street": _l("Postadresse"),
-    "postal_code": _l("Postnummer"),
-    "postal_city": _l("Poststed"),
-    "kind": _l("Kundetype"),
-    "payment_terms": _l("Betalingsbetingelser"),
-    "credit_limit": _l("Kredittgrense"),
-    "requires_approval": _l("Krever godkjenning"),
-    "email": _l("E-post"),
-    "phone": _l("Telefon"),
-    "active": _l("Aktiv"),
-    "created_at": _l("Opprettet"),
-    "delivery_addresses": _l("Leveringsadresser"),
-}
+LABELS = companies.FIELD_LABELS
 
 COMPANY_FORMATTERS = {
     "kind": fmt_code(labels.COMPANY_KIND),
@@ -64,14 +54,20 @@ COMPANY_FIELDSETS = [
     (_l("Betaling"), {"fields": ["payment_terms", "credit_limit", "requires_approval"]}),
 ]
 
-def _actor() -> Actor:
-    return Actor.from_user(g.user)
+
+class CustomerNumberField(StringField):
+    """The customer number of a new company, marked required. Its format is checked with the
+    other fields; whether it is taken, by `companies.create_company` (its message next to it)."""
+
+    def __init__(self, label: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", BS3TextFieldWidget())
+        kwargs.setdefault("validators", [domain_rule(companies.clean_customer_number)])
+        super().__init__(label, **kwargs)
+        self.flags.required = True
 
 
 def _history(company: Company) -> list[companies.HistoryRow]:
-    from flask import current_app
-
-    return companies.history_rows(companies.company_history(current_app.appbuilder.session, company.id))
+    return companies.history_rows(companies.company_history(db.session, company.id))
 
 
 class CompanyView(DomainFormMixin, PortalModelView):
@@ -85,7 +81,7 @@ class CompanyView(DomainFormMixin, PortalModelView):
     add_title = _l("Ny bedrift")
     edit_title = _l("Endre bedrift")
 
-    label_columns = COMPANY_LABELS
+    label_columns = dict(LABELS)  # FAB adds the labels of the other columns to this dict
     formatters_columns = COMPANY_FORMATTERS
     list_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "credit_limit",
                     "requires_approval", "active"]
@@ -94,32 +90,34 @@ class CompanyView(DomainFormMixin, PortalModelView):
     search_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "requires_approval",
                       "active"]
     search_form_extra_fields = {
-        "kind": code_select(_l("Kundetype"), labels.COMPANY_KIND, search=True),
-        "payment_terms": code_select(_l("Betalingsbetingelser"), labels.PAYMENT_TERMS, search=True),
+        "kind": code_select(LABELS["kind"], labels.COMPANY_KIND, search=True),
+        "payment_terms": code_select(LABELS["payment_terms"], labels.PAYMENT_TERMS, search=True),
     }
     show_fieldsets = COMPANY_FIELDSETS
     show_template = "portal/company_show.html"
     # The customer number is the company's key in other systems: set once, never edited.
-    add_columns = [
-        "customer_number", "name", "org_number", "kind", "payment_terms", "credit_limit", "requires_approval",
-        "postal_street", "postal_code", "postal_city", "email", "phone", "active",
-    ]
-    edit_columns = add_columns[1:]
-    add_form_extra_fields = edit_form_extra_fields = {
-        "kind": code_select(_l("Kundetype"), labels.COMPANY_KIND),
-        "payment_terms": code_select(_l("Betalingsbetingelser"), labels.PAYMENT_TERMS),
+    add_columns = list(companies.CREATE_FIELDS)
+    edit_columns = list(companies.SUPPLIER_FIELDS)
+    edit_form_extra_fields = {
+        "kind": code_select(LABELS["kind"], labels.COMPANY_KIND),
+        "payment_terms": code_select(LABELS["payment_terms"], labels.PAYMENT_TERMS),
         # FAB marks a NOT NULL boolean as required, and an unticked box then never validates.
         "requires_approval": BooleanField(
-            _l("Krever godkjenning"),
+            LABELS["requires_approval"],
             description=_l("Ordre fra bedriften må godkjennes av en selger før de behandles.")),
-        "active": BooleanField(_l("Aktiv"), default=True),
+        "active": BooleanField(LABELS["active"], default=True),
     }
+    # Not FAB's own field: that would check uniqueness itself, with its own message.
+    add_form_extra_fields = {**edit_form_extra_fields,
+                             "customer_number": CustomerNumberField(LABELS["customer_number"])}
+    # The rules are app/domain's (create_company and update_company check them again): here every
+    # field's message shows at once, and FAB's length checks see the normalised value ("923 609 016").
     validators_columns = {
-        "customer_number": [DataRequired(), Regexp(r"^\d{1,20}$", message=_l("Kundenummeret består av siffer."))],
         "name": [DataRequired(), Length(max=200)],
         "org_number": [DataRequired(), domain_rule(validate_org_number)],
         "postal_code": [Optional(), domain_rule(validate_postal_code)],
-        "email": [Optional(), Email(message=_l("Ugyldig e-postadresse."))],
+        "email": [Optional(), domain_rule(validate_email)],
+        "phone": [Optional(), domain_rule(validate_phone)],
     }
     description_columns = {
         "credit_limit": _l("I kroner. Brukes i kredittsjekken når selger godkjenner ordre."),
@@ -139,9 +137,13 @@ class CompanyView(DomainFormMixin, PortalModelView):
     def show_context(self, item: Company) -> dict[str, Any]:
         return {"history": _history(item), "can_edit": user_can("can_edit", "CompanyView")}
 
+    def domain_add(self, form: Any) -> Company:
+        return companies.create_company(self.datamodel.session, current_actor(),
+                                        form_values(form, companies.CREATE_FIELDS))
+
     def domain_edit(self, item: Company, form: Any) -> Company:
-        companies.update_company(self.datamodel.session, item.id, _actor(),
-                                    form_values(form, companies.SUPPLIER_FIELDS))
+        companies.update_company(self.datamodel.session, item.id, current_actor(),
+                                 form_values(form, companies.SUPPLIER_FIELDS))
         return item
 
 
@@ -163,7 +165,7 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
     list_title = _l("Bedriftsinformasjon")
     show_title = _l("Bedriftsinformasjon")
     edit_title = _l("Endre postadresse")
-    label_columns = COMPANY_LABELS
+    label_columns = dict(LABELS)  # FAB adds the labels of the other columns to this dict
     formatters_columns = COMPANY_FORMATTERS
     list_columns = ["customer_number", "name", "org_number", "postal_city"]
     order_columns = ["name"]
@@ -173,15 +175,9 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
     edit_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "credit_limit",
                     "requires_approval", "email", "phone", "postal_street", "postal_code", "postal_city"]
     edit_form_extra_fields = {
-        "customer_number": _read_only(_l("Kundenummer")),
-        "name": _read_only(_l("Navn")),
-        "org_number": _read_only(_l("Organisasjonsnummer")),
-        "kind": _read_only(_l("Kundetype"), fmt_code(labels.COMPANY_KIND)),
-        "payment_terms": _read_only(_l("Betalingsbetingelser"), fmt_code(labels.PAYMENT_TERMS)),
-        "credit_limit": _read_only(_l("Kredittgrense"), fmt_nok),
-        "requires_approval": _read_only(_l("Krever godkjenning"), fmt_yes_no),
-        "email": _read_only(_l("E-post")),
-        "phone": _read_only(_l("Telefon")),
+        field: _read_only(LABELS[field], COMPANY_FORMATTERS.get(field))
+        for field in ("customer_number", "name", "org_number", "kind", "payment_terms", "credit_limit",
+                      "requires_approval", "email", "phone")
     }
     edit_fieldsets = [
         (_l("Postadresse"), {"fields": ["postal_street", "postal_code", "postal_city"]}),
@@ -201,8 +197,8 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
         return {"history": _history(item), "can_edit": user_can("can_edit", "MyCompanyView")}
 
     def domain_edit(self, item: Company, form: Any) -> Company:
-        companies.update_company(self.datamodel.session, item.id, _actor(),
-                                    form_values(form, companies.POSTAL_FIELDS))
+        companies.update_company(self.datamodel.session, item.id, current_actor(),
+                                 form_values(form, companies.POSTAL_FIELDS))
         return item
 
     @expose("/mine/")
@@ -215,10 +211,6 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
         return redirect(url_for(f"{self.endpoint}.show", pk=tenant))
 
 
-COMPANY_BY_NUMBER = LookupField(
-    _l("Bedrift (kundenummer)"), model=Company, key="customer_number", supplier_only=True,
-    not_found=_l("Fant ingen bedrift med dette kundenummeret."),
-)
 
 
 class DeliveryAddressView(DomainFormMixin, PortalModelView):
@@ -250,7 +242,7 @@ class DeliveryAddressView(DomainFormMixin, PortalModelView):
     add_columns = ["company", "recipient_name", "street", "postal_code", "city", "active"]
     # An address never moves to another company.
     edit_columns = ["recipient_name", "street", "postal_code", "city", "active"]
-    add_form_extra_fields = {"company": COMPANY_BY_NUMBER}
+    add_form_extra_fields = {"company": company_lookup_field()}
     validators_columns = {
         "recipient_name": [DataRequired(message=_l("Feltet må fylles ut.")), Length(max=200)],
         "street": [DataRequired(message=_l("Feltet må fylles ut.")), Length(max=200)],
@@ -265,13 +257,13 @@ class DeliveryAddressView(DomainFormMixin, PortalModelView):
 
     def domain_add(self, form: Any) -> DeliveryAddress:
         company = None if is_customer() else getattr(form.company, "object", None)
-        return companies.create_address(self.datamodel.session, Actor.from_user(g.user),
+        return companies.create_address(self.datamodel.session, current_actor(),
                                         form_values(form, companies.ADDRESS_FIELDS),
                                         company_id=company.id if company is not None else None)
 
     def domain_edit(self, item: DeliveryAddress, form: Any) -> DeliveryAddress:
         old_id = item.id
-        saved = companies.update_address(self.datamodel.session, item.id, Actor.from_user(g.user),
+        saved = companies.update_address(self.datamodel.session, item.id, current_actor(),
                                          form_values(form, companies.ADDRESS_FIELDS))
         if saved.id != old_id:
             flash(str(_l("Adressen er brukt på ordre eller tilbud. Der er den gamle adressen beholdt (deaktivert), "
