@@ -6,22 +6,21 @@ company's. Passwords, hashes and security stamps are never part of an answer.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from flask import Response
-from flask_appbuilder.api import expose, safe
+from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import ValidationError, fields, validate
-from sqlalchemy import select
+from marshmallow import fields, validate
 from sqlalchemy.orm import joinedload
 
-from app.api.base import PortalModelRestApi, current_actor, ids_in_range
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import MAX_ID, MSG_NOT_FOUND_REF, InputSchema, computed
 from app.domain import accounts, labels
 from app.extensions import db
-from app.models import Company, PortalUser
+from app.models import PortalUser
 
 
 class UserIn(InputSchema):
@@ -96,33 +95,18 @@ class UserApi(PortalModelRestApi):
     customer_add_columns: list[str] = []  # one hand-written body (UserIn) for everybody
     edit_columns = ["first_name"]  # no PUT route: contact details are the user's own (Min profil)
 
+    @safe
     def post_headless(self) -> Response:
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        try:
-            data = self.load_input(UserIn(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
-        company_id: Optional[int] = data.get("company_id")
-        number = (data.get("customer_number") or "").strip()
-        if company_id is None and number:
-            # Through the scoped session: a customer finds only its own company.
-            company_id = db.session.scalar(select(Company.id).where(Company.customer_number == number))
-            if company_id is None:
-                return self.response_400_fields({"customer_number": [_("Fant ingen bedrift med dette kundenummeret.")]})
-        result, error = self.run_domain(lambda: accounts.create_user(
+        data = self.load_input(UserIn(), self.json_body())
+        user, _mail = self.commit(lambda: accounts.create_user(
             db.session, current_actor(), first_name=data["first_name"], last_name=data["last_name"],
             email=data["email"], phone=data.get("phone"), username=data["username"], role=data["role"],
-            company_id=company_id))
-        if error is not None:
-            return error
-        user, _mail = result
+            company_id=data.get("company_id"), customer_number=data.get("customer_number")))
         return self.response(201, id=user.id, result=self._show(user))
 
     def _change(self, pk: int, rule: Callable[..., Any]) -> Response:
-        user, error = self.run_domain(lambda: rule(db.session, current_actor(), pk))
-        return error or self.response(200, id=pk, result=self._show(user))
+        user = self.commit(lambda: rule(db.session, current_actor(), pk))
+        return self.response(200, id=pk, result=self._show(user))
 
     @expose("/<int:pk>/deactivate", methods=["POST"])
     @protect()
@@ -222,8 +206,6 @@ class UserApi(PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: The user is inactive}
         """
-        mail, error = self.run_domain(lambda: accounts.send_password_link(db.session, current_actor(), pk))
-        if error is not None:
-            return error
+        mail = self.commit(lambda: accounts.send_password_link(db.session, current_actor(), pk))
         return self.response(200, id=pk, message=str(_("En ny lenke for å velge passord er sendt til %(email)s.",
                                                        email=mail.to_address)))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from typing import Any, Iterable, Optional
+from typing import Any, Collection, Iterable, Optional
 
 from flask import current_app
 from flask_appbuilder.security.sqla.models import Role
@@ -33,29 +33,25 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.domain.actors import Actor
 from app.domain.errors import (
-    DomainError,
     Forbidden,
     NotAllowed,
     NotFound,
     ValidationFailed,
 )
 from app.domain.links import portal_link
-from app.domain.mail import queue_mail
+from app.domain.mail import queue_template_mail
+from app.domain.validation import InvalidValue, validate_email, validate_phone
 from app.models import Company, MailOutbox, PortalUser, new_security_stamp
 from app.roles import ALL_ROLES, CUSTOMER_ROLES
 
 CUSTOMER_ADMIN = "CustomerAdmin"
 CUSTOMER_USER = "CustomerUser"
-# Supplier roles that manage the users of any company.
-STAFF_USER_ADMINS = ("Admin", "CustomerService")
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
 PASSWORD_LINK_HOURS = 72  # overridable with the config key of the same name
 _LINK_SALT = "kundeportal.set-password"
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9 ()-]{5,30}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
 
 MSG_LAST_ADMIN = _l("Bedriften må ha minst én aktiv administrator. Gjør en annen bruker til administrator først.")
@@ -63,12 +59,20 @@ MSG_STAFF_USER = _l("Våre egne ansatte administreres av systemadministrator.")
 MSG_LINK_EXPIRED = _l("Lenken er utløpt. Be administratoren i bedriften din (eller kundeservice) om en ny lenke.")
 MSG_LINK_INVALID = _l("Lenken er ugyldig. Sjekk at du har kopiert hele lenken fra e-posten.")
 MSG_LINK_USED = _l("Lenken er allerede brukt eller erstattet av en nyere. Logg inn, eller be om en ny lenke.")
+MSG_NO_COMPANY = _l("Fant ingen bedrift med dette kundenummeret.")
+MSG_NO_ROLE = _l("Velg minst én rolle.")
+MSG_CUSTOMER_NEEDS_COMPANY = _l("En kundebruker må høre til en bedrift (kundenummer).")
+MSG_CUSTOMER_ROLES_ONLY = _l("Brukere hos en kunde kan bare ha kunderoller.")
+
+# The field a refused set-password link is reported on (the page shows it instead of the form).
+LINK_FIELD = "link"
 
 
-class PasswordLinkInvalid(DomainError):
+class PasswordLinkInvalid(ValidationFailed):
     """The set-password link is expired, used, replaced or not ours (shown on the page)."""
 
-    status = 400
+    def __init__(self, message: Any) -> None:
+        super().__init__({LINK_FIELD: str(message)})
 
 
 # --- the security stamp follows password and active, whoever changes them ----------------------
@@ -164,10 +168,12 @@ def _contact_errors(first_name: str, last_name: str, email: str, phone: str) -> 
             errors[field] = _("Høyst %(max)s tegn.", max=64)
     if not email:
         errors["email"] = _("Skriv e-postadressen.")
-    elif len(email) > 320 or not _EMAIL.match(email):
-        errors["email"] = _("Ugyldig e-postadresse.")
-    if phone and not _PHONE.match(phone):
-        errors["phone"] = _("Skriv et telefonnummer med siffer, for eksempel +47 22 00 00 00.")
+    for field, value, rule in (("email", email, validate_email), ("phone", phone, validate_phone)):
+        if value:
+            try:
+                rule(value)
+            except InvalidValue as exc:
+                errors[field] = str(exc.message)
     return errors
 
 
@@ -267,28 +273,19 @@ def set_password_from_link(session: Session, token: str, *, password: str, confi
 
 
 def _queue_password_mail(session: Session, user: PortalUser, welcome: bool) -> MailOutbox:
-    hours = link_hours()
-    name = f"{user.first_name} {user.last_name}".strip()
-    company = user.company.name if user.company is not None else "Kundeportal"
-    if welcome:
-        subject = "Velkommen til Kundeportal"
-        text = (f"Hei {name}!\n\nDu har fått en bruker i Kundeportal for {company}. "
-                f"Brukernavnet ditt er: {user.username}\n\n"
-                f"Velg passordet ditt med lenken under. Lenken virker én gang og utløper om {hours} timer.")
-    else:
-        subject = "Ny lenke for å velge passord i Kundeportal"
-        text = (f"Hei {name}!\n\nHer er en ny lenke for å velge passord i Kundeportal. "
-                f"Brukernavnet ditt er: {user.username}\n\n"
-                f"Lenken virker én gang og utløper om {hours} timer.")
-    return queue_mail(session, kind="user_welcome" if welcome else "password_link", to=user.email,
-                      subject=subject, text=text, link=password_link(user))
+    """The welcome mail of a new user, or a new link (app/templates/mail/user_welcome.txt, password_link.txt)."""
+    kind = "user_welcome" if welcome else "password_link"
+    return queue_template_mail(
+        session, kind=kind, to=user.email, template=kind, link=password_link(user),
+        name=f"{user.first_name} {user.last_name}".strip(), username=user.username, hours=link_hours(),
+        company=user.company.name if user.company is not None else "Kundeportal")
 
 
 # --- managing a company's users -----------------------------------------------------------------
 
 
 def may_manage_users(actor: Actor, company_id: Optional[int]) -> bool:
-    if actor.has_role(*STAFF_USER_ADMINS):
+    if actor.is_customer_service:
         return True
     return actor.is_customer and actor.has_role(CUSTOMER_ADMIN) and company_id == actor.company_id
 
@@ -301,29 +298,56 @@ def _role(session: Session, name: str) -> Role:
 
 
 def assignable_roles(actor: Actor) -> tuple[str, ...]:
-    """Roles this actor may give a new user: customer roles; Admin also supplier roles."""
+    """Roles this actor may give a user: customer roles; Admin also supplier roles."""
     if actor.has_role("Admin"):
         return ALL_ROLES
     return CUSTOMER_ROLES
 
 
+def role_company_errors(role_names: Collection[str], has_company: bool) -> dict[str, str]:
+    """A user has a role; customer roles need a company, and a company's users have customer roles only.
+    Field -> message ("role", "company_id"); empty when the roles fit."""
+    names = set(role_names)
+    if not names:
+        return {"role": str(MSG_NO_ROLE)}
+    if names & set(CUSTOMER_ROLES) and not has_company:
+        return {"company_id": str(MSG_CUSTOMER_NEEDS_COMPANY)}
+    if has_company and names - set(CUSTOMER_ROLES):
+        return {"role": str(MSG_CUSTOMER_ROLES_ONLY)}
+    return {}
+
+
+def company_by_customer_number(session: Session, number: Any) -> Optional[int]:
+    """The id of the company with this customer number, through the (tenant-scoped) session:
+    a customer finds only its own. None for a blank number; ValidationFailed when none has it."""
+    text = _clean_text(number)
+    if not text:
+        return None
+    company_id = session.scalar(select(Company.id).where(Company.customer_number == text))
+    if company_id is None:
+        raise ValidationFailed({"customer_number": str(MSG_NO_COMPANY)})
+    return company_id
+
+
 def create_user(session: Session, actor: Actor, *, first_name: Any, last_name: Any, email: Any, username: Any,
                 role: Any = CUSTOMER_USER, phone: Any = None, company_id: Optional[int] = None,
-                ) -> tuple[PortalUser, MailOutbox]:
+                customer_number: Any = None) -> tuple[PortalUser, MailOutbox]:
     """A new user with a welcome mail (set-password link) in the outbox, in the caller's transaction.
 
     Customer admins create users of their own company only (`company_id` is theirs; naming
-    another company is refused); customer service names any company. Customer roles only,
-    except that Admin may create supplier staff (no company).
+    another company is refused); customer service names any company, by `company_id` or by
+    `customer_number`. Customer roles only, except that Admin may create supplier staff (no company).
     """
+    if actor.is_customer and not actor.has_role(CUSTOMER_ADMIN):
+        raise Forbidden(_("Bare administratoren i bedriften kan opprette brukere."))
+    if not actor.is_customer and not actor.is_customer_service:
+        raise Forbidden(_("Du kan ikke opprette brukere."))
+    if company_id is None:
+        company_id = company_by_customer_number(session, customer_number)
     if actor.is_customer:
-        if not actor.has_role(CUSTOMER_ADMIN):
-            raise Forbidden(_("Bare administratoren i bedriften kan opprette brukere."))
         if company_id is not None and company_id != actor.company_id:
             raise ValidationFailed({"company_id": _("Du kan bare opprette brukere i din egen bedrift.")})
         company_id = actor.company_id
-    elif not actor.has_role(*STAFF_USER_ADMINS):
-        raise Forbidden(_("Du kan ikke opprette brukere."))
 
     first, last = _clean_text(first_name), _clean_text(last_name)
     mail, tel = _clean_text(email), _clean_text(phone)
@@ -343,14 +367,12 @@ def create_user(session: Session, actor: Actor, *, first_name: Any, last_name: A
     if company_id is not None:
         company = session.get(Company, company_id)  # scoped: a customer sees only its own
         if company is None:
-            errors["company_id"] = _("Fant ingen bedrift med dette kundenummeret.")
+            errors["company_id"] = str(MSG_NO_COMPANY)
     role_name = role if isinstance(role, str) else ""
     if role_name not in assignable_roles(actor):
         errors["role"] = _("Velg rollen «Bruker» eller «Administrator hos kunde».")
-    elif role_name in CUSTOMER_ROLES and company_id is None:
-        errors["company_id"] = _("En kundebruker må høre til en bedrift (kundenummer).")
-    elif role_name not in CUSTOMER_ROLES and company_id is not None:
-        errors["role"] = _("Brukere hos en kunde kan bare ha kunderoller.")
+    else:
+        errors.update(role_company_errors({role_name}, company_id is not None))
     if errors:
         raise ValidationFailed(errors)
 

@@ -19,12 +19,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
 from app.domain import accounts, labels
-from app.domain.errors import DomainError, ValidationFailed
 from app.extensions import db
 from app.models import PortalUser
 from app.tenancy import set_request_tenant
 from app.views.base import user_can
-from app.views.forms import current_actor
+from app.views.forms import current_actor, domain_action
 
 # (label, view, endpoint method, permission) of the company administration a customer admin reaches
 # from Min profil; each shown only if the user holds the permission.
@@ -59,14 +58,12 @@ class ProfileView(BaseView):
     @permission_name("edit")
     def contact(self):  # type: ignore[no-untyped-def]
         form = request.form
-        try:
+        with domain_action(errors_on_page=True) as done:
             accounts.update_contact(db.session, current_actor(), first_name=form.get("first_name"),
                                     last_name=form.get("last_name"), email=form.get("email"),
                                     phone=form.get("phone"))
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            return self._page(contact_errors=exc.errors, contact_values=form)
+        if not done.ok:
+            return self._page(contact_errors=done.errors, contact_values=form)
         flash(_("Kontaktinformasjonen er lagret."), "success")
         return redirect(url_for("ProfileView.index"))
 
@@ -75,14 +72,12 @@ class ProfileView(BaseView):
     @permission_name("edit")
     def password(self):  # type: ignore[no-untyped-def]
         form = request.form
-        try:
+        with domain_action(errors_on_page=True) as done:
             user = accounts.change_password(db.session, current_actor(), current=form.get("current_password", ""),
                                             password=form.get("password", ""),
                                             confirm=form.get("confirm_password", ""))
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            return self._page(password_errors=exc.errors)
+        if not done.ok:
+            return self._page(password_errors=done.errors)
         current_app.appbuilder.sm.remember_stamp(user)  # this session stays; every other session and API token of the user ends
         flash(_("Passordet er endret. Du er logget ut på alle andre enheter, og gamle API-tokens virker ikke "
                 "lenger."), "success")
@@ -93,9 +88,10 @@ class ProfileView(BaseView):
     @permission_name("edit")
     def newsletter(self):  # type: ignore[no-untyped-def]
         subscribe = _checked(request.form.get("newsletter"))
-        accounts.set_newsletter(db.session, current_actor(), subscribe)
-        db.session.commit()
-        flash(_("Du får nyhetsbrevet.") if subscribe else _("Du er meldt av nyhetsbrevet."), "success")
+        with domain_action() as done:
+            accounts.set_newsletter(db.session, current_actor(), subscribe)
+        if done.ok:
+            flash(_("Du får nyhetsbrevet.") if subscribe else _("Du er meldt av nyhetsbrevet."), "success")
         return redirect(url_for("ProfileView.index"))
 
     def _page(self, contact_errors: Optional[dict[str, str]] = None, contact_values: Any = None,
@@ -129,32 +125,28 @@ class PasswordLinkView(BaseView):
     @expose("/<token>", methods=["GET", "POST"])
     def set_password(self, token: str):  # type: ignore[no-untyped-def]
         self._act_for_link(token)
-        errors: dict[str, str] = {}
-        try:
+        with domain_action(errors_on_page=True) as link:
             user = accounts.user_for_link(db.session, token)
-        except accounts.PasswordLinkInvalid as exc:
-            db.session.rollback()
-            return self.render_template("portal/password_link.html", title=_("Velg passord"), invalid=exc.message,
-                                        errors={}, user=None, password_hint=PASSWORD_HINT)
+        if not link.ok:
+            return self._link_page(errors=link.errors)
+        errors: dict[str, str] = {}
         if request.method == "POST":
-            try:
+            with domain_action(errors_on_page=True) as done:
                 accounts.set_password_from_link(db.session, token, password=request.form.get("password", ""),
                                                 confirm=request.form.get("confirm_password", ""))
-                db.session.commit()
-            except ValidationFailed as exc:
-                db.session.rollback()
-                errors = exc.errors
-                user = accounts.user_for_link(db.session, token)
-            except DomainError as exc:
-                db.session.rollback()
-                return self.render_template("portal/password_link.html", title=_("Velg passord"),
-                                            invalid=exc.message, errors={}, user=None, password_hint=PASSWORD_HINT)
-            else:
+            if done.ok:
                 flash(_("Passordet er lagret. Logg inn med brukernavnet %(username)s og det nye passordet.",
                         username=user.username), "success")
                 return redirect(url_for(f"{self.appbuilder.sm.auth_view.endpoint}.login"))
-        return self.render_template("portal/password_link.html", title=_("Velg passord"), invalid=None,
-                                    errors=errors, user=user, password_hint=PASSWORD_HINT)
+            errors = done.errors
+        return self._link_page(errors=errors, user=user)
+
+    def _link_page(self, errors: dict[str, str], user: Optional[PortalUser] = None):  # type: ignore[no-untyped-def]
+        """The form for the link's user, or (refused link) only why the link does not work."""
+        invalid = errors.get(accounts.LINK_FIELD)
+        return self.render_template("portal/password_link.html", title=_("Velg passord"), invalid=invalid,
+                                    errors={} if invalid else errors, user=None if invalid else user,
+                                    password_hint=PASSWORD_HINT)
 
     @staticmethod
     def _act_for_link(token: str) -> None:
@@ -167,8 +159,9 @@ class PasswordLinkView(BaseView):
             set_request_tenant(None)
 
 
-class ResetMyPasswordView(FabResetMyPasswordView):
-    """FAB's "reset my password" (same name, so its endpoint and permission stay): to Min profil."""
+class _ToMinProfil:
+    """FAB's own-profile forms lead to Min profil (kept under FAB's names, so endpoints and
+    permissions stay): FAB's would set a password without the current one and without the policy."""
 
     @expose("/form", methods=["GET"])
     @has_access
@@ -181,15 +174,9 @@ class ResetMyPasswordView(FabResetMyPasswordView):
         return redirect(url_for("ProfileView.index"))
 
 
-class UserInfoEditView(FabUserInfoEditView):
-    """FAB's "edit my info" (same name, so its endpoint and permission stay): to Min profil."""
+class ResetMyPasswordView(_ToMinProfil, FabResetMyPasswordView):
+    """FAB's "reset my password": to Min profil."""
 
-    @expose("/form", methods=["GET"])
-    @has_access
-    def this_form_get(self):  # type: ignore[no-untyped-def]
-        return redirect(url_for("ProfileView.index"))
 
-    @expose("/form", methods=["POST"])
-    @has_access
-    def this_form_post(self):  # type: ignore[no-untyped-def]
-        return redirect(url_for("ProfileView.index"))
+class UserInfoEditView(_ToMinProfil, FabUserInfoEditView):
+    """FAB's "edit my info": to Min profil."""

@@ -8,9 +8,9 @@ app/domain/accounts.py's. FAB's own "user info" page leads to Min profil (app/vi
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
@@ -20,25 +20,24 @@ from flask_appbuilder.security.sqla.models import Role
 from flask_appbuilder.security.views import UserDBModelView
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.domain import accounts, labels
-from app.domain.errors import DomainError, ValidationFailed
+from app.domain.validation import validate_email, validate_phone
 from app.extensions import db
 from app.models import Company, PortalUser
-from app.roles import CUSTOMER_ROLES
 from app.views.base import (
     FormRefused,
     LookupField,
     PortalInterface,
     PortalModelView,
+    domain_rule,
     fmt_datetime,
     fmt_roles,
     fmt_yes_no,
 )
-from app.views.forms import MAX_ID, current_actor, fail
+from app.views.forms import MAX_ID, current_actor, domain_action
 
 USER_LABELS = {
     "first_name": _l("Fornavn"),
@@ -74,35 +73,22 @@ USER_FORMATTERS = {
 
 
 def _roles_fit_company(form: Any, field: Any) -> None:
-    """At least one role; customer roles need a company, a company's users only customer roles.
+    """The domain's rule for roles and company, next to the roles field of FAB's user form.
 
     (FAB's own validator also reads a "groups" field, which this form does not have.)
     """
-    if not field.data:
-        raise ValidationError(str(_l("Velg minst én rolle.")))
-    message = _role_company_conflict({r.name for r in field.data}, getattr(form.company, "object", None))
+    message = _role_company_conflict({r.name for r in field.data or []}, getattr(form.company, "object", None))
     if message:
         raise ValidationError(message)
 
 
 def _role_company_conflict(role_names: set[str], company: Any) -> str:
-    if role_names & set(CUSTOMER_ROLES) and company is None:
-        return str(_l("En kundebruker må høre til en bedrift (kundenummer)."))
-    if company is not None and role_names - set(CUSTOMER_ROLES):
-        return str(_l("Brukere hos en kunde kan bare ha kunderoller."))
-    return ""
-
-
-def _is_admin() -> bool:
-    user = g.get("user")
-    return bool(user) and any(r.name == "Admin" for r in getattr(user, "roles", []))
+    return next(iter(accounts.role_company_errors(role_names, company is not None).values()), "")
 
 
 def _assignable_roles() -> list[Role]:
-    query = current_app.appbuilder.session.query(Role).order_by(Role.name)
-    if _is_admin():
-        return query.filter(Role.name != "Public").all()
-    return query.filter(Role.name.in_(CUSTOMER_ROLES)).all()
+    names = accounts.assignable_roles(current_actor())
+    return current_app.appbuilder.session.query(Role).filter(Role.name.in_(names)).order_by(Role.name).all()
 
 
 class FilterAssignableRoles(BaseFilter):
@@ -111,19 +97,21 @@ class FilterAssignableRoles(BaseFilter):
     name = "assignable roles"
 
     def apply(self, query: Any, value: Any) -> Any:
-        if _is_admin():
-            return query.filter(Role.name != "Public")
-        return query.filter(Role.name.in_(CUSTOMER_ROLES))
+        return query.filter(Role.name.in_(accounts.assignable_roles(current_actor())))
 
 
 # --- Ny bruker, deactivate/activate, promote/demote: the same pages for both user lists ---------
 
-# The one-click changes on a user's page: (domain rule, message on success).
-_MANAGE: dict[str, tuple[Callable[..., Any], Any]] = {
-    "deactivate": (accounts.deactivate_user, _l("%(name)s er deaktivert og logget ut overalt.")),
-    "activate": (accounts.activate_user, _l("%(name)s er aktivert igjen.")),
-    "promote": (accounts.promote_user, _l("%(name)s er nå administrator hos kunden.")),
-    "demote": (accounts.demote_user, _l("%(name)s er ikke lenger administrator.")),
+# The one-click changes on a user's page: the domain rule and what to say when it is done.
+_MANAGE: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
+    "deactivate": (accounts.deactivate_user,
+                   lambda user: _("%(name)s er deaktivert og logget ut overalt.", name=user.full_name)),
+    "activate": (accounts.activate_user, lambda user: _("%(name)s er aktivert igjen.", name=user.full_name)),
+    "promote": (accounts.promote_user,
+                lambda user: _("%(name)s er nå administrator hos kunden.", name=user.full_name)),
+    "demote": (accounts.demote_user, lambda user: _("%(name)s er ikke lenger administrator.", name=user.full_name)),
+    "send_link": (accounts.send_password_link,
+                  lambda mail: _("En ny lenke for å velge passord er sendt til %(email)s.", email=mail.to_address)),
 }
 
 
@@ -145,30 +133,22 @@ class UserAdminRoutes:
             "role": accounts.CUSTOMER_USER, "company": request.args.get("kundenummer", "")}
         errors: dict[str, str] = {}
         if request.method == "POST":
-            company_id: Optional[int] = None
-            customer_number = (form.get("company") or "").strip()
-            if by_number and customer_number:
-                company_id = db.session.scalar(select(Company.id).where(Company.customer_number == customer_number))
-                if company_id is None:
-                    errors["company"] = _("Fant ingen bedrift med dette kundenummeret.")
-            if not errors:
-                try:
-                    user, _mail = accounts.create_user(
-                        db.session, actor, first_name=form.get("first_name"), last_name=form.get("last_name"),
-                        email=form.get("email"), phone=form.get("phone"), username=form.get("username"),
-                        role=form.get("role"), company_id=company_id)
-                    db.session.commit()
-                except ValidationFailed as exc:
-                    db.session.rollback()
-                    errors = {("company" if k == "company_id" else k): v for k, v in exc.errors.items()}
-                except DomainError as exc:
-                    fail(exc)
-                    return redirect(url_for(f"{self.endpoint}.list"))  # type: ignore[attr-defined]
-                else:
-                    flash(_("Brukeren %(username)s er opprettet. En velkomstmail med lenke for å velge passord "
+            with domain_action(errors_on_page=True) as done:
+                user, _mail = accounts.create_user(
+                    db.session, actor, first_name=form.get("first_name"), last_name=form.get("last_name"),
+                    email=form.get("email"), phone=form.get("phone"), username=form.get("username"),
+                    role=form.get("role"), customer_number=form.get("company") if by_number else None)
+                created = _("Brukeren %(username)s er opprettet. En velkomstmail med lenke for å velge passord "
                             "er sendt til %(email)s (lenken gjelder i %(hours)s timer).", username=user.username,
-                            email=user.email, hours=accounts.link_hours()), "success")
-                    return redirect(url_for(f"{self.endpoint}.show", pk=user.id))  # type: ignore[attr-defined]
+                            email=user.email, hours=accounts.link_hours())
+                user_id = user.id
+            if done.ok:
+                flash(created, "success")
+                return redirect(url_for(f"{self.endpoint}.show", pk=user_id))  # type: ignore[attr-defined]
+            if not done.errors:  # refused as a whole (said above the page)
+                return redirect(url_for(f"{self.endpoint}.list"))  # type: ignore[attr-defined]
+            # The page has one company field: the customer number.
+            errors = {_FORM_NAMES.get(k, k): v for k, v in done.errors.items()}
         roles = [(name, labels.label(labels.ROLE, name)) for name in accounts.assignable_roles(actor)]
         return self.render_template(  # type: ignore[attr-defined]
             "portal/user_new.html", title=_("Ny bruker"), form=form, errors=errors, roles=roles,
@@ -202,25 +182,15 @@ class UserAdminRoutes:
     @has_access
     @permission_name("manage")
     def send_link(self, pk: str):  # type: ignore[no-untyped-def]
-        user_id = _user_id_or_404(pk)
-        try:
-            mail = accounts.send_password_link(db.session, current_actor(), user_id)
-            db.session.commit()
-            flash(_("En ny lenke for å velge passord er sendt til %(email)s.", email=mail.to_address), "success")
-        except DomainError as exc:
-            fail(exc)
-        return redirect(url_for(f"{self.endpoint}.show", pk=user_id))  # type: ignore[attr-defined]
+        return self._manage("send_link", pk)
 
     def _manage(self, change: str, pk: str):  # type: ignore[no-untyped-def]
         user_id = _user_id_or_404(pk)
-        rule, message = _MANAGE[change]
-        try:
-            user = rule(db.session, current_actor(), user_id)
-            name = user.full_name
-            db.session.commit()
-            flash(str(message) % {"name": name}, "success")
-        except DomainError as exc:
-            fail(exc)
+        rule, said = _MANAGE[change]
+        with domain_action() as done:
+            message = said(rule(db.session, current_actor(), user_id))
+        if done.ok:
+            flash(message, "success")
         return redirect(url_for(f"{self.endpoint}.show", pk=user_id))  # type: ignore[attr-defined]
 
     def show_context(self, item: Any) -> dict[str, Any]:
@@ -233,6 +203,10 @@ class UserAdminRoutes:
             "is_self": item.id == actor.id,
             "manage_endpoint": self.endpoint,  # type: ignore[attr-defined]
         }
+
+
+# Domain field names -> the "Ny bruker" page's field names.
+_FORM_NAMES = {"company_id": "company", "customer_number": "company"}
 
 
 def _user_id_or_404(pk: str) -> int:
@@ -296,7 +270,8 @@ class PortalUserDBModelView(UserAdminRoutes, PortalModelView, UserDBModelView):
         "first_name": [DataRequired(message=_l("Skriv fornavnet.")), Length(max=64)],
         "last_name": [DataRequired(message=_l("Skriv etternavnet.")), Length(max=64)],
         "username": [DataRequired(message=_l("Skriv et brukernavn.")), Length(max=128)],
-        "email": [DataRequired(message=_l("Skriv e-postadressen.")), Email(message=_l("Ugyldig e-postadresse."))],
+        "email": [DataRequired(message=_l("Skriv e-postadressen.")), domain_rule(validate_email)],
+        "phone": [Optional(), domain_rule(validate_phone)],
     }
     search_form_query_rel_fields = {"roles": [["name", FilterAssignableRoles, None]]}
 
