@@ -115,3 +115,45 @@ def send_mail_command(include_waiting: bool) -> None:
     if report.outage:
         click.echo(f"Stoppet: {report.outage}. Alt som ikke ble sendt, ligger fortsatt i utboksen.", err=True)
         raise SystemExit(1)
+
+
+@portal_cli.command("bench-data")
+@click.option("--orders", type=click.IntRange(min=1), required=True, help="Antall ordre (f.eks. 1000000).")
+@click.option("--companies", type=click.IntRange(min=1), default=None,
+              help="Antall kundebedrifter. Standard: én per 1000 ordre (minst 4).")
+@click.option("--if-empty", is_flag=True, help="Gjør ingenting (status 0) når databasen allerede har ordre.")
+@click.option("--force", is_flag=True, help="Legg til en ny benkverden også når databasen har ordre.")
+def bench_data_command(orders: int, companies: int | None, if_empty: bool, force: bool) -> None:
+    """Fill the database with a large, realistic world for `make bench` (scripts/bench.py).
+
+    Companies, users (the demo logins admin, selger, kundeservice, leder, hansen.admin,
+    hansen.bruker, berg.admin, berg.bruker with password demo1234, and more), addresses, budgets,
+    standing orders, inquiries, the demo catalogue, ORDERS orders over two years with lines,
+    events, shipments and invoices, and quotes. PostgreSQL builds it with set-based SQL (1 000 000
+    orders in minutes), SQLite in batches (fine for small numbers).
+
+    A database that already has orders is refused (status 1) unless --force (adds a second world
+    beside it, ids and numbers after the existing ones) or --if-empty (does nothing, status 0).
+    """
+    from app.bench_data import analyze, load_bench, order_count
+    from app.domain.setup import init_roles
+    from app.extensions import db
+
+    with db.engine.connect() as conn:
+        existing = order_count(conn)
+        has_roles = bool(conn.exec_driver_sql("SELECT count(*) FROM ab_role").scalar())
+    if existing and not force:
+        if if_empty:
+            click.echo(f"Databasen har allerede {existing} ordre: benkdata lastes ikke.")
+            return
+        click.echo(f"Databasen har allerede {existing} ordre. Bruk --force for å legge til likevel.", err=True)
+        raise SystemExit(1)
+    if not has_roles:
+        init_roles()
+    db.session.remove()
+    with db.engine.begin() as conn:
+        load_bench(conn, orders, companies, echo=click.echo)
+    with db.engine.connect() as conn:
+        analyze(conn)
+        conn.commit()
+    click.echo("Innlogginger (passord demo1234): selger, kundeservice, leder, admin, hansen.bruker, berg.bruker")
