@@ -1,38 +1,36 @@
 """Quotes (Tilbud): everybody reads (customers their own company's); sellers and the dealer's
 own users create them; sellers edit the header.
 
-Creating goes through app/domain/quotes.create_quote (numbers, prices, producibility); status
-changes (send, decline, "Bestill" = convert to an order) are the quote workflow's routes, not PUT's.
+Creating goes through app/domain/quotes.create_quote (numbers, prices, producibility), header
+changes through update_quote (only while draft or sent); status changes (send, decline,
+"Bestill" = convert to an order) are the quote workflow's routes, not PUT's.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Response
-from flask_appbuilder.api import expose, safe
+from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.api.base import PortalModelRestApi, current_actor, ids_in_range
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import (
     InputSchema,
     LineIn,
     RelatedId,
     code_label,
     computed,
-    domain_validator,
     line_inputs,
     line_list,
     money_field,
 )
 from app.domain import labels
 from app.domain import quotes as quote_rules
-from app.domain.errors import NotAllowed
-from app.domain.validation import validate_not_past
 from app.extensions import db
 from app.models import Company, DeliveryAddress, Quote, QuoteLine
 from app.tenancy import current_tenant
@@ -59,13 +57,19 @@ class QuoteLineIn(LineIn):
     unit_price = money_field(allow_none=True)  # a seller's special price; else the list price
 
 
-class CustomerQuoteIn(InputSchema):
+class QuoteUpdateIn(InputSchema):
+    """PUT body: any of the header fields (app/domain/quotes.HEADER_FIELDS)."""
+
+    end_customer_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
+    valid_until = fields.Date(allow_none=True)
+    delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class CustomerQuoteIn(QuoteUpdateIn):
     """POST body of a dealer's user: the company is the user's."""
 
     valid_until = fields.Date(required=True)
-    end_customer_ref = fields.String(allow_none=True, validate=validate.Length(max=200))
-    delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
-    note = fields.String(allow_none=True)
     lines = line_list(LineIn)
 
 
@@ -125,30 +129,36 @@ class QuoteApi(PortalModelRestApi):
     show_columns = [*list_columns, "note", "lines"]
     # POST has its own body (header and lines) for app/domain/quotes.create_quote.
     add_model_schema = QuoteIn()
+    edit_model_schema = QuoteUpdateIn()
     add_columns = ["company_id", "valid_until", "end_customer_ref", "delivery_address_id", "note", "lines"]
     customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
     edit_columns = ["end_customer_ref", "valid_until", "delivery_address_id", "note"]
     search_columns = ["number", "status", "company_id", "created_at", "valid_until", "end_customer_ref",
                       "created_by_id"]
     base_order = ("created_at", "desc")
-    validators_columns = {"valid_until": domain_validator(validate_not_past)}
 
     def _init_model_schemas(self) -> None:
         super()._init_model_schemas()
         self.customer_add_model_schema = CustomerQuoteIn()
 
+    @safe
     def post_headless(self) -> Response:
-        data, customer, error = self.load_new_body()
-        if error is not None:
-            return error
+        data, customer = self.new_body()
         if customer:
             data["company_id"] = current_tenant()
         lines = line_inputs(data.pop("lines"))
-        quote, error = self.run_domain(
+        quote = self.commit(
             lambda: quote_rules.create_quote(db.session, actor=current_actor(), lines=lines, **data))
-        if error is not None:
-            return error
         return self.response(201, id=quote.id, result=self._show(quote))
+
+    @safe
+    def put_headless(self, pk: Any) -> Response:
+        quote = quote_rules.get_quote(db.session, pk)  # the row first: another company's quote is 404
+        body = self.json_body()
+        self._drop_company(body, quote.company_id)
+        data = self.load_input(QuoteUpdateIn(), body)
+        quote = self.commit(lambda: quote_rules.update_quote(db.session, quote.id, current_actor(), data))
+        return self.response(200, id=quote.id, result=self._show(quote))
 
     # --- workflow -----------------------------------------------------------------------
 
@@ -180,17 +190,9 @@ class QuoteApi(PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: 'Expired, already ordered or declined (message says which)'}
         """
-        body, error = self.optional_json_body()
-        if error is not None:
-            return error
-        try:
-            data = self.load_input(ConvertIn(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
-        order, error = self.run_domain(lambda: quote_rules.convert_quote(
+        data = self.load_input(ConvertIn(), self.optional_body())
+        order = self.commit(lambda: quote_rules.convert_quote(
             db.session, pk, current_actor(), delivery_address_id=data.get("delivery_address_id")))
-        if error is not None:
-            return error
         return self.response(201, order_id=order.id, order_number=order.number, quote_id=pk)
 
     @expose("/<int:pk>/send", methods=["POST"])
@@ -234,10 +236,5 @@ class QuoteApi(PortalModelRestApi):
         return self._act(pk, quote_rules.decline_quote)
 
     def _act(self, pk: int, action: Any) -> Response:
-        quote, error = self.run_domain(lambda: action(db.session, pk, current_actor()))
-        return error or self.response(200, id=pk, result=self._show(quote))
-
-    def pre_update(self, item: Quote) -> None:
-        # The stored status: a sent quote past its date may still get a later valid-until date.
-        if item.status not in quote_rules.CONVERTIBLE:
-            raise NotAllowed(str(_("Tilbudet kan ikke endres etter at det er bestilt eller avslått.")))
+        quote = self.commit(lambda: action(db.session, pk, current_actor()))
+        return self.response(200, id=pk, result=self._show(quote))

@@ -1,50 +1,43 @@
-"""Tilbud: the quote list and page (QuoteView, QuoteLineView), and the quote workflow pages: make a new one, send it, decline it, and "Bestill" (convert to an order)."""
+"""Tilbud: the quote list and page (QuoteView, QuoteLineView), and the quote workflow pages: make a new one, send it, decline it, and "Bestill" (convert to an order). Rules: app/domain/quotes.py."""
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 from typing import Any, Callable
 
-from flask import flash, g, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms import IntegerField, StringField
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-    ValidationError,
-)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.domain import labels, quotes
-from app.domain.errors import DomainError, ValidationFailed
+from app.domain.catalogue import LineInput
 from app.domain.formatting import oslo_today
-from app.domain.orders import LineInput, assign_number, configuration_errors
 from app.domain.pricing import order_totals
-from app.domain.quotes import CONVERTIBLE, effective_status
-from app.domain.validation import validate_not_past
 from app.extensions import db
-from app.models import Company, DeliveryAddress, Product, Quote, QuoteLine, QuoteStatus
+from app.models import Company, DeliveryAddress, Product, Quote, QuoteLine
 from app.views.base import (
-    FormRefused,
     LookupField,
     PortalInterface,
     PortalModelView,
     code_select,
     company_scoped,
-    domain_rule,
     fmt_date,
     fmt_datetime,
     fmt_nok,
     user_can,
 )
-from app.views.forms import current_actor, fail, form_id, parse_lines
+from app.views.forms import (
+    DomainFormMixin,
+    current_actor,
+    domain_action,
+    form_id,
+    form_values,
+    parse_lines,
+)
 from app.views.orders.overview import date_search_field, line_configuration
 from app.views.orders.placing import product_json
 
@@ -66,10 +59,10 @@ QUOTE_LABELS = {
 
 def _quote_status(quote: Quote) -> str:
     # A quote past its valid-until date shows as expired even before a job marks it (domain rule).
-    return labels.label(labels.QUOTE_STATUS, effective_status(quote))
+    return labels.label(labels.QUOTE_STATUS, quotes.effective_status(quote))
 
 
-class QuoteView(PortalModelView):
+class QuoteView(DomainFormMixin, PortalModelView):
     datamodel = PortalInterface(
         Quote,
         list_options=[joinedload(Quote.company), joinedload(Quote.created_by)],
@@ -81,11 +74,11 @@ class QuoteView(PortalModelView):
             selectinload(Quote.lines).joinedload(QuoteLine.product),
         ],
     )
+    # `can_add` only opens "Nytt tilbud" (QuoteActionsView.new): quotes are made with their lines there.
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
 
     list_title = _l("Tilbud")
     show_title = _l("Tilbud")
-    add_title = _l("Nytt tilbud")
     edit_title = _l("Endre tilbud")
     label_columns = QUOTE_LABELS
     formatters_columns = {"created_at": fmt_datetime, "valid_until": fmt_date}
@@ -107,37 +100,34 @@ class QuoteView(PortalModelView):
     ]
     show_template = "portal/quote_show.html"
 
-    # The company is typed as its customer number; the delivery address select offers only that
-    # company's addresses: on edit the quote's company, on add the company the form was opened for
-    # from the company's page (else none yet: pick it when editing the draft).
-    add_columns = ["company", "end_customer_ref", "valid_until", "delivery_address", "note"]
+    # The delivery address select offers only the addresses of the quote's company.
     edit_columns = ["end_customer_ref", "valid_until", "delivery_address", "note"]
-    add_form_extra_fields = {
-        "company": LookupField(_l("Bedrift (kundenummer)"), model=Company, key="customer_number",
-                               supplier_only=True, not_found=_l("Fant ingen bedrift med dette kundenummeret.")),
-    }
-    add_form_query_rel_fields = edit_form_query_rel_fields = {"delivery_address": company_scoped()}
+    add_columns = edit_columns  # FAB builds an add form from these; `add` never shows it
+    edit_form_query_rel_fields = {"delivery_address": company_scoped()}
     validators_columns = {
-        "valid_until": [DataRequired(message=_l("Gyldig til må fylles ut.")), domain_rule(validate_not_past)],
+        "valid_until": [DataRequired(message=_l("Gyldig til må fylles ut."))],
         "end_customer_ref": [Optional(), Length(max=200)],
     }
     description_columns = {
         "delivery_address": _l("Leveringsadressene til tilbudets bedrift."),
         "end_customer_ref": _l("Forhandlerens kunde, f.eks. navn eller ordrenummer hos forhandleren."),
     }
+    domain_field_names = {"delivery_address_id": "delivery_address"}
 
-    def before_save(self, item: Quote, is_new: bool) -> None:
-        if not is_new:
-            if item.status not in CONVERTIBLE:
-                raise FormRefused(str(_l("Tilbudet er bestilt eller avslått og kan ikke endres.")))
-            return
-        if item.company is None and item.company_id is None and g.get("_tenant_company_id") is None:
-            raise FormRefused(str(_l("Velg bedriften tilbudet gjelder (kundenummer).")))
-        item.status = QuoteStatus.draft.value
-        item.created_by_id = getattr(g.get("user"), "id", None)
-        session = self.datamodel.session
-        session.add(item)
-        assign_number(item, session, prefix="T", base=300000)  # type: ignore[arg-type]
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):  # type: ignore[no-untyped-def]
+        """"Nytt tilbud" (for the company the list was opened for): a quote is made with its lines."""
+        company_id = form_id(request.args, "_flt_0_company")
+        company = db.session.get(Company, company_id) if company_id is not None else None
+        args = {"customer_number": company.customer_number} if company is not None else {}
+        return redirect(url_for("QuoteActionsView.new", **args))
+
+    def domain_edit(self, item: Quote, form: Any) -> Quote:
+        values = form_values(form, ("end_customer_ref", "valid_until", "note"))
+        address = form.delivery_address.data
+        values["delivery_address_id"] = address.id if address is not None else None
+        return quotes.update_quote(db.session, item.id, current_actor(), values)
 
     def show_context(self, item: Quote) -> dict[str, Any]:
         lines = [
@@ -155,17 +145,16 @@ class QuoteView(PortalModelView):
         ]
         totals = order_totals(item.lines)
         return {"quote": item, "lines": lines, "totals": totals, "status_label": _quote_status(item),
-                "editable": item.status in CONVERTIBLE, "actions": self._actions(item)}
+                "editable": quotes.may_change(item), "actions": self._actions(item)}
 
     def _actions(self, quote: Quote) -> dict[str, str]:
-        """Workflow buttons (views/quote_actions.py) this user may use on this quote now."""
-        status = effective_status(quote)
+        """Workflow buttons (QuoteActionsView) this user may use on this quote now."""
         actions: dict[str, str] = {}
-        if status == QuoteStatus.draft.value and user_can("can_send", "QuoteActionsView"):
+        if quotes.may_send(quote) and user_can("can_send", "QuoteActionsView"):
             actions["send"] = url_for("QuoteActionsView.send", pk=quote.id)
-        if status in CONVERTIBLE and user_can("can_convert", "QuoteActionsView"):
+        if quotes.is_open(quote) and user_can("can_convert", "QuoteActionsView"):
             actions["convert"] = url_for("QuoteActionsView.convert", pk=quote.id)
-        if status in CONVERTIBLE and user_can("can_decline", "QuoteActionsView"):
+        if quotes.is_open(quote) and user_can("can_decline", "QuoteActionsView"):
             actions["decline"] = url_for("QuoteActionsView.decline", pk=quote.id)
         return actions
 
@@ -173,43 +162,9 @@ class QuoteView(PortalModelView):
 # --- lines -----------------------------------------------------------------------------------
 
 
-def _configuration(form: Any, field: Any) -> None:
-    """Dimensions and variants allowed for the chosen product (the domain rule), next to the field."""
-    product = getattr(form.product, "object", None)
-    if product is None:
-        return
-    line = SimpleNamespace(**{name: (getattr(form, name).data or None) for name in ("width", "depth", "fabric",
-                                                                                  "colour")})
-    message = configuration_errors(product, line).get(field.name)
-    if message:
-        raise ValidationError(message)
-
-
-class BlankableIntegerField(IntegerField):
-    """An integer input where blank means "none" (so a validator can still say a value is missing)."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if valuelist and not (valuelist[0] or "").strip():
-            self.data = None
-            return
-        super().process_formdata(valuelist)
-
-
-def _configuration_fields() -> dict[str, Any]:
-    # Not FAB's generated fields: those stop at Optional() on a blank value, and a configurable
-    # product needs to say "Bredde må fylles ut".
-    return {
-        "width": BlankableIntegerField(_l("Bredde (cm)"), validators=[_configuration]),
-        "depth": BlankableIntegerField(_l("Dybde (cm)"), validators=[_configuration]),
-        "fabric": StringField(_l("Stoff"), validators=[Length(max=100), _configuration],
-                              filters=[lambda v: (v or "").strip() or None]),
-        "colour": StringField(_l("Farge"), validators=[Length(max=100), _configuration],
-                              filters=[lambda v: (v or "").strip() or None]),
-    }
-
-
-class QuoteLineView(PortalModelView):
-    """Quote lines: edited by sellers from the quote's page (no menu)."""
+class QuoteLineView(DomainFormMixin, PortalModelView):
+    """Quote lines: edited by sellers from the quote's page (no menu). Numbers, VAT, prices and the
+    line check: app/domain/quotes.py."""
 
     datamodel = PortalInterface(QuoteLine, list_options=[joinedload(QuoteLine.quote), joinedload(QuoteLine.product)])
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
@@ -247,40 +202,37 @@ class QuoteLineView(PortalModelView):
     _product_field = LookupField(_l("Produkt (varenummer)"), model=Product, key="sku",
                                  not_found=_l("Fant ikke noe produkt med dette varenummeret."))
     add_form_extra_fields = {
-        "quote": LookupField(_l("Tilbud (tilbudsnummer)"), model=Quote, key="number",
-                             not_found=_l("Fant ikke tilbudet.")),
+        "quote": LookupField(_l("Tilbud (tilbudsnummer)"), model=Quote, key="number", not_found=quotes.NOT_FOUND),
         "product": _product_field,
-        **_configuration_fields(),
     }
-    edit_form_extra_fields = {"product": _product_field, **_configuration_fields()}
+    edit_form_extra_fields = {"product": _product_field}
     validators_columns = {
-        "quantity": [InputRequired(message=_l("Antall må fylles ut.")),
-                     NumberRange(min=1, message=_l("Antall må være minst 1."))],
-        "unit_price": [Optional(), NumberRange(min=0, message=_l("Prisen kan ikke være negativ."))],
+        "quantity": [InputRequired(message=_l("Antall må fylles ut."))],
+        "unit_price": [Optional()],
     }
     description_columns = {"unit_price": _l("Tomt: produktets listepris.")}
+    domain_field_names = {"product_id": "product"}
 
-    def before_save(self, item: QuoteLine, is_new: bool) -> None:
-        quote = item.quote
-        if quote is None:
-            raise FormRefused(str(_l("Fant ikke tilbudet.")))
-        if quote.status not in CONVERTIBLE:
-            raise FormRefused(str(_l("Tilbudet er bestilt eller avslått og kan ikke endres.")))
-        item.company_id = quote.company_id
-        item.fabric = item.fabric or None
-        item.colour = item.colour or None
-        if item.product is not None:
-            item.vat_rate = item.product.vat_rate
-            if item.unit_price is None:
-                item.unit_price = item.product.unit_price
-        if is_new:
-            session = self.datamodel.session
-            last = session.scalar(select(func.max(QuoteLine.line_no)).where(QuoteLine.quote_id == quote.id))
-            item.line_no = (last or 0) + 1
+    @staticmethod
+    def _line(form: Any) -> LineInput:
+        product = form.product.object
+        return LineInput(product_id=product.id if product is not None else None, quantity=form.quantity.data,
+                         width=form.width.data, depth=form.depth.data, fabric=form.fabric.data,
+                         colour=form.colour.data, unit_price=form.unit_price.data)
 
-    def pre_delete(self, item: QuoteLine) -> None:
-        if item.quote is not None and item.quote.status not in CONVERTIBLE:
-            raise FormRefused(str(_l("Tilbudet er bestilt eller avslått og kan ikke endres.")))
+    def domain_add(self, form: Any) -> QuoteLine:
+        quote = form.quote.object
+        return quotes.add_quote_line(db.session, quote.id if quote is not None else None, current_actor(),
+                                     self._line(form))
+
+    def domain_edit(self, item: QuoteLine, form: Any) -> QuoteLine:
+        return quotes.update_quote_line(db.session, item.id, current_actor(), self._line(form))
+
+    def _delete(self, pk):  # type: ignore[no-untyped-def]
+        with domain_action() as done:
+            quotes.remove_quote_line(db.session, pk, current_actor())
+        if done.ok:
+            flash(str(self.delete_row_message), "success")
 
 
 class QuoteActionsView(BaseView):
@@ -313,21 +265,16 @@ class QuoteActionsView(BaseView):
             except ValueError:
                 errors["valid_until"] = _("Skriv en gyldig dato.")
             if not errors:
-                try:
+                with domain_action(errors_on_page=True) as done:
                     quote = quotes.create_quote(
                         db.session, actor=actor, company_id=company.id, valid_until=valid_until,
                         lines=lines, end_customer_ref=(request.form.get("end_customer_ref") or "").strip()[:200],
                         delivery_address_id=form_id(request.form, "delivery_address_id"),
                         note=(request.form.get("note") or "").strip())
-                    db.session.commit()
-                except ValidationFailed as exc:
-                    db.session.rollback()
-                    errors = exc.errors
-                except DomainError as exc:
-                    fail(exc)
-                else:
+                if done.ok:
                     flash(_("Tilbud %(number)s er lagret som utkast.", number=quote.number), "success")
                     return redirect(url_for("QuoteView.show", pk=quote.id))
+                errors = done.errors
             flash(_("Tilbudet er ikke lagret. Rett feltene som er merket."), "danger")
         addresses = []
         if company is not None:
@@ -341,13 +288,11 @@ class QuoteActionsView(BaseView):
             products=products, product_json=product_json, form=request.form, is_customer=actor.is_customer,
             customer_number=customer_number, default_valid=(oslo_today() + dt.timedelta(days=30)).isoformat())
 
-    def _act(self, pk: int, action: Callable[..., Any], done: str):  # type: ignore[no-untyped-def]
-        try:
+    def _act(self, pk: int, action: Callable[..., Any], done_message: str):  # type: ignore[no-untyped-def]
+        with domain_action() as done:
             action(db.session, pk, current_actor())
-            db.session.commit()
-            flash(done, "success")
-        except DomainError as exc:
-            fail(exc)
+        if done.ok:
+            flash(done_message, "success")
         return redirect(url_for("QuoteView.show", pk=pk))
 
     @expose("/<int:pk>/send", methods=["POST"])
@@ -366,12 +311,10 @@ class QuoteActionsView(BaseView):
     @has_access
     @permission_name("convert")
     def convert(self, pk: int):  # type: ignore[no-untyped-def]
-        try:
+        with domain_action() as done:
             order = quotes.convert_quote(db.session, pk, current_actor(),
                                          delivery_address_id=form_id(request.form, "delivery_address_id"))
-            db.session.commit()
-        except DomainError as exc:
-            fail(exc)
+        if not done.ok:
             return redirect(url_for("QuoteView.show", pk=pk))
         flash(_("Tilbudet er bestilt som ordre %(number)s.", number=order.number), "success")
         return redirect(url_for("OrderView.show", pk=order.id))
