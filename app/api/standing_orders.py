@@ -8,15 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_appbuilder.api import expose, safe
+from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.api.base import PortalModelRestApi, current_actor, ids_in_range
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import (
     InputSchema,
     LineIn,
@@ -27,7 +27,6 @@ from app.api.fields import (
 )
 from app.domain import labels
 from app.domain import standing_orders as rules
-from app.domain.errors import NotFound
 from app.domain.formatting import oslo_today
 from app.extensions import db
 from app.models import Company, DeliveryAddress, StandingOrder, StandingOrderLine
@@ -145,36 +144,22 @@ class StandingOrderApi(PortalModelRestApi):
         super()._init_model_schemas()
         self.customer_add_model_schema = CustomerStandingOrderIn()
 
+    @safe
     def post_headless(self) -> Response:
-        data, customer, error = self.load_new_body()
-        if error is not None:
-            return error
+        data, customer = self.new_body()
         company_id = current_tenant() if customer else data.pop("company_id")
-        item, error = self.run_domain(lambda: rules.create_standing_order(
+        item = self.commit(lambda: rules.create_standing_order(
             db.session, current_actor(), company_id, _plan_input(data)))
-        if error is not None:
-            return error
         return self.response(201, id=item.id, result=self._show(item))
 
+    @safe
     def put_headless(self, pk: Any) -> Response:
-        try:
-            item = rules.get_standing_order(db.session, pk)
-        except NotFound:
-            return self.response_404()
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        error = self._strip_company(body, item.company_id)
-        if error is not None:
-            return error
-        try:
-            data = self.load_input(StandingOrderUpdateIn(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
-        item, error = self.run_domain(lambda: rules.update_standing_order(
+        item = rules.get_standing_order(db.session, pk)  # the row first: another company's plan is 404
+        body = self.json_body()
+        self._drop_company(body, item.company_id)
+        data = self.load_input(StandingOrderUpdateIn(), body)
+        item = self.commit(lambda: rules.update_standing_order(
             db.session, item.id, current_actor(), _plan_input(data), provided=set(data)))
-        if error is not None:
-            return error
         return self.response(200, id=item.id, result=self._show(item))
 
     @expose("/<int:pk>/pause", methods=["POST"])
@@ -201,8 +186,7 @@ class StandingOrderApi(PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: Only for companies that pay by invoice}
         """
-        return self._plan_action(pk, PauseIn(), lambda data: rules.pause(
-            db.session, pk, current_actor(), data["until"]))
+        return self._set_date(pk, PauseIn(), "until", rules.pause)
 
     @expose("/<int:pk>/skip", methods=["POST"])
     @protect()
@@ -228,20 +212,11 @@ class StandingOrderApi(PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: Only for companies that pay by invoice}
         """
-        return self._plan_action(pk, SkipIn(), lambda data: rules.skip(
-            db.session, pk, current_actor(), data["date"]))
+        return self._set_date(pk, SkipIn(), "date", rules.skip)
 
-    def _plan_action(self, pk: int, schema: InputSchema, action: Any) -> Response:
-        try:  # the row first: another company's plan is 404 whatever the body
-            rules.get_standing_order(db.session, pk)
-        except NotFound:
-            return self.response_404()
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        try:
-            data = self.load_input(schema, body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
-        item, error = self.run_domain(lambda: action(data))
-        return error or self.response(200, id=pk, result=self._show(item))
+    def _set_date(self, pk: int, schema: InputSchema, field: str, change: Any) -> Response:
+        """Pause and skip: the date from the body, then the domain's change."""
+        rules.get_standing_order(db.session, pk)  # the row first: another company's plan is 404 whatever the body
+        data = self.load_input(schema, self.json_body())
+        item = self.commit(lambda: change(db.session, pk, current_actor(), data[field]))
+        return self.response(200, id=pk, result=self._show(item))

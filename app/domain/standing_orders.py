@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Mapping, Optional, Protocol, Sequence
 
 from flask_babel import gettext as _
@@ -37,6 +37,7 @@ from app.domain.companies import delivery_address_error
 from app.domain.errors import NotAllowed, NotFound, ValidationFailed
 from app.domain.formatting import format_date, oslo_today
 from app.domain.orders import place_order
+from app.domain.validation import MAX_ID
 from app.models import (
     Company,
     Frequency,
@@ -57,6 +58,15 @@ def not_invoice_customer_message() -> str:
     return _("Kun tilgjengelig for fakturakunder.")
 
 
+def not_found_message() -> str:
+    return _("Fant ikke den faste ordren.")
+
+
+def is_invoice_customer(company: Optional[Company]) -> bool:
+    """Standing orders are for customers who pay by invoice."""
+    return company is not None and company.payment_terms == PaymentTerms.invoice.value
+
+
 # --- the plan: pure date arithmetic ---------------------------------------------------------
 
 
@@ -70,6 +80,11 @@ class PlanLike(Protocol):
     paused_until: Optional[dt.date]
     skip_date: Optional[dt.date]
     active: bool
+
+
+# The fields of PlanLike but the skipped date.
+PLAN_SHAPE = ("frequency", "start_date", "weekday", "interval_weeks", "day_of_month", "end_date", "paused_until",
+              "active")
 
 
 @dataclass(frozen=True)
@@ -167,6 +182,13 @@ def plan_text(plan: PlanLike) -> str:
     return _("Hver uke, %(weekday)s", weekday=weekday)
 
 
+def skip_choices(plan: PlanLike, frm: dt.date, count: int = 8) -> list[dt.date]:
+    """The deliveries a customer may leave out: the coming ones of the plan, without the one
+    skipped now (a new choice replaces it)."""
+    unskipped = Plan(**{name: getattr(plan, name) for name in PLAN_SHAPE}, skip_date=None)
+    return [day for day in next_deliveries(unskipped, frm, count=count) if day != plan.skip_date]
+
+
 # --- validating and keeping plans -----------------------------------------------------------
 
 
@@ -190,9 +212,9 @@ PLAN_FIELDS = ("name", "delivery_address_id", "frequency", "interval_weeks", "we
                "start_date", "end_date", "active")
 
 
-def require_invoice_customer(company: Company) -> None:
+def require_invoice_customer(company: Optional[Company]) -> None:
     """Standing orders are for customers who pay by invoice (NotAllowed, API 409)."""
-    if company.payment_terms != PaymentTerms.invoice.value:
+    if not is_invoice_customer(company):
         raise NotAllowed(not_invoice_customer_message())
 
 
@@ -201,16 +223,21 @@ def get_standing_order(session: Session, standing_order_id: Any) -> StandingOrde
     try:
         pk = int(standing_order_id)
     except (TypeError, ValueError):
-        raise NotFound(_("Fant ikke den faste ordren.")) from None
-    item = session.get(StandingOrder, pk) if 0 < pk <= 2**31 - 1 else None
+        raise NotFound(not_found_message()) from None
+    item = session.get(StandingOrder, pk) if 0 < pk <= MAX_ID else None
     if item is None:
-        raise NotFound(_("Fant ikke den faste ordren."))
+        raise NotFound(not_found_message())
     return item
 
 
-def _check_company(actor: Actor, company_id: Optional[int]) -> None:
-    if actor.is_customer and actor.company_id != company_id:
-        raise NotFound(_("Fant ikke den faste ordren."))
+def _changeable(session: Session, standing_order_id: Any, actor: Actor) -> StandingOrder:
+    """The plan a change is about: visible to the actor (customers: their own company's) and of
+    a company that pays by invoice."""
+    item = get_standing_order(session, standing_order_id)
+    if actor.is_customer and actor.company_id != item.company_id:
+        raise NotFound(not_found_message())
+    require_invoice_customer(session.get(Company, item.company_id))
+    return item
 
 
 def _plan_errors(values: Mapping[str, Any], today: dt.date, start_changed: bool) -> dict[str, str]:
@@ -303,9 +330,7 @@ def update_standing_order(session: Session, standing_order_id: Any, actor: Actor
                           provided: Optional[set[str]] = None, today: Optional[dt.date] = None) -> StandingOrder:
     """Change a plan. `provided`: the fields that were sent (None: every field of `data`)."""
     today = today or oslo_today()
-    item = get_standing_order(session, standing_order_id)
-    _check_company(actor, item.company_id)
-    require_invoice_customer(session.get(Company, item.company_id))  # type: ignore[arg-type]
+    item = _changeable(session, standing_order_id, actor)
     provided = set(PLAN_FIELDS) | {"lines"} if provided is None else provided
     values = {name: (getattr(data, name) if name in provided else getattr(item, name)) for name in PLAN_FIELDS}
     if values["active"] is None:
@@ -336,9 +361,7 @@ def pause(session: Session, standing_order_id: Any, actor: Actor, until: Optiona
           today: Optional[dt.date] = None) -> StandingOrder:
     """Pause deliveries up to and including `until`; None ends the pause."""
     today = today or oslo_today()
-    item = get_standing_order(session, standing_order_id)
-    _check_company(actor, item.company_id)
-    require_invoice_customer(session.get(Company, item.company_id))  # type: ignore[arg-type]
+    item = _changeable(session, standing_order_id, actor)
     if until is not None and until < today:
         raise ValidationFailed({"until": _("Pausen må vare til i dag eller en senere dato.")})
     item.paused_until = until
@@ -350,9 +373,7 @@ def skip(session: Session, standing_order_id: Any, actor: Actor, day: Optional[d
          today: Optional[dt.date] = None) -> StandingOrder:
     """Leave out one upcoming delivery (replaces an earlier choice); None delivers it again."""
     today = today or oslo_today()
-    item = get_standing_order(session, standing_order_id)
-    _check_company(actor, item.company_id)
-    require_invoice_customer(session.get(Company, item.company_id))  # type: ignore[arg-type]
+    item = _changeable(session, standing_order_id, actor)
     if day is not None:
         if day < today or not is_scheduled(item, day):
             raise ValidationFailed({"date": _("Velg en av de kommende leveringene.")})
@@ -423,14 +444,13 @@ def _actor_for(session: Session, so: StandingOrder) -> Actor:
     user = session.get(PortalUser, so.created_by_id) if so.created_by_id else None
     if user is None or user.company_id != so.company_id:
         return Actor(id=None, name=_("Fast ordre «%(name)s»", name=so.name))
-    return Actor(id=user.id, name=_("%(name)s (fast ordre)", name=user.full_name), company_id=user.company_id,
-                 roles=frozenset(r.name for r in user.roles), email=user.email)
+    return replace(Actor.from_user(user), name=_("%(name)s (fast ordre)", name=user.full_name))
 
 
 def generate_one(session: Session, so: StandingOrder, day: dt.date) -> Outcome:
     """Place the order of one plan for `day` in its own transaction (committed or rolled back)."""
     outcome = Outcome(so.id, so.name, so.company.name if so.company else "", FAILED)
-    if so.company is None or so.company.payment_terms != PaymentTerms.invoice.value:
+    if not is_invoice_customer(so.company):
         outcome.result, outcome.message = REFUSED, not_invoice_customer_message()
         session.rollback()
         return outcome

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -14,14 +14,12 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.domain import labels
 from app.domain import standing_orders as rules
-from app.domain.errors import DomainError, ValidationFailed
+from app.domain.catalogue import LineInput
 from app.domain.formatting import format_date, oslo_today
-from app.domain.orders import LineInput
 from app.extensions import db
 from app.models import (
     Company,
     DeliveryAddress,
-    PaymentTerms,
     Product,
     StandingOrder,
     StandingOrderLine,
@@ -36,20 +34,59 @@ from app.views.base import (
     fmt_yes_no,
     user_can,
 )
-from app.views.forms import _int, current_actor, fail, form_id, parse_lines
+from app.views.forms import _int, current_actor, domain_action, form_id, parse_lines
+from app.views.orders.overview import line_configuration
 from app.views.orders.placing import product_json
 
+VIEW = "StandingOrderFormView"
 
-def plan_text(so: StandingOrder) -> str:
-    """"Hver 2. uke, mandag" / "Hver måned, den 15." — the delivery plan in words."""
-    weekday = labels.label(labels.WEEKDAY, so.weekday) if so.weekday is not None else ""
-    if so.frequency == "every_n_weeks":
-        text = str(_l("Hver %(n)s. uke", n=so.interval_weeks or 1))
-    else:
-        text = labels.label(labels.FREQUENCY, so.frequency)
-    if so.frequency == "monthly" and so.day_of_month:
-        return f"{text}, {_l('den %(day)s.', day=so.day_of_month)}"
-    return f"{text}, {weekday}" if weekday else text
+
+# --- list and show ------------------------------------------------------------------------
+
+
+def next_delivery_text(item: StandingOrder) -> str:
+    """List column "Neste levering": pure date arithmetic, no query per row."""
+    upcoming = rules.next_deliveries(item, oslo_today(), count=1)
+    return format_date(upcoming[0]) if upcoming else _("Ingen")
+
+
+def list_notice() -> dict[str, Any]:
+    """Template global for the standing order list: may the user create one, and if not, why."""
+    tenant = current_tenant()
+    invoice = tenant is None or rules.is_invoice_customer(db.session.get(Company, tenant))
+    can_new = tenant is not None and user_can("can_new", VIEW)
+    return {"customer": tenant is not None, "invoice_customer": invoice, "can_new": can_new and invoice,
+            "new_url": url_for(f"{VIEW}.new") if can_new and invoice else None,
+            "message": rules.not_invoice_customer_message()}
+
+
+def show_context(item: StandingOrder) -> dict[str, Any]:
+    """What the plan's page shows besides FAB's fields (a fixed number of queries)."""
+    today = oslo_today()
+    lines = [{"sku": ln.product.sku if ln.product else "", "product": ln.product.name if ln.product else "",
+              "quantity": ln.quantity, "configuration": line_configuration(ln)} for ln in item.lines]
+    upcoming = rules.next_deliveries(item, today, count=5)
+    invoice = rules.is_invoice_customer(item.company)
+    editable = invoice and (current_tenant() is None or current_tenant() == item.company_id)
+    actions = {}
+    if editable and user_can("can_edit", VIEW):
+        actions["edit"] = url_for(f"{VIEW}.edit", pk=item.id)
+    if editable and user_can("can_pause", VIEW):
+        actions["pause"] = url_for(f"{VIEW}.pause", pk=item.id)
+    if editable and user_can("can_skip", VIEW):
+        actions["skip"] = url_for(f"{VIEW}.skip", pk=item.id)
+    return {
+        "lines": lines,
+        "plan_label": rules.plan_text(item),
+        "upcoming": upcoming,
+        "skip_choices": rules.skip_choices(item, today),
+        "generated": rules.generated_orders(db.session, item.id),
+        "invoice_customer": invoice,
+        "not_invoice_message": rules.not_invoice_customer_message(),
+        "so_actions": actions,
+        "today": today,
+        "order_status": lambda code: labels.label(labels.ORDER_STATUS, code),
+    }
 
 
 class StandingOrderView(PortalModelView):
@@ -88,7 +125,7 @@ class StandingOrderView(PortalModelView):
         "created_at": fmt_datetime,
         "frequency": fmt_code(labels.FREQUENCY),
     }
-    computed_columns = {"plan": plan_text}
+    computed_columns = {"plan": rules.plan_text, "next_delivery": next_delivery_text}
     list_columns = ["name", "company", "plan", "next_delivery", "delivery_address", "start_date", "end_date", "active"]
     list_columns_customer = ["name", "plan", "next_delivery", "delivery_address", "start_date", "end_date",
                              "paused_until", "active"]
@@ -99,86 +136,12 @@ class StandingOrderView(PortalModelView):
         (_l("Fast ordre"), {"fields": ["name", "company", "plan", "delivery_address", "start_date", "end_date",
                                        "paused_until", "skip_date", "active", "created_by", "created_at"]}),
     ]
-    # Next deliveries, generated orders, pause/skip and "Opprett fast ordre": views/standing_order_pages.py.
+    # Next deliveries, generated orders, pause/skip and "Opprett fast ordre": StandingOrderFormView.
     list_template = "standing_orders/list.html"
     show_template = "standing_orders/show.html"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        from app.domain.standing_orders import plan_text as domain_plan_text
-        from app.views.standing_orders import next_delivery_text
-
-        self.computed_columns.update({"plan": domain_plan_text, "next_delivery": next_delivery_text})
-
     def show_context(self, item: StandingOrder) -> dict[str, Any]:
-        from app.views.standing_orders import show_context
-
         return show_context(item)
-
-
-VIEW = "StandingOrderFormView"
-
-
-# --- helpers for StandingOrderView (list and show) ------------------------------------------
-
-
-def next_delivery_text(item: StandingOrder) -> str:
-    """List column "Neste levering": pure date arithmetic, no query per row."""
-    upcoming = rules.next_deliveries(item, oslo_today(), count=1)
-    return format_date(upcoming[0]) if upcoming else _("Ingen")
-
-
-def list_notice() -> dict[str, Any]:
-    """Template global for the standing order list: may the user create one, and if not, why."""
-    tenant = current_tenant()
-    invoice = True
-    if tenant is not None:
-        company = db.session.get(Company, tenant)
-        invoice = company is not None and company.payment_terms == PaymentTerms.invoice.value
-    can_new = tenant is not None and user_can("can_new", VIEW)
-    return {"customer": tenant is not None, "invoice_customer": invoice, "can_new": can_new and invoice,
-            "new_url": url_for(f"{VIEW}.new") if can_new and invoice else None,
-            "message": rules.not_invoice_customer_message()}
-
-
-def show_context(item: StandingOrder) -> dict[str, Any]:
-    """What the plan's page shows besides FAB's fields (a fixed number of queries)."""
-    from app.views.orders.overview import line_configuration
-
-    today = oslo_today()
-    lines = [{"sku": ln.product.sku if ln.product else "", "product": ln.product.name if ln.product else "",
-              "quantity": ln.quantity, "configuration": line_configuration(ln)} for ln in item.lines]
-    upcoming = rules.next_deliveries(item, today, count=5)
-    company = item.company
-    invoice = company is not None and company.payment_terms == PaymentTerms.invoice.value
-    editable = invoice and (current_tenant() is None or current_tenant() == item.company_id)
-    actions = {}
-    if editable and user_can("can_edit", VIEW):
-        actions["edit"] = url_for(f"{VIEW}.edit", pk=item.id)
-    if editable and user_can("can_pause", VIEW):
-        actions["pause"] = url_for(f"{VIEW}.pause", pk=item.id)
-    if editable and user_can("can_skip", VIEW):
-        actions["skip"] = url_for(f"{VIEW}.skip", pk=item.id)
-    return {
-        "lines": lines,
-        "plan_label": rules.plan_text(item),
-        "upcoming": upcoming,
-        # Any of the coming deliveries, the one skipped now excluded (a new choice replaces it).
-        "skip_choices": [d for d in rules.next_deliveries(rules.Plan(**{**_plan_fields(item), "skip_date": None}),
-                                                          today, count=8) if d != item.skip_date],
-        "generated": rules.generated_orders(db.session, item.id),
-        "invoice_customer": invoice,
-        "not_invoice_message": rules.not_invoice_customer_message(),
-        "so_actions": actions,
-        "today": today,
-        "order_status": lambda code: labels.label(labels.ORDER_STATUS, code),
-    }
-
-
-def _plan_fields(item: StandingOrder) -> dict[str, Any]:
-    return {name: getattr(item, name) for name in ("frequency", "start_date", "weekday", "interval_weeks",
-                                                    "day_of_month", "end_date", "paused_until", "skip_date",
-                                                    "active")}
 
 
 # --- form parsing ---------------------------------------------------------------------------
@@ -277,24 +240,19 @@ class StandingOrderFormView(BaseView):
         company = db.session.get(Company, actor.company_id)
         if company is None:
             abort(404)
-        invoice = company.payment_terms == PaymentTerms.invoice.value
+        invoice = rules.is_invoice_customer(company)
         errors: dict[str, str] = {}
         lines: list[LineInput] = []
         if request.method == "POST" and invoice:
             data, errors = _parse_plan(request.form)
             lines = list(data.lines or [])
             if not errors:
-                try:
+                with domain_action(errors_on_page=True) as done:
                     item = rules.create_standing_order(db.session, actor, company.id, data)
-                    db.session.commit()
-                except ValidationFailed as exc:
-                    db.session.rollback()
-                    errors = exc.errors
-                except DomainError as exc:
-                    fail(exc)
-                else:
+                if done.ok:
                     flash(_("Den faste ordren «%(name)s» er lagret.", name=item.name), "success")
                     return self._show(item.id)
+                errors = done.errors
             if errors:
                 flash(_("Den faste ordren er ikke lagret. Rett feltene som er merket."), "danger")
         return self._render_form(None, company, invoice, lines, errors)
@@ -304,7 +262,7 @@ class StandingOrderFormView(BaseView):
     @permission_name("edit")
     def edit(self, pk: int):  # type: ignore[no-untyped-def]
         item = self._load(pk)
-        invoice = item.company.payment_terms == PaymentTerms.invoice.value
+        invoice = rules.is_invoice_customer(item.company)
         errors: dict[str, str] = {}
         lines = [LineInput(product_id=ln.product_id, quantity=ln.quantity, width=ln.width, depth=ln.depth,
                            fabric=ln.fabric, colour=ln.colour) for ln in item.lines]
@@ -313,17 +271,12 @@ class StandingOrderFormView(BaseView):
             data.active = bool(request.form.get("active"))
             lines = list(data.lines or [])
             if not errors:
-                try:
+                with domain_action(errors_on_page=True) as done:
                     rules.update_standing_order(db.session, item.id, current_actor(), data)
-                    db.session.commit()
-                except ValidationFailed as exc:
-                    db.session.rollback()
-                    errors = exc.errors
-                except DomainError as exc:
-                    fail(exc)
-                else:
+                if done.ok:
                     flash(_("Endringene er lagret."), "success")
                     return self._show(pk)
+                errors = done.errors
             if errors:
                 flash(_("Endringene er ikke lagret. Rett feltene som er merket."), "danger")
                 item = self._load(pk)
@@ -339,46 +292,35 @@ class StandingOrderFormView(BaseView):
             max_interval=rules.MAX_INTERVAL_WEEKS,
         )
 
+    def _set_date(self, pk: int, field: str, clear: str, missing: str, change: Callable[..., StandingOrder],
+                  said: Callable[[Optional[dt.date]], str]) -> Any:
+        """Pause and skip: a date from the form (or the `clear` button), then the domain's change."""
+        item = self._load(pk)
+        clearing = clear in request.form
+        day, ok = (None, True) if clearing else parse_date(request.form.get(field))
+        if not ok or (day is None and not clearing):
+            flash(missing, "danger")
+            return self._show(item.id)
+        with domain_action() as done:
+            change(db.session, item.id, current_actor(), day)
+        if done.ok:
+            flash(said(day), "success")
+        return self._show(item.id)
+
     @expose("/<int:pk>/pause", methods=["POST"])
     @has_access
     @permission_name("pause")
     def pause(self, pk: int):  # type: ignore[no-untyped-def]
-        item = self._load(pk)
-        ending = "end" in request.form
-        until, ok = (None, True) if ending else parse_date(request.form.get("until"))
-        if not ok or (until is None and not ending):
-            flash(_("Velg datoen pausen skal vare til og med."), "danger")
-            return self._show(item.id)
-        try:
-            rules.pause(db.session, item.id, current_actor(), until)
-            db.session.commit()
-        except DomainError as exc:
-            fail(exc)
-            return self._show(item.id)
-        if until is None:
-            flash(_("Pausen er avsluttet."), "success")
-        else:
-            flash(_("Leveringene har pause til og med %(date)s.", date=format_date(until)), "success")
-        return self._show(item.id)
+        return self._set_date(
+            pk, "until", "end", _("Velg datoen pausen skal vare til og med."), rules.pause,
+            lambda until: _("Pausen er avsluttet.") if until is None
+            else _("Leveringene har pause til og med %(date)s.", date=format_date(until)))
 
     @expose("/<int:pk>/hopp-over", methods=["POST"])
     @has_access
     @permission_name("skip")
     def skip(self, pk: int):  # type: ignore[no-untyped-def]
-        item = self._load(pk)
-        undo = "undo" in request.form
-        day, ok = (None, True) if undo else parse_date(request.form.get("date"))
-        if not ok or (day is None and not undo):
-            flash(_("Velg leveringen som skal hoppes over."), "danger")
-            return self._show(item.id)
-        try:
-            rules.skip(db.session, item.id, current_actor(), day)
-            db.session.commit()
-        except DomainError as exc:
-            fail(exc)
-            return self._show(item.id)
-        if day is None:
-            flash(_("Leveringen blir likevel levert."), "success")
-        else:
-            flash(_("Leveringen %(date)s hoppes over.", date=format_date(day)), "success")
-        return self._show(item.id)
+        return self._set_date(
+            pk, "date", "undo", _("Velg leveringen som skal hoppes over."), rules.skip,
+            lambda day: _("Leveringen blir likevel levert.") if day is None
+            else _("Leveringen %(date)s hoppes over.", date=format_date(day)))
