@@ -7,16 +7,16 @@ from flask_babel import lazy_gettext as _
 from app.api.base import PortalModelRestApi
 from app.api.fields import domain_validator, one_of
 from app.domain import labels
-from app.domain.validation import validate_amount
+from app.domain.budgets import validate_budget_amount
 from app.models import Budget, BudgetPeriod
 
 
 class BudgetApi(PortalModelRestApi):
     """/api/v1/budget/ — CustomerAdmin keeps the budgets of its own company.
 
-    Body: `period` (month|quarter|year), `amount` (NOK, >= 0, at most two decimals; a number or
-    a string), optional `user_id` (a user of the same company; none = the whole company),
-    `active`. `amount` is answered as a 2-decimal string.
+    Body: `period` (month|quarter|year), `amount` (NOK, >= 0, at most two decimals and
+    9999999999.99; a number or a string), optional `user_id` (a user of the same company; none =
+    the whole company), `active`. `amount` is answered as a 2-decimal string.
     """
 
     resource_name = "budget"
@@ -35,4 +35,4 @@ class BudgetApi(PortalModelRestApi):
     edit_columns = ["user_id", "period", "amount", "active"]
     search_columns = ["company_id", "user_id", "period", "active", "amount"]
     base_order = ("created_at", "desc")
-    validators_columns = {"amount": domain_validator(validate_amount), "period": one_of(BudgetPeriod)}
+    validators_columns = {"amount": domain_validator(validate_budget_amount), "period": one_of(BudgetPeriod)}

@@ -6,18 +6,33 @@ by anyone in the company when the budget has no user), cancelled and rejected or
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
-from sqlalchemy import and_, func, or_, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from app.domain.formatting import OSLO, format_nok, to_oslo
+from app.domain.formatting import format_month, format_quarter, oslo_midnight_utc, oslo_today, to_oslo
 from app.domain.lifecycle import EXCLUDED
 from app.domain.links import portal_link
-from app.domain.mail import queue_mail
+from app.domain.mail import queue_template_mail
+from app.domain.validation import InvalidValue, validate_amount
 from app.models import Budget, MailOutbox, Order, PortalUser
+
+# Numeric(12, 2): the largest amount the column holds.
+MAX_AMOUNT = Decimal("9999999999.99")
+AMOUNT_TOO_LARGE = _l("Beløpet er for stort.")
+
+
+def validate_budget_amount(value: Any) -> Decimal:
+    """A budget's limit: an amount in NOK (validate_amount) that the column can hold."""
+    amount = validate_amount(value)
+    if amount > MAX_AMOUNT:
+        raise InvalidValue(AMOUNT_TOO_LARGE)
+    return amount
 
 
 def period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:
@@ -35,8 +50,21 @@ def period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:
     return start, dt.date(start.year + year, month + 1, 1)
 
 
-def _utc_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=OSLO).astimezone(dt.timezone.utc)
+# The orders budgets count: neither cancelled nor rejected (lifecycle.EXCLUDED).
+COUNTED = Order.status.not_in(EXCLUDED)
+
+
+def _whose(budget: Budget) -> list[Any]:
+    """The orders a budget is about: its user's, or (no user) anyone's in its company."""
+    match = [Order.company_id == budget.company_id]
+    if budget.user_id is not None:
+        match.append(Order.created_by_id == budget.user_id)
+    return match
+
+
+def _placed(first: dt.date, end: dt.date) -> list[Any]:
+    """Placed on the Oslo days from `first` up to, not including, `end` (times are stored in UTC)."""
+    return [Order.created_at >= oslo_midnight_utc(first), Order.created_at < oslo_midnight_utc(end)]
 
 
 def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> dict[int, Decimal]:
@@ -45,21 +73,11 @@ def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> di
     if not budgets:
         return {}
     totals: dict[int, Decimal] = {}
-    conditions = []
-    for b in budgets:
-        start, end = period_bounds(b.period, day)
-        match = [Order.company_id == b.company_id, Order.created_at >= _utc_midnight(start),
-                 Order.created_at < _utc_midnight(end)]
-        if b.user_id is not None:
-            match.append(Order.created_by_id == b.user_id)
-        conditions.append((b.id, and_(*match)))
-    from sqlalchemy import case, literal
-
+    conditions = [(b.id, and_(*_whose(b), *_placed(*period_bounds(b.period, day)))) for b in budgets]
     columns = [func.coalesce(func.sum(case((cond, Order.total_ex_vat), else_=literal(0))), 0).label(f"b{bid}")
                for bid, cond in conditions]
     row = session.execute(
-        select(*columns).where(Order.status.not_in(EXCLUDED),
-                               Order.company_id.in_({b.company_id for b in budgets}))
+        select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}))
     ).one()
     for (bid, _), value in zip(conditions, row):
         totals[bid] = Decimal(value or 0).quantize(Decimal("0.01"))
@@ -100,7 +118,10 @@ def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) 
         select(PortalUser).where(PortalUser.company_id == budget.company_id, PortalUser.active.is_(True),
                                  PortalUser.roles.any(name="CustomerAdmin"))
     ).all()
-    who = budget.user.full_name if budget.user_id and budget.user else "hele bedriften"
+    user = budget.user if budget.user_id else None
+    # The dashboard at this budget and period (customer admins may open it).
+    link = portal_link(f"/bruksgrense/oversikt/?periode={budget.period}"
+                       f"&p={period_key(budget.period, day)}&budsjett={budget.id}")
     for admin in admins:
         key = f"budget-exceeded:{budget.id}:{start.isoformat()}:{admin.id}"
         if session.scalar(select(MailOutbox.id).where(MailOutbox.dedupe_key == key)):
@@ -108,16 +129,9 @@ def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) 
         try:
             # A savepoint: a parallel order that already queued this mail must not undo our order.
             with session.begin_nested():
-                queue_mail(
-                    session, kind="budget_exceeded", to=admin.email, dedupe_key=key,
-                    subject=f"Bruksgrensen for {who} er overskredet",
-                    text=(f"Bruksgrensen for {who} ({format_nok(budget.amount)} per periode fra "
-                          f"{start.strftime('%d.%m.%Y')}) er nå overskredet. Forbruk: {format_nok(used)}.\n\n"
-                          "Det kan fortsatt bestilles; grensen er veiledende."),
-                    # The dashboard at this budget and period (customer admins may open it).
-                    link=portal_link(f"/bruksgrense/oversikt/?periode={budget.period}"
-                                     f"&p={period_key(budget.period, day)}&budsjett={budget.id}"),
-                )
+                queue_template_mail(session, kind="budget_exceeded", to=admin.email, dedupe_key=key,
+                                    template="budget_exceeded", link=link, user=user, amount=budget.amount,
+                                    start=start, used=used)
         except IntegrityError:
             continue
 
@@ -142,8 +156,6 @@ def budget_status(session: Session, actor, day: Optional[dt.date] = None) -> lis
     """
     if actor.company_id is None:
         return []
-    from app.domain.formatting import oslo_today
-
     day = day or oslo_today()
     budgets = applicable_budgets(session, actor.company_id, actor.id)
     used = consumption(session, budgets, day)
@@ -175,8 +187,6 @@ def period_key(period: str, day: dt.date) -> str:
 
 def parse_period_key(period: str, key: Optional[str]) -> Optional[dt.date]:
     """First day of the period a key names, or None for a key that is not one of `period`."""
-    import re
-
     key = (key or "").strip()
     patterns = {"month": r"^(\d{4})-(\d{2})$", "quarter": r"^(\d{4})-K([1-4])$", "year": r"^(\d{4})$"}
     match = re.match(patterns.get(period, r"^$"), key)
@@ -194,15 +204,12 @@ def parse_period_key(period: str, key: Optional[str]) -> Optional[dt.date]:
 
 
 def period_label(period: str, start: dt.date) -> str:
-    """ "november 2026", "4. kvartal 2026", "2026" (in the request's language)."""
-    from flask_babel import gettext as _
-
+    """The period containing `start` in the current language: "november 2026", "4. kvartal 2026",
+    "2026" (English: "November 2026", "Q4 2026", "2026")."""
     if period == "month":
-        months = [_("januar"), _("februar"), _("mars"), _("april"), _("mai"), _("juni"), _("juli"),
-                  _("august"), _("september"), _("oktober"), _("november"), _("desember")]
-        return f"{months[start.month - 1]} {start.year}"
+        return format_month(start)
     if period == "quarter":
-        return _("%(n)s. kvartal %(year)s", n=(start.month - 1) // 3 + 1, year=start.year)
+        return format_quarter(start)
     return str(start.year)
 
 
@@ -218,8 +225,6 @@ def recent_periods(period: str, today: dt.date, count: int) -> list[tuple[str, s
 
 def company_budgets(session: Session, company_id: int, period: Optional[str] = None) -> list[Budget]:
     """The company's active budgets (of one period type), company-wide first, then by user name."""
-    from sqlalchemy.orm import joinedload
-
     stmt = (select(Budget).options(joinedload(Budget.user)).outerjoin(PortalUser, Budget.user_id == PortalUser.id)
             .where(Budget.company_id == company_id, Budget.active.is_(True)))
     if period is not None:
@@ -239,13 +244,6 @@ def budget_rows(session: Session, budgets: list[Budget], day: dt.date) -> list[d
     return rows
 
 
-def _budget_match(budget: Budget) -> list:  # type: ignore[type-arg]
-    match = [Order.company_id == budget.company_id, Order.status.not_in(EXCLUDED)]
-    if budget.user_id is not None:
-        match.append(Order.created_by_id == budget.user_id)
-    return match
-
-
 def cumulative(session: Session, budget: Budget, day: dt.date, today: dt.date) -> dict:
     """Cumulative consumption per day of the period containing `day`, up to today (or the period's
     end), and a straight-line forecast to the period's end at the rate so far.
@@ -254,19 +252,16 @@ def cumulative(session: Session, budget: Budget, day: dt.date, today: dt.date) -
     Returns {"start", "last", "days": [(date, cumulative)], "used", "forecast": [(date, value)] | [],
     "forecast_total" | None}.
     """
-    from sqlalchemy import case, literal
-
     start, end = period_bounds(budget.period, day)
     last = end - dt.timedelta(days=1)
     until = min(today, last)
     days: list[tuple[dt.date, Decimal]] = []
     if until >= start:
         dates = [start + dt.timedelta(days=i) for i in range((until - start).days + 1)]
-        columns = [func.coalesce(func.sum(case((Order.created_at < _utc_midnight(d + dt.timedelta(days=1)),
+        columns = [func.coalesce(func.sum(case((Order.created_at < oslo_midnight_utc(d + dt.timedelta(days=1)),
                                                 Order.total_ex_vat), else_=literal(0))), 0) for d in dates]
         row = session.execute(select(*columns).where(
-            *_budget_match(budget), Order.created_at >= _utc_midnight(start),
-            Order.created_at < _utc_midnight(until + dt.timedelta(days=1)))).one()
+            COUNTED, *_whose(budget), *_placed(start, until + dt.timedelta(days=1)))).one()
         days = [(d, Decimal(v or 0).quantize(Decimal("0.01"))) for d, v in zip(dates, row)]
     used = days[-1][1] if days else Decimal("0.00")
     forecast: list[tuple[dt.date, Decimal]] = []

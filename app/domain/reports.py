@@ -17,10 +17,11 @@ Definitions (shown on the report pages too):
 How the numbers come out identical on both databases:
 
 * Buckets (months, ISO weeks from Monday) follow the Oslo calendar, daylight saving included. SQLite
-  has no time zones, so the bucket boundaries are computed here in Python (zoneinfo) as UTC instants
-  and SQL sorts each row into its bucket with a `CASE` over those boundaries (`bucket_case`): SQL
-  only compares stored UTC instants, which both databases do the same way. The first and last
-  bucket are cut at the period's ends, so a bucket never holds rows from outside the period.
+  has no time zones, so the bucket boundaries are computed in Python as UTC instants (each one an
+  Oslo midnight, `formatting.oslo_midnight_utc`) and SQL sorts each row into its bucket with a
+  `CASE` over those boundaries (`bucket_case`): SQL only compares stored UTC instants, which both
+  databases do the same way. The first and last bucket are cut at the period's ends, so a bucket
+  never holds rows from outside the period.
 * Durations are differences of whole epoch seconds (`epoch_seconds`, one expression per dialect),
   so they are integers on both. Percentiles are picked with window functions (`row_number`,
   `count`, `lead` over each week) and integer arithmetic: SQL returns q·value for p = a/q as an
@@ -41,7 +42,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from app.domain.approvals import exposure_by_company
 from app.domain.budgets import consumption, period_bounds, usage_level
-from app.domain.formatting import OSLO, oslo_today
+from app.domain.formatting import oslo_midnight_utc, oslo_today
 from app.domain.lifecycle import (
     DECISIONS,
     PENDING_APPROVAL,
@@ -55,17 +56,13 @@ from app.models import (
     Order,
     OrderChannel,
     OrderEvent,
-    OrderStatus,
     PortalUser,
     UTCDateTime,
     utcnow,
 )
 
 CENT = Decimal("0.01")
-SALES_STATUSES = SALES
 CHANNELS = tuple(c.value for c in OrderChannel)
-STATUSES = tuple(s.value for s in OrderStatus)
-PENDING = PENDING_APPROVAL
 MAX_DAYS = 5 * 366  # longest period: five years (260 weekly buckets)
 TOP_CUSTOMERS = 10
 OLDEST_WAITING = 10
@@ -75,11 +72,6 @@ BUDGET_CHUNK = 200  # budgets per consumption query (one result column each; SQL
 # --- periods and buckets ----------------------------------------------------------------------
 
 
-def oslo_midnight(day: dt.date) -> dt.datetime:
-    """The UTC instant at which `day` begins in Oslo."""
-    return dt.datetime.combine(day, dt.time(0), tzinfo=OSLO).astimezone(dt.timezone.utc)
-
-
 @dataclass(frozen=True)
 class Period:
     first: dt.date
@@ -87,11 +79,11 @@ class Period:
 
     @property
     def start(self) -> dt.datetime:
-        return oslo_midnight(self.first)
+        return oslo_midnight_utc(self.first)
 
     @property
     def end(self) -> dt.datetime:
-        return oslo_midnight(self.last + dt.timedelta(days=1))
+        return oslo_midnight_utc(self.last + dt.timedelta(days=1))
 
     def contains(self, column: Any) -> ColumnElement[bool]:
         return and_(column >= literal(self.start, UTCDateTime()), column < literal(self.end, UTCDateTime()))
@@ -119,7 +111,7 @@ class Bucket:
 
     @property
     def end(self) -> dt.datetime:
-        return oslo_midnight(self.last + dt.timedelta(days=1))
+        return oslo_midnight_utc(self.last + dt.timedelta(days=1))
 
 
 def _buckets(period: Period, starts: Sequence[dt.date], key: Any) -> list[Bucket]:
@@ -206,7 +198,7 @@ class SalesReport:
 def sales_by_month(session: Session, period: Period) -> SalesReport:
     months = month_buckets(period)
     rows = select(bucket_case(Order.created_at, months).label("bucket"), Order.channel,
-                  Order.total_ex_vat).where(Order.status.in_(SALES_STATUSES), period.contains(Order.created_at)
+                  Order.total_ex_vat).where(Order.status.in_(SALES), period.contains(Order.created_at)
                                             ).subquery("sales")
     result = session.execute(
         select(rows.c.bucket, rows.c.channel, func.sum(rows.c.total_ex_vat), func.count())
@@ -294,12 +286,13 @@ def approval_report(session: Session, period: Period, now: Optional[dt.datetime]
     weeks = week_buckets(period)
     entry = aliased(OrderEvent)
     entered_at = (select(func.max(entry.at))
-                  .where(entry.order_id == OrderEvent.order_id, entry.to_status == PENDING, entry.at <= OrderEvent.at)
+                  .where(entry.order_id == OrderEvent.order_id, entry.to_status == PENDING_APPROVAL,
+                         entry.at <= OrderEvent.at)
                   .correlate(OrderEvent).scalar_subquery())
     decisions = select(
         OrderEvent.id, bucket_case(OrderEvent.at, weeks).label("bucket"), OrderEvent.to_status.label("outcome"),
         OrderEvent.at.label("decided_at"), entered_at.label("entered_at"),
-    ).where(OrderEvent.from_status == PENDING, OrderEvent.to_status.in_(DECISIONS),
+    ).where(OrderEvent.from_status == PENDING_APPROVAL, OrderEvent.to_status.in_(DECISIONS),
             period.contains(OrderEvent.at)).subquery("decisions")
     durations = select(
         decisions.c.id, decisions.c.bucket, decisions.c.outcome,
@@ -335,16 +328,16 @@ def oldest_waiting(session: Session, limit: int = OLDEST_WAITING) -> tuple[list[
     """All orders pending approval *now*, whatever the period (a stuck order must not drop out of view),
     oldest first by their entry into pending approval; and how many there are."""
     entered = (select(func.max(OrderEvent.at))
-               .where(OrderEvent.order_id == Order.id, OrderEvent.to_status == PENDING)
+               .where(OrderEvent.order_id == Order.id, OrderEvent.to_status == PENDING_APPROVAL)
                .correlate(Order).scalar_subquery())
     since = func.coalesce(entered, Order.created_at, type_=UTCDateTime())
     rows = session.execute(
         select(Order.id, Order.number, Company.name, Company.customer_number, since.label("since"),
                Order.total_ex_vat + Order.total_vat)
         .join(Company, Company.id == Order.company_id)
-        .where(Order.status == PENDING).order_by(since, Order.id).limit(limit)
+        .where(Order.status == PENDING_APPROVAL).order_by(since, Order.id).limit(limit)
     ).all()
-    total = session.scalar(select(func.count()).select_from(Order).where(Order.status == PENDING)) or 0
+    total = session.scalar(select(func.count()).select_from(Order).where(Order.status == PENDING_APPROVAL)) or 0
     return [WaitingOrder(oid, number, name, cno, since_at, _money(amount))
             for oid, number, name, cno, since_at, amount in rows], int(total)
 
@@ -369,7 +362,7 @@ def top_customers(session: Session, period: Period, limit: int = TOP_CUSTOMERS) 
         select(Company.id, Company.name, Company.customer_number, Company.credit_limit, func.count(Order.id),
                sales.label("sales"))
         .join(Company, Company.id == Order.company_id)
-        .where(Order.status.in_(SALES_STATUSES), period.contains(Order.created_at))
+        .where(Order.status.in_(SALES), period.contains(Order.created_at))
         .group_by(Company.id, Company.name, Company.customer_number, Company.credit_limit)
         .order_by(sales.desc(), Company.name, Company.id).limit(limit)
     ).all()

@@ -1,4 +1,5 @@
-"""Bruksgrenser: the budget list and form (BudgetView) and the dashboard with charts (BudgetDashboardView). Rules: app/domain/budgets.py."""
+"""Bruksgrenser: the budget list and form (BudgetView) and the dashboard with charts
+(BudgetDashboardView). Rules: app/domain/budgets.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,8 @@ from wtforms.validators import StopValidation
 from app.domain import budgets as rules
 from app.domain import labels
 from app.domain.budgets import consumption
-from app.domain.formatting import NBSP, format_date, format_nok, oslo_today
-from app.domain.validation import InvalidValue, validate_amount
+from app.domain.formatting import NBSP, format_nok, oslo_today
+from app.domain.validation import InvalidValue
 from app.extensions import db
 from app.models import Budget, Company, PortalUser
 from app.views.base import (
@@ -73,7 +74,7 @@ class BudgetView(PortalModelView):
         "created_at": fmt_datetime,
     }
     computed_columns = {
-        "who": lambda b: b.user.get_full_name() if b.user else str(_l("Alle brukere")),
+        "who": lambda b: who(b),  # who() is defined below
         "consumed": _consumed,
     }
     list_columns = ["company", "who", "period", "amount", "consumed", "active"]
@@ -90,7 +91,7 @@ class BudgetView(PortalModelView):
     }
     # Users offered: the company's own (customer side: the guard; supplier: the budget's company).
     add_form_query_rel_fields = edit_form_query_rel_fields = {"user": company_scoped()}
-    # The amount (decimal comma, the domain's rule) and the user select: views/budget_form.py (__init__).
+    # The amount (decimal comma, the domain's rule) and the user select: budget_form_fields() (__init__).
     validators_columns: dict[str, Any] = {}
     description_columns = {
         "user": _l("Tomt: grensen gjelder alle brukerne i bedriften samlet."),
@@ -99,8 +100,6 @@ class BudgetView(PortalModelView):
     list_template = "budgets/list.html"  # adds the way to the dashboard (charts)
 
     def __init__(self, **kwargs: Any) -> None:
-        from app.views.budgets import budget_form_fields
-
         fields = {**self.add_form_extra_fields, **budget_form_fields()}
         self.add_form_extra_fields = self.edit_form_extra_fields = fields
         super().__init__(**kwargs)
@@ -111,10 +110,6 @@ class BudgetView(PortalModelView):
             g.setdefault("_budget_consumption", {}).update(
                 consumption(self.datamodel.session, items, oslo_today()))
         return super().values(items, columns)
-
-
-# Numeric(12, 2): the largest amount the column holds.
-MAX_AMOUNT = Decimal("9999999999.99")
 
 
 class MoneyField(StringField):
@@ -141,12 +136,9 @@ class MoneyField(StringField):
         if not text:
             raise StopValidation(str(_l("Beløpet må fylles ut.")))
         try:
-            amount = validate_amount(text)
+            self.data = rules.validate_budget_amount(text)
         except InvalidValue as exc:
             raise StopValidation(str(exc.message)) from exc
-        if amount > MAX_AMOUNT:
-            raise StopValidation(str(_l("Beløpet er for stort.")))
-        self.data = amount
 
 
 def _company_users() -> list[PortalUser]:
@@ -184,6 +176,7 @@ SEPARATORS = ", "
 
 
 def who(budget: Budget) -> str:
+    """Whom a budget applies to: its user, or everyone in the company."""
     return budget.user.full_name if budget.user is not None else _("Alle brukere")
 
 
@@ -325,5 +318,4 @@ class BudgetDashboardView(BaseView):
             "bar_figure": _bar_figure(rows) if rows else None,
             "line_figure": _line_figure(selected["budget"], series) if selected else None,
             "daily_rows": _daily_rows(series) if series else [], "who": who,
-            "format_date": format_date,
         }

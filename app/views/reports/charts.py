@@ -18,10 +18,10 @@ from plotly.subplots import make_subplots
 
 from app.domain import labels
 from app.domain import reports as R
-from app.domain.formatting import NBSP, format_date, format_nok, format_oslo_datetime
+from app.domain.budgets import period_label
+from app.domain.formatting import NBSP, format_date, format_month, format_nok, format_oslo_datetime
+from app.domain.lifecycle import ALL_STATUSES
 
-MONTHS = (_l("jan."), _l("feb."), _l("mar."), _l("apr."), _l("mai"), _l("jun."), _l("jul."), _l("aug."),
-          _l("sep."), _l("okt."), _l("nov."), _l("des."))
 STATUS_COLOURS = {"pending_approval": "#f0ad4e", "processing": "#337ab7", "shipped": "#5bc0de",
                   "partially_delivered": "#8e6cc4", "invoiced": "#5cb85c", "cancelled": "#9e9e9e",
                   "rejected": "#d9534f"}
@@ -120,7 +120,8 @@ def count_axis(largest: int) -> dict[str, Any]:
 
 
 def month_label(bucket: R.Bucket) -> str:
-    return f"{MONTHS[bucket.number - 1]} {bucket.year}"
+    """ "januar 2025" (nb), "January 2025" (en)."""
+    return format_month(bucket.first)
 
 
 def week_label(bucket: R.Bucket) -> str:
@@ -135,14 +136,6 @@ def week_axis(weeks: Sequence[R.Bucket], max_ticks: int = 12) -> dict[str, Any]:
     return {"type": "category", "tickmode": "array", "tickangle": 0,
             "tickvals": [week_label(w) for w in shown],
             "ticktext": [_("uke %(week)s", week=w.number) + f"<br>{w.year}" for w in shown]}
-
-
-def budget_period_label(period: str, first: dt.date) -> str:
-    if period == "month":
-        return f"{MONTHS[first.month - 1]} {first.year}"
-    if period == "quarter":
-        return _("%(q)s. kvartal %(year)s", q=(first.month - 1) // 3 + 1, year=first.year)
-    return str(first.year)
 
 
 @dataclass
@@ -182,11 +175,11 @@ def sales(report: R.SalesReport) -> Content:
 
 
 def statuses(report: R.StatusReport) -> Content:
-    names = {s: labels.order_status(s) for s in R.STATUSES}
+    names = {s: labels.order_status(s) for s in ALL_STATUSES}
     weeks = [week_label(w) for w in report.weeks]
     fig = make_subplots(rows=2, cols=1, row_heights=[0.32, 0.68], vertical_spacing=0.12,
                         subplot_titles=(_("Ordrer fra perioden etter status nå"), _("Statusendringer per uke")))
-    for status in R.STATUSES:
+    for status in ALL_STATUSES:
         colour = STATUS_COLOURS[status]
         fig.add_bar(y=[names[status]], x=[report.now.get(status, 0)], orientation="h", name=names[status],
                     legendgroup=status, marker_color=colour, showlegend=False,
@@ -199,17 +192,17 @@ def statuses(report: R.StatusReport) -> Content:
                     "traceorder": "normal"})
     fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=1)
     fig.update_xaxes(**count_axis(max(report.now.values(), default=0)), row=1, col=1)
-    weekly_max = max((sum(report.entered_in(w.index, s) for s in R.STATUSES) for w in report.weeks), default=0)
+    weekly_max = max((sum(report.entered_in(w.index, s) for s in ALL_STATUSES) for w in report.weeks), default=0)
     fig.update_yaxes(title_text=_("Ordrer inn i status"), **count_axis(weekly_max), row=2, col=1)
     fig.update_xaxes(**week_axis(report.weeks), row=2, col=1)
     now = Table("status", _("Status nå"), [Column(_("Status")), Column(_("Antall ordrer"), "int")],
-                [[names[s], report.now.get(s, 0)] for s in R.STATUSES],
+                [[names[s], report.now.get(s, 0)] for s in ALL_STATUSES],
                 footer=[[_("Sum"), sum(report.now.values())]],
                 note=_("Ordrer lagt inn i perioden, etter den statusen de har nå."))
-    short = {s: names[s] for s in R.STATUSES}
+    short = {s: names[s] for s in ALL_STATUSES}
     weekly = Table("uker", _("Statusendringer per uke"),
-                   [Column(_("Uke"))] + [Column(short[s], "int") for s in R.STATUSES],
-                   [[week_label(w)] + [report.entered_in(w.index, s) for s in R.STATUSES] for w in report.weeks],
+                   [Column(_("Uke"))] + [Column(short[s], "int") for s in ALL_STATUSES],
+                   [[week_label(w)] + [report.entered_in(w.index, s) for s in ALL_STATUSES] for w in report.weeks],
                    note=_("Hvor mange ordrer som gikk inn i hver status i uken (fra statushistorikken)."))
     return Content(fig, [now, weekly])
 
@@ -326,7 +319,7 @@ def budgets(report: R.BudgetReport, chart_rows: int = 15) -> Content:
     detail = Table("bruksgrenser", _("Alle aktive bruksgrenser"),
                    [Column(_("Bedrift")), Column(_("Gjelder")), Column(_("Periode")), Column(_("Grense"), "money"),
                     Column(_("Forbruk"), "money"), Column(_("Andel"), "percent"), Column(_("Nivå"))],
-                   [[r.company, r.user or _("Hele bedriften"), budget_period_label(r.period, r.first), r.amount,
+                   [[r.company, r.user or _("Hele bedriften"), period_label(r.period, r.first), r.amount,
                      r.used, r.ratio, str(LEVEL_LABELS[r.level])] for r in report.rows],
                    row_classes=[{"over": "danger", "warn": "warning"}.get(r.level, "") for r in report.rows],
                    note=_("Høyest andel først."))
