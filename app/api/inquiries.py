@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_appbuilder.api import expose, safe
+from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, fields
 
-from app.api.base import PortalModelRestApi, _int_or_none, current_actor, ids_in_range
+from app.api.base import PortalModelRestApi, _int_or_none, current_actor, ids_in_range, safe
 from app.api.fields import InputSchema, computed, id_field, one_of
 from app.domain import inquiries, labels
 from app.extensions import db
@@ -82,30 +82,21 @@ class InquiryApi(PortalModelRestApi):
         super()._init_model_schemas()
         self.customer_add_model_schema = CustomerInquiryIn()
 
+    @safe
     def post_headless(self) -> Response:
-        data, customer, error = self.load_new_body()
-        if error is not None:
-            return error
-        inquiry, error = self.run_domain(lambda: inquiries.open_inquiry(
+        data, _customer = self.new_body()
+        inquiry = self.commit(lambda: inquiries.open_inquiry(
             db.session, current_actor(), data.get("subject"), data.get("message"),
             company_id=data.get("company_id"), channel=data.get("channel") or InquiryChannel.portal.value))
-        if error is not None:
-            return error
         return self.response(201, id=inquiry.id, result=self._show(inquiry))
 
+    @safe
     def put_headless(self, pk: Any) -> Response:
-        inquiry_id = _int_or_none(pk)
-        item = self.datamodel.get(inquiry_id, self._base_filters) if inquiry_id is not None else None
-        if item is None:
-            return self.response_404()
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        error = self._strip_company(body, item.company_id)
-        if error is not None:
-            return error
-        inquiry, error = self.run_domain(lambda: inquiries.update_inquiry(db.session, inquiry_id, current_actor(), body))
-        return error or self.response(200, id=inquiry_id, result=self._show(inquiry))
+        item = inquiries.get_inquiry(db.session, _int_or_none(pk))  # another company's: 404
+        body = self.json_body()
+        self._drop_company(body, item.company_id)
+        inquiry = self.commit(lambda: inquiries.update_inquiry(db.session, item.id, current_actor(), body))
+        return self.response(200, id=inquiry.id, result=self._show(inquiry))
 
     @expose("/<int:pk>/message", methods=["POST"])
     @protect()
@@ -130,17 +121,8 @@ class InquiryApi(PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: The inquiry is closed}
         """
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        try:
-            data = self.load_input(MessageIn(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
-        message, error = self.run_domain(
-            lambda: inquiries.add_message(db.session, pk, current_actor(), data.get("message")))
-        if error is not None:
-            return error
+        data = self.load_input(MessageIn(), self.json_body())
+        message = self.commit(lambda: inquiries.add_message(db.session, pk, current_actor(), data.get("message")))
         return self.response(201, id=pk, message_id=message.id,
                              result=self._show(inquiries.get_inquiry(db.session, pk)))
 
@@ -162,5 +144,5 @@ class InquiryApi(PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: Already closed}
         """
-        inquiry, error = self.run_domain(lambda: inquiries.close_inquiry(db.session, pk, current_actor()))
-        return error or self.response(200, id=pk, result=self._show(inquiry))
+        inquiry = self.commit(lambda: inquiries.close_inquiry(db.session, pk, current_actor()))
+        return self.response(200, id=pk, result=self._show(inquiry))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotAllowed, NotFound, ValidationFailed
 from app.domain.links import portal_link
-from app.domain.mail import queue_mail
+from app.domain.mail import queue_template_mail
 from app.domain.validation import InvalidValue, validate_choice
 from app.models import (
     Company,
@@ -32,19 +32,14 @@ from app.models import (
     utcnow,
 )
 
-ANSWER_ROLES = ("CustomerService", "Admin")
 MAX_SUBJECT = 200
 MAX_MESSAGE = 5000
 OPEN, ANSWERED, CLOSED = (InquiryStatus.open.value, InquiryStatus.answered.value, InquiryStatus.closed.value)
 
 
-def may_answer(actor: Actor) -> bool:
-    return not actor.is_customer and actor.has_role(*ANSWER_ROLES)
-
-
 def may_write(actor: Actor) -> bool:
     """Customers write in their own company's threads; customer service in every thread."""
-    return actor.is_customer or may_answer(actor)
+    return actor.is_customer or actor.is_customer_service
 
 
 def queue_order() -> tuple[Any, ...]:
@@ -153,16 +148,14 @@ def _answer_mail(session: Session, inquiry: Inquiry, answer: str) -> None:
         to = company.email if company is not None else None
     if not to:
         return
-    text = (f"Kundeservice har svart på henvendelsen din «{inquiry.subject}».\n\n{answer}\n\n"
-            "Du kan lese hele tråden og svare i Kundeportalen under Min side → Henvendelser.")
-    queue_mail(session, kind="inquiry_answered", to=to, subject=f"Svar på henvendelsen: {inquiry.subject}",
-               text=text, link=portal_link(f"/inquiryview/show/{inquiry.id}"))
+    queue_template_mail(session, kind="inquiry_answered", to=to, template="inquiry_answered",
+                        link=portal_link(f"/inquiryview/show/{inquiry.id}"), inquiry=inquiry, answer=answer)
 
 
 def close_inquiry(session: Session, inquiry_id: Any, actor: Actor) -> Inquiry:
     """Customer service closes an inquiry (exactly once: a second close is told it is closed)."""
     inquiry = get_inquiry(session, inquiry_id)
-    if not may_answer(actor):
+    if not actor.is_customer_service:
         raise Forbidden(_("Bare kundeservice kan lukke henvendelser."))
     if not _move(session, inquiry, CLOSED):
         raise NotAllowed(_("Henvendelsen er allerede lukket."))
@@ -172,7 +165,7 @@ def close_inquiry(session: Session, inquiry_id: Any, actor: Actor) -> Inquiry:
 def update_inquiry(session: Session, inquiry_id: Any, actor: Actor, changes: dict[str, Any]) -> Inquiry:
     """Customer service corrects an inquiry's subject, channel or status (e.g. reopens it)."""
     inquiry = get_inquiry(session, inquiry_id)
-    if not may_answer(actor):
+    if not actor.is_customer_service:
         raise Forbidden(_("Bare kundeservice kan endre henvendelser."))
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}

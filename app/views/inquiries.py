@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.urltools import get_order_args, get_page_args, get_page_size_args
@@ -14,8 +14,6 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.domain import inquiries, labels
-from app.domain.actors import Actor
-from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.models import Company, Inquiry, InquiryStatus
 from app.views.base import (
     LookupField,
@@ -28,11 +26,7 @@ from app.views.base import (
     is_supplier,
     user_can,
 )
-from app.views.forms import DomainFormMixin
-
-
-def _actor() -> Actor:
-    return Actor.from_user(g.user)
+from app.views.forms import DomainFormMixin, current_actor, domain_action
 
 
 class InquiryInterface(PortalInterface):
@@ -114,11 +108,11 @@ class InquiryView(DomainFormMixin, PortalModelView):
 
     def domain_add(self, form: Any) -> Inquiry:
         company = None if is_customer() else getattr(form.company, "object", None)
-        return inquiries.open_inquiry(self.datamodel.session, _actor(), form.subject.data, form.message.data,
+        return inquiries.open_inquiry(self.datamodel.session, current_actor(), form.subject.data, form.message.data,
                                       company_id=company.id if company is not None else None)
 
     def domain_edit(self, item: Inquiry, form: Any) -> Inquiry:
-        return inquiries.update_inquiry(self.datamodel.session, item.id, _actor(), {
+        return inquiries.update_inquiry(self.datamodel.session, item.id, current_actor(), {
             "subject": form.subject.data, "channel": form.channel.data, "status": form.status.data})
 
     # --- the thread ------------------------------------------------------------------------
@@ -126,6 +120,7 @@ class InquiryView(DomainFormMixin, PortalModelView):
     def show_context(self, item: Inquiry) -> dict[str, Any]:
         open_thread = item.status != InquiryStatus.closed.value
         return {
+            "closed": not open_thread,
             "can_reply": open_thread and user_can("can_reply", "InquiryView"),
             "can_close": open_thread and user_can("can_close", "InquiryView"),
             "reply_from_supplier": is_supplier(),
@@ -148,25 +143,15 @@ class InquiryView(DomainFormMixin, PortalModelView):
         """A message in the thread: customer service's answer (mail to the customer) or the
         customer's reply."""
         inquiry_id = self._pk_or_404(pk)
-        session = self.datamodel.session
         text = request.form.get("message", "")
-        try:
-            inquiries.add_message(session, inquiry_id, _actor(), text)
-            session.commit()
-        except NotFound:
-            session.rollback()
-            abort(404)
-        except ValidationFailed as exc:
-            session.rollback()
-            item = self._load_or_404(inquiry_id)
-            g.inquiry_reply_error = next(iter(exc.errors.values()))
-            g.inquiry_reply_text = text
-            return self._show_again(item)
-        except DomainError as exc:
-            session.rollback()
-            flash(str(exc.message), "danger")
-        else:
+        with domain_action(errors_on_page=True) as done:
+            inquiries.add_message(self.datamodel.session, inquiry_id, current_actor(), text)
+        if done.ok:
             flash(str(_l("Svaret er sendt til kunden.") if is_supplier() else _l("Meldingen er sendt.")), "success")
+        elif done.errors:  # the reply form's error next to it, what was typed kept
+            g.inquiry_reply_error = next(iter(done.errors.values()))
+            g.inquiry_reply_text = text
+            return self._show_again(self._load_or_404(inquiry_id))
         return redirect(url_for(f"{self.endpoint}.show", pk=inquiry_id))
 
     @expose("/close/<pk>", methods=["POST"])
@@ -174,16 +159,8 @@ class InquiryView(DomainFormMixin, PortalModelView):
     @permission_name("close")
     def close(self, pk: str):  # type: ignore[no-untyped-def]
         inquiry_id = self._pk_or_404(pk)
-        session = self.datamodel.session
-        try:
-            inquiries.close_inquiry(session, inquiry_id, _actor())
-            session.commit()
-        except NotFound:
-            session.rollback()
-            abort(404)
-        except DomainError as exc:
-            session.rollback()
-            flash(str(exc.message), "danger")
-        else:
+        with domain_action() as done:
+            inquiries.close_inquiry(self.datamodel.session, inquiry_id, current_actor())
+        if done.ok:
             flash(str(_l("Henvendelsen er lukket.")), "success")
         return redirect(url_for(f"{self.endpoint}.show", pk=inquiry_id))
