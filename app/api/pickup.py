@@ -2,34 +2,70 @@
 through the states (app/domain/pickup.py)."""
 from __future__ import annotations
 
-import secrets
-from typing import Any
+from typing import Callable, NamedTuple
 
 from flask import Response
-from flask_appbuilder.api import expose, safe
+from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import ValidationError
+from sqlalchemy import inspect
 
-from app.api.base import PortalModelRestApi, current_actor, ids_in_range
-from app.api.fields import one_of
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
+from app.api.fields import domain_validator, one_of
 from app.domain import labels, pickup
 from app.extensions import db
 from app.models import PickupReservation, ReservationStatus
 
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
+
+class MoveRoute(NamedTuple):
+    """POST /<id>/<name> (no body): one move of a reservation, and what its OpenAPI entry says."""
+
+    name: str  # route and method name
+    to_status: str
+    permission: str
+    what: str  # the docstring's first line
+    summary: str
+    done: str  # the 200 answer
+    refused: str  # when the answer is 409
 
 
-def _validate_items(items: Any) -> None:
-    """[{"sku": str, "name": str, "quantity": int > 0}, ...], at least one."""
-    if not isinstance(items, list) or not items:
-        raise ValidationError(str(_("Legg til minst én vare.")))
-    for entry in items:
-        if not (isinstance(entry, dict) and isinstance(entry.get("sku"), str) and entry["sku"].strip()
-                and isinstance(entry.get("quantity"), int) and not isinstance(entry["quantity"], bool)
-                and entry["quantity"] > 0):
-            raise ValidationError(str(_("Hver vare trenger sku og et antall større enn null.")))
+MOVE_ROUTES = (
+    MoveRoute("cancel", pickup.CANCELLED, "cancel", "Cancel an active reservation (customer service, or the customer).",
+              "Cancel an active reservation", "The reservation, now cancelled", "Not active any more"),
+    MoveRoute("ready", pickup.READY, "move", "The goods are ready for pickup (customer service).",
+              "Mark a reserved reservation ready for pickup", "The reservation, now ready", "Not reserved"),
+    MoveRoute("collected", pickup.COLLECTED, "move", "The customer collected the goods (customer service).",
+              "Register a ready reservation as collected", "The reservation, now collected", "Not ready"),
+    MoveRoute("expire", pickup.EXPIRED, "move", "Not picked up in time (customer service).",
+              "Mark an active reservation expired", "The reservation, now expired", "Not active any more"),
+)
+
+
+def _move_route(move: MoveRoute) -> Callable[..., Response]:
+    """The route method of one move: the domain moves the reservation (409 if its state does not
+    allow it or someone else moved it first), the answer is the reservation."""
+
+    def route(self: PickupReservationApi, pk: int) -> Response:
+        reservation = self.commit(lambda: pickup.move(db.session, pk, current_actor(), move.to_status))
+        return self.response(200, id=pk, result=self._show(reservation))
+
+    # FAB reads the method's name (permissions, OpenAPI) and the YAML after "---" in its docstring.
+    route.__name__ = route.__qualname__ = move.name
+    route.__doc__ = f"""{move.what}
+        ---
+        post:
+          summary: {move.summary}
+          parameters:
+          - {{in: path, name: pk, required: true, schema: {{type: integer}}}}
+          responses:
+            200: {{description: {move.done}}}
+            403: {{$ref: '#/components/responses/403'}}
+            404: {{$ref: '#/components/responses/404'}}
+            409: {{description: {move.refused}}}
+        """
+    decorated = protect()(safe(permission_name(move.permission)(ids_in_range(route))))
+    return expose(f"/<int:pk>/{move.name}", methods=["POST"])(decorated)
 
 
 class PickupReservationApi(PortalModelRestApi):
@@ -38,7 +74,8 @@ class PickupReservationApi(PortalModelRestApi):
 
     Customer service creates (`company_id`, `store_id`, `pickup_deadline`, `items`, optional
     `status`/`pickup_code`: a code is generated when none is given) and updates reservations
-    (`store_id`, `pickup_deadline`, `items`; the status only through the moves below).
+    (`store_id`, `pickup_deadline`: only while active, `items`; the status only through the moves
+    below).
 
     Moves (POST, no body), each a conditional update, 409 when the state does not allow it or
     someone else moved the reservation first:
@@ -64,95 +101,23 @@ class PickupReservationApi(PortalModelRestApi):
     search_columns = ["company_id", "store_id", "status", "pickup_code", "pickup_deadline", "created_at"]
     base_order = ("pickup_deadline", "asc")
     optional_add_columns = frozenset({"pickup_code"})
-    validators_columns = {"status": one_of(ReservationStatus), "items": _validate_items}
+    validators_columns = {"status": one_of(ReservationStatus), "items": domain_validator(pickup.validate_items)}
 
     def pre_add(self, item: PickupReservation) -> None:
         super().pre_add(item)
         if not item.pickup_code:
-            item.pickup_code = "".join(secrets.choice(_CODE_ALPHABET) for _i in range(6))
+            item.pickup_code = pickup.new_pickup_code()
 
-    # --- moves --------------------------------------------------------------------------
+    def pre_update(self, item: PickupReservation) -> None:
+        super().pre_update(item)
+        # A new deadline goes through the domain's rule, as on the page (active reservations only).
+        history = inspect(item).attrs.pickup_deadline.history
+        if history.added and history.deleted:
+            deadline = item.pickup_deadline
+            item.pickup_deadline = history.deleted[0]
+            pickup.set_deadline(db.session, item.id, current_actor(), deadline)
 
-    def _move(self, pk: int, to_status: str) -> Response:
-        reservation, error = self.run_domain(lambda: pickup.move(db.session, pk, current_actor(), to_status))
-        return error or self.response(200, id=pk, result=self._show(reservation))
 
-    @expose("/<int:pk>/cancel", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("cancel")
-    @ids_in_range
-    def cancel(self, pk: int) -> Response:
-        """Cancel an active reservation (customer service, or the customer).
-        ---
-        post:
-          summary: Cancel an active reservation
-          parameters:
-          - {in: path, name: pk, required: true, schema: {type: integer}}
-          responses:
-            200: {description: The reservation, now cancelled}
-            403: {$ref: '#/components/responses/403'}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: Not active any more}
-        """
-        return self._move(pk, pickup.CANCELLED)
-
-    @expose("/<int:pk>/ready", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("move")
-    @ids_in_range
-    def ready(self, pk: int) -> Response:
-        """The goods are ready for pickup (customer service).
-        ---
-        post:
-          summary: Mark a reserved reservation ready for pickup
-          parameters:
-          - {in: path, name: pk, required: true, schema: {type: integer}}
-          responses:
-            200: {description: The reservation, now ready}
-            403: {$ref: '#/components/responses/403'}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: Not reserved}
-        """
-        return self._move(pk, pickup.READY)
-
-    @expose("/<int:pk>/collected", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("move")
-    @ids_in_range
-    def collected(self, pk: int) -> Response:
-        """The customer collected the goods (customer service).
-        ---
-        post:
-          summary: Register a ready reservation as collected
-          parameters:
-          - {in: path, name: pk, required: true, schema: {type: integer}}
-          responses:
-            200: {description: The reservation, now collected}
-            403: {$ref: '#/components/responses/403'}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: Not ready}
-        """
-        return self._move(pk, pickup.COLLECTED)
-
-    @expose("/<int:pk>/expire", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("move")
-    @ids_in_range
-    def expire(self, pk: int) -> Response:
-        """Not picked up in time (customer service).
-        ---
-        post:
-          summary: Mark an active reservation expired
-          parameters:
-          - {in: path, name: pk, required: true, schema: {type: integer}}
-          responses:
-            200: {description: The reservation, now expired}
-            403: {$ref: '#/components/responses/403'}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: Not active any more}
-        """
-        return self._move(pk, pickup.EXPIRED)
+# The move routes: PickupReservationApi.cancel, .ready, .collected and .expire.
+for _move in MOVE_ROUTES:
+    setattr(PickupReservationApi, _move.name, _move_route(_move))

@@ -12,9 +12,11 @@ cannot both win: the second is told what happened.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any, Sequence
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -27,6 +29,7 @@ from app.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from app.domain.validation import InvalidValue
 from app.models import PickupReservation, ReservationStatus, utcnow
 
 RESERVED, READY = ReservationStatus.reserved.value, ReservationStatus.ready.value
@@ -34,8 +37,11 @@ COLLECTED, EXPIRED, CANCELLED = (ReservationStatus.collected.value, ReservationS
                                  ReservationStatus.cancelled.value)
 ACTIVE = (RESERVED, READY)
 FINISHED = (COLLECTED, EXPIRED, CANCELLED)
-STAFF_ROLES = ("CustomerService", "Admin")
 FINISHED_LIMIT = 100
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
+CODE_LENGTH = 6
+NO_ITEMS = _l("Legg til minst én vare.")
+BAD_ITEM = _l("Hver vare trenger sku og et antall større enn null.")
 
 # to-status -> the statuses it may come from
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -50,13 +56,26 @@ def is_active(reservation: PickupReservation) -> bool:
     return reservation.status in ACTIVE
 
 
-def is_staff(actor: Actor) -> bool:
-    return not actor.is_customer and actor.has_role(*STAFF_ROLES)
+def new_pickup_code() -> str:
+    """The code the customer shows at the counter, e.g. "K7MX2P"."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _i in range(CODE_LENGTH))
+
+
+def validate_items(items: Any) -> list[dict[str, Any]]:
+    """What was reserved: [{"sku": str, "name": str, "quantity": int > 0}, ...], at least one."""
+    if not isinstance(items, list) or not items:
+        raise InvalidValue(NO_ITEMS)
+    for entry in items:
+        if not (isinstance(entry, dict) and isinstance(entry.get("sku"), str) and entry["sku"].strip()
+                and isinstance(entry.get("quantity"), int) and not isinstance(entry["quantity"], bool)
+                and entry["quantity"] > 0):
+            raise InvalidValue(BAD_ITEM)
+    return items
 
 
 def moves_for(reservation: PickupReservation, actor: Actor) -> list[str]:
     """The statuses this actor may move this reservation to now (for the page's buttons)."""
-    if is_staff(actor):
+    if actor.is_customer_service:
         return [to for to, sources in TRANSITIONS.items() if reservation.status in sources]
     if actor.is_customer and actor.company_id == reservation.company_id and is_active(reservation):
         return [CANCELLED]
@@ -78,7 +97,7 @@ def move(session: Session, reservation_id: Any, actor: Actor, to_status: str) ->
     reservation = get_reservation(session, reservation_id)
     if to_status not in TRANSITIONS:
         raise ValidationFailed({"status": _("Ukjent status.")})
-    if not is_staff(actor) and not (actor.is_customer and to_status == CANCELLED):
+    if not actor.is_customer_service and not (actor.is_customer and to_status == CANCELLED):
         raise Forbidden(_("Du har ikke tilgang til å endre reservasjonen."))
     sources = TRANSITIONS[to_status]
     current = reservation.status
@@ -109,7 +128,7 @@ def _refusal(current: str, to_status: str) -> str:
 def set_deadline(session: Session, reservation_id: Any, actor: Actor, deadline: Any) -> PickupReservation:
     """Customer service moves the pickup deadline of an active reservation."""
     reservation = get_reservation(session, reservation_id)
-    if not is_staff(actor):
+    if not actor.is_customer_service:
         raise Forbidden(_("Du har ikke tilgang til å endre reservasjonen."))
     if not isinstance(deadline, dt.datetime):
         raise ValidationFailed({"pickup_deadline": _("Skriv et tidspunkt for når varene må hentes.")})

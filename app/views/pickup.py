@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from app.domain import labels, pickup
-from app.domain.actors import Actor
-from app.domain.errors import DomainError, NotAllowed, NotFound, ValidationFailed
+from app.domain.errors import NotAllowed, ValidationFailed
 from app.models import PickupReservation
 from app.views.base import (
     PortalInterface,
@@ -23,11 +22,7 @@ from app.views.base import (
     is_customer,
     user_can,
 )
-from app.views.forms import DomainFormMixin, OsloDateTimeField
-
-
-def _actor() -> Actor:
-    return Actor.from_user(g.user)
+from app.views.forms import DomainFormMixin, OsloDateTimeField, current_actor, domain_action
 
 
 def items_text(reservation: PickupReservation) -> str:
@@ -118,7 +113,7 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
                                     can_cancel=user_can("can_cancel", "PickupReservationView"))
 
     def show_context(self, item: PickupReservation) -> dict[str, Any]:
-        actor = _actor()
+        actor = current_actor()
         moves = [m for m in pickup.moves_for(item, actor)
                  if user_can("can_cancel" if m == pickup.CANCELLED else "can_move", "PickupReservationView")]
         return {"moves": [(MOVE_ENDPOINTS[m], MOVE_LABELS[m]) for m in moves],
@@ -127,7 +122,7 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
     # --- customer service's edit form: deadline and status, through the same rules --------
 
     def domain_edit(self, item: PickupReservation, form: Any) -> PickupReservation:
-        session, actor = self.datamodel.session, _actor()
+        session, actor = self.datamodel.session, current_actor()
         pickup.set_deadline(session, item.id, actor, form.pickup_deadline.utc_data)
         if form.status.data != item.status:
             try:
@@ -140,19 +135,9 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
 
     def _move(self, pk: str, to_status: str):  # type: ignore[no-untyped-def]
         reservation_id = self._pk_or_404(pk)
-        session = self.datamodel.session
-        try:
-            pickup.move(session, reservation_id, _actor(), to_status)
-            session.commit()
-        except NotFound:
-            session.rollback()
-            abort(404)
-        except DomainError as exc:
-            session.rollback()
-            messages = exc.errors.values() if isinstance(exc, ValidationFailed) else [exc.message]
-            for message in messages:
-                flash(str(message), "danger")
-        else:
+        with domain_action() as done:
+            pickup.move(self.datamodel.session, reservation_id, current_actor(), to_status)
+        if done.ok:
             flash(str(MOVE_DONE[to_status]), "success")
         if request.form.get("next") == "list":
             return redirect(url_for(f"{self.endpoint}.list"))
