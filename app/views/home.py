@@ -16,12 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from app.domain import labels
+from app.domain.actors import Actor
+from app.domain.inquiries import OPEN as OPEN_INQUIRY
+from app.domain.lifecycle import PENDING_APPROVAL
+from app.domain.pickup import RESERVED
+from app.domain.quotes import EDITABLE as OPEN_QUOTES
 from app.models import (
     Company,
     Inquiry,
-    InquiryStatus,
     Order,
-    OrderStatus,
     PickupReservation,
     Quote,
 )
@@ -50,6 +53,21 @@ def _may_list(roles: set[str], view: str) -> bool:
     return any("can_list" in ROLE_PERMISSIONS.get(role, {}).get(view, ()) for role in roles) or "Admin" in roles
 
 
+def _count(session: Any, model: Any, condition: Any) -> int:
+    return session.scalar(select(func.count(model.id)).where(condition)) or 0
+
+
+def _oldest(session: Any, model: Any, condition: Any, limit: int = 5) -> list[Any]:
+    """The `limit` oldest rows matching `condition`, each with its company."""
+    return list(session.scalars(
+        select(model).options(joinedload(model.company)).where(condition).order_by(model.created_at.asc()).limit(limit)
+    ).unique())
+
+
+def _status_url(endpoint: str, status: str) -> str:
+    return url_for(endpoint, **{f"_flt_{EQUAL_TEXT_FILTER}_status": status})
+
+
 class PortalIndexView(IndexView):
     index_template = "index.html"
 
@@ -58,18 +76,19 @@ class PortalIndexView(IndexView):
         if not current_user.is_authenticated:
             return redirect(url_for(f"{self.appbuilder.sm.auth_view.endpoint}.login"))
         self.update_redirect()
-        roles = {r.name for r in current_user.roles}
+        actor = Actor.from_user(current_user)
+        roles = set(actor.roles)
         tenant = current_tenant()
         context: dict[str, Any] = {"roles": roles, "role_labels": [labels.label(labels.ROLE, r) for r in sorted(roles)]}
         session = self.appbuilder.session
         if tenant is not None:
             context.update(self._customer(session, tenant, roles))
         else:
-            if roles & {"Seller", "Admin"}:
+            if actor.is_seller:
                 context.update(self._seller(session))
-            if roles & {"CustomerService", "Admin"}:
+            if actor.is_customer_service:
                 context.update(self._customer_service(session))
-            if roles & {"Manager", "Admin"}:
+            if _may_list(roles, "ReportsView"):  # the manager's (and Admin's) overview
                 context.update(self._manager(session))
         return self.render_template(self.index_template, appbuilder=self.appbuilder, user=g.user,
                                     labels=labels, **context)
@@ -81,44 +100,29 @@ class PortalIndexView(IndexView):
         latest = session.scalars(
             select(Order).options(joinedload(Order.created_by)).order_by(Order.created_at.desc()).limit(5)
         ).unique().all()
-        open_quotes = session.scalar(
-            select(func.count(Quote.id)).where(Quote.status.in_(("draft", "sent")))
-        )
+        open_quotes = _count(session, Quote, Quote.status.in_(OPEN_QUOTES))
         links = [(label, url_for(f"{view}.{method}")) for label, view, method in CUSTOMER_LINKS
                  if _may_list(roles, view)]
-        return {"company": company, "latest_orders": latest, "open_quotes": open_quotes or 0, "links": links}
+        return {"company": company, "latest_orders": latest, "open_quotes": open_quotes, "links": links}
 
     # --- supplier staff --------------------------------------------------------------------
 
     def _seller(self, session: Any) -> dict[str, Any]:
-        pending = OrderStatus.pending_approval.value
-        count = session.scalar(select(func.count(Order.id)).where(Order.status == pending)) or 0
-        oldest = session.scalars(
-            select(Order).options(joinedload(Order.company)).where(Order.status == pending)
-            .order_by(Order.created_at.asc()).limit(5)
-        ).unique().all()
+        waiting = Order.status == PENDING_APPROVAL
         return {
-            "pending_count": count,
-            "pending_orders": oldest,
-            "pending_url": url_for("OrderView.list", **{f"_flt_{EQUAL_TEXT_FILTER}_status": pending}),
+            "pending_count": _count(session, Order, waiting),
+            "pending_orders": _oldest(session, Order, waiting),
+            "pending_url": _status_url("OrderView.list", PENDING_APPROVAL),
         }
 
     def _customer_service(self, session: Any) -> dict[str, Any]:
-        open_status = InquiryStatus.open.value
-        count = session.scalar(select(func.count(Inquiry.id)).where(Inquiry.status == open_status)) or 0
-        oldest = session.scalars(
-            select(Inquiry).options(joinedload(Inquiry.company)).where(Inquiry.status == open_status)
-            .order_by(Inquiry.created_at.asc()).limit(5)
-        ).unique().all()
-        reserved = session.scalar(
-            select(func.count(PickupReservation.id)).where(PickupReservation.status == "reserved")
-        ) or 0
+        unanswered = Inquiry.status == OPEN_INQUIRY
         return {
-            "open_inquiry_count": count,
-            "open_inquiries": oldest,
-            "open_inquiries_url": url_for("InquiryView.list", **{f"_flt_{EQUAL_TEXT_FILTER}_status": open_status}),
-            "reserved_count": reserved,
-            "reserved_url": url_for("PickupReservationView.list", **{f"_flt_{EQUAL_TEXT_FILTER}_status": "reserved"}),
+            "open_inquiry_count": _count(session, Inquiry, unanswered),
+            "open_inquiries": _oldest(session, Inquiry, unanswered),
+            "open_inquiries_url": _status_url("InquiryView.list", OPEN_INQUIRY),
+            "reserved_count": _count(session, PickupReservation, PickupReservation.status == RESERVED),
+            "reserved_url": _status_url("PickupReservationView.list", RESERVED),
         }
 
     def _manager(self, session: Any) -> dict[str, Any]:
@@ -128,8 +132,7 @@ class PortalIndexView(IndexView):
         overview = [
             {"status": code, "label": label, "count": by_status.get(code, (0, 0))[0],
              "total": by_status.get(code, (0, 0))[1],
-             "url": url_for("OrderView.list", **{f"_flt_{EQUAL_TEXT_FILTER}_status": code})}
+             "url": _status_url("OrderView.list", code)}
             for code, label in labels.ORDER_STATUS.items()
         ]
-        companies = session.scalar(select(func.count(Company.id)).where(Company.active.is_(True))) or 0
-        return {"order_overview": overview, "company_count": companies}
+        return {"order_overview": overview, "company_count": _count(session, Company, Company.active.is_(True))}
