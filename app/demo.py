@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from app.domain import quotes as quote_rules
 from app.domain.formatting import OSLO
 from app.domain.pricing import order_totals
 from app.domain.validation import org_number_check_digit
@@ -480,7 +481,7 @@ def _build_quote(ctx: Ctx, company: Company, number: str, status: str, age_days:
     valid_until = (created.astimezone(OSLO).date() + dt.timedelta(days=30))
     if status == "expired":
         valid_until = min(valid_until, today - dt.timedelta(days=3))
-    elif status in ("draft", "sent"):
+    elif status in quote_rules.EDITABLE:
         valid_until = max(valid_until, today + dt.timedelta(days=14))
     quote = Quote(company=company, number=number, status=status, end_customer_ref=end_customer,
                   valid_until=valid_until, delivery_address=address, created_by=ctx.users[created_by],
@@ -578,20 +579,20 @@ def _ensure_hansen(ctx: Ctx) -> None:
 
     sofa = LinePlan("SOFA-OSLO", 1, width=240, depth=95, fabric="Ull grå", colour="Eik")
     quotes = [
-        _build_quote(ctx, company, "T1000101", "accepted", 24, "selger", "Tannlegene på Torget, Gjøvik",
+        _build_quote(ctx, company, f"{quote_rules.NUMBER_PREFIX}1000101", "accepted", 24, "selger", "Tannlegene på Torget, Gjøvik",
                      [LinePlan("SOFA-OSLO", 1, width=280, depth=100, fabric="Lin natur", colour="Sort"),
                       LinePlan("LENE-HVILE", 1, fabric="Ull blå", colour="Eik")], addresses[0],
                      note="Levering etter avtale med kunden."),
-        _build_quote(ctx, company, "T1000102", "sent", 5, "selger", "Advokatfirmaet Moe & Lie, Hamar",
+        _build_quote(ctx, company, f"{quote_rules.NUMBER_PREFIX}1000102", "sent", 5, "selger", "Advokatfirmaet Moe & Lie, Hamar",
                      [LinePlan("BORD-ASK", 1, width=320, depth=110, colour="Ask"),
                       LinePlan("STOL-ERGO", 10, fabric="Ull grå", colour="Sort")], addresses[1]),
-        _build_quote(ctx, company, "T1000103", "draft", 1, "hansen.bruker", "Familien Nordby, Biri",
+        _build_quote(ctx, company, f"{quote_rules.NUMBER_PREFIX}1000103", "draft", 1, "hansen.bruker", "Familien Nordby, Biri",
                      [LinePlan("SOFA-FJORD", 1, fabric="Velur grønn", colour="Eik"),
                       LinePlan("TEPPE-ULL", 1, colour="Grå")], addresses[0]),
-        _build_quote(ctx, company, "T1000104", "expired", 70, "hansen.admin", "Gjøvik Frisk Treningssenter",
+        _build_quote(ctx, company, f"{quote_rules.NUMBER_PREFIX}1000104", "expired", 70, "hansen.admin", "Gjøvik Frisk Treningssenter",
                      [LinePlan("BORD-KANTINE", 6, width=160, depth=80, colour="Hvit"),
                       LinePlan("STOL-KANTINE", 24, colour="Sort")], addresses[0]),
-        _build_quote(ctx, company, "T1000105", "declined", 40, "selger", "Biri Hotell",
+        _build_quote(ctx, company, f"{quote_rules.NUMBER_PREFIX}1000105", "declined", 40, "selger", "Biri Hotell",
                      [LinePlan("LENE-HVILE", 12, fabric="Lin natur", colour="Hvitpigmentert eik")], addresses[2]),
     ]
     accepted = quotes[0]
@@ -725,15 +726,15 @@ def _ensure_berg(ctx: Ctx) -> None:
     ctx.session.flush()
 
     quotes = [
-        _build_quote(ctx, company, "T1000201", "accepted", 55, "selger", "Berg Kontorservice – nytt møterom",
+        _build_quote(ctx, company, f"{quote_rules.NUMBER_PREFIX}1000201", "accepted", 55, "selger", "Berg Kontorservice – nytt møterom",
                      [LinePlan("BORD-ASK", 1, width=280, depth=110, colour="Hvitpigmentert eik"),
                       LinePlan("STOL-ERGO", 8, fabric="Ull grå", colour="Aluminium")], addresses[0]),
-        _build_quote(ctx, company, "T1000202", "sent", 3, "selger", "Resepsjon Åsane",
+        _build_quote(ctx, company, f"{quote_rules.NUMBER_PREFIX}1000202", "sent", 3, "selger", "Resepsjon Åsane",
                      [LinePlan("SOFA-FJORD", 1, fabric="Ull blå", colour="Sort"),
                       LinePlan("TEPPE-ULL", 1, colour="Mørk blå")], addresses[1]),
-        _build_quote(ctx, company, "T1000203", "draft", 0.5, "berg.admin", "Hjemmekontor ansatte",
+        _build_quote(ctx, company, f"{quote_rules.NUMBER_PREFIX}1000203", "draft", 0.5, "berg.admin", "Hjemmekontor ansatte",
                      [LinePlan("BORD-FLEX", 5, width=140, depth=70, colour="Hvit")], addresses[0]),
-        _build_quote(ctx, company, "T1000204", "expired", 90, "selger", "Kantine 2. etasje",
+        _build_quote(ctx, company, f"{quote_rules.NUMBER_PREFIX}1000204", "expired", 90, "selger", "Kantine 2. etasje",
                      [LinePlan("STOL-KANTINE", 16, colour="Hvit")], addresses[0]),
     ]
     plans = [
