@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable, Optional, Sequence
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -23,17 +25,18 @@ from app.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from app.domain.labels import ORDER_STATUS
+from app.domain.labels import order_status
 from app.domain.lifecycle import (
     OPEN,
     PENDING_APPROVAL,
     PROCESSING,
     REJECTED,
     change_status,
+    get_order,
     may_move,
 )
 from app.domain.links import portal_link
-from app.domain.mail import queue_mail
+from app.domain.mail import queue_template_mail
 from app.models import (
     Company,
     Invoice,
@@ -43,6 +46,9 @@ from app.models import (
     Product,
     utcnow,
 )
+
+SELLERS_ONLY = _l("Bare selgere kan godkjenne eller avvise ordrer.")
+HANDLED_BY_ANOTHER = _l("Ordren er allerede behandlet av en annen selger.")
 
 
 @dataclass
@@ -88,7 +94,8 @@ def producibility(session: Session, order_ids: Sequence[int]) -> dict[int, Produ
         if problems:
             entry = result[line.order_id]
             entry.ok = False
-            entry.problems.extend(f"Linje {line.line_no} ({product.name}): {msg}" for msg in problems.values())
+            entry.problems.extend(_("Linje %(line)s (%(product)s): %(problem)s", line=line.line_no,
+                                    product=product.name, problem=problem) for problem in problems.values())
     return result
 
 
@@ -123,7 +130,7 @@ def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
     limits = dict(session.execute(select(Company.id, Company.credit_limit).where(Company.id.in_(company_ids))).all())
     checks = {}
     for o in orders:
-        this = o.total_ex_vat + o.total_vat
+        this = o.total_inc_vat
         own = this if o.status in OPEN else Decimal("0")  # the order itself is not its own exposure
         exposure = exposures[o.company_id] - own
         checks[o.id] = Credit(limit=Decimal(limits[o.company_id]), exposure=exposure.quantize(Decimal("0.01")),
@@ -150,15 +157,19 @@ def approval_queue(session: Session, *, page: int = 0, page_size: int = 25,
 
 def _require_approver(actor: Actor) -> None:
     if not may_move(actor, "approve"):
-        raise Forbidden("Bare selgere kan godkjenne eller avvise ordrer.")
+        raise Forbidden(SELLERS_ONLY)
+
+
+def awaits_decision(order: Order) -> bool:
+    """Is the order waiting for a seller to approve or reject it?"""
+    return order.status == PENDING_APPROVAL
 
 
 def _load_pending(session: Session, order_id: int) -> Order:
-    order = session.get(Order, order_id)
-    if order is None:
-        raise NotFound("Fant ikke ordren.")
-    if order.status != PENDING_APPROVAL:
-        raise AlreadyHandled(f"Ordren er allerede behandlet (status: {ORDER_STATUS[order.status]}).")
+    order = get_order(session, order_id)
+    if not awaits_decision(order):
+        raise AlreadyHandled(_("Ordren er allerede behandlet (status: %(status)s).",
+                               status=order_status(order.status)))
     return order
 
 
@@ -168,10 +179,9 @@ def approve_order(session: Session, order_id: int, actor: Actor) -> Order:
     order = _load_pending(session, order_id)
     check = producibility(session, [order.id])[order.id]
     if not check.ok:
-        raise NotAllowed("Ordren kan ikke godkjennes: " + "; ".join(check.problems))
-    if not change_status(session, order, actor, "approve", PROCESSING,
-                         "Godkjent av selger"):
-        raise AlreadyHandled("Ordren er allerede behandlet av en annen selger.")
+        raise NotAllowed(_("Ordren kan ikke godkjennes: %(problems)s", problems="; ".join(check.problems)))
+    if not change_status(session, order, actor, "approve", PROCESSING, _("Godkjent av selger")):
+        raise AlreadyHandled(HANDLED_BY_ANOTHER)
     _decision_mail(session, order, approved=True)
     return order
 
@@ -193,11 +203,10 @@ def reject_order(session: Session, order_id: int, actor: Actor, reason: Optional
     _require_approver(actor)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed({"reason": "Skriv en begrunnelse for avvisningen."})
+        raise ValidationFailed({"reason": _("Skriv en begrunnelse for avvisningen.")})
     order = _load_pending(session, order_id)
-    if not change_status(session, order, actor, "reject", REJECTED,
-                         reason):
-        raise AlreadyHandled("Ordren er allerede behandlet av en annen selger.")
+    if not change_status(session, order, actor, "reject", REJECTED, reason):
+        raise AlreadyHandled(HANDLED_BY_ANOTHER)
     _decision_mail(session, order, approved=False, reason=reason)
     return order
 
@@ -206,11 +215,6 @@ def _decision_mail(session: Session, order: Order, approved: bool, reason: Optio
     creator = session.get(PortalUser, order.created_by_id) if order.created_by_id else None
     if creator is None or not creator.email:
         return
-    if approved:
-        subject = f"Ordre {order.number} er godkjent"
-        text = f"Ordre {order.number} er godkjent og har nå status «Under behandling»."
-    else:
-        subject = f"Ordre {order.number} er avvist"
-        text = f"Ordre {order.number} er avvist.\n\nBegrunnelse: {reason}\n\nKontakt selgeren din ved spørsmål."
-    queue_mail(session, kind="order_approved" if approved else "order_rejected", to=creator.email,
-               subject=subject, text=text, link=portal_link(f"/orderview/show/{order.id}"))
+    kind = "order_approved" if approved else "order_rejected"
+    queue_template_mail(session, kind=kind, to=creator.email, template=kind,
+                        link=portal_link(f"/orderview/show/{order.id}"), order=order, reason=reason)

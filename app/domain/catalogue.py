@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -29,6 +29,33 @@ class LineInput:
 
 MAX_QUANTITY = 99999  # beyond this a quantity is a typo; the API and the forms give the same bound
 MAX_LINES = 50
+PRODUCT_SEARCH_LIMIT = 20
+SEARCH_TERM_LENGTH = 100
+
+
+# --- finding products --------------------------------------------------------------------------
+
+
+def search_products(session: Session, term: str, limit: int = PRODUCT_SEARCH_LIMIT) -> list[Product]:
+    """Active products whose SKU starts with, or name contains, the term (at most `limit`, by name).
+
+    The term is matched literally: "%" and "_" in it are not wildcards.
+    """
+    term = term.strip()[:SEARCH_TERM_LENGTH]
+    query = select(Product).where(Product.active.is_(True))
+    if term:
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(or_(Product.sku.ilike(f"{escaped}%", escape="\\"),
+                                Product.name.ilike(f"%{escaped}%", escape="\\")))
+    return list(session.scalars(query.order_by(Product.name).limit(limit)))
+
+
+def products_by_id(session: Session, ids: Iterable[Optional[int]]) -> dict[int, Product]:
+    """The products with these ids (active or not), by id; unknown ids and None are left out."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(wanted)))}
 
 
 # --- the line check: orders, quotes and standing orders ----------------------------------------
@@ -78,8 +105,7 @@ def check_lines(session: Session, lines: Sequence[LineInput]) -> tuple[dict[str,
         return {"lines": _("Velg minst ett produkt.")}, {}
     if len(lines) > MAX_LINES:
         return {"lines": _("Høyst %(max)s linjer.", max=MAX_LINES)}, {}
-    ids = {ln.product_id for ln in lines if ln.product_id}
-    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
+    products = products_by_id(session, (ln.product_id for ln in lines))
     errors: dict[str, str] = {}
     for i, ln in enumerate(lines):
         key = f"lines[{i}]"
@@ -94,8 +120,3 @@ def check_lines(session: Session, lines: Sequence[LineInput]) -> tuple[dict[str,
         for field, message in configuration_errors(product, ln).items():
             errors[f"{key}.{field}"] = message
     return errors, products
-
-
-# --- numbers, events -----------------------------------------------------------------------
-
-

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,8 @@ PARTIALLY_DELIVERED = OrderStatus.partially_delivered.value
 INVOICED = OrderStatus.invoiced.value
 CANCELLED = OrderStatus.cancelled.value
 REJECTED = OrderStatus.rejected.value
+
+ORDER_NOT_FOUND = _l("Fant ikke ordren.")
 
 
 @dataclass(frozen=True)
@@ -115,14 +118,9 @@ def change_status(session: Session, order: Order, actor: Actor, move: str, to_st
     return True
 
 
-
-
-
-
 def get_order(session: Session, order_id: int) -> Order:
+    """The order through `session` (the tenancy guard scopes it): another company's is NotFound."""
     order = session.get(Order, order_id)
     if order is None:
-        raise NotFound("Fant ikke ordren.")
+        raise NotFound(ORDER_NOT_FOUND)
     return order
-
-

@@ -4,6 +4,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
@@ -16,20 +19,27 @@ from app.models import (
     Shipment,
 )
 
+ALREADY_SHIPPED = _l("Ordren kan ikke kanselleres fordi den allerede er sendt, fakturert eller avsluttet.")
+HAS_SHIPMENT = _l("Ordren kan ikke kanselleres fordi det allerede er registrert en levering.")
+SAME_DAY_ONLY = _l("En ordre kan bare kanselleres samme dag som den ble lagt inn. Kontakt kundeservice.")
+MAY_NOT_CANCEL = _l("Du har ikke tilgang til å kansellere ordrer.")
+CANCELLED_MEANWHILE = _l("Ordren ble endret av noen andre i mellomtiden og kan ikke kanselleres.")
 
-def cancel_refusal(order: Order, actor: Actor, has_shipment: bool, now: Optional[dt.datetime] = None) -> Optional[str]:
-    """Why this actor may not cancel this order now (Norwegian), or None when allowed."""
+
+def cancel_refusal(order: Order, actor: Actor, has_shipment: bool, now: Optional[dt.datetime] = None,
+                   ) -> Optional[LazyString]:
+    """Why this actor may not cancel this order now, or None when allowed."""
     if order.status not in NOT_SHIPPED:
-        return "Ordren kan ikke kanselleres fordi den allerede er sendt, fakturert eller avsluttet."
+        return ALREADY_SHIPPED
     if has_shipment:
-        return "Ordren kan ikke kanselleres fordi det allerede er registrert en levering."
+        return HAS_SHIPMENT
     if actor.is_customer_service:
         return None
     if actor.is_customer and actor.company_id == order.company_id:
         if oslo_today(now) != to_oslo(order.created_at).date():
-            return "En ordre kan bare kanselleres samme dag som den ble lagt inn. Kontakt kundeservice."
+            return SAME_DAY_ONLY
         return None
-    return "Du har ikke tilgang til å kansellere ordrer."
+    return MAY_NOT_CANCEL
 
 
 def can_cancel(session: Session, order: Order, actor: Actor, now: Optional[dt.datetime] = None) -> bool:
@@ -40,16 +50,14 @@ def _has_shipment(session: Session, order_id: int) -> bool:
     return bool(session.scalar(select(exists().where(Shipment.order_id == order_id))))
 
 
-
-
 def cancel_order(session: Session, order_id: int, actor: Actor, reason: Optional[str] = None,
                  now: Optional[dt.datetime] = None) -> Order:
     order = get_order(session, order_id)
     refusal = cancel_refusal(order, actor, _has_shipment(session, order.id), now)
-    if refusal:
+    if refusal is not None:
         raise NotAllowed(refusal)
     no_shipment = ~exists().where(Shipment.order_id == Order.id)
     if not change_status(session, order, actor, "cancel", CANCELLED,
-                         reason or "Kansellert", extra_where=[no_shipment]):
-        raise NotAllowed("Ordren ble endret av noen andre i mellomtiden og kan ikke kanselleres.")
+                         reason or _("Kansellert"), extra_where=[no_shipment]):
+        raise NotAllowed(CANCELLED_MEANWHILE)
     return order

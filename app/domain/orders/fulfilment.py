@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
+from urllib.parse import quote
 
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,6 +42,25 @@ from app.models import (
     utcnow,
 )
 
+STAFF_ONLY = _l("Bare kundeservice kan registrere leveranser og fakturaer.")
+CHANGED_MEANWHILE = _l("Ordren ble endret av noen andre i mellomtiden. Prøv igjen.")
+NOT_SHIPPABLE = _l("Ordren kan ikke leveres i denne statusen.")
+NOT_INVOICEABLE = _l("Ordren kan ikke faktureres i denne statusen.")
+LINE_TAKEN = _l("Linjen ble levert av noen andre i mellomtiden. Prøv igjen.")
+
+
+def tracking_url(carrier: Optional[str], waybill: Optional[str],
+                 urls: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+    """The carrier's tracking page for a waybill, from `urls` (default: config CARRIER_TRACKING_URLS,
+    "{waybill}" in each); own transport and a shipment without a waybill have none. The waybill is
+    quoted whole, so "/", "&" or a space in it cannot change the page or the query."""
+    if urls is None:
+        urls = current_app.config.get("CARRIER_TRACKING_URLS", {})
+    template = urls.get(carrier or "")
+    if not template or not waybill:
+        return None
+    return template.format(waybill=quote(waybill, safe=""))
+
 
 def derive_status(lines: list[tuple[int, int]], invoiced: Decimal, total_inc_vat: Decimal, current: str) -> str:
     """(quantity, delivered) per line + invoiced amount → the status the order should have."""
@@ -55,7 +78,7 @@ def derive_status(lines: list[tuple[int, int]], invoiced: Decimal, total_inc_vat
 
 def _require(actor: Actor, move: str) -> None:
     if not may_move(actor, move):
-        raise Forbidden("Bare kundeservice kan registrere leveranser og fakturaer.")
+        raise Forbidden(STAFF_ONLY)
 
 
 def _move(session: Session, order: Order, actor: Actor, move: str, reason: str) -> None:
@@ -64,7 +87,7 @@ def _move(session: Session, order: Order, actor: Actor, move: str, reason: str) 
     target = derive_status(lines, Decimal(invoiced), order.total_inc_vat, order.status)
     if target != order.status:
         if not change_status(session, order, actor, move, target, reason, sources=[order.status]):
-            raise NotAllowed("Ordren ble endret av noen andre i mellomtiden. Prøv igjen.")
+            raise NotAllowed(CHANGED_MEANWHILE)
 
 
 def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier: str,
@@ -74,22 +97,23 @@ def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier:
     _require(actor, "ship")
     order = get_order(session, order_id)
     if order.status not in SHIPPABLE:
-        raise NotAllowed("Ordren kan ikke leveres i denne statusen.")
+        raise NotAllowed(NOT_SHIPPABLE)
     errors: dict[str, str] = {}
     if carrier not in {c.value for c in Carrier}:
-        errors["carrier"] = "Velg transportør."
+        errors["carrier"] = _("Velg transportør.")
     if carrier != Carrier.own.value and not (waybill_number or "").strip():
-        errors["waybill_number"] = "Fraktbrevnummer må fylles ut for ekstern transportør."
+        errors["waybill_number"] = _("Fraktbrevnummer må fylles ut for ekstern transportør.")
     lines = {ln.id: ln for ln in order.lines}
     wanted = {lid: q for lid, q in quantities.items() if q}
     if not wanted:
-        errors["lines"] = "Velg minst én linje og et antall."
+        errors["lines"] = _("Velg minst én linje og et antall.")
     for lid, qty in wanted.items():
         line = lines.get(lid)
         if line is None:
-            errors[f"lines[{lid}]"] = "Linjen hører ikke til ordren."
+            errors[f"lines[{lid}]"] = _("Linjen hører ikke til ordren.")
         elif qty < 0 or line.delivered_quantity + qty > line.quantity:
-            errors[f"lines[{lid}]"] = f"Kan levere høyst {line.quantity - line.delivered_quantity} på linje {line.line_no}."
+            errors[f"lines[{lid}]"] = _("Kan levere høyst %(left)s på linje %(line)s.",
+                                         left=line.quantity - line.delivered_quantity, line=line.line_no)
     if errors:
         raise ValidationFailed(errors)
     shipment = Shipment(order_id=order.id, company_id=order.company_id, carrier=carrier,
@@ -102,14 +126,15 @@ def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier:
             .values(delivered_quantity=OrderLine.delivered_quantity + qty).execution_options(synchronize_session=False)
         ).rowcount
         if done != 1:
-            raise NotAllowed("Linjen ble levert av noen andre i mellomtiden. Prøv igjen.")
+            raise NotAllowed(LINE_TAKEN)
     session.add(shipment)
     session.flush()
     for line in order.lines:
         session.refresh(line, ["delivered_quantity"])
         line.status = (LineStatus.delivered.value if line.delivered_quantity >= line.quantity
                        else LineStatus.partially_delivered.value if line.delivered_quantity else LineStatus.open.value)
-    _move(session, order, actor, "ship", f"Levering registrert ({carrier}, {shipment.waybill_number or 'egen transport'})")
+    _move(session, order, actor, "ship", _("Levering registrert (%(carrier)s, %(waybill)s)", carrier=carrier,
+                                           waybill=shipment.waybill_number or _("egen transport")))
     return shipment
 
 
@@ -119,15 +144,15 @@ def register_invoice(session: Session, order_id: int, actor: Actor, *, number: s
     _require(actor, "invoice")
     order = get_order(session, order_id)
     if order.status not in INVOICEABLE:
-        raise NotAllowed("Ordren kan ikke faktureres i denne statusen.")
+        raise NotAllowed(NOT_INVOICEABLE)
     errors: dict[str, str] = {}
     if not (number or "").strip():
-        errors["number"] = "Fakturanummer må fylles ut."
+        errors["number"] = _("Fakturanummer må fylles ut.")
     if due_date < invoice_date:
-        errors["due_date"] = "Forfallsdato kan ikke være før fakturadato."
+        errors["due_date"] = _("Forfallsdato kan ikke være før fakturadato.")
     amount = order.total_inc_vat if amount is None else Decimal(amount)
     if amount < 0:
-        errors["amount"] = "Beløpet kan ikke være negativt."
+        errors["amount"] = _("Beløpet kan ikke være negativt.")
     if errors:
         raise ValidationFailed(errors)
     invoice = Invoice(order_id=order.id, company_id=order.company_id, number=number.strip(),
@@ -136,6 +161,6 @@ def register_invoice(session: Session, order_id: int, actor: Actor, *, number: s
         with session.begin_nested():
             session.add(invoice)
     except IntegrityError:
-        raise ValidationFailed({"number": "Fakturanummeret finnes allerede."}) from None
-    _move(session, order, actor, "invoice", f"Faktura {invoice.number} registrert")
+        raise ValidationFailed({"number": _("Fakturanummeret finnes allerede.")}) from None
+    _move(session, order, actor, "invoice", _("Faktura %(number)s registrert", number=invoice.number))
     return invoice

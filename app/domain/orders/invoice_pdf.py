@@ -1,63 +1,97 @@
-"""Fakturakopi: a PDF copy of an invoice, drawn with reportlab.
+"""Fakturakopi: a PDF copy of an invoice, drawn with reportlab, and its download.
 
 Shows supplier, customer, invoice number, dates, the order's lines, VAT per rate and totals. The
-lines and VAT come from app/domain/pricing.py, the same rule that computed the order.
+line amounts and the VAT breakdown come from app/domain/pricing.py, the rule that computed the order.
 """
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
+from html import escape
+from typing import Any, Mapping, Optional
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy.orm import Session
 
+from app.domain.errors import NotFound
 from app.domain.formatting import format_date, format_nok
-from app.domain.pricing import line_total, money
+from app.domain.pricing import line_total, money, totals_of, vat_breakdown
 from app.models import Invoice
 
+INVOICE_NOT_FOUND = _l("Fant ikke fakturaen.")
 
-def render_invoice_pdf(invoice: Invoice, supplier: dict[str, str]) -> bytes:
+# What may stand in a download's file name; anything else in an invoice number becomes "_".
+_UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def invoice_copy(session: Session, invoice_id: int, config: Mapping[str, Any],
+                 order_id: Optional[int] = None) -> tuple[str, bytes]:
+    """(file name, PDF) of an invoice copy. The invoice is read through `session`, which the tenancy
+    guard scopes: another company's invoice, or (with `order_id`) another order's, is NotFound."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None or (order_id is not None and invoice.order_id != order_id):
+        raise NotFound(INVOICE_NOT_FOUND)
+    return copy_filename(invoice.number), render_invoice_pdf(invoice, supplier_from_config(config))
+
+
+def copy_filename(number: str) -> str:
+    """"fakturakopi-F-9001.pdf": safe in a Content-Disposition header and on any file system."""
+    return f"fakturakopi-{_UNSAFE_IN_FILENAME.sub('_', number)}.pdf"
+
+
+def _text(value: Any) -> str:
+    """A value inside a reportlab Paragraph, which reads its text as markup."""
+    return escape(str(value if value is not None else ""), quote=False)
+
+
+def render_invoice_pdf(invoice: Invoice, supplier: Mapping[str, str]) -> bytes:
     order = invoice.order
     company = order.company
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
+    title = _("Fakturakopi %(number)s", number=invoice.number)
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
-                            bottomMargin=18 * mm, title=f"Fakturakopi {invoice.number}",
-                            author=supplier.get("name", ""))
+                            bottomMargin=18 * mm, title=title, author=supplier.get("name", ""))
+    supplier_text = "<br/>".join([
+        f"<b>{_text(supplier['name'])}</b>", _text(supplier["address"]),
+        _text(_("Org.nr. %(number)s MVA", number=supplier["org_number"])),
+    ])
+    customer_text = "<br/>".join([
+        f"<b>{_text(company.name)}</b>", _text(_("Kundenummer %(number)s", number=company.customer_number)),
+        _text(company.postal_street), _text(f"{company.postal_code or ''} {company.postal_city or ''}"),
+        _text(_("Org.nr. %(number)s", number=company.org_number)),
+    ])
     story = [
-        Paragraph(f"Fakturakopi {invoice.number}", styles["Title"]),
-        Table(
-            [[Paragraph(f"<b>{supplier['name']}</b><br/>{supplier['address']}<br/>Org.nr. {supplier['org_number']} MVA",
-                        styles["Normal"]),
-              Paragraph(f"<b>{company.name}</b><br/>Kundenummer {company.customer_number}<br/>"
-                        f"{company.postal_street or ''}<br/>{company.postal_code or ''} {company.postal_city or ''}<br/>"
-                        f"Org.nr. {company.org_number}", styles["Normal"])]],
-            colWidths=[87 * mm, 87 * mm],
-        ),
+        Paragraph(_text(title), styles["Title"]),
+        Table([[Paragraph(supplier_text, styles["Normal"]), Paragraph(customer_text, styles["Normal"])]],
+              colWidths=[87 * mm, 87 * mm]),
         Spacer(1, 6 * mm),
         Table([
-            ["Fakturanummer", invoice.number, "Ordrenummer", order.number],
-            ["Fakturadato", format_date(invoice.invoice_date), "Forfallsdato", format_date(invoice.due_date)],
-            ["Status", "Betalt" if invoice.paid else "Ubetalt", "Deres referanse", order.customer_reference or ""],
+            [_("Fakturanummer"), invoice.number, _("Ordrenummer"), order.number],
+            [_("Fakturadato"), format_date(invoice.invoice_date), _("Forfallsdato"), format_date(invoice.due_date)],
+            [_("Status"), _("Betalt") if invoice.paid else _("Ubetalt"), _("Deres referanse"),
+             order.customer_reference or ""],
         ], colWidths=[35 * mm, 52 * mm, 35 * mm, 52 * mm],
             style=TableStyle([("FONTNAME", (0, 0), (0, -1), "Helvetica-Bold"),
                               ("FONTNAME", (2, 0), (2, -1), "Helvetica-Bold")])),
         Spacer(1, 6 * mm),
     ]
-    rows = [["Linje", "Vare", "Antall", "Enhetspris", "Mva", "Beløp eks. mva"]]
-    by_rate: dict[Decimal, Decimal] = {}
+    rows: list[list[Any]] = [[_("Linje"), _("Vare"), _("Antall"), _("Enhetspris"), _("Mva"), _("Beløp eks. mva")]]
     for line in order.lines:
         desc = f"{line.product.sku} {line.product.name}"
         extras = [f"{line.width}×{line.depth} cm" if line.width or line.depth else "", line.fabric or "",
                   line.colour or ""]
         desc += "".join(f", {e}" for e in extras if e)
-        amount = line_total(line.quantity, line.unit_price)
-        by_rate[Decimal(line.vat_rate)] = by_rate.get(Decimal(line.vat_rate), Decimal("0")) + amount
-        rows.append([str(line.line_no), Paragraph(desc, styles["Normal"]), str(line.quantity),
-                     format_nok(line.unit_price), f"{Decimal(line.vat_rate):.0f} %", format_nok(amount)])
+        rows.append([str(line.line_no), Paragraph(_text(desc), styles["Normal"]), str(line.quantity),
+                     format_nok(line.unit_price), _percent(line.vat_rate),
+                     format_nok(line_total(line.quantity, line.unit_price))])
     table = Table(rows, colWidths=[12 * mm, 72 * mm, 16 * mm, 28 * mm, 14 * mm, 32 * mm], repeatRows=1)
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
@@ -66,27 +100,29 @@ def render_invoice_pdf(invoice: Invoice, supplier: dict[str, str]) -> bytes:
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
     story += [table, Spacer(1, 4 * mm)]
-    ex_vat = money(sum(by_rate.values(), Decimal("0")))
-    totals = [["Sum eks. mva", format_nok(ex_vat)]]
-    vat_total = Decimal("0")
-    for rate, amount in sorted(by_rate.items()):
-        vat = money(amount * rate / 100)
-        vat_total += vat
-        totals.append([f"Mva {rate:.0f} % av {format_nok(amount)}", format_nok(vat)])
-    totals.append(["Sum inkl. mva", format_nok(ex_vat + vat_total)])
-    if money(invoice.amount) != money(ex_vat + vat_total):
-        totals.append(["Fakturert beløp", format_nok(invoice.amount)])
-    story.append(Table(totals, colWidths=[140 * mm, 34 * mm], style=TableStyle([
+    breakdown = vat_breakdown(order.lines)
+    totals = totals_of(breakdown)
+    rows = [[_("Sum eks. mva"), format_nok(totals.ex_vat)]]
+    rows += [[_("Mva %(rate)s av %(base)s", rate=_percent(v.rate), base=format_nok(v.base)), format_nok(v.vat)]
+             for v in breakdown]
+    rows.append([_("Sum inkl. mva"), format_nok(totals.inc_vat)])
+    if money(invoice.amount) != totals.inc_vat:
+        rows.append([_("Fakturert beløp"), format_nok(invoice.amount)])
+    story.append(Table(rows, colWidths=[140 * mm, 34 * mm], style=TableStyle([
         ("ALIGN", (1, 0), (1, -1), "RIGHT"),
         ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
         ("LINEABOVE", (0, -1), (-1, -1), 0.5, colors.black),
     ])))
-    story += [Spacer(1, 8 * mm), Paragraph("Dette er en kopi av fakturaen. Betaling til kontonummeret på "
-                                           "originalfakturaen.", styles["Italic"])]
+    story += [Spacer(1, 8 * mm), Paragraph(_text(_("Dette er en kopi av fakturaen. Betaling til kontonummeret på "
+                                                   "originalfakturaen.")), styles["Italic"])]
     doc.build(story)
     return buffer.getvalue()
 
 
-def supplier_from_config(config: dict) -> dict[str, str]:
+def _percent(rate: Any) -> str:
+    return f"{Decimal(rate):.0f} %"
+
+
+def supplier_from_config(config: Mapping[str, Any]) -> dict[str, str]:
     return {"name": config["SUPPLIER_NAME"], "address": config["SUPPLIER_ADDRESS"],
             "org_number": config["SUPPLIER_ORG_NUMBER"]}

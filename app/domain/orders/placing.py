@@ -4,16 +4,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional, Sequence
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
 from app.domain.catalogue import LineInput, check_lines
 from app.domain.companies import delivery_address_error
 from app.domain.errors import NotFound, ValidationFailed
-from app.domain.formatting import format_nok
 from app.domain.lifecycle import assign_number, record_event
 from app.domain.links import portal_link
-from app.domain.mail import queue_mail
+from app.domain.mail import queue_template_mail
 from app.domain.pricing import order_totals
 from app.models import (
     Company,
@@ -23,6 +24,8 @@ from app.models import (
     OrderStatus,
     PortalUser,
 )
+
+NO_CUSTOMER_ACCOUNT = _l("Fant ikke kundekontoen.")
 
 
 def place_order(
@@ -43,13 +46,13 @@ def place_order(
     Raises ValidationFailed (field → message) and writes nothing when any input is bad.
     """
     if actor.is_customer and actor.company_id != company_id:
-        raise NotFound("Fant ikke kundekontoen.")
+        raise NotFound(NO_CUSTOMER_ACCOUNT)
     company = session.get(Company, company_id)
     if company is None:
-        raise ValidationFailed({"company_id": "Fant ikke kundekontoen."})
+        raise ValidationFailed({"company_id": str(NO_CUSTOMER_ACCOUNT)})
     errors: dict[str, str] = {}
     if channel not in {c.value for c in OrderChannel}:
-        errors["channel"] = "Ukjent kanal."
+        errors["channel"] = _("Ukjent kanal.")
     address_error = delivery_address_error(session, company_id, delivery_address_id)
     if address_error:
         errors["delivery_address_id"] = address_error
@@ -78,7 +81,7 @@ def place_order(
     session.add(order)
     assign_number(order, session)
     record_event(session, order, actor, None, status,
-                 "Venter på godkjenning fra selger" if status == OrderStatus.pending_approval.value else None)
+                 _("Venter på godkjenning fra selger") if status == OrderStatus.pending_approval.value else None)
     _confirmation_mail(session, order, actor)
     from app.domain.budgets import (
         apply_budgets,  # budgets flag the order and notify once per period
@@ -93,18 +96,6 @@ def _confirmation_mail(session: Session, order: Order, actor: Actor) -> None:
     to = (recipient.email if recipient else None) or actor.email
     if not to:
         return
-    waiting = order.status == OrderStatus.pending_approval.value
-    text = (
-        f"Takk for bestillingen!\n\nOrdrenummer: {order.number}\n"
-        f"Sum eks. mva: {format_nok(order.total_ex_vat)}\nSum inkl. mva: {format_nok(order.total_inc_vat)}\n\n"
-        + ("Ordren har status «Til godkjenning» og er ikke akseptert før en selger hos oss har godkjent den."
-           if waiting else "Ordren er under behandling.")
-        + "\n\nKontroller at ordrebekreftelsen stemmer med ønsket oppsett (antall, mål og varianter)."
-    )
-    queue_mail(session, kind="order_confirmation", to=to, subject=f"Ordrebekreftelse {order.number}",
-               text=text, link=portal_link(f"/orderview/show/{order.id}"))
-
-
-# --- cancelling -----------------------------------------------------------------------------
-
-
+    queue_template_mail(session, kind="order_confirmation", to=to, template="order_confirmation",
+                        link=portal_link(f"/orderview/show/{order.id}"), order=order,
+                        waiting=order.status == OrderStatus.pending_approval.value)
