@@ -1,4 +1,4 @@
-"""The seller's approval queue ("Til godkjenning")."""
+"""The seller's approval queue ("Til godkjenning"): approve one or several, reject one with a reason."""
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
@@ -8,13 +8,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.domain import approvals
-from app.domain.errors import DomainError, ValidationFailed
 from app.domain.labels import order_status
-from app.domain.orders import get_order
 from app.extensions import db
-from app.models import Order, OrderStatus
+from app.models import Order
 from app.views.base import user_can
-from app.views.forms import current_actor, fail
+from app.views.forms import current_actor, domain_action
+from app.views.orders.actions import order_or_404
 
 PAGE_SIZE = 25
 
@@ -43,8 +42,10 @@ class ApprovalQueueView(BaseView):
         if not ids:
             flash(_("Velg minst én ordre å godkjenne."), "warning")
             return redirect(url_for("ApprovalQueueView.queue"))
-        approved, refused = approvals.approve_orders(db.session, ids, current_actor())
-        db.session.commit()
+        with domain_action() as done:
+            approved, refused = approvals.approve_orders(db.session, ids, current_actor())
+        if not done.ok:
+            return redirect(url_for("ApprovalQueueView.queue"))
         if approved:
             flash(_("Godkjent: %(numbers)s", numbers=", ".join(o.number for o in approved)), "success")
         # Name the order in each refusal: with several ticked, "already handled" alone says too little.
@@ -59,24 +60,16 @@ class ApprovalQueueView(BaseView):
     def reject(self, pk: int):  # type: ignore[no-untyped-def]
         error = None
         if request.method == "POST":
-            try:
+            with domain_action(errors_on_page=True) as done:
                 order = approvals.reject_order(db.session, pk, current_actor(), request.form.get("reason"))
-                db.session.commit()
-            except ValidationFailed as exc:
-                db.session.rollback()
-                error = exc.errors.get("reason")
-            except DomainError as exc:
-                fail(exc)
-                return redirect(url_for("ApprovalQueueView.queue"))
-            else:
+            if done.ok:
                 flash(_("Ordre %(number)s er avvist.", number=order.number), "success")
                 return redirect(url_for("ApprovalQueueView.queue"))
-        try:
-            order = get_order(db.session, pk)
-        except DomainError as exc:
-            fail(exc)  # NotFound: 404
-            return redirect(url_for("ApprovalQueueView.queue"))
-        if order.status != OrderStatus.pending_approval.value:
+            if not done.errors:  # already handled, or not a seller: said above the queue
+                return redirect(url_for("ApprovalQueueView.queue"))
+            error = done.errors.get("reason")
+        order = order_or_404(pk)
+        if not approvals.awaits_decision(order):
             flash(_("Ordre %(number)s er allerede behandlet (status: %(status)s).", number=order.number,
                     status=order_status(order.status)), "warning")
             return redirect(url_for("OrderView.show", pk=order.id))

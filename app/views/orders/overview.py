@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Optional
-from urllib.parse import quote as url_quote
 
 from dateutil import parser as date_parser
-from flask import current_app, g, url_for
+from flask import g, url_for
 from flask_appbuilder.exceptions import ApplyFilterException
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
@@ -20,11 +19,12 @@ from wtforms.widgets import DateInput
 
 from app.domain import labels
 from app.domain.actors import Actor
-from app.domain.formatting import OSLO
-from app.domain.orders import cancel_refusal
-from app.domain.orders.fulfilment import INVOICEABLE, SHIPPABLE
+from app.domain.approvals import awaits_decision
+from app.domain.formatting import oslo_midnight_utc
+from app.domain.lifecycle import INVOICEABLE, SHIPPABLE
+from app.domain.orders import cancel_refusal, tracking_url
 from app.extensions import db
-from app.models import Order, OrderLine, OrderStatus, PortalUser, Shipment
+from app.models import Order, OrderLine, PortalUser
 from app.views.base import (
     PortalInterface,
     PortalModelView,
@@ -69,14 +69,6 @@ def line_configuration(line: Any) -> str:
     return ", ".join(parts)
 
 
-def tracking_url(shipment: Shipment) -> Optional[str]:
-    """The carrier's tracking page for a waybill (config CARRIER_TRACKING_URLS); own transport has none."""
-    template = current_app.config.get("CARRIER_TRACKING_URLS", {}).get(shipment.carrier)
-    if not template or not shipment.waybill_number:
-        return None
-    return template.format(waybill=url_quote(shipment.waybill_number, safe=""))
-
-
 # --- search: "Bestilt av" and a date range in Oslo time -------------------------------------------
 
 
@@ -97,7 +89,7 @@ def date_search_field(label: Any) -> DateField:
     return DateField(label, format="%Y-%m-%d", widget=DateInput(), render_kw={"class": "form-control"})
 
 
-def _oslo_day(value: Any) -> Optional[dt.date]:
+def _search_day(value: Any) -> Optional[dt.date]:
     """A day typed or picked in the search form: 2025-03-11, 11.03.2025 (or with a time); blank: None."""
     text = str(value or "").strip()
     if not text:
@@ -108,10 +100,6 @@ def _oslo_day(value: Any) -> Optional[dt.date]:
         return date_parser.parse(text, dayfirst=True).date()
     except (ValueError, OverflowError):
         raise ApplyFilterException(str(_l("Skriv datoen som dd.mm.åååå, for eksempel 11.03.2025."))) from None
-
-
-def _oslo_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=OSLO)
 
 
 def ordered_by(order: Order) -> str:
@@ -129,11 +117,11 @@ class FilterOsloDayFrom(BaseFilter):
     arg_name = "from_day"
 
     def apply(self, query: Any, value: Any) -> Any:
-        day = _oslo_day(value)
+        day = _search_day(value)
         if day is None:  # an empty filter row narrows nothing
             return query
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        return query.filter(field >= _oslo_midnight(day))
+        return query.filter(field >= oslo_midnight_utc(day))
 
 
 class FilterOsloDayTo(BaseFilter):
@@ -143,11 +131,11 @@ class FilterOsloDayTo(BaseFilter):
     arg_name = "to_day"
 
     def apply(self, query: Any, value: Any) -> Any:
-        day = _oslo_day(value)
+        day = _search_day(value)
         if day is None:
             return query
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        return query.filter(field < _oslo_midnight(day + dt.timedelta(days=1)))
+        return query.filter(field < oslo_midnight_utc(day + dt.timedelta(days=1)))
 
 
 class OrderView(PortalModelView):
@@ -166,7 +154,7 @@ class OrderView(PortalModelView):
             selectinload(Order.events),
         ],
     )
-    # Workflows (approve, reject, cancel) come with their own routes in the orders issue.
+    # The workflow (approve, reject, cancel, ship, bill) has its own views: ApprovalQueueView, OrderActionsView.
     base_permissions = ["can_list", "can_show"]
 
     list_title = _l("Ordreoversikt")
@@ -221,7 +209,7 @@ class OrderView(PortalModelView):
             {
                 "carrier": labels.label(labels.CARRIER, s.carrier),
                 "waybill": s.waybill_number or "",
-                "url": tracking_url(s),
+                "url": tracking_url(s.carrier, s.waybill_number),
                 "shipped_at": s.shipped_at,
                 "delivered_at": s.delivered_at,
                 "signed_by": s.signed_by or "",
@@ -257,9 +245,9 @@ class OrderView(PortalModelView):
                 "invoice_copy": user_can("can_invoice_copy", "OrderActionsView")}
 
     def _actions(self, order: Order) -> dict[str, str]:
-        """Workflow buttons (views/order_actions.py) this user may use on this order now."""
+        """Workflow buttons (app/views/orders/actions.py, app/views/approvals.py) this user may use now."""
         actions: dict[str, str] = {}
-        if order.status == OrderStatus.pending_approval.value:
+        if awaits_decision(order):
             if user_can("can_approve", "ApprovalQueueView"):
                 actions["approve"] = url_for("ApprovalQueueView.approve")
             if user_can("can_reject", "ApprovalQueueView"):

@@ -4,16 +4,15 @@ from __future__ import annotations
 from flask import flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
+from app.domain import catalogue
+from app.domain.approvals import awaits_decision
 from app.domain.budgets import budget_status
-from app.domain.errors import DomainError, ValidationFailed
 from app.domain.orders import place_order
 from app.extensions import db
-from app.models import DeliveryAddress, OrderChannel, OrderStatus, Product
-from app.views.forms import current_actor, fail, form_id, parse_lines
-
-PRODUCT_SEARCH_LIMIT = 20
+from app.models import DeliveryAddress, OrderChannel, Product
+from app.views.forms import current_actor, domain_action, form_id, parse_lines
 
 
 def product_json(p: Product) -> dict:
@@ -23,17 +22,6 @@ def product_json(p: Product) -> dict:
         "min_depth": p.min_depth, "max_depth": p.max_depth,
         "fabrics": (p.variants or {}).get("fabric") or [], "colours": (p.variants or {}).get("colour") or [],
     }
-
-
-def search_products(term: str, limit: int = PRODUCT_SEARCH_LIMIT) -> list[Product]:
-    """Active products whose SKU starts with, or name contains, the term (at most `limit`)."""
-    term = term.strip()[:100]
-    query = select(Product).where(Product.active.is_(True))
-    if term:
-        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(or_(Product.sku.ilike(f"{escaped}%", escape="\\"),
-                                Product.name.ilike(f"%{escaped}%", escape="\\")))
-    return list(db.session.scalars(query.order_by(Product.name).limit(limit)))
 
 
 class NewOrderView(BaseView):
@@ -57,19 +45,13 @@ class NewOrderView(BaseView):
             lines, errors = parse_lines(request.form)
             address_id = form_id(request.form, "delivery_address_id")
             if not errors:
-                try:
+                with domain_action(errors_on_page=True) as done:
                     order = place_order(db.session, actor=actor, company_id=actor.company_id,  # type: ignore[arg-type]
                                         delivery_address_id=address_id, lines=lines,
                                         channel=OrderChannel.webshop.value,
                                         customer_reference=request.form.get("customer_reference"))
-                    db.session.commit()
-                except ValidationFailed as exc:
-                    db.session.rollback()
-                    errors = exc.errors
-                except DomainError as exc:
-                    fail(exc)
-                else:
-                    if order.status == OrderStatus.pending_approval.value:
+                if done.ok:
+                    if awaits_decision(order):
                         flash(_("Ordre %(number)s er registrert. Den har status «Til godkjenning» til en selger "
                                 "har godkjent den.", number=order.number), "success")
                     else:
@@ -77,10 +59,10 @@ class NewOrderView(BaseView):
                     if order.over_budget:
                         flash(_("Merk: ordren går over bruksgrensen. Administrator hos dere er varslet."), "warning")
                     return redirect(url_for("OrderView.show", pk=order.id))
+                errors = done.errors
             if errors:
                 flash(_("Bestillingen er ikke sendt. Rett feltene som er merket."), "danger")
-        products = {p.id: p for p in db.session.scalars(
-            select(Product).where(Product.id.in_({ln.product_id for ln in lines if ln.product_id})))}
+        products = catalogue.products_by_id(db.session, (ln.product_id for ln in lines))
         return self.render_template(
             "workflow/new_order.html", addresses=addresses, lines=lines, errors=errors, products=products,
             product_json=product_json, form=request.form, budgets=budget_status(db.session, actor),
@@ -97,5 +79,5 @@ class ProductSearchView(BaseView):
     @expose("/")
     @has_access
     def search(self):  # type: ignore[no-untyped-def]
-        found = search_products(request.args.get("q", ""))
+        found = catalogue.search_products(db.session, request.args.get("q", ""))
         return jsonify({"results": [product_json(p) for p in found]})
