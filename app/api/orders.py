@@ -1,9 +1,9 @@
 """Orders (Ordreoversikt) and what is done to them: place, approve, reject, cancel, ship, bill.
 
 A customer sees all orders of its own company, whoever placed them and on any channel. Every
-rule is app/domain's (orders, approvals, fulfilment): this module reads bodies, calls the domain
-function and maps its answer (ValidationFailed 400 per field, Forbidden 403, NotFound 404,
-NotAllowed/AlreadyHandled 409).
+rule is app/domain's (orders, approvals, fulfilment): this module reads bodies and calls the domain
+function; a refusal is answered by `safe` (app/api/base.py: ValidationFailed 400 per field,
+Forbidden 403, NotFound 404, NotAllowed/AlreadyHandled 409). Approve and reject: app/api/approvals.py.
 """
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ import re
 from typing import Any
 
 from flask import Response, current_app
-from flask_appbuilder.api import expose, safe
+from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.api.base import PortalModelRestApi, current_actor, ids_in_range, tracking_url
+from app.api.approvals import OrderApprovalRoutes
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import (
     InputSchema,
     LineIn,
@@ -36,15 +37,13 @@ from app.api.fields import (
     money_field,
     quantity_field,
 )
-from app.domain import approvals, labels
+from app.domain import labels
 from app.domain import orders as order_rules
-from app.domain.errors import NotFound
 from app.domain.orders import fulfilment
-from app.domain.orders.invoice_pdf import render_invoice_pdf, supplier_from_config
 from app.domain.validation import validate_amount
 from app.extensions import db
 from app.filters import FilterNumberPrefix
-from app.models import Company, DeliveryAddress, Invoice, Order, OrderChannel, OrderLine
+from app.models import Company, DeliveryAddress, Order, OrderChannel, OrderLine
 from app.tenancy import current_tenant
 
 # --- request bodies -------------------------------------------------------------------------
@@ -62,10 +61,6 @@ class StaffOrderIn(OrderIn):
     """POST body of supplier staff (Admin): they name the company."""
 
     company_id = RelatedId(Company, required=True)
-
-
-class ReasonIn(InputSchema):
-    reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
 class ShipmentLineIn(LineInputSchema):
@@ -122,7 +117,7 @@ class ShipmentOut(Schema):
     carrier = fields.String()
     carrier_label = fields.Function(lambda s: code_label(labels.CARRIER, s.carrier))
     waybill_number = fields.String()
-    tracking_url = fields.Function(lambda s: tracking_url(s.carrier, s.waybill_number))
+    tracking_url = fields.Function(lambda s: order_rules.tracking_url(s.carrier, s.waybill_number))
     shipped_at = fields.DateTime()
     delivered_at = fields.DateTime()
     signed_by = fields.String()
@@ -144,14 +139,7 @@ def _lines(order: Order) -> list[OrderLine]:
     return list(db.session.scalars(stmt))
 
 
-def _total_inc_vat(order: Order) -> Any:
-    return (order.total_ex_vat or 0) + (order.total_vat or 0)
-
-
-_SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class OrderApi(PortalModelRestApi):
+class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
     """/api/v1/order/ — codes `status`/`channel` with `*_label`; money as 2-decimal strings.
 
     Filter with FAB's rison `q`, e.g. `?q=(filters:!((col:status,opr:eq,value:processing)))`;
@@ -176,7 +164,7 @@ class OrderApi(PortalModelRestApi):
     datamodel = SQLAInterface(Order)
     label_fields = {"status": labels.ORDER_STATUS, "channel": labels.ORDER_CHANNEL}
     virtual_fields = {
-        "total_inc_vat": money(_total_inc_vat),
+        "total_inc_vat": money(lambda o: o.total_inc_vat),
         "lines": computed(_lines, fields.Nested, OrderLineOut, many=True),
         "events": computed(lambda o: o.events, fields.Nested, OrderEventOut, many=True),
         "shipments": computed(lambda o: o.shipments, fields.Nested, ShipmentOut, many=True),
@@ -206,67 +194,18 @@ class OrderApi(PortalModelRestApi):
 
     # --- placing an order ---------------------------------------------------------------
 
+    @safe
     def post_headless(self) -> Response:
-        data, customer, error = self.load_new_body()
-        if error is not None:
-            return error
+        data, customer = self.new_body()
         company_id = current_tenant() if customer else data["company_id"]
         channel = OrderChannel.webshop.value if customer else OrderChannel.seller.value
-        order, error = self.run_domain(lambda: order_rules.place_order(
+        order = self.commit(lambda: order_rules.place_order(
             db.session, actor=current_actor(), company_id=company_id,
             delivery_address_id=data.get("delivery_address_id"), lines=line_inputs(data["lines"]),
             channel=channel, customer_reference=data.get("customer_reference")))
-        if error is not None:
-            return error
         return self.response(201, id=order.id, result=self._show(order))
 
-    # --- the seller's decision ----------------------------------------------------------
-
-    @expose("/<int:pk>/approve", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("approve")
-    @ids_in_range
-    def approve(self, pk: int) -> Response:
-        """Approve a pending order (Til godkjenning -> Under behandling), exactly once.
-        ---
-        post:
-          summary: Approve an order waiting for approval (sellers)
-          parameters:
-          - {in: path, name: pk, required: true, schema: {type: integer}}
-          responses:
-            200: {description: The order, now processing}
-            403: {$ref: '#/components/responses/403'}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: Already handled, or a line cannot be produced}
-        """
-        order, error = self.run_domain(lambda: approvals.approve_order(db.session, pk, current_actor()))
-        return error or self.response(200, id=pk, result=self._show(order))
-
-    @expose("/<int:pk>/reject", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("reject")
-    @ids_in_range
-    def reject(self, pk: int) -> Response:
-        """Reject a pending order with a reason.
-        ---
-        post:
-          summary: Reject an order waiting for approval (sellers); body {reason}
-          parameters:
-          - {in: path, name: pk, required: true, schema: {type: integer}}
-          requestBody:
-            content:
-              application/json:
-                schema: {type: object, properties: {reason: {type: string}}, required: [reason]}
-          responses:
-            200: {description: The order, now rejected}
-            400: {$ref: '#/components/responses/400'}
-            403: {$ref: '#/components/responses/403'}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: Already handled}
-        """
-        return self._with_reason(pk, approvals.reject_order)
+    # --- cancelling (approve and reject: OrderApprovalRoutes, app/api/approvals.py) ------
 
     @expose("/<int:pk>/cancel", methods=["POST"])
     @protect()
@@ -292,19 +231,8 @@ class OrderApi(PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: The order can no longer be cancelled (message says why)}
         """
-        return self._with_reason(pk, lambda session, oid, actor, reason: order_rules.cancel_order(
+        return self.with_reason(pk, lambda session, oid, actor, reason: order_rules.cancel_order(
             session, oid, actor, reason=reason))
-
-    def _with_reason(self, pk: int, action: Any) -> Response:
-        body, error = self.optional_json_body()
-        if error is not None:
-            return error
-        try:
-            data = self.load_input(ReasonIn(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
-        order, error = self.run_domain(lambda: action(db.session, pk, current_actor(), data.get("reason")))
-        return error or self.response(200, id=pk, result=self._show(order))
 
     # --- customer service: shipments and invoices ---------------------------------------
 
@@ -341,24 +269,16 @@ class OrderApi(PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: The order cannot be shipped in its status}
         """
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        try:
-            data = self.load_input(ShipmentIn(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
+        data = self.load_input(ShipmentIn(), self.json_body())
         quantities: dict[int, int] = {}
         index_of: dict[int, int] = {}
         for i, line in enumerate(data["lines"]):
             quantities[line["order_line_id"]] = quantities.get(line["order_line_id"], 0) + line["quantity"]
             index_of.setdefault(line["order_line_id"], i)
-        shipment, error = self.run_domain(lambda: fulfilment.register_shipment(
+        shipment = self.commit(lambda: fulfilment.register_shipment(
             db.session, pk, current_actor(), carrier=data["carrier"], waybill_number=data.get("waybill_number"),
             quantities=quantities), rename=lambda key: _line_position(key, index_of))
-        if error is not None:
-            return error
-        return self.response(201, id=shipment.id, shipment_id=shipment.id, result=self._show(shipment.order))
+        return self._registered("shipment_id", shipment)
 
     @expose("/<int:pk>/invoice", methods=["POST"])
     @protect()
@@ -391,19 +311,11 @@ class OrderApi(PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: The order cannot be invoiced in its status}
         """
-        body, error = self._json_body()
-        if error is not None:
-            return error
-        try:
-            data = self.load_input(InvoiceIn(), body)
-        except ValidationError as exc:
-            return self.response_400_fields(exc.messages)
-        invoice, error = self.run_domain(lambda: fulfilment.register_invoice(
+        data = self.load_input(InvoiceIn(), self.json_body())
+        invoice = self.commit(lambda: fulfilment.register_invoice(
             db.session, pk, current_actor(), number=data["number"], invoice_date=data["invoice_date"],
             due_date=data["due_date"], amount=data.get("amount")))
-        if error is not None:
-            return error
-        return self.response(201, id=invoice.id, invoice_id=invoice.id, result=self._show(invoice.order))
+        return self._registered("invoice_id", invoice)
 
     @expose("/<int:pk>/invoice/<int:invoice_id>/pdf", methods=["GET"])
     @protect()
@@ -425,18 +337,13 @@ class OrderApi(PortalModelRestApi):
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
         """
-        # Both reads go through the tenancy guard: another company's order or invoice is absent.
-        try:
-            order_rules.get_order(db.session, pk)
-        except NotFound:
-            return self.response_404()
-        invoice = db.session.get(Invoice, invoice_id)
-        if invoice is None or invoice.order_id != pk:
-            return self.response_404()
-        pdf = render_invoice_pdf(invoice, supplier_from_config(current_app.config))
-        filename = f"fakturakopi-{_SAFE_FILENAME.sub('_', invoice.number)}.pdf"
+        filename, pdf = order_rules.invoice_copy(db.session, invoice_id, current_app.config, order_id=pk)
         return Response(pdf, mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    def _registered(self, key: str, row: Any) -> Response:
+        """201 for a shipment or invoice just registered: its id (also as `key`) and the order now."""
+        return self.response(201, **{"id": row.id, key: row.id}, result=self._show(row.order))
 
 
 _LINE_ID_KEY = re.compile(r"^lines\[(\d+)\]$")

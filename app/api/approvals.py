@@ -1,0 +1,89 @@
+"""The seller's decision on an order waiting for approval: POST /order/<id>/approve and
+/order/<id>/reject {reason}. A mixin of OrderApi (same resource, same permissions: can_approve,
+can_reject on OrderApi); every rule is app/domain/approvals.py's."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from flask import Response
+from flask_appbuilder.api import expose
+from flask_appbuilder.security.decorators import permission_name, protect
+from marshmallow import fields, validate
+
+from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
+from app.api.fields import InputSchema
+from app.domain import approvals
+from app.extensions import db
+from app.models import Order
+
+
+class ReasonIn(InputSchema):
+    reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+# A domain function (session, order id, actor, reason) -> the order it changed.
+ReasonAction = Callable[[Any, int, Any, Optional[str]], Order]
+
+
+# The mixin runs as part of OrderApi: type checkers see the API's methods, FAB sees plain routes.
+if TYPE_CHECKING:
+    _RestApi = PortalModelRestApi
+else:
+    _RestApi = object
+
+
+class OrderApprovalRoutes(_RestApi):
+    """Routes of OrderApi (a PortalModelRestApi): approve and reject, and the body with a reason
+    that reject and cancel share."""
+
+    @expose("/<int:pk>/approve", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("approve")
+    @ids_in_range
+    def approve(self, pk: int) -> Response:
+        """Approve a pending order (Til godkjenning -> Under behandling), exactly once.
+        ---
+        post:
+          summary: Approve an order waiting for approval (sellers)
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            200: {description: The order, now processing}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Already handled, or a line cannot be produced}
+        """
+        order = self.commit(lambda: approvals.approve_order(db.session, pk, current_actor()))
+        return self.response(200, id=pk, result=self._show(order))
+
+    @expose("/<int:pk>/reject", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("reject")
+    @ids_in_range
+    def reject(self, pk: int) -> Response:
+        """Reject a pending order with a reason.
+        ---
+        post:
+          summary: Reject an order waiting for approval (sellers); body {reason}
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            content:
+              application/json:
+                schema: {type: object, properties: {reason: {type: string}}, required: [reason]}
+          responses:
+            200: {description: The order, now rejected}
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Already handled}
+        """
+        return self.with_reason(pk, approvals.reject_order)
+
+    def with_reason(self, pk: int, action: ReasonAction) -> Response:
+        """Run `action` on order `pk` with the body's optional {reason}; answer the changed order."""
+        data = self.load_input(ReasonIn(), self.optional_body())
+        order = self.commit(lambda: action(db.session, pk, current_actor(), data.get("reason")))
+        return self.response(200, id=pk, result=self._show(order))
