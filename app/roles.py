@@ -130,7 +130,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "Manager": {**_SUPPLIER_READ, "ReportsView": ("can_list",)},
     "CustomerAdmin": {
         **_CUSTOMER_COMMON,
-        "MyCompanyView": READ + ("can_edit",),  # the postal address only (domain/company_info.py)
+        "MyCompanyView": READ + ("can_edit",),  # the postal address only (app/domain/companies.py)
         "CompanyApi": API_READ + ("can_put",),
         "CompanyUserView": READ + ("can_add", "can_manage"),
         "UserApi": USER_API,

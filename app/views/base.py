@@ -4,7 +4,7 @@ What it adds to `flask_appbuilder.ModelView` (FAB 5.3), and why:
 
 * Routes follow `base_permissions`: a view registers only the routes some role may use (no
   `/delete/` on a view nobody may delete from, no `/action/` routes on a view without actions).
-* Rows are loaded through the session, so the tenancy guard (app/security.py) scopes them; a row
+* Rows are loaded through the session, so the tenancy guard (app/tenancy.py) scopes them; a row
   that does not load — another company's, or a pk that is not a number — answers 404 on show,
   edit, delete and on FAB actions (FAB loads action rows itself and would crash on a missing one).
 * Request arguments FAB would turn into a 500 are cleaned first: `psize_<View>` / `page_<View>`

@@ -4,7 +4,7 @@ customer service and Admin (PortalUserDBModelView, FAB's user admin, any company
 Both get the same pages on top of their list and show pages (`UserAdminRoutes`): "Ny bruker"
 (welcome mail with a set-password link instead of a password typed by someone else), deactivate,
 activate, make administrator / remove administrator role, send a new password link. The rules are
-app/domain/accounts.py's. FAB's own "user info" page leads to Min profil (app/views/profile.py).
+app/domain/accounts.py's. FAB's own "user info" page leads to Min profil (app/views/accounts/profile.py).
 """
 from __future__ import annotations
 
