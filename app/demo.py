@@ -27,7 +27,7 @@ from werkzeug.security import generate_password_hash
 
 from app.domain import quotes as quote_rules
 from app.domain.formatting import OSLO
-from app.domain.pricing import order_totals
+from app.domain.pricing import is_invoice_customer, order_totals
 from app.domain.validation import org_number_check_digit
 from app.models import (
     Budget,
@@ -463,12 +463,12 @@ def _deliver(ctx: Ctx, order: Order, plan: OrderPlan, path: list[str], times: li
 
 def _invoice(ctx: Ctx, order: Order, plan: OrderPlan, at: dt.datetime, number: str) -> None:
     invoice_date = at.astimezone(OSLO).date()
-    terms = 30 if order.company.payment_terms == "invoice" else 0
+    terms = 30 if is_invoice_customer(order.company) else 0
     order.invoices.append(Invoice(
         company=order.company, number=f"F{number}", invoice_date=invoice_date,
         due_date=invoice_date + dt.timedelta(days=terms or 14),
         amount=order.total_ex_vat + order.total_vat,
-        paid=plan.paid or order.company.payment_terms == "card",
+        paid=plan.paid or not is_invoice_customer(order.company),
     ))
     ctx.count("invoices")
 
@@ -868,7 +868,7 @@ def _ensure_extra_company(ctx: Ctx, spec: CompanySpec) -> None:
         requires_approval=dealer, email=f"post@{_domain(spec.name)}", phone=_phone(ctx), active=True,
         created_at=ctx.now - dt.timedelta(days=rng.randint(200, 1500)),
     )
-    if company.payment_terms == "invoice" and not dealer:
+    if is_invoice_customer(company) and not dealer:
         company.credit_limit = Decimal("50000.00")
     address = _address(company, spec.name, spec.street, spec.postal_code, spec.city)
     ctx.session.add_all([company, address])

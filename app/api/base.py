@@ -153,17 +153,8 @@ class BadBody(Exception):
         self.message = message
 
 
-class FieldError(Exception):
-    """Bad input found after loading (in pre_add/pre_update): 400 naming `field`."""
-
-    def __init__(self, field: str, message: Any) -> None:
-        super().__init__(str(message))
-        self.field = field
-        self.message = message
-
-
 # What a route may raise and `error_response` answers (anything else is a 500 without details).
-REFUSALS = (DomainError, BadBody, ValidationError, FieldError, TenantViolation, SQLAlchemyError, DatabaseException)
+REFUSALS = (DomainError, BadBody, ValidationError, TenantViolation, SQLAlchemyError, DatabaseException)
 
 
 def safe(route: Callable[..., Response]) -> Callable[..., Response]:
@@ -302,11 +293,6 @@ class PortalModelRestApi(ModelRestApi):
             raise BadBody(MSG_BODY_OBJECT)
         return dict(body)
 
-    def _json_body(self) -> tuple[Optional[dict[str, Any]], Optional[Response]]:
-        try:
-            return self.json_body(), None
-        except BadBody as exc:
-            return None, self.error_response(exc)
 
     def _add_schema(self) -> Any:
         if self.tenant_owned and is_customer_request():
@@ -323,23 +309,12 @@ class PortalModelRestApi(ModelRestApi):
         message = MSG_COMPANY_FROM_USER if is_customer_request() else MSG_NO_MOVE
         raise ValidationError({"company_id": [message]})
 
-    def _strip_company(self, body: dict[str, Any], current: Optional[int]) -> Optional[Response]:
-        """Drop a `company_id` that changes nothing; refuse one that names another company."""
-        if "company_id" not in body or not self.tenant_owned:
-            return None
-        if current is not None and body["company_id"] == current:
-            body.pop("company_id")
-            return None
-        message = MSG_COMPANY_FROM_USER if is_customer_request() else MSG_NO_MOVE
-        return self.response_400_fields({"company_id": [message]})
 
     def _write_error(self, exc: Exception) -> Response:
         """Map what a write can raise to a 400 (the session is rolled back first)."""
         db.session.rollback()
         if isinstance(exc, ValidationError):
             return self.response_400_fields(exc.messages)
-        if isinstance(exc, FieldError):
-            return self.response_400_fields({exc.field: [exc.message]})
         if isinstance(exc, TenantViolation):
             if exc.field:
                 return self.response_400_fields({self._body_name(exc.field): [exc.message]})
@@ -446,31 +421,6 @@ class PortalModelRestApi(ModelRestApi):
 
     # --- workflow routes (POST /<id>/approve etc.): bodies and answers ------------------
 
-    def optional_json_body(self) -> tuple[Optional[dict[str, Any]], Optional[Response]]:
-        """A body that may be left out entirely (e.g. an optional reason); if sent, a JSON object."""
-        if not request.get_data(cache=True):
-            return {}, None
-        return self._json_body()
-
-    def load_new_body(self) -> tuple[dict[str, Any], bool, Optional[Response]]:
-        """The JSON body of a POST that creates through a domain function, loaded with the add schema.
-
-        Returns (data, whether the caller is a customer, error response or None); a customer's own
-        company_id is dropped and another company's is refused (400), as for every POST.
-        """
-        body, error = self._json_body()
-        if error is not None:
-            return {}, False, error
-        customer = is_customer_request()
-        if customer:
-            error = self._strip_company(body, current_tenant())  # type: ignore[arg-type]
-            if error is not None:
-                return {}, customer, error
-        try:
-            return self.load_input(self._add_schema(), body), customer, None  # type: ignore[arg-type]
-        except ValidationError as exc:
-            return {}, customer, self.response_400_fields(exc.messages)
-
     def load_input(self, schema: Any, body: dict[str, Any]) -> dict[str, Any]:
         """Load a workflow body; bad input raises ValidationError named like the domain does
         ("lines[0].width"), so the answer is the same whichever layer found the problem."""
@@ -508,23 +458,6 @@ class PortalModelRestApi(ModelRestApi):
         db.session.commit()
         return result
 
-    def run_domain(self, action: Callable[[], Any], rename: Optional[Callable[[str], str]] = None,
-                   ) -> tuple[Any, Optional[Response]]:
-        """Run a domain function and commit; its refusal becomes the answer (400/403/404/409),
-        a guard or database refusal a 400, and nothing is written in either case. `rename`
-        maps the domain's field names to the body's where they differ."""
-        try:
-            result = action()
-            db.session.commit()
-        except ValidationFailed as exc:
-            if rename is not None:
-                exc = ValidationFailed({rename(key): message for key, message in exc.errors.items()})
-            return None, self.response_domain_error(exc)
-        except DomainError as exc:
-            return None, self.response_domain_error(exc)
-        except (ValidationError, FieldError, TenantViolation, SQLAlchemyError, DatabaseException) as exc:
-            return None, self._write_error(exc)
-        return result, None
 
     # --- _info: the add fields a customer may send --------------------------------------
 
@@ -567,10 +500,3 @@ def _int_or_none(value: Any) -> Optional[int]:
     except (TypeError, ValueError):
         return None
     return number if 0 < number <= MAX_ID else None
-
-
-def tracking_url(carrier: Optional[str], waybill: Optional[str]) -> Optional[str]:
-    template = current_app.config.get("CARRIER_TRACKING_URLS", {}).get(carrier or "")
-    if not template or not waybill:
-        return None
-    return template.format(waybill=waybill)

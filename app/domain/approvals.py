@@ -180,7 +180,7 @@ def approve_order(session: Session, order_id: int, actor: Actor) -> Order:
     check = producibility(session, [order.id])[order.id]
     if not check.ok:
         raise NotAllowed(_("Ordren kan ikke godkjennes: %(problems)s", problems="; ".join(check.problems)))
-    if not change_status(session, order, actor, "approve", PROCESSING, _("Godkjent av selger")):
+    if not change_status(session, order, actor, "approve", PROCESSING, _l("Godkjent av selger")):
         raise AlreadyHandled(HANDLED_BY_ANOTHER)
     _decision_mail(session, order, approved=True)
     return order

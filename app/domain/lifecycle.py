@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -84,7 +85,12 @@ def assign_number(obj: Order, session: Session, prefix: str = "", base: int = 10
 
 
 def record_event(session: Session, order: Order, actor: Actor, from_status: Optional[str], to_status: str,
-                 reason: Optional[str] = None, at: Optional[dt.datetime] = None) -> OrderEvent:
+                 reason: Any = None, at: Optional[dt.datetime] = None) -> OrderEvent:
+    """Add a step to the order's history. A fixed reason (a lazy text) is stored in bokmål, whatever
+    the language of the page it was made on: the history is read by the customer and by us."""
+    if reason is not None:
+        with force_locale("nb"):
+            reason = str(reason)
     event = OrderEvent(order_id=order.id, company_id=order.company_id, actor_id=actor.id,
                        actor_name=actor.name, from_status=from_status, to_status=to_status,
                        reason=reason, at=at or utcnow())
@@ -93,7 +99,7 @@ def record_event(session: Session, order: Order, actor: Actor, from_status: Opti
 
 
 def change_status(session: Session, order: Order, actor: Actor, move: str, to_status: str,
-                  reason: Optional[str] = None, extra_where: Sequence = (), sources: Sequence[str] = ()) -> bool:
+                  reason: Any = None, extra_where: Sequence = (), sources: Sequence[str] = ()) -> bool:
     """Make the table's `move` as a conditional UPDATE: the order moves only if it is still in one
     of the move's sources (or the narrower `sources`).
 

@@ -37,13 +37,13 @@ from app.domain.companies import delivery_address_error
 from app.domain.errors import NotAllowed, NotFound, ValidationFailed
 from app.domain.formatting import format_date, oslo_today
 from app.domain.orders import place_order
+from app.domain.pricing import is_invoice_customer  # standing orders are for invoice customers
 from app.domain.validation import MAX_ID
 from app.models import (
     Company,
     Frequency,
     Order,
     OrderChannel,
-    PaymentTerms,
     PortalUser,
     StandingOrder,
     StandingOrderLine,
@@ -60,11 +60,6 @@ def not_invoice_customer_message() -> str:
 
 def not_found_message() -> str:
     return _("Fant ikke den faste ordren.")
-
-
-def is_invoice_customer(company: Optional[Company]) -> bool:
-    """Standing orders are for customers who pay by invoice."""
-    return company is not None and company.payment_terms == PaymentTerms.invoice.value
 
 
 # --- the plan: pure date arithmetic ---------------------------------------------------------

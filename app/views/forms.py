@@ -243,18 +243,6 @@ def _field_error(form: Any, name: str, message: Any) -> None:
         flash(str(message), "danger")
 
 
-def fail(exc: DomainError) -> None:
-    """Roll back and show a domain error as a flash message (404 for rows the user cannot see)."""
-    db.session.rollback()
-    if isinstance(exc, NotFound):
-        abort(404)
-    if isinstance(exc, ValidationFailed):
-        for message in exc.errors.values():
-            flash(message, "danger")
-    else:
-        flash(exc.message, "danger")
-
-
 def _int(value: Optional[str], maximum: int = MAX_ID) -> tuple[Optional[int], bool]:
     """(number, ok): blank is (None, True); not a whole number, or out of range, is (None, False)."""
     value = (value or "").strip()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlalchemy import exists, select
@@ -58,6 +57,6 @@ def cancel_order(session: Session, order_id: int, actor: Actor, reason: Optional
         raise NotAllowed(refusal)
     no_shipment = ~exists().where(Shipment.order_id == Order.id)
     if not change_status(session, order, actor, "cancel", CANCELLED,
-                         reason or _("Kansellert"), extra_where=[no_shipment]):
+                         reason or _l("Kansellert"), extra_where=[no_shipment]):
         raise NotAllowed(CANCELLED_MEANWHILE)
     return order

@@ -81,7 +81,7 @@ def _require(actor: Actor, move: str) -> None:
         raise Forbidden(STAFF_ONLY)
 
 
-def _move(session: Session, order: Order, actor: Actor, move: str, reason: str) -> None:
+def _move(session: Session, order: Order, actor: Actor, move: str, reason: Any) -> None:
     lines = [(ln.quantity, ln.delivered_quantity) for ln in order.lines]
     invoiced = session.scalar(select(func.coalesce(func.sum(Invoice.amount), 0)).where(Invoice.order_id == order.id))
     target = derive_status(lines, Decimal(invoiced), order.total_inc_vat, order.status)
@@ -133,7 +133,7 @@ def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier:
         session.refresh(line, ["delivered_quantity"])
         line.status = (LineStatus.delivered.value if line.delivered_quantity >= line.quantity
                        else LineStatus.partially_delivered.value if line.delivered_quantity else LineStatus.open.value)
-    _move(session, order, actor, "ship", _("Levering registrert (%(carrier)s, %(waybill)s)", carrier=carrier,
+    _move(session, order, actor, "ship", _l("Levering registrert (%(carrier)s, %(waybill)s)", carrier=carrier,
                                            waybill=shipment.waybill_number or _("egen transport")))
     return shipment
 
@@ -162,5 +162,5 @@ def register_invoice(session: Session, order_id: int, actor: Actor, *, number: s
             session.add(invoice)
     except IntegrityError:
         raise ValidationFailed({"number": _("Fakturanummeret finnes allerede.")}) from None
-    _move(session, order, actor, "invoice", _("Faktura %(number)s registrert", number=invoice.number))
+    _move(session, order, actor, "invoice", _l("Faktura %(number)s registrert", number=invoice.number))
     return invoice

@@ -11,6 +11,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any, Mapping, Optional
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from reportlab.lib import colors
@@ -38,7 +39,8 @@ def invoice_copy(session: Session, invoice_id: int, config: Mapping[str, Any],
     invoice = session.get(Invoice, invoice_id)
     if invoice is None or (order_id is not None and invoice.order_id != order_id):
         raise NotFound(INVOICE_NOT_FOUND)
-    return copy_filename(invoice.number), render_invoice_pdf(invoice, supplier_from_config(config))
+    with force_locale("nb"):  # the copy of a Norwegian invoice is in bokmål whatever the page's language
+        return copy_filename(invoice.number), render_invoice_pdf(invoice, supplier_from_config(config))
 
 
 def copy_filename(number: str) -> str:

@@ -81,7 +81,7 @@ def place_order(
     session.add(order)
     assign_number(order, session)
     record_event(session, order, actor, None, status,
-                 _("Venter på godkjenning fra selger") if status == OrderStatus.pending_approval.value else None)
+                 _l("Venter på godkjenning fra selger") if status == OrderStatus.pending_approval.value else None)
     _confirmation_mail(session, order, actor)
     from app.domain.budgets import (
         apply_budgets,  # budgets flag the order and notify once per period
