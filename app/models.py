@@ -313,6 +313,8 @@ class Quote(TenantScoped, Model):
     __table_args__ = (
         _check_in("status", QuoteStatus, "ck_quotes_status"),
         Index("ix_quotes_company_created", "company_id", "created_at"),
+        # The staff's quote list, newest first (FAB adds the id as a tie-breaker to every sort).
+        Index("ix_quotes_created_at", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -372,6 +374,12 @@ class Order(TenantScoped, Model):
         CheckConstraint("total_ex_vat >= 0 AND total_vat >= 0", name="ck_orders_totals"),
         Index("ix_orders_company_created", "company_id", "created_at"),
         Index("ix_orders_status_created", "status", "created_at"),
+        # The staff's order list, newest first, whole or by channel (FAB adds the id as a
+        # tie-breaker to every sort: with it in the index no sort is left to do).
+        Index("ix_orders_created_at", "created_at", "id"),
+        Index("ix_orders_channel_created", "channel", "created_at", "id"),
+        # A company's open orders, summed for the credit check (approval queue, top customers).
+        Index("ix_orders_company_status", "company_id", "status"),
         # Prefix search on the order number ("10023%") uses this index on PostgreSQL too.
         Index("ix_orders_number_prefix", "number", postgresql_ops={"number": "text_pattern_ops"}),
         UniqueConstraint("standing_order_id", "delivery_date", name="uq_orders_standing_delivery"),
@@ -451,7 +459,12 @@ class OrderEvent(TenantScoped, Model):
     """Status history: who, when, from, to, why."""
 
     __tablename__ = "order_events"
-    __table_args__ = (Index("ix_order_events_order_at", "order_id", "at"),)
+    __table_args__ = (
+        Index("ix_order_events_order_at", "order_id", "at"),
+        # The reports: status changes of a period, and decisions on approval (from -> to) by time.
+        Index("ix_order_events_at_status", "at", "to_status"),
+        Index("ix_order_events_transition", "from_status", "to_status", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
