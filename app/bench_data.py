@@ -1245,7 +1245,8 @@ def load_bench(conn: Connection, orders: int, companies: Optional[int] = None, n
     return world
 
 
-def analyze(conn: Connection) -> None:
-    """Fresh planner statistics after a large load (PostgreSQL; outside the load's transaction)."""
+def vacuum_analyze(conn: Connection) -> None:
+    """Statistics and a visibility map as a database in use has them (PostgreSQL, an autocommit
+    connection): the planner's estimates, and index-only scans, depend on them."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("ANALYZE"))
+        conn.execute(text("VACUUM ANALYZE"))
