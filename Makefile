@@ -48,3 +48,29 @@ PYTEST_WORKERS ?= 2
 test: install chromium
 	PYTHONPATH=. $(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -rsfE -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) tests
+
+# The benchmark (scripts/bench.py): PostgreSQL at BENCH_DATABASE_URL, created if missing, loaded once
+# with BENCH_ORDERS orders (`portal bench-data`); pages, jobs and wrk throughput in one table.
+BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/bench
+BENCH_ORDERS ?= 1000000
+export BENCH_DATABASE_URL
+.PHONY: bench wrk
+
+# wrk measures throughput; Debian's package, installed like chromium (without root: not measured).
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+		else echo "wrk mangler og kan ikke installeres uten root: gjennomstrømningen måles ikke."; exit 0; fi; \
+		echo "Installerer Debian-pakken wrk ..."; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
+		|| echo "Kunne ikke installere wrk: gjennomstrømningen måles ikke."; \
+	fi
+
+bench: install wrk
+	$(BIN)/python scripts/bench.py --create-database
+	DATABASE_URL=$(BENCH_DATABASE_URL) FAB_UPDATE_PERMS=0 $(FLASK) db upgrade
+	DATABASE_URL=$(BENCH_DATABASE_URL) FAB_UPDATE_PERMS=0 $(FLASK) portal init
+	DATABASE_URL=$(BENCH_DATABASE_URL) FAB_UPDATE_PERMS=0 $(FLASK) portal bench-data --orders $(BENCH_ORDERS) --if-empty
+	$(BIN)/python scripts/bench.py

@@ -643,11 +643,32 @@ def machine() -> str:
     return f"{platform.node()}: {os.cpu_count()} kjerner, Python {platform.python_version()}, belastning {load}"
 
 
-def main() -> int:
+def create_database(url: str) -> None:
+    """CREATE DATABASE for a PostgreSQL URL whose database does not exist yet."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    if not target.get_backend_name().startswith("postgresql"):
+        return
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).scalar():
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+                print(f"Databasen {target.database} er opprettet.")
+    finally:
+        engine.dispose()
+
+
+def main(argv: Sequence[str] = ()) -> int:
     sys.path.insert(0, str(ROOT))
     from sqlalchemy import create_engine, text
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    if "--create-database" in argv:
+        create_database(url)
+        return 0
     repeat = int(os.environ.get("BENCH_REPEAT", "30"))
     plans = int(os.environ.get("BENCH_PLANS", "10000"))
     mails = int(os.environ.get("BENCH_MAILS", "10000"))
@@ -655,7 +676,7 @@ def main() -> int:
     wrk_seconds = int(os.environ.get("BENCH_WRK_SECONDS", "10"))
     skip = {s.strip() for s in os.environ.get("BENCH_SKIP", "").split(",") if s.strip()}
     env = {**os.environ, "DATABASE_URL": url, "FAB_UPDATE_PERMS": "0", "RATELIMIT_ENABLED": "0",
-           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret-key"), "PYTHONPATH": str(ROOT)}
+           "SECRET_KEY": os.environ.get("SECRET_KEY", "kundeportal-bench-secret-key-32-bytes-at-least"), "PYTHONPATH": str(ROOT)}
     engine = create_engine(url)
     with engine.connect() as conn:
         facts = facts_of(conn)
@@ -706,4 +727,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
