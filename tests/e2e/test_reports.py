@@ -73,5 +73,5 @@ def test_date_filter_reloads_the_report(page: Any, js_errors: list[str]) -> None
     page.wait_for_selector(".report-chart .main-svg", state="attached")
     rows = page.locator('table.report-data[data-table="salg"] tbody tr')
     assert [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())] == \
-        ["jan. 2026", "feb. 2026", "mar. 2026"]
+        ["januar 2026", "februar 2026", "mars 2026"]
     assert not js_errors, js_errors
