@@ -26,6 +26,7 @@ ALL_ROLES = SUPPLIER_ROLES + CUSTOMER_ROLES
 # Role groups: which supplier staff do what (Admin may do everything).
 CUSTOMER_SERVICE = ("CustomerService", "Admin")  # customers' data, users, shipments, invoices, inquiries, pickup
 SELLERS = ("Seller", "Admin")  # approve dealer orders, special prices on quotes
+CUSTOMER_ADMIN = "CustomerAdmin"  # keeps the company's users, postal address, addresses, budgets, plans
 
 ROLE_LABELS = {
     "Admin": "Systemadministrator",

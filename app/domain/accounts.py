@@ -42,9 +42,8 @@ from app.domain.links import portal_link
 from app.domain.mail import queue_template_mail
 from app.domain.validation import InvalidValue, validate_email, validate_phone
 from app.models import Company, MailOutbox, PortalUser, new_security_stamp
-from app.roles import ALL_ROLES, CUSTOMER_ROLES
+from app.roles import ALL_ROLES, CUSTOMER_ADMIN, CUSTOMER_ROLES
 
-CUSTOMER_ADMIN = "CustomerAdmin"
 CUSTOMER_USER = "CustomerUser"
 
 PASSWORD_MIN_LENGTH = 10
@@ -287,7 +286,7 @@ def _queue_password_mail(session: Session, user: PortalUser, welcome: bool) -> M
 def may_manage_users(actor: Actor, company_id: Optional[int]) -> bool:
     if actor.is_customer_service:
         return True
-    return actor.is_customer and actor.has_role(CUSTOMER_ADMIN) and company_id == actor.company_id
+    return actor.is_customer_admin and company_id == actor.company_id
 
 
 def _role(session: Session, name: str) -> Role:
@@ -338,7 +337,7 @@ def create_user(session: Session, actor: Actor, *, first_name: Any, last_name: A
     another company is refused); customer service names any company, by `company_id` or by
     `customer_number`. Customer roles only, except that Admin may create supplier staff (no company).
     """
-    if actor.is_customer and not actor.has_role(CUSTOMER_ADMIN):
+    if actor.is_customer and not actor.is_customer_admin:
         raise Forbidden(_("Bare administratoren i bedriften kan opprette brukere."))
     if not actor.is_customer and not actor.is_customer_service:
         raise Forbidden(_("Du kan ikke opprette brukere."))

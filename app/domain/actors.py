@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from app.roles import CUSTOMER_SERVICE, SELLERS, SUPPLIER_ROLES
+from app.roles import CUSTOMER_ADMIN, CUSTOMER_SERVICE, SELLERS, SUPPLIER_ROLES
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class Actor:
     def is_customer_service(self) -> bool:
         """Customer service (or Admin): keeps customers' data, ships, invoices, answers inquiries."""
         return not self.is_customer and self.has_role(*CUSTOMER_SERVICE)
+
+    @property
+    def is_customer_admin(self) -> bool:
+        """A customer admin of the actor's own company."""
+        return self.is_customer and self.has_role(CUSTOMER_ADMIN)
 
     @property
     def is_seller(self) -> bool:

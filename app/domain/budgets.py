@@ -21,6 +21,7 @@ from app.domain.links import portal_link
 from app.domain.mail import queue_template_mail
 from app.domain.validation import InvalidValue, validate_amount
 from app.models import Budget, MailOutbox, Order, PortalUser
+from app.roles import CUSTOMER_ADMIN
 
 # Numeric(12, 2): the largest amount the column holds.
 MAX_AMOUNT = Decimal("9999999999.99")
@@ -116,7 +117,7 @@ def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) 
     start, _ = period_bounds(budget.period, day)
     admins = session.scalars(
         select(PortalUser).where(PortalUser.company_id == budget.company_id, PortalUser.active.is_(True),
-                                 PortalUser.roles.any(name="CustomerAdmin"))
+                                 PortalUser.roles.any(name=CUSTOMER_ADMIN))
     ).all()
     user = budget.user if budget.user_id else None
     # The dashboard at this budget and period (customer admins may open it).

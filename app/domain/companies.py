@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import labels
 from app.domain.actors import Actor
-from app.domain.errors import Forbidden, NotFound, ValidationFailed
+from app.domain.errors import Forbidden, NotFound, ValidationFailed, get_visible
 from app.domain.formatting import format_nok
 from app.domain.validation import (
     MAX_ID,
@@ -80,7 +80,7 @@ _MAX_LENGTH = {"name": 200, "postal_street": 200, "postal_city": 100, "email": 3
 def editable_fields(actor: Actor) -> tuple[str, ...]:
     """The company fields this actor may change (empty: none)."""
     if actor.is_customer:
-        return POSTAL_FIELDS if actor.has_role("CustomerAdmin") else ()
+        return POSTAL_FIELDS if actor.is_customer_admin else ()
     return SUPPLIER_FIELDS if actor.is_customer_service else ()
 
 
@@ -353,7 +353,7 @@ _ADDRESS_MAX_LENGTH = {"recipient_name": 200, "street": 200, "city": 100}
 
 def may_edit(actor: Actor) -> bool:
     if actor.is_customer:
-        return actor.has_role("CustomerAdmin")
+        return actor.is_customer_admin
     return actor.is_customer_service
 
 
@@ -400,12 +400,7 @@ def _clean_all(data: Mapping[str, Any], required: tuple[str, ...]) -> dict[str, 
 
 def get_address(session: Session, address_id: Any) -> DeliveryAddress:
     """Through the tenant-scoped session: another company's address does not exist (404)."""
-    if not isinstance(address_id, int) or isinstance(address_id, bool):
-        raise NotFound(_("Fant ikke leveringsadressen."))
-    address = session.get(DeliveryAddress, address_id)
-    if address is None:
-        raise NotFound(_("Fant ikke leveringsadressen."))
-    return address
+    return get_visible(session, DeliveryAddress, address_id, _("Fant ikke leveringsadressen."))
 
 
 def is_used(session: Session, address_id: int) -> bool:

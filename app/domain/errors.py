@@ -1,6 +1,14 @@
 """Errors a domain function raises; views and APIs map them to a page message or a status code."""
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from app.domain.validation import MAX_ID
+
+Row = TypeVar("Row")
+
 
 class DomainError(Exception):
     status = 400
@@ -38,3 +46,16 @@ class Forbidden(DomainError):
     """The role may not do this at all (API: 403)."""
 
     status = 403
+
+
+def get_visible(session: Session, model: type[Row], row_id: Any, message: Any) -> Row:
+    """A row by id through the tenant-scoped session: another company's row, a row that does not
+    exist and an id that is no id (text, a bool, beyond SQL's integer range) are all NotFound."""
+    try:
+        pk = int(row_id) if not isinstance(row_id, bool) else 0
+    except (TypeError, ValueError):
+        pk = 0
+    row = session.get(model, pk) if 0 < pk <= MAX_ID else None
+    if row is None:
+        raise NotFound(message)
+    return row

@@ -18,7 +18,7 @@ from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
-from app.domain.errors import Forbidden, NotAllowed, NotFound, ValidationFailed
+from app.domain.errors import Forbidden, NotAllowed, ValidationFailed, get_visible
 from app.domain.links import portal_link
 from app.domain.mail import queue_template_mail
 from app.domain.validation import InvalidValue, validate_choice
@@ -61,12 +61,7 @@ def _text(value: Any, limit: int, missing: str) -> str:
 
 def get_inquiry(session: Session, inquiry_id: Any) -> Inquiry:
     """Through the tenant-scoped session: another company's inquiry does not exist (404)."""
-    if not isinstance(inquiry_id, int) or isinstance(inquiry_id, bool):
-        raise NotFound(_("Fant ikke henvendelsen."))
-    inquiry = session.get(Inquiry, inquiry_id)
-    if inquiry is None:
-        raise NotFound(_("Fant ikke henvendelsen."))
-    return inquiry
+    return get_visible(session, Inquiry, inquiry_id, _("Fant ikke henvendelsen."))
 
 
 def open_inquiry(session: Session, actor: Actor, subject: Any, message: Any, company_id: Optional[int] = None,

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
-from app.domain.errors import NotFound
+from app.domain.errors import get_visible
 from app.models import (
     Order,
     OrderEvent,
@@ -126,7 +126,4 @@ def change_status(session: Session, order: Order, actor: Actor, move: str, to_st
 
 def get_order(session: Session, order_id: int) -> Order:
     """The order through `session` (the tenancy guard scopes it): another company's is NotFound."""
-    order = session.get(Order, order_id)
-    if order is None:
-        raise NotFound(ORDER_NOT_FOUND)
-    return order
+    return get_visible(session, Order, order_id, ORDER_NOT_FOUND)

@@ -26,8 +26,8 @@ from app.domain.errors import (
     AlreadyHandled,
     Forbidden,
     NotAllowed,
-    NotFound,
     ValidationFailed,
+    get_visible,
 )
 from app.domain.validation import InvalidValue
 from app.models import PickupReservation, ReservationStatus, utcnow
@@ -84,12 +84,7 @@ def moves_for(reservation: PickupReservation, actor: Actor) -> list[str]:
 
 def get_reservation(session: Session, reservation_id: Any) -> PickupReservation:
     """Through the tenant-scoped session: another company's reservation does not exist (404)."""
-    if not isinstance(reservation_id, int) or isinstance(reservation_id, bool):
-        raise NotFound(_("Fant ikke reservasjonen."))
-    reservation = session.get(PickupReservation, reservation_id)
-    if reservation is None:
-        raise NotFound(_("Fant ikke reservasjonen."))
-    return reservation
+    return get_visible(session, PickupReservation, reservation_id, _("Fant ikke reservasjonen."))
 
 
 def move(session: Session, reservation_id: Any, actor: Actor, to_status: str) -> PickupReservation:

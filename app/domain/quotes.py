@@ -27,11 +27,11 @@ from app.domain.errors import (
     NotAllowed,
     NotFound,
     ValidationFailed,
+    get_visible,
 )
 from app.domain.formatting import format_date, oslo_today
 from app.domain.lifecycle import assign_number
 from app.domain.orders import place_order
-from app.domain.validation import MAX_ID
 from app.models import (
     Company,
     Order,
@@ -95,24 +95,12 @@ def number_quote(session: Session, quote: Quote) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _get(session: Session, model: type, row_id: Any, message: Any) -> Any:
-    """A row by id through the (tenant-scoped) session: another company's row is NotFound too."""
-    try:
-        pk = int(row_id)
-    except (TypeError, ValueError):
-        pk = 0
-    row = session.get(model, pk) if 0 < pk <= MAX_ID else None
-    if row is None:
-        raise NotFound(message)
-    return row
-
-
 def get_quote(session: Session, quote_id: Any) -> Quote:
-    return _get(session, Quote, quote_id, NOT_FOUND)
+    return get_visible(session, Quote, quote_id, NOT_FOUND)
 
 
 def get_quote_line(session: Session, line_id: Any) -> QuoteLine:
-    return _get(session, QuoteLine, line_id, LINE_NOT_FOUND)
+    return get_visible(session, QuoteLine, line_id, LINE_NOT_FOUND)
 
 
 # --- lines --------------------------------------------------------------------------------------

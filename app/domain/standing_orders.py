@@ -34,11 +34,10 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from app.domain.actors import Actor
 from app.domain.catalogue import LineInput, check_lines
 from app.domain.companies import delivery_address_error
-from app.domain.errors import NotAllowed, NotFound, ValidationFailed
+from app.domain.errors import NotAllowed, NotFound, ValidationFailed, get_visible
 from app.domain.formatting import format_date, oslo_today
 from app.domain.orders import place_order
 from app.domain.pricing import is_invoice_customer  # standing orders are for invoice customers
-from app.domain.validation import MAX_ID
 from app.models import (
     Company,
     Frequency,
@@ -215,14 +214,7 @@ def require_invoice_customer(company: Optional[Company]) -> None:
 
 def get_standing_order(session: Session, standing_order_id: Any) -> StandingOrder:
     """Through the (tenant-scoped) session: another company's plan is NotFound."""
-    try:
-        pk = int(standing_order_id)
-    except (TypeError, ValueError):
-        raise NotFound(not_found_message()) from None
-    item = session.get(StandingOrder, pk) if 0 < pk <= MAX_ID else None
-    if item is None:
-        raise NotFound(not_found_message())
-    return item
+    return get_visible(session, StandingOrder, standing_order_id, not_found_message())
 
 
 def _changeable(session: Session, standing_order_id: Any, actor: Actor) -> StandingOrder:
