@@ -13,6 +13,7 @@ from app.domain import approvals, fulfilment, orders, quotes
 from app.domain.actors import Actor
 from app.domain.budgets import period_bounds
 from app.domain.errors import AlreadyHandled, Forbidden, NotAllowed, ValidationFailed
+from app.domain.formatting import oslo_today
 from app.extensions import db
 from app.models import MailOutbox, Order, OrderEvent, Quote, Shipment
 
@@ -334,7 +335,7 @@ def test_expired_quote_cannot_be_converted(session, world):
 
 def test_dealer_cannot_set_own_price(session, world):
     q = quotes.create_quote(session, actor=customer(world), company_id=world.a.company.id,
-                            valid_until=dt.date.today(), lines=[orders.LineInput(
+                            valid_until=oslo_today(), lines=[orders.LineInput(
                                 product_id=world.product.id, quantity=1, unit_price=Decimal("1.00"))])
     assert q.lines[0].unit_price == world.product.unit_price
 
