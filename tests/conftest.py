@@ -75,6 +75,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from config import TestConfig
 
     TestConfig.SQLALCHEMY_DATABASE_URI = url
+    if url.startswith("postgresql"):
+        # Durability is not under test: a commit need not wait until PostgreSQL has flushed it to
+        # disk (visibility, locking and isolation are the same).
+        TestConfig.SQLALCHEMY_ENGINE_OPTIONS = {**TestConfig.SQLALCHEMY_ENGINE_OPTIONS,
+                                                "connect_args": {"options": "-c synchronous_commit=off"}}
     from app import create_app
 
     application = create_app(TestConfig)
@@ -100,6 +105,8 @@ def _skip_postgres_only(request: pytest.FixtureRequest) -> None:
 
 
 def reset_database(app: Flask) -> None:
+    """Empty every table but roles and permissions. DELETE in foreign-key order: on these small
+    tables it is many times faster than TRUNCATE on PostgreSQL (which rewrites each table's files)."""
     from flask_appbuilder import Model
 
     from app.extensions import db
@@ -108,11 +115,8 @@ def reset_database(app: Flask) -> None:
         db.session.remove()
         tables = [t for t in reversed(Model.metadata.sorted_tables) if t.name not in FAB_SECURITY_TABLES]
         with db.engine.begin() as conn:
-            if is_postgres(app):
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " CASCADE"))
-            else:
-                for t in tables:
-                    conn.execute(t.delete())
+            for table in tables:
+                conn.execute(table.delete())
 
 
 @pytest.fixture()
