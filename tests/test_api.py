@@ -121,21 +121,6 @@ def as_role(client: FlaskClient, world: World) -> Callable[[str], Caller]:
     return _caller
 
 
-def admin_has_all_permissions(app: Flask) -> bool:
-    with app.app_context():
-        sm = app.appbuilder.sm
-        role = sm.find_role(app.config["AUTH_ROLE_ADMIN"])
-        granted = {(p.permission.name, p.view_menu.name) for p in (role.permissions if role else [])}
-        return all((perm, api.__name__) in granted for api in ALL_APIS for perm in api_permissions(api.__name__))
-
-
-@pytest.fixture()
-def need_admin(app: Flask) -> None:
-    if not admin_has_all_permissions(app):
-        pytest.skip("the Admin role lacks the API permissions: app/domain/setup.py init_roles must create the "
-                    "Admin role before appbuilder.add_permissions() (reported to the lead)")
-
-
 def field_errors(response: Any) -> dict[str, list[str]]:
     assert response.status_code == 400, response.get_data(as_text=True)
     message = response.json["message"]
@@ -164,6 +149,16 @@ def test_every_resource_is_registered_with_its_class_name(app: Flask) -> None:
     }
     registered = {type(v).__name__ for v in app.appbuilder.baseviews}
     assert set(names.values()) <= registered
+
+
+def test_admin_holds_every_api_permission(app: Flask) -> None:
+    """`portal init` gives the Admin role every permission of every API."""
+    with app.app_context():
+        role = app.appbuilder.sm.find_role(app.config["AUTH_ROLE_ADMIN"])
+        granted = {(p.permission.name, p.view_menu.name) for p in role.permissions}
+    missing = sorted((perm, api.__name__) for api in ALL_APIS for perm in api_permissions(api.__name__)
+                     if (perm, api.__name__) not in granted)
+    assert not missing, f"the Admin role lacks {missing}"
 
 
 def test_routes_exist_exactly_for_granted_permissions(app: Flask) -> None:
@@ -207,8 +202,6 @@ def test_no_token_is_401(client: FlaskClient, world: World, resource: str) -> No
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_role_matrix(app: Flask, world: World, as_role: Callable[[str], Caller], role: str) -> None:
     """Every route of every resource for a role: 403 exactly when app/roles.py does not grant it."""
-    if role == "Admin" and not admin_has_all_permissions(app):
-        pytest.skip("the Admin role lacks the API permissions (app/domain/setup.py, reported to the lead)")
     caller = as_role(role)
     cases = 0
     for resource in ALL_RESOURCES:
@@ -228,7 +221,7 @@ def test_role_matrix(app: Flask, world: World, as_role: Callable[[str], Caller],
     print(f"{role}: {cases} route cases")
 
 
-def test_admin_may_use_every_route(need_admin: None, as_role: Callable[[str], Caller], world: World) -> None:
+def test_admin_may_use_every_route(as_role: Callable[[str], Caller], world: World) -> None:
     admin = as_role("Admin")
     for resource in ALL_RESOURCES:
         for route in ("get_list", "get", "info"):
@@ -255,7 +248,7 @@ def test_openapi_per_role(as_role: Callable[[str], Caller], role: str) -> None:
         assert response.status_code == 403
 
 
-def test_openapi_for_admin_documents_every_resource(need_admin: None, as_role: Callable[[str], Caller]) -> None:
+def test_openapi_for_admin_documents_every_resource(as_role: Callable[[str], Caller]) -> None:
     response = as_role("Admin").get(f"{API}/_openapi")
     assert response.status_code == 200
     paths = response.json["paths"]

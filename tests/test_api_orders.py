@@ -37,15 +37,13 @@ from app.models import (
 from app.roles import ALL_ROLES, ROLE_PERMISSIONS
 from tests.conftest import is_postgres
 from tests.factories import World
-from tests.test_api import (  # noqa: F401  (fixtures: as_role, need_admin, statements)
+from tests.test_api import (  # noqa: F401  (fixtures: as_role, statements)
     Caller,
-    admin_has_all_permissions,
     as_role,
     assert_no_leak,
     count,
     field_errors,
     load,
-    need_admin,
     statements,
 )
 
@@ -154,7 +152,7 @@ def test_no_route_for_a_permission_nobody_holds(app: Flask, monkeypatch: pytest.
     assert "can_reject" in api.base_permissions and "reject" in api.include_route_methods
 
 
-def test_admin_holds_the_workflow_permissions(need_admin: None, app: Flask) -> None:
+def test_admin_holds_the_workflow_permissions(app: Flask) -> None:
     with app.app_context():
         role = app.appbuilder.sm.find_role(app.config["AUTH_ROLE_ADMIN"])
         granted = {(p.permission.name, p.view_menu.name) for p in role.permissions}
@@ -170,8 +168,6 @@ def _workflow_url(template: str, world: World) -> str:
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_workflow_role_matrix(app: Flask, world: World, as_role: As, role: str) -> None:
     """Every workflow route for a role: 403 exactly when app/roles.py does not grant it, never a 500."""
-    if role == "Admin" and not admin_has_all_permissions(app):
-        pytest.skip("the Admin role lacks the API permissions (app/domain/setup.py)")
     caller = as_role(role)
     for key, (method, template, api_class) in WORKFLOW.items():
         permission = key.split(".")[1]
@@ -194,7 +190,7 @@ def test_workflow_needs_login(client: FlaskClient, world: World, key: str) -> No
     assert response.status_code == 401
 
 
-def test_openapi_documents_the_workflow(need_admin: None, as_role: As) -> None:
+def test_openapi_documents_the_workflow(as_role: As) -> None:
     paths = as_role("Admin").get(f"{API}/_openapi").json["paths"]
     assert "post" in paths[f"{API}/order/"]
     for path in ("/order/{pk}/approve", "/order/{pk}/reject", "/order/{pk}/cancel", "/order/{pk}/shipment",
@@ -261,7 +257,7 @@ def test_webshop_company_starts_processing_and_names_the_company(app: Flask, wor
     assert load(app, Order, result["id"]).company_id == world.b.company.id
 
 
-def test_admin_places_an_order_for_a_named_company(need_admin: None, app: Flask, world: World, as_role: As) -> None:
+def test_admin_places_an_order_for_a_named_company(app: Flask, world: World, as_role: As) -> None:
     admin = as_role("Admin")
     assert "company_id" in field_errors(admin.post(f"{API}/order/", order_body(world)))
     result = place(admin, order_body(world, company_id=world.a.company.id))["result"]

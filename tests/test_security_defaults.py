@@ -91,8 +91,7 @@ def test_form_post_without_csrf_token_is_refused(app: Flask, world: World) -> No
 
 def _rule(app: Flask, endpoint: str) -> str:
     rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == endpoint]
-    if not rules:
-        pytest.skip(f"{endpoint} is not registered")
+    assert rules, f"{endpoint} is not registered"
     return rules[0]
 
 
@@ -253,8 +252,6 @@ def test_logged_in_pages_are_not_cached(client: FlaskClient, world: World) -> No
 def test_api_responses_are_not_cached(client: FlaskClient, world: World) -> None:
     token = api_token(client, "hansen.bruker")
     response = client.get("/api/v1/order/", headers=auth_header(token))
-    if response.status_code == 404:
-        pytest.skip("OrderApi is not registered yet")
     assert response.status_code == 200
     assert "no-store" in response.headers.get("Cache-Control", "")
     # Error answers of the API (401) must not be cached either.
