@@ -254,7 +254,7 @@ def test_openapi_for_admin_documents_every_resource(as_role: Callable[[str], Cal
     paths = response.json["paths"]
     for resource in ALL_RESOURCES:
         assert f"{API}/{resource}/" in paths
-    assert "post" in paths[f"{API}/order/"]  # issue 3: customers place orders
+    assert "post" in paths[f"{API}/order/"]  # customers place orders
 
 
 # --- tenancy: reads -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""REST API of issue 3: placing orders, approval, cancel, shipments, invoices, invoice copies,
-quote workflow, list filters, and the speed of the order list (app/api/orders.py, quotes.py).
+"""REST API of the order and quote workflows: placing orders, approval, cancel, shipments,
+invoices, invoice copies, quotes, list filters, and the speed of the order list (app/api/orders.py,
+quotes.py).
 
 The rules are app/domain's (tests/test_domain_orders.py); here: each route per role (allowed,
 403 without the permission, 404 for another company's row, 409 for a state change that is not

@@ -1,4 +1,4 @@
-"""Min side (issue 4): Bedriftsinformasjon, Leveringsadresser, Henvendelser and Klikk og Hent.
+"""Min side: Bedriftsinformasjon, Leveringsadresser, Henvendelser and Klikk og Hent.
 
 Each rule through the page and the REST API, per role: postal-address-only for customer admins,
 customer service changing everything with the change log recorded and shown, the mod-11 org

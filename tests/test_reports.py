@@ -1,4 +1,4 @@
-"""Rapporter (issue 6): every figure checked against numbers worked out by hand from a small fixed data
+"""Rapporter: every figure checked against numbers worked out by hand from a small fixed data
 set, on SQLite and (with TEST_DATABASE_URL) on PostgreSQL: the same expectations on both; the CSV
 format; who may open the reports.
 

@@ -1,4 +1,4 @@
-"""Security defaults of issue 2, item 10, checked with the real `Config` where TestConfig differs.
+"""Security defaults, checked with the real `Config` where TestConfig differs.
 
 TestConfig turns CSRF and rate limiting off for speed; these tests build a second app with the
 production settings (`fresh_app`) on the same, already migrated test database. The extension

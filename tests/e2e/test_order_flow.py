@@ -1,4 +1,4 @@
-"""The order flow in a real browser (issue 3): hansen.bruker places an order through "Ny bestilling"
+"""The order flow in a real browser: hansen.bruker places an order through "Ny bestilling"
 with the search-as-you-type product field and sees "Til godkjenning"; selger approves it in the queue;
 hansen.bruker then sees "Under behandling" and both entries in the timeline.
 

@@ -1,4 +1,4 @@
-"""Rapporter in a real browser (issue 6): `leder` opens each report from the menu on the demo data; the
+"""Rapporter in a real browser: `leder` opens each report from the menu on the demo data; the
 Plotly chart renders (plotly.js from the installed package) beside its table, and the CSV link
 downloads a file. Screenshots go to test-artifacts/screenshots/reports-*.png.
 """
