@@ -36,16 +36,16 @@ from app.models import (
     utcnow,
 )
 from app.roles import ALL_ROLES, ROLE_PERMISSIONS
-from tests.conftest import is_postgres
 from tests.factories import World
-from tests.test_api import (  # noqa: F401  (fixtures: as_role, statements)
+from tests.helpers import (
     Caller,
-    as_role,
     assert_no_leak,
-    count,
+    count_rows,
+    db_session,
     field_errors,
+    is_postgres,
     load,
-    statements,
+    outbox,
 )
 
 API = "/api/v1"
@@ -53,12 +53,9 @@ WRITTEN = (Order, OrderLine, OrderEvent, MailOutbox, Shipment, ShipmentLine, Inv
 As = Callable[[str], Caller]
 
 
-# --- helpers --------------------------------------------------------------------------------
-
-
 def snapshot(app: Flask) -> dict[str, int]:
     """Row counts of every table an order/quote workflow writes."""
-    return {model.__name__: count(app, model) for model in WRITTEN}
+    return {model.__name__: count_rows(app, model) for model in WRITTEN}
 
 
 def order_body(world: World, **extra: Any) -> dict[str, Any]:
@@ -85,30 +82,15 @@ def place(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
 
 def age_order(app: Flask, order_id: int, days: int) -> None:
     """Move an order's creation `days` back (the customer's cancel window is the same Oslo day)."""
-    from app.extensions import db
-
-    with app.app_context():
-        with Session(db.engine) as s:
-            s.execute(update(Order).where(Order.id == order_id)
-                      .values(created_at=utcnow() - dt.timedelta(days=days)))
-            s.commit()
-
-
-def outbox(app: Flask, kind: str) -> list[MailOutbox]:
-    from app.extensions import db
-
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as s:
-            return list(s.scalars(select(MailOutbox).where(MailOutbox.kind == kind)))
+    with db_session(app) as s:
+        s.execute(update(Order).where(Order.id == order_id).values(created_at=utcnow() - dt.timedelta(days=days)))
+        s.commit()
 
 
 def events(app: Flask, order_id: int) -> list[OrderEvent]:
-    from app.extensions import db
-
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as s:
-            return list(s.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id)
-                                  .order_by(OrderEvent.at, OrderEvent.id)))
+    with db_session(app) as s:
+        return list(s.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id)
+                              .order_by(OrderEvent.at, OrderEvent.id)))
 
 
 # --- routes follow app/roles.py -------------------------------------------------------------
@@ -227,8 +209,8 @@ def test_happy_path_order_approved_by_seller(app: Flask, world: World, as_role: 
     assert order["created_by_id"] == world.a.user.id and order["customer_reference"] == "PO-77"
     assert [ln["line_total"] for ln in order["lines"]] == ["1000.00", "12000.00"]
     assert order["lines"][1]["width"] == 200 and order["lines"][1]["fabric"] == "Ull grå"
-    assert count(app, Order) == before["Order"] + 1 and count(app, OrderLine) == before["OrderLine"] + 2
-    confirmation = [m for m in outbox(app, "order_confirmation") if order["number"] in m.subject]
+    assert count_rows(app, Order) == before["Order"] + 1 and count_rows(app, OrderLine) == before["OrderLine"] + 2
+    confirmation = [m for m in outbox(app, kind="order_confirmation") if order["number"] in m.subject]
     assert [m.to_address for m in confirmation] == [world.a.user.email]
 
     seller = as_role("selger")
@@ -240,7 +222,7 @@ def test_happy_path_order_approved_by_seller(app: Flask, world: World, as_role: 
     assert [(e.from_status, e.to_status) for e in history] == [(None, "pending_approval"),
                                                               ("pending_approval", "processing")]
     assert history[1].actor_id == world.staff["Seller"].id
-    approved = [m for m in outbox(app, "order_approved") if order["number"] in m.subject]
+    approved = [m for m in outbox(app, kind="order_approved") if order["number"] in m.subject]
     assert [m.to_address for m in approved] == [world.a.user.email]
     # The customer sees it (timeline included); approving again is 409 with the reason.
     shown = user.get(f"{API}/order/{order['id']}").json["result"]
@@ -367,7 +349,7 @@ def test_reject_needs_a_reason_and_mails_the_creator(app: Flask, world: World, a
     assert response.status_code == 200
     assert (response.json["result"]["status"], response.json["result"]["status_label"]) == ("rejected", "Avvist")
     assert events(app, order["id"])[-1].reason == "Utgått modell"
-    rejected = [m for m in outbox(app, "order_rejected") if order["number"] in m.subject]
+    rejected = [m for m in outbox(app, kind="order_rejected") if order["number"] in m.subject]
     assert len(rejected) == 1 and "Utgått modell" in rejected[0].body_text
     response = seller.post(f"{API}/order/{order['id']}/approve", {})
     assert response.status_code == 409 and "Avvist" in message(response)

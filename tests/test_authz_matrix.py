@@ -49,12 +49,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Table, func, insert, select
-from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
 from tests import authz_table as T
-from tests.conftest import api_token, auth_header, login, reset_database
-from tests.factories import World, build_world
+from tests.factories import World
+from tests.helpers import api_token, auth_header, db_engine, db_session, fresh_world, login
 
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -77,19 +76,14 @@ class Principals:
 
 @pytest.fixture(scope="module")
 def mworld(app: Flask) -> World:
-    from app.extensions import db
-
     from flask_appbuilder.security.sqla.models import Group
 
-    reset_database(app)
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as session:
-            world = build_world(session, app.appbuilder.sm)
-            # FAB's group view needs a row to show; groups are supplier-side (Admin) only.
-            if session.scalar(select(Group).limit(1)) is None:
-                session.add(Group(name="Testgruppe", label="Testgruppe"))
-                session.commit()
-            return world
+    world = fresh_world(app)
+    with db_session(app) as session:
+        # FAB's group view needs a row to show; groups are supplier-side (Admin) only.
+        session.add(Group(name="Testgruppe", label="Testgruppe"))
+        session.commit()
+    return world
 
 
 @pytest.fixture(scope="module")
@@ -243,15 +237,6 @@ def _is_tenant_model(model: Optional[type]) -> bool:
     return model is not None and _tenant_column(model) is not None
 
 
-def _engine(app: Flask) -> Any:
-    """The test database's engine. Never hold an app context around test-client requests: a request
-    would then reuse it, and with it `g` and the SQLAlchemy session of the previous request."""
-    from app.extensions import db
-
-    with app.app_context():
-        return db.engine
-
-
 def _row_id(app: Flask, model: type, company_id: Optional[int]) -> Optional[int]:
     """First row of the model belonging to the company (or any row for models without one)."""
     table = _table(model)
@@ -259,13 +244,13 @@ def _row_id(app: Flask, model: type, company_id: Optional[int]) -> Optional[int]
     column = _tenant_column(model)
     if column is not None and company_id is not None:
         stmt = stmt.where(column == company_id)
-    with _engine(app).connect() as conn:
+    with db_engine(app).connect() as conn:
         return conn.execute(stmt).scalar()
 
 
 def _snapshot(app: Flask, model: type, pk: int) -> Optional[dict[str, Any]]:
     table = _table(model)
-    with _engine(app).connect() as conn:
+    with db_engine(app).connect() as conn:
         row = conn.execute(select(table).where(table.c.id == pk)).mappings().first()
     return dict(row) if row else None
 
@@ -281,7 +266,7 @@ def _counts(app: Flask) -> tuple[int, ...]:
     if _COUNT_STMT is None:
         _COUNT_STMT = select(*[select(func.count()).select_from(t).scalar_subquery()
                                for t in Model.metadata.sorted_tables])
-    with _engine(app).connect() as conn:
+    with db_engine(app).connect() as conn:
         return tuple(conn.execute(_COUNT_STMT).one())
 
 
@@ -295,7 +280,7 @@ def _clone(app: Flask, model: type, pk: int) -> int:
     unique_sets += [list(c.columns) for c in table.constraints  # type: ignore[attr-defined]
                     if c.__class__.__name__ == "UniqueConstraint"]
     n = next(_clone_seq)
-    with _engine(app).begin() as conn:
+    with db_engine(app).begin() as conn:
         row = dict(conn.execute(select(table).where(table.c.id == pk)).mappings().one())
         row.pop("id")
         for columns in unique_sets:

@@ -32,7 +32,7 @@ from app.models import (
     StandingOrder,
     Store,
 )
-from tests.conftest import FAB_SECURITY_TABLES, reset_database
+from tests.helpers import FAB_SECURITY_TABLES, reset_database
 
 ALL_STATUSES = {"pending_approval", "processing", "shipped", "partially_delivered", "invoiced", "cancelled", "rejected"}
 NO_APPROVAL_STATUSES = ALL_STATUSES - {"pending_approval", "rejected"}

@@ -22,7 +22,7 @@ from babel.support import Translations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import login
+from tests.helpers import login
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "app" / "translations"

@@ -23,7 +23,7 @@ from sqlalchemy import delete, event, insert, select
 
 from app.domain.setup import MENU_PERMISSIONS
 from app.roles import ALL_ROLES, ROLE_PERMISSIONS
-from tests.conftest import reset_database
+from tests.helpers import reset_database
 
 Pair = tuple[str, str]
 SECURITY_TABLES = (assoc_permissionview_role, PermissionView.__table__, Permission.__table__,

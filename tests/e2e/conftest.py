@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 
 from app.domain.demo import DEMO_PASSWORD
-from tests.conftest import reset_database
+from tests.helpers import reset_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
