@@ -81,8 +81,8 @@ ROUTES: dict[str, frozenset[str]] = {
     **admin_only("UserGroupModelView", *_FAB_CRUD),
     "UserStatsChartView.chart": ONLY_ADMIN,
     "MenuApi.get_menu_data": ONLY_ADMIN,
-    # The OpenAPI document and Swagger UI describe the whole back-office API: not public (issue 2,
-    # item 7), not for customers; supplier staff may read them.
+    # The OpenAPI document and Swagger UI describe the whole back-office API: not public, not for
+    # customers; supplier staff may read them.
     "OpenApi.get": SUPPLIER,
     "SwaggerView.show": SUPPLIER,
     # User administration: Admin and customer service ("manages any company's users").
@@ -169,7 +169,7 @@ ROUTES: dict[str, frozenset[str]] = {
     **view("PickupReservationApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS),
            put=_s(ADMIN, CS), cancel=_s(ADMIN, CS, CUSTOMER), ready=_s(ADMIN, CS), collected=_s(ADMIN, CS),
            expire=_s(ADMIN, CS)),
-    # --- Rapporter (issue 6): the manager's reports and their CSV files, read-only ------------
+    # --- Rapporter: the manager's reports and their CSV files, read-only -----------------------
     **view("ReportsView", **{m: _s(ADMIN, MANAGER) for m in (
         "sales", "sales_csv", "statuses", "statuses_csv", "approvals", "approvals_csv", "customers",
         "customers_csv", "budgets", "budgets_csv")}),

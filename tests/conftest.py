@@ -7,18 +7,15 @@ under CI=true a PostgreSQL that cannot be reached fails the run.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from typing import Callable, Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session
 
-from tests.factories import PASSWORD, World, build_world
-
-FAB_SECURITY_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
-                       "ab_permission_view_role", "alembic_version"}
+from tests.factories import World
+from tests.helpers import Caller, StatementCounter, db_engine, fresh_world
 
 
 def _test_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -50,10 +47,6 @@ def _worker_database(url: str, worker: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def is_postgres(app: Flask) -> bool:
-    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs PostgreSQL (skips on SQLite)")
     config.addinivalue_line("markers", "e2e: drives a real Chromium with Playwright")
@@ -75,6 +68,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from config import TestConfig
 
     TestConfig.SQLALCHEMY_DATABASE_URI = url
+    if url.startswith("postgresql"):
+        # Durability is not under test: a commit need not wait until PostgreSQL has flushed it to
+        # disk (visibility, locking and isolation are the same).
+        TestConfig.SQLALCHEMY_ENGINE_OPTIONS = {**TestConfig.SQLALCHEMY_ENGINE_OPTIONS,
+                                                "connect_args": {"options": "-c synchronous_commit=off"}}
     from app import create_app
 
     application = create_app(TestConfig)
@@ -99,31 +97,10 @@ def _skip_postgres_only(request: pytest.FixtureRequest) -> None:
         pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL=postgresql+psycopg://...")
 
 
-def reset_database(app: Flask) -> None:
-    from flask_appbuilder import Model
-
-    from app.extensions import db
-
-    with app.app_context():
-        db.session.remove()
-        tables = [t for t in reversed(Model.metadata.sorted_tables) if t.name not in FAB_SECURITY_TABLES]
-        with db.engine.begin() as conn:
-            if is_postgres(app):
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " CASCADE"))
-            else:
-                for t in tables:
-                    conn.execute(t.delete())
-
-
 @pytest.fixture()
 def world(app: Flask) -> World:
     """Company A (dealer "hansen", 10001) and B (webshop "berg", 10002), staff in every role."""
-    from app.extensions import db
-
-    reset_database(app)
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as session:
-            return build_world(session, app.appbuilder.sm)
+    return fresh_world(app)
 
 
 @pytest.fixture()
@@ -131,18 +108,24 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
-    response = client.post("/login/", data={"username": username, "password": password})
-    assert response.status_code == 302, f"login failed for {username}"
-    return response
+@pytest.fixture()
+def as_role(client: FlaskClient, world: World) -> Callable[[str], Caller]:
+    """API callers by role (the world's user of that role) or username, logged in once per test."""
+    from app.roles import ALL_ROLES
+
+    cache: dict[str, Caller] = {}
+
+    def _caller(role_or_username: str) -> Caller:
+        username = world.user(role_or_username).username if role_or_username in ALL_ROLES else role_or_username
+        if username not in cache:
+            cache[username] = Caller(client, username)
+        return cache[username]
+
+    return _caller
 
 
-def api_token(client: FlaskClient, username: str, password: str = PASSWORD) -> str:
-    response = client.post("/api/v1/security/login",
-                           json={"username": username, "password": password, "provider": "db"})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.json["access_token"]
-
-
-def auth_header(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture()
+def statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements sent during the test (clear the list to start counting afresh)."""
+    with StatementCounter(db_engine(app)) as counter:
+        yield counter.statements

@@ -7,49 +7,26 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Optional
+from typing import Optional
 from urllib.parse import urlparse
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.domain import accounts
 from app.models import MailOutbox, PortalUser
 from app.roles import ALL_ROLES
-from tests.conftest import api_token, auth_header, login
 from tests.factories import PASSWORD, World
+from tests.helpers import api_token, auth_header, client_as, db_session, flashes, outbox, text_of
 
 NEW_PASSWORD = "Sommer-fugl-2026"
 LAST_ADMIN = "Bedriften må ha minst én aktiv administrator"
 
 
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _client(app: Flask, world: World, role_or_username: str) -> FlaskClient:
-    client = app.test_client()
-    username = world.user(role_or_username).username if role_or_username in ALL_ROLES else role_or_username
-    login(client, username)
-    return client
-
-
-def _body(response: Any) -> str:
-    return response.get_data(as_text=True)
-
-
-def _session(app: Flask) -> Session:
-    from app.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    return Session(engine, expire_on_commit=False)
-
-
 def _user(app: Flask, username: str) -> PortalUser:
-    with _session(app) as s:
+    with db_session(app) as s:
         user = s.scalars(select(PortalUser).where(PortalUser.username == username)).one()
         user.roles  # noqa: B018 - load them before the session closes
         return user
@@ -57,11 +34,6 @@ def _user(app: Flask, username: str) -> PortalUser:
 
 def _roles(app: Flask, username: str) -> set[str]:
     return {r.name for r in _user(app, username).roles}
-
-
-def _mails(app: Flask, to: str) -> list[MailOutbox]:
-    with _session(app) as s:
-        return list(s.scalars(select(MailOutbox).where(MailOutbox.to_address == to).order_by(MailOutbox.id)))
 
 
 def _link_path(mail: MailOutbox) -> str:
@@ -89,11 +61,6 @@ def _new_user_form(**extra: str) -> dict[str, str]:
             "username": "nora.nyansatt", "role": "CustomerUser", **extra}
 
 
-def _flashes(client: FlaskClient) -> list[str]:
-    with client.session_transaction() as session:
-        return [message for _, message in session.get("_flashes", [])]
-
-
 # --- the password policy -----------------------------------------------------------------------
 
 
@@ -119,18 +86,18 @@ def test_password_policy(app: Flask, password: str, username: str, expected: Opt
 
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_every_role_has_min_profil_linked_from_the_user_menu(app: Flask, world: World, role: str) -> None:
-    client = _client(app, world, role)
-    home = _body(client.get("/"))
+    client = client_as(app, world.user(role))
+    home = text_of(client.get("/"))
     assert 'href="/min-profil/"' in home and "Min profil" in home
     page = client.get("/min-profil/")
     assert page.status_code == 200
-    body = _body(page)
+    body = text_of(page)
     for text in ("Kontaktinformasjon", "Bytt passord", "Nyhetsbrev", world.user(role).username):
         assert text in body, text
 
 
 def test_fab_profile_pages_lead_to_min_profil(app: Flask, world: World) -> None:
-    client = _client(app, world, "CustomerUser")
+    client = client_as(app, world.user("CustomerUser"))
     for method, url in (("GET", "/users/userinfo/"), ("GET", "/resetmypassword/form"),
                         ("GET", "/userinfoeditview/form")):
         response = client.open(url, method=method)
@@ -142,19 +109,19 @@ def test_fab_profile_pages_lead_to_min_profil(app: Flask, world: World) -> None:
 
 
 def test_customer_admin_gets_company_administration_links_user_does_not(app: Flask, world: World) -> None:
-    admin = _body(_client(app, world, "CustomerAdmin").get("/min-profil/"))
+    admin = text_of(client_as(app, world.user("CustomerAdmin")).get("/min-profil/"))
     assert "Administrer bedriften" in admin
     for href in ("/mycompanyview/mine/", "/companyusers/list/", "/deliveryaddressview/list/", "/budgetview/list/"):
         assert href in admin, href
-    user = _body(_client(app, world, "CustomerUser").get("/min-profil/"))
+    user = text_of(client_as(app, world.user("CustomerUser")).get("/min-profil/"))
     assert "Administrer bedriften" not in user and "/companyusers/list/" not in user
     assert "administreres av bedriftens administrator" in user and world.a.admin.email in user
-    staff = _body(_client(app, world, "CustomerService").get("/min-profil/"))
+    staff = text_of(client_as(app, world.user("CustomerService")).get("/min-profil/"))
     assert "Administrer bedriften" not in staff and "Bedriften din" not in staff
 
 
 def test_contact_information_is_saved_and_checked(app: Flask, world: World) -> None:
-    client = _client(app, world, "CustomerUser")
+    client = client_as(app, world.user("CustomerUser"))
     response = client.post("/min-profil/kontakt", data={"first_name": "Jonas", "last_name": "Eriksen",
                                                         "email": "jonas@hansen.no", "phone": "+47 61 17 42 01"})
     assert response.status_code == 302
@@ -164,45 +131,45 @@ def test_contact_information_is_saved_and_checked(app: Flask, world: World) -> N
     # Bad values: a Norwegian message next to each field, nothing saved.
     bad = client.post("/min-profil/kontakt", data={"first_name": "", "last_name": "E", "email": "ikke-epost",
                                                    "phone": "ring meg"})
-    body = _body(bad)
+    body = text_of(bad)
     assert bad.status_code == 200
     assert "Skriv fornavnet." in body and "Ugyldig e-postadresse." in body and "Skriv et telefonnummer" in body
     assert 'id="email-error"' in body
     # Another company's user already has this address (unique across companies).
     taken = client.post("/min-profil/kontakt", data={"first_name": "Jonas", "last_name": "Eriksen",
                                                      "email": world.b.user.email.upper(), "phone": ""})
-    assert "allerede i bruk" in _body(taken)
+    assert "allerede i bruk" in text_of(taken)
     assert _user(app, "hansen.bruker").email == "jonas@hansen.no"
 
 
 def test_newsletter_opt_in_and_out(app: Flask, world: World) -> None:
-    client = _client(app, world, "CustomerUser")
+    client = client_as(app, world.user("CustomerUser"))
     assert client.post("/min-profil/nyhetsbrev", data={"newsletter": "y"}).status_code == 302
     assert _user(app, "hansen.bruker").newsletter is True
-    assert "checked" in _body(client.get("/min-profil/"))
+    assert "checked" in text_of(client.get("/min-profil/"))
     assert client.post("/min-profil/nyhetsbrev", data={}).status_code == 302
     assert _user(app, "hansen.bruker").newsletter is False
 
 
 def test_change_password_checks_current_and_policy(app: Flask, world: World) -> None:
-    client = _client(app, world, "CustomerUser")
-    wrong = _body(client.post("/min-profil/passord", data={"current_password": "feil", "password": NEW_PASSWORD,
+    client = client_as(app, world.user("CustomerUser"))
+    wrong = text_of(client.post("/min-profil/passord", data={"current_password": "feil", "password": NEW_PASSWORD,
                                                            "confirm_password": NEW_PASSWORD}))
     assert "Nåværende passord er feil." in wrong
     for new, message in (("kort", "minst 10 tegn"), ("12345678901", "bare bestå av tall"),
                          ("hansen.bruker", "samme som brukernavnet")):
-        body = _body(client.post("/min-profil/passord", data={"current_password": PASSWORD, "password": new,
+        body = text_of(client.post("/min-profil/passord", data={"current_password": PASSWORD, "password": new,
                                                               "confirm_password": new}))
         assert message in body and 'id="password-error"' in body, new
-    mismatch = _body(client.post("/min-profil/passord", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
+    mismatch = text_of(client.post("/min-profil/passord", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
                                                               "confirm_password": NEW_PASSWORD + "x"}))
     assert "Passordene er ikke like." in mismatch
     assert _can_log_in(app.test_client(), "hansen.bruker", PASSWORD)  # nothing changed
 
 
 def test_change_password_ends_other_sessions_and_api_tokens(app: Flask, world: World) -> None:
-    mine = _client(app, world, "CustomerUser")
-    other = _client(app, world, "CustomerUser")  # the same user on another machine
+    mine = client_as(app, world.user("CustomerUser"))
+    other = client_as(app, world.user("CustomerUser"))  # the same user on another machine
     token = api_token(app.test_client(), "hansen.bruker")
     refresh = app.test_client().post("/api/v1/security/login", json={
         "username": "hansen.bruker", "password": PASSWORD, "provider": "db", "refresh": True}).json["refresh_token"]
@@ -216,7 +183,7 @@ def test_change_password_ends_other_sessions_and_api_tokens(app: Flask, world: W
 
     assert _logged_in(mine)  # this session stays
     assert not _logged_in(other)  # the other one is logged out at once
-    assert any("logget ut" in m for m in _flashes(other))  # shown on the login page
+    assert any("logget ut" in m for _, m in flashes(other))  # shown on the login page
     api = app.test_client()
     assert api.get("/api/v1/order/", headers=auth_header(token)).status_code == 401
     assert api.post("/api/v1/security/refresh", headers=auth_header(refresh)).status_code == 401
@@ -230,9 +197,9 @@ def test_change_password_ends_other_sessions_and_api_tokens(app: Flask, world: W
 
 
 def test_deactivated_user_is_locked_out_of_pages_and_api_at_once(app: Flask, world: World) -> None:
-    victim = _client(app, world, "CustomerUser")
+    victim = client_as(app, world.user("CustomerUser"))
     token = api_token(app.test_client(), "hansen.bruker")
-    admin = _client(app, world, "CustomerAdmin")
+    admin = client_as(app, world.user("CustomerAdmin"))
 
     response = admin.post(f"/companyusers/{world.a.user.id}/deaktiver")
     assert response.status_code == 302
@@ -261,13 +228,13 @@ def test_customer_service_deactivates_through_the_api(app: Flask, world: World) 
 
 
 def test_customer_service_deactivating_in_fab_edit_form_also_ends_sessions(app: Flask, world: World) -> None:
-    victim = _client(app, world, "berg.bruker")
-    cs = _client(app, world, "CustomerService")
+    victim = client_as(app, "berg.bruker")
+    cs = client_as(app, world.user("CustomerService"))
     user = _user(app, "berg.bruker")
     response = cs.post(f"/users/edit/{user.id}", data={
         "first_name": user.first_name, "last_name": user.last_name, "username": user.username,
         "email": user.email, "company": "10002", "roles": [str(r.id) for r in user.roles]})  # "active" unticked
-    assert response.status_code == 302, _body(response)[:2000]
+    assert response.status_code == 302, text_of(response)[:2000]
     assert _user(app, "berg.bruker").active is False
     assert not _logged_in(victim)
 
@@ -284,29 +251,29 @@ def test_last_admin_cannot_be_deactivated_or_demoted(app: Flask, world: World) -
     assert _user(app, "hansen.admin").active is True and _roles(app, "hansen.admin") == {"CustomerAdmin"}
 
     # The admin on its own page: demoting itself is refused the same way (deactivating itself too).
-    admin = _client(app, world, "CustomerAdmin")
+    admin = client_as(app, world.user("CustomerAdmin"))
     admin.post(f"/companyusers/{world.a.admin.id}/bruker")
-    assert any(LAST_ADMIN in m for m in _flashes(admin))
+    assert any(LAST_ADMIN in m for _, m in flashes(admin))
     assert _roles(app, "hansen.admin") == {"CustomerAdmin"}
     admin.post(f"/companyusers/{world.a.admin.id}/deaktiver")
-    assert any("deaktivere deg selv" in m for m in _flashes(admin))
+    assert any("deaktivere deg selv" in m for _, m in flashes(admin))
     assert _user(app, "hansen.admin").active is True
 
 
 def test_last_admin_rule_holds_in_customer_services_edit_form(app: Flask, world: World) -> None:
-    cs = _client(app, world, "CustomerService")
+    cs = client_as(app, world.user("CustomerService"))
     admin = _user(app, "hansen.admin")
-    with _session(app) as s:
+    with db_session(app) as s:
         from flask_appbuilder.security.sqla.models import Role
 
         user_role = s.scalars(select(Role).where(Role.name == "CustomerUser")).one().id
     base = {"first_name": admin.first_name, "last_name": admin.last_name, "username": admin.username,
             "email": admin.email, "company": "10001"}
     demote = cs.post(f"/users/edit/{admin.id}", data={**base, "active": "y", "roles": [str(user_role)]})
-    assert LAST_ADMIN in _body(demote) or any(LAST_ADMIN in m for m in _flashes(cs))
+    assert LAST_ADMIN in text_of(demote) or any(LAST_ADMIN in m for _, m in flashes(cs))
     assert _roles(app, "hansen.admin") == {"CustomerAdmin"}
     deactivate = cs.post(f"/users/edit/{admin.id}", data={**base, "roles": [str(r.id) for r in admin.roles]})
-    assert LAST_ADMIN in _body(deactivate) or any(LAST_ADMIN in m for m in _flashes(cs))
+    assert LAST_ADMIN in text_of(deactivate) or any(LAST_ADMIN in m for _, m in flashes(cs))
     assert _user(app, "hansen.admin").active is True
 
 
@@ -329,17 +296,17 @@ def test_promote_then_demote_the_former_admin(app: Flask, world: World) -> None:
 
 
 def test_customer_admin_cannot_create_supplier_roles_page_and_api(app: Flask, world: World) -> None:
-    admin = _client(app, world, "CustomerAdmin")
-    form = _body(admin.get("/companyusers/add"))
+    admin = client_as(app, world.user("CustomerAdmin"))
+    form = text_of(admin.get("/companyusers/add"))
     assert 'value="CustomerUser"' in form and 'value="CustomerAdmin"' in form
     for role in ("Admin", "Seller", "CustomerService", "Manager"):
         assert f'value="{role}"' not in form
         page = admin.post("/companyusers/add", data=_new_user_form(role=role))
-        assert page.status_code == 200 and "Velg rollen" in _body(page), role
+        assert page.status_code == 200 and "Velg rollen" in text_of(page), role
     token = api_token(app.test_client(), "hansen.admin")
     api = app.test_client().post("/api/v1/user/", json=_new_user_form(role="Admin"), headers=auth_header(token))
     assert api.status_code == 400 and "role" in api.json["message"]
-    with _session(app) as s:
+    with db_session(app) as s:
         assert s.scalars(select(PortalUser).where(PortalUser.username == "nora.nyansatt")).first() is None
 
 
@@ -351,16 +318,16 @@ def test_customer_admin_cannot_create_users_of_another_company(app: Flask, world
     assert by_id.status_code == 400 and "company_id" in by_id.json["message"]
     by_number = client.post("/api/v1/user/", json=_new_user_form(customer_number="10002"), headers=auth_header(token))
     assert by_number.status_code == 400 and "customer_number" in by_number.json["message"]
-    assert _mails(app, "nora@hanseninterior.no") == []
+    assert outbox(app, to_address="nora@hanseninterior.no") == []
     # The page has no company field; a company sent anyway is ignored: the user is the admin's company's.
-    admin = _client(app, world, "CustomerAdmin")
+    admin = client_as(app, world.user("CustomerAdmin"))
     response = admin.post("/companyusers/add", data=_new_user_form(company="10002", company_id=str(world.b.company.id)))
     assert response.status_code == 302
     assert _user(app, "nora.nyansatt").company_id == world.a.company.id
 
 
 def test_customer_admin_cannot_touch_another_companys_users(app: Flask, world: World) -> None:
-    admin = _client(app, world, "CustomerAdmin")
+    admin = client_as(app, world.user("CustomerAdmin"))
     foreign = world.b.user.id
     for route in ("deaktiver", "aktiver", "administrator", "bruker", "ny-passordlenke"):
         assert admin.post(f"/companyusers/{foreign}/{route}").status_code == 404, route
@@ -376,7 +343,7 @@ def test_customer_admin_cannot_touch_another_companys_users(app: Flask, world: W
 
 
 def test_customer_admin_cannot_manage_supplier_staff(app: Flask, world: World) -> None:
-    admin = _client(app, world, "CustomerAdmin")
+    admin = client_as(app, world.user("CustomerAdmin"))
     staff = world.staff["Seller"].id
     assert admin.post(f"/companyusers/{staff}/deaktiver").status_code == 404
     # Customer service cannot deactivate staff through these routes either (Admin's FAB form does it).
@@ -387,7 +354,7 @@ def test_customer_admin_cannot_manage_supplier_staff(app: Flask, world: World) -
 
 
 def test_customer_user_cannot_manage_users(app: Flask, world: World) -> None:
-    user = _client(app, world, "CustomerUser")
+    user = client_as(app, world.user("CustomerUser"))
     assert user.get("/companyusers/add").status_code == 403
     assert user.post("/companyusers/add", data=_new_user_form()).status_code == 403
     assert user.post(f"/companyusers/{world.a.admin.id}/deaktiver").status_code == 403
@@ -401,12 +368,12 @@ def test_customer_user_cannot_manage_users(app: Flask, world: World) -> None:
 
 
 def test_new_user_gets_a_welcome_mail_whose_link_sets_the_password_once(app: Flask, world: World) -> None:
-    admin = _client(app, world, "CustomerAdmin")
+    admin = client_as(app, world.user("CustomerAdmin"))
     response = admin.post("/companyusers/add", data=_new_user_form(role="CustomerUser"))
-    assert response.status_code == 302, _body(response)[:3000]
+    assert response.status_code == 302, text_of(response)[:3000]
     user = _user(app, "nora.nyansatt")
     assert user.company_id == world.a.company.id and _roles(app, "nora.nyansatt") == {"CustomerUser"}
-    [mail] = _mails(app, "nora@hanseninterior.no")
+    [mail] = outbox(app, to_address="nora@hanseninterior.no")
     assert mail.kind == "user_welcome" and "nora.nyansatt" in mail.body_text and "72 timer" in mail.body_text
     path = _link_path(mail)
     assert path in (mail.body_html or "")
@@ -414,17 +381,17 @@ def test_new_user_gets_a_welcome_mail_whose_link_sets_the_password_once(app: Fla
     visitor = app.test_client()
     assert not _can_log_in(app.test_client(), "nora.nyansatt", NEW_PASSWORD)  # nobody knows a password yet
     page = visitor.get(path)
-    assert page.status_code == 200 and "Velg passord" in _body(page) and "nora.nyansatt" in _body(page)
+    assert page.status_code == 200 and "Velg passord" in text_of(page) and "nora.nyansatt" in text_of(page)
     weak = visitor.post(path, data={"password": "1234567890", "confirm_password": "1234567890"})
-    assert weak.status_code == 200 and "bare bestå av tall" in _body(weak)
+    assert weak.status_code == 200 and "bare bestå av tall" in text_of(weak)
     done = visitor.post(path, data={"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
     assert done.status_code == 302 and "/login" in done.headers["Location"]
     assert _can_log_in(app.test_client(), "nora.nyansatt", NEW_PASSWORD)
 
     used = visitor.get(path)
-    assert "allerede brukt" in _body(used)
+    assert "allerede brukt" in text_of(used)
     again = visitor.post(path, data={"password": "Noe-annet-2026", "confirm_password": "Noe-annet-2026"})
-    assert "allerede brukt" in _body(again)
+    assert "allerede brukt" in text_of(again)
     assert _can_log_in(app.test_client(), "nora.nyansatt", NEW_PASSWORD)
 
 
@@ -435,23 +402,23 @@ def test_expired_or_forged_link_gives_a_clear_message(app: Flask, world: World, 
     created = app.test_client().post("/api/v1/user/", json=_new_user_form(), headers=auth_header(token))
     assert created.status_code == 201, created.json
     with app.test_request_context():
-        with _session(app) as s:
+        with db_session(app) as s:
             user = s.get(PortalUser, created.json["id"])
             real = time.time
             monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() - 73 * 3600)
             old_token = accounts.password_link_token(user)
             monkeypatch.setattr(itsdangerous.timed.time, "time", real)
     visitor = app.test_client()
-    expired = _body(visitor.get(f"/passord/{old_token}"))
+    expired = text_of(visitor.get(f"/passord/{old_token}"))
     assert "Lenken er utløpt" in expired
-    assert "Lenken er utløpt" in _body(visitor.post(f"/passord/{old_token}", data={
+    assert "Lenken er utløpt" in text_of(visitor.post(f"/passord/{old_token}", data={
         "password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}))
-    assert "Lenken er ugyldig" in _body(visitor.get(f"/passord/{old_token[:-3]}abc"))
+    assert "Lenken er ugyldig" in text_of(visitor.get(f"/passord/{old_token[:-3]}abc"))
     assert not _can_log_in(app.test_client(), "nora.nyansatt", NEW_PASSWORD)
     # A new link from the admin works.
     resent = app.test_client().post(f"/api/v1/user/{created.json['id']}/send_link", headers=auth_header(token))
     assert resent.status_code == 200
-    mails = _mails(app, "nora@hanseninterior.no")
+    mails = outbox(app, to_address="nora@hanseninterior.no")
     assert [m.kind for m in mails] == ["user_welcome", "password_link"]
     path = _link_path(mails[-1])
     assert visitor.post(path, data={"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}).status_code == 302
@@ -462,19 +429,19 @@ def test_deactivation_kills_an_unused_welcome_link(app: Flask, world: World) -> 
     token = api_token(app.test_client(), "hansen.admin")
     client = app.test_client()
     created = client.post("/api/v1/user/", json=_new_user_form(), headers=auth_header(token))
-    path = _link_path(_mails(app, "nora@hanseninterior.no")[0])
+    path = _link_path(outbox(app, to_address="nora@hanseninterior.no")[0])
     assert client.post(f"/api/v1/user/{created.json['id']}/deactivate", headers=auth_header(token)).status_code == 200
-    assert "allerede brukt" in _body(app.test_client().get(path))
+    assert "allerede brukt" in text_of(app.test_client().get(path))
 
 
 def test_new_user_form_checks_each_field(app: Flask, world: World) -> None:
-    admin = _client(app, world, "CustomerAdmin")
-    body = _body(admin.post("/companyusers/add", data={"first_name": "", "last_name": "", "email": "x",
+    admin = client_as(app, world.user("CustomerAdmin"))
+    body = text_of(admin.post("/companyusers/add", data={"first_name": "", "last_name": "", "email": "x",
                                                        "username": "hansen.bruker", "role": "CustomerUser"}))
     for message in ("Skriv fornavnet.", "Skriv etternavnet.", "Ugyldig e-postadresse.", "Brukernavnet er allerede i bruk"):
         assert message in body, message
     # Usernames are unique across companies (logins are global), without saying whose it is.
-    taken = _body(admin.post("/companyusers/add", data=_new_user_form(username="BERG.bruker")))
+    taken = text_of(admin.post("/companyusers/add", data=_new_user_form(username="BERG.bruker")))
     assert "Brukernavnet er allerede i bruk" in taken and "Berg AS" not in taken
     token = api_token(app.test_client(), "hansen.admin")
     api = app.test_client().post("/api/v1/user/", json={"first_name": 5, "username": "a b"},
@@ -486,51 +453,51 @@ def test_new_user_form_checks_each_field(app: Flask, world: World) -> None:
 
 
 def test_customer_service_creates_a_user_for_a_company_by_customer_number(app: Flask, world: World) -> None:
-    cs = _client(app, world, "CustomerService")
-    form = _body(cs.get("/users/add?kundenummer=10002"))
+    cs = client_as(app, world.user("CustomerService"))
+    form = text_of(cs.get("/users/add?kundenummer=10002"))
     assert 'name="company"' in form and 'value="10002"' in form and 'value="Admin"' not in form
-    missing = _body(cs.post("/users/add", data=_new_user_form(company="99999")))
+    missing = text_of(cs.post("/users/add", data=_new_user_form(company="99999")))
     assert "Fant ingen bedrift med dette kundenummeret." in missing
-    no_company = _body(cs.post("/users/add", data=_new_user_form(company="")))
+    no_company = text_of(cs.post("/users/add", data=_new_user_form(company="")))
     assert "En kundebruker må høre til en bedrift" in no_company
-    escalate = _body(cs.post("/users/add", data=_new_user_form(company="", role="Admin")))
+    escalate = text_of(cs.post("/users/add", data=_new_user_form(company="", role="Admin")))
     assert "Velg rollen" in escalate
     ok = cs.post("/users/add", data=_new_user_form(company="10002", role="CustomerAdmin"))
     assert ok.status_code == 302
     user = _user(app, "nora.nyansatt")
     assert user.company_id == world.b.company.id and _roles(app, "nora.nyansatt") == {"CustomerAdmin"}
-    assert [m.kind for m in _mails(app, "nora@hanseninterior.no")] == ["user_welcome"]
-    show = _body(cs.get(f"/users/show/{user.id}"))
+    assert [m.kind for m in outbox(app, to_address="nora@hanseninterior.no")] == ["user_welcome"]
+    show = text_of(cs.get(f"/users/show/{user.id}"))
     assert "Deaktiver" in show and "Fjern administratorrollen" in show
 
 
 def test_company_user_page_shows_the_buttons_to_the_customer_admin(app: Flask, world: World) -> None:
-    admin = _client(app, world, "CustomerAdmin")
-    listing = _body(admin.get("/companyusers/list/"))
+    admin = client_as(app, world.user("CustomerAdmin"))
+    listing = text_of(admin.get("/companyusers/list/"))
     assert "/companyusers/add" in listing and world.a.user.username in listing
     assert world.b.user.username not in listing
-    show = _body(admin.get(f"/companyusers/show/{world.a.user.id}"))
+    show = text_of(admin.get(f"/companyusers/show/{world.a.user.id}"))
     for text in ("Deaktiver", "Gjør til administrator", "Send ny lenke for å velge passord"):
         assert text in show, text
-    own = _body(admin.get(f"/companyusers/show/{world.a.admin.id}"))
+    own = text_of(admin.get(f"/companyusers/show/{world.a.admin.id}"))
     assert "user-deactivate" not in own and "Fjern administratorrollen" in own
 
 
 def test_admin_can_create_supplier_staff(app: Flask, world: World) -> None:
-    admin = _client(app, world, "Admin")
+    admin = client_as(app, world.user("Admin"))
     response = admin.post("/users/add", data=_new_user_form(company="", role="Seller", email="ny.selger@kundeportal.no",
                                                             username="ny.selger"))
-    assert response.status_code == 302, _body(response)[:2000]
+    assert response.status_code == 302, text_of(response)[:2000]
     user = _user(app, "ny.selger")
     assert user.company_id is None and _roles(app, "ny.selger") == {"Seller"}
-    assert _body(admin.post("/users/add", data=_new_user_form(company="10001", role="Seller")))\
+    assert text_of(admin.post("/users/add", data=_new_user_form(company="10001", role="Seller")))\
         .count("Brukere hos en kunde kan bare ha kunderoller.") == 1
 
 
 def test_user_api_pages_with_roles_in_one_statement(app: Flask, world: World) -> None:
     from flask_appbuilder.security.sqla.models import Role
 
-    with _session(app) as s:  # a user with two roles must still count once per page
+    with db_session(app) as s:  # a user with two roles must still count once per page
         user = s.get(PortalUser, world.staff["Manager"].id)
         user.roles.append(s.scalars(select(Role).where(Role.name == "Seller")).one())
         s.commit()
@@ -558,7 +525,7 @@ def test_two_admins_demoting_each_other_at_once_keep_one_admin(app: Flask, world
     from app.domain.actors import Actor
     from app.domain.errors import NotAllowed
 
-    with _session(app) as s:
+    with db_session(app) as s:
         user = s.get(PortalUser, world.a.user.id)
         user.roles = [s.scalars(select(Role).where(Role.name == "CustomerAdmin")).one()]
         s.commit()
@@ -568,7 +535,7 @@ def test_two_admins_demoting_each_other_at_once_keep_one_admin(app: Flask, world
     result: dict[str, str] = {}
 
     def demote_the_first_admin() -> None:
-        with app.app_context(), _session(app) as s2:
+        with app.app_context(), db_session(app) as s2:
             try:
                 accounts.demote_user(s2, second, world.a.admin.id)
                 s2.commit()
@@ -577,7 +544,7 @@ def test_two_admins_demoting_each_other_at_once_keep_one_admin(app: Flask, world
                 s2.rollback()
                 result["second"] = exc.message
 
-    with app.app_context(), _session(app) as s1:
+    with app.app_context(), db_session(app) as s1:
         accounts.demote_user(s1, first, world.a.user.id)  # holds the company row until commit
         thread = threading.Thread(target=demote_the_first_admin)
         thread.start()

@@ -1,5 +1,6 @@
-"""REST API of issue 3: placing orders, approval, cancel, shipments, invoices, invoice copies,
-quote workflow, list filters, and the speed of the order list (app/api/orders.py, quotes.py).
+"""REST API of the order and quote workflows: placing orders, approval, cancel, shipments,
+invoices, invoice copies, quotes, list filters, and the speed of the order list (app/api/orders.py,
+quotes.py).
 
 The rules are app/domain's (tests/test_domain_orders.py); here: each route per role (allowed,
 403 without the permission, 404 for another company's row, 409 for a state change that is not
@@ -18,7 +19,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from app.registry import APIS as ALL_APIS
 from app.api.base import api_routes, custom_api_permissions, granted_permissions
 from app.api.orders import OrderApi
 from app.api.quotes import QuoteApi
@@ -34,19 +34,18 @@ from app.models import (
     ShipmentLine,
     utcnow,
 )
+from app.registry import APIS as ALL_APIS
 from app.roles import ALL_ROLES, ROLE_PERMISSIONS
-from tests.conftest import is_postgres
 from tests.factories import World
-from tests.test_api import (  # noqa: F401  (fixtures: as_role, need_admin, statements)
+from tests.helpers import (
     Caller,
-    admin_has_all_permissions,
-    as_role,
     assert_no_leak,
-    count,
+    count_rows,
+    db_session,
     field_errors,
+    is_postgres,
     load,
-    need_admin,
-    statements,
+    outbox,
 )
 
 API = "/api/v1"
@@ -54,12 +53,9 @@ WRITTEN = (Order, OrderLine, OrderEvent, MailOutbox, Shipment, ShipmentLine, Inv
 As = Callable[[str], Caller]
 
 
-# --- helpers --------------------------------------------------------------------------------
-
-
 def snapshot(app: Flask) -> dict[str, int]:
     """Row counts of every table an order/quote workflow writes."""
-    return {model.__name__: count(app, model) for model in WRITTEN}
+    return {model.__name__: count_rows(app, model) for model in WRITTEN}
 
 
 def order_body(world: World, **extra: Any) -> dict[str, Any]:
@@ -86,30 +82,15 @@ def place(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
 
 def age_order(app: Flask, order_id: int, days: int) -> None:
     """Move an order's creation `days` back (the customer's cancel window is the same Oslo day)."""
-    from app.extensions import db
-
-    with app.app_context():
-        with Session(db.engine) as s:
-            s.execute(update(Order).where(Order.id == order_id)
-                      .values(created_at=utcnow() - dt.timedelta(days=days)))
-            s.commit()
-
-
-def outbox(app: Flask, kind: str) -> list[MailOutbox]:
-    from app.extensions import db
-
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as s:
-            return list(s.scalars(select(MailOutbox).where(MailOutbox.kind == kind)))
+    with db_session(app) as s:
+        s.execute(update(Order).where(Order.id == order_id).values(created_at=utcnow() - dt.timedelta(days=days)))
+        s.commit()
 
 
 def events(app: Flask, order_id: int) -> list[OrderEvent]:
-    from app.extensions import db
-
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as s:
-            return list(s.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id)
-                                  .order_by(OrderEvent.at, OrderEvent.id)))
+    with db_session(app) as s:
+        return list(s.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id)
+                              .order_by(OrderEvent.at, OrderEvent.id)))
 
 
 # --- routes follow app/roles.py -------------------------------------------------------------
@@ -154,7 +135,7 @@ def test_no_route_for_a_permission_nobody_holds(app: Flask, monkeypatch: pytest.
     assert "can_reject" in api.base_permissions and "reject" in api.include_route_methods
 
 
-def test_admin_holds_the_workflow_permissions(need_admin: None, app: Flask) -> None:
+def test_admin_holds_the_workflow_permissions(app: Flask) -> None:
     with app.app_context():
         role = app.appbuilder.sm.find_role(app.config["AUTH_ROLE_ADMIN"])
         granted = {(p.permission.name, p.view_menu.name) for p in role.permissions}
@@ -170,8 +151,6 @@ def _workflow_url(template: str, world: World) -> str:
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_workflow_role_matrix(app: Flask, world: World, as_role: As, role: str) -> None:
     """Every workflow route for a role: 403 exactly when app/roles.py does not grant it, never a 500."""
-    if role == "Admin" and not admin_has_all_permissions(app):
-        pytest.skip("the Admin role lacks the API permissions (app/domain/setup.py)")
     caller = as_role(role)
     for key, (method, template, api_class) in WORKFLOW.items():
         permission = key.split(".")[1]
@@ -194,7 +173,7 @@ def test_workflow_needs_login(client: FlaskClient, world: World, key: str) -> No
     assert response.status_code == 401
 
 
-def test_openapi_documents_the_workflow(need_admin: None, as_role: As) -> None:
+def test_openapi_documents_the_workflow(as_role: As) -> None:
     paths = as_role("Admin").get(f"{API}/_openapi").json["paths"]
     assert "post" in paths[f"{API}/order/"]
     for path in ("/order/{pk}/approve", "/order/{pk}/reject", "/order/{pk}/cancel", "/order/{pk}/shipment",
@@ -230,8 +209,8 @@ def test_happy_path_order_approved_by_seller(app: Flask, world: World, as_role: 
     assert order["created_by_id"] == world.a.user.id and order["customer_reference"] == "PO-77"
     assert [ln["line_total"] for ln in order["lines"]] == ["1000.00", "12000.00"]
     assert order["lines"][1]["width"] == 200 and order["lines"][1]["fabric"] == "Ull grå"
-    assert count(app, Order) == before["Order"] + 1 and count(app, OrderLine) == before["OrderLine"] + 2
-    confirmation = [m for m in outbox(app, "order_confirmation") if order["number"] in m.subject]
+    assert count_rows(app, Order) == before["Order"] + 1 and count_rows(app, OrderLine) == before["OrderLine"] + 2
+    confirmation = [m for m in outbox(app, kind="order_confirmation") if order["number"] in m.subject]
     assert [m.to_address for m in confirmation] == [world.a.user.email]
 
     seller = as_role("selger")
@@ -243,7 +222,7 @@ def test_happy_path_order_approved_by_seller(app: Flask, world: World, as_role: 
     assert [(e.from_status, e.to_status) for e in history] == [(None, "pending_approval"),
                                                               ("pending_approval", "processing")]
     assert history[1].actor_id == world.staff["Seller"].id
-    approved = [m for m in outbox(app, "order_approved") if order["number"] in m.subject]
+    approved = [m for m in outbox(app, kind="order_approved") if order["number"] in m.subject]
     assert [m.to_address for m in approved] == [world.a.user.email]
     # The customer sees it (timeline included); approving again is 409 with the reason.
     shown = user.get(f"{API}/order/{order['id']}").json["result"]
@@ -261,7 +240,7 @@ def test_webshop_company_starts_processing_and_names_the_company(app: Flask, wor
     assert load(app, Order, result["id"]).company_id == world.b.company.id
 
 
-def test_admin_places_an_order_for_a_named_company(need_admin: None, app: Flask, world: World, as_role: As) -> None:
+def test_admin_places_an_order_for_a_named_company(app: Flask, world: World, as_role: As) -> None:
     admin = as_role("Admin")
     assert "company_id" in field_errors(admin.post(f"{API}/order/", order_body(world)))
     result = place(admin, order_body(world, company_id=world.a.company.id))["result"]
@@ -370,7 +349,7 @@ def test_reject_needs_a_reason_and_mails_the_creator(app: Flask, world: World, a
     assert response.status_code == 200
     assert (response.json["result"]["status"], response.json["result"]["status_label"]) == ("rejected", "Avvist")
     assert events(app, order["id"])[-1].reason == "Utgått modell"
-    rejected = [m for m in outbox(app, "order_rejected") if order["number"] in m.subject]
+    rejected = [m for m in outbox(app, kind="order_rejected") if order["number"] in m.subject]
     assert len(rejected) == 1 and "Utgått modell" in rejected[0].body_text
     response = seller.post(f"{API}/order/{order['id']}/approve", {})
     assert response.status_code == 409 and "Avvist" in message(response)

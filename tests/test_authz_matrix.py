@@ -14,11 +14,12 @@ Design
   check: the permission of each endpoint (`_permission_name` of the view method, renamed by
   `method_permission_name`, on `class_permission_name`) and the roles that hold it in roles.py
   (Admin holds all). It points at the exact (permission, view) pair when they disagree.
-* `test_route_access_matrix` then asks the running app: allowed means not 401/403, not a
-  redirect to /login/ and no "access denied" flash (FAB's refusal for actions); refused means one
-  of those (or a status listed in EXTRA_REFUSALS). A refused state-changing request must not have
-  written anything (row snapshot + row counts of every table). Allowed requests must not end in a
-  5xx. HTML routes use a session cookie per role, /api/ routes a JWT per role.
+* `test_route_access_matrix` then asks the running app, one test class per principal: allowed
+  means not 401/403, not a redirect to /login/ and no "access denied" flash (FAB's refusal for
+  actions); refused means one of those (or a status listed in EXTRA_REFUSALS). A refused
+  state-changing request must not have written anything (row snapshot + row counts of every
+  table). Allowed requests must not end in a 5xx. HTML routes use a session cookie per role,
+  /api/ routes a JWT per role.
   Rules that need no table: a GET never changes data (GET on FAB's delete and action routes is
   turned away for everybody, FAB refuses GET mutations once CSRFProtect is installed); an action
   name that does not exist, or an action the route does not offer (FAB's `single`/`multiple`),
@@ -29,12 +30,13 @@ Design
   text that only company B's rows produce (B's name, customer number, order/quote/invoice
   numbers, address, users, inquiry).
 * `test_foreign_rows_answer_404` takes every route with a row id (and `action_post`, whose ids
-  come in the form) and asks it, as each customer role of company A, about company B's row:
-  the answer is 404 (or the role's ordinary refusal if it may not use the route at all) and B's
+  come in the form) and asks it, as each customer role of company A (one test each), about
+  company B's row: the answer is 404 (or the role's ordinary refusal if it may not use the route at all) and B's
   row is unchanged. Edit bodies carry changed values, so a view that saved them would show.
-* Speed: one world for the module (built once); requests that would change company A's row when
-  allowed work on a throwaway copy of the row instead, so the world stays valid for all cases.
-  The number of cases and the time are written to the terminal.
+* Speed: one world for the module (built once per worker); requests that would change company A's
+  row when allowed work on a throwaway copy of the row instead, so the world stays valid for all
+  cases. Each principal has its own test class, so `--dist loadscope` spreads them over the
+  workers. The number of cases and the time are written to the terminal.
 """
 from __future__ import annotations
 
@@ -49,12 +51,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Table, func, insert, select
-from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
 from tests import authz_table as T
-from tests.conftest import api_token, auth_header, login, reset_database
-from tests.factories import World, build_world
+from tests.factories import World
+from tests.helpers import api_token, auth_header, db_engine, db_session, fresh_world, login
 
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -77,19 +78,14 @@ class Principals:
 
 @pytest.fixture(scope="module")
 def mworld(app: Flask) -> World:
-    from app.extensions import db
-
     from flask_appbuilder.security.sqla.models import Group
 
-    reset_database(app)
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as session:
-            world = build_world(session, app.appbuilder.sm)
-            # FAB's group view needs a row to show; groups are supplier-side (Admin) only.
-            if session.scalar(select(Group).limit(1)) is None:
-                session.add(Group(name="Testgruppe", label="Testgruppe"))
-                session.commit()
-            return world
+    world = fresh_world(app)
+    with db_session(app) as session:
+        # FAB's group view needs a row to show; groups are supplier-side (Admin) only.
+        session.add(Group(name="Testgruppe", label="Testgruppe"))
+        session.commit()
+    return world
 
 
 @pytest.fixture(scope="module")
@@ -243,15 +239,6 @@ def _is_tenant_model(model: Optional[type]) -> bool:
     return model is not None and _tenant_column(model) is not None
 
 
-def _engine(app: Flask) -> Any:
-    """The test database's engine. Never hold an app context around test-client requests: a request
-    would then reuse it, and with it `g` and the SQLAlchemy session of the previous request."""
-    from app.extensions import db
-
-    with app.app_context():
-        return db.engine
-
-
 def _row_id(app: Flask, model: type, company_id: Optional[int]) -> Optional[int]:
     """First row of the model belonging to the company (or any row for models without one)."""
     table = _table(model)
@@ -259,13 +246,13 @@ def _row_id(app: Flask, model: type, company_id: Optional[int]) -> Optional[int]
     column = _tenant_column(model)
     if column is not None and company_id is not None:
         stmt = stmt.where(column == company_id)
-    with _engine(app).connect() as conn:
+    with db_engine(app).connect() as conn:
         return conn.execute(stmt).scalar()
 
 
 def _snapshot(app: Flask, model: type, pk: int) -> Optional[dict[str, Any]]:
     table = _table(model)
-    with _engine(app).connect() as conn:
+    with db_engine(app).connect() as conn:
         row = conn.execute(select(table).where(table.c.id == pk)).mappings().first()
     return dict(row) if row else None
 
@@ -281,7 +268,7 @@ def _counts(app: Flask) -> tuple[int, ...]:
     if _COUNT_STMT is None:
         _COUNT_STMT = select(*[select(func.count()).select_from(t).scalar_subquery()
                                for t in Model.metadata.sorted_tables])
-    with _engine(app).connect() as conn:
+    with db_engine(app).connect() as conn:
         return tuple(conn.execute(_COUNT_STMT).one())
 
 
@@ -295,7 +282,7 @@ def _clone(app: Flask, model: type, pk: int) -> int:
     unique_sets += [list(c.columns) for c in table.constraints  # type: ignore[attr-defined]
                     if c.__class__.__name__ == "UniqueConstraint"]
     n = next(_clone_seq)
-    with _engine(app).begin() as conn:
+    with db_engine(app).begin() as conn:
         row = dict(conn.execute(select(table).where(table.c.id == pk)).mappings().one())
         row.pop("id")
         for columns in unique_sets:
@@ -515,54 +502,53 @@ def _foreign_markers(world: World) -> dict[str, re.Pattern[str]]:
     return {w: re.compile(rf"(?<![0-9A-Za-z]){re.escape(w)}(?![0-9A-Za-z])") for w in words}
 
 
-def test_route_access_matrix(app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest) -> None:
+def _route_access_matrix(app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest,
+                         principal: str) -> None:
+    """Every route x method as one principal: allowed or refused as the table says, never a 500, a
+    refused request writes nothing, a customer is never shown company B's data."""
     started = time.perf_counter()
     markers = _foreign_markers(mworld)
     start_count = runner.count
     failures: list[str] = []
     routes = [r for r in _routes(app) if r.key in r.table]
     for route in routes:
-        allowed_set = route.table[route.key]
         extra = route.extra_refusals
-        own_pk: Optional[int] = None
+        pk: Optional[int] = None
         if route.has_pk:
             if route.model is None:
                 failures.append(f"{route.label}: <pk> of which model? add it to PK_MODELS in tests/authz_table.py")
                 continue
-            own_pk = _a_row(app, mworld, route)
-            if own_pk is None:
+            pk = _a_row(app, mworld, route)
+            if pk is None:
                 failures.append(f"{route.label}: the test world has no {route.model.__name__} row for company A")
                 continue
-        for principal in T.PRINCIPALS:
-            # A GET never changes data, whoever asks: it must be refused or turned away.
-            allowed = principal in allowed_set and not route.get_mutation
-            pk = own_pk
-            if route.mutating and allowed and pk is not None:
-                pk = _clone(app, route.model, pk)  # type: ignore[arg-type]
-            before = (_counts(app), _snapshot(app, route.model, pk) if pk else None) if (
-                route.mutating and not allowed) else None
-            outcome = runner.call(route, principal, pk, rows=_row_params(app, route, mworld.a.company.id))
-            refused = outcome.refused(extra) or (route.get_mutation and 300 <= outcome.status < 400)
-            who = f"{route.label} as {principal}"
-            if allowed and refused:
-                failures.append(f"{who}: should be ALLOWED, got {outcome.describe()}")
-            elif not allowed and not refused:
-                failures.append(f"{who}: should be REFUSED, got {outcome.describe()}")
-            if outcome.status >= 500:
-                failures.append(f"{who}: server error {outcome.status}")
-            leaked = sorted(w for w, rx in markers.items() if rx.search(outcome.body)) if (
-                principal in T.CUSTOMER and outcome.body) else []
-            if leaked and outcome.status < 300:
-                failures.append(f"{who}: shows company B's data {leaked}")
-            if before is not None:
-                after = (_counts(app), _snapshot(app, route.model, pk) if pk else None)
-                if after != before:
-                    failures.append(f"{who}: refused request CHANGED DATA")
+        # A GET never changes data, whoever asks: it must be refused or turned away.
+        allowed = principal in route.table[route.key] and not route.get_mutation
+        if route.mutating and allowed and pk is not None:
+            pk = _clone(app, route.model, pk)  # type: ignore[arg-type]
+        before = (_counts(app), _snapshot(app, route.model, pk) if pk else None) if (
+            route.mutating and not allowed) else None
+        outcome = runner.call(route, principal, pk, rows=_row_params(app, route, mworld.a.company.id))
+        refused = outcome.refused(extra) or (route.get_mutation and 300 <= outcome.status < 400)
+        who = f"{route.label} as {principal}"
+        if allowed and refused:
+            failures.append(f"{who}: should be ALLOWED, got {outcome.describe()}")
+        elif not allowed and not refused:
+            failures.append(f"{who}: should be REFUSED, got {outcome.describe()}")
+        if outcome.status >= 500:
+            failures.append(f"{who}: server error {outcome.status}")
+        leaked = sorted(w for w, rx in markers.items() if rx.search(outcome.body)) if (
+            principal in T.CUSTOMER and outcome.body) else []
+        if leaked and outcome.status < 300:
+            failures.append(f"{who}: shows company B's data {leaked}")
+        if before is not None:
+            after = (_counts(app), _snapshot(app, route.model, pk) if pk else None)
+            if after != before:
+                failures.append(f"{who}: refused request CHANGED DATA")
     elapsed = time.perf_counter() - started
     cases = runner.count - start_count
-    _report(request, f"authz matrix: {cases} route x principal cases over {len(routes)} route/methods "
+    _report(request, f"authz matrix as {principal}: {cases} cases over {len(routes)} route/methods "
                      f"in {elapsed:.1f}s")
-    assert cases >= 500, "the matrix ran suspiciously few cases"
     assert not failures, f"{len(failures)} of {cases} cases failed:\n  " + "\n  ".join(failures)
 
 
@@ -585,7 +571,9 @@ def _edit_body(route: Route, snapshot: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def test_foreign_rows_answer_404(app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest) -> None:
+def _foreign_rows_answer_404(app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest,
+                             principal: str) -> None:
+    """Every route with a row id, as a customer of company A, on company B's row."""
     started = time.perf_counter()
     start_count = runner.count
     failures: list[str] = []
@@ -595,26 +583,83 @@ def test_foreign_rows_answer_404(app: Flask, mworld: World, runner: Runner, requ
         if foreign_pk is None:
             failures.append(f"{route.label}: the test world has no {route.model.__name__} row for company B")
             continue
-        for principal in sorted(T.CUSTOMER):
-            before_row = _snapshot(app, route.model, foreign_pk)  # type: ignore[arg-type]
-            before_counts = _counts(app)
-            is_edit = route.endpoint.rsplit(".", 1)[-1] in ("edit", "put") and route.method in ("POST", "PUT")
-            body = _edit_body(route, before_row or {}) if is_edit else None
-            outcome = runner.call(route, principal, foreign_pk, body,
-                                  rows=_row_params(app, route, mworld.b.company.id))
-            allowed = principal in route.table[route.key]
-            who = f"{route.label} as {principal} on company B's row"
-            refused = outcome.refused(route.extra_refusals) or (
-                route.get_mutation and 300 <= outcome.status < 400)
-            if outcome.status != 404 and (allowed and not route.get_mutation or not refused):
-                failures.append(f"{who}: expected 404, got {outcome.describe()}")
-            if _snapshot(app, route.model, foreign_pk) != before_row:  # type: ignore[arg-type]
-                failures.append(f"{who}: company B's row CHANGED")
-            if _counts(app) != before_counts:
-                failures.append(f"{who}: rows were added or removed")
+        before_row = _snapshot(app, route.model, foreign_pk)  # type: ignore[arg-type]
+        before_counts = _counts(app)
+        is_edit = route.endpoint.rsplit(".", 1)[-1] in ("edit", "put") and route.method in ("POST", "PUT")
+        body = _edit_body(route, before_row or {}) if is_edit else None
+        outcome = runner.call(route, principal, foreign_pk, body,
+                              rows=_row_params(app, route, mworld.b.company.id))
+        allowed = principal in route.table[route.key]
+        who = f"{route.label} as {principal} on company B's row"
+        refused = outcome.refused(route.extra_refusals) or (
+            route.get_mutation and 300 <= outcome.status < 400)
+        if outcome.status != 404 and (allowed and not route.get_mutation or not refused):
+            failures.append(f"{who}: expected 404, got {outcome.describe()}")
+        if _snapshot(app, route.model, foreign_pk) != before_row:  # type: ignore[arg-type]
+            failures.append(f"{who}: company B's row CHANGED")
+        if _counts(app) != before_counts:
+            failures.append(f"{who}: rows were added or removed")
     elapsed = time.perf_counter() - started
     cases = runner.count - start_count
-    _report(request, f"authz matrix: {cases} foreign-row cases over {len(routes)} routes with an id "
-                     f"in {elapsed:.1f}s")
-    assert cases >= 50, "the foreign-row matrix ran suspiciously few cases"
+    _report(request, f"authz matrix as {principal}: {cases} foreign-row cases over {len(routes)} routes "
+                     f"with an id in {elapsed:.1f}s")
+    assert cases >= 25, "the foreign-row matrix ran suspiciously few cases"
     assert not failures, f"{len(failures)} of {cases} cases failed:\n  " + "\n  ".join(failures)
+
+
+# --- one class per principal -----------------------------------------------------------------
+# A class is its own scope for `pytest --dist loadscope`, so xdist can run the principals side by
+# side; `--dist loadfile` keeps the file on one worker.
+
+
+class _AsPrincipal:
+    principal: str
+
+    def test_route_access_matrix(self, app: Flask, mworld: World, runner: Runner,
+                                 request: pytest.FixtureRequest) -> None:
+        _route_access_matrix(app, mworld, runner, request, self.principal)
+
+
+class _AsCustomer(_AsPrincipal):
+    def test_foreign_rows_answer_404(self, app: Flask, mworld: World, runner: Runner,
+                                     request: pytest.FixtureRequest) -> None:
+        _foreign_rows_answer_404(app, mworld, runner, request, self.principal)
+
+
+class TestAnonymous(_AsPrincipal):
+    principal = T.ANON
+
+
+class TestAdmin(_AsPrincipal):
+    principal = T.ADMIN
+
+
+class TestSeller(_AsPrincipal):
+    principal = T.SELLER
+
+
+class TestCustomerService(_AsPrincipal):
+    principal = T.CS
+
+
+class TestManager(_AsPrincipal):
+    principal = T.MANAGER
+
+
+class TestCustomerAdmin(_AsCustomer):
+    principal = T.CADMIN
+
+
+class TestCustomerUser(_AsCustomer):
+    principal = T.CUSER
+
+
+def test_every_principal_has_its_matrix(app: Flask) -> None:
+    """Each principal of tests/authz_table.py has its class here (customers with the foreign-row
+    matrix), and the matrix asks enough cases to mean something."""
+    classes = [c for c in globals().values()
+               if isinstance(c, type) and issubclass(c, _AsPrincipal) and c.__name__.startswith("Test")]
+    assert sorted(c.principal for c in classes) == sorted(T.PRINCIPALS)
+    assert sorted(c.principal for c in classes if issubclass(c, _AsCustomer)) == sorted(T.CUSTOMER)
+    routes = [r for r in _routes(app) if r.key in r.table]
+    assert len(routes) * len(T.PRINCIPALS) >= 500, "the matrix would run suspiciously few cases"

@@ -49,7 +49,7 @@ from app.models import (
     StandingOrder,
 )
 from scripts import bench
-from tests.conftest import reset_database
+from tests.helpers import reset_database
 
 ORDERS = 300
 CENT = Decimal("0.01")

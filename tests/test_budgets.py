@@ -8,16 +8,14 @@ import json
 import re
 import threading
 from decimal import Decimal
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import budgets
-from app.domain.actors import Actor
 from app.domain.budgets import (
     consumption,
     cumulative,
@@ -29,37 +27,22 @@ from app.domain.budgets import (
 from app.domain.formatting import NBSP, OSLO, oslo_today
 from app.domain.orders import LineInput, place_order
 from app.extensions import db
-from app.models import Budget, MailOutbox, Order, PortalUser
-from tests.conftest import login
+from app.models import Budget, Order, PortalUser
 from tests.factories import World, make_user
+from tests.helpers import StatementCounter, actor, client_as, db_engine, db_session, outbox
 
 D = dt.date
 UTC = dt.timezone.utc
 
 
-def _session(app: Flask) -> Session:
-    with app.app_context():
-        return Session(db.engine, expire_on_commit=False)
-
-
-def _actor(user: PortalUser, role: str = "CustomerUser") -> Actor:
-    return Actor(id=user.id, name=user.full_name, company_id=user.company_id, roles=frozenset({role}),
-                 email=user.email)
-
-
 def _order(app: Flask, world: World, chairs: int, user: Optional[PortalUser] = None) -> Order:
     """Company A's user orders `chairs` chairs at 500 kr ex. VAT (committed)."""
-    with app.app_context(), _session(app) as s:
-        order = place_order(s, actor=_actor(user or world.a.user), company_id=world.a.company.id,
+    with app.app_context(), db_session(app) as s:
+        order = place_order(s, actor=actor(user or world.a.user, "CustomerUser"), company_id=world.a.company.id,
                             delivery_address_id=world.a.address.id,
                             lines=[LineInput(product_id=world.product.id, quantity=chairs)])
         s.commit()
         return order
-
-
-def _mails(app: Flask, kind: str = "budget_exceeded") -> list[MailOutbox]:
-    with app.app_context(), _session(app) as s:
-        return list(s.scalars(select(MailOutbox).where(MailOutbox.kind == kind).order_by(MailOutbox.id)))
 
 
 def _nok(text: str) -> str:
@@ -105,7 +88,7 @@ def test_period_keys_and_the_picker(app: Flask) -> None:
 
 
 def _at(app: Flask, order_id: int, when: dt.datetime, status: Optional[str] = None) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         order = s.get(Order, order_id)
         order.created_at = when
         if status:
@@ -126,7 +109,7 @@ def test_consumption_follows_the_oslo_calendar_and_skips_cancelled_and_rejected(
     _at(app, cancelled.id, dt.datetime(2026, 7, 2, 8, 0, tzinfo=UTC), status="cancelled")
     rejected = _order(app, world, 10)
     _at(app, rejected.id, dt.datetime(2026, 7, 3, 8, 0, tzinfo=UTC), status="rejected")
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         budget = s.get(Budget, world.a.budget.id)
         assert consumption(s, [budget], D(2026, 1, 31)) == {budget.id: Decimal("0.00")}
         assert consumption(s, [budget], D(2026, 2, 1)) == {budget.id: Decimal("1000.00")}
@@ -140,7 +123,7 @@ def test_consumption_follows_the_oslo_calendar_and_skips_cancelled_and_rejected(
 
 def test_consumption_per_user_or_whole_company_in_one_query(app: Flask, world: World) -> None:
     _order(app, world, 2, world.a.admin)  # 1000 by the admin; the world has 1000 by the user
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         company_wide = Budget(company_id=world.a.company.id, user_id=None, period="month", amount=Decimal("5000"))
         admin_year = Budget(company_id=world.a.company.id, user_id=world.a.admin.id, period="year",
                             amount=Decimal("5000"))
@@ -148,14 +131,9 @@ def test_consumption_per_user_or_whole_company_in_one_query(app: Flask, world: W
         s.add_all([company_wide, admin_year])
         s.flush()
         many = [s.get(Budget, world.a.budget.id), company_wide, admin_year, other]
-        statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(s.get_bind(), "before_cursor_execute", listener)
-        try:
+        with StatementCounter(s.get_bind()) as counter:
             used = consumption(s, many, oslo_today())
-        finally:
-            event.remove(s.get_bind(), "before_cursor_execute", listener)
-        assert len(statements) == 1
+        assert counter.count == 1
         assert used == {world.a.budget.id: Decimal("1000.00"), company_wide.id: Decimal("2000.00"),
                         admin_year.id: Decimal("1000.00"), other.id: Decimal("1000.00")}
         s.rollback()
@@ -167,15 +145,15 @@ def test_consumption_per_user_or_whole_company_in_one_query(app: Flask, world: W
 def test_soft_limit_places_the_order_and_flags_it(app: Flask, world: World) -> None:
     under = _order(app, world, 18)  # 1000 + 9000 = 10000: at the limit, not over it
     assert under.over_budget is False and under.status == "pending_approval"
-    assert _mails(app) == []
+    assert outbox(app, kind="budget_exceeded") == []
     over = _order(app, world, 1)  # 10500 > 10000: still placed, flagged
     assert over.over_budget is True and over.status == "pending_approval" and over.number
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         assert s.get(Order, over.id) is not None
 
 
 def test_admins_are_mailed_once_per_budget_per_period(app: Flask, world: World) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         second = make_user(s, app.appbuilder.sm, "hansen.sjef", "CustomerAdmin", s.get(type(world.a.company),
                                                                                        world.a.company.id))
         gone = make_user(s, app.appbuilder.sm, "hansen.sluttet", "CustomerAdmin", second.company)
@@ -184,7 +162,7 @@ def test_admins_are_mailed_once_per_budget_per_period(app: Flask, world: World) 
         s.commit()
     for _ in range(3):
         _order(app, world, 20)  # every one of them is over the limit
-    mails = _mails(app)
+    mails = outbox(app, kind="budget_exceeded")
     assert sorted(m.to_address for m in mails) == ["hansen.admin@example.no", "hansen.sjef@example.no"]
     mail = mails[0]
     assert "Bruksgrensen for Hansen Testesen er overskredet" == mail.subject
@@ -193,12 +171,12 @@ def test_admins_are_mailed_once_per_budget_per_period(app: Flask, world: World) 
     assert "<a href=" in mail.body_html and "overskredet" in mail.body_html
     # The next period: once more (an order judged as if placed in the next month).
     later = _order(app, world, 21)
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         order = s.get(Order, later.id)
         order.created_at = dt.datetime.combine(period_bounds("month", oslo_today())[1], dt.time(12), tzinfo=OSLO)
         assert budgets.apply_budgets(s, order)
         s.commit()
-    assert len(_mails(app)) == 4
+    assert len(outbox(app, kind="budget_exceeded")) == 4
 
 
 def _race(app: Flask, world: World, chairs: int) -> list[Order]:
@@ -210,7 +188,7 @@ def _race(app: Flask, world: World, chairs: int) -> list[Order]:
         try:
             with app.app_context(), Session(db.engine, expire_on_commit=False) as s:
                 barrier.wait()
-                placed.append(place_order(s, actor=_actor(world.a.user), company_id=world.a.company.id,
+                placed.append(place_order(s, actor=actor(world.a.user, "CustomerUser"), company_id=world.a.company.id,
                                           delivery_address_id=world.a.address.id,
                                           lines=[LineInput(product_id=world.product.id, quantity=chairs)]))
                 s.commit()
@@ -228,7 +206,7 @@ def _race(app: Flask, world: World, chairs: int) -> list[Order]:
 
 def _fresh_budget(app: Flask, world: World, headroom: Decimal) -> int:
     """A new monthly budget for company A's user with `headroom` left (the old ones switched off)."""
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         for b in s.scalars(select(Budget).where(Budget.company_id == world.a.company.id)):
             b.active = False
         s.flush()
@@ -250,7 +228,7 @@ def test_parallel_orders_each_over_the_limit_send_exactly_one_mail_per_admin(
         original = budgets.applicable_budgets
         monkeypatch.setattr(budgets, "applicable_budgets",
                             lambda s, company_id, user_id, lock=False: original(s, company_id, user_id))
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         make_user(s, app.appbuilder.sm, "hansen.sjef", "CustomerAdmin", s.get(type(world.a.company),
                                                                               world.a.company.id))
         s.commit()
@@ -258,7 +236,8 @@ def test_parallel_orders_each_over_the_limit_send_exactly_one_mail_per_admin(
         budget_id = _fresh_budget(app, world, Decimal("400"))  # each 500 kr order alone is over
         placed = _race(app, world, 1)
         assert len(placed) == 2 and all(o.over_budget for o in placed)
-        keys = [m.dedupe_key for m in _mails(app) if m.dedupe_key.startswith(f"budget-exceeded:{budget_id}:")]
+        keys = [m.dedupe_key for m in outbox(app, kind="budget_exceeded")
+                if m.dedupe_key.startswith(f"budget-exceeded:{budget_id}:")]
         assert len(keys) == 2 and len(set(keys)) == 2, keys  # one per admin
 
 
@@ -270,17 +249,12 @@ def test_parallel_orders_that_only_together_pass_the_limit_are_caught(app: Flask
         budget_id = _fresh_budget(app, world, Decimal("1500"))  # 1000 + 1000 > 1500, each alone is not
         placed = _race(app, world, 2)
         assert sorted(o.over_budget for o in placed) == [False, True]
-        keys = [m for m in _mails(app) if m.dedupe_key.startswith(f"budget-exceeded:{budget_id}:")]
+        keys = [m for m in outbox(app, kind="budget_exceeded")
+                if m.dedupe_key.startswith(f"budget-exceeded:{budget_id}:")]
         assert len(keys) == 1
 
 
 # --- what the order form shows -------------------------------------------------------------------
-
-
-def _client(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    login(client, username)
-    return client
 
 
 def _budget_alert(body: str) -> str:
@@ -290,7 +264,7 @@ def _budget_alert(body: str) -> str:
 
 
 def test_order_form_shows_remaining_budget_then_warning_then_over(app: Flask, world: World) -> None:
-    client = _client(app, "hansen.bruker")
+    client = client_as(app, "hansen.bruker")
     alert = _budget_alert(client.get("/bestill/").get_data(as_text=True))
     assert alert.startswith("alert-info")
     assert f"brukt {_nok('1 000,00 kr')} av {_nok('10 000,00 kr')}" in alert and f"igjen: {_nok('9 000,00 kr')}" in alert
@@ -306,7 +280,7 @@ def test_order_form_shows_remaining_budget_then_warning_then_over(app: Flask, wo
     assert alert.startswith("alert-danger") and "grensen er overskredet" in alert
     assert "du kan fortsatt bestille" in alert
     # The admin has no budget of their own: no budget box at all.
-    assert "budget-status" not in _client(app, "hansen.admin").get("/bestill/").get_data(as_text=True)
+    assert "budget-status" not in client_as(app, "hansen.admin").get("/bestill/").get_data(as_text=True)
 
 
 # --- the budget form (BudgetView) ------------------------------------------------------------------
@@ -317,7 +291,7 @@ def _form_errors(body: str) -> list[str]:
 
 
 def test_budget_form_offers_only_own_users_and_speaks_norwegian(app: Flask, world: World) -> None:
-    client = _client(app, "hansen.admin")
+    client = client_as(app, "hansen.admin")
     form = client.get("/budgetview/add").get_data(as_text=True)
     options = re.findall(r'<option value="(\d+)"', re.search(r'<select[^>]*name="user".*?</select>', form, re.S).group(0))
     assert sorted(map(int, options)) == sorted([world.a.admin.id, world.a.user.id]) and "Berg" not in form
@@ -334,7 +308,7 @@ def test_budget_form_offers_only_own_users_and_speaks_norwegian(app: Flask, worl
     response = client.post("/budgetview/add", data={"period": "quarter", "amount": "1 500,50",
                                                     "user": str(world.a.admin.id)})  # "active" unticked
     assert response.status_code == 302
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         budget = s.scalars(select(Budget).where(Budget.period == "quarter")).one()
         assert (budget.company_id, budget.user_id, budget.amount, budget.active) == (
             world.a.company.id, world.a.admin.id, Decimal("1500.50"), False)
@@ -353,7 +327,7 @@ def _figure(body: str, name: str) -> dict[str, Any]:
 
 def test_customer_admin_dashboard_shows_both_charts_with_tables(app: Flask, world: World) -> None:
     _order(app, world, 20)  # the user is over the 10 000 kr month budget now
-    client = _client(app, "hansen.admin")
+    client = client_as(app, "hansen.admin")
     response = client.get("/bruksgrense/oversikt/")
     assert response.status_code == 200
     body = response.get_data(as_text=True)
@@ -375,10 +349,10 @@ def test_customer_admin_dashboard_shows_both_charts_with_tables(app: Flask, worl
 
 
 def test_dashboard_period_picker(app: Flask, world: World) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         s.add(Budget(company_id=world.a.company.id, user_id=None, period="quarter", amount=Decimal("50000")))
         s.commit()
-    client = _client(app, "hansen.admin")
+    client = client_as(app, "hansen.admin")
     body = client.get("/bruksgrense/oversikt/?periode=quarter").get_data(as_text=True)
     assert _figure(body, "consumption-figure")["data"][0]["x"] == ["Alle brukere"]
     assert "Ingen aktive bruksgrenser" not in body
@@ -396,36 +370,29 @@ def test_dashboard_period_picker(app: Flask, world: World) -> None:
 
 
 def test_supplier_staff_choose_the_company_by_customer_number(app: Flask, world: World) -> None:
-    client = _client(app, "selger")
+    client = client_as(app, "selger")
     body = client.get("/bruksgrense/oversikt/").get_data(as_text=True)
     assert 'name="kunde"' in body and "consumption-figure" not in body
     body = client.get("/bruksgrense/oversikt/?kunde=10002").get_data(as_text=True)
     assert "Berg AS" in body and _figure(body, "consumption-figure")["data"][0]["x"] == ["Berg Testesen"]
     body = client.get("/bruksgrense/oversikt/?kunde=99999").get_data(as_text=True)
     assert "Fant ingen bedrift med kundenummer 99999." in body
-    assert _client(app, "hansen.bruker").get("/bruksgrense/oversikt/").status_code == 403
+    assert client_as(app, "hansen.bruker").get("/bruksgrense/oversikt/").status_code == 403
 
 
 def test_dashboard_runs_a_fixed_number_of_statements(app: Flask, world: World) -> None:
     def count_for(extra_users: int) -> int:
-        with app.app_context(), _session(app) as s:
+        with app.app_context(), db_session(app) as s:
             company = s.get(type(world.a.company), world.a.company.id)
             for i in range(extra_users):
                 user = make_user(s, app.appbuilder.sm, f"hansen.u{extra_users}x{i}", "CustomerUser", company)
                 s.flush()
                 s.add(Budget(company_id=company.id, user_id=user.id, period="month", amount=Decimal("100")))
             s.commit()
-        client = _client(app, "hansen.admin")
-        statements: list[str] = []
-        with app.app_context():
-            engine = db.engine
-        listener: Callable[..., None] = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
+        client = client_as(app, "hansen.admin")
+        with StatementCounter(db_engine(app)) as counter:
             assert client.get("/bruksgrense/oversikt/").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(statements)
+        return counter.count
 
     assert count_for(1) == count_for(12)
 
@@ -436,7 +403,7 @@ def test_cumulative_series_and_straight_line_forecast(app: Flask, world: World) 
     _at(app, first.id, dt.datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
     _at(app, second.id, dt.datetime(2026, 11, 9, 23, 30, tzinfo=UTC))  # 10 November in Oslo
     _at(app, world.a.order.id, dt.datetime(2026, 10, 31, 22, 59, tzinfo=UTC))  # 31 October 23:59 Oslo
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         budget = s.get(Budget, world.a.budget.id)
         series = cumulative(s, budget, D(2026, 11, 15), today=D(2026, 11, 15))
         values = dict(series["days"])

@@ -31,8 +31,8 @@ from app.domain.links import portal_link
 from app.extensions import db
 from app.models import Budget, Inquiry, MailOutbox, Order, PickupReservation, PortalUser
 from app.views.reports import charts
-from tests.conftest import api_token, auth_header, login
 from tests.factories import World
+from tests.helpers import api_token, auth_header, login
 
 D = dt.date
 UTC = dt.timezone.utc

@@ -28,7 +28,10 @@ from app.domain.errors import Forbidden, ValidationFailed
 from app.domain.validation import InvalidValue, validate_email, validate_phone
 from app.models import Company, MailOutbox, PortalUser
 from tests.factories import World
-from tests.test_min_side_company import Api, _errors, _field_error, _page, _session
+from tests.helpers import Caller
+from tests.helpers import client_as as _page
+from tests.helpers import db_session as _session
+from tests.test_min_side_company import _errors, _field_error
 
 DIGITS_ONLY = "Kundenummeret består av siffer."
 TAKEN = "Kundenummeret er allerede i bruk."
@@ -36,6 +39,10 @@ BAD_EMAIL = "Ugyldig e-postadresse."
 BAD_PHONE = "Skriv et telefonnummer med siffer, for eksempel +47 22 00 00 00."
 # Refused by email-validator (two dots in a row); the old pattern let it through.
 INVALID_EMAIL = "ola..nordmann@hansen.no"
+
+
+def Api(app: Any, username: str) -> Caller:  # noqa: N802 - reads like the client it builds
+    return Caller(app, username, prefix="/api/v1")
 
 
 # --- helpers --------------------------------------------------------------------------------

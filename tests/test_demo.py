@@ -12,8 +12,8 @@ from flask_appbuilder import Model
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-from app.domain.budgets import consumption
 from app.demo import DEMO_PASSWORD, DEMO_USERS, EXTRA_COMPANIES
+from app.domain.budgets import consumption
 from app.domain.formatting import oslo_today, to_oslo
 from app.domain.pricing import order_totals
 from app.domain.validation import validate_org_number
@@ -32,7 +32,7 @@ from app.models import (
     StandingOrder,
     Store,
 )
-from tests.conftest import FAB_SECURITY_TABLES, reset_database
+from tests.helpers import FAB_SECURITY_TABLES, reset_database
 
 ALL_STATUSES = {"pending_approval", "processing", "shipped", "partially_delivered", "invoiced", "cancelled", "rejected"}
 NO_APPROVAL_STATUSES = ALL_STATUSES - {"pending_approval", "rejected"}

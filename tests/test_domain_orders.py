@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.domain import approvals, orders, quotes
-from app.domain.orders import fulfilment
-from app.domain.actors import Actor
 from app.domain.budgets import period_bounds
 from app.domain.errors import AlreadyHandled, Forbidden, NotAllowed, ValidationFailed
 from app.domain.formatting import oslo_today
+from app.domain.orders import fulfilment
 from app.extensions import db
 from app.models import MailOutbox, Order, OrderEvent, Quote, Shipment
+from tests.helpers import actor
 
 UTC = dt.timezone.utc
 
@@ -28,21 +28,17 @@ def session(app, world):
             yield s
 
 
-def actor(user, roles):
-    return Actor(id=user.id, name=user.username, company_id=user.company_id, roles=frozenset(roles), email=user.email)
-
-
 def customer(world, company="a"):
     t = getattr(world, company)
-    return actor(t.user, {"CustomerUser"})
+    return actor(t.user, "CustomerUser")
 
 
 def seller(world):
-    return actor(world.staff["Seller"], {"Seller"})
+    return actor(world.staff["Seller"], "Seller")
 
 
 def cs(world):
-    return actor(world.staff["CustomerService"], {"CustomerService"})
+    return actor(world.staff["CustomerService"], "CustomerService")
 
 
 def place(session, world, company="a", **kw):

@@ -198,7 +198,7 @@ def test_template_filters_follow_the_request(app: Flask) -> None:
 
 
 def test_money_on_a_page_follows_the_language(app: Flask, client: FlaskClient, world) -> None:  # noqa: ANN001
-    from tests.conftest import login
+    from tests.helpers import login
 
     url = f"/mycompanyview/edit/{world.a.company.id}"
     if not any(rule.rule == "/mycompanyview/edit/<pk>" for rule in app.url_map.iter_rules()):

@@ -21,11 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import mail as mail_delivery
-from app.domain.mail import OUTBOX_HEADER, SuppressedSending, backoff, claim, deliver
-from app.domain.mail import queue_mail
+from app.domain.mail import OUTBOX_HEADER, SuppressedSending, backoff, claim, deliver, queue_mail
 from app.extensions import db
 from app.models import MailOutbox, utcnow
 from tests.factories import World
+from tests.helpers import db_session, is_postgres
 
 REFUSED = "avvist@example.no"
 
@@ -96,13 +96,8 @@ class _mail_to:
         self.state.server, self.state.port, self.state.suppress, self.state.default_sender = self.saved
 
 
-def _session(app: Flask) -> Session:
-    with app.app_context():
-        return Session(db.engine, expire_on_commit=False)
-
-
 def _queue(app: Flask, *addresses: str) -> list[int]:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         rows = [queue_mail(s, kind="test", to=to, subject=f"Ordrebekreftelse {i} – ærlig talt",
                            text=f"Hei {to}!\n\nTakk for bestillingen. Æ, ø og å.", link="http://portal/orderview/show/1")
                 for i, to in enumerate(addresses)]
@@ -111,12 +106,12 @@ def _queue(app: Flask, *addresses: str) -> list[int]:
 
 
 def _rows(app: Flask) -> dict[int, MailOutbox]:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         return {r.id: r for r in s.scalars(select(MailOutbox))}
 
 
 def _deliver(app: Flask, **kwargs: Any) -> mail_delivery.DeliveryReport:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         return deliver(s, **kwargs)
 
 
@@ -155,7 +150,7 @@ def test_the_real_order_confirmation_links_to_the_order(app: Flask, world: World
     from app.domain.actors import Actor
     from app.domain.orders import LineInput, place_order
 
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         user = world.a.user
         order = place_order(s, actor=Actor(id=user.id, name=user.full_name, company_id=user.company_id,
                                            roles=frozenset({"CustomerUser"}), email=user.email),
@@ -252,7 +247,7 @@ def test_suppressed_sending_marks_nothing_sent(app: Flask, world: World) -> None
 def test_a_claimed_row_is_left_alone_until_its_lease_runs_out(app: Flask, world: World) -> None:
     ids = _queue(app, "kari@example.no", "ola@example.no")
     now = _soon()
-    with app.app_context(), _session(app) as first, _session(app) as second:
+    with app.app_context(), db_session(app) as first, db_session(app) as second:
         assert claim(first, now) == ids
         assert claim(second, now) == [] and claim(second, now, include_waiting=True) == []
         # The first sender died without a word: after the lease another takes the rows over.
@@ -263,7 +258,6 @@ def test_a_claimed_row_is_left_alone_until_its_lease_runs_out(app: Flask, world:
 def test_two_senders_at_once_never_send_a_row_twice(app: Flask, world: World) -> None:
     """PostgreSQL: SKIP LOCKED, the senders share the work. SQLite: the conditional UPDATE of each
     claim lets only one sender take a row (one writer at a time)."""
-    from tests.conftest import is_postgres
 
     handler, port = Collector(delay=0.005), _free_port()
     controller = _start(handler, port)

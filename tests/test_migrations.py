@@ -96,7 +96,7 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path: Path) -> None:
 
 
 def test_migrations_form_one_line_of_history() -> None:
-    """One head, no branches: two helpers adding migrations at once must be merged."""
+    """One head, no branches: two branches that each add a migration must be merged."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 

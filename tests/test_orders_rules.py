@@ -27,9 +27,9 @@ from app.domain.links import portal_link
 from app.domain.orders import fulfilment, invoice_pdf
 from app.extensions import db
 from app.models import Company, Invoice, MailOutbox, Order, OrderLine, Product, Shipment
-from tests.conftest import login
 from tests.factories import World
-from tests.test_api import API, Caller
+from tests.helpers import Caller, login
+from tests.test_api import API
 
 As = Callable[[str], Caller]
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,8 +24,8 @@ from app.domain.errors import NotAllowed, ValidationFailed
 from app.domain.formatting import oslo_today
 from app.extensions import db
 from app.models import Company, Order, Product, Quote, QuoteLine, QuoteStatus, StandingOrder
-from tests.conftest import api_token, auth_header, login
 from tests.factories import World
+from tests.helpers import api_token, auth_header, login
 
 API = "/api/v1"
 LOCKED = "Bare utkast og sendte tilbud kan endres."

@@ -1,4 +1,4 @@
-"""Rapporter (issue 6): every figure checked against numbers worked out by hand from a small fixed data
+"""Rapporter: every figure checked against numbers worked out by hand from a small fixed data
 set, on SQLite and (with TEST_DATABASE_URL) on PostgreSQL: the same expectations on both; the CSV
 format; who may open the reports.
 
@@ -29,14 +29,13 @@ from typing import Any, Iterator, Optional
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.domain import reports as R
 from app.models import Budget, Company, Invoice, Order, OrderEvent, PortalUser
-from tests.conftest import is_postgres, login
 from tests.factories import World
+from tests.helpers import StatementCounter, client_as, is_postgres
 
 UTC = dt.timezone.utc
 PERIOD = R.Period(dt.date(2025, 1, 1), dt.date(2025, 3, 31))
@@ -331,23 +330,13 @@ def test_budget_consumption_across_companies(data: Data, session: Session) -> No
 
 def test_reports_use_a_fixed_number_of_statements(app: Flask, data: Data, session: Session) -> None:
     """Aggregates in SQL: the number of statements does not grow with the number of orders."""
-    statements: list[str] = []
-    engine = session.get_bind()
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with app.test_request_context():
-            for build in (lambda: R.sales_by_month(session, PERIOD), lambda: R.status_report(session, PERIOD),
-                          lambda: R.approval_report(session, PERIOD), lambda: R.top_customers(session, PERIOD),
-                          lambda: R.budget_report(session, dt.date(2025, 2, 15))):
-                statements.clear()
-                build()
-                assert len(statements) <= 4, statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with StatementCounter(session.get_bind()) as counter, app.test_request_context():
+        for build in (lambda: R.sales_by_month(session, PERIOD), lambda: R.status_report(session, PERIOD),
+                      lambda: R.approval_report(session, PERIOD), lambda: R.top_customers(session, PERIOD),
+                      lambda: R.budget_report(session, dt.date(2025, 2, 15))):
+            counter.statements.clear()
+            build()
+            assert counter.count <= 4, counter.statements
 
 
 # --- pages and CSV -------------------------------------------------------------------------------
@@ -412,14 +401,8 @@ def _as_csv(cell: str) -> str:
     return cell.replace(" ", "") if any(ch.isdigit() for ch in cell) and "," in cell else cell
 
 
-def _client(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    login(client, username)
-    return client
-
-
 def test_sales_page_and_csv(app: Flask, data: Data) -> None:
-    client = _client(app, "leder")
+    client = client_as(app, "leder")
     page = client.get(PAGES["sales"], query_string=Q1)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -443,7 +426,7 @@ def test_sales_page_and_csv(app: Flask, data: Data) -> None:
 
 @pytest.mark.parametrize("method", REPORT_METHODS)
 def test_every_csv_holds_exactly_the_rows_on_the_page(app: Flask, data: Data, method: str) -> None:
-    client = _client(app, "leder")
+    client = client_as(app, "leder")
     query = BUDGET_DAY if method == "budgets" else Q1
     html = client.get(PAGES[method], query_string=query).get_data(as_text=True)
     tables = page_tables(html)
@@ -457,7 +440,7 @@ def test_every_csv_holds_exactly_the_rows_on_the_page(app: Flask, data: Data, me
 
 
 def test_csv_figures_of_the_other_reports(app: Flask, data: Data) -> None:
-    client = _client(app, "leder")
+    client = client_as(app, "leder")
     lead = read_csv(client.get(CSVS["approvals"], query_string={**Q1, "tabell": "ledetid"}))
     assert lead[0] == ["Uke", "Behandlet", "Godkjent", "Avvist", "Median (timer)", "90-persentil (timer)"]
     assert lead[7] == ["uke 7/2025", "4", "3", "1", "1,5", "17,4"]
@@ -489,7 +472,7 @@ def test_csv_figures_of_the_other_reports(app: Flask, data: Data) -> None:
 
 
 def test_bad_filter_values_give_a_message_and_the_default(app: Flask, data: Data) -> None:
-    client = _client(app, "leder")
+    client = client_as(app, "leder")
     for query, field, message in (
         ({"fra": "31.02.2025"}, "fra", "Skriv datoen som dd.mm.åååå."),
         ({"fra": "2025-03-01", "til": "2025-01-01"}, "til", "Til-datoen kan ikke være før fra-datoen."),
@@ -516,7 +499,7 @@ def test_default_period_is_the_last_twelve_months(app: Flask, data: Data) -> Non
     from app.domain.formatting import oslo_today
 
     period = R.default_period(oslo_today())
-    html = _client(app, "admin").get(PAGES["sales"]).get_data(as_text=True)
+    html = client_as(app, "admin").get(PAGES["sales"]).get_data(as_text=True)
     assert f'value="{period.first.isoformat()}"' in html and f'value="{period.last.isoformat()}"' in html
     assert len(page_tables(html)["salg"]) == 1 + 12 + 1  # header, 12 months, sum
 
@@ -526,14 +509,14 @@ def test_default_period_is_the_last_twelve_months(app: Flask, data: Data) -> Non
 
 @pytest.mark.parametrize("role", ["CustomerAdmin", "CustomerUser", "Seller", "CustomerService"])
 def test_only_manager_and_admin_open_reports(app: Flask, world: World, role: str) -> None:
-    client = _client(app, world.user(role).username)
+    client = client_as(app, world.user(role).username)
     for url in [*PAGES.values(), *CSVS.values()]:
         assert client.get(url, query_string=Q1).status_code == 403, (role, url)
 
 
 @pytest.mark.parametrize("role", ["Manager", "Admin"])
 def test_manager_and_admin_open_every_report(app: Flask, world: World, role: str) -> None:
-    client = _client(app, world.user(role).username)
+    client = client_as(app, world.user(role).username)
     for url in [*PAGES.values(), *CSVS.values()]:
         assert client.get(url).status_code == 200, (role, url)
     menu = client.get("/").get_data(as_text=True)
@@ -551,7 +534,7 @@ def test_plotly_js_comes_from_the_installed_package(app: Flask, world: World) ->
 
     from app.registry import PLOTLY_JS, PLOTLY_JS_URL
 
-    client = _client(app, "leder")
+    client = client_as(app, "leder")
     html = client.get(PAGES["sales"]).get_data(as_text=True)
     assert f'src="{PLOTLY_JS_URL}"' in html and "cdn" not in html.lower()
     response = client.get(PLOTLY_JS_URL)

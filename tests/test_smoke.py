@@ -1,4 +1,4 @@
-from tests.conftest import api_token, login
+from tests.helpers import api_token, login
 
 
 def test_login_page_and_api_login(client, world):

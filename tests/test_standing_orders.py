@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -27,8 +26,8 @@ from app.domain.orders import LineInput
 from app.domain.standing_orders import Plan, is_delivery_day, is_scheduled, month_day, next_deliveries
 from app.extensions import db
 from app.models import Budget, Company, MailOutbox, Order, StandingOrder
-from tests.conftest import api_token, auth_header, login
 from tests.factories import World
+from tests.helpers import actor, api_headers, client_as, db_session, text_of
 
 D = dt.date
 
@@ -131,18 +130,11 @@ def test_next_deliveries_agrees_with_a_day_by_day_scan() -> None:
         assert found == scan, plan
 
 
-# --- helpers for the database tests ----------------------------------------------------------
-
-
-def _session(app: Flask) -> Session:
-    with app.app_context():
-        return Session(db.engine, expire_on_commit=False)
+# --- the database tests ----------------------------------------------------------------------
 
 
 def _admin(world: World, tenant: str = "a") -> Actor:
-    user = getattr(world, tenant).admin
-    return Actor(id=user.id, name=user.full_name, company_id=user.company_id, roles=frozenset({"CustomerAdmin"}),
-                 email=user.email)
+    return actor(getattr(world, tenant).admin, "CustomerAdmin")
 
 
 def _next_weekday(day: dt.date, weekday: int) -> dt.date:
@@ -173,7 +165,7 @@ def monday(world: World) -> dt.date:
 
 
 def test_customer_admin_creates_a_plan_for_the_own_company(app: Flask, world: World) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         item = so_rules.create_standing_order(s, _admin(world), None, _plan_input(
             world, frequency="every_n_weeks", interval_weeks=2, day_of_month=9))
         s.commit()
@@ -184,7 +176,7 @@ def test_customer_admin_creates_a_plan_for_the_own_company(app: Flask, world: Wo
 
 
 def test_card_customers_are_refused_with_the_reason(app: Flask, world: World) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         with pytest.raises(NotAllowed) as exc:
             so_rules.create_standing_order(s, _admin(world, "b"), None, _plan_input(
                 world, delivery_address_id=world.b.address.id))
@@ -212,7 +204,7 @@ def test_card_customers_are_refused_with_the_reason(app: Flask, world: World) ->
 ])
 def test_bad_plans_are_refused_per_field_and_nothing_is_written(app: Flask, world: World, overrides: dict,
                                                                  field: str) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         before = s.scalar(select(func.count()).select_from(StandingOrder))
         with pytest.raises(ValidationFailed) as exc:
             so_rules.create_standing_order(s, _admin(world), None, _plan_input(world, **overrides))
@@ -222,7 +214,7 @@ def test_bad_plans_are_refused_per_field_and_nothing_is_written(app: Flask, worl
 
 
 def test_configuration_and_foreign_address_are_checked(app: Flask, world: World) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         with pytest.raises(ValidationFailed) as exc:
             so_rules.create_standing_order(s, _admin(world), None, _plan_input(
                 world, delivery_address_id=world.b.address.id,
@@ -232,7 +224,7 @@ def test_configuration_and_foreign_address_are_checked(app: Flask, world: World)
 
 def test_update_pause_and_skip(app: Flask, world: World, monday: dt.date) -> None:
     plan_id = world.a.standing_order.id
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         admin = _admin(world)
         item = so_rules.update_standing_order(s, plan_id, admin, so_rules.PlanInput(name="Nytt navn"),
                                               provided={"name"})
@@ -261,14 +253,14 @@ def test_update_pause_and_skip(app: Flask, world: World, monday: dt.date) -> Non
 
 
 def _run(app: Flask, day: dt.date) -> so_rules.RunSummary:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         return so_rules.generate_due(s, day)
 
 
 def test_generator_places_orders_through_the_order_rules_and_is_idempotent(app: Flask, world: World,
                                                                            monday: dt.date) -> None:
     plan_id = world.a.standing_order.id
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         s.get(StandingOrder, plan_id).created_by_id = world.a.admin.id
         s.commit()
     first = _run(app, monday)
@@ -279,7 +271,7 @@ def test_generator_places_orders_through_the_order_rules_and_is_idempotent(app: 
     second = _run(app, monday)
     assert {o.standing_order_id: o.result for o in second.outcomes} == {
         plan_id: "exists", world.b.standing_order.id: "refused"}
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         orders = _orders_of(s, plan_id)
         assert len(orders) == 1
         order = orders[0]
@@ -296,23 +288,23 @@ def test_generator_places_orders_through_the_order_rules_and_is_idempotent(app: 
 
 
 def test_generated_order_goes_through_budgets(app: Flask, world: World, monday: dt.date) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         s.get(StandingOrder, world.a.standing_order.id).created_by_id = world.a.admin.id
         s.add(Budget(company_id=world.a.company.id, user_id=world.a.admin.id, period="month",
                      amount=Decimal("100.00")))
         s.commit()
     assert _run(app, monday).count("created") == 1
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         order = _orders_of(s, world.a.standing_order.id)[0]
         assert order.over_budget is True
 
 
 def test_pause_skip_and_end_are_respected_by_the_generator(app: Flask, world: World, monday: dt.date) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         s.get(StandingOrder, world.a.standing_order.id).skip_date = monday
         s.commit()
     assert _run(app, monday).count("created") == 0
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         plan = s.get(StandingOrder, world.a.standing_order.id)
         plan.skip_date, plan.paused_until = None, monday + dt.timedelta(weeks=1)
         s.commit()
@@ -322,14 +314,14 @@ def test_pause_skip_and_end_are_respected_by_the_generator(app: Flask, world: Wo
 
 
 def test_a_plan_whose_product_was_withdrawn_fails_alone(app: Flask, world: World, monday: dt.date) -> None:
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         s.get(Company, world.b.company.id).payment_terms = "invoice"
         s.get(StandingOrder, world.a.standing_order.id).lines[0].product.active = False
         s.commit()
     summary = _run(app, monday)
     assert summary.count("failed") == 2  # both plans order the withdrawn product
     assert all("produkt" in o.message for o in summary.outcomes)
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         assert s.scalar(select(func.count()).select_from(Order).where(Order.standing_order_id.is_not(None))) == 0
 
 
@@ -341,7 +333,7 @@ def test_losing_the_race_for_a_delivery_is_reported_as_existing(app: Flask, worl
     again = _run(app, monday)
     mine = next(o for o in again.outcomes if o.standing_order_id == world.a.standing_order.id)
     assert mine.result == "exists"
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         assert len(_orders_of(s, world.a.standing_order.id)) == 1
 
 
@@ -372,7 +364,7 @@ def _parallel(app: Flask, day: dt.date, runs: int = 2) -> list[so_rules.RunSumma
 def test_two_generators_at_once_make_one_order_per_delivery(app: Flask, world: World, monday: dt.date,
                                                             monkeypatch: pytest.MonkeyPatch, look_first: bool) -> None:
     # More plans than the world has, so the two runs really overlap.
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         template = s.get(StandingOrder, world.a.standing_order.id)
         for i in range(8):
             copy = StandingOrder(company_id=template.company_id, name=f"Plan {i}", frequency="weekly", weekday=0,
@@ -390,7 +382,7 @@ def test_two_generators_at_once_make_one_order_per_delivery(app: Flask, world: W
         for r in results:
             assert r.count("failed") == 0
             assert r.count("created") + r.count("exists") == 9
-        with app.app_context(), _session(app) as s:
+        with app.app_context(), db_session(app) as s:
             per_delivery = s.execute(select(Order.standing_order_id, func.count()).where(
                 Order.delivery_date == day).group_by(Order.standing_order_id)).all()
             assert len(per_delivery) == 9 and all(n == 1 for _id, n in per_delivery)
@@ -417,21 +409,11 @@ def test_cli_shows_progress_and_a_summary(app: Flask, world: World, monday: dt.d
 # --- pages ---------------------------------------------------------------------------------------
 
 
-def _client(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    login(client, username)
-    return client
-
-
-def _text(response: Any) -> str:
-    return response.get_data(as_text=True)
-
-
 def test_customer_admin_creates_a_plan_on_the_page(app: Flask, world: World) -> None:
-    client = _client(app, "hansen.admin")
+    client = client_as(app, "hansen.admin")
     page = client.get("/faste-ordre/ny")
     assert page.status_code == 200
-    body = _text(page)
+    body = text_of(page)
     assert "Leveringsplan" in body and 'name="lines-0-product_id"' in body and "product-select" in body
     start = _next_weekday(oslo_today(), 2)
     form = {"name": "Frukt annenhver onsdag", "delivery_address_id": str(world.a.address.id),
@@ -439,12 +421,12 @@ def test_customer_admin_creates_a_plan_on_the_page(app: Flask, world: World) -> 
             "start_date": start.isoformat(), "end_date": "",
             "lines-0-product_id": str(world.product.id), "lines-0-quantity": "5"}
     response = client.post("/faste-ordre/ny", data=form)
-    assert response.status_code == 302, _text(response)
-    with app.app_context(), _session(app) as s:
+    assert response.status_code == 302, text_of(response)
+    with app.app_context(), db_session(app) as s:
         item = s.scalars(select(StandingOrder).where(StandingOrder.name == "Frukt annenhver onsdag")).one()
         assert (item.company_id, item.frequency, item.interval_weeks, item.weekday, item.day_of_month) == (
             world.a.company.id, "every_n_weeks", 2, 2, None)
-    show = _text(client.get(response.headers["Location"]))
+    show = text_of(client.get(response.headers["Location"]))
     assert "Hver 2. uke, onsdag" in show
     for i in range(5):
         assert (start + dt.timedelta(weeks=2 * i)).strftime("%d.%m.%Y") in show
@@ -452,12 +434,12 @@ def test_customer_admin_creates_a_plan_on_the_page(app: Flask, world: World) -> 
 
 
 def test_bad_form_input_is_shown_next_to_the_fields(app: Flask, world: World) -> None:
-    client = _client(app, "hansen.admin")
+    client = client_as(app, "hansen.admin")
     response = client.post("/faste-ordre/ny", data={
         "name": "", "delivery_address_id": str(world.b.address.id), "frequency": "monthly", "day_of_month": "x",
         "start_date": "2020-13-01", "lines-0-product_id": str(world.configurable.id), "lines-0-quantity": "1",
         "lines-0-width": "999"})
-    body = _text(response)
+    body = text_of(response)
     assert response.status_code == 200
     assert "Den faste ordren er ikke lagret" in body
     assert "Skriv et helt tall." in body and "Skriv en dato (dd.mm.åååå)." in body
@@ -465,55 +447,55 @@ def test_bad_form_input_is_shown_next_to_the_fields(app: Flask, world: World) ->
         "name": "", "delivery_address_id": str(world.b.address.id), "frequency": "monthly", "day_of_month": "31",
         "start_date": oslo_today().isoformat(), "lines-0-product_id": str(world.configurable.id),
         "lines-0-quantity": "1", "lines-0-width": "999"})
-    body = _text(response)
+    body = text_of(response)
     for message in ("Gi den faste ordren et navn.", "Velg en leveringsadresse for kundekontoen.",
                     "Bredde må være mellom 80 og 240 cm"):
         assert message in body
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         assert s.scalar(select(func.count()).select_from(StandingOrder)) == 2
 
 
 def test_edit_pause_and_skip_on_the_page(app: Flask, world: World, monday: dt.date) -> None:
-    client = _client(app, "hansen.admin")
+    client = client_as(app, "hansen.admin")
     pk = world.a.standing_order.id
     page = client.get(f"/faste-ordre/{pk}/endre")
-    assert page.status_code == 200 and 'value="Ukentlig påfyll"' in _text(page)
+    assert page.status_code == 200 and 'value="Ukentlig påfyll"' in text_of(page)
     response = client.post(f"/faste-ordre/{pk}/endre", data={
         "name": "Påfyll", "delivery_address_id": str(world.a.address.id), "frequency": "monthly",
         "day_of_month": "31", "weekday": "0", "start_date": world.a.standing_order.start_date.isoformat(),
         "active": "1", "lines-0-product_id": str(world.product.id), "lines-0-quantity": "2"})
-    assert response.status_code == 302, _text(response)
-    with app.app_context(), _session(app) as s:
+    assert response.status_code == 302, text_of(response)
+    with app.app_context(), db_session(app) as s:
         item = s.get(StandingOrder, pk)
         assert (item.name, item.frequency, item.day_of_month, item.weekday, item.lines[0].quantity) == (
             "Påfyll", "monthly", 31, None, 2)
     first = next_deliveries(item, oslo_today(), 1)[0]
     response = client.post(f"/faste-ordre/{pk}/hopp-over", data={"date": first.isoformat()})
     assert response.status_code == 302
-    show = _text(client.get(f"/standingorderview/show/{pk}"))
+    show = text_of(client.get(f"/standingorderview/show/{pk}"))
     assert f"Leveringen {first.strftime('%d.%m.%Y')} hoppes over." in show
     until = first + dt.timedelta(days=40)
     client.post(f"/faste-ordre/{pk}/pause", data={"until": until.isoformat()})
-    show = _text(client.get(f"/standingorderview/show/{pk}"))
+    show = text_of(client.get(f"/standingorderview/show/{pk}"))
     assert f"Pause til og med {until.strftime('%d.%m.%Y')}." in show
     client.post(f"/faste-ordre/{pk}/pause", data={"end": "1"})
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         assert s.get(StandingOrder, pk).paused_until is None
     # A date in the past is refused with a message, nothing changes.
     response = client.post(f"/faste-ordre/{pk}/pause", data={"until": "2000-01-01"}, follow_redirects=True)
-    assert "Pausen må vare til i dag eller en senere dato." in _text(response)
+    assert "Pausen må vare til i dag eller en senere dato." in text_of(response)
 
 
 def test_generated_orders_are_listed_on_the_plan_and_the_order_shows_its_plan(app: Flask, world: World,
                                                                               monday: dt.date) -> None:
     _run(app, monday)
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         order = _orders_of(s, world.a.standing_order.id)[0]
-    client = _client(app, "hansen.bruker")  # a customer user may read the plans
-    show = _text(client.get(f"/standingorderview/show/{world.a.standing_order.id}"))
+    client = client_as(app, "hansen.bruker")  # a customer user may read the plans
+    show = text_of(client.get(f"/standingorderview/show/{world.a.standing_order.id}"))
     assert order.number in show and monday.strftime("%d.%m.%Y") in show
     assert 'id="pause-form"' not in show and "Endre fast ordre" not in show  # reading only
-    order_page = _text(client.get(f"/orderview/show/{order.id}"))
+    order_page = text_of(client.get(f"/orderview/show/{order.id}"))
     origin = re.search(r'<p class="standing-order-origin">(.*?)</p>', order_page, re.S).group(1)
     assert "Fra fast ordre" in origin and f"/standingorderview/show/{world.a.standing_order.id}" in origin
     assert "Ukentlig påfyll" in origin and f"levering {monday.strftime('%d.%m.%Y')}" in origin
@@ -523,21 +505,21 @@ def test_generated_orders_are_listed_on_the_plan_and_the_order_shows_its_plan(ap
 
 
 def test_card_customer_sees_why_there_are_no_standing_orders(app: Flask, world: World) -> None:
-    client = _client(app, "berg.admin")
-    listing = _text(client.get("/standingorderview/list/"))
+    client = client_as(app, "berg.admin")
+    listing = text_of(client.get("/standingorderview/list/"))
     assert "Kun tilgjengelig for fakturakunder." in listing and "Opprett fast ordre" not in listing
     page = client.get("/faste-ordre/ny")
-    assert page.status_code == 200 and "Kun tilgjengelig for fakturakunder." in _text(page)
-    assert 'name="lines-0-product_id"' not in _text(page)
+    assert page.status_code == 200 and "Kun tilgjengelig for fakturakunder." in text_of(page)
+    assert 'name="lines-0-product_id"' not in text_of(page)
     response = client.post(f"/faste-ordre/{world.b.standing_order.id}/pause", data={"until": oslo_today().isoformat()},
                            follow_redirects=True)
-    assert "Kun tilgjengelig for fakturakunder." in _text(response)
-    invoice_listing = _text(_client(app, "hansen.admin").get("/standingorderview/list/"))
+    assert "Kun tilgjengelig for fakturakunder." in text_of(response)
+    invoice_listing = text_of(client_as(app, "hansen.admin").get("/standingorderview/list/"))
     assert "Opprett fast ordre" in invoice_listing and "Kun tilgjengelig for fakturakunder." not in invoice_listing
 
 
 def test_pages_of_another_companys_plan_are_404(app: Flask, world: World) -> None:
-    client = _client(app, "hansen.admin")
+    client = client_as(app, "hansen.admin")
     pk = world.b.standing_order.id
     assert client.get(f"/faste-ordre/{pk}/endre").status_code == 404
     assert client.post(f"/faste-ordre/{pk}/hopp-over", data={"undo": "1"}).status_code == 404
@@ -549,10 +531,6 @@ def test_pages_of_another_companys_plan_are_404(app: Flask, world: World) -> Non
 API = "/api/v1/standing_order/"
 
 
-def _api(app: Flask, username: str) -> dict[str, str]:
-    return auth_header(api_token(app.test_client(), username))
-
-
 def _body(world: World, **overrides: Any) -> dict[str, Any]:
     body = {"name": "Papir", "delivery_address_id": world.a.address.id, "frequency": "monthly", "day_of_month": 31,
             "start_date": (oslo_today() + dt.timedelta(days=1)).isoformat(),
@@ -562,7 +540,7 @@ def _body(world: World, **overrides: Any) -> dict[str, Any]:
 
 
 def test_api_create_change_pause_skip(app: Flask, world: World) -> None:
-    client, headers = app.test_client(), _api(app, "hansen.admin")
+    client, headers = app.test_client(), api_headers(app, "hansen.admin")
     response = client.post(API, json=_body(world), headers=headers)
     assert response.status_code == 201, response.json
     result, pk = response.json["result"], response.json["id"]
@@ -590,7 +568,7 @@ def test_api_create_change_pause_skip(app: Flask, world: World) -> None:
 
 def test_api_refusals(app: Flask, world: World) -> None:
     client = app.test_client()
-    admin = _api(app, "hansen.admin")
+    admin = api_headers(app, "hansen.admin")
     errors = client.post(API, json=_body(world, weekday=9, frequency="weekly", lines=[]), headers=admin)
     assert errors.status_code == 400 and {"weekday", "lines"} <= set(errors.json["message"])
     errors = client.post(API, json=_body(world, company_id=world.b.company.id), headers=admin)
@@ -600,16 +578,16 @@ def test_api_refusals(app: Flask, world: World) -> None:
     errors = client.post(API, json=_body(world, start_date="31.12.2026"), headers=admin)
     assert errors.status_code == 400 and "start_date" in errors.json["message"]
     # Card customers: 409 with the reason, whatever the body.
-    card = _api(app, "berg.admin")
+    card = api_headers(app, "berg.admin")
     response = client.post(API, json=_body(world, delivery_address_id=world.b.address.id), headers=card)
     assert response.status_code == 409 and response.json["message"] == "Kun tilgjengelig for fakturakunder."
     response = client.post(f"{API}{world.b.standing_order.id}/pause", json={"until": None}, headers=card)
     assert response.status_code == 409
     # A customer user reads, but may not write; another company's plan is 404.
-    user = _api(app, "hansen.bruker")
+    user = api_headers(app, "hansen.bruker")
     assert client.get(f"{API}{world.a.standing_order.id}", headers=user).status_code == 200
     assert client.post(API, json=_body(world), headers=user).status_code == 403
     assert client.put(f"{API}{world.b.standing_order.id}", json={"name": "x"}, headers=admin).status_code == 404
     assert client.post(f"{API}{world.b.standing_order.id}/skip", json={"date": None}, headers=admin).status_code == 404
-    with app.app_context(), _session(app) as s:
+    with app.app_context(), db_session(app) as s:
         assert s.get(StandingOrder, world.b.standing_order.id).name == "Ukentlig påfyll"

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.templating import DispatchingJinjaLoader
 from flask.testing import FlaskClient
 
-from tests.conftest import login
+from tests.helpers import login
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ROOT / "app" / "templates" / "appbuilder"

@@ -8,8 +8,8 @@ links another company's row raises `TenantViolation`, for links also when there 
 
 Part 2 (doors): creating or editing with another company's company_id, delivery address, budget
 or user is refused through the pages (FAB add/edit forms) and through the REST API, and nothing is
-written. These tests find the views/APIs by their class names (app/roles.py is the contract) and
-skip with a reason while a view does not exist yet.
+written. These tests find the views/APIs by their class names (app/roles.py is the contract); a
+view or API that is not registered fails the test.
 """
 from __future__ import annotations
 
@@ -36,22 +36,13 @@ from app.models import (
     Store,
 )
 from app.tenancy import TenantViolation, clear_request_tenant, set_request_tenant
-from tests.conftest import reset_database
-from tests.factories import World, build_world
-
-
-def _build(app: Flask) -> World:
-    from app.extensions import db
-
-    reset_database(app)
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as session:
-            return build_world(session, app.appbuilder.sm)
+from tests.factories import World
+from tests.helpers import api_headers, endpoint_rule, fresh_world, login
 
 
 @pytest.fixture(scope="module")
 def _module_world(app: Flask) -> dict[str, World]:
-    return {"world": _build(app)}
+    return {"world": fresh_world(app)}
 
 
 @pytest.fixture()
@@ -64,7 +55,7 @@ def mworld(app: Flask, _module_world: dict[str, World]) -> World:
     with app.app_context(), db.engine.connect() as conn:
         name = conn.execute(select(Company.name).where(Company.id == world.a.company.id)).scalar()
     if name != world.a.company.name:
-        world = _module_world["world"] = _build(app)
+        world = _module_world["world"] = fresh_world(app)
     return world
 
 
@@ -117,8 +108,7 @@ SCOPED_MODELS = [*TENANT_MODELS, Company, PortalUser]
 def test_select_returns_only_own_rows(app: Flask, mworld: World, as_tenant: Session, model: type) -> None:
     own = _unscoped_ids(app, model, mworld.a.company.id)
     foreign = _unscoped_ids(app, model, mworld.b.company.id)
-    if not (own and foreign):
-        pytest.skip(f"tests/factories.py builds no {model.__name__} rows in both companies")
+    assert own and foreign, f"tests/factories.py must build {model.__name__} rows in both companies"
     assert set(as_tenant.scalars(select(model.id)).all()) == own  # type: ignore[attr-defined]
     assert {o.id for o in as_tenant.scalars(select(model))} == own  # type: ignore[attr-defined]
     # Counts, in every shape FAB and our code use: none may count B's rows.
@@ -139,8 +129,7 @@ def test_fab_datamodel_is_scoped(app: Flask, mworld: World, as_tenant: Session, 
 
     datamodel = SQLAInterface(model, as_tenant)
     own = _unscoped_ids(app, model, mworld.a.company.id)
-    if not own:
-        pytest.skip(f"tests/factories.py builds no {model.__name__} rows")
+    assert own, f"tests/factories.py must build {model.__name__} rows for company A"
     count, rows = datamodel.query(page=0, page_size=100)
     assert count == len(own)
     assert {r.id for r in rows} == own
@@ -463,13 +452,6 @@ def test_only_admin_grants_supplier_roles(app: Flask, mworld: World, actor: str,
 # --- Part 2: the doors (pages and REST API) ----------------------------------------------------
 
 
-def _endpoint_rule(app: Flask, endpoint: str) -> str:
-    rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == endpoint]
-    if not rules:
-        pytest.skip(f"{endpoint} is not registered yet")
-    return rules[0]
-
-
 def _reached(response: Any) -> None:
     """The request got past authorization (so the refusal we check is the guard's, not a 403)."""
     assert response.status_code not in (401, 403), response.status_code
@@ -497,9 +479,7 @@ def _row(app: Flask, table: str, pk: int) -> dict[str, Any]:
 
 
 def test_page_add_address_with_foreign_company_is_ignored(app: Flask, world: World) -> None:
-    from tests.conftest import login
-
-    url = _endpoint_rule(app, "DeliveryAddressView.add")
+    url = endpoint_rule(app, "DeliveryAddressView.add")
     client = app.test_client()
     login(client, "hansen.admin")
     b_before = _count(app, "delivery_addresses", company_id=world.b.company.id)
@@ -516,9 +496,7 @@ def test_page_add_address_with_foreign_company_is_ignored(app: Flask, world: Wor
 
 
 def test_page_edit_address_cannot_move_it_to_another_company(app: Flask, world: World) -> None:
-    from tests.conftest import login
-
-    url = _endpoint_rule(app, "DeliveryAddressView.edit").replace("<pk>", str(world.a.address.id))
+    url = endpoint_rule(app, "DeliveryAddressView.edit").replace("<pk>", str(world.a.address.id))
     client = app.test_client()
     login(client, "hansen.admin")
     response = client.post(url, data={
@@ -532,9 +510,7 @@ def test_page_edit_address_cannot_move_it_to_another_company(app: Flask, world: 
 
 @pytest.mark.parametrize("endpoint", ["BudgetView.add", "BudgetView.edit"])
 def test_page_budget_for_foreign_user_is_refused(app: Flask, world: World, endpoint: str) -> None:
-    from tests.conftest import login
-
-    url = _endpoint_rule(app, endpoint).replace("<pk>", str(world.a.budget.id))
+    url = endpoint_rule(app, endpoint).replace("<pk>", str(world.a.budget.id))
     client = app.test_client()
     login(client, "hansen.admin")
     before = _row(app, "budgets", world.a.budget.id)
@@ -556,9 +532,7 @@ def test_page_budget_for_foreign_user_is_refused(app: Flask, world: World, endpo
 
 
 def test_page_budget_form_offers_only_own_users(app: Flask, world: World) -> None:
-    from tests.conftest import login
-
-    url = _endpoint_rule(app, "BudgetView.add")
+    url = endpoint_rule(app, "BudgetView.add")
     client = app.test_client()
     login(client, "hansen.admin")
     page = client.get(url).get_data(as_text=True)
@@ -568,9 +542,7 @@ def test_page_budget_form_offers_only_own_users(app: Flask, world: World) -> Non
 @pytest.mark.parametrize("username", ["selger", "hansen.bruker"])
 def test_page_new_quote_with_foreign_delivery_address_is_refused(app: Flask, world: World, username: str) -> None:
     """"Nytt tilbud": a seller (no tenant) and a customer user both name B's delivery address."""
-    from tests.conftest import login
-
-    url = _endpoint_rule(app, "QuoteActionsView.new")
+    url = endpoint_rule(app, "QuoteActionsView.new")
     client = app.test_client()
     login(client, username)
     before = _count(app, "quotes")
@@ -593,9 +565,7 @@ def test_page_new_quote_with_foreign_delivery_address_is_refused(app: Flask, wor
 
 
 def test_page_edit_quote_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
-    from tests.conftest import login
-
-    url = _endpoint_rule(app, "QuoteView.edit").replace("<pk>", str(world.a.quote.id))
+    url = endpoint_rule(app, "QuoteView.edit").replace("<pk>", str(world.a.quote.id))
     client = app.test_client()
     login(client, "selger")
     before = _row(app, "quotes", world.a.quote.id)
@@ -614,9 +584,7 @@ def test_page_edit_quote_with_foreign_delivery_address_is_refused(app: Flask, wo
 
 
 def test_page_new_order_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
-    from tests.conftest import login
-
-    url = _endpoint_rule(app, "NewOrderView.new")
+    url = endpoint_rule(app, "NewOrderView.new")
     client = app.test_client()
     login(client, "hansen.bruker")
     before = _count(app, "orders")
@@ -638,16 +606,9 @@ def test_page_new_order_with_foreign_delivery_address_is_refused(app: Flask, wor
 # REST API ---------------------------------------------------------------------------------------
 
 
-def _api(app: Flask, username: str) -> tuple[Any, dict[str, str]]:
-    from tests.conftest import api_token, auth_header
-
-    client = app.test_client()
-    return client, auth_header(api_token(client, username))
-
-
 def test_api_post_address_with_foreign_company(app: Flask, world: World) -> None:
-    _endpoint_rule(app, "DeliveryAddressApi.post")
-    client, headers = _api(app, "hansen.admin")
+    endpoint_rule(app, "DeliveryAddressApi.post")
+    client, headers = app.test_client(), api_headers(app, "hansen.admin")
     b_before = _count(app, "delivery_addresses", company_id=world.b.company.id)
     response = client.post("/api/v1/delivery_address/", headers=headers, json={
         "company_id": world.b.company.id, "recipient_name": "Snik", "street": "Gata 1",
@@ -664,8 +625,8 @@ def test_api_post_address_with_foreign_company(app: Flask, world: World) -> None
 
 
 def test_api_put_address_cannot_move_it(app: Flask, world: World) -> None:
-    _endpoint_rule(app, "DeliveryAddressApi.put")
-    client, headers = _api(app, "hansen.admin")
+    endpoint_rule(app, "DeliveryAddressApi.put")
+    client, headers = app.test_client(), api_headers(app, "hansen.admin")
     response = client.put(f"/api/v1/delivery_address/{world.a.address.id}", headers=headers,
                           json={"company_id": world.b.company.id, "city": "Bergen"})
     _reached(response)
@@ -675,8 +636,8 @@ def test_api_put_address_cannot_move_it(app: Flask, world: World) -> None:
 
 @pytest.mark.parametrize("method", ["post", "put"])
 def test_api_budget_for_foreign_user_is_refused(app: Flask, world: World, method: str) -> None:
-    _endpoint_rule(app, f"BudgetApi.{method}")
-    client, headers = _api(app, "hansen.admin")
+    endpoint_rule(app, f"BudgetApi.{method}")
+    client, headers = app.test_client(), api_headers(app, "hansen.admin")
     before = _row(app, "budgets", world.a.budget.id)
     count_before = _count(app, "budgets")
     body = {"user_id": world.b.user.id, "period": "month", "amount": "777"}
@@ -692,8 +653,8 @@ def test_api_budget_for_foreign_user_is_refused(app: Flask, world: World, method
 
 
 def test_api_budget_on_foreign_company_is_refused(app: Flask, world: World) -> None:
-    _endpoint_rule(app, "BudgetApi.post")
-    client, headers = _api(app, "hansen.admin")
+    endpoint_rule(app, "BudgetApi.post")
+    client, headers = app.test_client(), api_headers(app, "hansen.admin")
     b_before = _count(app, "budgets", company_id=world.b.company.id)
     response = client.post("/api/v1/budget/", headers=headers, json={
         "company_id": world.b.company.id, "period": "month", "amount": "777"})
@@ -703,8 +664,8 @@ def test_api_budget_on_foreign_company_is_refused(app: Flask, world: World) -> N
 
 
 def test_api_quote_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
-    _endpoint_rule(app, "QuoteApi.post")
-    client, headers = _api(app, "selger")
+    endpoint_rule(app, "QuoteApi.post")
+    client, headers = app.test_client(), api_headers(app, "selger")
     before = _count(app, "quotes")
     response = client.post("/api/v1/quote/", headers=headers, json={
         "company_id": world.a.company.id, "delivery_address_id": world.b.address.id,
@@ -718,8 +679,8 @@ def test_api_quote_with_foreign_delivery_address_is_refused(app: Flask, world: W
 
 
 def test_api_quote_put_with_foreign_delivery_address_is_refused(app: Flask, world: World) -> None:
-    _endpoint_rule(app, "QuoteApi.put")
-    client, headers = _api(app, "selger")
+    endpoint_rule(app, "QuoteApi.put")
+    client, headers = app.test_client(), api_headers(app, "selger")
     before = _row(app, "quotes", world.a.quote.id)
     response = client.put(f"/api/v1/quote/{world.a.quote.id}", headers=headers,
                           json={"delivery_address_id": world.b.address.id})
@@ -730,8 +691,8 @@ def test_api_quote_put_with_foreign_delivery_address_is_refused(app: Flask, worl
 
 
 def test_api_inquiry_with_foreign_company_lands_in_own(app: Flask, world: World) -> None:
-    _endpoint_rule(app, "InquiryApi.post")
-    client, headers = _api(app, "hansen.bruker")
+    endpoint_rule(app, "InquiryApi.post")
+    client, headers = app.test_client(), api_headers(app, "hansen.bruker")
     b_before = _count(app, "inquiries", company_id=world.b.company.id)
     response = client.post("/api/v1/inquiry/", headers=headers, json={
         "company_id": world.b.company.id, "subject": "Snik"})
@@ -770,9 +731,7 @@ def test_profile_form_cannot_change_company_or_roles(app: Flask, world: World) -
     from flask_appbuilder.security.sqla.models import Role
 
     from app.extensions import db
-    from tests.conftest import login
-
-    url = _endpoint_rule(app, "UserInfoEditView.this_form_post")
+    url = endpoint_rule(app, "UserInfoEditView.this_form_post")
     with app.app_context():
         admin_role = db.session.scalar(select(Role.id).where(Role.name == "Admin"))
         db.session.remove()
@@ -795,10 +754,8 @@ def test_customer_service_cannot_make_itself_admin(app: Flask, world: World) -> 
     from flask_appbuilder.security.sqla.models import Role
 
     from app.extensions import db
-    from tests.conftest import login
-
     me = world.staff["CustomerService"]
-    url = _endpoint_rule(app, "PortalUserDBModelView.edit").replace("<pk>", str(me.id))
+    url = endpoint_rule(app, "PortalUserDBModelView.edit").replace("<pk>", str(me.id))
     with app.app_context():
         admin_role = db.session.scalar(select(Role.id).where(Role.name == "Admin"))
         db.session.remove()

@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 
 from app.demo import DEMO_PASSWORD
-from tests.conftest import reset_database
+from tests.helpers import reset_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -127,6 +127,23 @@ def page(browser: Any, live_server: str, request: pytest.FixtureRequest) -> Iter
     finally:
         screenshot(page, request.node.name + "-last")
         context.close()
+
+
+@pytest.fixture()
+def js_errors(page: Any) -> Iterator[list[str]]:
+    """Uncaught script errors on the pages a test opens (select2, the line editor, Plotly, FAB's own)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield errors
+
+
+def open_menu(page: Any, category: str, item: str) -> None:
+    """Open a page the way a person does: the category in the navbar, then its item."""
+    navbar = page.locator(".navbar-collapse > ul.nav.navbar-nav:not(.navbar-right)")
+    menu = navbar.locator("li.dropdown", has=page.locator("a.dropdown-toggle", has_text=category))
+    menu.locator("a.dropdown-toggle").click()
+    with page.expect_navigation():
+        menu.locator(".dropdown-menu a", has_text=re.compile(rf"^\s*{re.escape(item)}\s*$")).click()
 
 
 def screenshot(page: Any, name: str) -> Path:

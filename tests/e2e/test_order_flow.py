@@ -1,4 +1,4 @@
-"""The order flow in a real browser (issue 3): hansen.bruker places an order through "Ny bestilling"
+"""The order flow in a real browser: hansen.bruker places an order through "Ny bestilling"
 with the search-as-you-type product field and sees "Til godkjenning"; selger approves it in the queue;
 hansen.bruker then sees "Under behandling" and both entries in the timeline.
 
@@ -8,32 +8,16 @@ uses it, so each has a screenshot in test-artifacts/screenshots/ and runs its sc
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from app.demo import DEMO_USERS
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, open_menu, screenshot
 
 pytestmark = pytest.mark.e2e
 
 FULL_NAME = {username: f"{first} {last}" for username, _role, first, last, _n in DEMO_USERS}
-
-
-@pytest.fixture()
-def js_errors(page: Any) -> Iterator[list[str]]:
-    """Uncaught script errors on the pages a test opens (select2, the line editor, FAB's own)."""
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield errors
-
-
-def open_menu(page: Any, category: str, item: str) -> None:
-    """Open a page the way a person does: the category in the navbar, then the item."""
-    navbar = page.locator(".navbar-collapse > ul.nav.navbar-nav:not(.navbar-right)")
-    navbar.locator("a.dropdown-toggle", has_text=category).click()
-    with page.expect_navigation():
-        navbar.locator(".dropdown-menu a", has_text=re.compile(rf"^\s*{re.escape(item)}\s*$")).click()
 
 
 def logout(page: Any) -> None:

@@ -1,15 +1,14 @@
-"""Rapporter in a real browser (issue 6): `leder` opens each report from the menu on the demo data; the
+"""Rapporter in a real browser: `leder` opens each report from the menu on the demo data; the
 Plotly chart renders (plotly.js from the installed package) beside its table, and the CSV link
 downloads a file. Screenshots go to test-artifacts/screenshots/reports-*.png.
 """
 from __future__ import annotations
 
-import re
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, open_menu, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -23,25 +22,10 @@ REPORTS = (
 )
 
 
-@pytest.fixture()
-def js_errors(page: Any) -> Iterator[list[str]]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield errors
-
-
-def open_report(page: Any, label: str) -> None:
-    navbar = page.locator(".navbar-collapse > ul.nav.navbar-nav:not(.navbar-right)")
-    menu = navbar.locator("li.dropdown", has=page.locator("a.dropdown-toggle", has_text="Rapporter"))
-    menu.locator("a.dropdown-toggle").click()
-    with page.expect_navigation():
-        menu.locator(".dropdown-menu a", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).click()
-
-
 @pytest.mark.parametrize(("label", "table"), REPORTS, ids=[t for _l, t in REPORTS])
 def test_manager_sees_each_report_with_its_chart(page: Any, js_errors: list[str], label: str, table: str) -> None:
     login(page, "leder")
-    open_report(page, label)
+    open_menu(page, "Rapporter", label)
     assert page.locator("h1").inner_text().strip() == label
     # Plotly drew the chart: its SVG root is in the chart's container.
     page.wait_for_selector(".report-chart .main-svg", state="attached")
