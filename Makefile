@@ -42,12 +42,12 @@ chromium:
 		|| echo "Kunne ikke installere chromium: nettlesertestene hoppes over."; \
 	fi
 
-# Two xdist workers (this machine has 2 cores), whole files per worker; on PostgreSQL each worker gets
+# Two xdist workers (this machine has 2 cores), one module or test class per unit; on PostgreSQL each worker gets
 # its own database (<name>_gw0, <name>_gw1), see tests/conftest.py.
 PYTEST_WORKERS ?= 2
 test: install chromium
 	PYTHONPATH=. $(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q -rsfE -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -q -rsfE -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS) tests
 
 # The benchmark (scripts/bench.py): PostgreSQL at BENCH_DATABASE_URL, created if missing, loaded once
 # with BENCH_ORDERS orders (`portal bench-data`); pages, jobs and wrk throughput in one table.

@@ -33,7 +33,7 @@ from flask_appbuilder.security.sqla.models import (
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from ..roles import ALL_ROLES, ROLE_PERMISSIONS
+from app.roles import ALL_ROLES, ROLE_PERMISSIONS
 
 # A role that may open a view's default page also sees its menu item.
 MENU_PERMISSIONS = frozenset({"can_list", "can_get", "can_this_form_get", "can_new", "can_queue"})
