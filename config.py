@@ -1,4 +1,5 @@
 """Settings from environment variables, with safe defaults (embedded SQLite)."""
+
 from __future__ import annotations
 
 import os
@@ -33,9 +34,9 @@ def _database_url() -> str:
     if url:
         # Heroku-style URLs name the driver "postgres"; we speak psycopg 3.
         if url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url[len("postgres://"):]
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
         elif url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{INSTANCE_DIR / 'kundeportal.db'}"

@@ -1,4 +1,5 @@
 """App factory: extensions, AppBuilder, views, APIs, CLI commands, security headers."""
+
 from __future__ import annotations
 
 import logging
@@ -84,9 +85,9 @@ def _install_security_headers(app: Flask) -> None:
 
 
 _BARE_ERROR_PAGE = (
-    "<!doctype html><html lang=\"nb\"><meta charset=\"utf-8\"><title>Kundeportal</title>"
+    '<!doctype html><html lang="nb"><meta charset="utf-8"><title>Kundeportal</title>'
     "<h1>Noe gikk galt</h1><p>Det oppstod en feil hos oss. Prøv igjen om litt, eller kontakt "
-    "kundeservice.</p><p><a href=\"/\">Til forsiden</a></p></html>"
+    'kundeservice.</p><p><a href="/">Til forsiden</a></p></html>'
 )
 
 
@@ -100,8 +101,9 @@ def _error_page(code: int, exc: Optional[HTTPException]) -> tuple[str, int]:
 
             g.user = current_user
         # FAB's base.html needs `base_template` and `appbuilder`, like FAB's own views pass them.
-        return render_template("error.html", code=code, exc=exc, appbuilder=appbuilder,
-                               base_template=appbuilder.base_template), code
+        return render_template(
+            "error.html", code=code, exc=exc, appbuilder=appbuilder, base_template=appbuilder.base_template
+        ), code
     except Exception:  # noqa: BLE001 - never let the error page itself fail with a traceback
         log.exception("Error page failed on %s", request.path)
         db.session.rollback()

@@ -9,6 +9,7 @@ Every request then answers with
 * `X-Server-Time-ms`: time from the start of the request to its response (the app's share of the
   round trip, without the HTTP client and the network).
 """
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,7 @@ def _started(sender: Flask, **extra: Any) -> None:
     g.bench_started = time.perf_counter()
 
 
-def _before_cursor(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                   executemany: bool) -> None:
+def _before_cursor(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
     conn.info["bench_t"] = time.perf_counter()
 
 

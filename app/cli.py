@@ -1,4 +1,5 @@
 """`flask --app run portal ...` commands."""
+
 from __future__ import annotations
 
 import click
@@ -41,8 +42,13 @@ def demo_command(if_empty: bool) -> None:
 
 
 @portal_cli.command("standing-orders")
-@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Leveringsdato (ÅÅÅÅ-MM-DD). Standard: i dag (Europe/Oslo).")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Leveringsdato (ÅÅÅÅ-MM-DD). Standard: i dag (Europe/Oslo).",
+)
 def standing_orders_command(day) -> None:  # type: ignore[no-untyped-def]
     """Make the orders of the standing orders (faste ordre) due on a date.
 
@@ -76,15 +82,21 @@ def standing_orders_command(day) -> None:  # type: ignore[no-untyped-def]
     summary = generate_due(db.session, delivery, progress=progress)
     if not summary.outcomes:
         click.echo("  Ingen faste ordre skal leveres denne dagen.")
-    click.echo(f"Ferdig: {summary.count(CREATED)} opprettet, {summary.count(EXISTS)} fantes fra før, "
-               f"{summary.count(REFUSED)} avvist, {summary.count(FAILED)} feilet.")
+    click.echo(
+        f"Ferdig: {summary.count(CREATED)} opprettet, {summary.count(EXISTS)} fantes fra før, "
+        f"{summary.count(REFUSED)} avvist, {summary.count(FAILED)} feilet."
+    )
     if summary.count(FAILED):
         raise SystemExit(1)
 
 
 @portal_cli.command("send-mail")
-@click.option("--all", "include_waiting", is_flag=True,
-              help="Prøv også e-post som venter etter en feil (bruk når en SMTP-feil er rettet).")
+@click.option(
+    "--all",
+    "include_waiting",
+    is_flag=True,
+    help="Prøv også e-post som venter etter en feil (bruk når en SMTP-feil er rettet).",
+)
 def send_mail_command(include_waiting: bool) -> None:
     """Deliver the mail outbox through the SMTP server (MAIL_SERVER, MAIL_PORT ...).
 
@@ -119,8 +131,12 @@ def send_mail_command(include_waiting: bool) -> None:
 
 @portal_cli.command("bench-data")
 @click.option("--orders", type=click.IntRange(min=1), required=True, help="Antall ordre (f.eks. 1000000).")
-@click.option("--companies", type=click.IntRange(min=1), default=None,
-              help="Antall kundebedrifter. Standard: én per 1000 ordre (minst 4).")
+@click.option(
+    "--companies",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Antall kundebedrifter. Standard: én per 1000 ordre (minst 4).",
+)
 @click.option("--if-empty", is_flag=True, help="Gjør ingenting (status 0) når databasen allerede har ordre.")
 @click.option("--force", is_flag=True, help="Legg til en ny benkverden også når databasen har ordre.")
 def bench_data_command(orders: int, companies: int | None, if_empty: bool, force: bool) -> None:

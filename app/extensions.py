@@ -1,4 +1,5 @@
 """Extension singletons, initialised in the app factory (FAB's examples keep them here)."""
+
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_mail import Mail

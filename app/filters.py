@@ -1,4 +1,5 @@
 """Search filters shared by the HTML lists and the REST API."""
+
 from __future__ import annotations
 
 from typing import Any

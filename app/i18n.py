@@ -15,6 +15,7 @@ consulted, so a new visitor always gets bokmål. Catalogues: app/translations, s
   its confirm dialog, so app/templates/appbuilder/init.html and general/confirm.html override
   those two FAB templates (Flask searches the app's templates before FAB's blueprint templates).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional

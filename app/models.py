@@ -3,6 +3,7 @@
 Every tenant-owned model carries `company_id` through `TenantScoped`; `app.tenancy` scopes reads
 and guards writes on that column. Money is `Numeric(12, 2)` / Decimal; times are UTC.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -195,9 +196,7 @@ class PortalUser(User):
 
     __tablename__ = "ab_user"
 
-    company_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("companies.id"), nullable=True, index=True
-    )
+    company_id: Mapped[Optional[int]] = mapped_column(ForeignKey("companies.id"), nullable=True, index=True)
     phone: Mapped[Optional[str]] = mapped_column(String(30), nullable=True)
     newsletter: Mapped[Optional[bool]] = mapped_column(Boolean, default=False, nullable=True)
     # Changes when the password changes or the user is deactivated: sessions and API tokens carry
@@ -224,9 +223,7 @@ class TenantScoped:
 
 class DeliveryAddress(TenantScoped, Model):
     __tablename__ = "delivery_addresses"
-    __table_args__ = (
-        CheckConstraint("length(postal_code) = 4", name="ck_delivery_addresses_postal_code"),
-    )
+    __table_args__ = (CheckConstraint("length(postal_code) = 4", name="ck_delivery_addresses_postal_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_name: Mapped[str] = mapped_column(String(200))
@@ -426,9 +423,7 @@ class OrderLine(TenantScoped, Model):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="ck_order_lines_quantity"),
         CheckConstraint("unit_price >= 0", name="ck_order_lines_unit_price"),
-        CheckConstraint(
-            "delivered_quantity >= 0 AND delivered_quantity <= quantity", name="ck_order_lines_delivered"
-        ),
+        CheckConstraint("delivered_quantity >= 0 AND delivered_quantity <= quantity", name="ck_order_lines_delivered"),
         _check_in("status", LineStatus, "ck_order_lines_status"),
         UniqueConstraint("order_id", "line_no", name="uq_order_lines_line_no"),
     )
@@ -576,9 +571,7 @@ class StandingOrderLine(TenantScoped, Model):
     __table_args__ = (CheckConstraint("quantity > 0", name="ck_standing_order_lines_quantity"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    standing_order_id: Mapped[int] = mapped_column(
-        ForeignKey("standing_orders.id", ondelete="CASCADE"), index=True
-    )
+    standing_order_id: Mapped[int] = mapped_column(ForeignKey("standing_orders.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     width: Mapped[Optional[int]] = mapped_column(Integer)
@@ -716,4 +709,3 @@ TENANT_MODELS: tuple[type, ...] = (
     PickupReservation,
     Budget,
 )
-

@@ -6,6 +6,7 @@ it for every view a role can list). Views used by both sides appear in one menu 
 item per side, shown by a `menu_cond` ("Kunder" for supplier staff, "Min side" for customers).
 Menu item *names* are stable identifiers (permissions refer to them); labels are Norwegian.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -81,21 +82,51 @@ PLOTLY_JS_URL = f"/static/vendor/plotly-{plotly.__version__}.min.js"  # the vers
 def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     registered: dict[type, Any] = {}
 
-    def add(view: type, name: str, label: Any, category: Category, icon: str,
-            cond: Optional[Callable[[], bool]] = None, href: Optional[str] = None) -> Any:
+    def add(
+        view: type,
+        name: str,
+        label: Any,
+        category: Category,
+        icon: str,
+        cond: Optional[Callable[[], bool]] = None,
+        href: Optional[str] = None,
+    ) -> Any:
         # A second menu item for a view must point at the registered instance: FAB would build a
         # new, unregistered instance from the class (no endpoint, a broken link).
-        instance = appbuilder.add_view(registered.get(view, view), name, href=href, label=label, icon=icon,
-                                       category=category.name, category_label=category.label,
-                                       category_icon=category.icon, menu_cond=cond)
+        instance = appbuilder.add_view(
+            registered.get(view, view),
+            name,
+            href=href,
+            label=label,
+            icon=icon,
+            category=category.name,
+            category_label=category.label,
+            category_icon=category.icon,
+            menu_cond=cond,
+        )
         registered.setdefault(view, instance)
         return instance
 
-    def link(name: str, href: str, label: Any, category: Category, icon: str, baseview: Any,
-             cond: Optional[Callable[[], bool]] = None) -> None:
-        appbuilder.add_link(name, href=href, label=label, icon=icon, category=category.name,
-                            category_label=category.label, category_icon=category.icon, baseview=baseview,
-                            cond=cond)
+    def link(
+        name: str,
+        href: str,
+        label: Any,
+        category: Category,
+        icon: str,
+        baseview: Any,
+        cond: Optional[Callable[[], bool]] = None,
+    ) -> None:
+        appbuilder.add_link(
+            name,
+            href=href,
+            label=label,
+            icon=icon,
+            category=category.name,
+            category_label=category.label,
+            category_icon=category.icon,
+            baseview=baseview,
+            cond=cond,
+        )
 
     # Ordre: the same lists for everyone (the guard scopes customers to their company).
     add(OrderView, "Orders", _l("Ordreoversikt"), ORDERS, "fa-list")
@@ -113,13 +144,21 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         security = appbuilder.menu.find("Security")
         if security is not None:
             security.childs = [c for c in security.childs if c.baseview is not user_view]
-        link("CustomerUsers", f"{user_view.endpoint}.list", _l("Brukere"), CUSTOMERS, "fa-users", user_view,
-             cond=is_supplier)
+        link(
+            "CustomerUsers",
+            f"{user_view.endpoint}.list",
+            _l("Brukere"),
+            CUSTOMERS,
+            "fa-users",
+            user_view,
+            cond=is_supplier,
+        )
     add(DeliveryAddressView, "DeliveryAddresses", _l("Leveringsadresser"), CUSTOMERS, "fa-truck", cond=is_supplier)
     add(BudgetView, "Budgets", _l("Bruksgrenser"), CUSTOMERS, "fa-tachometer", cond=is_supplier)
     add(InquiryView, "Inquiries", _l("Henvendelser"), CUSTOMERS, "fa-comments", cond=is_supplier)
-    add(PickupReservationView, "PickupReservations", _l("Klikk og Hent"), CUSTOMERS, "fa-shopping-bag",
-        cond=is_supplier)
+    add(
+        PickupReservationView, "PickupReservations", _l("Klikk og Hent"), CUSTOMERS, "fa-shopping-bag", cond=is_supplier
+    )
 
     # Min side: a customer's own company.
     add(MyCompanyView, "MyCompany", _l("Bedriftsinformasjon"), MY_PAGE, "fa-building-o")
@@ -128,13 +167,27 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     add(BudgetView, "MyBudgets", _l("Bruksgrense"), MY_PAGE, "fa-tachometer", cond=is_customer)
     add(StandingOrderView, "MyStandingOrders", _l("Faste ordre"), MY_PAGE, "fa-repeat", cond=is_customer)
     add(InquiryView, "MyInquiries", _l("Henvendelser"), MY_PAGE, "fa-comments", cond=is_customer)
-    add(PickupReservationView, "MyPickupReservations", _l("Klikk og Hent"), MY_PAGE, "fa-shopping-bag",
-        cond=is_customer)
+    add(
+        PickupReservationView, "MyPickupReservations", _l("Klikk og Hent"), MY_PAGE, "fa-shopping-bag", cond=is_customer
+    )
     # The budget dashboard: "Min side" for the customer admin, "Kunder" for supplier staff (any company).
-    dashboard = add(BudgetDashboardView, "MyBudgetDashboard", _l("Bruksgrense – oversikt"), MY_PAGE,
-                    "fa-bar-chart", cond=is_customer)
-    link("BudgetDashboard", "BudgetDashboardView.index", _l("Bruksgrenser – oversikt"), CUSTOMERS, "fa-bar-chart",
-         dashboard, cond=is_supplier)
+    dashboard = add(
+        BudgetDashboardView,
+        "MyBudgetDashboard",
+        _l("Bruksgrense – oversikt"),
+        MY_PAGE,
+        "fa-bar-chart",
+        cond=is_customer,
+    )
+    link(
+        "BudgetDashboard",
+        "BudgetDashboardView.index",
+        _l("Bruksgrenser – oversikt"),
+        CUSTOMERS,
+        "fa-bar-chart",
+        dashboard,
+        cond=is_supplier,
+    )
 
     # Katalog
     add(ProductView, "Products", _l("Produkter"), CATALOGUE, "fa-cube")
@@ -151,8 +204,15 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
 
     # Reached from other pages only: an order's or a quote's page, Min profil (the navbar's user
     # menu), the welcome mail's set-password page, the standing order forms, the product search.
-    for view in (OrderLineView, QuoteLineView, ProfileView, PasswordLinkView, OrderActionsView,
-                 ProductSearchView, StandingOrderFormView):
+    for view in (
+        OrderLineView,
+        QuoteLineView,
+        ProfileView,
+        PasswordLinkView,
+        OrderActionsView,
+        ProductSearchView,
+        StandingOrderFormView,
+    ):
         appbuilder.add_view_no_menu(view)
 
     # Category items show only on the side they belong to (an empty dropdown otherwise).

@@ -3,6 +3,7 @@
 A permission is FAB's (permission name, view or API class name) pair. `menu_access` entries name
 FAB menu items (the view's registered name) and categories.
 """
+
 from __future__ import annotations
 
 READ = ("can_list", "can_show")
@@ -16,8 +17,16 @@ PROFILE: dict[str, tuple[str, ...]] = {
     "ProfileView": ("can_show", "can_edit"),  # Min profil (FAB's own profile forms lead there)
 }
 # Brukere: create users, deactivate/activate, make/unmake customer admin (app/domain/accounts.py).
-USER_API = ("can_get", "can_info", "can_post", "can_deactivate", "can_activate", "can_promote", "can_demote",
-            "can_send_link")
+USER_API = (
+    "can_get",
+    "can_info",
+    "can_post",
+    "can_deactivate",
+    "can_activate",
+    "can_promote",
+    "can_demote",
+    "can_send_link",
+)
 
 SUPPLIER_ROLES = ("Admin", "Seller", "CustomerService", "Manager")
 CUSTOMER_ROLES = ("CustomerAdmin", "CustomerUser")
@@ -114,8 +123,17 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "CustomerService": {
         **_SUPPLIER_READ,
         "CompanyView": CRUD,
-        "PortalUserDBModelView": ("can_list", "can_show", "can_add", "can_edit", "can_userinfo",
-                                  "can_resetmypassword", "can_userinfoedit", "can_resetpasswords", "can_manage"),
+        "PortalUserDBModelView": (
+            "can_list",
+            "can_show",
+            "can_add",
+            "can_edit",
+            "can_userinfo",
+            "can_resetmypassword",
+            "can_userinfoedit",
+            "can_resetpasswords",
+            "can_manage",
+        ),
         "UserApi": USER_API,
         "DeliveryAddressView": CRUD,
         "InquiryView": CRUD + ("can_reply", "can_close"),

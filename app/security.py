@@ -5,6 +5,7 @@ for user admin and own profile (class attributes, as FAB's examples/extendsecuri
 limited API login, per-request permission caching and the security stamp: a password change or
 deactivation ends the user's sessions and API tokens. The tenancy guard is app/tenancy.py.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -60,10 +61,10 @@ def end_stale_session() -> None:
     if session.get(SESSION_STAMP_KEY) != current_user.security_stamp:
         logout_user()
         session.pop(SESSION_STAMP_KEY, None)
-        flash(gettext("Du er logget ut fordi passordet er endret eller brukeren er deaktivert. "
-                      "Logg inn på nytt."), "warning")
-
-
+        flash(
+            gettext("Du er logget ut fordi passordet er endret eller brukeren er deaktivert. Logg inn på nytt."),
+            "warning",
+        )
 
 
 # --- Security manager -----------------------------------------------------------------------

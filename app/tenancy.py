@@ -21,6 +21,7 @@ scoped: write `select(OrderLine.id).where(...).exists()` instead (tests/test_ten
 The tenant of the current request is resolved once per request in `resolve_request_tenant`
 (session cookie or JWT) and kept on `flask.g`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable, Optional
@@ -193,8 +194,7 @@ _USER_BACKREFS = frozenset({"user", "users"})
 
 def _security_row_changed(obj: Any) -> bool:
     state = inspect(obj)
-    return any(state.attrs[key].history.has_changes() for key in state.mapper.attrs.keys()
-               if key not in _USER_BACKREFS)
+    return any(state.attrs[key].history.has_changes() for key in state.mapper.attrs.keys() if key not in _USER_BACKREFS)
 
 
 def _acting_user_is_admin() -> bool:
@@ -297,5 +297,3 @@ def install_tenant_guard() -> None:
     event.listen(Session, "do_orm_execute", _scope_reads)
     event.listen(Session, "before_flush", _guard_flush)
     _installed = True
-
-

@@ -3,6 +3,7 @@
 import-linter's own contracts work on whole modules; `request` is an attribute of `flask`, so this
 one reads the import lines grimp recorded.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,10 @@ class ForbiddenNamesContract(Contract):
             importers = {source.name, *graph.find_descendants(source.name)}
             for dotted in self.forbidden_names:  # type: ignore[attr-defined]
                 module, name = str(dotted).rsplit(".", 1)
-                pattern = re.compile(rf"^from {re.escape(module)} import .*\b{re.escape(name)}\b|"
-                                     rf"^import {re.escape(dotted)}\b|\b{re.escape(dotted)}\b")
+                pattern = re.compile(
+                    rf"^from {re.escape(module)} import .*\b{re.escape(name)}\b|"
+                    rf"^import {re.escape(dotted)}\b|\b{re.escape(dotted)}\b"
+                )
                 for importer in sorted(importers):
                     if not graph.direct_import_exists(importer=importer, imported=module):
                         continue

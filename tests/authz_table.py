@@ -10,6 +10,7 @@ When you add a route: add its endpoint here with the roles that should reach it,
 `pytest tests/test_authz_matrix.py`. If the route takes `<pk>` and is not a ModelView/ModelRestApi
 route, say which model the id belongs to in `PK_MODELS`.
 """
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -76,8 +77,11 @@ ROUTES: dict[str, frozenset[str]] = {
     **admin_only("PermissionModelView", "list"),
     **admin_only("ViewMenuModelView", "list"),
     **admin_only("PermissionViewModelView", "list"),
-    **{f"{v}.{m}": NOBODY for v in ("PermissionModelView", "ViewMenuModelView", "PermissionViewModelView")
-       for m in ("show", "add", "edit", "delete")},
+    **{
+        f"{v}.{m}": NOBODY
+        for v in ("PermissionModelView", "ViewMenuModelView", "PermissionViewModelView")
+        for m in ("show", "add", "edit", "delete")
+    },
     **admin_only("UserGroupModelView", *_FAB_CRUD),
     "UserStatsChartView.chart": ONLY_ADMIN,
     "MenuApi.get_menu_data": ONLY_ADMIN,
@@ -86,33 +90,64 @@ ROUTES: dict[str, frozenset[str]] = {
     "OpenApi.get": SUPPLIER,
     "SwaggerView.show": SUPPLIER,
     # User administration: Admin and customer service ("manages any company's users").
-    **view("PortalUserDBModelView", list=_s(ADMIN, CS), show=_s(ADMIN, CS), add=_s(ADMIN, CS),
-           edit=_s(ADMIN, CS)),
+    **view("PortalUserDBModelView", list=_s(ADMIN, CS), show=_s(ADMIN, CS), add=_s(ADMIN, CS), edit=_s(ADMIN, CS)),
     # --- companies -----------------------------------------------------------------------------
     # Supplier staff see all companies; customer service edits them.
     **view("CompanyView", list=SUPPLIER, show=SUPPLIER, add=_s(ADMIN, CS), edit=_s(ADMIN, CS)),
     # "Bedriftsinformasjon" and "Brukere" on Min side: the customer admin's own company.
     # The customer admin changes the postal address there (the other fields are ours).
-    **view("MyCompanyView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN), mine=_s(ADMIN, CADMIN),
-           edit=_s(ADMIN, CADMIN)),
+    **view(
+        "MyCompanyView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN), mine=_s(ADMIN, CADMIN), edit=_s(ADMIN, CADMIN)
+    ),
     # Brukere: the customer admin creates users of its company, deactivates, reactivates,
     # promotes/demotes them and sends a new password link; customer service does it from its
     # user admin (PortalUserDBModelView) and both through the user API.
-    **view("CompanyUserView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN), add=_s(ADMIN, CADMIN),
-           deactivate=_s(ADMIN, CADMIN), activate=_s(ADMIN, CADMIN), promote=_s(ADMIN, CADMIN),
-           demote=_s(ADMIN, CADMIN), send_link=_s(ADMIN, CADMIN)),
-    **view("PortalUserDBModelView", deactivate=_s(ADMIN, CS), activate=_s(ADMIN, CS), promote=_s(ADMIN, CS),
-           demote=_s(ADMIN, CS), send_link=_s(ADMIN, CS)),
-    **view("UserApi", get_list=_s(ADMIN, CS, CADMIN), get=_s(ADMIN, CS, CADMIN), info=_s(ADMIN, CS, CADMIN),
-           post=_s(ADMIN, CS, CADMIN), deactivate=_s(ADMIN, CS, CADMIN), activate=_s(ADMIN, CS, CADMIN),
-           promote=_s(ADMIN, CS, CADMIN), demote=_s(ADMIN, CS, CADMIN), send_link=_s(ADMIN, CS, CADMIN)),
-    **view("CompanyApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS),
-           put=_s(ADMIN, CS, CADMIN)),  # the customer admin: postal address only (400 for the rest)
+    **view(
+        "CompanyUserView",
+        list=_s(ADMIN, CADMIN),
+        show=_s(ADMIN, CADMIN),
+        add=_s(ADMIN, CADMIN),
+        deactivate=_s(ADMIN, CADMIN),
+        activate=_s(ADMIN, CADMIN),
+        promote=_s(ADMIN, CADMIN),
+        demote=_s(ADMIN, CADMIN),
+        send_link=_s(ADMIN, CADMIN),
+    ),
+    **view(
+        "PortalUserDBModelView",
+        deactivate=_s(ADMIN, CS),
+        activate=_s(ADMIN, CS),
+        promote=_s(ADMIN, CS),
+        demote=_s(ADMIN, CS),
+        send_link=_s(ADMIN, CS),
+    ),
+    **view(
+        "UserApi",
+        get_list=_s(ADMIN, CS, CADMIN),
+        get=_s(ADMIN, CS, CADMIN),
+        info=_s(ADMIN, CS, CADMIN),
+        post=_s(ADMIN, CS, CADMIN),
+        deactivate=_s(ADMIN, CS, CADMIN),
+        activate=_s(ADMIN, CS, CADMIN),
+        promote=_s(ADMIN, CS, CADMIN),
+        demote=_s(ADMIN, CS, CADMIN),
+        send_link=_s(ADMIN, CS, CADMIN),
+    ),
+    **view(
+        "CompanyApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS), put=_s(ADMIN, CS, CADMIN)
+    ),  # the customer admin: postal address only (400 for the rest)
     # Delivery addresses: everyone reads (own company's); customer admin and customer service edit.
-    **view("DeliveryAddressView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, CS, CADMIN),
-           edit=_s(ADMIN, CS, CADMIN)),
-    **view("DeliveryAddressApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN,
-           post=_s(ADMIN, CS, CADMIN), put=_s(ADMIN, CS, CADMIN)),
+    **view(
+        "DeliveryAddressView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, CS, CADMIN), edit=_s(ADMIN, CS, CADMIN)
+    ),
+    **view(
+        "DeliveryAddressApi",
+        get_list=LOGGED_IN,
+        get=LOGGED_IN,
+        info=LOGGED_IN,
+        post=_s(ADMIN, CS, CADMIN),
+        put=_s(ADMIN, CS, CADMIN),
+    ),
     # --- catalogue -----------------------------------------------------------------------------
     **view("ProductView", list=LOGGED_IN, show=LOGGED_IN),
     **view("StoreView", list=LOGGED_IN, show=LOGGED_IN),
@@ -122,57 +157,164 @@ ROUTES: dict[str, frozenset[str]] = {
     **view("OrderView", list=LOGGED_IN, show=LOGGED_IN),
     **view("OrderLineView", list=LOGGED_IN, show=LOGGED_IN),
     # The order workflows through the API: the same roles as on the pages.
-    **view("OrderApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CUSTOMER),
-           cancel=_s(ADMIN, CS, CUSTOMER), invoice_copy=LOGGED_IN, approve=_s(ADMIN, SELLER),
-           reject=_s(ADMIN, SELLER), shipment=_s(ADMIN, CS), invoice=_s(ADMIN, CS)),
+    **view(
+        "OrderApi",
+        get_list=LOGGED_IN,
+        get=LOGGED_IN,
+        info=LOGGED_IN,
+        post=_s(ADMIN, CUSTOMER),
+        cancel=_s(ADMIN, CS, CUSTOMER),
+        invoice_copy=LOGGED_IN,
+        approve=_s(ADMIN, SELLER),
+        reject=_s(ADMIN, SELLER),
+        shipment=_s(ADMIN, CS),
+        invoice=_s(ADMIN, CS),
+    ),
     "NewOrderView.new": _s(ADMIN, CUSTOMER),
     # Customers cancel their own same-day orders; customer service any order before it ships.
-    **view("OrderActionsView", cancel=_s(ADMIN, CS, CUSTOMER), invoice_copy=LOGGED_IN,
-           ship=_s(ADMIN, CS), bill=_s(ADMIN, CS)),
+    **view(
+        "OrderActionsView",
+        cancel=_s(ADMIN, CS, CUSTOMER),
+        invoice_copy=LOGGED_IN,
+        ship=_s(ADMIN, CS),
+        bill=_s(ADMIN, CS),
+    ),
     # Approval queue: all supplier staff see it, sellers decide.
     **view("ApprovalQueueView", queue=SUPPLIER, approve=_s(ADMIN, SELLER), reject=_s(ADMIN, SELLER)),
     # --- quotes --------------------------------------------------------------------------------
     # New quotes are made on "Nytt tilbud" (QuoteActionsView.new, with lines and prices); FAB's
     # bare add form is left to Admin.
     **view("QuoteView", list=LOGGED_IN, show=LOGGED_IN, add=ONLY_ADMIN, edit=_s(ADMIN, SELLER)),
-    **view("QuoteLineView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, SELLER), edit=_s(ADMIN, SELLER),
-           delete=_s(ADMIN, SELLER)),
-    **view("QuoteApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, SELLER, CUSTOMER),
-           put=_s(ADMIN, SELLER), send=_s(ADMIN, SELLER, CUSTOMER), decline=_s(ADMIN, SELLER, CUSTOMER),
-           convert=_s(ADMIN, SELLER, CUSTOMER)),
+    **view(
+        "QuoteLineView",
+        list=LOGGED_IN,
+        show=LOGGED_IN,
+        add=_s(ADMIN, SELLER),
+        edit=_s(ADMIN, SELLER),
+        delete=_s(ADMIN, SELLER),
+    ),
+    **view(
+        "QuoteApi",
+        get_list=LOGGED_IN,
+        get=LOGGED_IN,
+        info=LOGGED_IN,
+        post=_s(ADMIN, SELLER, CUSTOMER),
+        put=_s(ADMIN, SELLER),
+        send=_s(ADMIN, SELLER, CUSTOMER),
+        decline=_s(ADMIN, SELLER, CUSTOMER),
+        convert=_s(ADMIN, SELLER, CUSTOMER),
+    ),
     # Sellers and customer users create quotes; a customer converts one to an order.
-    **view("QuoteActionsView", new=_s(ADMIN, SELLER, CUSTOMER), send=_s(ADMIN, SELLER, CUSTOMER),
-           decline=_s(ADMIN, SELLER, CUSTOMER), convert=_s(ADMIN, SELLER, CUSTOMER)),
+    **view(
+        "QuoteActionsView",
+        new=_s(ADMIN, SELLER, CUSTOMER),
+        send=_s(ADMIN, SELLER, CUSTOMER),
+        decline=_s(ADMIN, SELLER, CUSTOMER),
+        convert=_s(ADMIN, SELLER, CUSTOMER),
+    ),
     # --- budgets and standing orders: the customer admin's; supplier staff read -----------------
-    **view("BudgetView", list=SUPPLIER | {CADMIN}, show=SUPPLIER | {CADMIN}, add=_s(ADMIN, CADMIN),
-           edit=_s(ADMIN, CADMIN), delete=_s(ADMIN, CADMIN)),
-    **view("BudgetApi", get_list=SUPPLIER | {CADMIN}, get=SUPPLIER | {CADMIN}, info=SUPPLIER | {CADMIN},
-           post=_s(ADMIN, CADMIN), put=_s(ADMIN, CADMIN), delete=_s(ADMIN, CADMIN)),
+    **view(
+        "BudgetView",
+        list=SUPPLIER | {CADMIN},
+        show=SUPPLIER | {CADMIN},
+        add=_s(ADMIN, CADMIN),
+        edit=_s(ADMIN, CADMIN),
+        delete=_s(ADMIN, CADMIN),
+    ),
+    **view(
+        "BudgetApi",
+        get_list=SUPPLIER | {CADMIN},
+        get=SUPPLIER | {CADMIN},
+        info=SUPPLIER | {CADMIN},
+        post=_s(ADMIN, CADMIN),
+        put=_s(ADMIN, CADMIN),
+        delete=_s(ADMIN, CADMIN),
+    ),
     # Bruksgrense – oversikt (charts): the customer admin's own company, supplier staff any company.
     "BudgetDashboardView.index": SUPPLIER | {CADMIN},
     # Faste ordre: every customer user reads the company's plans ("Her finner du informasjon over
     # dine fastordre"); the customer admin creates, changes, pauses and skips; supplier staff read.
     **view("StandingOrderView", list=LOGGED_IN, show=LOGGED_IN),
-    **view("StandingOrderApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CADMIN),
-           put=_s(ADMIN, CADMIN), pause=_s(ADMIN, CADMIN), skip=_s(ADMIN, CADMIN)),
-    **view("StandingOrderFormView", new=_s(ADMIN, CADMIN), edit=_s(ADMIN, CADMIN), pause=_s(ADMIN, CADMIN),
-           skip=_s(ADMIN, CADMIN)),
+    **view(
+        "StandingOrderApi",
+        get_list=LOGGED_IN,
+        get=LOGGED_IN,
+        info=LOGGED_IN,
+        post=_s(ADMIN, CADMIN),
+        put=_s(ADMIN, CADMIN),
+        pause=_s(ADMIN, CADMIN),
+        skip=_s(ADMIN, CADMIN),
+    ),
+    **view(
+        "StandingOrderFormView",
+        new=_s(ADMIN, CADMIN),
+        edit=_s(ADMIN, CADMIN),
+        pause=_s(ADMIN, CADMIN),
+        skip=_s(ADMIN, CADMIN),
+    ),
     # --- inquiries and click-and-collect -------------------------------------------------------
     # Customers write inquiries and reply in the thread; customer service answers and closes them.
-    **view("InquiryView", list=LOGGED_IN, show=LOGGED_IN, add=_s(ADMIN, CS, CUSTOMER), edit=_s(ADMIN, CS),
-           reply=_s(ADMIN, CS, CUSTOMER), close=_s(ADMIN, CS)),
-    **view("InquiryApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS, CUSTOMER),
-           put=_s(ADMIN, CS), post_message=_s(ADMIN, CS, CUSTOMER), close=_s(ADMIN, CS)),
+    **view(
+        "InquiryView",
+        list=LOGGED_IN,
+        show=LOGGED_IN,
+        add=_s(ADMIN, CS, CUSTOMER),
+        edit=_s(ADMIN, CS),
+        reply=_s(ADMIN, CS, CUSTOMER),
+        close=_s(ADMIN, CS),
+    ),
+    **view(
+        "InquiryApi",
+        get_list=LOGGED_IN,
+        get=LOGGED_IN,
+        info=LOGGED_IN,
+        post=_s(ADMIN, CS, CUSTOMER),
+        put=_s(ADMIN, CS),
+        post_message=_s(ADMIN, CS, CUSTOMER),
+        close=_s(ADMIN, CS),
+    ),
     # Customer service moves reservations through their states; a customer may cancel its own.
-    **view("PickupReservationView", list=LOGGED_IN, show=LOGGED_IN, edit=_s(ADMIN, CS),
-           cancel=_s(ADMIN, CS, CUSTOMER), ready=_s(ADMIN, CS), collected=_s(ADMIN, CS), expire=_s(ADMIN, CS)),
-    **view("PickupReservationApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS),
-           put=_s(ADMIN, CS), cancel=_s(ADMIN, CS, CUSTOMER), ready=_s(ADMIN, CS), collected=_s(ADMIN, CS),
-           expire=_s(ADMIN, CS)),
+    **view(
+        "PickupReservationView",
+        list=LOGGED_IN,
+        show=LOGGED_IN,
+        edit=_s(ADMIN, CS),
+        cancel=_s(ADMIN, CS, CUSTOMER),
+        ready=_s(ADMIN, CS),
+        collected=_s(ADMIN, CS),
+        expire=_s(ADMIN, CS),
+    ),
+    **view(
+        "PickupReservationApi",
+        get_list=LOGGED_IN,
+        get=LOGGED_IN,
+        info=LOGGED_IN,
+        post=_s(ADMIN, CS),
+        put=_s(ADMIN, CS),
+        cancel=_s(ADMIN, CS, CUSTOMER),
+        ready=_s(ADMIN, CS),
+        collected=_s(ADMIN, CS),
+        expire=_s(ADMIN, CS),
+    ),
     # --- Rapporter: the manager's reports and their CSV files, read-only -----------------------
-    **view("ReportsView", **{m: _s(ADMIN, MANAGER) for m in (
-        "sales", "sales_csv", "statuses", "statuses_csv", "approvals", "approvals_csv", "customers",
-        "customers_csv", "budgets", "budgets_csv")}),
+    **view(
+        "ReportsView",
+        **{
+            m: _s(ADMIN, MANAGER)
+            for m in (
+                "sales",
+                "sales_csv",
+                "statuses",
+                "statuses_csv",
+                "approvals",
+                "approvals_csv",
+                "customers",
+                "customers_csv",
+                "budgets",
+                "budgets_csv",
+            )
+        },
+    ),
 }
 
 # FAB actions (`/action/<name>/<pk>` and `action_post`), keyed "<View>.<action name>". FAB checks

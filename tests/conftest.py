@@ -4,6 +4,7 @@ The database is `TEST_DATABASE_URL` (PostgreSQL in CI's second run), else a SQLi
 temporary folder. Tests marked `postgres` need PostgreSQL: they skip with a reason on SQLite, and
 under CI=true a PostgreSQL that cannot be reached fails the run.
 """
+
 from __future__ import annotations
 
 import os
@@ -71,8 +72,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     if url.startswith("postgresql"):
         # Durability is not under test: a commit need not wait until PostgreSQL has flushed it to
         # disk (visibility, locking and isolation are the same).
-        TestConfig.SQLALCHEMY_ENGINE_OPTIONS = {**TestConfig.SQLALCHEMY_ENGINE_OPTIONS,
-                                                "connect_args": {"options": "-c synchronous_commit=off"}}
+        TestConfig.SQLALCHEMY_ENGINE_OPTIONS = {
+            **TestConfig.SQLALCHEMY_ENGINE_OPTIONS,
+            "connect_args": {"options": "-c synchronous_commit=off"},
+        }
     from app import create_app
 
     application = create_app(TestConfig)

@@ -2,6 +2,7 @@
 
 Built with the ORM outside any request (no tenant scope), like the CLI would.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -99,8 +100,9 @@ def make_user(session: Session, sm: Any, username: str, role: str, company: Comp
     return user
 
 
-def _tenant(session: Session, sm: Any, prefix: str, number: str, product: Product, store: Store,
-            dealer: bool) -> Tenant:
+def _tenant(
+    session: Session, sm: Any, prefix: str, number: str, product: Product, store: Store, dealer: bool
+) -> Tenant:
     company = Company(
         customer_number=number,
         name=f"{prefix.capitalize()} AS",
@@ -116,52 +118,96 @@ def _tenant(session: Session, sm: Any, prefix: str, number: str, product: Produc
     session.add(company)
     admin = make_user(session, sm, f"{prefix}.admin", "CustomerAdmin", company)
     user = make_user(session, sm, f"{prefix}.bruker", "CustomerUser", company)
-    address = DeliveryAddress(company=company, recipient_name=f"{prefix} lager", street="Lagerveien 2",
-                              postal_code="2815", city="Gjøvik")
-    order = Order(company=company, number=f"{number}-1", channel="webshop", status="processing",
-                  delivery_address=address, created_by=user, total_ex_vat=Decimal("1000.00"),
-                  total_vat=Decimal("250.00"))
-    order.lines.append(OrderLine(company=company, line_no=1, product=product, quantity=2,
-                                 unit_price=Decimal("500.00")))
-    order.events.append(OrderEvent(company=company, from_status=None, to_status="processing",
-                                   actor_name="Test"))
-    quote = Quote(company=company, number=f"T{number}-1", status="sent", valid_until=dt.date.today() + dt.timedelta(days=30),
-                  end_customer_ref="Ola Nordmann", delivery_address=address, created_by=user)
-    quote.lines.append(QuoteLine(company=company, line_no=1, product=product, quantity=1,
-                                 unit_price=Decimal("500.00")))
+    address = DeliveryAddress(
+        company=company, recipient_name=f"{prefix} lager", street="Lagerveien 2", postal_code="2815", city="Gjøvik"
+    )
+    order = Order(
+        company=company,
+        number=f"{number}-1",
+        channel="webshop",
+        status="processing",
+        delivery_address=address,
+        created_by=user,
+        total_ex_vat=Decimal("1000.00"),
+        total_vat=Decimal("250.00"),
+    )
+    order.lines.append(OrderLine(company=company, line_no=1, product=product, quantity=2, unit_price=Decimal("500.00")))
+    order.events.append(OrderEvent(company=company, from_status=None, to_status="processing", actor_name="Test"))
+    quote = Quote(
+        company=company,
+        number=f"T{number}-1",
+        status="sent",
+        valid_until=dt.date.today() + dt.timedelta(days=30),
+        end_customer_ref="Ola Nordmann",
+        delivery_address=address,
+        created_by=user,
+    )
+    quote.lines.append(QuoteLine(company=company, line_no=1, product=product, quantity=1, unit_price=Decimal("500.00")))
     budget = Budget(company=company, user=user, period="month", amount=Decimal("10000.00"))
     inquiry = Inquiry(company=company, subject=f"Spørsmål fra {prefix}", channel="portal", created_by=user)
     inquiry.messages.append(InquiryMessage(company=company, author_name="Test", body="Hei!"))
-    reservation = PickupReservation(company=company, store=store, status="reserved", pickup_code="AB12",
-                                    pickup_deadline=utcnow() + dt.timedelta(days=2),
-                                    items=[{"sku": product.sku, "name": product.name, "quantity": 1}])
-    standing = StandingOrder(company=company, name="Ukentlig påfyll", delivery_address=address, frequency="weekly",
-                             weekday=0, start_date=dt.date.today())
+    reservation = PickupReservation(
+        company=company,
+        store=store,
+        status="reserved",
+        pickup_code="AB12",
+        pickup_deadline=utcnow() + dt.timedelta(days=2),
+        items=[{"sku": product.sku, "name": product.name, "quantity": 1}],
+    )
+    standing = StandingOrder(
+        company=company,
+        name="Ukentlig påfyll",
+        delivery_address=address,
+        frequency="weekly",
+        weekday=0,
+        start_date=dt.date.today(),
+    )
     standing.lines.append(StandingOrderLine(company=company, product=product, quantity=3))
-    invoice = Invoice(company=company, number=f"F{number}-1", order=order, invoice_date=dt.date.today(),
-                      due_date=dt.date.today() + dt.timedelta(days=14), amount=Decimal("1250.00"))
+    invoice = Invoice(
+        company=company,
+        number=f"F{number}-1",
+        order=order,
+        invoice_date=dt.date.today(),
+        due_date=dt.date.today() + dt.timedelta(days=14),
+        amount=Decimal("1250.00"),
+    )
     shipment = Shipment(company=company, order=order, carrier="collicare", waybill_number=f"CC{number}")
     shipment.lines.append(ShipmentLine(company=company, order_line=order.lines[0], quantity=1))
-    session.add(CompanyChange(company=company, actor_name="Kundeservice", field="postal_city",
-                              old_value="Bergen", new_value="Oslo"))
+    session.add(
+        CompanyChange(
+            company=company, actor_name="Kundeservice", field="postal_city", old_value="Bergen", new_value="Oslo"
+        )
+    )
     session.add_all([address, order, quote, budget, inquiry, reservation, standing, invoice, shipment])
-    return Tenant(company, admin, user, address, order, quote, budget, inquiry, reservation, standing,
-                  invoice, shipment)
+    return Tenant(
+        company, admin, user, address, order, quote, budget, inquiry, reservation, standing, invoice, shipment
+    )
 
 
 def build_world(session: Session, sm: Any) -> World:
     product = Product(sku="STOL-1", name="Kontorstol Basic", unit_price=Decimal("500.00"))
-    configurable = Product(sku="SOFA-1", name="Sofa Modul", unit_price=Decimal("12000.00"),
-                           min_width=80, max_width=240, min_depth=60, max_depth=120,
-                           variants={"fabric": ["Ull grå", "Lin natur"], "colour": ["Eik", "Svart"]})
+    configurable = Product(
+        sku="SOFA-1",
+        name="Sofa Modul",
+        unit_price=Decimal("12000.00"),
+        min_width=80,
+        max_width=240,
+        min_depth=60,
+        max_depth=120,
+        variants={"fabric": ["Ull grå", "Lin natur"], "colour": ["Eik", "Svart"]},
+    )
     store = Store(name="Butikk Oslo", street="Karl Johans gate 1", postal_code="0154", city="Oslo")
     session.add_all([product, configurable, store])
     a = _tenant(session, sm, "hansen", "10001", product, store, dealer=True)
     b = _tenant(session, sm, "berg", "10002", product, store, dealer=False)
     staff = {
         role: make_user(session, sm, name, role)
-        for role, name in (("Admin", "admin"), ("Seller", "selger"), ("CustomerService", "kundeservice"),
-                           ("Manager", "leder"))
+        for role, name in (
+            ("Admin", "admin"),
+            ("Seller", "selger"),
+            ("CustomerService", "kundeservice"),
+            ("Manager", "leder"),
+        )
     }
     session.commit()
     return World(a=a, b=b, staff=staff, product=product, configurable=configurable, store=store)

@@ -4,6 +4,7 @@ flashed messages, statement counts.
 Rows are read and written with a plain session on the app's engine, outside any request: no
 tenant scope applies, so "nothing was written" is checked against the real tables.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Union
@@ -20,8 +21,14 @@ from tests.factories import PASSWORD, World, build_world
 # --- the database ---------------------------------------------------------------------------
 
 # Written by the migrations and `portal init` once per run; every other table is emptied per test.
-FAB_SECURITY_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
-                       "ab_permission_view_role", "alembic_version"}
+FAB_SECURITY_TABLES = {
+    "ab_permission",
+    "ab_view_menu",
+    "ab_permission_view",
+    "ab_role",
+    "ab_permission_view_role",
+    "alembic_version",
+}
 
 
 def is_postgres(app: Flask) -> bool:
@@ -148,8 +155,9 @@ def endpoint_rule(app: Flask, endpoint: str) -> str:
 
 
 def api_token(client: FlaskClient, username: str, password: str = PASSWORD) -> str:
-    response = client.post("/api/v1/security/login",
-                           json={"username": username, "password": password, "provider": "db"})
+    response = client.post(
+        "/api/v1/security/login", json={"username": username, "password": password, "provider": "db"}
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.json["access_token"]
 
@@ -197,7 +205,7 @@ def field_errors(response: Any) -> dict[str, list[str]]:
 def assert_no_leak(response: Any) -> None:
     """An error answer shows no traceback, SQL or driver names."""
     text = response.get_data(as_text=True)
-    for needle in ("Traceback", "SELECT", "INSERT", "UPDATE ", "sqlalchemy", "psycopg", "sqlite3", "File \""):
+    for needle in ("Traceback", "SELECT", "INSERT", "UPDATE ", "sqlalchemy", "psycopg", "sqlite3", 'File "'):
         assert needle not in text, text
 
 
@@ -208,5 +216,4 @@ def actor(user: PortalUser, *roles: str) -> Any:
     """The user as app/domain's acting person, with the given roles."""
     from app.domain.actors import Actor
 
-    return Actor(id=user.id, name=user.full_name, company_id=user.company_id, roles=frozenset(roles),
-                 email=user.email)
+    return Actor(id=user.id, name=user.full_name, company_id=user.company_id, roles=frozenset(roles), email=user.email)

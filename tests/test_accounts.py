@@ -3,6 +3,7 @@ app/api/users.py, the security stamp in app/security.py): per rule and per role,
 
 Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,21 +58,31 @@ def _can_log_in(client: FlaskClient, username: str, password: str) -> bool:
 
 
 def _new_user_form(**extra: str) -> dict[str, str]:
-    return {"first_name": "Nora", "last_name": "Nyansatt", "email": "nora@hanseninterior.no", "phone": "+47 900 00 000",
-            "username": "nora.nyansatt", "role": "CustomerUser", **extra}
+    return {
+        "first_name": "Nora",
+        "last_name": "Nyansatt",
+        "email": "nora@hanseninterior.no",
+        "phone": "+47 900 00 000",
+        "username": "nora.nyansatt",
+        "role": "CustomerUser",
+        **extra,
+    }
 
 
 # --- the password policy -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("password, username, expected", [
-    ("kort1", "ola", "minst 10 tegn"),
-    ("1234567890123", "ola", "ikke bare bestå av tall"),
-    ("Hansen.Bruker", "hansen.bruker", "samme som brukernavnet"),
-    ("x" * 129, "ola", "høyst 128 tegn"),
-    ("Sommer-fugl-2026", "ola", None),
-    ("12345678901a", "ola", None),
-])
+@pytest.mark.parametrize(
+    "password, username, expected",
+    [
+        ("kort1", "ola", "minst 10 tegn"),
+        ("1234567890123", "ola", "ikke bare bestå av tall"),
+        ("Hansen.Bruker", "hansen.bruker", "samme som brukernavnet"),
+        ("x" * 129, "ola", "høyst 128 tegn"),
+        ("Sommer-fugl-2026", "ola", None),
+        ("12345678901a", "ola", None),
+    ],
+)
 def test_password_policy(app: Flask, password: str, username: str, expected: Optional[str]) -> None:
     with app.test_request_context():
         problem = accounts.password_problem(password, username)
@@ -98,8 +109,11 @@ def test_every_role_has_min_profil_linked_from_the_user_menu(app: Flask, world: 
 
 def test_fab_profile_pages_lead_to_min_profil(app: Flask, world: World) -> None:
     client = client_as(app, world.user("CustomerUser"))
-    for method, url in (("GET", "/users/userinfo/"), ("GET", "/resetmypassword/form"),
-                        ("GET", "/userinfoeditview/form")):
+    for method, url in (
+        ("GET", "/users/userinfo/"),
+        ("GET", "/resetmypassword/form"),
+        ("GET", "/userinfoeditview/form"),
+    ):
         response = client.open(url, method=method)
         assert response.status_code == 302 and response.headers["Location"].endswith("/min-profil/"), url
     # FAB's form would set a password without the current one and without the policy: not any more.
@@ -122,22 +136,31 @@ def test_customer_admin_gets_company_administration_links_user_does_not(app: Fla
 
 def test_contact_information_is_saved_and_checked(app: Flask, world: World) -> None:
     client = client_as(app, world.user("CustomerUser"))
-    response = client.post("/min-profil/kontakt", data={"first_name": "Jonas", "last_name": "Eriksen",
-                                                        "email": "jonas@hansen.no", "phone": "+47 61 17 42 01"})
+    response = client.post(
+        "/min-profil/kontakt",
+        data={"first_name": "Jonas", "last_name": "Eriksen", "email": "jonas@hansen.no", "phone": "+47 61 17 42 01"},
+    )
     assert response.status_code == 302
     user = _user(app, "hansen.bruker")
-    assert (user.first_name, user.last_name, user.email, user.phone) == ("Jonas", "Eriksen", "jonas@hansen.no",
-                                                                        "+47 61 17 42 01")
+    assert (user.first_name, user.last_name, user.email, user.phone) == (
+        "Jonas",
+        "Eriksen",
+        "jonas@hansen.no",
+        "+47 61 17 42 01",
+    )
     # Bad values: a Norwegian message next to each field, nothing saved.
-    bad = client.post("/min-profil/kontakt", data={"first_name": "", "last_name": "E", "email": "ikke-epost",
-                                                   "phone": "ring meg"})
+    bad = client.post(
+        "/min-profil/kontakt", data={"first_name": "", "last_name": "E", "email": "ikke-epost", "phone": "ring meg"}
+    )
     body = text_of(bad)
     assert bad.status_code == 200
     assert "Skriv fornavnet." in body and "Ugyldig e-postadresse." in body and "Skriv et telefonnummer" in body
     assert 'id="email-error"' in body
     # Another company's user already has this address (unique across companies).
-    taken = client.post("/min-profil/kontakt", data={"first_name": "Jonas", "last_name": "Eriksen",
-                                                     "email": world.b.user.email.upper(), "phone": ""})
+    taken = client.post(
+        "/min-profil/kontakt",
+        data={"first_name": "Jonas", "last_name": "Eriksen", "email": world.b.user.email.upper(), "phone": ""},
+    )
     assert "allerede i bruk" in text_of(taken)
     assert _user(app, "hansen.bruker").email == "jonas@hansen.no"
 
@@ -153,16 +176,30 @@ def test_newsletter_opt_in_and_out(app: Flask, world: World) -> None:
 
 def test_change_password_checks_current_and_policy(app: Flask, world: World) -> None:
     client = client_as(app, world.user("CustomerUser"))
-    wrong = text_of(client.post("/min-profil/passord", data={"current_password": "feil", "password": NEW_PASSWORD,
-                                                           "confirm_password": NEW_PASSWORD}))
+    wrong = text_of(
+        client.post(
+            "/min-profil/passord",
+            data={"current_password": "feil", "password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+        )
+    )
     assert "Nåværende passord er feil." in wrong
-    for new, message in (("kort", "minst 10 tegn"), ("12345678901", "bare bestå av tall"),
-                         ("hansen.bruker", "samme som brukernavnet")):
-        body = text_of(client.post("/min-profil/passord", data={"current_password": PASSWORD, "password": new,
-                                                              "confirm_password": new}))
+    for new, message in (
+        ("kort", "minst 10 tegn"),
+        ("12345678901", "bare bestå av tall"),
+        ("hansen.bruker", "samme som brukernavnet"),
+    ):
+        body = text_of(
+            client.post(
+                "/min-profil/passord", data={"current_password": PASSWORD, "password": new, "confirm_password": new}
+            )
+        )
         assert message in body and 'id="password-error"' in body, new
-    mismatch = text_of(client.post("/min-profil/passord", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
-                                                              "confirm_password": NEW_PASSWORD + "x"}))
+    mismatch = text_of(
+        client.post(
+            "/min-profil/passord",
+            data={"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD + "x"},
+        )
+    )
     assert "Passordene er ikke like." in mismatch
     assert _can_log_in(app.test_client(), "hansen.bruker", PASSWORD)  # nothing changed
 
@@ -171,13 +208,21 @@ def test_change_password_ends_other_sessions_and_api_tokens(app: Flask, world: W
     mine = client_as(app, world.user("CustomerUser"))
     other = client_as(app, world.user("CustomerUser"))  # the same user on another machine
     token = api_token(app.test_client(), "hansen.bruker")
-    refresh = app.test_client().post("/api/v1/security/login", json={
-        "username": "hansen.bruker", "password": PASSWORD, "provider": "db", "refresh": True}).json["refresh_token"]
+    refresh = (
+        app.test_client()
+        .post(
+            "/api/v1/security/login",
+            json={"username": "hansen.bruker", "password": PASSWORD, "provider": "db", "refresh": True},
+        )
+        .json["refresh_token"]
+    )
     assert app.test_client().get("/api/v1/order/", headers=auth_header(token)).status_code == 200
     stamp_before = _user(app, "hansen.bruker").security_stamp
 
-    response = mine.post("/min-profil/passord", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
-                                                      "confirm_password": NEW_PASSWORD})
+    response = mine.post(
+        "/min-profil/passord",
+        data={"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
     assert response.status_code == 302
     assert _user(app, "hansen.bruker").security_stamp != stamp_before
 
@@ -231,9 +276,17 @@ def test_customer_service_deactivating_in_fab_edit_form_also_ends_sessions(app: 
     victim = client_as(app, "berg.bruker")
     cs = client_as(app, world.user("CustomerService"))
     user = _user(app, "berg.bruker")
-    response = cs.post(f"/users/edit/{user.id}", data={
-        "first_name": user.first_name, "last_name": user.last_name, "username": user.username,
-        "email": user.email, "company": "10002", "roles": [str(r.id) for r in user.roles]})  # "active" unticked
+    response = cs.post(
+        f"/users/edit/{user.id}",
+        data={
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "username": user.username,
+            "email": user.email,
+            "company": "10002",
+            "roles": [str(r.id) for r in user.roles],
+        },
+    )  # "active" unticked
     assert response.status_code == 302, text_of(response)[:2000]
     assert _user(app, "berg.bruker").active is False
     assert not _logged_in(victim)
@@ -267,8 +320,13 @@ def test_last_admin_rule_holds_in_customer_services_edit_form(app: Flask, world:
         from flask_appbuilder.security.sqla.models import Role
 
         user_role = s.scalars(select(Role).where(Role.name == "CustomerUser")).one().id
-    base = {"first_name": admin.first_name, "last_name": admin.last_name, "username": admin.username,
-            "email": admin.email, "company": "10001"}
+    base = {
+        "first_name": admin.first_name,
+        "last_name": admin.last_name,
+        "username": admin.username,
+        "email": admin.email,
+        "company": "10001",
+    }
     demote = cs.post(f"/users/edit/{admin.id}", data={**base, "active": "y", "roles": [str(user_role)]})
     assert LAST_ADMIN in text_of(demote) or any(LAST_ADMIN in m for _, m in flashes(cs))
     assert _roles(app, "hansen.admin") == {"CustomerAdmin"}
@@ -313,8 +371,7 @@ def test_customer_admin_cannot_create_supplier_roles_page_and_api(app: Flask, wo
 def test_customer_admin_cannot_create_users_of_another_company(app: Flask, world: World) -> None:
     token = api_token(app.test_client(), "hansen.admin")
     client = app.test_client()
-    by_id = client.post("/api/v1/user/", json=_new_user_form(company_id=world.b.company.id),
-                        headers=auth_header(token))
+    by_id = client.post("/api/v1/user/", json=_new_user_form(company_id=world.b.company.id), headers=auth_header(token))
     assert by_id.status_code == 400 and "company_id" in by_id.json["message"]
     by_number = client.post("/api/v1/user/", json=_new_user_form(customer_number="10002"), headers=auth_header(token))
     assert by_number.status_code == 400 and "customer_number" in by_number.json["message"]
@@ -359,8 +416,7 @@ def test_customer_user_cannot_manage_users(app: Flask, world: World) -> None:
     assert user.post("/companyusers/add", data=_new_user_form()).status_code == 403
     assert user.post(f"/companyusers/{world.a.admin.id}/deaktiver").status_code == 403
     token = api_token(app.test_client(), "hansen.bruker")
-    assert app.test_client().post("/api/v1/user/", json=_new_user_form(),
-                                  headers=auth_header(token)).status_code == 403
+    assert app.test_client().post("/api/v1/user/", json=_new_user_form(), headers=auth_header(token)).status_code == 403
     assert _user(app, "hansen.admin").active is True
 
 
@@ -395,7 +451,9 @@ def test_new_user_gets_a_welcome_mail_whose_link_sets_the_password_once(app: Fla
     assert _can_log_in(app.test_client(), "nora.nyansatt", NEW_PASSWORD)
 
 
-def test_expired_or_forged_link_gives_a_clear_message(app: Flask, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_or_forged_link_gives_a_clear_message(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import itsdangerous.timed
 
     token = api_token(app.test_client(), "hansen.admin")
@@ -411,8 +469,9 @@ def test_expired_or_forged_link_gives_a_clear_message(app: Flask, world: World, 
     visitor = app.test_client()
     expired = text_of(visitor.get(f"/passord/{old_token}"))
     assert "Lenken er utløpt" in expired
-    assert "Lenken er utløpt" in text_of(visitor.post(f"/passord/{old_token}", data={
-        "password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}))
+    assert "Lenken er utløpt" in text_of(
+        visitor.post(f"/passord/{old_token}", data={"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    )
     assert "Lenken er ugyldig" in text_of(visitor.get(f"/passord/{old_token[:-3]}abc"))
     assert not _can_log_in(app.test_client(), "nora.nyansatt", NEW_PASSWORD)
     # A new link from the admin works.
@@ -436,19 +495,30 @@ def test_deactivation_kills_an_unused_welcome_link(app: Flask, world: World) -> 
 
 def test_new_user_form_checks_each_field(app: Flask, world: World) -> None:
     admin = client_as(app, world.user("CustomerAdmin"))
-    body = text_of(admin.post("/companyusers/add", data={"first_name": "", "last_name": "", "email": "x",
-                                                       "username": "hansen.bruker", "role": "CustomerUser"}))
-    for message in ("Skriv fornavnet.", "Skriv etternavnet.", "Ugyldig e-postadresse.", "Brukernavnet er allerede i bruk"):
+    body = text_of(
+        admin.post(
+            "/companyusers/add",
+            data={"first_name": "", "last_name": "", "email": "x", "username": "hansen.bruker", "role": "CustomerUser"},
+        )
+    )
+    for message in (
+        "Skriv fornavnet.",
+        "Skriv etternavnet.",
+        "Ugyldig e-postadresse.",
+        "Brukernavnet er allerede i bruk",
+    ):
         assert message in body, message
     # Usernames are unique across companies (logins are global), without saying whose it is.
     taken = text_of(admin.post("/companyusers/add", data=_new_user_form(username="BERG.bruker")))
     assert "Brukernavnet er allerede i bruk" in taken and "Berg AS" not in taken
     token = api_token(app.test_client(), "hansen.admin")
-    api = app.test_client().post("/api/v1/user/", json={"first_name": 5, "username": "a b"},
-                                 headers=auth_header(token))
+    api = app.test_client().post("/api/v1/user/", json={"first_name": 5, "username": "a b"}, headers=auth_header(token))
     assert api.status_code == 400 and "first_name" in api.json["message"]
-    api = app.test_client().post("/api/v1/user/", json={"first_name": "A", "last_name": "B", "email": "a@b.no",
-                                                        "username": "a b"}, headers=auth_header(token))
+    api = app.test_client().post(
+        "/api/v1/user/",
+        json={"first_name": "A", "last_name": "B", "email": "a@b.no", "username": "a b"},
+        headers=auth_header(token),
+    )
     assert api.status_code == 400 and set(api.json["message"]) == {"username"}
 
 
@@ -485,13 +555,19 @@ def test_company_user_page_shows_the_buttons_to_the_customer_admin(app: Flask, w
 
 def test_admin_can_create_supplier_staff(app: Flask, world: World) -> None:
     admin = client_as(app, world.user("Admin"))
-    response = admin.post("/users/add", data=_new_user_form(company="", role="Seller", email="ny.selger@kundeportal.no",
-                                                            username="ny.selger"))
+    response = admin.post(
+        "/users/add",
+        data=_new_user_form(company="", role="Seller", email="ny.selger@kundeportal.no", username="ny.selger"),
+    )
     assert response.status_code == 302, text_of(response)[:2000]
     user = _user(app, "ny.selger")
     assert user.company_id is None and _roles(app, "ny.selger") == {"Seller"}
-    assert text_of(admin.post("/users/add", data=_new_user_form(company="10001", role="Seller")))\
-        .count("Brukere hos en kunde kan bare ha kunderoller.") == 1
+    assert (
+        text_of(admin.post("/users/add", data=_new_user_form(company="10001", role="Seller"))).count(
+            "Brukere hos en kunde kan bare ha kunderoller."
+        )
+        == 1
+    )
 
 
 def test_user_api_pages_with_roles_in_one_statement(app: Flask, world: World) -> None:
@@ -505,8 +581,10 @@ def test_user_api_pages_with_roles_in_one_statement(app: Flask, world: World) ->
     client = app.test_client()
     seen: list[str] = []
     for page in range(4):
-        answer = client.get(f"/api/v1/user/?q=(page_size:3,page:{page},order_column:username,order_direction:asc)",
-                            headers=auth_header(token)).json
+        answer = client.get(
+            f"/api/v1/user/?q=(page_size:3,page:{page},order_column:username,order_direction:asc)",
+            headers=auth_header(token),
+        ).json
         assert answer["count"] == 8
         seen += [u["username"] for u in answer["result"]]
         if any(u["username"] == "leder" for u in answer["result"]):

@@ -4,6 +4,7 @@ Expectations are computed from app/roles.py (the contract), so a permission adde
 here without anyone remembering. Row counts are read with a plain session outside any request
 (no tenant scope), so "nothing was written" is checked against the real tables.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -63,16 +64,29 @@ def allowed(role: str, api_class: str, permission: str) -> bool:
 
 # --- routes and permissions follow app/roles.py ---------------------------------------------
 
-METHODS = {"get_list": ("GET", ""), "get": ("GET", "{id}"), "info": ("GET", "_info"),
-           "post": ("POST", ""), "put": ("PUT", "{id}"), "delete": ("DELETE", "{id}")}
+METHODS = {
+    "get_list": ("GET", ""),
+    "get": ("GET", "{id}"),
+    "info": ("GET", "_info"),
+    "post": ("POST", ""),
+    "put": ("PUT", "{id}"),
+    "delete": ("DELETE", "{id}"),
+}
 
 
 def test_every_resource_is_registered_with_its_class_name(app: Flask) -> None:
     names = {api.resource_name: api.__name__ for api in ALL_APIS}
     assert names == {
-        "company": "CompanyApi", "delivery_address": "DeliveryAddressApi", "product": "ProductApi",
-        "order": "OrderApi", "quote": "QuoteApi", "budget": "BudgetApi", "standing_order": "StandingOrderApi",
-        "inquiry": "InquiryApi", "pickup_reservation": "PickupReservationApi", "user": "UserApi",
+        "company": "CompanyApi",
+        "delivery_address": "DeliveryAddressApi",
+        "product": "ProductApi",
+        "order": "OrderApi",
+        "quote": "QuoteApi",
+        "budget": "BudgetApi",
+        "standing_order": "StandingOrderApi",
+        "inquiry": "InquiryApi",
+        "pickup_reservation": "PickupReservationApi",
+        "user": "UserApi",
     }
     registered = {type(v).__name__ for v in app.appbuilder.baseviews}
     assert set(names.values()) <= registered
@@ -83,8 +97,12 @@ def test_admin_holds_every_api_permission(app: Flask) -> None:
     with app.app_context():
         role = app.appbuilder.sm.find_role(app.config["AUTH_ROLE_ADMIN"])
         granted = {(p.permission.name, p.view_menu.name) for p in role.permissions}
-    missing = sorted((perm, api.__name__) for api in ALL_APIS for perm in api_permissions(api.__name__)
-                     if (perm, api.__name__) not in granted)
+    missing = sorted(
+        (perm, api.__name__)
+        for api in ALL_APIS
+        for perm in api_permissions(api.__name__)
+        if (perm, api.__name__) not in granted
+    )
     assert not missing, f"the Admin role lacks {missing}"
 
 
@@ -193,8 +211,9 @@ def _readable(role: str, resource: str) -> bool:
 
 @pytest.mark.parametrize("role", CUSTOMER_ROLES)
 @pytest.mark.parametrize("resource", list(RESOURCES))
-def test_customer_lists_only_own_company(app: Flask, world: World, as_role: Callable[[str], Caller],
-                                         role: str, resource: str) -> None:
+def test_customer_lists_only_own_company(
+    app: Flask, world: World, as_role: Callable[[str], Caller], role: str, resource: str
+) -> None:
     if not _readable(role, resource):
         assert as_role(role).get(f"{API}/{resource}/").status_code == 403
         return
@@ -212,8 +231,9 @@ def test_customer_lists_only_own_company(app: Flask, world: World, as_role: Call
         assert {row["company_id"] for row in body["result"]} == {company_a}
     # Asking for another company's rows by filter finds nothing.
     if model is not Company:
-        other = caller.get(f"{API}/{resource}/",
-                           q={"filters": [{"col": "company_id", "opr": "eq", "value": world.b.company.id}]})
+        other = caller.get(
+            f"{API}/{resource}/", q={"filters": [{"col": "company_id", "opr": "eq", "value": world.b.company.id}]}
+        )
         assert other.status_code == 200 and other.json["count"] == 0
     # Own row: 200; another company's row by id: 404, never 403.
     own = getattr(world.a, attr).id
@@ -226,8 +246,7 @@ def test_customer_lists_only_own_company(app: Flask, world: World, as_role: Call
 
 # Users are administered by customer service, not read by managers (tests/test_accounts.py).
 @pytest.mark.parametrize("resource", [r for r in RESOURCES if r != "user"])
-def test_supplier_sees_every_company(app: Flask, world: World, as_role: Callable[[str], Caller],
-                                     resource: str) -> None:
+def test_supplier_sees_every_company(app: Flask, world: World, as_role: Callable[[str], Caller], resource: str) -> None:
     model, attr = RESOURCES[resource]
     response = as_role("Manager").get(f"{API}/{resource}/", q={"page_size": 100})
     assert response.status_code == 200
@@ -248,8 +267,9 @@ def test_products_are_shared(as_role: Callable[[str], Caller], world: World) -> 
 ADDRESS = {"recipient_name": "Nytt lager", "street": "Industriveien 9", "postal_code": "2815", "city": "Gjøvik"}
 
 
-def test_customer_admin_creates_address_for_own_company(app: Flask, world: World,
-                                                        as_role: Callable[[str], Caller]) -> None:
+def test_customer_admin_creates_address_for_own_company(
+    app: Flask, world: World, as_role: Callable[[str], Caller]
+) -> None:
     response = as_role("CustomerAdmin").post(f"{API}/delivery_address/", ADDRESS)
     assert response.status_code == 201, response.json
     created = load(app, DeliveryAddress, response.json["id"])
@@ -260,8 +280,7 @@ def test_customer_admin_creates_address_for_own_company(app: Flask, world: World
     assert response.status_code == 201
 
 
-def test_customer_cannot_write_for_another_company(app: Flask, world: World,
-                                                   as_role: Callable[[str], Caller]) -> None:
+def test_customer_cannot_write_for_another_company(app: Flask, world: World, as_role: Callable[[str], Caller]) -> None:
     b = world.b.company.id
     before = count_rows(app, DeliveryAddress, company_id=b)
     response = as_role("CustomerAdmin").post(f"{API}/delivery_address/", {**ADDRESS, "company_id": b})
@@ -276,15 +295,15 @@ def test_customer_cannot_write_for_another_company(app: Flask, world: World,
 
 def test_customer_cannot_move_own_row(app: Flask, world: World, as_role: Callable[[str], Caller]) -> None:
     address = world.a.address.id
-    response = as_role("CustomerAdmin").put(f"{API}/delivery_address/{address}",
-                                            {"company_id": world.b.company.id, "city": "Hamar"})
+    response = as_role("CustomerAdmin").put(
+        f"{API}/delivery_address/{address}", {"company_id": world.b.company.id, "city": "Hamar"}
+    )
     assert "company_id" in field_errors(response)
     row = load(app, DeliveryAddress, address)
     assert (row.company_id, row.city) == (world.a.company.id, "Gjøvik")
 
 
-def test_foreign_rows_by_id_are_404_and_unchanged(app: Flask, world: World,
-                                                  as_role: Callable[[str], Caller]) -> None:
+def test_foreign_rows_by_id_are_404_and_unchanged(app: Flask, world: World, as_role: Callable[[str], Caller]) -> None:
     admin = as_role("CustomerAdmin")
     assert admin.put(f"{API}/delivery_address/{world.b.address.id}", {"city": "Hamar"}).status_code == 404
     assert admin.put(f"{API}/budget/{world.b.budget.id}", {"amount": "1.00"}).status_code == 404
@@ -294,11 +313,11 @@ def test_foreign_rows_by_id_are_404_and_unchanged(app: Flask, world: World,
     assert admin.put(f"{API}/budget/not-a-number", {"amount": "1.00"}).status_code == 404
 
 
-def test_budget_for_another_companys_user_is_400(app: Flask, world: World,
-                                                 as_role: Callable[[str], Caller]) -> None:
+def test_budget_for_another_companys_user_is_400(app: Flask, world: World, as_role: Callable[[str], Caller]) -> None:
     before = count_rows(app, Budget)
-    response = as_role("CustomerAdmin").post(f"{API}/budget/", {"user_id": world.b.user.id, "period": "month",
-                                                                "amount": "5000"})
+    response = as_role("CustomerAdmin").post(
+        f"{API}/budget/", {"user_id": world.b.user.id, "period": "month", "amount": "5000"}
+    )
     errors = field_errors(response)
     assert list(errors) == ["user_id"]
     assert "Finnes ikke" in errors["user_id"][0]
@@ -319,16 +338,20 @@ def test_customer_admin_manages_own_budgets(app: Flask, world: World, as_role: C
     result = response.json["result"]
     assert result["amount"] == "2500.50" and result["period_label"] == "Kvartal"
     budget = load(app, Budget, response.json["id"])
-    assert (budget.company_id, budget.user_id, budget.amount) == (world.a.company.id, world.a.admin.id,
-                                                                  Decimal("2500.50"))
+    assert (budget.company_id, budget.user_id, budget.amount) == (
+        world.a.company.id,
+        world.a.admin.id,
+        Decimal("2500.50"),
+    )
     response = admin.put(f"{API}/budget/{budget.id}", {"amount": "3000"})
     assert response.status_code == 200 and response.json["result"]["amount"] == "3000.00"
     assert admin.delete(f"{API}/budget/{budget.id}").status_code == 200
     assert load(app, Budget, budget.id) is None
 
 
-def test_supplier_link_to_another_companys_row_is_400(app: Flask, world: World,
-                                                      as_role: Callable[[str], Caller]) -> None:
+def test_supplier_link_to_another_companys_row_is_400(
+    app: Flask, world: World, as_role: Callable[[str], Caller]
+) -> None:
     """Supplier staff see every row; the flush guard still refuses a cross-company link."""
     quote = world.a.quote.id
     response = as_role("Seller").put(f"{API}/quote/{quote}", {"delivery_address_id": world.b.address.id})
@@ -355,17 +378,27 @@ def test_customer_opens_inquiry(app: Flask, world: World, as_role: Callable[[str
     assert response.status_code == 201, response.json
     inquiry = load(app, Inquiry, response.json["id"])
     assert (inquiry.company_id, inquiry.created_by_id, inquiry.channel, inquiry.status) == (
-        world.a.company.id, world.a.user.id, "portal", "open")
+        world.a.company.id,
+        world.a.user.id,
+        "portal",
+        "open",
+    )
     # Server-side fields cannot be sent.
     for extra in ({"created_by_id": world.b.user.id}, {"status": "closed"}, {"channel": "chat"}):
-        assert list(field_errors(user.post(f"{API}/inquiry/", {"subject": "x", "message": "y", **extra}))) == list(extra)
-    assert field_errors(user.post(f"{API}/inquiry/", {"subject": "", "message": "y"})) == {"subject": ["Skriv et emne."]}
+        assert list(field_errors(user.post(f"{API}/inquiry/", {"subject": "x", "message": "y", **extra}))) == list(
+            extra
+        )
+    assert field_errors(user.post(f"{API}/inquiry/", {"subject": "", "message": "y"})) == {
+        "subject": ["Skriv et emne."]
+    }
     assert field_errors(user.post(f"{API}/inquiry/", {"subject": "x" * 201, "message": "y"})) == {
-        "subject": ["Høyst 200 tegn."]}
+        "subject": ["Høyst 200 tegn."]
+    }
 
 
-def test_customer_service_keeps_inquiries_and_companies(app: Flask, world: World,
-                                                        as_role: Callable[[str], Caller]) -> None:
+def test_customer_service_keeps_inquiries_and_companies(
+    app: Flask, world: World, as_role: Callable[[str], Caller]
+) -> None:
     service = as_role("CustomerService")
     response = service.put(f"{API}/inquiry/{world.b.inquiry.id}", {"status": "answered"})
     assert response.status_code == 200 and response.json["result"]["status_label"] == "Besvart"
@@ -373,8 +406,9 @@ def test_customer_service_keeps_inquiries_and_companies(app: Flask, world: World
     response = service.put(f"{API}/company/{world.b.company.id}", {"credit_limit": "50000", "phone": "+47 22 00 00 00"})
     assert response.status_code == 200, response.json
     assert load(app, Company, world.b.company.id).credit_limit == Decimal("50000.00")
-    assert "customer_number" in field_errors(service.put(f"{API}/company/{world.b.company.id}",
-                                                         {"customer_number": "1"}))
+    assert "customer_number" in field_errors(
+        service.put(f"{API}/company/{world.b.company.id}", {"customer_number": "1"})
+    )
 
 
 # --- input rules (app/domain/validation.py) -------------------------------------------------
@@ -403,10 +437,21 @@ def test_budget_needs_amount_and_known_period(world: World, as_role: Callable[[s
 
 def test_company_rules(app: Flask, world: World, as_role: Callable[[str], Caller]) -> None:
     service = as_role("CustomerService")
-    good = {"customer_number": "10099", "name": "Ny Kunde AS", "org_number": "923609016", "postal_code": "0155",
-            "kind": "dealer", "payment_terms": "invoice", "credit_limit": "100000"}
-    errors = field_errors(service.post(f"{API}/company/", {**good, "org_number": "923609017", "postal_code": "1",
-                                                           "kind": "shop", "credit_limit": -1}))
+    good = {
+        "customer_number": "10099",
+        "name": "Ny Kunde AS",
+        "org_number": "923609016",
+        "postal_code": "0155",
+        "kind": "dealer",
+        "payment_terms": "invoice",
+        "credit_limit": "100000",
+    }
+    errors = field_errors(
+        service.post(
+            f"{API}/company/",
+            {**good, "org_number": "923609017", "postal_code": "1", "kind": "shop", "credit_limit": -1},
+        )
+    )
     assert set(errors) == {"org_number", "postal_code", "kind", "credit_limit"}
     assert "kontrollsifferet" in errors["org_number"][0]
     assert "customer_number" in field_errors(service.post(f"{API}/company/", {**good, "customer_number": "10001"}))
@@ -429,8 +474,9 @@ def test_bad_bodies_are_400_not_500(world: World, as_role: Callable[[str], Calle
     assert list(errors) == ["active"]
 
 
-def test_database_errors_never_leak(world: World, as_role: Callable[[str], Caller],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_errors_never_leak(
+    world: World, as_role: Callable[[str], Caller], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sqlalchemy.exc import IntegrityError
 
     from app.api.budgets import BudgetApi
@@ -473,7 +519,11 @@ def test_validation_functions() -> None:
 def test_order_results_show_codes_labels_and_money(world: World, as_role: Callable[[str], Caller]) -> None:
     row = as_role("CustomerUser").get(f"{API}/order/").json["result"][0]
     assert (row["status"], row["status_label"], row["channel"], row["channel_label"]) == (
-        "processing", "Under behandling", "webshop", "Nettbutikk")
+        "processing",
+        "Under behandling",
+        "webshop",
+        "Nettbutikk",
+    )
     assert (row["total_ex_vat"], row["total_vat"], row["total_inc_vat"]) == ("1000.00", "250.00", "1250.00")
     assert row["company"] == {"name": "Hansen AS", "customer_number": "10001"}
     assert row["delivery_address"]["recipient_name"] == "hansen lager"
@@ -526,14 +576,22 @@ def test_labels_and_titles_are_norwegian(world: World, as_role: Callable[[str], 
     assert body["label_columns"]["total_inc_vat"] == "Sum inkl. mva"
 
 
-def test_customer_service_creates_pickup_reservation(app: Flask, world: World,
-                                                     as_role: Callable[[str], Caller]) -> None:
+def test_customer_service_creates_pickup_reservation(
+    app: Flask, world: World, as_role: Callable[[str], Caller]
+) -> None:
     service = as_role("CustomerService")
-    body = {"company_id": world.b.company.id, "store_id": world.store.id,
-            "pickup_deadline": (utcnow() + dt.timedelta(days=3)).isoformat(),
-            "items": [{"sku": "STOL-1", "name": "Kontorstol Basic", "quantity": 2}]}
-    errors = field_errors(service.post(f"{API}/pickup_reservation/", {**body, "items": [{"sku": "X", "quantity": 0}],
-                                                                      "store_id": 999999, "status": "lost"}))
+    body = {
+        "company_id": world.b.company.id,
+        "store_id": world.store.id,
+        "pickup_deadline": (utcnow() + dt.timedelta(days=3)).isoformat(),
+        "items": [{"sku": "STOL-1", "name": "Kontorstol Basic", "quantity": 2}],
+    }
+    errors = field_errors(
+        service.post(
+            f"{API}/pickup_reservation/",
+            {**body, "items": [{"sku": "X", "quantity": 0}], "store_id": 999999, "status": "lost"},
+        )
+    )
     assert set(errors) == {"items", "store_id", "status"}
     response = service.post(f"{API}/pickup_reservation/", body)
     assert response.status_code == 201, response.json
@@ -550,8 +608,13 @@ def test_customer_service_creates_pickup_reservation(app: Flask, world: World,
 def test_seller_creates_quote_through_domain(app: Flask, world: World, as_role: Callable[[str], Caller]) -> None:
     seller = as_role("Seller")
     valid = (dt.date.today() + dt.timedelta(days=14)).isoformat()
-    body = {"company_id": world.a.company.id, "valid_until": valid, "end_customer_ref": "Kari",
-            "delivery_address_id": world.a.address.id, "lines": [{"product_id": world.product.id, "quantity": 3}]}
+    body = {
+        "company_id": world.a.company.id,
+        "valid_until": valid,
+        "end_customer_ref": "Kari",
+        "delivery_address_id": world.a.address.id,
+        "lines": [{"product_id": world.product.id, "quantity": 3}],
+    }
     before = count_rows(app, Quote)
     errors = field_errors(seller.post(f"{API}/quote/", {**body, "delivery_address_id": world.b.address.id}))
     assert list(errors) == ["delivery_address_id"]
@@ -576,27 +639,62 @@ def _add_rows(app: Flask, world: World, n: int) -> None:
         with Session(db.engine) as s:
             a = world.a
             for i in range(n):
-                address = DeliveryAddress(company_id=a.company.id, recipient_name=f"Lager {i}", street="Vei 1",
-                                          postal_code="2815", city="Gjøvik")
+                address = DeliveryAddress(
+                    company_id=a.company.id,
+                    recipient_name=f"Lager {i}",
+                    street="Vei 1",
+                    postal_code="2815",
+                    city="Gjøvik",
+                )
                 s.add(address)
                 s.flush()
-                s.add(Order(company_id=a.company.id, number=f"N{i}", channel="phone", status="shipped",
-                            delivery_address_id=address.id, created_by_id=a.user.id,
-                            total_ex_vat=Decimal("10.00"), total_vat=Decimal("2.50")))
-                s.add(Quote(company_id=a.company.id, number=f"TN{i}", valid_until=dt.date.today(),
-                            delivery_address_id=address.id, created_by_id=a.admin.id))
+                s.add(
+                    Order(
+                        company_id=a.company.id,
+                        number=f"N{i}",
+                        channel="phone",
+                        status="shipped",
+                        delivery_address_id=address.id,
+                        created_by_id=a.user.id,
+                        total_ex_vat=Decimal("10.00"),
+                        total_vat=Decimal("2.50"),
+                    )
+                )
+                s.add(
+                    Quote(
+                        company_id=a.company.id,
+                        number=f"TN{i}",
+                        valid_until=dt.date.today(),
+                        delivery_address_id=address.id,
+                        created_by_id=a.admin.id,
+                    )
+                )
                 s.add(Budget(company_id=a.company.id, user_id=a.admin.id, period="year", amount=Decimal("1")))
                 s.add(Inquiry(company_id=a.company.id, subject=f"S{i}", created_by_id=a.user.id))
-                s.add(PickupReservation(company_id=a.company.id, store_id=world.store.id, pickup_code=f"C{i}",
-                                        pickup_deadline=utcnow(), items=[]))
-                s.add(StandingOrder(company_id=a.company.id, name=f"F{i}", delivery_address_id=address.id,
-                                    start_date=dt.date.today()))
+                s.add(
+                    PickupReservation(
+                        company_id=a.company.id,
+                        store_id=world.store.id,
+                        pickup_code=f"C{i}",
+                        pickup_deadline=utcnow(),
+                        items=[],
+                    )
+                )
+                s.add(
+                    StandingOrder(
+                        company_id=a.company.id,
+                        name=f"F{i}",
+                        delivery_address_id=address.id,
+                        start_date=dt.date.today(),
+                    )
+                )
             s.commit()
 
 
 @pytest.mark.parametrize("role", ["CustomerAdmin", "Manager"])
-def test_list_statement_count_does_not_grow_with_rows(app: Flask, world: World, as_role: Callable[[str], Caller],
-                                                      statements: list[str], role: str) -> None:
+def test_list_statement_count_does_not_grow_with_rows(
+    app: Flask, world: World, as_role: Callable[[str], Caller], statements: list[str], role: str
+) -> None:
     caller = as_role(role)
     resources = [r for r in ALL_RESOURCES if _readable(role, r)]
 

@@ -7,6 +7,7 @@ The rules are app/domain's (tests/test_domain_orders.py); here: each route per r
 allowed, 400 naming the field with nothing written). Rows are counted with a plain session
 outside any request (no tenant scope), so "nothing written" is checked against the real tables.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -59,13 +60,24 @@ def snapshot(app: Flask) -> dict[str, int]:
 
 
 def order_body(world: World, **extra: Any) -> dict[str, Any]:
-    return {"delivery_address_id": world.a.address.id, "customer_reference": "PO-77",
-            "lines": [{"product_id": world.product.id, "quantity": 2}], **extra}
+    return {
+        "delivery_address_id": world.a.address.id,
+        "customer_reference": "PO-77",
+        "lines": [{"product_id": world.product.id, "quantity": 2}],
+        **extra,
+    }
 
 
 def sofa(world: World, **extra: Any) -> dict[str, Any]:
-    return {"product_id": world.configurable.id, "quantity": 1, "width": 200, "depth": 90,
-            "fabric": "Ull grå", "colour": "Eik", **extra}
+    return {
+        "product_id": world.configurable.id,
+        "quantity": 1,
+        "width": 200,
+        "depth": 90,
+        "fabric": "Ull grå",
+        "colour": "Eik",
+        **extra,
+    }
 
 
 def message(response: Any) -> str:
@@ -89,8 +101,9 @@ def age_order(app: Flask, order_id: int, days: int) -> None:
 
 def events(app: Flask, order_id: int) -> list[OrderEvent]:
     with db_session(app) as s:
-        return list(s.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id)
-                              .order_by(OrderEvent.at, OrderEvent.id)))
+        return list(
+            s.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.at, OrderEvent.id))
+        )
 
 
 # --- routes follow app/roles.py -------------------------------------------------------------
@@ -121,13 +134,19 @@ def test_workflow_permissions_are_in_base_permissions_and_routes(app: Flask) -> 
             for method in methods:
                 assert (f"{api.__name__}.{method}" in rules) == (permission in view.base_permissions), (api, method)
     assert {f"OrderApi.{p}" for p in custom_api_permissions(OrderApi)} | {
-        f"QuoteApi.{p}" for p in custom_api_permissions(QuoteApi)} == set(WORKFLOW)
+        f"QuoteApi.{p}" for p in custom_api_permissions(QuoteApi)
+    } == set(WORKFLOW)
 
 
 def test_no_route_for_a_permission_nobody_holds(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """Take can_approve away from every role: the API has neither the permission nor the route."""
-    patched = {role: {view: tuple(p for p in perms if not (view == "OrderApi" and p == "can_approve"))
-                      for view, perms in table.items()} for role, table in ROLE_PERMISSIONS.items()}
+    patched = {
+        role: {
+            view: tuple(p for p in perms if not (view == "OrderApi" and p == "can_approve"))
+            for view, perms in table.items()
+        }
+        for role, table in ROLE_PERMISSIONS.items()
+    }
     monkeypatch.setattr("app.api.base.ROLE_PERMISSIONS", patched)
     with app.app_context():
         api = OrderApi()
@@ -155,8 +174,7 @@ def test_workflow_role_matrix(app: Flask, world: World, as_role: As, role: str) 
     for key, (method, template, api_class) in WORKFLOW.items():
         permission = key.split(".")[1]
         may = role == "Admin" or permission in ROLE_PERMISSIONS[role].get(api_class, ())
-        response = caller.client.open(_workflow_url(template, world), method=method, json={},
-                                      headers=caller.headers)
+        response = caller.client.open(_workflow_url(template, world), method=method, json={}, headers=caller.headers)
         if may:
             assert response.status_code not in (401, 403), (role, key, response.json)
             assert response.status_code < 500, (role, key, response.get_data(as_text=True))
@@ -176,8 +194,16 @@ def test_workflow_needs_login(client: FlaskClient, world: World, key: str) -> No
 def test_openapi_documents_the_workflow(as_role: As) -> None:
     paths = as_role("Admin").get(f"{API}/_openapi").json["paths"]
     assert "post" in paths[f"{API}/order/"]
-    for path in ("/order/{pk}/approve", "/order/{pk}/reject", "/order/{pk}/cancel", "/order/{pk}/shipment",
-                 "/order/{pk}/invoice", "/quote/{pk}/convert", "/quote/{pk}/send", "/quote/{pk}/decline"):
+    for path in (
+        "/order/{pk}/approve",
+        "/order/{pk}/reject",
+        "/order/{pk}/cancel",
+        "/order/{pk}/shipment",
+        "/order/{pk}/invoice",
+        "/quote/{pk}/convert",
+        "/quote/{pk}/send",
+        "/quote/{pk}/decline",
+    ):
         assert "post" in paths[API + path], path
     assert "get" in paths[f"{API}/order/{{pk}}/invoice/{{invoice_id}}/pdf"]
 
@@ -202,9 +228,11 @@ def test_happy_path_order_approved_by_seller(app: Flask, world: World, as_role: 
     order = created["result"]
     assert created["id"] == order["id"]
     assert (order["status"], order["status_label"], order["channel"]) == (
-        "pending_approval", "Til godkjenning", "webshop")
-    assert (order["total_ex_vat"], order["total_vat"], order["total_inc_vat"]) == (
-        "13000.00", "3250.00", "16250.00")
+        "pending_approval",
+        "Til godkjenning",
+        "webshop",
+    )
+    assert (order["total_ex_vat"], order["total_vat"], order["total_inc_vat"]) == ("13000.00", "3250.00", "16250.00")
     assert order["number"] and order["company_id"] == world.a.company.id
     assert order["created_by_id"] == world.a.user.id and order["customer_reference"] == "PO-77"
     assert [ln["line_total"] for ln in order["lines"]] == ["1000.00", "12000.00"]
@@ -217,10 +245,14 @@ def test_happy_path_order_approved_by_seller(app: Flask, world: World, as_role: 
     response = seller.post(f"{API}/order/{order['id']}/approve", {})
     assert response.status_code == 200, response.json
     assert (response.json["result"]["status"], response.json["result"]["status_label"]) == (
-        "processing", "Under behandling")
+        "processing",
+        "Under behandling",
+    )
     history = events(app, order["id"])
-    assert [(e.from_status, e.to_status) for e in history] == [(None, "pending_approval"),
-                                                              ("pending_approval", "processing")]
+    assert [(e.from_status, e.to_status) for e in history] == [
+        (None, "pending_approval"),
+        ("pending_approval", "processing"),
+    ]
     assert history[1].actor_id == world.staff["Seller"].id
     approved = [m for m in outbox(app, kind="order_approved") if order["number"] in m.subject]
     assert [m.to_address for m in approved] == [world.a.user.email]
@@ -233,9 +265,14 @@ def test_happy_path_order_approved_by_seller(app: Flask, world: World, as_role: 
 
 
 def test_webshop_company_starts_processing_and_names_the_company(app: Flask, world: World, as_role: As) -> None:
-    result = place(as_role("berg.bruker"), {"delivery_address_id": world.b.address.id,
-                                            "lines": [{"product_id": world.product.id, "quantity": 1}],
-                                            "company_id": world.b.company.id})["result"]
+    result = place(
+        as_role("berg.bruker"),
+        {
+            "delivery_address_id": world.b.address.id,
+            "lines": [{"product_id": world.product.id, "quantity": 1}],
+            "company_id": world.b.company.id,
+        },
+    )["result"]
     assert (result["status"], result["company_id"]) == ("processing", world.b.company.id)
     assert load(app, Order, result["id"]).company_id == world.b.company.id
 
@@ -257,43 +294,97 @@ def test_staff_without_permission_cannot_post_orders(app: Flask, world: World, a
 
 BAD_ORDERS: list[tuple[str, Callable[[World], dict[str, Any]], str, str]] = [
     # (case, body from the world, field named, part of the message)
-    ("unknown product", lambda w: order_body(w, lines=[{"product_id": 999999, "quantity": 1}]),
-     "lines[0].product_id", "produkt"),
-    ("product id beyond SQL", lambda w: order_body(w, lines=[{"product_id": 10**15, "quantity": 1}]),
-     "lines[0].product_id", "Finnes ikke"),
-    ("quantity zero", lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": 0}]),
-     "lines[0].quantity", "minst 1"),
-    ("quantity negative", lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": -3}]),
-     "lines[0].quantity", "minst 1"),
-    ("quantity huge", lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": 10**12}]),
-     "lines[0].quantity", "høyst"),
-    ("quantity as text", lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": "2"}]),
-     "lines[0].quantity", "heltall"),
-    ("quantity missing", lambda w: order_body(w, lines=[{"product_id": w.product.id}]),
-     "lines[0].quantity", "fylles ut"),
-    ("width out of range", lambda w: order_body(w, lines=[sofa(w, width=300)]),
-     "lines[0].width", "Bredde må være mellom 80 og 240 cm"),
+    (
+        "unknown product",
+        lambda w: order_body(w, lines=[{"product_id": 999999, "quantity": 1}]),
+        "lines[0].product_id",
+        "produkt",
+    ),
+    (
+        "product id beyond SQL",
+        lambda w: order_body(w, lines=[{"product_id": 10**15, "quantity": 1}]),
+        "lines[0].product_id",
+        "Finnes ikke",
+    ),
+    (
+        "quantity zero",
+        lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": 0}]),
+        "lines[0].quantity",
+        "minst 1",
+    ),
+    (
+        "quantity negative",
+        lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": -3}]),
+        "lines[0].quantity",
+        "minst 1",
+    ),
+    (
+        "quantity huge",
+        lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": 10**12}]),
+        "lines[0].quantity",
+        "høyst",
+    ),
+    (
+        "quantity as text",
+        lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": "2"}]),
+        "lines[0].quantity",
+        "heltall",
+    ),
+    (
+        "quantity missing",
+        lambda w: order_body(w, lines=[{"product_id": w.product.id}]),
+        "lines[0].quantity",
+        "fylles ut",
+    ),
+    (
+        "width out of range",
+        lambda w: order_body(w, lines=[sofa(w, width=300)]),
+        "lines[0].width",
+        "Bredde må være mellom 80 og 240 cm",
+    ),
     ("depth missing", lambda w: order_body(w, lines=[sofa(w, depth=None)]), "lines[0].depth", "Dybde"),
     ("unknown fabric", lambda w: order_body(w, lines=[sofa(w, fabric="Skinn")]), "lines[0].fabric", "Skinn"),
-    ("dimension on a plain product",
-     lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": 1, "width": 100}]),
-     "lines[0].width", "ikke valgbar"),
+    (
+        "dimension on a plain product",
+        lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": 1, "width": 100}]),
+        "lines[0].width",
+        "ikke valgbar",
+    ),
     ("second line bad", lambda w: order_body(w, lines=[sofa(w), sofa(w, colour="Rosa")]), "lines[1].colour", "Rosa"),
-    ("a price from the customer",
-     lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": 1, "unit_price": "1.00"}]),
-     "lines[0].unit_price", "Ukjent felt"),
+    (
+        "a price from the customer",
+        lambda w: order_body(w, lines=[{"product_id": w.product.id, "quantity": 1, "unit_price": "1.00"}]),
+        "lines[0].unit_price",
+        "Ukjent felt",
+    ),
     ("line not an object", lambda w: order_body(w, lines=[5]), "lines[0]", "JSON-objekt"),
     ("lines not a list", lambda w: order_body(w, lines="STOL-1"), "lines", "liste"),
     ("lines empty", lambda w: order_body(w, lines=[]), "lines", "Velg minst ett produkt"),
     ("lines missing", lambda w: {"delivery_address_id": w.a.address.id}, "lines", "Velg minst ett produkt"),
-    ("foreign delivery address", lambda w: order_body(w, delivery_address_id=w.b.address.id),
-     "delivery_address_id", "Finnes ikke"),
-    ("unknown delivery address", lambda w: order_body(w, delivery_address_id=999999), "delivery_address_id",
-     "Finnes ikke"),
-    ("delivery address missing", lambda w: {"lines": [{"product_id": w.product.id, "quantity": 1}]},
-     "delivery_address_id", "leveringsadresse"),
-    ("delivery address as text", lambda w: order_body(w, delivery_address_id="lager"), "delivery_address_id",
-     "heltall"),
+    (
+        "foreign delivery address",
+        lambda w: order_body(w, delivery_address_id=w.b.address.id),
+        "delivery_address_id",
+        "Finnes ikke",
+    ),
+    (
+        "unknown delivery address",
+        lambda w: order_body(w, delivery_address_id=999999),
+        "delivery_address_id",
+        "Finnes ikke",
+    ),
+    (
+        "delivery address missing",
+        lambda w: {"lines": [{"product_id": w.product.id, "quantity": 1}]},
+        "delivery_address_id",
+        "leveringsadresse",
+    ),
+    (
+        "delivery address as text",
+        lambda w: order_body(w, delivery_address_id="lager"),
+        "delivery_address_id",
+        "heltall",
+    ),
     ("another company", lambda w: order_body(w, company_id=w.b.company.id), "company_id", "innlogget bruker"),
     ("reference too long", lambda w: order_body(w, customer_reference="x" * 201), "customer_reference", "200"),
     ("server-side field", lambda w: order_body(w, status="processing"), "status", "Ukjent felt"),
@@ -301,8 +392,9 @@ BAD_ORDERS: list[tuple[str, Callable[[World], dict[str, Any]], str, str]] = [
 
 
 @pytest.mark.parametrize("case", BAD_ORDERS, ids=[c[0] for c in BAD_ORDERS])
-def test_bad_order_is_400_naming_the_field_and_writes_nothing(app: Flask, world: World, as_role: As,
-                                                             case: tuple) -> None:
+def test_bad_order_is_400_naming_the_field_and_writes_nothing(
+    app: Flask, world: World, as_role: As, case: tuple
+) -> None:
     _, make_body, field, text_part = case
     before = snapshot(app)
     response = as_role("hansen.bruker").post(f"{API}/order/", make_body(world))
@@ -314,12 +406,21 @@ def test_bad_order_is_400_naming_the_field_and_writes_nothing(app: Flask, world:
 
 
 def test_every_problem_is_named_at_once(app: Flask, world: World, as_role: As) -> None:
-    errors = field_errors(as_role("hansen.bruker").post(f"{API}/order/", order_body(
-        world, delivery_address_id=None, lines=[sofa(world, width=20), {"product_id": world.product.id,
-                                                                         "quantity": 0}])))
-    assert errors == {"delivery_address_id": ["Velg en leveringsadresse for kundekontoen."],
-                      "lines[0].width": ["Bredde må være mellom 80 og 240 cm"],
-                      "lines[1].quantity": ["Antall må være minst 1."]}
+    errors = field_errors(
+        as_role("hansen.bruker").post(
+            f"{API}/order/",
+            order_body(
+                world,
+                delivery_address_id=None,
+                lines=[sofa(world, width=20), {"product_id": world.product.id, "quantity": 0}],
+            ),
+        )
+    )
+    assert errors == {
+        "delivery_address_id": ["Velg en leveringsadresse for kundekontoen."],
+        "lines[0].width": ["Bredde må være mellom 80 og 240 cm"],
+        "lines[1].quantity": ["Antall må være minst 1."],
+    }
 
 
 def test_bodies_that_are_no_json_object(app: Flask, world: World, as_role: As) -> None:
@@ -328,8 +429,9 @@ def test_bodies_that_are_no_json_object(app: Flask, world: World, as_role: As) -
     response = user.client.post(f"{API}/order/", data="lines=1", headers=user.headers)
     assert response.status_code == 400 and "JSON" in message(response)
     assert user.post(f"{API}/order/", [order_body(world)]).status_code == 400
-    response = user.client.post(f"{API}/order/", data="{nope", headers={**user.headers,
-                                                                         "Content-Type": "application/json"})
+    response = user.client.post(
+        f"{API}/order/", data="{nope", headers={**user.headers, "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert snapshot(app) == before
 
@@ -342,7 +444,8 @@ def test_reject_needs_a_reason_and_mails_the_creator(app: Flask, world: World, a
     seller = as_role("selger")
     before = snapshot(app)
     assert field_errors(seller.post(f"{API}/order/{order['id']}/reject", {})) == {
-        "reason": ["Skriv en begrunnelse for avvisningen."]}
+        "reason": ["Skriv en begrunnelse for avvisningen."]
+    }
     assert "reason" in field_errors(seller.post(f"{API}/order/{order['id']}/reject", {"reason": 5}))
     assert snapshot(app) == before
     response = seller.post(f"{API}/order/{order['id']}/reject", {"reason": "Utgått modell"})
@@ -392,8 +495,7 @@ def test_customer_cancels_the_same_day(app: Flask, world: World, as_role: As) ->
     order = place(user, order_body(world))["result"]
     response = user.client.post(f"{API}/order/{order['id']}/cancel", headers=user.headers)  # no body at all
     assert response.status_code == 200, response.json
-    assert (response.json["result"]["status"], response.json["result"]["status_label"]) == (
-        "cancelled", "Kansellert")
+    assert (response.json["result"]["status"], response.json["result"]["status_label"]) == ("cancelled", "Kansellert")
     assert events(app, order["id"])[-1].to_status == "cancelled"
     response = user.post(f"{API}/order/{order['id']}/cancel", {"reason": "Feil antall"})
     assert response.status_code == 409 and "kan ikke kanselleres" in message(response)
@@ -422,18 +524,32 @@ def test_cancel_foreign_order_is_404_and_others_403(app: Flask, world: World, as
     for role in ("selger", "leder"):
         assert as_role(role).post(f"{API}/order/{world.b.order.id}/cancel", {}).status_code == 403
     assert load(app, Order, world.b.order.id).status == before
-    assert "reason" in field_errors(as_role("hansen.bruker").post(
-        f"{API}/order/{world.a.order.id}/cancel", {"reason": ["x"]}))
+    assert "reason" in field_errors(
+        as_role("hansen.bruker").post(f"{API}/order/{world.a.order.id}/cancel", {"reason": ["x"]})
+    )
 
 
 # --- shipments, invoices, invoice copy ------------------------------------------------------
 
 
 def _berg_order(world: World, as_role: As) -> dict[str, Any]:
-    order = place(as_role("berg.bruker"), {"delivery_address_id": world.b.address.id, "lines": [
-        {"product_id": world.product.id, "quantity": 3},
-        {"product_id": world.configurable.id, "quantity": 1, "width": 120, "depth": 60, "fabric": "Lin natur",
-         "colour": "Svart"}]})["result"]
+    order = place(
+        as_role("berg.bruker"),
+        {
+            "delivery_address_id": world.b.address.id,
+            "lines": [
+                {"product_id": world.product.id, "quantity": 3},
+                {
+                    "product_id": world.configurable.id,
+                    "quantity": 1,
+                    "width": 120,
+                    "depth": 60,
+                    "fabric": "Lin natur",
+                    "colour": "Svart",
+                },
+            ],
+        },
+    )["result"]
     assert order["status"] == "processing"
     return order
 
@@ -445,8 +561,10 @@ def test_shipments_and_invoice_move_the_order(app: Flask, world: World, as_role:
     service = as_role("kundeservice")
     url = f"{API}/order/{order['id']}"
 
-    response = service.post(f"{url}/shipment", {"carrier": "bring", "waybill_number": "BR123",
-                                                "lines": [{"order_line_id": first.id, "quantity": 1}]})
+    response = service.post(
+        f"{url}/shipment",
+        {"carrier": "bring", "waybill_number": "BR123", "lines": [{"order_line_id": first.id, "quantity": 1}]},
+    )
     assert response.status_code == 201, response.json
     shipment_id = response.json["shipment_id"]
     assert response.json["id"] == shipment_id and load(app, Shipment, shipment_id).order_id == order["id"]
@@ -455,23 +573,43 @@ def test_shipments_and_invoice_move_the_order(app: Flask, world: World, as_role:
     assert result["lines"][0]["delivered_quantity"] == 1 and result["lines"][0]["status"] == "partially_delivered"
     assert result["shipments"][0]["tracking_url"].endswith("BR123")
 
-    response = service.post(f"{url}/shipment", {"carrier": "own", "lines": [
-        {"order_line_id": first.id, "quantity": 1}, {"order_line_id": second.id, "quantity": 1},
-        {"order_line_id": first.id, "quantity": 1}]})  # the same line twice adds up
+    response = service.post(
+        f"{url}/shipment",
+        {
+            "carrier": "own",
+            "lines": [
+                {"order_line_id": first.id, "quantity": 1},
+                {"order_line_id": second.id, "quantity": 1},
+                {"order_line_id": first.id, "quantity": 1},
+            ],
+        },
+    )  # the same line twice adds up
     assert response.status_code == 201, response.json
     assert (response.json["result"]["status"], response.json["result"]["status_label"]) == (
-        "shipped", "Kjørt ut fra lager")
+        "shipped",
+        "Kjørt ut fra lager",
+    )
     assert [ln["delivered_quantity"] for ln in response.json["result"]["lines"]] == [3, 1]
 
     today = dt.date.today()
-    response = service.post(f"{url}/invoice", {"number": "F-9001", "invoice_date": today.isoformat(),
-                                               "due_date": (today + dt.timedelta(days=14)).isoformat()})
+    response = service.post(
+        f"{url}/invoice",
+        {
+            "number": "F-9001",
+            "invoice_date": today.isoformat(),
+            "due_date": (today + dt.timedelta(days=14)).isoformat(),
+        },
+    )
     assert response.status_code == 201, response.json
     invoice_id = response.json["invoice_id"]
     assert load(app, Invoice, invoice_id).amount == Decimal(order["total_inc_vat"])
     assert (response.json["result"]["status"], response.json["result"]["status_label"]) == ("invoiced", "Fakturert")
     assert [e.to_status for e in events(app, order["id"])] == [
-        "processing", "partially_delivered", "shipped", "invoiced"]
+        "processing",
+        "partially_delivered",
+        "shipped",
+        "invoiced",
+    ]
 
     # Fakturakopi: the customer, customer service and the manager download it; company A cannot.
     for who in ("berg.bruker", "berg.admin", "kundeservice", "leder"):
@@ -484,8 +622,9 @@ def test_shipments_and_invoice_move_the_order(app: Flask, world: World, as_role:
     assert as_role("leder").get(f"{url}/invoice/{world.b.invoice.id}/pdf").status_code == 404
     assert as_role("leder").get(f"{url}/invoice/999999/pdf").status_code == 404
     # Nothing more to ship; a shipped order is no longer cancelled by anyone.
-    response = service.post(f"{url}/shipment", {"carrier": "own", "lines": [{"order_line_id": first.id,
-                                                                              "quantity": 1}]})
+    response = service.post(
+        f"{url}/shipment", {"carrier": "own", "lines": [{"order_line_id": first.id, "quantity": 1}]}
+    )
     assert response.status_code == 409 and "kan ikke leveres" in message(response)
     response = service.post(f"{url}/cancel", {})
     assert response.status_code == 409 and "kan ikke kanselleres" in message(response)
@@ -505,30 +644,55 @@ def test_customer_invoice_copy_of_own_and_foreign_order(world: World, as_role: A
     assert response.status_code == 200 and response.data[:4] == b"%PDF"
     assert f"fakturakopi-{world.a.invoice.number}.pdf" in response.headers["Content-Disposition"]
     # Company B's invoice, under B's order or smuggled under A's order: 404, never 403.
-    assert as_role("hansen.bruker").get(
-        f"{API}/order/{world.b.order.id}/invoice/{world.b.invoice.id}/pdf").status_code == 404
-    assert as_role("hansen.bruker").get(
-        f"{API}/order/{world.a.order.id}/invoice/{world.b.invoice.id}/pdf").status_code == 404
+    assert (
+        as_role("hansen.bruker").get(f"{API}/order/{world.b.order.id}/invoice/{world.b.invoice.id}/pdf").status_code
+        == 404
+    )
+    assert (
+        as_role("hansen.bruker").get(f"{API}/order/{world.a.order.id}/invoice/{world.b.invoice.id}/pdf").status_code
+        == 404
+    )
 
 
 def _bad_shipments(world: World, line_id: int, other_line_id: int) -> list[tuple[dict[str, Any], str, str]]:
     return [
-        ({"carrier": "bring", "waybill_number": "X", "lines": [{"order_line_id": line_id, "quantity": 4}]},
-         "lines[0]", "høyst 3"),
-        ({"carrier": "bring", "waybill_number": "X", "lines": [{"order_line_id": other_line_id, "quantity": 1}]},
-         "lines[0]", "hører ikke til ordren"),
-        ({"carrier": "dhl", "waybill_number": "X", "lines": [{"order_line_id": line_id, "quantity": 1}]},
-         "carrier", "transportør"),
+        (
+            {"carrier": "bring", "waybill_number": "X", "lines": [{"order_line_id": line_id, "quantity": 4}]},
+            "lines[0]",
+            "høyst 3",
+        ),
+        (
+            {"carrier": "bring", "waybill_number": "X", "lines": [{"order_line_id": other_line_id, "quantity": 1}]},
+            "lines[0]",
+            "hører ikke til ordren",
+        ),
+        (
+            {"carrier": "dhl", "waybill_number": "X", "lines": [{"order_line_id": line_id, "quantity": 1}]},
+            "carrier",
+            "transportør",
+        ),
         ({"lines": [{"order_line_id": line_id, "quantity": 1}]}, "carrier", "transportør"),
-        ({"carrier": "bring", "lines": [{"order_line_id": line_id, "quantity": 1}]}, "waybill_number",
-         "Fraktbrevnummer"),
+        (
+            {"carrier": "bring", "lines": [{"order_line_id": line_id, "quantity": 1}]},
+            "waybill_number",
+            "Fraktbrevnummer",
+        ),
         ({"carrier": "bring", "waybill_number": "X"}, "lines", "minst én linje"),
-        ({"carrier": "bring", "waybill_number": "X", "lines": [{"order_line_id": line_id, "quantity": "1"}]},
-         "lines[0].quantity", "heltall"),
-        ({"carrier": "bring", "waybill_number": "X", "lines": [{"order_line_id": line_id}]},
-         "lines[0].quantity", "fylles ut"),
-        ({"carrier": "bring", "waybill_number": "X" * 61, "lines": [{"order_line_id": line_id, "quantity": 1}]},
-         "waybill_number", "60"),
+        (
+            {"carrier": "bring", "waybill_number": "X", "lines": [{"order_line_id": line_id, "quantity": "1"}]},
+            "lines[0].quantity",
+            "heltall",
+        ),
+        (
+            {"carrier": "bring", "waybill_number": "X", "lines": [{"order_line_id": line_id}]},
+            "lines[0].quantity",
+            "fylles ut",
+        ),
+        (
+            {"carrier": "bring", "waybill_number": "X" * 61, "lines": [{"order_line_id": line_id, "quantity": 1}]},
+            "waybill_number",
+            "60",
+        ),
     ]
 
 
@@ -553,8 +717,9 @@ def test_shipment_and_invoice_refusals(app: Flask, world: World, as_role: As) ->
     response = service.post(f"{API}/order/{pending['id']}/shipment", body)
     assert response.status_code == 409 and message(response) == "Ordren kan ikke leveres i denne statusen."
     today = dt.date.today().isoformat()
-    response = service.post(f"{API}/order/{pending['id']}/invoice", {"number": "F-1", "invoice_date": today,
-                                                                      "due_date": today})
+    response = service.post(
+        f"{API}/order/{pending['id']}/invoice", {"number": "F-1", "invoice_date": today, "due_date": today}
+    )
     assert response.status_code == 409 and "kan ikke faktureres" in message(response)
     for role in ("selger", "leder", "hansen.bruker", "hansen.admin"):
         assert as_role(role).post(f"{API}/order/{pending['id']}/shipment", body).status_code == 403, role
@@ -567,8 +732,11 @@ def test_bad_invoices_are_400_and_write_nothing(app: Flask, world: World, as_rol
     order = _berg_order(world, as_role)
     service = as_role("kundeservice")
     today = dt.date.today()
-    good = {"number": "F-77", "invoice_date": today.isoformat(),
-            "due_date": (today + dt.timedelta(days=10)).isoformat()}
+    good = {
+        "number": "F-77",
+        "invoice_date": today.isoformat(),
+        "due_date": (today + dt.timedelta(days=10)).isoformat(),
+    }
     before = snapshot(app)
     cases = [
         ({**good, "due_date": (today - dt.timedelta(days=1)).isoformat()}, "due_date", "før fakturadato"),
@@ -602,7 +770,11 @@ def test_customer_converts_quote_to_order(app: Flask, world: World, as_role: As)
     order_id = response.json["order_id"]
     order = load(app, Order, order_id)
     assert (order.channel, order.quote_id, order.company_id, order.created_by_id) == (
-        "quote", quote.id, world.a.company.id, world.a.user.id)
+        "quote",
+        quote.id,
+        world.a.company.id,
+        world.a.user.id,
+    )
     assert response.json["order_number"] == order.number
     shown = user.get(f"{API}/order/{order_id}").json["result"]
     assert (shown["channel"], shown["channel_label"], shown["quote_id"]) == ("quote", "Tilbud", quote.id)
@@ -622,18 +794,23 @@ def test_convert_refusals(app: Flask, world: World, as_role: As) -> None:
     for role in ("kundeservice", "leder"):
         assert as_role(role).post(f"{API}/quote/{world.a.quote.id}/convert", {}).status_code == 403
     # A foreign delivery address: 400, the quote stays sent.
-    errors = field_errors(user.post(f"{API}/quote/{world.a.quote.id}/convert",
-                                    {"delivery_address_id": world.b.address.id}))
+    errors = field_errors(
+        user.post(f"{API}/quote/{world.a.quote.id}/convert", {"delivery_address_id": world.b.address.id})
+    )
     assert list(errors) == ["delivery_address_id"]
-    errors = field_errors(as_role("selger").post(f"{API}/quote/{world.a.quote.id}/convert",
-                                                 {"delivery_address_id": world.b.address.id}))
+    errors = field_errors(
+        as_role("selger").post(f"{API}/quote/{world.a.quote.id}/convert", {"delivery_address_id": world.b.address.id})
+    )
     assert list(errors) == ["delivery_address_id"]
     assert snapshot(app) == before and load(app, Quote, world.a.quote.id).status == "sent"
     # Expired: 409 with the date.
     with app.app_context():
         with Session(db.engine) as s:
-            s.execute(update(Quote).where(Quote.id == world.a.quote.id)
-                      .values(valid_until=dt.date.today() - dt.timedelta(days=3)))
+            s.execute(
+                update(Quote)
+                .where(Quote.id == world.a.quote.id)
+                .values(valid_until=dt.date.today() - dt.timedelta(days=3))
+            )
             s.commit()
     response = user.post(f"{API}/quote/{world.a.quote.id}/convert", {})
     assert response.status_code == 409
@@ -646,19 +823,28 @@ def test_seller_converts_for_the_customer(app: Flask, world: World, as_role: As)
     assert response.status_code == 201
     order = load(app, Order, response.json["order_id"])
     assert (order.company_id, order.channel, order.created_by_id) == (
-        world.b.company.id, "quote", world.staff["Seller"].id)
+        world.b.company.id,
+        "quote",
+        world.staff["Seller"].id,
+    )
 
 
 def test_customer_creates_sends_and_declines_quotes(app: Flask, world: World, as_role: As) -> None:
     user = as_role("hansen.bruker")
     valid = (dt.date.today() + dt.timedelta(days=10)).isoformat()
-    body = {"valid_until": valid, "end_customer_ref": "Kari", "delivery_address_id": world.a.address.id,
-            "lines": [{"product_id": world.product.id, "quantity": 4}]}
+    body = {
+        "valid_until": valid,
+        "end_customer_ref": "Kari",
+        "delivery_address_id": world.a.address.id,
+        "lines": [{"product_id": world.product.id, "quantity": 4}],
+    }
     before = snapshot(app)
     # Prices never come from a dealer's body, the company never from any customer's body.
     cases = [
-        ({**body, "lines": [{"product_id": world.product.id, "quantity": 4, "unit_price": "1.00"}]},
-         "lines[0].unit_price"),
+        (
+            {**body, "lines": [{"product_id": world.product.id, "quantity": 4, "unit_price": "1.00"}]},
+            "lines[0].unit_price",
+        ),
         ({**body, "company_id": world.b.company.id}, "company_id"),
         ({**body, "delivery_address_id": world.b.address.id}, "delivery_address_id"),
         ({**body, "lines": [sofa(world, width=10)]}, "lines[0].width"),
@@ -673,7 +859,10 @@ def test_customer_creates_sends_and_declines_quotes(app: Flask, world: World, as
     assert response.status_code == 201, response.json
     result = response.json["result"]
     assert (result["status"], result["company_id"], result["created_by_id"]) == (
-        "draft", world.a.company.id, world.a.user.id)
+        "draft",
+        world.a.company.id,
+        world.a.user.id,
+    )
     assert result["lines"][0]["unit_price"] == "500.00" and result["lines"][0]["line_total"] == "2000.00"
     quote_id = response.json["id"]
 
@@ -696,13 +885,21 @@ def test_customer_creates_sends_and_declines_quotes(app: Flask, world: World, as
 
 def test_seller_still_creates_quotes_with_special_prices(app: Flask, world: World, as_role: As) -> None:
     valid = (dt.date.today() + dt.timedelta(days=10)).isoformat()
-    response = as_role("selger").post(f"{API}/quote/", {
-        "company_id": world.a.company.id, "valid_until": valid,
-        "lines": [{"product_id": world.product.id, "quantity": 2, "unit_price": "450.00"}]})
+    response = as_role("selger").post(
+        f"{API}/quote/",
+        {
+            "company_id": world.a.company.id,
+            "valid_until": valid,
+            "lines": [{"product_id": world.product.id, "quantity": 2, "unit_price": "450.00"}],
+        },
+    )
     assert response.status_code == 201, response.json
     assert response.json["result"]["lines"][0]["unit_price"] == "450.00"
-    assert "company_id" in field_errors(as_role("selger").post(f"{API}/quote/", {
-        "valid_until": valid, "lines": [{"product_id": world.product.id, "quantity": 2}]}))
+    assert "company_id" in field_errors(
+        as_role("selger").post(
+            f"{API}/quote/", {"valid_until": valid, "lines": [{"product_id": world.product.id, "quantity": 2}]}
+        )
+    )
 
 
 # --- list filters ---------------------------------------------------------------------------
@@ -729,8 +926,9 @@ def test_order_list_filters_like_the_pages(app: Flask, world: World, as_role: As
     # "Z", not "+00:00": the test client sends q unencoded, and a "+" in a URL is a space.
     since = (utcnow() - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     until = (utcnow() + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert ids(user, {"col": "created_at", "opr": "gt", "value": since},
-               {"col": "created_at", "opr": "lt", "value": until}) == {new["id"], other["id"]}
+    assert ids(
+        user, {"col": "created_at", "opr": "gt", "value": since}, {"col": "created_at", "opr": "lt", "value": until}
+    ) == {new["id"], other["id"]}
     # Order number: exact (eq) and exact-or-prefix (numpre); a customer never finds B's.
     assert ids(user, {"col": "number", "opr": "eq", "value": new["number"]}) == {new["id"]}
     assert ids(user, {"col": "number", "opr": "numpre", "value": new["number"]}) == {new["id"]}
@@ -738,8 +936,11 @@ def test_order_list_filters_like_the_pages(app: Flask, world: World, as_role: As
     assert ids(manager, {"col": "number", "opr": "numpre", "value": "10002"}) == {b_old}
     everything = manager.get(f"{API}/order/", q={"page_size": 100}).json["result"]
     prefix = new["number"][:3]
-    assert ids(manager, {"col": "number", "opr": "numpre", "value": prefix}) == {
-        row["id"] for row in everything if row["number"].startswith(prefix)} >= {new["id"], other["id"]}
+    assert (
+        ids(manager, {"col": "number", "opr": "numpre", "value": prefix})
+        == {row["id"] for row in everything if row["number"].startswith(prefix)}
+        >= {new["id"], other["id"]}
+    )
     assert ids(user, {"col": "number", "opr": "numpre", "value": world.b.order.number}) == set()
     # LIKE wildcards in the value are literal characters.
     assert ids(manager, {"col": "number", "opr": "numpre", "value": "%"}) == set()
@@ -748,7 +949,11 @@ def test_order_list_filters_like_the_pages(app: Flask, world: World, as_role: As
     row = next(r for r in manager.get(f"{API}/order/", q={"page_size": 100}).json["result"] if r["id"] == new["id"])
     assert {"status", "channel", "standing_order_id", "delivery_date"} <= set(row)
     assert (row["status"], row["channel"], row["standing_order_id"], row["delivery_date"]) == (
-        "pending_approval", "webshop", None, None)
+        "pending_approval",
+        "webshop",
+        None,
+        None,
+    )
     info = manager.get(f"{API}/order/_info").json["filters"]
     assert {"name": "Nummer er eller starter med", "operator": "numpre"} in info["number"]
     assert "standing_order_id" in info
@@ -762,19 +967,31 @@ def _bulk_orders(app: Flask, world: World, n: int, prefix: str = "7") -> None:
     from app.extensions import db
 
     now = utcnow()
-    rows = [{"company_id": world.a.company.id, "number": f"{prefix}{i:05d}", "channel": "phone",
-             "status": "processing", "delivery_address_id": world.a.address.id, "created_by_id": world.a.user.id,
-             "created_at": now - dt.timedelta(minutes=i), "customer_reference": None,
-             "total_ex_vat": Decimal("100.00"), "total_vat": Decimal("25.00"), "over_budget": False}
-            for i in range(n)]
+    rows = [
+        {
+            "company_id": world.a.company.id,
+            "number": f"{prefix}{i:05d}",
+            "channel": "phone",
+            "status": "processing",
+            "delivery_address_id": world.a.address.id,
+            "created_by_id": world.a.user.id,
+            "created_at": now - dt.timedelta(minutes=i),
+            "customer_reference": None,
+            "total_ex_vat": Decimal("100.00"),
+            "total_vat": Decimal("25.00"),
+            "over_budget": False,
+        }
+        for i in range(n)
+    ]
     with app.app_context():
         with db.engine.begin() as conn:
             conn.execute(insert(Order), rows)
 
 
 @pytest.mark.parametrize("role", ["hansen.bruker", "leder"])
-def test_order_list_statements_do_not_grow_with_page_size(app: Flask, world: World, as_role: As,
-                                                          statements: list[str], role: str) -> None:
+def test_order_list_statements_do_not_grow_with_page_size(
+    app: Flask, world: World, as_role: As, statements: list[str], role: str
+) -> None:
     _bulk_orders(app, world, 30)
     caller = as_role(role)
     caller.get(f"{API}/order/")  # warm up: the login and permission lookups of a first request
@@ -816,8 +1033,9 @@ def test_number_prefix_filter_uses_the_index(app: Flask, world: World, as_role: 
         engine = db.engine
     event.listen(engine, "before_cursor_execute", _capture)
     try:
-        response = as_role(username).get(f"{API}/order/", q={
-            "filters": [{"col": "number", "opr": "numpre", "value": "50012"}], "page_size": 20})
+        response = as_role(username).get(
+            f"{API}/order/", q={"filters": [{"col": "number", "opr": "numpre", "value": "50012"}], "page_size": 20}
+        )
     finally:
         event.remove(engine, "before_cursor_execute", _capture)
     assert response.status_code == 200 and response.json["count"] == 10  # 500120 .. 500129

@@ -38,6 +38,7 @@ Design
   cases. Each principal has its own test class, so `--dist loadscope` spreads them over the
   workers. The number of cases and the time are written to the terminal.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -266,8 +267,9 @@ def _counts(app: Flask) -> tuple[int, ...]:
     from flask_appbuilder import Model
 
     if _COUNT_STMT is None:
-        _COUNT_STMT = select(*[select(func.count()).select_from(t).scalar_subquery()
-                               for t in Model.metadata.sorted_tables])
+        _COUNT_STMT = select(
+            *[select(func.count()).select_from(t).scalar_subquery() for t in Model.metadata.sorted_tables]
+        )
     with db_engine(app).connect() as conn:
         return tuple(conn.execute(_COUNT_STMT).one())
 
@@ -279,8 +281,11 @@ def _clone(app: Flask, model: type, pk: int) -> int:
     """A throwaway copy of a row (unique values made unique), for allowed state-changing requests."""
     table = _table(model)
     unique_sets = [[c] for c in table.columns if c.unique]
-    unique_sets += [list(c.columns) for c in table.constraints  # type: ignore[attr-defined]
-                    if c.__class__.__name__ == "UniqueConstraint"]
+    unique_sets += [
+        list(c.columns)
+        for c in table.constraints  # type: ignore[attr-defined]
+        if c.__class__.__name__ == "UniqueConstraint"
+    ]
     n = next(_clone_seq)
     with db_engine(app).begin() as conn:
         row = dict(conn.execute(select(table).where(table.c.id == pk)).mappings().one())
@@ -358,8 +363,14 @@ class Runner:
 
         return PARAM.sub(value, route.rule.rule)
 
-    def call(self, route: Route, principal: str, pk: Optional[int], body: Optional[dict[str, Any]] = None,
-             rows: Optional[dict[str, int]] = None) -> Outcome:
+    def call(
+        self,
+        route: Route,
+        principal: str,
+        pk: Optional[int],
+        body: Optional[dict[str, Any]] = None,
+        rows: Optional[dict[str, int]] = None,
+    ) -> Outcome:
         self.count += 1
         client: FlaskClient = self.app.test_client()
         headers: dict[str, str] = {}
@@ -386,7 +397,8 @@ class Runner:
         # hold no rows; scanning them for company B's numbers only finds chance digits ("10002").
         static_file = response.mimetype in ("text/javascript", "application/javascript", "text/css")
         keep_body = response.status_code >= 500 or (
-            principal in T.CUSTOMER and response.status_code < 300 and not static_file)
+            principal in T.CUSTOMER and response.status_code < 300 and not static_file
+        )
         body_text = response.get_data().decode("utf-8", "replace") if keep_body else ""
         response.close()
         return Outcome(response.status_code, response.headers.get("Location", ""), denied, body_text)
@@ -406,9 +418,8 @@ def test_every_route_is_in_the_table(app: Flask) -> None:
         if route.key not in route.table:
             table = "ACTIONS" if route.action else "ROUTES"
             missing.append(f'{table}: "{route.key}": <allowed roles>,   # {route.label}')
-    assert not missing, (
-        "Routes without an entry in tests/authz_table.py (say who may use them):\n  "
-        + "\n  ".join(sorted(set(missing)))
+    assert not missing, "Routes without an entry in tests/authz_table.py (say who may use them):\n  " + "\n  ".join(
+        sorted(set(missing))
     )
 
 
@@ -496,14 +507,26 @@ def _foreign_markers(world: World) -> dict[str, re.Pattern[str]]:
     """Text that only company B's rows produce: a customer of A must never see any of it.
     Matched as whole tokens, so B's customer number 10002 does not match order number 100021."""
     b = world.b
-    words = {b.company.name, b.company.customer_number, b.order.number, b.quote.number, b.invoice.number,
-             b.address.recipient_name, b.admin.username, b.user.username, b.admin.email, b.user.email,
-             b.inquiry.subject, b.shipment.waybill_number or b.company.customer_number}
+    words = {
+        b.company.name,
+        b.company.customer_number,
+        b.order.number,
+        b.quote.number,
+        b.invoice.number,
+        b.address.recipient_name,
+        b.admin.username,
+        b.user.username,
+        b.admin.email,
+        b.user.email,
+        b.inquiry.subject,
+        b.shipment.waybill_number or b.company.customer_number,
+    }
     return {w: re.compile(rf"(?<![0-9A-Za-z]){re.escape(w)}(?![0-9A-Za-z])") for w in words}
 
 
-def _route_access_matrix(app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest,
-                         principal: str) -> None:
+def _route_access_matrix(
+    app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest, principal: str
+) -> None:
     """Every route x method as one principal: allowed or refused as the table says, never a 500, a
     refused request writes nothing, a customer is never shown company B's data."""
     started = time.perf_counter()
@@ -526,8 +549,11 @@ def _route_access_matrix(app: Flask, mworld: World, runner: Runner, request: pyt
         allowed = principal in route.table[route.key] and not route.get_mutation
         if route.mutating and allowed and pk is not None:
             pk = _clone(app, route.model, pk)  # type: ignore[arg-type]
-        before = (_counts(app), _snapshot(app, route.model, pk) if pk else None) if (
-            route.mutating and not allowed) else None
+        before = (
+            (_counts(app), _snapshot(app, route.model, pk) if pk else None)
+            if (route.mutating and not allowed)
+            else None
+        )
         outcome = runner.call(route, principal, pk, rows=_row_params(app, route, mworld.a.company.id))
         refused = outcome.refused(extra) or (route.get_mutation and 300 <= outcome.status < 400)
         who = f"{route.label} as {principal}"
@@ -537,8 +563,11 @@ def _route_access_matrix(app: Flask, mworld: World, runner: Runner, request: pyt
             failures.append(f"{who}: should be REFUSED, got {outcome.describe()}")
         if outcome.status >= 500:
             failures.append(f"{who}: server error {outcome.status}")
-        leaked = sorted(w for w, rx in markers.items() if rx.search(outcome.body)) if (
-            principal in T.CUSTOMER and outcome.body) else []
+        leaked = (
+            sorted(w for w, rx in markers.items() if rx.search(outcome.body))
+            if (principal in T.CUSTOMER and outcome.body)
+            else []
+        )
         if leaked and outcome.status < 300:
             failures.append(f"{who}: shows company B's data {leaked}")
         if before is not None:
@@ -547,8 +576,7 @@ def _route_access_matrix(app: Flask, mworld: World, runner: Runner, request: pyt
                 failures.append(f"{who}: refused request CHANGED DATA")
     elapsed = time.perf_counter() - started
     cases = runner.count - start_count
-    _report(request, f"authz matrix as {principal}: {cases} cases over {len(routes)} route/methods "
-                     f"in {elapsed:.1f}s")
+    _report(request, f"authz matrix as {principal}: {cases} cases over {len(routes)} route/methods in {elapsed:.1f}s")
     assert not failures, f"{len(failures)} of {cases} cases failed:\n  " + "\n  ".join(failures)
 
 
@@ -571,8 +599,9 @@ def _edit_body(route: Route, snapshot: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _foreign_rows_answer_404(app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest,
-                             principal: str) -> None:
+def _foreign_rows_answer_404(
+    app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest, principal: str
+) -> None:
     """Every route with a row id, as a customer of company A, on company B's row."""
     started = time.perf_counter()
     start_count = runner.count
@@ -587,12 +616,10 @@ def _foreign_rows_answer_404(app: Flask, mworld: World, runner: Runner, request:
         before_counts = _counts(app)
         is_edit = route.endpoint.rsplit(".", 1)[-1] in ("edit", "put") and route.method in ("POST", "PUT")
         body = _edit_body(route, before_row or {}) if is_edit else None
-        outcome = runner.call(route, principal, foreign_pk, body,
-                              rows=_row_params(app, route, mworld.b.company.id))
+        outcome = runner.call(route, principal, foreign_pk, body, rows=_row_params(app, route, mworld.b.company.id))
         allowed = principal in route.table[route.key]
         who = f"{route.label} as {principal} on company B's row"
-        refused = outcome.refused(route.extra_refusals) or (
-            route.get_mutation and 300 <= outcome.status < 400)
+        refused = outcome.refused(route.extra_refusals) or (route.get_mutation and 300 <= outcome.status < 400)
         if outcome.status != 404 and (allowed and not route.get_mutation or not refused):
             failures.append(f"{who}: expected 404, got {outcome.describe()}")
         if _snapshot(app, route.model, foreign_pk) != before_row:  # type: ignore[arg-type]
@@ -601,8 +628,11 @@ def _foreign_rows_answer_404(app: Flask, mworld: World, runner: Runner, request:
             failures.append(f"{who}: rows were added or removed")
     elapsed = time.perf_counter() - started
     cases = runner.count - start_count
-    _report(request, f"authz matrix as {principal}: {cases} foreign-row cases over {len(routes)} routes "
-                     f"with an id in {elapsed:.1f}s")
+    _report(
+        request,
+        f"authz matrix as {principal}: {cases} foreign-row cases over {len(routes)} routes "
+        f"with an id in {elapsed:.1f}s",
+    )
     assert cases >= 25, "the foreign-row matrix ran suspiciously few cases"
     assert not failures, f"{len(failures)} of {cases} cases failed:\n  " + "\n  ".join(failures)
 
@@ -615,14 +645,16 @@ def _foreign_rows_answer_404(app: Flask, mworld: World, runner: Runner, request:
 class _AsPrincipal:
     principal: str
 
-    def test_route_access_matrix(self, app: Flask, mworld: World, runner: Runner,
-                                 request: pytest.FixtureRequest) -> None:
+    def test_route_access_matrix(
+        self, app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest
+    ) -> None:
         _route_access_matrix(app, mworld, runner, request, self.principal)
 
 
 class _AsCustomer(_AsPrincipal):
-    def test_foreign_rows_answer_404(self, app: Flask, mworld: World, runner: Runner,
-                                     request: pytest.FixtureRequest) -> None:
+    def test_foreign_rows_answer_404(
+        self, app: Flask, mworld: World, runner: Runner, request: pytest.FixtureRequest
+    ) -> None:
         _foreign_rows_answer_404(app, mworld, runner, request, self.principal)
 
 
@@ -657,8 +689,11 @@ class TestCustomerUser(_AsCustomer):
 def test_every_principal_has_its_matrix(app: Flask) -> None:
     """Each principal of tests/authz_table.py has its class here (customers with the foreign-row
     matrix), and the matrix asks enough cases to mean something."""
-    classes = [c for c in globals().values()
-               if isinstance(c, type) and issubclass(c, _AsPrincipal) and c.__name__.startswith("Test")]
+    classes = [
+        c
+        for c in globals().values()
+        if isinstance(c, type) and issubclass(c, _AsPrincipal) and c.__name__.startswith("Test")
+    ]
     assert sorted(c.principal for c in classes) == sorted(T.PRINCIPALS)
     assert sorted(c.principal for c in classes if issubclass(c, _AsCustomer)) == sorted(T.CUSTOMER)
     routes = [r for r in _routes(app) if r.key in r.table]

@@ -1,6 +1,7 @@
 """Bruksgrense: periods, consumption in SQL, the soft limit, the once-per-period mail (also under
 parallel orders on PostgreSQL), what the order form shows, the budget form and the dashboard.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,9 +39,13 @@ UTC = dt.timezone.utc
 def _order(app: Flask, world: World, chairs: int, user: Optional[PortalUser] = None) -> Order:
     """Company A's user orders `chairs` chairs at 500 kr ex. VAT (committed)."""
     with app.app_context(), db_session(app) as s:
-        order = place_order(s, actor=actor(user or world.a.user, "CustomerUser"), company_id=world.a.company.id,
-                            delivery_address_id=world.a.address.id,
-                            lines=[LineInput(product_id=world.product.id, quantity=chairs)])
+        order = place_order(
+            s,
+            actor=actor(user or world.a.user, "CustomerUser"),
+            company_id=world.a.company.id,
+            delivery_address_id=world.a.address.id,
+            lines=[LineInput(product_id=world.product.id, quantity=chairs)],
+        )
         s.commit()
         return order
 
@@ -52,18 +57,21 @@ def _nok(text: str) -> str:
 # --- periods ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("period,day,start,end", [
-    ("month", D(2026, 1, 31), D(2026, 1, 1), D(2026, 2, 1)),
-    ("month", D(2026, 2, 1), D(2026, 2, 1), D(2026, 3, 1)),
-    ("month", D(2026, 12, 31), D(2026, 12, 1), D(2027, 1, 1)),
-    ("month", D(2028, 2, 29), D(2028, 2, 1), D(2028, 3, 1)),  # leap day
-    ("quarter", D(2026, 3, 31), D(2026, 1, 1), D(2026, 4, 1)),
-    ("quarter", D(2026, 4, 1), D(2026, 4, 1), D(2026, 7, 1)),
-    ("quarter", D(2026, 12, 31), D(2026, 10, 1), D(2027, 1, 1)),
-    ("quarter", D(2028, 2, 29), D(2028, 1, 1), D(2028, 4, 1)),
-    ("year", D(2028, 2, 29), D(2028, 1, 1), D(2029, 1, 1)),
-    ("year", D(2026, 12, 31), D(2026, 1, 1), D(2027, 1, 1)),
-])
+@pytest.mark.parametrize(
+    "period,day,start,end",
+    [
+        ("month", D(2026, 1, 31), D(2026, 1, 1), D(2026, 2, 1)),
+        ("month", D(2026, 2, 1), D(2026, 2, 1), D(2026, 3, 1)),
+        ("month", D(2026, 12, 31), D(2026, 12, 1), D(2027, 1, 1)),
+        ("month", D(2028, 2, 29), D(2028, 2, 1), D(2028, 3, 1)),  # leap day
+        ("quarter", D(2026, 3, 31), D(2026, 1, 1), D(2026, 4, 1)),
+        ("quarter", D(2026, 4, 1), D(2026, 4, 1), D(2026, 7, 1)),
+        ("quarter", D(2026, 12, 31), D(2026, 10, 1), D(2027, 1, 1)),
+        ("quarter", D(2028, 2, 29), D(2028, 1, 1), D(2028, 4, 1)),
+        ("year", D(2028, 2, 29), D(2028, 1, 1), D(2029, 1, 1)),
+        ("year", D(2026, 12, 31), D(2026, 1, 1), D(2027, 1, 1)),
+    ],
+)
 def test_period_bounds_at_the_edges(period: str, day: dt.date, start: dt.date, end: dt.date) -> None:
     assert period_bounds(period, day) == (start, end)
 
@@ -73,14 +81,26 @@ def test_period_keys_and_the_picker(app: Flask) -> None:
     assert parse_period_key("month", "2028-02") == D(2028, 2, 1)
     assert parse_period_key("quarter", "2026-K2") == D(2026, 4, 1)
     assert parse_period_key("year", "2027") == D(2027, 1, 1)
-    for period, key in (("month", "2026-13"), ("month", "2026-K1"), ("quarter", "2026-K5"), ("year", "0000"),
-                        ("year", "abc"), ("month", None), ("week", "2026")):
+    for period, key in (
+        ("month", "2026-13"),
+        ("month", "2026-K1"),
+        ("quarter", "2026-K5"),
+        ("year", "0000"),
+        ("year", "abc"),
+        ("month", None),
+        ("week", "2026"),
+    ):
         assert parse_period_key(period, key) is None
     with app.test_request_context():
         assert recent_periods("month", D(2026, 1, 15), 3) == [
-            ("2026-01", "januar 2026"), ("2025-12", "desember 2025"), ("2025-11", "november 2025")]
-        assert recent_periods("quarter", D(2026, 2, 1), 2) == [("2026-K1", "1. kvartal 2026"),
-                                                               ("2025-K4", "4. kvartal 2025")]
+            ("2026-01", "januar 2026"),
+            ("2025-12", "desember 2025"),
+            ("2025-11", "november 2025"),
+        ]
+        assert recent_periods("quarter", D(2026, 2, 1), 2) == [
+            ("2026-K1", "1. kvartal 2026"),
+            ("2025-K4", "4. kvartal 2025"),
+        ]
         assert recent_periods("year", D(2026, 2, 1), 2) == [("2026", "2026"), ("2025", "2025")]
 
 
@@ -125,8 +145,9 @@ def test_consumption_per_user_or_whole_company_in_one_query(app: Flask, world: W
     _order(app, world, 2, world.a.admin)  # 1000 by the admin; the world has 1000 by the user
     with app.app_context(), db_session(app) as s:
         company_wide = Budget(company_id=world.a.company.id, user_id=None, period="month", amount=Decimal("5000"))
-        admin_year = Budget(company_id=world.a.company.id, user_id=world.a.admin.id, period="year",
-                            amount=Decimal("5000"))
+        admin_year = Budget(
+            company_id=world.a.company.id, user_id=world.a.admin.id, period="year", amount=Decimal("5000")
+        )
         other = s.get(Budget, world.b.budget.id)
         s.add_all([company_wide, admin_year])
         s.flush()
@@ -134,8 +155,12 @@ def test_consumption_per_user_or_whole_company_in_one_query(app: Flask, world: W
         with StatementCounter(s.get_bind()) as counter:
             used = consumption(s, many, oslo_today())
         assert counter.count == 1
-        assert used == {world.a.budget.id: Decimal("1000.00"), company_wide.id: Decimal("2000.00"),
-                        admin_year.id: Decimal("1000.00"), other.id: Decimal("1000.00")}
+        assert used == {
+            world.a.budget.id: Decimal("1000.00"),
+            company_wide.id: Decimal("2000.00"),
+            admin_year.id: Decimal("1000.00"),
+            other.id: Decimal("1000.00"),
+        }
         s.rollback()
 
 
@@ -154,8 +179,9 @@ def test_soft_limit_places_the_order_and_flags_it(app: Flask, world: World) -> N
 
 def test_admins_are_mailed_once_per_budget_per_period(app: Flask, world: World) -> None:
     with app.app_context(), db_session(app) as s:
-        second = make_user(s, app.appbuilder.sm, "hansen.sjef", "CustomerAdmin", s.get(type(world.a.company),
-                                                                                       world.a.company.id))
+        second = make_user(
+            s, app.appbuilder.sm, "hansen.sjef", "CustomerAdmin", s.get(type(world.a.company), world.a.company.id)
+        )
         gone = make_user(s, app.appbuilder.sm, "hansen.sluttet", "CustomerAdmin", second.company)
         gone.active = False
         make_user(s, app.appbuilder.sm, "berg.sjef", "CustomerAdmin", s.get(type(world.b.company), world.b.company.id))
@@ -188,9 +214,15 @@ def _race(app: Flask, world: World, chairs: int) -> list[Order]:
         try:
             with app.app_context(), Session(db.engine, expire_on_commit=False) as s:
                 barrier.wait()
-                placed.append(place_order(s, actor=actor(world.a.user, "CustomerUser"), company_id=world.a.company.id,
-                                          delivery_address_id=world.a.address.id,
-                                          lines=[LineInput(product_id=world.product.id, quantity=chairs)]))
+                placed.append(
+                    place_order(
+                        s,
+                        actor=actor(world.a.user, "CustomerUser"),
+                        company_id=world.a.company.id,
+                        delivery_address_id=world.a.address.id,
+                        lines=[LineInput(product_id=world.product.id, quantity=chairs)],
+                    )
+                )
                 s.commit()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
@@ -221,23 +253,29 @@ def _fresh_budget(app: Flask, world: World, headroom: Decimal) -> int:
 @pytest.mark.postgres
 @pytest.mark.parametrize("guard", ["row-lock", "unique-key-only"])
 def test_parallel_orders_each_over_the_limit_send_exactly_one_mail_per_admin(
-        app: Flask, world: World, guard: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, world: World, guard: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if guard == "unique-key-only":
         # Without the budget row lock both transactions queue the mail; the unique dedupe key and
         # the savepoint keep one, and the losing order is still placed.
         original = budgets.applicable_budgets
-        monkeypatch.setattr(budgets, "applicable_budgets",
-                            lambda s, company_id, user_id, lock=False: original(s, company_id, user_id))
+        monkeypatch.setattr(
+            budgets, "applicable_budgets", lambda s, company_id, user_id, lock=False: original(s, company_id, user_id)
+        )
     with app.app_context(), db_session(app) as s:
-        make_user(s, app.appbuilder.sm, "hansen.sjef", "CustomerAdmin", s.get(type(world.a.company),
-                                                                              world.a.company.id))
+        make_user(
+            s, app.appbuilder.sm, "hansen.sjef", "CustomerAdmin", s.get(type(world.a.company), world.a.company.id)
+        )
         s.commit()
     for _ in range(5):
         budget_id = _fresh_budget(app, world, Decimal("400"))  # each 500 kr order alone is over
         placed = _race(app, world, 1)
         assert len(placed) == 2 and all(o.over_budget for o in placed)
-        keys = [m.dedupe_key for m in outbox(app, kind="budget_exceeded")
-                if m.dedupe_key.startswith(f"budget-exceeded:{budget_id}:")]
+        keys = [
+            m.dedupe_key
+            for m in outbox(app, kind="budget_exceeded")
+            if m.dedupe_key.startswith(f"budget-exceeded:{budget_id}:")
+        ]
         assert len(keys) == 2 and len(set(keys)) == 2, keys  # one per admin
 
 
@@ -249,8 +287,9 @@ def test_parallel_orders_that_only_together_pass_the_limit_are_caught(app: Flask
         budget_id = _fresh_budget(app, world, Decimal("1500"))  # 1000 + 1000 > 1500, each alone is not
         placed = _race(app, world, 2)
         assert sorted(o.over_budget for o in placed) == [False, True]
-        keys = [m for m in outbox(app, kind="budget_exceeded")
-                if m.dedupe_key.startswith(f"budget-exceeded:{budget_id}:")]
+        keys = [
+            m for m in outbox(app, kind="budget_exceeded") if m.dedupe_key.startswith(f"budget-exceeded:{budget_id}:")
+        ]
         assert len(keys) == 1
 
 
@@ -267,14 +306,22 @@ def test_order_form_shows_remaining_budget_then_warning_then_over(app: Flask, wo
     client = client_as(app, "hansen.bruker")
     alert = _budget_alert(client.get("/bestill/").get_data(as_text=True))
     assert alert.startswith("alert-info")
-    assert f"brukt {_nok('1 000,00 kr')} av {_nok('10 000,00 kr')}" in alert and f"igjen: {_nok('9 000,00 kr')}" in alert
+    assert (
+        f"brukt {_nok('1 000,00 kr')} av {_nok('10 000,00 kr')}" in alert and f"igjen: {_nok('9 000,00 kr')}" in alert
+    )
     _order(app, world, 15)  # 8500 of 10000: 85 %
     alert = _budget_alert(client.get("/bestill/").get_data(as_text=True))
     assert alert.startswith("alert-warning") and "over 80 % er brukt" in alert and _nok("1 500,00 kr") in alert
     # Over the limit: the user may still order; the order is flagged and the user told.
-    response = client.post("/bestill/", data={"delivery_address_id": str(world.a.address.id),
-                                              "lines-0-product_id": str(world.product.id), "lines-0-quantity": "4"},
-                           follow_redirects=True)
+    response = client.post(
+        "/bestill/",
+        data={
+            "delivery_address_id": str(world.a.address.id),
+            "lines-0-product_id": str(world.product.id),
+            "lines-0-quantity": "4",
+        },
+        follow_redirects=True,
+    )
     assert "Merk: ordren går over bruksgrensen" in response.get_data(as_text=True)
     alert = _budget_alert(client.get("/bestill/").get_data(as_text=True))
     assert alert.startswith("alert-danger") and "grensen er overskredet" in alert
@@ -293,25 +340,38 @@ def _form_errors(body: str) -> list[str]:
 def test_budget_form_offers_only_own_users_and_speaks_norwegian(app: Flask, world: World) -> None:
     client = client_as(app, "hansen.admin")
     form = client.get("/budgetview/add").get_data(as_text=True)
-    options = re.findall(r'<option value="(\d+)"', re.search(r'<select[^>]*name="user".*?</select>', form, re.S).group(0))
+    options = re.findall(
+        r'<option value="(\d+)"', re.search(r'<select[^>]*name="user".*?</select>', form, re.S).group(0)
+    )
     assert sorted(map(int, options)) == sorted([world.a.admin.id, world.a.user.id]) and "Berg" not in form
     assert "(alle brukere)" in form
-    for amount, message in (("abc", "Skriv et beløp i kroner, for eksempel 1500,00."),
-                            ("-5", "Beløpet kan ikke være negativt."), ("1,555", "Beløpet kan ha høyst to desimaler."),
-                            ("", "Beløpet må fylles ut."), ("99999999999", "Beløpet er for stort.")):
-        body = client.post("/budgetview/add", data={"period": "month", "amount": amount, "user": "__None",
-                                                    "active": "y"}).get_data(as_text=True)
+    for amount, message in (
+        ("abc", "Skriv et beløp i kroner, for eksempel 1500,00."),
+        ("-5", "Beløpet kan ikke være negativt."),
+        ("1,555", "Beløpet kan ha høyst to desimaler."),
+        ("", "Beløpet må fylles ut."),
+        ("99999999999", "Beløpet er for stort."),
+    ):
+        body = client.post(
+            "/budgetview/add", data={"period": "month", "amount": amount, "user": "__None", "active": "y"}
+        ).get_data(as_text=True)
         assert message in _form_errors(body), (amount, _form_errors(body))
-    body = client.post("/budgetview/add", data={"period": "month", "amount": "5", "user": str(world.b.user.id),
-                                                "active": "y"}).get_data(as_text=True)
+    body = client.post(
+        "/budgetview/add", data={"period": "month", "amount": "5", "user": str(world.b.user.id), "active": "y"}
+    ).get_data(as_text=True)
     assert "Ikke et gyldig valg" in _form_errors(body)
-    response = client.post("/budgetview/add", data={"period": "quarter", "amount": "1 500,50",
-                                                    "user": str(world.a.admin.id)})  # "active" unticked
+    response = client.post(
+        "/budgetview/add", data={"period": "quarter", "amount": "1 500,50", "user": str(world.a.admin.id)}
+    )  # "active" unticked
     assert response.status_code == 302
     with app.app_context(), db_session(app) as s:
         budget = s.scalars(select(Budget).where(Budget.period == "quarter")).one()
         assert (budget.company_id, budget.user_id, budget.amount, budget.active) == (
-            world.a.company.id, world.a.admin.id, Decimal("1500.50"), False)
+            world.a.company.id,
+            world.a.admin.id,
+            Decimal("1500.50"),
+            False,
+        )
     edit = client.get(f"/budgetview/edit/{budget.id}").get_data(as_text=True)
     assert 'value="1500,50"' in edit
 

@@ -7,6 +7,7 @@
 * The budget-exceeded and inquiry-answered mails come from their templates, word for word as before.
 * Role groups from app/roles.py; refusals on pages and in the API through the one error path.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -68,8 +69,7 @@ class Api:
 
 
 def _actor(user: PortalUser, *roles: str) -> Actor:
-    return Actor(id=user.id, name=user.full_name, company_id=user.company_id, roles=frozenset(roles),
-                 email=user.email)
+    return Actor(id=user.id, name=user.full_name, company_id=user.company_id, roles=frozenset(roles), email=user.email)
 
 
 def _nok(text: str) -> str:
@@ -108,13 +108,31 @@ def placed(app: Flask, world: World) -> list[tuple[dt.datetime, Decimal]]:
             for j, offset in enumerate(OFFSETS):
                 amount = Decimal(10 ** (j + 1) + i)
                 at = boundary + offset
-                s.add(Order(company_id=world.a.company.id, number=f"DST-{i}-{j}", channel="webshop",
-                            status="processing", created_by_id=world.a.user.id, total_ex_vat=amount,
-                            total_vat=Decimal("0"), created_at=at))
+                s.add(
+                    Order(
+                        company_id=world.a.company.id,
+                        number=f"DST-{i}-{j}",
+                        channel="webshop",
+                        status="processing",
+                        created_by_id=world.a.user.id,
+                        total_ex_vat=amount,
+                        total_vat=Decimal("0"),
+                        created_at=at,
+                    )
+                )
                 rows.append((at, amount))
-            s.add(Order(company_id=world.a.company.id, number=f"DST-{i}-x", channel="webshop", status="cancelled",
-                        created_by_id=world.a.user.id, total_ex_vat=Decimal("99999"), total_vat=Decimal("0"),
-                        created_at=boundary))
+            s.add(
+                Order(
+                    company_id=world.a.company.id,
+                    number=f"DST-{i}-x",
+                    channel="webshop",
+                    status="cancelled",
+                    created_by_id=world.a.user.id,
+                    total_ex_vat=Decimal("99999"),
+                    total_vat=Decimal("0"),
+                    created_at=boundary,
+                )
+            )
         s.commit()
     return rows
 
@@ -124,17 +142,26 @@ def _by_oslo_day(rows: list[tuple[dt.datetime, Decimal]], first: dt.date, end: d
     return sum((amount for at, amount in rows if first <= to_oslo(at).date() < end), Decimal("0"))
 
 
-@pytest.mark.parametrize("period,day", [
-    ("month", D(2025, 3, 15)), ("month", D(2025, 4, 15)), ("quarter", D(2025, 2, 1)), ("quarter", D(2025, 5, 1)),
-    ("month", D(2025, 10, 15)), ("month", D(2025, 11, 15)), ("quarter", D(2025, 11, 1)), ("year", D(2025, 7, 1)),
-])
-def test_budget_periods_begin_at_oslo_midnight_across_dst(app: Flask, world: World, placed: Any,
-                                                           period: str, day: dt.date) -> None:
+@pytest.mark.parametrize(
+    "period,day",
+    [
+        ("month", D(2025, 3, 15)),
+        ("month", D(2025, 4, 15)),
+        ("quarter", D(2025, 2, 1)),
+        ("quarter", D(2025, 5, 1)),
+        ("month", D(2025, 10, 15)),
+        ("month", D(2025, 11, 15)),
+        ("quarter", D(2025, 11, 1)),
+        ("year", D(2025, 7, 1)),
+    ],
+)
+def test_budget_periods_begin_at_oslo_midnight_across_dst(
+    app: Flask, world: World, placed: Any, period: str, day: dt.date
+) -> None:
     with app.app_context(), _session(app) as s:
         company_wide = Budget(company_id=world.a.company.id, user_id=None, period=period, amount=Decimal("1"))
         users = Budget(company_id=world.a.company.id, user_id=world.a.user.id, period=period, amount=Decimal("1"))
-        other_user = Budget(company_id=world.a.company.id, user_id=world.a.admin.id, period=period,
-                            amount=Decimal("1"))
+        other_user = Budget(company_id=world.a.company.id, user_id=world.a.admin.id, period=period, amount=Decimal("1"))
         s.add_all([company_wide, users, other_user])
         s.flush()
         used = budgets.consumption(s, [company_wide, users, other_user], day)
@@ -160,8 +187,7 @@ def test_the_first_order_after_midnight_is_the_next_months(app: Flask, world: Wo
 def test_daily_cumulative_counts_each_oslo_day_across_dst(app: Flask, world: World, placed: Any) -> None:
     with app.app_context(), _session(app) as s:
         for month_day, today in ((D(2025, 3, 1), D(2025, 4, 30)), (D(2025, 10, 1), D(2025, 12, 31))):
-            budget = Budget(company_id=world.a.company.id, user_id=world.a.user.id, period="month",
-                            amount=Decimal("1"))
+            budget = Budget(company_id=world.a.company.id, user_id=world.a.user.id, period="month", amount=Decimal("1"))
             s.add(budget)
             s.flush()
             series = budgets.cumulative(s, budget, month_day, today)
@@ -180,10 +206,12 @@ def test_report_buckets_begin_at_the_same_midnight(app: Flask, world: World, pla
         report = R.sales_by_month(s, period)
         for month in report.months:
             assert report.month_total(month.index) == _by_oslo_day(
-                placed, month.first, month.last + dt.timedelta(days=1)), month
+                placed, month.first, month.last + dt.timedelta(days=1)
+            ), month
         weeks = R.status_report(s, R.Period(D(2025, 3, 24), D(2025, 4, 6)))
-        assert weeks.now["processing"] == sum(1 for at, _a in placed if D(2025, 3, 24) <= to_oslo(at).date()
-                                              <= D(2025, 4, 6))
+        assert weeks.now["processing"] == sum(
+            1 for at, _a in placed if D(2025, 3, 24) <= to_oslo(at).date() <= D(2025, 4, 6)
+        )
 
 
 # --- months and quarters through Babel --------------------------------------------------------------
@@ -199,10 +227,14 @@ def test_period_labels_in_bokmal_and_english(app: Flask) -> None:
             assert budgets.period_label("month", D(2026, 12, 1)) == "December 2026"
             assert budgets.period_label("quarter", D(2026, 10, 1)) == "Q4 2026"
             assert budgets.period_label("year", D(2026, 1, 1)) == "2026"
-            assert budgets.recent_periods("month", D(2026, 1, 15), 2) == [("2026-01", "January 2026"),
-                                                                           ("2025-12", "December 2025")]
-            assert budgets.recent_periods("quarter", D(2026, 2, 1), 2) == [("2026-K1", "Q1 2026"),
-                                                                             ("2025-K4", "Q4 2025")]
+            assert budgets.recent_periods("month", D(2026, 1, 15), 2) == [
+                ("2026-01", "January 2026"),
+                ("2025-12", "December 2025"),
+            ]
+            assert budgets.recent_periods("quarter", D(2026, 2, 1), 2) == [
+                ("2026-K1", "Q1 2026"),
+                ("2025-K4", "Q4 2025"),
+            ]
             assert charts.month_label(R.month_buckets(R.Period(D(2025, 1, 15), D(2025, 2, 3)))[1]) == "February 2025"
 
 
@@ -211,17 +243,20 @@ def test_dashboard_and_reports_name_periods_in_the_page_language(app: Flask, wor
         s.add(Budget(company_id=world.a.company.id, user_id=None, period="quarter", amount=Decimal("50000")))
         s.commit()
     url = "/bruksgrense/oversikt/?periode=quarter&p=2025-K4"
-    assert '<option value="2025-K4" selected>4. kvartal 2025</option>' in \
-        _client(app, "hansen.admin").get(url).get_data(as_text=True)
-    assert '<option value="2025-K4" selected>Q4 2025</option>' in \
-        _client(app, "hansen.admin", "en").get(url).get_data(as_text=True)
+    assert '<option value="2025-K4" selected>4. kvartal 2025</option>' in _client(app, "hansen.admin").get(
+        url
+    ).get_data(as_text=True)
+    assert '<option value="2025-K4" selected>Q4 2025</option>' in _client(app, "hansen.admin", "en").get(url).get_data(
+        as_text=True
+    )
     query = {"fra": "2025-01-01", "til": "2025-02-28"}
     for language, months in ((None, ["januar 2025", "februar 2025"]), ("en", ["January 2025", "February 2025"])):
         csv = _client(app, "leder", language).get("/rapporter/salg.csv", query_string=query)
         lines = csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
         assert [line.split(";")[0] for line in lines[1:3]] == months
-    detail = _client(app, "leder", "en").get("/rapporter/bruksgrenser.csv",
-                                             query_string={"dato": "2025-11-15", "tabell": "bruksgrenser"})
+    detail = _client(app, "leder", "en").get(
+        "/rapporter/bruksgrenser.csv", query_string={"dato": "2025-11-15", "tabell": "bruksgrenser"}
+    )
     assert "November 2025" in detail.get_data(as_text=True)
 
 
@@ -238,11 +273,17 @@ def _exceed(app: Flask, world: World, budget_user_id: Optional[int], language: s
     with app.app_context(), _session(app) as s:
         for budget in s.scalars(select(Budget)):
             budget.active = False
-        budget = Budget(company_id=world.a.company.id, user_id=budget_user_id, period="month",
-                        amount=Decimal("5000"))
-        order = Order(company_id=world.a.company.id, number="OVER-1", channel="webshop", status="processing",
-                      created_by_id=world.a.user.id, total_ex_vat=Decimal("10000.00"), total_vat=Decimal("0"),
-                      created_at=dt.datetime(2025, 3, 10, 9, tzinfo=UTC))
+        budget = Budget(company_id=world.a.company.id, user_id=budget_user_id, period="month", amount=Decimal("5000"))
+        order = Order(
+            company_id=world.a.company.id,
+            number="OVER-1",
+            channel="webshop",
+            status="processing",
+            created_by_id=world.a.user.id,
+            total_ex_vat=Decimal("10000.00"),
+            total_vat=Decimal("0"),
+            created_at=dt.datetime(2025, 3, 10, 9, tzinfo=UTC),
+        )
         s.add_all([budget, order])
         with app.test_request_context(), force_locale(language):
             assert budgets.apply_budgets(s, order) == [budget]
@@ -260,9 +301,11 @@ def test_budget_exceeded_mail_is_the_template_in_bokmal(app: Flask, world: World
     assert mail.to_address == world.a.admin.email
     assert mail.subject == "Bruksgrensen for Hansen Testesen er overskredet"
     text, _sep, link = mail.body_text.rpartition("\n\n")
-    assert text == (f"Bruksgrensen for Hansen Testesen ({_nok('5 000,00 kr')} per periode fra 01.03.2025) er nå "
-                    f"overskredet. Forbruk: {_nok('10 000,00 kr')}.\n\n"
-                    "Det kan fortsatt bestilles; grensen er veiledende.")
+    assert text == (
+        f"Bruksgrensen for Hansen Testesen ({_nok('5 000,00 kr')} per periode fra 01.03.2025) er nå "
+        f"overskredet. Forbruk: {_nok('10 000,00 kr')}.\n\n"
+        "Det kan fortsatt bestilles; grensen er veiledende."
+    )
     assert link.startswith("http") and f'<a href="{html.escape(link)}">' in mail.body_html
     assert mail.body_html.startswith("<p>Bruksgrensen for Hansen Testesen (")
 
@@ -271,15 +314,20 @@ def test_budget_exceeded_mail_for_the_whole_company(app: Flask, world: World) ->
     mail = _exceed(app, world, None)
     assert mail.subject == "Bruksgrensen for hele bedriften er overskredet"
     assert mail.body_text.startswith(
-        f"Bruksgrensen for hele bedriften ({_nok('5 000,00 kr')} per periode fra 01.03.2025) er nå overskredet.")
+        f"Bruksgrensen for hele bedriften ({_nok('5 000,00 kr')} per periode fra 01.03.2025) er nå overskredet."
+    )
 
 
 def test_inquiry_answered_mail_is_the_template(app: Flask, world: World) -> None:
     with app.app_context(), _session(app) as s:
         service = s.get(PortalUser, world.staff["CustomerService"].id)
         with app.test_request_context(), force_locale("en"):
-            inquiries.add_message(s, world.a.inquiry.id, _actor(service, "CustomerService"),
-                                  "  Den kommer på fredag.\n\nMvh kundeservice  ")
+            inquiries.add_message(
+                s,
+                world.a.inquiry.id,
+                _actor(service, "CustomerService"),
+                "  Den kommer på fredag.\n\nMvh kundeservice  ",
+            )
         s.commit()
     (mail,) = _mails(app, "inquiry_answered")
     assert mail.to_address == world.a.user.email
@@ -288,8 +336,8 @@ def test_inquiry_answered_mail_is_the_template(app: Flask, world: World) -> None
         link = portal_link(f"/inquiryview/show/{world.a.inquiry.id}")
     assert mail.body_text == (
         "Kundeservice har svart på henvendelsen din «Spørsmål fra hansen».\n\nDen kommer på fredag.\n\n"
-        "Mvh kundeservice\n\nDu kan lese hele tråden og svare i Kundeportalen under Min side → Henvendelser.\n\n"
-        + link)
+        "Mvh kundeservice\n\nDu kan lese hele tråden og svare i Kundeportalen under Min side → Henvendelser.\n\n" + link
+    )
 
 
 # --- role groups ---------------------------------------------------------------------------------
@@ -307,13 +355,16 @@ def test_customer_service_and_admin_move_reservations_and_answer_inquiries(app: 
     assert _actor(world.staff["Seller"], "Seller", "Manager").is_customer_service is False
 
 
-@pytest.mark.parametrize("username,blocks", [
-    ("admin", {"approval-summary", "inquiry-summary", "manager-overview"}),
-    ("selger", {"approval-summary"}),
-    ("kundeservice", {"inquiry-summary"}),
-    ("leder", {"manager-overview"}),
-    ("hansen.admin", set()),
-])
+@pytest.mark.parametrize(
+    "username,blocks",
+    [
+        ("admin", {"approval-summary", "inquiry-summary", "manager-overview"}),
+        ("selger", {"approval-summary"}),
+        ("kundeservice", {"inquiry-summary"}),
+        ("leder", {"manager-overview"}),
+        ("hansen.admin", set()),
+    ],
+)
 def test_start_page_blocks_follow_the_role_groups(app: Flask, world: World, username: str, blocks: set[str]) -> None:
     body = _client(app, username).get("/").get_data(as_text=True)
     shown = {b for b in ("approval-summary", "inquiry-summary", "manager-overview") if f"panel-default {b}" in body}
@@ -322,10 +373,21 @@ def test_start_page_blocks_follow_the_role_groups(app: Flask, world: World, user
         assert "1 reservasjoner i Klikk og Hent" not in body and "2 reservasjoner i Klikk og Hent" in body
 
 
-AREA_FILES = ["app/domain/budgets.py", "app/domain/reports.py", "app/domain/inquiries.py", "app/domain/pickup.py",
-              "app/views/budgets.py", "app/views/inquiries.py", "app/views/pickup.py", "app/views/home.py",
-              "app/views/reports/charts.py", "app/views/reports/pages.py", "app/api/budgets.py",
-              "app/api/inquiries.py", "app/api/pickup.py"]
+AREA_FILES = [
+    "app/domain/budgets.py",
+    "app/domain/reports.py",
+    "app/domain/inquiries.py",
+    "app/domain/pickup.py",
+    "app/views/budgets.py",
+    "app/views/inquiries.py",
+    "app/views/pickup.py",
+    "app/views/home.py",
+    "app/views/reports/charts.py",
+    "app/views/reports/pages.py",
+    "app/api/budgets.py",
+    "app/api/inquiries.py",
+    "app/api/pickup.py",
+]
 
 
 @pytest.mark.parametrize("path", AREA_FILES)
@@ -372,13 +434,19 @@ def test_pickup_moves_in_the_api(app: Flask, world: World) -> None:
 
 def test_pickup_code_and_items_are_the_domains(app: Flask, world: World) -> None:
     service = Api(app, "kundeservice")
-    body = {"company_id": world.a.company.id, "store_id": world.store.id, "status": "reserved",
-            "pickup_deadline": "2030-01-01T12:00:00+00:00", "items": []}
+    body = {
+        "company_id": world.a.company.id,
+        "store_id": world.store.id,
+        "status": "reserved",
+        "pickup_deadline": "2030-01-01T12:00:00+00:00",
+        "items": [],
+    }
     response = service.post("/pickup_reservation/", body)
     assert response.status_code == 400 and response.json["message"] == {"items": ["Legg til minst én vare."]}
     body["items"] = [{"sku": "STOL-1", "quantity": 0}]
     assert service.post("/pickup_reservation/", body).json["message"] == {
-        "items": ["Hver vare trenger sku og et antall større enn null."]}
+        "items": ["Hver vare trenger sku og et antall større enn null."]
+    }
     body["items"] = [{"sku": "STOL-1", "name": "Stol", "quantity": 2}]
     code = service.post("/pickup_reservation/", body).json["result"]["pickup_code"]
     assert len(code) == pickup.CODE_LENGTH and set(code) <= set(pickup.CODE_ALPHABET)
@@ -393,9 +461,15 @@ def test_pickup_deadline_is_the_domains_rule_in_the_api_too(app: Flask, world: W
     assert service.post(f"/pickup_reservation/{rid}/cancel").status_code == 200
     response = service.put(f"/pickup_reservation/{rid}", {"pickup_deadline": "2031-01-01T12:00:00+00:00"})
     assert response.status_code == 400 and response.json["message"] == {
-        "pickup_deadline": ["Fristen kan bare endres for en aktiv reservasjon."]}
-    assert service.put(f"/pickup_reservation/{rid}", {"pickup_deadline": later, "items": [
-        {"sku": "STOL-1", "name": "Stol", "quantity": 3}]}).status_code == 200  # the same deadline: no change
+        "pickup_deadline": ["Fristen kan bare endres for en aktiv reservasjon."]
+    }
+    assert (
+        service.put(
+            f"/pickup_reservation/{rid}",
+            {"pickup_deadline": later, "items": [{"sku": "STOL-1", "name": "Stol", "quantity": 3}]},
+        ).status_code
+        == 200
+    )  # the same deadline: no change
     with app.app_context(), _session(app) as s:
         reservation = s.get(PickupReservation, rid)
         assert reservation.pickup_deadline == dt.datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -410,8 +484,9 @@ def test_pickup_move_refused_on_the_page(app: Flask, world: World) -> None:
     assert _status(app, rid) == "reserved"
     response = client.post(f"/pickupreservationview/ready/{rid}", follow_redirects=True)
     assert "Reservasjonen er klar til henting." in response.get_data(as_text=True) and _status(app, rid) == "ready"
-    assert _client(app, "hansen.bruker").post(f"/pickupreservationview/cancel/{world.b.reservation.id}").status_code \
-        == 404
+    assert (
+        _client(app, "hansen.bruker").post(f"/pickupreservationview/cancel/{world.b.reservation.id}").status_code == 404
+    )
 
 
 def test_inquiry_api_refusals(app: Flask, world: World) -> None:
@@ -446,8 +521,9 @@ def test_budget_amount_limit_is_one_rule_for_page_and_api(app: Flask, world: Wor
     too_large = "10000000000.00"
     response = Api(app, "hansen.admin").post("/budget/", {"period": "month", "amount": too_large})
     assert response.status_code == 400 and response.json["message"] == {"amount": ["Beløpet er for stort."]}
-    page = _client(app, "hansen.admin").post("/budgetview/add", data={"period": "month", "amount": "10000000000",
-                                                                       "user": "__None", "active": "y"})
+    page = _client(app, "hansen.admin").post(
+        "/budgetview/add", data={"period": "month", "amount": "10000000000", "user": "__None", "active": "y"}
+    )
     assert page.status_code == 200 and "Beløpet er for stort." in page.get_data(as_text=True)
     response = Api(app, "hansen.admin").post("/budget/", {"period": "month", "amount": "9999999999.99"})
     assert response.status_code == 201, response.json

@@ -11,6 +11,7 @@
 
 Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 """
+
 from __future__ import annotations
 
 import html as html_lib
@@ -64,10 +65,22 @@ def _help_error(html: str, field: str) -> str:
 
 
 def _company_form(**values: str) -> dict[str, str]:
-    return {"customer_number": "20001", "name": "Fjord Møbler AS", "org_number": "974760673", "kind": "dealer",
-            "payment_terms": "invoice", "credit_limit": "50000", "requires_approval": "y",
-            "postal_street": "", "postal_code": "", "postal_city": "", "email": "", "phone": "", "active": "y",
-            **values}
+    return {
+        "customer_number": "20001",
+        "name": "Fjord Møbler AS",
+        "org_number": "974760673",
+        "kind": "dealer",
+        "payment_terms": "invoice",
+        "credit_limit": "50000",
+        "requires_approval": "y",
+        "postal_street": "",
+        "postal_code": "",
+        "postal_city": "",
+        "email": "",
+        "phone": "",
+        "active": "y",
+        **values,
+    }
 
 
 def _company_body(**values: Any) -> dict[str, Any]:
@@ -75,8 +88,13 @@ def _company_body(**values: Any) -> dict[str, Any]:
 
 
 def _actor(user: Any, role: str) -> Actor:
-    return Actor(id=user.id, name=f"{user.first_name} {user.last_name}", company_id=user.company_id,
-                 roles=frozenset({role}), email=user.email)
+    return Actor(
+        id=user.id,
+        name=f"{user.first_name} {user.last_name}",
+        company_id=user.company_id,
+        roles=frozenset({role}),
+        email=user.email,
+    )
 
 
 # --- a new company: the customer number --------------------------------------------------------
@@ -136,7 +154,8 @@ def number_taken_meanwhile(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 
 def test_a_number_taken_by_a_parallel_page_request_is_the_same_field_error(
-        app: Flask, world: World, number_taken_meanwhile: list[str]) -> None:
+    app: Flask, world: World, number_taken_meanwhile: list[str]
+) -> None:
     page = _page(app, "kundeservice").post("/companyview/add", data=_company_form(customer_number="20002"))
     assert number_taken_meanwhile == ["20002"]
     assert page.status_code == 200
@@ -146,7 +165,8 @@ def test_a_number_taken_by_a_parallel_page_request_is_the_same_field_error(
 
 
 def test_a_number_taken_by_a_parallel_api_request_is_400_not_500(
-        app: Flask, world: World, number_taken_meanwhile: list[str]) -> None:
+    app: Flask, world: World, number_taken_meanwhile: list[str]
+) -> None:
     errors = _errors(Api(app, "kundeservice").post("/company/", _company_body(customer_number="20003")))
     assert number_taken_meanwhile == ["20003"]
     assert errors == {"customer_number": [TAKEN]}
@@ -154,7 +174,8 @@ def test_a_number_taken_by_a_parallel_api_request_is_400_not_500(
 
 
 def test_domain_maps_the_unique_constraint_to_the_field(
-        app: Flask, world: World, number_taken_meanwhile: list[str]) -> None:
+    app: Flask, world: World, number_taken_meanwhile: list[str]
+) -> None:
     from app.extensions import db
 
     service = _actor(world.staff["CustomerService"], "CustomerService")
@@ -168,14 +189,21 @@ def test_domain_maps_the_unique_constraint_to_the_field(
 
 def test_a_new_company_through_form_and_api_gets_the_defaults(app: Flask, world: World) -> None:
     client = _page(app, "kundeservice")
-    response = client.post("/companyview/add", data=_company_form(customer_number=" 20010 ", email="post@fjord.no",
-                                                                  phone="+47 22 00 00 00"))
+    response = client.post(
+        "/companyview/add",
+        data=_company_form(customer_number=" 20010 ", email="post@fjord.no", phone="+47 22 00 00 00"),
+    )
     assert response.status_code == 302, _field_error(response.get_data(as_text=True), "customer_number")
     created = Api(app, "kundeservice").post("/company/", _company_body(customer_number="20011"))
     assert created.status_code == 201, created.json
     result = created.json["result"]
-    assert (result["kind"], result["payment_terms"], result["credit_limit"], result["requires_approval"],
-            result["active"]) == ("webshop", "card", "0.00", False, True)
+    assert (
+        result["kind"],
+        result["payment_terms"],
+        result["credit_limit"],
+        result["requires_approval"],
+        result["active"],
+    ) == ("webshop", "card", "0.00", False, True)
     with _session(app) as s:
         page_made = s.scalars(select(Company).where(Company.customer_number == "20010")).one()
         assert (page_made.kind, page_made.credit_limit, page_made.email) == ("dealer", 50000, "post@fjord.no")
@@ -191,13 +219,19 @@ def test_a_new_company_checks_every_field_at_once_on_both_faces(app: Flask, worl
     assert errors["email"] == [BAD_EMAIL] and errors["phone"] == [BAD_PHONE]
     # Required, unknown and wrongly typed fields: the domain's messages in the API.
     errors = _errors(Api(app, "kundeservice").post("/company/", {"name": "X", "colour": "rød", "active": "ja"}))
-    assert errors == {"customer_number": ["Feltet må fylles ut."], "org_number": ["Feltet må fylles ut."],
-                      "colour": ["Ukjent felt."], "active": ["Velg ja eller nei."]}
+    assert errors == {
+        "customer_number": ["Feltet må fylles ut."],
+        "org_number": ["Feltet må fylles ut."],
+        "colour": ["Ukjent felt."],
+        "active": ["Velg ja eller nei."],
+    }
     assert _companies(app, "X1") == 0
 
 
-@pytest.mark.parametrize("role, allowed", [("CustomerService", True), ("Admin", True), ("Seller", False),
-                                           ("Manager", False), ("CustomerAdmin", False)])
+@pytest.mark.parametrize(
+    "role, allowed",
+    [("CustomerService", True), ("Admin", True), ("Seller", False), ("Manager", False), ("CustomerAdmin", False)],
+)
 def test_who_may_create_a_company(app: Flask, world: World, role: str, allowed: bool) -> None:
     from app.extensions import db
 
@@ -222,7 +256,8 @@ def test_delivery_address_api_refuses_a_company_id_that_is_not_one(app: Flask, w
     assert service.post("/delivery_address/", {**body, "company_id": world.b.company.id}).status_code == 201
     customer = Api(app, "hansen.admin")
     assert list(_errors(customer.post("/delivery_address/", {**body, "company_id": world.b.company.id}))) == [
-        "company_id"]
+        "company_id"
+    ]
     assert customer.put(f"/delivery_address/{world.b.address.id}", {"city": "Bergen"}).status_code == 404
     assert customer.put("/delivery_address/abc", {"city": "Bergen"}).status_code == 404
 
@@ -230,10 +265,19 @@ def test_delivery_address_api_refuses_a_company_id_that_is_not_one(app: Flask, w
 # --- e-mail and phone: one validator --------------------------------------------------------
 
 
-@pytest.mark.parametrize("value, ok", [
-    ("post@hansen.no", True), ("Nora.Nyansatt@Hansen-Interior.NO", True), ("æøå@bedrift.no", True),
-    (INVALID_EMAIL, False), ("ikke-epost", False), ("a@b", False), ("a@localhost", False), ("a b@c.no", False),
-])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("post@hansen.no", True),
+        ("Nora.Nyansatt@Hansen-Interior.NO", True),
+        ("æøå@bedrift.no", True),
+        (INVALID_EMAIL, False),
+        ("ikke-epost", False),
+        ("a@b", False),
+        ("a@localhost", False),
+        ("a b@c.no", False),
+    ],
+)
 def test_email_rule_is_email_validator_without_dns(app: Flask, value: str, ok: bool) -> None:
     with app.test_request_context():
         if ok:
@@ -268,21 +312,46 @@ def test_an_invalid_email_is_refused_the_same_on_company_pages_and_api(app: Flas
 
 
 def test_an_invalid_email_is_refused_the_same_on_user_pages_and_api(app: Flask, world: World) -> None:
-    new_user = {"first_name": "Nora", "last_name": "Nyansatt", "email": INVALID_EMAIL, "username": "nora.nyansatt",
-                "role": "CustomerUser", "phone": "ring meg"}
+    new_user = {
+        "first_name": "Nora",
+        "last_name": "Nyansatt",
+        "email": INVALID_EMAIL,
+        "username": "nora.nyansatt",
+        "role": "CustomerUser",
+        "phone": "ring meg",
+    }
     page = _page(app, "hansen.admin").post("/companyusers/add", data=new_user).get_data(as_text=True)
     assert (_help_error(page, "email"), _help_error(page, "phone")) == (BAD_EMAIL, BAD_PHONE)
     api = Api(app, "hansen.admin").post("/user/", new_user)
     assert _errors(api) == {"email": [BAD_EMAIL], "phone": [BAD_PHONE]}
     # Customer service's user form (FAB's edit form) and Min profil use the same rule.
     user = world.a.user
-    edit = _page(app, "kundeservice").post(f"/users/edit/{user.id}", data={
-        "first_name": user.first_name, "last_name": user.last_name, "username": user.username,
-        "email": INVALID_EMAIL, "phone": "ring meg", "company": "10001", "active": "y",
-        "roles": [str(r.id) for r in user.roles]}).get_data(as_text=True)
+    edit = (
+        _page(app, "kundeservice")
+        .post(
+            f"/users/edit/{user.id}",
+            data={
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "username": user.username,
+                "email": INVALID_EMAIL,
+                "phone": "ring meg",
+                "company": "10001",
+                "active": "y",
+                "roles": [str(r.id) for r in user.roles],
+            },
+        )
+        .get_data(as_text=True)
+    )
     assert (_field_error(edit, "email"), _field_error(edit, "phone")) == (BAD_EMAIL, BAD_PHONE)
-    profile = _page(app, "hansen.bruker").post("/min-profil/kontakt", data={
-        "first_name": "Hansen", "last_name": "Testesen", "email": INVALID_EMAIL, "phone": ""}).get_data(as_text=True)
+    profile = (
+        _page(app, "hansen.bruker")
+        .post(
+            "/min-profil/kontakt",
+            data={"first_name": "Hansen", "last_name": "Testesen", "email": INVALID_EMAIL, "phone": ""},
+        )
+        .get_data(as_text=True)
+    )
     assert _help_error(profile, "email") == BAD_EMAIL
     with _session(app) as s:
         assert s.get(PortalUser, user.id).email == user.email
@@ -333,21 +402,33 @@ def _only_mail(app: Flask, to: str) -> list[MailOutbox]:
 
 def test_welcome_and_new_link_mails_keep_their_texts(app: Flask, world: World) -> None:
     admin = Api(app, "hansen.admin")
-    created = admin.post("/user/", {"first_name": "Nora", "last_name": "Nyansatt", "email": "nora@hansen.no",
-                                    "username": "nora.nyansatt", "role": "CustomerUser"})
+    created = admin.post(
+        "/user/",
+        {
+            "first_name": "Nora",
+            "last_name": "Nyansatt",
+            "email": "nora@hansen.no",
+            "username": "nora.nyansatt",
+            "role": "CustomerUser",
+        },
+    )
     assert created.status_code == 201, created.json
     assert admin.post(f"/user/{created.json['id']}/send_link").status_code == 200
     welcome, new_link = _only_mail(app, "nora@hansen.no")
     assert (welcome.kind, welcome.subject) == ("user_welcome", "Velkommen til Kundeportal")
     text, link = welcome.body_text.rsplit("\n\n", 1)
-    assert text == ("Hei Nora Nyansatt!\n\nDu har fått en bruker i Kundeportal for Hansen AS. "
-                    "Brukernavnet ditt er: nora.nyansatt\n\n"
-                    "Velg passordet ditt med lenken under. Lenken virker én gang og utløper om 72 timer.")
+    assert text == (
+        "Hei Nora Nyansatt!\n\nDu har fått en bruker i Kundeportal for Hansen AS. "
+        "Brukernavnet ditt er: nora.nyansatt\n\n"
+        "Velg passordet ditt med lenken under. Lenken virker én gang og utløper om 72 timer."
+    )
     assert re.fullmatch(r"https?://\S+/passord/\S+", link)
     assert (new_link.kind, new_link.subject) == ("password_link", "Ny lenke for å velge passord i Kundeportal")
     text, link = new_link.body_text.rsplit("\n\n", 1)
-    assert text == ("Hei Nora Nyansatt!\n\nHer er en ny lenke for å velge passord i Kundeportal. "
-                    "Brukernavnet ditt er: nora.nyansatt\n\nLenken virker én gang og utløper om 72 timer.")
+    assert text == (
+        "Hei Nora Nyansatt!\n\nHer er en ny lenke for å velge passord i Kundeportal. "
+        "Brukernavnet ditt er: nora.nyansatt\n\nLenken virker én gang og utløper om 72 timer."
+    )
     assert new_link.body_html.startswith("<p>Hei Nora Nyansatt!</p><p>Her er en ny lenke")
 
 
@@ -355,8 +436,10 @@ def test_mail_names_are_not_html_escaped(app: Flask, world: World) -> None:
     with _session(app) as s:
         s.get(Company, world.a.company.id).name = "Hansen & Sønn <AS>"
         s.commit()
-    created = Api(app, "hansen.admin").post("/user/", {"first_name": "Nora", "last_name": "Nyansatt",
-                                                       "email": "nora@hansen.no", "username": "nora.nyansatt"})
+    created = Api(app, "hansen.admin").post(
+        "/user/",
+        {"first_name": "Nora", "last_name": "Nyansatt", "email": "nora@hansen.no", "username": "nora.nyansatt"},
+    )
     assert created.status_code == 201, created.json
     [mail] = _only_mail(app, "nora@hansen.no")
     assert "for Hansen & Sønn <AS>." in mail.body_text  # plain text as typed
@@ -373,7 +456,8 @@ def test_user_admins_are_the_customer_service_group(app: Flask, world: World) ->
         assert companies.may_edit(actor) is may and bool(companies.editable_fields(actor)) is may, role
     admin = _actor(world.a.admin, "CustomerAdmin")
     assert accounts.may_manage_users(admin, world.a.company.id) and not accounts.may_manage_users(
-        admin, world.b.company.id)
+        admin, world.b.company.id
+    )
     assert companies.editable_fields(admin) == companies.POSTAL_FIELDS
 
 
@@ -382,30 +466,53 @@ def test_roles_and_company_fit_the_same_on_new_user_page_and_fab_edit_form(app: 
     with app.test_request_context():
         assert accounts.role_company_errors({"Seller"}, True) == {"role": staff_role_in_company}
         assert accounts.role_company_errors({"CustomerUser"}, False) == {
-            "company_id": "En kundebruker må høre til en bedrift (kundenummer)."}
+            "company_id": "En kundebruker må høre til en bedrift (kundenummer)."
+        }
         assert accounts.role_company_errors(set(), False) == {"role": "Velg minst én rolle."}
         assert accounts.role_company_errors({"CustomerAdmin"}, True) == {}
     admin = _page(app, "admin")
-    page = admin.post("/users/add", data={"first_name": "Ny", "last_name": "Selger", "email": "ny@hansen.no",
-                                          "username": "ny.selger", "role": "Seller", "company": "10001"})
+    page = admin.post(
+        "/users/add",
+        data={
+            "first_name": "Ny",
+            "last_name": "Selger",
+            "email": "ny@hansen.no",
+            "username": "ny.selger",
+            "role": "Seller",
+            "company": "10001",
+        },
+    )
     assert _help_error(page.get_data(as_text=True), "role") == staff_role_in_company
     with _session(app) as s:
         from flask_appbuilder.security.sqla.models import Role
 
         seller = s.scalars(select(Role).where(Role.name == "Seller")).one().id
     user = world.a.user
-    edit = admin.post(f"/users/edit/{user.id}", data={
-        "first_name": user.first_name, "last_name": user.last_name, "username": user.username,
-        "email": user.email, "company": "10001", "active": "y", "roles": [str(seller)]})
+    edit = admin.post(
+        f"/users/edit/{user.id}",
+        data={
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "username": user.username,
+            "email": user.email,
+            "company": "10001",
+            "active": "y",
+            "roles": [str(seller)],
+        },
+    )
     assert _field_error(edit.get_data(as_text=True), "roles") == staff_role_in_company
     with _session(app) as s:
         assert {r.name for r in s.get(PortalUser, user.id).roles} == {"CustomerUser"}
 
 
-def test_unknown_customer_number_for_a_new_user_is_the_same_message_on_page_and_api(
-        app: Flask, world: World) -> None:
-    form = {"first_name": "Nora", "last_name": "Nyansatt", "email": "nora@hansen.no", "username": "nora.nyansatt",
-            "role": "CustomerUser"}
+def test_unknown_customer_number_for_a_new_user_is_the_same_message_on_page_and_api(app: Flask, world: World) -> None:
+    form = {
+        "first_name": "Nora",
+        "last_name": "Nyansatt",
+        "email": "nora@hansen.no",
+        "username": "nora.nyansatt",
+        "role": "CustomerUser",
+    }
     page = _page(app, "kundeservice").post("/users/add", data={**form, "company": "99999"}).get_data(as_text=True)
     errors = _errors(Api(app, "kundeservice").post("/user/", {**form, "customer_number": "99999"}))
     assert errors == {"customer_number": [_help_error(page, "company")]}

@@ -1,4 +1,5 @@
 """`portal demo`: idempotent, reproducible, and internally consistent (totals, history, deliveries)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,14 +49,19 @@ def _run_demo(app: Flask, *args: str) -> str:
 def _row_counts(app: Flask) -> dict[str, int]:
     with app.app_context():
         with db.engine.connect() as conn:
-            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                    for t in Model.metadata.sorted_tables if t.name not in FAB_SECURITY_TABLES}
+            return {
+                t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in Model.metadata.sorted_tables
+                if t.name not in FAB_SECURITY_TABLES
+            }
 
 
 def _fingerprint(app: Flask) -> list[tuple[Any, ...]]:
     with app.app_context():
-        return [(c.customer_number, c.name, c.org_number, c.kind, c.postal_city)
-                for c in db.session.scalars(select(Company).order_by(Company.customer_number))]
+        return [
+            (c.customer_number, c.name, c.org_number, c.kind, c.postal_city)
+            for c in db.session.scalars(select(Company).order_by(Company.customer_number))
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +118,18 @@ def test_exactly_the_demo_logins(demo: Flask) -> None:
 def test_named_companies(demo: Flask) -> None:
     hansen, berg = _company("10001"), _company("10002")
     assert (hansen.name, hansen.kind, hansen.payment_terms, hansen.requires_approval) == (
-        "Hansen Interiør AS", "dealer", "invoice", True)
+        "Hansen Interiør AS",
+        "dealer",
+        "invoice",
+        True,
+    )
     assert hansen.credit_limit == Decimal("200000.00")
     assert (berg.name, berg.kind, berg.payment_terms, berg.requires_approval) == (
-        "Berg Kontorservice AS", "webshop", "card", False)
+        "Berg Kontorservice AS",
+        "webshop",
+        "card",
+        False,
+    )
     companies = list(db.session.scalars(select(Company)))
     assert len(companies) == 22
     assert len({c.org_number for c in companies}) == 22
@@ -156,8 +170,12 @@ def test_every_order_is_consistent(demo: Flask) -> None:
         assert events[0].to_status == first, order.number
         if order.status in ("rejected", "cancelled"):
             assert events[-1].reason, order.number
-        if order.status == "cancelled" and order.created_by_id and events[-1].actor_id == order.created_by_id \
-                and order.created_by.company_id is not None:
+        if (
+            order.status == "cancelled"
+            and order.created_by_id
+            and events[-1].actor_id == order.created_by_id
+            and order.created_by.company_id is not None
+        ):
             assert to_oslo(events[-1].at).date() == to_oslo(order.created_at).date(), "customers cancel same day"
         # Deliveries fit the status; shipment lines add up to the delivered quantities.
         delivered = [(ln.quantity, ln.delivered_quantity) for ln in order.lines]
@@ -195,7 +213,8 @@ def test_shipments_invoices_and_quotes_of_named_companies(demo: Flask) -> None:
             if quote.status == "accepted":
                 assert quote.order is not None and quote.order.channel == "quote"
                 assert [(ln.product_id, ln.quantity, ln.unit_price) for ln in quote.order.lines] == [
-                    (ln.product_id, ln.quantity, ln.unit_price) for ln in quote.lines]
+                    (ln.product_id, ln.quantity, ln.unit_price) for ln in quote.lines
+                ]
             elif quote.status == "expired":
                 assert quote.valid_until < today
             elif quote.status in ("draft", "sent"):
@@ -212,8 +231,9 @@ def test_budgets_inquiries_reservations_standing_order(demo: Flask) -> None:
     assert any(b.user is None for b in budgets)
     used = consumption(db.session, [user_budget], oslo_today())[user_budget.id]
     assert used > user_budget.amount, "the demo shows a budget exceeded this month"
-    assert db.session.scalar(select(func.count(Order.id)).where(Order.company_id == hansen.id,
-                                                                Order.over_budget.is_(True)))
+    assert db.session.scalar(
+        select(func.count(Order.id)).where(Order.company_id == hansen.id, Order.over_budget.is_(True))
+    )
     for company in (hansen, berg):
         inquiries = list(db.session.scalars(select(Inquiry).where(Inquiry.company_id == company.id)))
         assert {i.channel for i in inquiries} == {"chat", "contact_form", "portal"}
@@ -222,8 +242,10 @@ def test_budgets_inquiries_reservations_standing_order(demo: Flask) -> None:
             assert inquiry.messages and not inquiry.messages[0].from_supplier
             if inquiry.status == "answered":
                 assert any(m.from_supplier for m in inquiry.messages)
-        statuses = {r.status for r in db.session.scalars(
-            select(PickupReservation).where(PickupReservation.company_id == company.id))}
+        statuses = {
+            r.status
+            for r in db.session.scalars(select(PickupReservation).where(PickupReservation.company_id == company.id))
+        }
         assert statuses & {"reserved", "ready"} and statuses & {"collected", "expired", "cancelled"}
     standing = list(db.session.scalars(select(StandingOrder)))
     assert [(s.company_id, s.frequency) for s in standing] == [(hansen.id, "weekly")] and standing[0].lines

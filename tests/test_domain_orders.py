@@ -1,4 +1,5 @@
 """Domain rules of orders, approvals, fulfilment and quotes (app/domain), without HTTP."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,8 +45,14 @@ def cs(world):
 def place(session, world, company="a", **kw):
     t = getattr(world, company)
     lines = kw.pop("lines", [orders.LineInput(product_id=world.product.id, quantity=3)])
-    order = orders.place_order(session, actor=customer(world, company), company_id=t.company.id,
-                               delivery_address_id=kw.pop("address", t.address.id), lines=lines, **kw)
+    order = orders.place_order(
+        session,
+        actor=customer(world, company),
+        company_id=t.company.id,
+        delivery_address_id=kw.pop("address", t.address.id),
+        lines=lines,
+        **kw,
+    )
     session.commit()
     return order
 
@@ -64,7 +71,8 @@ def test_dealer_order_waits_for_approval_with_totals_event_and_mail(session, wor
     assert order.total_ex_vat == Decimal("1500.00") and order.total_vat == Decimal("375.00")
     assert order.number and not order.number.startswith("tmp")
     assert [e.to_status for e in session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id))] == [
-        "pending_approval"]
+        "pending_approval"
+    ]
     assert count(session, MailOutbox) == mails + 1
     mail = session.scalars(select(MailOutbox).order_by(MailOutbox.id.desc())).first()
     assert mail.subject == f"Ordrebekreftelse {order.number}" and "Til godkjenning" in mail.body_text
@@ -77,8 +85,9 @@ def test_webshop_order_starts_processing(session, world):
 
 def test_configuration_checked_per_field_and_nothing_written(session, world):
     before = count(session, Order)
-    bad = orders.LineInput(product_id=world.configurable.id, quantity=1, width=300, depth=90,
-                           fabric="Skinn", colour="Eik")
+    bad = orders.LineInput(
+        product_id=world.configurable.id, quantity=1, width=300, depth=90, fabric="Skinn", colour="Eik"
+    )
     with pytest.raises(ValidationFailed) as exc:
         place(session, world, lines=[bad])
     session.rollback()
@@ -87,11 +96,14 @@ def test_configuration_checked_per_field_and_nothing_written(session, world):
     assert count(session, Order) == before
 
 
-@pytest.mark.parametrize("line,field", [
-    (dict(product_id=999999, quantity=1), "lines[0].product_id"),
-    (dict(quantity=0), "lines[0].quantity"),
-    (dict(quantity=-2), "lines[0].quantity"),
-])
+@pytest.mark.parametrize(
+    "line,field",
+    [
+        (dict(product_id=999999, quantity=1), "lines[0].product_id"),
+        (dict(quantity=0), "lines[0].quantity"),
+        (dict(quantity=-2), "lines[0].quantity"),
+    ],
+)
 def test_bad_lines_are_refused(session, world, line, field):
     line.setdefault("product_id", world.product.id)
     with pytest.raises(ValidationFailed) as exc:
@@ -156,10 +168,14 @@ def test_approve_records_history_and_mails_creator_exactly_once(session, world):
     session.commit()
     assert session.get(Order, order.id).status == "processing"
     events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)).all()
-    assert [(e.from_status, e.to_status) for e in events] == [(None, "pending_approval"),
-                                                              ("pending_approval", "processing")]
-    assert session.scalars(select(MailOutbox).where(MailOutbox.kind == "order_approved")).one().to_address == \
-        world.a.user.email
+    assert [(e.from_status, e.to_status) for e in events] == [
+        (None, "pending_approval"),
+        ("pending_approval", "processing"),
+    ]
+    assert (
+        session.scalars(select(MailOutbox).where(MailOutbox.kind == "order_approved")).one().to_address
+        == world.a.user.email
+    )
     with pytest.raises(AlreadyHandled):
         approvals.approve_order(session, order.id, seller(world))
 
@@ -179,8 +195,15 @@ def test_only_sellers_approve_and_reject_needs_reason(session, world):
 
 
 def test_unproducible_order_cannot_be_approved(session, world):
-    order = place(session, world, lines=[orders.LineInput(product_id=world.configurable.id, quantity=1, width=100,
-                                                          depth=90, fabric="Lin natur", colour="Eik")])
+    order = place(
+        session,
+        world,
+        lines=[
+            orders.LineInput(
+                product_id=world.configurable.id, quantity=1, width=100, depth=90, fabric="Lin natur", colour="Eik"
+            )
+        ],
+    )
     # The catalogue changes after the order was placed: 100 cm is no longer made.
     world_product = session.get(type(world.configurable), world.configurable.id)
     world_product.min_width = 120
@@ -249,24 +272,39 @@ def test_parallel_approvals_exactly_one_wins(app, world):
             t.join()
         assert sorted(results) == ["already", "ok"]
         with app.app_context(), Session(db.engine) as s:
-            assert s.scalar(select(func.count()).select_from(OrderEvent).where(
-                OrderEvent.order_id == order.id, OrderEvent.to_status == "processing")) == 1
-            assert s.scalar(select(func.count()).select_from(MailOutbox).where(
-                MailOutbox.kind == "order_approved", MailOutbox.body_text.contains(order.number))) == 1
+            assert (
+                s.scalar(
+                    select(func.count())
+                    .select_from(OrderEvent)
+                    .where(OrderEvent.order_id == order.id, OrderEvent.to_status == "processing")
+                )
+                == 1
+            )
+            assert (
+                s.scalar(
+                    select(func.count())
+                    .select_from(MailOutbox)
+                    .where(MailOutbox.kind == "order_approved", MailOutbox.body_text.contains(order.number))
+                )
+                == 1
+            )
 
 
 # --- fulfilment ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lines,invoiced,total,current,expected", [
-    ([(2, 0)], 0, 100, "processing", "processing"),
-    ([(2, 1)], 0, 100, "processing", "partially_delivered"),
-    ([(2, 2), (1, 0)], 0, 100, "processing", "partially_delivered"),
-    ([(2, 2), (1, 1)], 0, 100, "partially_delivered", "shipped"),
-    ([(2, 2)], 100, 100, "shipped", "invoiced"),
-    ([(2, 2)], 50, 100, "shipped", "shipped"),
-    ([(2, 0)], 0, 100, "cancelled", "cancelled"),
-])
+@pytest.mark.parametrize(
+    "lines,invoiced,total,current,expected",
+    [
+        ([(2, 0)], 0, 100, "processing", "processing"),
+        ([(2, 1)], 0, 100, "processing", "partially_delivered"),
+        ([(2, 2), (1, 0)], 0, 100, "processing", "partially_delivered"),
+        ([(2, 2), (1, 1)], 0, 100, "partially_delivered", "shipped"),
+        ([(2, 2)], 100, 100, "shipped", "invoiced"),
+        ([(2, 2)], 50, 100, "shipped", "shipped"),
+        ([(2, 0)], 0, 100, "cancelled", "cancelled"),
+    ],
+)
 def test_status_derivation(lines, invoiced, total, current, expected):
     assert fulfilment.derive_status(lines, Decimal(invoiced), Decimal(total), current) == expected
 
@@ -275,23 +313,28 @@ def test_shipments_and_invoice_move_the_order(session, world):
     order = place(session, world, "b", lines=[orders.LineInput(product_id=world.product.id, quantity=3)])
     line = order.lines[0]
     with pytest.raises(ValidationFailed):
-        fulfilment.register_shipment(session, order.id, cs(world), carrier="schenker", waybill_number="",
-                                     quantities={line.id: 1})
+        fulfilment.register_shipment(
+            session, order.id, cs(world), carrier="schenker", waybill_number="", quantities={line.id: 1}
+        )
     with pytest.raises(ValidationFailed):
-        fulfilment.register_shipment(session, order.id, cs(world), carrier="schenker", waybill_number="S1",
-                                     quantities={line.id: 4})
+        fulfilment.register_shipment(
+            session, order.id, cs(world), carrier="schenker", waybill_number="S1", quantities={line.id: 4}
+        )
     session.rollback()
-    fulfilment.register_shipment(session, order.id, cs(world), carrier="schenker", waybill_number="S1",
-                                 quantities={line.id: 1})
+    fulfilment.register_shipment(
+        session, order.id, cs(world), carrier="schenker", waybill_number="S1", quantities={line.id: 1}
+    )
     session.commit()
     assert session.get(Order, order.id).status == "partially_delivered"
-    fulfilment.register_shipment(session, order.id, cs(world), carrier="collicare", waybill_number="C2",
-                                 quantities={line.id: 2})
+    fulfilment.register_shipment(
+        session, order.id, cs(world), carrier="collicare", waybill_number="C2", quantities={line.id: 2}
+    )
     session.commit()
     order = session.get(Order, order.id)
     assert order.status == "shipped" and order.lines[0].status == "delivered"
-    fulfilment.register_invoice(session, order.id, cs(world), number="F-9001", invoice_date=dt.date(2026, 11, 24),
-                                due_date=dt.date(2026, 12, 8))
+    fulfilment.register_invoice(
+        session, order.id, cs(world), number="F-9001", invoice_date=dt.date(2026, 11, 24), due_date=dt.date(2026, 12, 8)
+    )
     session.commit()
     order = session.get(Order, order.id)
     assert order.status == "invoiced"
@@ -302,11 +345,15 @@ def test_shipments_and_invoice_move_the_order(session, world):
 
 
 def test_quote_converts_with_frozen_prices_and_links_both_ways(session, world):
-    q = quotes.create_quote(session, actor=seller(world), company_id=world.a.company.id,
-                            valid_until=dt.date.today() + dt.timedelta(days=10),
-                            lines=[orders.LineInput(product_id=world.product.id, quantity=2,
-                                                    unit_price=Decimal("450.00"))],
-                            end_customer_ref="Kari Nordmann", delivery_address_id=world.a.address.id)
+    q = quotes.create_quote(
+        session,
+        actor=seller(world),
+        company_id=world.a.company.id,
+        valid_until=dt.date.today() + dt.timedelta(days=10),
+        lines=[orders.LineInput(product_id=world.product.id, quantity=2, unit_price=Decimal("450.00"))],
+        end_customer_ref="Kari Nordmann",
+        delivery_address_id=world.a.address.id,
+    )
     session.commit()
     product = session.get(type(world.product), world.product.id)
     product.unit_price = Decimal("999.00")  # a later price change must not touch the quote
@@ -331,23 +378,30 @@ def test_expired_quote_cannot_be_converted(session, world):
 
 
 def test_dealer_cannot_set_own_price(session, world):
-    q = quotes.create_quote(session, actor=customer(world), company_id=world.a.company.id,
-                            valid_until=oslo_today(), lines=[orders.LineInput(
-                                product_id=world.product.id, quantity=1, unit_price=Decimal("1.00"))])
+    q = quotes.create_quote(
+        session,
+        actor=customer(world),
+        company_id=world.a.company.id,
+        valid_until=oslo_today(),
+        lines=[orders.LineInput(product_id=world.product.id, quantity=1, unit_price=Decimal("1.00"))],
+    )
     assert q.lines[0].unit_price == world.product.unit_price
 
 
 # --- budget periods --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("period,day,start,end", [
-    ("month", dt.date(2026, 1, 31), dt.date(2026, 1, 1), dt.date(2026, 2, 1)),
-    ("month", dt.date(2026, 12, 31), dt.date(2026, 12, 1), dt.date(2027, 1, 1)),
-    ("month", dt.date(2028, 2, 29), dt.date(2028, 2, 1), dt.date(2028, 3, 1)),
-    ("quarter", dt.date(2026, 3, 31), dt.date(2026, 1, 1), dt.date(2026, 4, 1)),
-    ("quarter", dt.date(2026, 11, 24), dt.date(2026, 10, 1), dt.date(2027, 1, 1)),
-    ("year", dt.date(2026, 6, 15), dt.date(2026, 1, 1), dt.date(2027, 1, 1)),
-])
+@pytest.mark.parametrize(
+    "period,day,start,end",
+    [
+        ("month", dt.date(2026, 1, 31), dt.date(2026, 1, 1), dt.date(2026, 2, 1)),
+        ("month", dt.date(2026, 12, 31), dt.date(2026, 12, 1), dt.date(2027, 1, 1)),
+        ("month", dt.date(2028, 2, 29), dt.date(2028, 2, 1), dt.date(2028, 3, 1)),
+        ("quarter", dt.date(2026, 3, 31), dt.date(2026, 1, 1), dt.date(2026, 4, 1)),
+        ("quarter", dt.date(2026, 11, 24), dt.date(2026, 10, 1), dt.date(2027, 1, 1)),
+        ("year", dt.date(2026, 6, 15), dt.date(2026, 1, 1), dt.date(2027, 1, 1)),
+    ],
+)
 def test_budget_period_bounds(period, day, start, end):
     assert period_bounds(period, day) == (start, end)
 

@@ -1,4 +1,5 @@
 """Money, dates, months and quarters in the current language (bokmål outside a request); Oslo midnights."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,9 +54,26 @@ def _legacy_nok(value: Union[Decimal, int, float], with_unit: bool = True) -> st
 
 # --- money ------------------------------------------------------------------------------------
 
-NOK_CASES = [Decimal("1234.5"), Decimal("0"), Decimal("-0.001"), Decimal("0.005"), Decimal("-0.005"),
-             Decimal("999.995"), Decimal("-1234567.891"), Decimal("100000"), Decimal("12"), 0, 7, -42,
-             1000000000, 0.125, 2.675, 1234.5, -99.99, Decimal("9999999999.99")]
+NOK_CASES = [
+    Decimal("1234.5"),
+    Decimal("0"),
+    Decimal("-0.001"),
+    Decimal("0.005"),
+    Decimal("-0.005"),
+    Decimal("999.995"),
+    Decimal("-1234567.891"),
+    Decimal("100000"),
+    Decimal("12"),
+    0,
+    7,
+    -42,
+    1000000000,
+    0.125,
+    2.675,
+    1234.5,
+    -99.99,
+    Decimal("9999999999.99"),
+]
 
 
 @pytest.mark.parametrize("value", NOK_CASES, ids=str)
@@ -67,7 +85,7 @@ def test_nok_in_bokmaal_is_unchanged(value: Union[Decimal, int, float]) -> None:
 def test_nok_in_bokmaal_matches_the_old_formatter_on_random_amounts() -> None:
     rng = random.Random(20260101)
     for _ in range(2000):
-        value = Decimal(rng.randint(-10**12, 10**12)) / Decimal(10 ** rng.randint(0, 4))
+        value = Decimal(rng.randint(-(10**12), 10**12)) / Decimal(10 ** rng.randint(0, 4))
         assert format_nok(value) == _legacy_nok(value), value
         assert format_nok(value, with_unit=False) == _legacy_nok(value, with_unit=False), value
 
@@ -132,10 +150,34 @@ def test_dates_in_english(app: Flask) -> None:
         assert format_oslo_datetime(dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC)) == "25 Oct 2026, 02:30"
 
 
-NB_MONTHS = ["januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september",
-             "oktober", "november", "desember"]
-EN_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-             "October", "November", "December"]
+NB_MONTHS = [
+    "januar",
+    "februar",
+    "mars",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "desember",
+]
+EN_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def test_months_and_quarters_in_bokmaal() -> None:
@@ -159,6 +201,7 @@ def test_months_and_quarters_in_english(app: Flask) -> None:
 
 
 # --- which language, where ---------------------------------------------------------------------
+
 
 def test_bokmaal_outside_a_request(app: Flask) -> None:
     with app.app_context():  # CLI commands, mail delivery
@@ -191,10 +234,12 @@ def test_template_filters_follow_the_request(app: Flask) -> None:
     values = {"x": Decimal("1234.5"), "d": dt.date(2026, 12, 5), "t": WINTER_EVENING}
     with in_locale(app, "nb"):
         assert render_template_string(template, **values) == (
-            "1\u00a0234,50\u00a0kr|05.12.2026|06.01.2026 00:30|desember 2026|4. kvartal 2026")
+            "1\u00a0234,50\u00a0kr|05.12.2026|06.01.2026 00:30|desember 2026|4. kvartal 2026"
+        )
     with in_locale(app, "en"):
         assert render_template_string(template, **values) == (
-            "NOK\u00a01,234.50|5 Dec 2026|6 Jan 2026, 00:30|December 2026|Q4 2026")
+            "NOK\u00a01,234.50|5 Dec 2026|6 Jan 2026, 00:30|December 2026|Q4 2026"
+        )
 
 
 def test_money_on_a_page_follows_the_language(app: Flask, client: FlaskClient, world) -> None:  # noqa: ANN001
@@ -212,15 +257,19 @@ def test_money_on_a_page_follows_the_language(app: Flask, client: FlaskClient, w
 
 # --- days in UTC ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("day", "utc"), [
-    (dt.date(2026, 1, 15), dt.datetime(2026, 1, 14, 23, 0, tzinfo=UTC)),  # winter, UTC+1
-    (dt.date(2026, 7, 15), dt.datetime(2026, 7, 14, 22, 0, tzinfo=UTC)),  # summer, UTC+2
-    (dt.date(2026, 3, 29), dt.datetime(2026, 3, 28, 23, 0, tzinfo=UTC)),  # clocks go forward at 02:00
-    (dt.date(2026, 3, 30), dt.datetime(2026, 3, 29, 22, 0, tzinfo=UTC)),
-    (dt.date(2026, 10, 25), dt.datetime(2026, 10, 24, 22, 0, tzinfo=UTC)),  # clocks go back at 03:00
-    (dt.date(2026, 10, 26), dt.datetime(2026, 10, 25, 23, 0, tzinfo=UTC)),
-    (dt.date(2025, 1, 1), dt.datetime(2024, 12, 31, 23, 0, tzinfo=UTC)),
-])
+
+@pytest.mark.parametrize(
+    ("day", "utc"),
+    [
+        (dt.date(2026, 1, 15), dt.datetime(2026, 1, 14, 23, 0, tzinfo=UTC)),  # winter, UTC+1
+        (dt.date(2026, 7, 15), dt.datetime(2026, 7, 14, 22, 0, tzinfo=UTC)),  # summer, UTC+2
+        (dt.date(2026, 3, 29), dt.datetime(2026, 3, 28, 23, 0, tzinfo=UTC)),  # clocks go forward at 02:00
+        (dt.date(2026, 3, 30), dt.datetime(2026, 3, 29, 22, 0, tzinfo=UTC)),
+        (dt.date(2026, 10, 25), dt.datetime(2026, 10, 24, 22, 0, tzinfo=UTC)),  # clocks go back at 03:00
+        (dt.date(2026, 10, 26), dt.datetime(2026, 10, 25, 23, 0, tzinfo=UTC)),
+        (dt.date(2025, 1, 1), dt.datetime(2024, 12, 31, 23, 0, tzinfo=UTC)),
+    ],
+)
 def test_oslo_midnight_utc(day: dt.date, utc: dt.datetime) -> None:
     midnight = oslo_midnight_utc(day)
     assert midnight == utc

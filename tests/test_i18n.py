@@ -4,6 +4,7 @@ Catalogues: app/translations/nb translates FAB's English msgids into bokmål; ap
 translates our Norwegian msgids into English. Both are checked against a fresh extraction, so a
 new string without a translation fails here (fix: scripts/i18n.sh all, translate, compile).
 """
+
 from __future__ import annotations
 
 import html
@@ -47,6 +48,7 @@ def switch(client: FlaskClient, locale: str) -> None:
 
 # --- Locale selection --------------------------------------------------------------------------
 
+
 def test_new_visitor_gets_norwegian_login_page(client: FlaskClient) -> None:
     text = page_text(client, "/login/")
     for expected in ("Logg inn", "Brukernavn", "Passord", "Skriv inn brukernavn og passord"):
@@ -85,8 +87,7 @@ def test_unknown_locale_is_refused_and_stale_locale_falls_back(client: FlaskClie
 
 
 def test_failed_login_message_is_norwegian(client: FlaskClient, world) -> None:  # noqa: ANN001
-    response = client.post("/login/", data={"username": "hansen.bruker", "password": "feil"},
-                            follow_redirects=True)
+    response = client.post("/login/", data={"username": "hansen.bruker", "password": "feil"}, follow_redirects=True)
     assert "Feil brukernavn eller passord. Prøv igjen." in html.unescape(response.get_data(as_text=True))
 
 
@@ -99,6 +100,7 @@ def test_translation_directories_search_fab_first_then_ours(app: Flask) -> None:
 
 
 # --- Pages the roles use ----------------------------------------------------------------------
+
 
 def _has_route(app: Flask, path: str) -> bool:
     return any(rule.rule == path for rule in app.url_map.iter_rules())
@@ -129,6 +131,7 @@ def test_filter_operations_are_norwegian(app: Flask, client: FlaskClient, world)
 
 # --- Catalogues -------------------------------------------------------------------------------
 
+
 def _extract(root: Path, method_map: list[tuple[str, str]]) -> set[str]:
     ids: set[str] = set()
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
@@ -158,13 +161,15 @@ def _untranslated(catalog: Catalog, msgids: Iterable[str]) -> list[str]:
 def _mo_out_of_date(locale: str, catalog: Catalog) -> list[str]:
     with open(TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo", "rb") as fh:
         mo = Translations(fh)
-    return [m.id for m in catalog if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
-            and mo.gettext(m.id) != m.string]
+    return [
+        m.id
+        for m in catalog
+        if m.id and isinstance(m.id, str) and m.string and not m.fuzzy and mo.gettext(m.id) != m.string
+    ]
 
 
 def _fab_ids() -> set[str]:
-    return _extract(Path(flask_appbuilder.__file__).parent,
-                    [("**.py", "python"), ("**/templates/**.html", "jinja2")])
+    return _extract(Path(flask_appbuilder.__file__).parent, [("**.py", "python"), ("**/templates/**.html", "jinja2")])
 
 
 def test_nb_catalogue_translates_every_fab_string() -> None:
@@ -220,4 +225,7 @@ def test_translations_keep_placeholders() -> None:
                 continue
             placeholders = sorted(re.findall(r"%\(\w+\)s|%s|%d|\{\w*\}", message.id))
             assert placeholders == sorted(re.findall(r"%\(\w+\)s|%s|%d|\{\w*\}", message.string)), (
-                locale, message.id, message.string)
+                locale,
+                message.id,
+                message.string,
+            )

@@ -4,6 +4,7 @@ At least once, never lost: a row is marked sent only after the server accepted i
 mail and an unreachable server (connection refused) leave rows queued with a backoff; `--all`
 retries those at once; two senders at once never send a row twice (PostgreSQL: SKIP LOCKED).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -98,9 +99,17 @@ class _mail_to:
 
 def _queue(app: Flask, *addresses: str) -> list[int]:
     with app.app_context(), db_session(app) as s:
-        rows = [queue_mail(s, kind="test", to=to, subject=f"Ordrebekreftelse {i} – ærlig talt",
-                           text=f"Hei {to}!\n\nTakk for bestillingen. Æ, ø og å.", link="http://portal/orderview/show/1")
-                for i, to in enumerate(addresses)]
+        rows = [
+            queue_mail(
+                s,
+                kind="test",
+                to=to,
+                subject=f"Ordrebekreftelse {i} – ærlig talt",
+                text=f"Hei {to}!\n\nTakk for bestillingen. Æ, ø og å.",
+                link="http://portal/orderview/show/1",
+            )
+            for i, to in enumerate(addresses)
+        ]
         s.commit()
         return [r.id for r in rows]
 
@@ -152,10 +161,19 @@ def test_the_real_order_confirmation_links_to_the_order(app: Flask, world: World
 
     with app.app_context(), db_session(app) as s:
         user = world.a.user
-        order = place_order(s, actor=Actor(id=user.id, name=user.full_name, company_id=user.company_id,
-                                           roles=frozenset({"CustomerUser"}), email=user.email),
-                            company_id=world.a.company.id, delivery_address_id=world.a.address.id,
-                            lines=[LineInput(product_id=world.product.id, quantity=1)])
+        order = place_order(
+            s,
+            actor=Actor(
+                id=user.id,
+                name=user.full_name,
+                company_id=user.company_id,
+                roles=frozenset({"CustomerUser"}),
+                email=user.email,
+            ),
+            company_id=world.a.company.id,
+            delivery_address_id=world.a.address.id,
+            lines=[LineInput(product_id=world.product.id, quantity=1)],
+        )
         s.commit()
     assert _deliver(app).sent == 1
     message = smtp[0].messages[0]
@@ -168,8 +186,9 @@ def test_the_real_order_confirmation_links_to_the_order(app: Flask, world: World
 # --- failures: one refused mail, an outage, recovery ----------------------------------------
 
 
-def test_a_refused_mail_waits_with_backoff_while_the_others_go(app: Flask, world: World,
-                                                               smtp: tuple[Collector, int]) -> None:
+def test_a_refused_mail_waits_with_backoff_while_the_others_go(
+    app: Flask, world: World, smtp: tuple[Collector, int]
+) -> None:
     handler, _port = smtp
     good, bad, other = _queue(app, "kari@example.no", REFUSED, "ola@example.no")
     now = _soon()

@@ -5,6 +5,7 @@ upgraded the test database (SQLite or PostgreSQL); autogenerate's comparison aga
 `Model.metadata` must then find nothing to do. The round trip runs on a throwaway SQLite file with
 a minimal Flask app (just the db and Flask-Migrate), so the shared test app is not touched.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -9,6 +9,7 @@ customer's cancel, and another company's rows answering 404 with nothing changed
 Rows are read with a plain session outside any request (no tenant scope). Runs on SQLite and,
 with TEST_DATABASE_URL, on PostgreSQL.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,9 +45,13 @@ NOTE = "Endres av oss — kontakt kundeservice"
 def _changes(app: Flask, company_id: int) -> list[CompanyChange]:
     """Changes logged by a logged-in user (the test world also holds one made without an actor)."""
     with db_session(app) as s:
-        return list(s.scalars(select(CompanyChange).where(CompanyChange.company_id == company_id,
-                                                          CompanyChange.actor_id.is_not(None))
-                              .order_by(CompanyChange.id)))
+        return list(
+            s.scalars(
+                select(CompanyChange)
+                .where(CompanyChange.company_id == company_id, CompanyChange.actor_id.is_not(None))
+                .order_by(CompanyChange.id)
+            )
+        )
 
 
 def _errors(response: Any) -> dict[str, list[str]]:
@@ -83,18 +88,27 @@ def test_customer_admin_edit_page_has_postal_fields_and_read_only_rest(app: Flas
 def test_customer_admin_changes_postal_address_on_the_page(app: Flask, world: World) -> None:
     client = client_as(app, "hansen.admin")
     company_id = world.a.company.id
-    response = client.post(f"/mycompanyview/edit/{company_id}", data={
-        "postal_street": "Postboks 12", "postal_code": "2815", "postal_city": "Gjøvik",
-        "name": "Kapret AS", "credit_limit": "99999999", "org_number": "123"})  # read-only: ignored
+    response = client.post(
+        f"/mycompanyview/edit/{company_id}",
+        data={
+            "postal_street": "Postboks 12",
+            "postal_code": "2815",
+            "postal_city": "Gjøvik",
+            "name": "Kapret AS",
+            "credit_limit": "99999999",
+            "org_number": "123",
+        },
+    )  # read-only: ignored
     assert response.status_code == 302
     company = load(app, Company, company_id)
     assert (company.postal_street, company.postal_code, company.postal_city) == ("Postboks 12", "2815", "Gjøvik")
-    assert (company.name, company.credit_limit, company.org_number) == ("Hansen AS", Decimal("200000.00"),
-                                                                        "923609016")
+    assert (company.name, company.credit_limit, company.org_number) == ("Hansen AS", Decimal("200000.00"), "923609016")
     log = _changes(app, company_id)
     assert {(c.field, c.old_value, c.new_value) for c in log} == {
-        ("postal_street", "Storgata 1", "Postboks 12"), ("postal_code", "0155", "2815"),
-        ("postal_city", "Oslo", "Gjøvik")}
+        ("postal_street", "Storgata 1", "Postboks 12"),
+        ("postal_code", "0155", "2815"),
+        ("postal_city", "Oslo", "Gjøvik"),
+    }
     assert {c.actor_id for c in log} == {world.a.admin.id} and log[0].actor_name == "Hansen Testesen"
     show = text_of(client.get(f"/mycompanyview/show/{company_id}"))
     assert "Endringslogg" in show and "Storgata 1" in show and "Postboks 12" in show
@@ -103,15 +117,21 @@ def test_customer_admin_changes_postal_address_on_the_page(app: Flask, world: Wo
 
 def test_customer_admin_postal_code_error_is_next_to_the_field(app: Flask, world: World) -> None:
     client = client_as(app, "hansen.admin")
-    response = client.post(f"/mycompanyview/edit/{world.a.company.id}", data={
-        "postal_street": "Postboks 12", "postal_code": "28A5", "postal_city": "Gjøvik"})
+    response = client.post(
+        f"/mycompanyview/edit/{world.a.company.id}",
+        data={"postal_street": "Postboks 12", "postal_code": "28A5", "postal_city": "Gjøvik"},
+    )
     assert response.status_code == 200
     html = text_of(response)
     assert "fire sifre" in _field_error(html, "postal_code")
     assert 'value="Hansen AS"' in html  # read-only values shown again after the error
     # An incomplete address: the domain names the missing field, next to it.
-    html = text_of(client.post(f"/mycompanyview/edit/{world.a.company.id}", data={
-        "postal_street": "Postboks 12", "postal_code": "2815", "postal_city": ""}))
+    html = text_of(
+        client.post(
+            f"/mycompanyview/edit/{world.a.company.id}",
+            data={"postal_street": "Postboks 12", "postal_code": "2815", "postal_city": ""},
+        )
+    )
     assert "hele postadressen" in _field_error(html, "postal_city")
     assert load(app, Company, world.a.company.id).postal_street == "Storgata 1"
     assert _changes(app, world.a.company.id) == []
@@ -145,8 +165,12 @@ def test_foreign_company_pages_are_404(app: Flask, world: World) -> None:
     b = world.b.company.id
     assert client.get(f"/mycompanyview/show/{b}").status_code == 404
     assert client.get(f"/mycompanyview/edit/{b}").status_code == 404
-    assert client.post(f"/mycompanyview/edit/{b}", data={"postal_street": "X", "postal_code": "1234",
-                                                          "postal_city": "Y"}).status_code == 404
+    assert (
+        client.post(
+            f"/mycompanyview/edit/{b}", data={"postal_street": "X", "postal_code": "1234", "postal_city": "Y"}
+        ).status_code
+        == 404
+    )
     assert load(app, Company, b).postal_street == "Storgata 1"
 
 
@@ -156,15 +180,33 @@ def test_foreign_company_pages_are_404(app: Flask, world: World) -> None:
 def test_customer_service_edits_all_fields_with_change_log(app: Flask, world: World) -> None:
     client = client_as(app, "kundeservice")
     company_id = world.a.company.id
-    response = client.post(f"/companyview/edit/{company_id}", data={
-        "name": "Hansen Møbler AS", "org_number": "974760673", "kind": "webshop", "payment_terms": "card",
-        "credit_limit": "150000", "requires_approval": "", "postal_street": "Storgata 1", "postal_code": "0155",
-        "postal_city": "Oslo", "email": "post@hansen.no", "phone": "+47 22 00 00 00", "active": "y"})
+    response = client.post(
+        f"/companyview/edit/{company_id}",
+        data={
+            "name": "Hansen Møbler AS",
+            "org_number": "974760673",
+            "kind": "webshop",
+            "payment_terms": "card",
+            "credit_limit": "150000",
+            "requires_approval": "",
+            "postal_street": "Storgata 1",
+            "postal_code": "0155",
+            "postal_city": "Oslo",
+            "email": "post@hansen.no",
+            "phone": "+47 22 00 00 00",
+            "active": "y",
+        },
+    )
     assert response.status_code == 302
     company = load(app, Company, company_id)
-    assert (company.name, company.org_number, company.kind, company.payment_terms, company.credit_limit,
-            company.requires_approval) == ("Hansen Møbler AS", "974760673", "webshop", "card",
-                                           Decimal("150000.00"), False)
+    assert (
+        company.name,
+        company.org_number,
+        company.kind,
+        company.payment_terms,
+        company.credit_limit,
+        company.requires_approval,
+    ) == ("Hansen Møbler AS", "974760673", "webshop", "card", Decimal("150000.00"), False)
     log = {c.field: (c.old_value, c.new_value, c.actor_name) for c in _changes(app, company_id)}
     assert log == {
         "name": ("Hansen AS", "Hansen Møbler AS", "Kundeservice Testesen"),
@@ -178,8 +220,15 @@ def test_customer_service_edits_all_fields_with_change_log(app: Flask, world: Wo
     }  # unchanged fields (postal address, active) are not logged
     show = text_of(client.get(f"/companyview/show/{company_id}"))
     assert "Endringslogg" in show
-    for text in ("Kundeservice Testesen", "Forhandler", "Nettbutikkunde", "200\u00a0000,00\u00a0kr",
-                 "150\u00a0000,00\u00a0kr", "Hansen Møbler AS", "Krever godkjenning"):
+    for text in (
+        "Kundeservice Testesen",
+        "Forhandler",
+        "Nettbutikkunde",
+        "200\u00a0000,00\u00a0kr",
+        "150\u00a0000,00\u00a0kr",
+        "Hansen Møbler AS",
+        "Krever godkjenning",
+    ):
         assert text in show, text
     at = _changes(app, company_id)[0].at
     assert format_oslo_datetime(at) in show
@@ -190,23 +239,37 @@ def test_customer_service_edits_all_fields_with_change_log(app: Flask, world: Wo
 def test_org_number_mod11_on_page_and_api(app: Flask, world: World) -> None:
     client = client_as(app, "kundeservice")
     company_id = world.a.company.id
-    html = text_of(client.post(f"/companyview/edit/{company_id}", data={
-        "name": "Hansen AS", "org_number": "923609017", "kind": "dealer", "payment_terms": "invoice",
-        "credit_limit": "200000", "requires_approval": "y", "active": "y"}))
+    html = text_of(
+        client.post(
+            f"/companyview/edit/{company_id}",
+            data={
+                "name": "Hansen AS",
+                "org_number": "923609017",
+                "kind": "dealer",
+                "payment_terms": "invoice",
+                "credit_limit": "200000",
+                "requires_approval": "y",
+                "active": "y",
+            },
+        )
+    )
     assert "kontrollsifferet" in _field_error(html, "org_number")
     service = Caller(app, "kundeservice", prefix=API)
     errors = _errors(service.put(f"/company/{company_id}", {"org_number": "923609017", "name": "Ny AS"}))
     assert list(errors) == ["org_number"] and "kontrollsifferet" in errors["org_number"][0]
     assert _errors(service.put(f"/company/{company_id}", {"org_number": "12345"}))["org_number"] == [
-        "Organisasjonsnummer må være ni sifre."]
+        "Organisasjonsnummer må være ni sifre."
+    ]
     assert load(app, Company, company_id).name == "Hansen AS"  # nothing half-saved
-    response = service.put(f"/company/{company_id}", {"org_number": "974 760 673", "credit_limit": "50000.5",
-                                                      "requires_approval": False})
+    response = service.put(
+        f"/company/{company_id}", {"org_number": "974 760 673", "credit_limit": "50000.5", "requires_approval": False}
+    )
     assert response.status_code == 200, response.json
     assert response.json["result"]["org_number"] == "974760673"
     assert response.json["result"]["credit_limit"] == "50000.50"
-    assert _errors(service.put(f"/company/{company_id}", {"kind": "shop", "credit_limit": -1,
-                                                          "requires_approval": "kanskje"})).keys() >= {"kind"}
+    assert _errors(
+        service.put(f"/company/{company_id}", {"kind": "shop", "credit_limit": -1, "requires_approval": "kanskje"})
+    ).keys() >= {"kind"}
     assert {c.field for c in _changes(app, company_id)} == {"org_number", "credit_limit", "requires_approval"}
 
 
@@ -234,14 +297,33 @@ def test_company_rules_in_the_domain(app: Flask, world: World) -> None:
 def test_customer_admin_adds_address_with_postal_code_error_next_to_field(app: Flask, world: World) -> None:
     client = client_as(app, "hansen.admin")
     before = count_rows(app, DeliveryAddress)
-    html = text_of(client.post("/deliveryaddressview/add", data={
-        "recipient_name": "Nytt lager", "street": "Industriveien 9", "postal_code": "123", "city": "Hamar",
-        "active": "y"}))
+    html = text_of(
+        client.post(
+            "/deliveryaddressview/add",
+            data={
+                "recipient_name": "Nytt lager",
+                "street": "Industriveien 9",
+                "postal_code": "123",
+                "city": "Hamar",
+                "active": "y",
+            },
+        )
+    )
     assert "fire sifre" in _field_error(html, "postal_code")
     assert count_rows(app, DeliveryAddress) == before
-    assert client.post("/deliveryaddressview/add", data={
-        "recipient_name": "Nytt lager", "street": "Industriveien 9", "postal_code": "2317", "city": "Hamar",
-        "active": "y"}).status_code == 302
+    assert (
+        client.post(
+            "/deliveryaddressview/add",
+            data={
+                "recipient_name": "Nytt lager",
+                "street": "Industriveien 9",
+                "postal_code": "2317",
+                "city": "Hamar",
+                "active": "y",
+            },
+        ).status_code
+        == 302
+    )
     with db_session(app) as s:
         created = s.scalars(select(DeliveryAddress).where(DeliveryAddress.recipient_name == "Nytt lager")).one()
         assert (created.company_id, created.active) == (world.a.company.id, True)
@@ -270,9 +352,19 @@ def test_address_is_deactivated_never_deleted(app: Flask, world: World) -> None:
     assert address.active is False
     assert load(app, Order, world.a.order.id).delivery_address_id == address_id  # old order keeps it
     # Reactivate through the page.
-    assert client.post(f"/deliveryaddressview/edit/{address_id}", data={
-        "recipient_name": "hansen lager", "street": "Lagerveien 2", "postal_code": "2815", "city": "Gjøvik",
-        "active": "y"}).status_code == 302
+    assert (
+        client.post(
+            f"/deliveryaddressview/edit/{address_id}",
+            data={
+                "recipient_name": "hansen lager",
+                "street": "Lagerveien 2",
+                "postal_code": "2815",
+                "city": "Gjøvik",
+                "active": "y",
+            },
+        ).status_code
+        == 302
+    )
     assert load(app, DeliveryAddress, address_id).active is True
 
 
@@ -298,25 +390,45 @@ def test_changing_a_used_address_keeps_the_old_one_for_old_documents(app: Flask,
     with db_session(app) as s:
         s.add(Order(company_id=world.a.company.id, number="10001-9", delivery_address_id=new_id))
         s.commit()
-    response = client.post(f"/deliveryaddressview/edit/{new_id}", data={
-        "recipient_name": "Hovedlager", "street": "Nyveien 7", "postal_code": "2816", "city": "Gjøvik",
-        "active": "y"}, follow_redirects=True)
+    response = client.post(
+        f"/deliveryaddressview/edit/{new_id}",
+        data={
+            "recipient_name": "Hovedlager",
+            "street": "Nyveien 7",
+            "postal_code": "2816",
+            "city": "Gjøvik",
+            "active": "y",
+        },
+        follow_redirects=True,
+    )
     assert "lagret som en ny adresse" in text_of(response)
     assert load(app, DeliveryAddress, new_id).street == "Nyveien 5"
 
 
 def test_address_api_errors_and_foreign_rows(app: Flask, world: World) -> None:
     admin = Caller(app, "hansen.admin", prefix=API)
-    errors = _errors(admin.post("/delivery_address/", {"recipient_name": "", "street": "Vei 1",
-                                                       "postal_code": "12a4", "city": "Hamar"}))
+    errors = _errors(
+        admin.post(
+            "/delivery_address/", {"recipient_name": "", "street": "Vei 1", "postal_code": "12a4", "city": "Hamar"}
+        )
+    )
     assert set(errors) == {"recipient_name", "postal_code"}
-    assert _errors(admin.post("/delivery_address/", {"recipient_name": "A", "street": "B", "postal_code": "1234",
-                                                     "city": "C", "colour": "x"})) == {"colour": ["Ukjent felt."]}
+    assert _errors(
+        admin.post(
+            "/delivery_address/",
+            {"recipient_name": "A", "street": "B", "postal_code": "1234", "city": "C", "colour": "x"},
+        )
+    ) == {"colour": ["Ukjent felt."]}
     assert admin.put(f"/delivery_address/{world.b.address.id}", {"active": False}).status_code == 404
     assert load(app, DeliveryAddress, world.b.address.id).active is True
     client = client_as(app, "hansen.admin")
-    assert client.post(f"/deliveryaddressview/edit/{world.b.address.id}", data={
-        "recipient_name": "x", "street": "y", "postal_code": "1234", "city": "z"}).status_code == 404
+    assert (
+        client.post(
+            f"/deliveryaddressview/edit/{world.b.address.id}",
+            data={"recipient_name": "x", "street": "y", "postal_code": "1234", "city": "z"},
+        ).status_code
+        == 404
+    )
     assert load(app, DeliveryAddress, world.b.address.id).street == "Lagerveien 2"
     user = Caller(app, "hansen.bruker", prefix=API)
     assert user.put(f"/delivery_address/{world.a.address.id}", {"city": "X"}).status_code == 403
@@ -399,10 +511,20 @@ def test_inquiry_pages_new_reply_error_answer_and_close(app: Flask, world: World
 def test_customer_service_queue_is_open_first_oldest_first(app: Flask, world: World) -> None:
     now = utcnow()
     with db_session(app) as s:
-        for subject, status, days in (("Q-gammel-lukket", "closed", 9), ("Q-ny-åpen", "open", 1),
-                                      ("Q-gammel-besvart", "answered", 8), ("Q-gammel-åpen", "open", 7)):
-            s.add(Inquiry(company_id=world.b.company.id, subject=subject, status=status,
-                          created_at=now - dt.timedelta(days=days)))
+        for subject, status, days in (
+            ("Q-gammel-lukket", "closed", 9),
+            ("Q-ny-åpen", "open", 1),
+            ("Q-gammel-besvart", "answered", 8),
+            ("Q-gammel-åpen", "open", 7),
+        ):
+            s.add(
+                Inquiry(
+                    company_id=world.b.company.id,
+                    subject=subject,
+                    status=status,
+                    created_at=now - dt.timedelta(days=days),
+                )
+            )
         s.commit()
     html = text_of(client_as(app, "kundeservice").get("/inquiryview/list/?psize_InquiryView=100"))
     order = [m for m in re.findall(r"Q-[\wæøå-]+", html)]
@@ -434,12 +556,16 @@ def test_message_and_close_racing_leave_no_message_in_a_closed_inquiry(app: Flas
 # --- Klikk og Hent ---------------------------------------------------------------------------
 
 
-def _reservation(app: Flask, world: World, code: str, status: str, company: str = "a",
-                 days: int = 2) -> int:
+def _reservation(app: Flask, world: World, code: str, status: str, company: str = "a", days: int = 2) -> int:
     with db_session(app) as s:
-        row = PickupReservation(company_id=getattr(world, company).company.id, store_id=world.store.id,
-                                status=status, pickup_code=code, pickup_deadline=utcnow() + dt.timedelta(days=days),
-                                items=[{"sku": "STOL-1", "name": "Kontorstol Basic", "quantity": 2}])
+        row = PickupReservation(
+            company_id=getattr(world, company).company.id,
+            store_id=world.store.id,
+            status=status,
+            pickup_code=code,
+            pickup_deadline=utcnow() + dt.timedelta(days=days),
+            items=[{"sku": "STOL-1", "name": "Kontorstol Basic", "quantity": 2}],
+        )
         s.add(row)
         s.commit()
         return row.id
@@ -449,8 +575,8 @@ def test_customer_sees_active_and_finished_apart(app: Flask, world: World) -> No
     _reservation(app, world, "DONE42", "collected")
     _reservation(app, world, "BERG99", "reserved", company="b")
     html = text_of(client_as(app, "hansen.bruker").get("/pickupreservationview/list/"))
-    active = html[html.index("Aktive reservasjoner"):html.index("Avsluttede reservasjoner")]
-    finished = html[html.index("Avsluttede reservasjoner"):]
+    active = html[html.index("Aktive reservasjoner") : html.index("Avsluttede reservasjoner")]
+    finished = html[html.index("Avsluttede reservasjoner") :]
     assert "AB12" in active and "DONE42" not in active and "Kanseller" in active
     assert "DONE42" in finished and "Hentet" in finished and "Kanseller" not in finished
     assert "BERG99" not in html
@@ -472,8 +598,7 @@ def test_customer_service_moves_a_reservation_through_its_states(app: Flask, wor
     assert service.post(f"/pickup_reservation/{other}/expire").json["result"]["status"] == "expired"
     # The status is changed by the moves only, not by PUT.
     third = _reservation(app, world, "PUT1", "reserved")
-    assert _errors(service.put(f"/pickup_reservation/{third}", {"status": "collected"})) == {
-        "status": ["Ukjent felt."]}
+    assert _errors(service.put(f"/pickup_reservation/{third}", {"status": "collected"})) == {"status": ["Ukjent felt."]}
     # The page: buttons for the moves allowed now.
     client = client_as(app, "kundeservice")
     page = text_of(client.get(f"/pickupreservationview/show/{third}"))
@@ -519,12 +644,19 @@ def test_two_moves_at_once_exactly_one_wins(app: Flask, world: World) -> None:
 def test_customer_service_edit_form_uses_the_same_rules(app: Flask, world: World) -> None:
     client = client_as(app, "kundeservice")
     rid = world.a.reservation.id
-    html = text_of(client.post(f"/pickupreservationview/edit/{rid}", data={
-        "status": "collected", "pickup_deadline": "2030-01-02 12:00:00"}))
+    html = text_of(
+        client.post(
+            f"/pickupreservationview/edit/{rid}", data={"status": "collected", "pickup_deadline": "2030-01-02 12:00:00"}
+        )
+    )
     assert "klar til henting" in _field_error(html, "status")
     assert load(app, PickupReservation, rid).status == "reserved"
-    assert client.post(f"/pickupreservationview/edit/{rid}", data={
-        "status": "ready", "pickup_deadline": "2030-01-02 12:00:00"}).status_code == 302
+    assert (
+        client.post(
+            f"/pickupreservationview/edit/{rid}", data={"status": "ready", "pickup_deadline": "2030-01-02 12:00:00"}
+        ).status_code
+        == 302
+    )
     row = load(app, PickupReservation, rid)
     # Typed in Oslo time (winter: UTC+1), kept in UTC.
     assert (row.status, row.pickup_deadline) == ("ready", dt.datetime(2030, 1, 2, 11, 0, tzinfo=dt.timezone.utc))
@@ -536,31 +668,54 @@ def test_customer_service_edit_form_uses_the_same_rules(app: Flask, world: World
         shown = format_oslo_datetime(finished.pickup_deadline)
     form = text_of(client.get(f"/pickupreservationview/edit/{finished.id}"))
     value = re.search(r'name="pickup_deadline"[^>]*value="([^"]+)"', form) or re.search(
-        r'value="([^"]+)"[^>]*name="pickup_deadline"', form)
+        r'value="([^"]+)"[^>]*name="pickup_deadline"', form
+    )
     assert value and value.group(1)[:10].split("-")[::-1] == shown[:10].split(".")
-    assert client.post(f"/pickupreservationview/edit/{finished.id}", data={
-        "status": "collected", "pickup_deadline": value.group(1)}).status_code == 302
+    assert (
+        client.post(
+            f"/pickupreservationview/edit/{finished.id}",
+            data={"status": "collected", "pickup_deadline": value.group(1)},
+        ).status_code
+        == 302
+    )
 
 
 def test_customer_service_adds_address_and_opens_inquiry_for_a_company(app: Flask, world: World) -> None:
     client = client_as(app, "kundeservice")
     b = world.b.company.id
     # From the company's page ("+" on its delivery addresses): the company comes from the link.
-    response = client.post(f"/deliveryaddressview/add?_flt_0_company={b}", data={
-        "recipient_name": "Berg avd. Åsane", "street": "Åsane senter 42", "postal_code": "5116", "city": "Ulset",
-        "active": "y"})
+    response = client.post(
+        f"/deliveryaddressview/add?_flt_0_company={b}",
+        data={
+            "recipient_name": "Berg avd. Åsane",
+            "street": "Åsane senter 42",
+            "postal_code": "5116",
+            "city": "Ulset",
+            "active": "y",
+        },
+    )
     assert response.status_code == 302
     with db_session(app) as s:
-        assert s.scalars(select(DeliveryAddress.company_id).where(
-            DeliveryAddress.recipient_name == "Berg avd. Åsane")).one() == b
-    html = text_of(client.post("/deliveryaddressview/add", data={
-        "company": "99999", "recipient_name": "X", "street": "Y", "postal_code": "1234", "city": "Z"}))
+        assert (
+            s.scalars(
+                select(DeliveryAddress.company_id).where(DeliveryAddress.recipient_name == "Berg avd. Åsane")
+            ).one()
+            == b
+        )
+    html = text_of(
+        client.post(
+            "/deliveryaddressview/add",
+            data={"company": "99999", "recipient_name": "X", "street": "Y", "postal_code": "1234", "city": "Z"},
+        )
+    )
     assert "Fant ingen bedrift" in _field_error(html, "company")
     service = Caller(app, "kundeservice", prefix=API)
     assert _errors(service.post("/inquiry/", {"subject": "Telefon", "message": "Ringte om levering"})) == {
-        "company_id": ["Velg bedriften henvendelsen gjelder."]}
-    response = service.post("/inquiry/", {"company_id": b, "subject": "Telefon", "message": "Ringte om levering",
-                                          "channel": "contact_form"})
+        "company_id": ["Velg bedriften henvendelsen gjelder."]
+    }
+    response = service.post(
+        "/inquiry/", {"company_id": b, "subject": "Telefon", "message": "Ringte om levering", "channel": "contact_form"}
+    )
     assert response.status_code == 201, response.json
     assert (response.json["result"]["company_id"], response.json["result"]["channel"]) == (b, "contact_form")
     assert response.json["result"]["messages"][0]["from_supplier"] is True

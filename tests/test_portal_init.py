@@ -5,6 +5,7 @@ The expected state is derived here from what FAB registers (every view's `base_p
 compared with FAB's tables. Commits and writing statements are counted on the engine, so any code
 that commits behind the scenes (FAB's SecurityManager methods do after every row) shows up.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -26,8 +27,13 @@ from app.roles import ALL_ROLES, ROLE_PERMISSIONS
 from tests.helpers import reset_database
 
 Pair = tuple[str, str]
-SECURITY_TABLES = (assoc_permissionview_role, PermissionView.__table__, Permission.__table__,
-                   ViewMenu.__table__, Role.__table__)
+SECURITY_TABLES = (
+    assoc_permissionview_role,
+    PermissionView.__table__,
+    Permission.__table__,
+    ViewMenu.__table__,
+    Role.__table__,
+)
 
 
 def _engine(app: Flask) -> Any:
@@ -43,11 +49,20 @@ def _state(app: Flask) -> dict[str, Any]:
     with _engine(app).connect() as conn:
         held = conn.execute(
             select(Role.name, perm.name, vm.name)
-            .join(assoc, assoc.c.role_id == Role.id).join(pv, pv.id == assoc.c.permission_view_id)
-            .join(perm, perm.id == pv.permission_id).join(vm, vm.id == pv.view_menu_id)).all()
+            .join(assoc, assoc.c.role_id == Role.id)
+            .join(pv, pv.id == assoc.c.permission_view_id)
+            .join(perm, perm.id == pv.permission_id)
+            .join(vm, vm.id == pv.view_menu_id)
+        ).all()
         roles = {name: set() for name in conn.execute(select(Role.name)).scalars()}
-        pairs = set(conn.execute(select(perm.name, vm.name).select_from(pv)
-                                 .join(perm, perm.id == pv.permission_id).join(vm, vm.id == pv.view_menu_id)).tuples())
+        pairs = set(
+            conn.execute(
+                select(perm.name, vm.name)
+                .select_from(pv)
+                .join(perm, perm.id == pv.permission_id)
+                .join(vm, vm.id == pv.view_menu_id)
+            ).tuples()
+        )
         permissions = set(conn.execute(select(perm.name)).scalars())
         view_menus = set(conn.execute(select(vm.name)).scalars())
     for role, permission, view in held:
@@ -66,8 +81,11 @@ def _menu_items(app: Flask) -> list[tuple[Any, Any]]:
 
 def _fab_pairs(app: Flask) -> set[Pair]:
     """What FAB's `add_permissions(update_perms=True)` gives the Admin role."""
-    pairs = {(permission, view.class_permission_name)
-             for view in app.appbuilder.baseviews for permission in view.base_permissions or ()}
+    pairs = {
+        (permission, view.class_permission_name)
+        for view in app.appbuilder.baseviews
+        for permission in view.base_permissions or ()
+    }
     return pairs | {("menu_access", item.name) for _, item in _menu_items(app)}
 
 
@@ -172,11 +190,13 @@ def _pair_id(conn: Any, permission: str, view: str) -> int:
         if row is None:
             row = conn.execute(insert(model).values(name=name).returning(model.id)).scalar_one()
         ids.append(row)
-    pv = conn.execute(select(PermissionView.id).where(PermissionView.permission_id == ids[0],
-                                                      PermissionView.view_menu_id == ids[1])).scalar()
+    pv = conn.execute(
+        select(PermissionView.id).where(PermissionView.permission_id == ids[0], PermissionView.view_menu_id == ids[1])
+    ).scalar()
     if pv is None:
-        pv = conn.execute(insert(PermissionView).values(permission_id=ids[0], view_menu_id=ids[1])
-                          .returning(PermissionView.id)).scalar_one()
+        pv = conn.execute(
+            insert(PermissionView).values(permission_id=ids[0], view_menu_id=ids[1]).returning(PermissionView.id)
+        ).scalar_one()
     return pv
 
 
@@ -185,14 +205,20 @@ def _role_id(conn: Any, name: str) -> int:
 
 
 def _grant(conn: Any, role: str, permission: str, view: str) -> None:
-    conn.execute(insert(assoc_permissionview_role).values(role_id=_role_id(conn, role),
-                                                          permission_view_id=_pair_id(conn, permission, view)))
+    conn.execute(
+        insert(assoc_permissionview_role).values(
+            role_id=_role_id(conn, role), permission_view_id=_pair_id(conn, permission, view)
+        )
+    )
 
 
 def _revoke(conn: Any, role: str, permission: str, view: str) -> None:
     table = assoc_permissionview_role
-    conn.execute(delete(table).where(table.c.role_id == _role_id(conn, role),
-                                     table.c.permission_view_id == _pair_id(conn, permission, view)))
+    conn.execute(
+        delete(table).where(
+            table.c.role_id == _role_id(conn, role), table.c.permission_view_id == _pair_id(conn, permission, view)
+        )
+    )
 
 
 def test_an_outdated_database_is_brought_in_line_in_one_commit(app: Flask, empty_security: None) -> None:

@@ -2,6 +2,7 @@
 changes only while it is a draft or sent; its lines are numbered, taxed and priced by the domain
 (the catalogue price, or a seller's special price); quote numbers follow one scheme; every quote
 is made by create_quote. Also the standing-order rules the pages and the API share."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -117,7 +118,10 @@ def test_only_draft_and_sent_quotes_are_changeable_open_or_sendable(world: World
     quote.status, quote.valid_until = "sent", today - dt.timedelta(days=1)
     # Past its date a sent quote cannot be ordered or declined, but its header may still change.
     assert (quotes.effective_status(quote, today), quotes.is_open(quote, today), quotes.may_change(quote)) == (
-        "expired", False, True)
+        "expired",
+        False,
+        True,
+    )
     quote.status, quote.valid_until = "draft", today
     assert quotes.may_send(quote, today) and quotes.is_open(quote, today)
     quote.status = "sent"
@@ -125,8 +129,7 @@ def test_only_draft_and_sent_quotes_are_changeable_open_or_sendable(world: World
 
 
 @pytest.mark.parametrize("status", CLOSED)
-def test_a_closed_quote_changes_through_no_domain_function(app: Flask, world: World, s: Session,
-                                                           status: str) -> None:
+def test_a_closed_quote_changes_through_no_domain_function(app: Flask, world: World, s: Session, status: str) -> None:
     quote_id, line_id = world.a.quote.id, world.a.quote.lines[0].id
     _set_quote(app, quote_id, status=status)
     before = _lines(app, quote_id)
@@ -149,51 +152,73 @@ def test_a_closed_quote_changes_through_no_domain_function(app: Flask, world: Wo
 
 
 def test_a_new_line_gets_the_next_number_the_products_vat_and_the_catalogue_price_for_a_dealer(
-        app: Flask, world: World, s: Session, tax_free: Product) -> None:
+    app: Flask, world: World, s: Session, tax_free: Product
+) -> None:
     quote_id = world.a.quote.id
     dealer = _dealer(world)
     # A dealer's price is ignored: the catalogue's applies.
-    line = quotes.add_quote_line(s, quote_id, dealer, LineInput(product_id=tax_free.id, quantity=2,
-                                                                 unit_price=Decimal("1.00")))
+    line = quotes.add_quote_line(
+        s, quote_id, dealer, LineInput(product_id=tax_free.id, quantity=2, unit_price=Decimal("1.00"))
+    )
     s.commit()
     assert (line.line_no, line.unit_price, line.vat_rate, line.company_id) == (
-        2, Decimal("300.00"), Decimal("0.00"), world.a.company.id)
+        2,
+        Decimal("300.00"),
+        Decimal("0.00"),
+        world.a.company.id,
+    )
     # Numbers continue after the highest one, also when an earlier line was removed.
     quotes.remove_quote_line(s, world.a.quote.lines[0].id, _seller(world))
     quotes.add_quote_line(s, quote_id, dealer, LineInput(product_id=world.product.id, quantity=1))
     s.commit()
-    assert _lines(app, quote_id) == [(2, tax_free.id, 2, Decimal("300.00"), Decimal("0.00")),
-                                     (3, world.product.id, 1, Decimal("500.00"), Decimal("25.00"))]
+    assert _lines(app, quote_id) == [
+        (2, tax_free.id, 2, Decimal("300.00"), Decimal("0.00")),
+        (3, world.product.id, 1, Decimal("500.00"), Decimal("25.00")),
+    ]
 
 
-def test_a_seller_sets_a_special_price_blank_is_the_catalogue_price(app: Flask, world: World, s: Session,
-                                                                     tax_free: Product) -> None:
+def test_a_seller_sets_a_special_price_blank_is_the_catalogue_price(
+    app: Flask, world: World, s: Session, tax_free: Product
+) -> None:
     quote_id, line_id = world.a.quote.id, world.a.quote.lines[0].id
     seller = _seller(world)
-    special = quotes.add_quote_line(s, quote_id, seller, LineInput(product_id=world.product.id, quantity=1,
-                                                                   unit_price=Decimal("450.00")))
+    special = quotes.add_quote_line(
+        s, quote_id, seller, LineInput(product_id=world.product.id, quantity=1, unit_price=Decimal("450.00"))
+    )
     listed = quotes.add_quote_line(s, quote_id, seller, LineInput(product_id=world.product.id, quantity=1))
     assert (special.unit_price, listed.unit_price) == (Decimal("450.00"), Decimal("500.00"))
     # Changing a line's product takes the new product's VAT rate and price.
     changed = quotes.update_quote_line(s, line_id, seller, LineInput(product_id=tax_free.id, quantity=4))
     assert (changed.line_no, changed.product_id, changed.quantity, changed.unit_price, changed.vat_rate) == (
-        1, tax_free.id, 4, Decimal("300.00"), Decimal("0.00"))
+        1,
+        tax_free.id,
+        4,
+        Decimal("300.00"),
+        Decimal("0.00"),
+    )
     with pytest.raises(ValidationFailed) as exc:
-        quotes.add_quote_line(s, quote_id, seller, LineInput(product_id=world.product.id, quantity=1,
-                                                             unit_price=Decimal("-1")))
+        quotes.add_quote_line(
+            s, quote_id, seller, LineInput(product_id=world.product.id, quantity=1, unit_price=Decimal("-1"))
+        )
     assert exc.value.errors == {"unit_price": "Prisen kan ikke være negativ."}
 
 
-@pytest.mark.parametrize("line,fields", [
-    (LineInput(product_id=None, quantity=1), {"product_id"}),
-    (LineInput(product_id=999999, quantity=1), {"product_id"}),
-    (LineInput(product_id="stol", quantity=0), {"quantity"}),
-    (LineInput(product_id="sofa", quantity=1), {"width", "depth", "fabric", "colour"}),
-    (LineInput(product_id="sofa", quantity=1, width=500, depth=80, fabric="Silke", colour="Eik"),
-     {"width", "fabric"}),
-])
-def test_the_line_check_names_the_lines_fields(app: Flask, world: World, s: Session, line: LineInput,
-                                               fields: set[str]) -> None:
+@pytest.mark.parametrize(
+    "line,fields",
+    [
+        (LineInput(product_id=None, quantity=1), {"product_id"}),
+        (LineInput(product_id=999999, quantity=1), {"product_id"}),
+        (LineInput(product_id="stol", quantity=0), {"quantity"}),
+        (LineInput(product_id="sofa", quantity=1), {"width", "depth", "fabric", "colour"}),
+        (
+            LineInput(product_id="sofa", quantity=1, width=500, depth=80, fabric="Silke", colour="Eik"),
+            {"width", "fabric"},
+        ),
+    ],
+)
+def test_the_line_check_names_the_lines_fields(
+    app: Flask, world: World, s: Session, line: LineInput, fields: set[str]
+) -> None:
     ids: dict[Any, Any] = {"stol": world.product.id, "sofa": world.configurable.id}
     line = dataclasses.replace(line, product_id=ids.get(line.product_id, line.product_id))
     with pytest.raises(ValidationFailed) as exc:
@@ -214,8 +239,10 @@ def test_a_sent_quote_past_its_date_may_get_a_later_date(app: Flask, world: Worl
     quotes.update_quote(s, quote_id, seller, {"note": "  Ring først  ", "valid_until": past})
     s.commit()
     assert (_quote(app, quote_id).note, _quote(app, quote_id).valid_until) == ("Ring først", past)
-    for bad, message in ((past - dt.timedelta(days=1), "Gyldig til kan ikke være tilbake i tid."),
-                         (None, "Gyldig til må fylles ut.")):
+    for bad, message in (
+        (past - dt.timedelta(days=1), "Gyldig til kan ikke være tilbake i tid."),
+        (None, "Gyldig til må fylles ut."),
+    ):
         with pytest.raises(ValidationFailed) as exc:
             quotes.update_quote(s, quote_id, seller, {"valid_until": bad})
         assert exc.value.errors == {"valid_until": message}
@@ -234,9 +261,13 @@ def test_a_sent_quote_past_its_date_may_get_a_later_date(app: Flask, world: Worl
 
 
 def test_quote_numbers_follow_the_one_scheme(app: Flask, world: World, s: Session) -> None:
-    quote = quotes.create_quote(s, actor=_dealer(world), company_id=world.a.company.id,
-                                valid_until=oslo_today() + dt.timedelta(days=5),
-                                lines=[LineInput(product_id=world.product.id, quantity=1)])
+    quote = quotes.create_quote(
+        s,
+        actor=_dealer(world),
+        company_id=world.a.company.id,
+        valid_until=oslo_today() + dt.timedelta(days=5),
+        lines=[LineInput(product_id=world.product.id, quantity=1)],
+    )
     s.commit()
     assert quote.number == f"{quotes.NUMBER_PREFIX}{quotes.NUMBER_BASE + quote.id}" == f"T{300000 + quote.id}"
 
@@ -253,12 +284,16 @@ def test_every_quote_is_made_by_create_quote(app: Flask, world: World, monkeypat
     monkeypatch.setattr(quotes, "create_quote", counting)
     valid = (oslo_today() + dt.timedelta(days=10)).isoformat()
     page = _page(app, "hansen.bruker")
-    response = page.post("/tilbud/ny", data={"valid_until": valid, "lines-0-product_id": str(world.product.id),
-                                             "lines-0-quantity": "1"})
+    response = page.post(
+        "/tilbud/ny", data={"valid_until": valid, "lines-0-product_id": str(world.product.id), "lines-0-quantity": "1"}
+    )
     assert response.status_code == 302 and "/quoteview/show/" in response.headers["Location"]
     client, headers = _api(app, "hansen.bruker")
-    response = client.post(f"{API}/quote/", headers=headers, json={
-        "valid_until": valid, "lines": [{"product_id": world.product.id, "quantity": 1}]})
+    response = client.post(
+        f"{API}/quote/",
+        headers=headers,
+        json={"valid_until": valid, "lines": [{"product_id": world.product.id, "quantity": 1}]},
+    )
     assert response.status_code == 201, response.json
     assert len(made) == 2 and _count(app, Quote) == 4
     # The list's "add" opens "Nytt tilbud" (for the company it was opened from) and saves nothing itself.
@@ -274,8 +309,16 @@ def test_every_quote_is_made_by_create_quote(app: Flask, world: World, monkeypat
 
 
 def _line_form(**values: str) -> dict[str, str]:
-    return {"product": "STOL-1", "quantity": "1", "width": "", "depth": "", "fabric": "", "colour": "",
-            "unit_price": "", **values}
+    return {
+        "product": "STOL-1",
+        "quantity": "1",
+        "width": "",
+        "depth": "",
+        "fabric": "",
+        "colour": "",
+        "unit_price": "",
+        **values,
+    }
 
 
 def test_a_sent_quotes_lines_change_on_the_page(app: Flask, world: World, tax_free: Product) -> None:
@@ -285,22 +328,31 @@ def test_a_sent_quotes_lines_change_on_the_page(app: Flask, world: World, tax_fr
     assert response.status_code == 302
     response = seller.post(f"/quotelineview/add?_flt_0_quote={quote_id}", data=_line_form(product="BOK-1"))
     assert response.status_code == 302
-    assert _lines(app, quote_id) == [(1, world.product.id, 3, Decimal("480.00"), Decimal("25.00")),
-                                     (2, tax_free.id, 1, Decimal("300.00"), Decimal("0.00"))]
+    assert _lines(app, quote_id) == [
+        (1, world.product.id, 3, Decimal("480.00"), Decimal("25.00")),
+        (2, tax_free.id, 1, Decimal("300.00"), Decimal("0.00")),
+    ]
     # The domain's line check speaks next to the field.
     response = seller.post(f"/quotelineview/add?_flt_0_quote={quote_id}", data=_line_form(product="SOFA-1"))
     assert response.status_code == 200 and "Bredde må fylles ut for Sofa Modul." in response.get_data(as_text=True)
     second = _lines(app, quote_id)[1]
     with app.app_context(), Session(db.engine) as session:
-        second_id = session.scalar(select(QuoteLine.id).where(QuoteLine.quote_id == quote_id,
-                                                             QuoteLine.line_no == second[0]))
+        second_id = session.scalar(
+            select(QuoteLine.id).where(QuoteLine.quote_id == quote_id, QuoteLine.line_no == second[0])
+        )
     assert seller.post(f"/quotelineview/delete/{second_id}").status_code == 302
     assert [ln[0] for ln in _lines(app, quote_id)] == [1]
     # The header: a page edit goes through the domain too.
     later = (oslo_today() + dt.timedelta(days=40)).isoformat()
-    response = seller.post(f"/quoteview/edit/{quote_id}", data={
-        "end_customer_ref": "Kari", "valid_until": later, "delivery_address": str(world.a.address.id),
-        "note": "Levering før jul"})
+    response = seller.post(
+        f"/quoteview/edit/{quote_id}",
+        data={
+            "end_customer_ref": "Kari",
+            "valid_until": later,
+            "delivery_address": str(world.a.address.id),
+            "note": "Levering før jul",
+        },
+    )
     assert response.status_code == 302
     quote = _quote(app, quote_id)
     assert (quote.end_customer_ref, quote.valid_until.isoformat(), quote.note) == ("Kari", later, "Levering før jul")
@@ -318,9 +370,15 @@ def test_a_closed_quote_does_not_change_on_the_page(app: Flask, world: World, st
     assert _told(seller, response, LOCKED)
     response = seller.post(f"/quotelineview/delete/{line_id}")
     assert response.status_code == 302 and _told(seller, response, LOCKED)
-    response = seller.post(f"/quoteview/edit/{quote_id}", data={
-        "end_customer_ref": "Endret", "valid_until": (oslo_today() + dt.timedelta(days=9)).isoformat(),
-        "delivery_address": str(world.a.address.id), "note": ""})
+    response = seller.post(
+        f"/quoteview/edit/{quote_id}",
+        data={
+            "end_customer_ref": "Endret",
+            "valid_until": (oslo_today() + dt.timedelta(days=9)).isoformat(),
+            "delivery_address": str(world.a.address.id),
+            "note": "",
+        },
+    )
     assert _told(seller, response, LOCKED)
     assert _lines(app, quote_id) == before and _quote(app, quote_id).end_customer_ref == "Ola Nordmann"
     # The page offers no line buttons either.
@@ -368,8 +426,9 @@ def test_api_workflow_answers_come_from_the_domain(app: Flask, world: World) -> 
     client, headers = _api(app, "hansen.bruker")
     response = client.post(f"{API}/quote/{quote_id}/send", headers=headers, json={})
     assert response.status_code == 409 and response.json["message"] == "Bare utkast kan sendes."
-    response = client.post(f"{API}/quote/{quote_id}/convert", headers=headers, data="[]",
-                           content_type="application/json")
+    response = client.post(
+        f"{API}/quote/{quote_id}/convert", headers=headers, data="[]", content_type="application/json"
+    )
     assert response.status_code == 400  # a body that is not an object
     response = client.post(f"{API}/quote/{quote_id}/decline", headers=headers)
     assert response.status_code == 200 and response.json["result"]["status"] == "declined"
@@ -385,12 +444,15 @@ def test_standing_orders_are_for_invoice_customers_only(app: Flask, world: World
     assert not so_rules.is_invoice_customer(s.get(Company, world.b.company.id))
     assert not so_rules.is_invoice_customer(None)
     page = _page(app, "berg.admin")
-    page.post(f"/faste-ordre/{world.b.standing_order.id}/pause",
-              data={"until": (oslo_today() + dt.timedelta(days=3)).isoformat()})
+    page.post(
+        f"/faste-ordre/{world.b.standing_order.id}/pause",
+        data={"until": (oslo_today() + dt.timedelta(days=3)).isoformat()},
+    )
     assert "Kun tilgjengelig for fakturakunder." in _flashes(page)
     client, headers = _api(app, "berg.admin")
-    response = client.post(f"{API}/standing_order/{world.b.standing_order.id}/skip", headers=headers,
-                           json={"date": None})
+    response = client.post(
+        f"{API}/standing_order/{world.b.standing_order.id}/skip", headers=headers, json={"date": None}
+    )
     assert response.status_code == 409 and response.json["message"] == "Kun tilgjengelig for fakturakunder."
     assert s.get(StandingOrder, world.b.standing_order.id).paused_until is None
 

@@ -17,6 +17,7 @@ Hand calculation (Oslo time; orders R1..R16; A = hansen (dealer), B = berg, C = 
              median = 3600 + 0,5·3600 = 5400 s = 1,5 h; p90: h = 0,9·3 = 2,7 → 7200 + 0,7·79200
              = 62640 s = 17,4 h
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,9 +43,13 @@ PERIOD = R.Period(dt.date(2025, 1, 1), dt.date(2025, 3, 31))
 Q1 = {"fra": "2025-01-01", "til": "2025-03-31"}
 BUDGET_DAY = {"dato": "2025-02-15"}
 REPORT_METHODS = ("sales", "statuses", "approvals", "customers", "budgets")
-PAGES = {"sales": "/rapporter/salg/", "statuses": "/rapporter/ordrestatus/",
-         "approvals": "/rapporter/godkjenningstid/", "customers": "/rapporter/toppkunder/",
-         "budgets": "/rapporter/bruksgrenser/"}
+PAGES = {
+    "sales": "/rapporter/salg/",
+    "statuses": "/rapporter/ordrestatus/",
+    "approvals": "/rapporter/godkjenningstid/",
+    "customers": "/rapporter/toppkunder/",
+    "budgets": "/rapporter/bruksgrenser/",
+}
 CSVS = {m: p.rstrip("/") + ".csv" for m, p in PAGES.items()}
 
 
@@ -62,14 +67,32 @@ class Data:
     orders: dict[str, Order]
 
 
-def _order(session: Session, company: Company, number: str, channel: str, status: str, created: dt.datetime,
-           ex: str, vat: str, by: Optional[PortalUser] = None,
-           events: tuple[tuple[Optional[str], str, dt.datetime], ...] = ()) -> Order:
-    order = Order(company=company, number=number, channel=channel, status=status, created_at=created,
-                  total_ex_vat=Decimal(ex), total_vat=Decimal(vat), created_by=by)
+def _order(
+    session: Session,
+    company: Company,
+    number: str,
+    channel: str,
+    status: str,
+    created: dt.datetime,
+    ex: str,
+    vat: str,
+    by: Optional[PortalUser] = None,
+    events: tuple[tuple[Optional[str], str, dt.datetime], ...] = (),
+) -> Order:
+    order = Order(
+        company=company,
+        number=number,
+        channel=channel,
+        status=status,
+        created_at=created,
+        total_ex_vat=Decimal(ex),
+        total_vat=Decimal(vat),
+        created_by=by,
+    )
     for from_status, to_status, at in events:
-        order.events.append(OrderEvent(company=company, from_status=from_status, to_status=to_status, at=at,
-                                       actor_name="Test"))
+        order.events.append(
+            OrderEvent(company=company, from_status=from_status, to_status=to_status, at=at, actor_name="Test")
+        )
     session.add(order)
     return order
 
@@ -82,61 +105,231 @@ def data(app: Flask, world: World) -> Data:
         a = s.get(Company, world.a.company.id)
         b = s.get(Company, world.b.company.id)
         a_user, a_admin = s.get(PortalUser, world.a.user.id), s.get(PortalUser, world.a.admin.id)
-        c = Company(customer_number="10003", name="Fjord Møbler AS", org_number="923609016", kind="webshop",
-                    payment_terms="invoice", credit_limit=Decimal("50000.00"), requires_approval=False)
+        c = Company(
+            customer_number="10003",
+            name="Fjord Møbler AS",
+            org_number="923609016",
+            kind="webshop",
+            payment_terms="invoice",
+            credit_limit=Decimal("50000.00"),
+            requires_approval=False,
+        )
         s.add(c)
         P, W, OK, NO = "pending_approval", "processing", "processing", "rejected"
         o: dict[str, Order] = {}
-        o["R1"] = _order(s, a, "R1", "webshop", "invoiced", utc(2025, 1, 10, 10), "1000.00", "250.00", events=(
-            (None, P, utc(2025, 1, 10, 10)), (P, OK, utc(2025, 1, 10, 14)),
-            (W, "shipped", utc(2025, 1, 12, 9)), ("shipped", "invoiced", utc(2025, 1, 15, 12))))
-        o["R2"] = _order(s, a, "R2", "phone", W, utc(2025, 1, 31, 23, 30), "2000.50", "500.12", by=a_user, events=(
-            (None, P, utc(2025, 1, 31, 23, 30)), (P, OK, utc(2025, 2, 3, 9, 30))))
-        o["R3"] = _order(s, b, "R3", "webshop", "shipped", utc(2025, 1, 31, 22, 30), "300.25", "75.06", events=(
-            (None, W, utc(2025, 1, 31, 22, 30)), (W, "shipped", utc(2025, 2, 3, 10))))
-        o["R4"] = _order(s, b, "R4", "edi", "partially_delivered", utc(2025, 2, 28, 23, 30), "4000.00", "1000.00",
-                         events=((None, W, utc(2025, 2, 28, 23, 30)),
-                                 (W, "partially_delivered", utc(2025, 3, 2, 23)))),  # Monday 00:00 Oslo
-        o["R5"] = _order(s, c, "R5", "seller", "invoiced", utc(2025, 3, 30, 22, 30), "5000.00", "1250.00", events=(
-            (None, W, utc(2025, 3, 30, 22, 30)), (W, "invoiced", utc(2025, 3, 31, 8))))
-        o["R6"] = _order(s, c, "R6", "quote", "cancelled", utc(2025, 2, 10, 8), "9999.00", "2499.75", events=(
-            (None, W, utc(2025, 2, 10, 8)), (W, "cancelled", utc(2025, 2, 10, 9))))
-        o["R7"] = _order(s, a, "R7", "webshop", NO, utc(2025, 2, 11, 8), "8888.00", "2222.00", by=a_user, events=(
-            (None, P, utc(2025, 2, 11, 8)), (P, NO, utc(2025, 2, 11, 9))))
-        o["R8"] = _order(s, a, "R8", "webshop", P, utc(2025, 3, 5, 8), "700.00", "175.00", events=(
-            (None, P, utc(2025, 3, 5, 8)),))
-        o["R9"] = _order(s, a, "R9", "standing_order", W, utc(2024, 12, 31, 22, 59), "123.00", "30.75", events=(
-            (None, W, utc(2024, 12, 31, 22, 59)),))
-        o["R10"] = _order(s, b, "R10", "phone", W, utc(2025, 3, 31, 22), "456.00", "114.00", events=(
-            (None, W, utc(2025, 3, 31, 22)),))
-        o["R11"] = _order(s, c, "R11", "webshop", "invoiced", utc(2025, 3, 31, 21, 59, 59), "0.75", "0.19", events=(
-            (None, W, utc(2025, 3, 31, 21, 59, 59)), (W, "invoiced", utc(2025, 3, 31, 21, 59, 59, 900000))))
-        o["R12"] = _order(s, a, "R12", "webshop", W, utc(2025, 2, 12, 8), "100.00", "25.00", by=a_user, events=(
-            (None, P, utc(2025, 2, 12, 8)), (P, OK, utc(2025, 2, 12, 10))))
-        o["R13"] = _order(s, a, "R13", "webshop", W, utc(2025, 2, 13, 8), "200.00", "50.00", by=a_admin, events=(
-            (None, P, utc(2025, 2, 13, 8)), (P, OK, utc(2025, 2, 14, 8))))
-        o["R14"] = _order(s, a, "R14", "phone", W, utc(2025, 2, 14, 12), "300.00", "75.00", by=a_admin, events=(
-            (None, P, utc(2025, 2, 14, 12, 0, 0, 200000)), (P, OK, utc(2025, 2, 14, 12, 30, 0, 700000))))
-        o["R15"] = _order(s, a, "R15", "webshop", W, utc(2024, 12, 31, 12), "400.00", "100.00", events=(
-            (None, P, utc(2024, 12, 31, 12)), (P, OK, utc(2025, 1, 2, 12))))
-        o["R16"] = _order(s, a, "R16", "webshop", "cancelled", utc(2025, 3, 9, 22, 59, 59), "50.00", "12.50",
-                          events=((None, P, utc(2025, 3, 9, 22, 59, 59)),  # Sunday 23:59:59 Oslo: week 10
-                                  (P, "cancelled", utc(2025, 3, 9, 23))))  # Monday 00:00 Oslo: week 11
+        o["R1"] = _order(
+            s,
+            a,
+            "R1",
+            "webshop",
+            "invoiced",
+            utc(2025, 1, 10, 10),
+            "1000.00",
+            "250.00",
+            events=(
+                (None, P, utc(2025, 1, 10, 10)),
+                (P, OK, utc(2025, 1, 10, 14)),
+                (W, "shipped", utc(2025, 1, 12, 9)),
+                ("shipped", "invoiced", utc(2025, 1, 15, 12)),
+            ),
+        )
+        o["R2"] = _order(
+            s,
+            a,
+            "R2",
+            "phone",
+            W,
+            utc(2025, 1, 31, 23, 30),
+            "2000.50",
+            "500.12",
+            by=a_user,
+            events=((None, P, utc(2025, 1, 31, 23, 30)), (P, OK, utc(2025, 2, 3, 9, 30))),
+        )
+        o["R3"] = _order(
+            s,
+            b,
+            "R3",
+            "webshop",
+            "shipped",
+            utc(2025, 1, 31, 22, 30),
+            "300.25",
+            "75.06",
+            events=((None, W, utc(2025, 1, 31, 22, 30)), (W, "shipped", utc(2025, 2, 3, 10))),
+        )
+        o["R4"] = (
+            _order(
+                s,
+                b,
+                "R4",
+                "edi",
+                "partially_delivered",
+                utc(2025, 2, 28, 23, 30),
+                "4000.00",
+                "1000.00",
+                events=((None, W, utc(2025, 2, 28, 23, 30)), (W, "partially_delivered", utc(2025, 3, 2, 23))),
+            ),
+        )  # Monday 00:00 Oslo
+        o["R5"] = _order(
+            s,
+            c,
+            "R5",
+            "seller",
+            "invoiced",
+            utc(2025, 3, 30, 22, 30),
+            "5000.00",
+            "1250.00",
+            events=((None, W, utc(2025, 3, 30, 22, 30)), (W, "invoiced", utc(2025, 3, 31, 8))),
+        )
+        o["R6"] = _order(
+            s,
+            c,
+            "R6",
+            "quote",
+            "cancelled",
+            utc(2025, 2, 10, 8),
+            "9999.00",
+            "2499.75",
+            events=((None, W, utc(2025, 2, 10, 8)), (W, "cancelled", utc(2025, 2, 10, 9))),
+        )
+        o["R7"] = _order(
+            s,
+            a,
+            "R7",
+            "webshop",
+            NO,
+            utc(2025, 2, 11, 8),
+            "8888.00",
+            "2222.00",
+            by=a_user,
+            events=((None, P, utc(2025, 2, 11, 8)), (P, NO, utc(2025, 2, 11, 9))),
+        )
+        o["R8"] = _order(
+            s, a, "R8", "webshop", P, utc(2025, 3, 5, 8), "700.00", "175.00", events=((None, P, utc(2025, 3, 5, 8)),)
+        )
+        o["R9"] = _order(
+            s,
+            a,
+            "R9",
+            "standing_order",
+            W,
+            utc(2024, 12, 31, 22, 59),
+            "123.00",
+            "30.75",
+            events=((None, W, utc(2024, 12, 31, 22, 59)),),
+        )
+        o["R10"] = _order(
+            s, b, "R10", "phone", W, utc(2025, 3, 31, 22), "456.00", "114.00", events=((None, W, utc(2025, 3, 31, 22)),)
+        )
+        o["R11"] = _order(
+            s,
+            c,
+            "R11",
+            "webshop",
+            "invoiced",
+            utc(2025, 3, 31, 21, 59, 59),
+            "0.75",
+            "0.19",
+            events=((None, W, utc(2025, 3, 31, 21, 59, 59)), (W, "invoiced", utc(2025, 3, 31, 21, 59, 59, 900000))),
+        )
+        o["R12"] = _order(
+            s,
+            a,
+            "R12",
+            "webshop",
+            W,
+            utc(2025, 2, 12, 8),
+            "100.00",
+            "25.00",
+            by=a_user,
+            events=((None, P, utc(2025, 2, 12, 8)), (P, OK, utc(2025, 2, 12, 10))),
+        )
+        o["R13"] = _order(
+            s,
+            a,
+            "R13",
+            "webshop",
+            W,
+            utc(2025, 2, 13, 8),
+            "200.00",
+            "50.00",
+            by=a_admin,
+            events=((None, P, utc(2025, 2, 13, 8)), (P, OK, utc(2025, 2, 14, 8))),
+        )
+        o["R14"] = _order(
+            s,
+            a,
+            "R14",
+            "phone",
+            W,
+            utc(2025, 2, 14, 12),
+            "300.00",
+            "75.00",
+            by=a_admin,
+            events=((None, P, utc(2025, 2, 14, 12, 0, 0, 200000)), (P, OK, utc(2025, 2, 14, 12, 30, 0, 700000))),
+        )
+        o["R15"] = _order(
+            s,
+            a,
+            "R15",
+            "webshop",
+            W,
+            utc(2024, 12, 31, 12),
+            "400.00",
+            "100.00",
+            events=((None, P, utc(2024, 12, 31, 12)), (P, OK, utc(2025, 1, 2, 12))),
+        )
+        o["R16"] = _order(
+            s,
+            a,
+            "R16",
+            "webshop",
+            "cancelled",
+            utc(2025, 3, 9, 22, 59, 59),
+            "50.00",
+            "12.50",
+            events=(
+                (None, P, utc(2025, 3, 9, 22, 59, 59)),  # Sunday 23:59:59 Oslo: week 10
+                (P, "cancelled", utc(2025, 3, 9, 23)),
+            ),
+        )  # Monday 00:00 Oslo: week 11
         s.flush()
-        s.add_all([
-            Invoice(company=a, number="F-R1", order=o["R1"], invoice_date=dt.date(2025, 1, 15),
-                    due_date=dt.date(2025, 1, 29), amount=Decimal("1250.00"), paid=False),
-            Invoice(company=c, number="F-R5", order=o["R5"], invoice_date=dt.date(2025, 3, 31),
-                    due_date=dt.date(2025, 4, 14), amount=Decimal("6250.00"), paid=True),
-            Invoice(company=c, number="F-R11", order=o["R11"], invoice_date=dt.date(2025, 3, 31),
-                    due_date=dt.date(2025, 4, 14), amount=Decimal("0.94"), paid=False),
-            Budget(company=a, user=None, period="month", amount=Decimal("3000.00")),
-            Budget(company=a, user=a_admin, period="month", amount=Decimal("625.00")),
-            Budget(company=b, user=None, period="quarter", amount=Decimal("4000.00")),
-            Budget(company=c, user=None, period="year", amount=Decimal("5000.00")),
-            Budget(company=c, user=None, period="month", amount=Decimal("100.00")),
-            Budget(company=c, user=None, period="month", amount=Decimal("1.00"), active=False),
-        ])
+        s.add_all(
+            [
+                Invoice(
+                    company=a,
+                    number="F-R1",
+                    order=o["R1"],
+                    invoice_date=dt.date(2025, 1, 15),
+                    due_date=dt.date(2025, 1, 29),
+                    amount=Decimal("1250.00"),
+                    paid=False,
+                ),
+                Invoice(
+                    company=c,
+                    number="F-R5",
+                    order=o["R5"],
+                    invoice_date=dt.date(2025, 3, 31),
+                    due_date=dt.date(2025, 4, 14),
+                    amount=Decimal("6250.00"),
+                    paid=True,
+                ),
+                Invoice(
+                    company=c,
+                    number="F-R11",
+                    order=o["R11"],
+                    invoice_date=dt.date(2025, 3, 31),
+                    due_date=dt.date(2025, 4, 14),
+                    amount=Decimal("0.94"),
+                    paid=False,
+                ),
+                Budget(company=a, user=None, period="month", amount=Decimal("3000.00")),
+                Budget(company=a, user=a_admin, period="month", amount=Decimal("625.00")),
+                Budget(company=b, user=None, period="quarter", amount=Decimal("4000.00")),
+                Budget(company=c, user=None, period="year", amount=Decimal("5000.00")),
+                Budget(company=c, user=None, period="month", amount=Decimal("100.00")),
+                Budget(company=c, user=None, period="month", amount=Decimal("1.00"), active=False),
+            ]
+        )
         s.commit()
         return Data(world, c, o)
 
@@ -159,18 +352,26 @@ def d(value: str) -> Decimal:
 def test_buckets_follow_the_oslo_calendar() -> None:
     months = R.month_buckets(R.Period(dt.date(2025, 1, 15), dt.date(2025, 3, 31)))
     assert [(m.first, m.last, m.number) for m in months] == [
-        (dt.date(2025, 1, 15), dt.date(2025, 1, 31), 1), (dt.date(2025, 2, 1), dt.date(2025, 2, 28), 2),
-        (dt.date(2025, 3, 1), dt.date(2025, 3, 31), 3)]
+        (dt.date(2025, 1, 15), dt.date(2025, 1, 31), 1),
+        (dt.date(2025, 2, 1), dt.date(2025, 2, 28), 2),
+        (dt.date(2025, 3, 1), dt.date(2025, 3, 31), 3),
+    ]
     assert months[1].end == utc(2025, 2, 28, 23)  # Oslo midnight in winter
     assert months[2].end == utc(2025, 3, 31, 22)  # ... and in summer
     weeks = R.week_buckets(PERIOD)
     assert len(weeks) == 14
     assert (weeks[0].first, weeks[0].last, weeks[0].year, weeks[0].number) == (
-        dt.date(2025, 1, 1), dt.date(2025, 1, 5), 2025, 1)
+        dt.date(2025, 1, 1),
+        dt.date(2025, 1, 5),
+        2025,
+        1,
+    )
     assert (weeks[-1].first, weeks[-1].last, weeks[-1].number) == (dt.date(2025, 3, 31), dt.date(2025, 3, 31), 14)
     # ISO year of a week that starts in December
-    assert [(w.year, w.number) for w in R.week_buckets(R.Period(dt.date(2024, 12, 28), dt.date(2024, 12, 31)))] \
-        == [(2024, 52), (2025, 1)]
+    assert [(w.year, w.number) for w in R.week_buckets(R.Period(dt.date(2024, 12, 28), dt.date(2024, 12, 31)))] == [
+        (2024, 52),
+        (2025, 1),
+    ]
     assert R.default_period(dt.date(2026, 11, 24)) == R.Period(dt.date(2025, 12, 1), dt.date(2026, 11, 24))
 
 
@@ -180,8 +381,14 @@ def test_buckets_follow_the_oslo_calendar() -> None:
 def test_sales_per_month_and_channel(data: Data, session: Session) -> None:
     report = R.sales_by_month(session, PERIOD)
     jan, feb, mar = (m.index for m in report.months)
-    expected = {(jan, "webshop"): d("1300.25"), (feb, "webshop"): d("300.00"), (feb, "phone"): d("2300.50"),
-                (mar, "edi"): d("4000.00"), (mar, "seller"): d("5000.00"), (mar, "webshop"): d("0.75")}
+    expected = {
+        (jan, "webshop"): d("1300.25"),
+        (feb, "webshop"): d("300.00"),
+        (feb, "phone"): d("2300.50"),
+        (mar, "edi"): d("4000.00"),
+        (mar, "seller"): d("5000.00"),
+        (mar, "webshop"): d("0.75"),
+    }
     assert report.amounts == expected
     assert [report.month_total(m) for m in (jan, feb, mar)] == [d("1300.25"), d("2600.50"), d("9000.75")]
     assert report.channel_total("webshop") == d("1601.00")
@@ -190,20 +397,36 @@ def test_sales_per_month_and_channel(data: Data, session: Session) -> None:
 
 def test_orders_per_status(data: Data, session: Session) -> None:
     report = R.status_report(session, PERIOD)
-    assert report.now == {"pending_approval": 1, "processing": 4, "shipped": 1, "partially_delivered": 1,
-                          "invoiced": 3, "cancelled": 2, "rejected": 1}
+    assert report.now == {
+        "pending_approval": 1,
+        "processing": 4,
+        "shipped": 1,
+        "partially_delivered": 1,
+        "invoiced": 3,
+        "cancelled": 2,
+        "rejected": 1,
+    }
     # week index (0 = ISO week 1) -> status -> how many entered it
     assert report.entered == {
         (0, "processing"): 1,
-        (1, "pending_approval"): 1, (1, "processing"): 1, (1, "shipped"): 1,
+        (1, "pending_approval"): 1,
+        (1, "processing"): 1,
+        (1, "shipped"): 1,
         (2, "invoiced"): 1,
-        (4, "pending_approval"): 1, (4, "processing"): 1,
-        (5, "processing"): 1, (5, "shipped"): 1,
-        (6, "pending_approval"): 4, (6, "processing"): 4, (6, "rejected"): 1, (6, "cancelled"): 1,
+        (4, "pending_approval"): 1,
+        (4, "processing"): 1,
+        (5, "processing"): 1,
+        (5, "shipped"): 1,
+        (6, "pending_approval"): 4,
+        (6, "processing"): 4,
+        (6, "rejected"): 1,
+        (6, "cancelled"): 1,
         (8, "processing"): 1,
-        (9, "partially_delivered"): 1, (9, "pending_approval"): 2,
+        (9, "partially_delivered"): 1,
+        (9, "pending_approval"): 2,
         (10, "cancelled"): 1,
-        (13, "processing"): 2, (13, "invoiced"): 2,
+        (13, "processing"): 2,
+        (13, "invoiced"): 2,
     }
 
 
@@ -226,13 +449,15 @@ def test_approval_lead_time(data: Data, session: Session) -> None:
 @pytest.mark.postgres
 def test_lead_time_percentiles_agree_with_postgresql_percentile_cont(data: Data, session: Session) -> None:
     """Our window-function percentiles are PostgreSQL's own percentile_cont (on whole seconds)."""
-    rows = session.execute(text("""
+    rows = session.execute(
+        text("""
         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), percentile_cont(0.9) WITHIN GROUP (ORDER BY s)
         FROM (SELECT floor(extract(epoch FROM d.at)) - floor(extract(epoch FROM e.at)) AS s
               FROM order_events d JOIN order_events e ON e.order_id = d.order_id AND e.to_status = 'pending_approval'
               WHERE d.from_status = 'pending_approval' AND d.to_status IN ('processing', 'rejected')
                 AND d.at >= '2025-02-09 23:00+00' AND d.at < '2025-02-16 23:00+00') x
-    """)).one()
+    """)
+    ).one()
     week7 = next(w for w in R.approval_report(session, PERIOD).weeks if w.week.number == 7)
     # percentile_cont computes in float8 (62640.000000000015); ours is exact.
     assert [round(Decimal(str(v)), 6) for v in rows] == [week7.median, week7.p90] == [d("5400"), d("62640")]
@@ -255,13 +480,26 @@ def test_random_data_agrees_with_an_independent_computation(app: Flask, world: W
     sales: dict[tuple[dt.date, str], Decimal] = defaultdict(Decimal)  # (Oslo month, channel) -> ex. VAT
     period = R.Period(dt.date(2024, 3, 4), dt.date(2024, 5, 26))  # Monday to Sunday: whole weeks
     for i in range(300):
-        created = utc(2024, 3, 1) + dt.timedelta(seconds=rng.randint(0, 95 * 24 * 3600),
-                                                 microseconds=rng.randint(0, 999999))
+        created = utc(2024, 3, 1) + dt.timedelta(
+            seconds=rng.randint(0, 95 * 24 * 3600), microseconds=rng.randint(0, 999999)
+        )
         decided = created + dt.timedelta(seconds=rng.randint(0, 5 * 24 * 3600), microseconds=rng.randint(0, 999999))
         status, channel = rng.choice(("processing", "invoiced", "rejected")), rng.choice(("webshop", "phone", "edi"))
         amount = Decimal(f"{rng.randint(0, 99999)}.{rng.randint(0, 99):02d}")
-        _order(session, a, f"X{i}", channel, status, created, str(amount), "0.00", events=(
-            (None, "pending_approval", created), ("pending_approval", rng.choice(("processing", "rejected")), decided)))
+        _order(
+            session,
+            a,
+            f"X{i}",
+            channel,
+            status,
+            created,
+            str(amount),
+            "0.00",
+            events=(
+                (None, "pending_approval", created),
+                ("pending_approval", rng.choice(("processing", "rejected")), decided),
+            ),
+        )
         local_decided, local_created = decided.astimezone(OSLO).date(), created.astimezone(OSLO).date()
         if period.first <= local_decided <= period.last:
             monday = local_decided - dt.timedelta(days=local_decided.weekday())
@@ -285,7 +523,8 @@ def test_random_data_agrees_with_an_independent_computation(app: Flask, world: W
     assert {(months[i], ch): v for (i, ch), v in report_sales.amounts.items()} == dict(sales)
 
     if is_postgres(app):
-        rows = session.execute(text("""
+        rows = session.execute(
+            text("""
             SELECT (date_trunc('week', d.at AT TIME ZONE 'Europe/Oslo'))::date, count(*),
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY s), percentile_cont(0.9) WITHIN GROUP (ORDER BY s)
             FROM (SELECT d.at, floor(extract(epoch FROM d.at)) - floor(extract(epoch FROM e.at)) AS s
@@ -294,9 +533,12 @@ def test_random_data_agrees_with_an_independent_computation(app: Flask, world: W
                   WHERE d.from_status = 'pending_approval' AND d.to_status IN ('processing', 'rejected')
                     AND d.at >= :start AND d.at < :end) d
             GROUP BY 1
-        """), {"start": period.start, "end": period.end}).all()
-        assert got == {monday: (n, round(Decimal(str(med)), 6), round(Decimal(str(p90)), 6))
-                       for monday, n, med, p90 in rows}
+        """),
+            {"start": period.start, "end": period.end},
+        ).all()
+        assert got == {
+            monday: (n, round(Decimal(str(med)), 6), round(Decimal(str(p90)), 6)) for monday, n, med, p90 in rows
+        }
 
 
 def test_top_customers_with_credit_and_exposure(data: Data, session: Session) -> None:
@@ -331,9 +573,13 @@ def test_budget_consumption_across_companies(data: Data, session: Session) -> No
 def test_reports_use_a_fixed_number_of_statements(app: Flask, data: Data, session: Session) -> None:
     """Aggregates in SQL: the number of statements does not grow with the number of orders."""
     with StatementCounter(session.get_bind()) as counter, app.test_request_context():
-        for build in (lambda: R.sales_by_month(session, PERIOD), lambda: R.status_report(session, PERIOD),
-                      lambda: R.approval_report(session, PERIOD), lambda: R.top_customers(session, PERIOD),
-                      lambda: R.budget_report(session, dt.date(2025, 2, 15))):
+        for build in (
+            lambda: R.sales_by_month(session, PERIOD),
+            lambda: R.status_report(session, PERIOD),
+            lambda: R.approval_report(session, PERIOD),
+            lambda: R.top_customers(session, PERIOD),
+            lambda: R.budget_report(session, dt.date(2025, 2, 15)),
+        ):
             counter.statements.clear()
             build()
             assert counter.count <= 4, counter.statements
@@ -410,8 +656,7 @@ def test_sales_page_and_csv(app: Flask, data: Data) -> None:
     response = client.get(CSVS["sales"], query_string=Q1)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == \
-        'attachment; filename="salg-per-maned_2025-01-01_2025-03-31.csv"'
+    assert response.headers["Content-Disposition"] == 'attachment; filename="salg-per-maned_2025-01-01_2025-03-31.csv"'
     assert b"\r\n" in response.get_data()
     assert read_csv(response) == [
         ["Måned", "Nettbutikk", "Telefon", "Selger", "EDI", "Fast ordre", "Tilbud", "Sum"],
@@ -436,7 +681,7 @@ def test_every_csv_holds_exactly_the_rows_on_the_page(app: Flask, data: Data, me
         assert response.status_code == 200, key
         assert response.headers["Content-Disposition"].startswith("attachment; filename=")
         assert read_csv(response) == [[_as_csv(c) for c in row] for row in rows], key
-        assert f'tabell={key}' in html  # the page links this CSV
+        assert f"tabell={key}" in html  # the page links this CSV
 
 
 def test_csv_figures_of_the_other_reports(app: Flask, data: Data) -> None:
@@ -447,26 +692,56 @@ def test_csv_figures_of_the_other_reports(app: Flask, data: Data) -> None:
     assert lead[1] == ["uke 1/2025", "1", "1", "0", "48,0", "48,0"]
     assert lead[4] == ["uke 4/2025", "0", "0", "0", "", ""]
     top = read_csv(client.get(CSVS["customers"], query_string=Q1))
-    assert top == [["Kunde", "Kundenr.", "Ordrer", "Salg eks. mva.", "Kredittgrense", "Eksponering nå"],
-                   ["Fjord Møbler AS", "10003", "2", "5000,75", "50000,00", "0,94"],
-                   ["Berg AS", "10002", "2", "4300,25", "200000,00", "7195,31"],
-                   ["Hansen AS", "10001", "5", "3600,50", "200000,00", "7279,37"]]
+    assert top == [
+        ["Kunde", "Kundenr.", "Ordrer", "Salg eks. mva.", "Kredittgrense", "Eksponering nå"],
+        ["Fjord Møbler AS", "10003", "2", "5000,75", "50000,00", "0,94"],
+        ["Berg AS", "10002", "2", "4300,25", "200000,00", "7195,31"],
+        ["Hansen AS", "10001", "5", "3600,50", "200000,00", "7279,37"],
+    ]
     budgets = read_csv(client.get(CSVS["budgets"], query_string=BUDGET_DAY))
-    assert budgets == [["Forbruk", "Antall"], ["Over grensen", "2"], ["Nær grensen (≥ 80 %)", "2"],
-                       ["Under grensen", "3"], ["Sum", "7"]]
+    assert budgets == [
+        ["Forbruk", "Antall"],
+        ["Over grensen", "2"],
+        ["Nær grensen (≥ 80 %)", "2"],
+        ["Under grensen", "3"],
+        ["Sum", "7"],
+    ]
     detail = read_csv(client.get(CSVS["budgets"], query_string={**BUDGET_DAY, "tabell": "bruksgrenser"}))
     assert detail[0] == ["Bedrift", "Gjelder", "Periode", "Grense", "Forbruk", "Andel", "Nivå"]
     assert detail[1] == ["Berg AS", "Hele bedriften", "1. kvartal 2025", "4000,00", "4300,25", "107,5", "Over grensen"]
     assert detail[2][2] == "2025" and detail[3][2] == "februar 2025"
-    assert detail[4] == ["Hansen AS", "Hansen Testesen", "februar 2025", "625,00", "500,00", "80,0", "Nær grensen (≥ 80 %)"]
+    assert detail[4] == [
+        "Hansen AS",
+        "Hansen Testesen",
+        "februar 2025",
+        "625,00",
+        "500,00",
+        "80,0",
+        "Nær grensen (≥ 80 %)",
+    ]
     statuses = read_csv(client.get(CSVS["statuses"], query_string=Q1))
     assert statuses[0] == ["Status", "Antall ordrer"]
-    assert statuses[1:] == [["Til godkjenning", "1"], ["Under behandling", "4"], ["Kjørt ut fra lager", "1"],
-                            ["Dellevert", "1"], ["Fakturert", "3"], ["Kansellert", "2"], ["Avvist", "1"],
-                            ["Sum", "13"]]
+    assert statuses[1:] == [
+        ["Til godkjenning", "1"],
+        ["Under behandling", "4"],
+        ["Kjørt ut fra lager", "1"],
+        ["Dellevert", "1"],
+        ["Fakturert", "3"],
+        ["Kansellert", "2"],
+        ["Avvist", "1"],
+        ["Sum", "13"],
+    ]
     weekly = read_csv(client.get(CSVS["statuses"], query_string={**Q1, "tabell": "uker"}))
-    assert weekly[0] == ["Uke", "Til godkjenning", "Under behandling", "Kjørt ut fra lager", "Dellevert", "Fakturert",
-                         "Kansellert", "Avvist"]
+    assert weekly[0] == [
+        "Uke",
+        "Til godkjenning",
+        "Under behandling",
+        "Kjørt ut fra lager",
+        "Dellevert",
+        "Fakturert",
+        "Kansellert",
+        "Avvist",
+    ]
     assert weekly[7] == ["uke 7/2025", "4", "4", "0", "0", "0", "1", "1"]
     assert len(weekly) == 1 + 14
 

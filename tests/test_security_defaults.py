@@ -5,6 +5,7 @@ production settings (`fresh_app`) on the same, already migrated test database. T
 singletons (AppBuilder) are swapped for fresh ones while that app lives, so the session-wide test
 app is left as it was.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,7 @@ def fresh_app(app: Flask, **overrides: Any) -> Iterator[Flask]:
     settings = {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], **overrides}
     config = type("FreshConfig", (Config,), settings)
     new_appbuilder = AppBuilder(update_perms=False)
-    with mock.patch.object(ext, "appbuilder", new_appbuilder), \
-            mock.patch.object(app_pkg, "appbuilder", new_appbuilder):
+    with mock.patch.object(ext, "appbuilder", new_appbuilder), mock.patch.object(app_pkg, "appbuilder", new_appbuilder):
         yield app_pkg.create_app(config)
 
 
@@ -64,8 +64,7 @@ def _csrf_login(client: FlaskClient, username: str) -> str:
     page = client.get("/login/").get_data(as_text=True)
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert match, "the login form carries a CSRF token"
-    response = client.post("/login/", data={"username": username, "password": PASSWORD,
-                                            "csrf_token": match.group(1)})
+    response = client.post("/login/", data={"username": username, "password": PASSWORD, "csrf_token": match.group(1)})
     assert response.status_code == 302
     return match.group(1)
 
@@ -138,8 +137,7 @@ def test_rate_limiting_is_on_in_the_real_config() -> None:
 def test_login_page_is_rate_limited(app: Flask, world: World) -> None:
     with fresh_app(app, WTF_CSRF_ENABLED=False, AUTH_RATE_LIMIT="3 per minute") as real:
         client = real.test_client()
-        codes = [client.post("/login/", data={"username": "admin", "password": "feil"}).status_code
-                 for _ in range(4)]
+        codes = [client.post("/login/", data={"username": "admin", "password": "feil"}).status_code for _ in range(4)]
         assert codes[:3] == [200, 200, 200] or all(c in (200, 302) for c in codes[:3]), codes
         assert codes[3] == 429, codes
         # Even the right password is refused now, and the answer is the Norwegian error page.
@@ -155,13 +153,15 @@ def test_api_login_is_rate_limited(app: Flask, world: World) -> None:
         codes = [client.post("/api/v1/security/login", json=body).status_code for _ in range(4)]
         assert codes[:3] == [401, 401, 401], codes
         assert codes[3] == 429, codes
-        response = client.post("/api/v1/security/login",
-                               json={"username": "admin", "password": PASSWORD, "provider": "db"})
+        response = client.post(
+            "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
+        )
         assert response.status_code == 429
         assert "access_token" not in response.get_data(as_text=True)
         # Another client address has its own budget of attempts.
-        other = client.post("/api/v1/security/login", json={**body, "password": PASSWORD},
-                            environ_base={"REMOTE_ADDR": "10.9.8.7"})
+        other = client.post(
+            "/api/v1/security/login", json={**body, "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.8.7"}
+        )
         assert other.status_code == 200
 
 
@@ -201,33 +201,41 @@ def test_safe_redirect_hosts_are_set() -> None:
     assert Config.FAB_SAFE_REDIRECT_HOSTS, "an empty list makes FAB trust the Host header"
 
 
-@pytest.mark.parametrize("next_url", [
-    "http://evil.example/",
-    "https://evil.example/stjel",
-    "//evil.example/",
-    "http:evil.example",
-    "https://localhost.evil.example/",
-])
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "http://evil.example/",
+        "https://evil.example/stjel",
+        "//evil.example/",
+        "http:evil.example",
+        "https://localhost.evil.example/",
+    ],
+)
 def test_login_does_not_redirect_off_site(client: FlaskClient, world: World, next_url: str) -> None:
-    response = client.post("/login/", query_string={"next": next_url},
-                           data={"username": "hansen.bruker", "password": PASSWORD})
+    response = client.post(
+        "/login/", query_string={"next": next_url}, data={"username": "hansen.bruker", "password": PASSWORD}
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     assert "evil.example" not in location, location
 
 
 def test_login_does_not_trust_a_spoofed_host(client: FlaskClient, world: World) -> None:
-    response = client.post("/login/", query_string={"next": "http://evil.example/"},
-                           data={"username": "hansen.bruker", "password": PASSWORD},
-                           headers={"Host": "evil.example"})
+    response = client.post(
+        "/login/",
+        query_string={"next": "http://evil.example/"},
+        data={"username": "hansen.bruker", "password": PASSWORD},
+        headers={"Host": "evil.example"},
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     assert "evil.example" not in location, location
 
 
 def test_login_keeps_a_local_next(client: FlaskClient, world: World) -> None:
-    response = client.post("/login/", query_string={"next": "/users/userinfo/"},
-                           data={"username": "hansen.bruker", "password": PASSWORD})
+    response = client.post(
+        "/login/", query_string={"next": "/users/userinfo/"}, data={"username": "hansen.bruker", "password": PASSWORD}
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/users/userinfo/")
 
@@ -253,8 +261,9 @@ def test_api_responses_are_not_cached(client: FlaskClient, world: World) -> None
     assert response.status_code == 401
     assert "no-store" in response.headers.get("Cache-Control", "")
     # The login answer carries the token.
-    response = client.post("/api/v1/security/login",
-                           json={"username": "hansen.bruker", "password": PASSWORD, "provider": "db"})
+    response = client.post(
+        "/api/v1/security/login", json={"username": "hansen.bruker", "password": PASSWORD, "provider": "db"}
+    )
     assert "no-store" in response.headers.get("Cache-Control", "")
 
 
@@ -273,11 +282,12 @@ def test_security_headers(client: FlaskClient, world: World) -> None:
 
 # --- Error pages -----------------------------------------------------------------------------
 
-SECRET_BITS = ("Traceback", "RuntimeError", "hemmelig-detalj", "SELECT", "finnes_ikke_tabell", "File \"")
+SECRET_BITS = ("Traceback", "RuntimeError", "hemmelig-detalj", "SELECT", "finnes_ikke_tabell", 'File "')
 
 
 def test_500_page_is_generic(app: Flask, world: World) -> None:
     with fresh_app(app) as real:
+
         @real.route("/test-only/boom")
         def boom() -> str:
             raise RuntimeError("hemmelig-detalj SELECT * FROM ab_user")

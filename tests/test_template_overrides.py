@@ -4,6 +4,7 @@ Flask's loader searches the app's templates folder before blueprint folders, so
 app/templates/appbuilder/init.html replaces FAB's appbuilder/init.html everywhere (baselayout.html
 extends it), and general/confirm.html replaces the dialog every FAB page includes.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -26,12 +27,15 @@ FABS = Path(flask_appbuilder.__file__).parent / "templates" / "appbuilder"
 OVERRIDES = {
     "init.html": [("<html>", '<html lang="{{ html_lang }}">')],
     "general/confirm.html": [
-        ('<button type="button" class="btn btn-default" data-dismiss="modal">Cancel</button>',
-         "<button type=\"button\" class=\"btn btn-default\" data-dismiss=\"modal\">{{ _('Avbryt') }}</button>"),
+        (
+            '<button type="button" class="btn btn-default" data-dismiss="modal">Cancel</button>',
+            '<button type="button" class="btn btn-default" data-dismiss="modal">{{ _(\'Avbryt\') }}</button>',
+        ),
     ],
 }
-CONFIRM_CANCEL = re.compile(r'<div class="modal fade" id="modal-confirm".*?data-dismiss="modal">([^<]*)</button>',
-                            re.DOTALL)
+CONFIRM_CANCEL = re.compile(
+    r'<div class="modal fade" id="modal-confirm".*?data-dismiss="modal">([^<]*)</button>', re.DOTALL
+)
 
 
 def _without_header(source: str) -> str:

@@ -11,6 +11,7 @@ or user is refused through the pages (FAB add/edit forms) and through the REST A
 written. These tests find the views/APIs by their class names (app/roles.py is the contract); a
 view or API that is not registered fails the test.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -161,27 +162,48 @@ def test_joins_aliases_and_subqueries(mworld: World, as_tenant: Session) -> None
         mworld.product.sku  # type: ignore[union-attr]
     ]
     # Outer join from an unscoped model keeps B's lines out of the ON clause.
-    rows = s.execute(select(Product.sku, OrderLine.company_id).outerjoin(
-        OrderLine, OrderLine.product_id == Product.id)).all()
+    rows = s.execute(
+        select(Product.sku, OrderLine.company_id).outerjoin(OrderLine, OrderLine.product_id == Product.id)
+    ).all()
     assert {c for _, c in rows} <= {a.company.id, None}
     # Aliases.
     alias = aliased(Order)
     assert s.scalars(select(alias.number)).all() == [a.order.number]
     # IN / EXISTS built from an ORM select, scalar subqueries, CTEs.
-    assert s.scalars(select(Product.sku).where(Product.id.in_(
-        select(OrderLine.product_id).where(OrderLine.company_id == b.company.id)))).all() == []
-    assert s.scalars(select(Product.sku).where(
-        select(OrderLine.id).where(OrderLine.product_id == Product.id,
-                                   OrderLine.company_id == b.company.id).exists())).all() == []
+    assert (
+        s.scalars(
+            select(Product.sku).where(
+                Product.id.in_(select(OrderLine.product_id).where(OrderLine.company_id == b.company.id))
+            )
+        ).all()
+        == []
+    )
+    assert (
+        s.scalars(
+            select(Product.sku).where(
+                select(OrderLine.id)
+                .where(OrderLine.product_id == Product.id, OrderLine.company_id == b.company.id)
+                .exists()
+            )
+        ).all()
+        == []
+    )
     assert s.scalar(select(exists(select(Order.id).where(Order.number == b.order.number)))) is False
-    per_product = dict(s.execute(select(Product.sku, select(func.count(OrderLine.id)).where(
-        OrderLine.product_id == Product.id).scalar_subquery())).all())
+    per_product = dict(
+        s.execute(
+            select(
+                Product.sku,
+                select(func.count(OrderLine.id)).where(OrderLine.product_id == Product.id).scalar_subquery(),
+            )
+        ).all()
+    )
     assert per_product[mworld.product.sku] == 1  # type: ignore[union-attr]  # A's line only, not B's
     cte = select(Order.id).where(Order.company_id == b.company.id).cte()
     assert s.scalar(select(func.count()).select_from(cte)) == 0
     # Unions of ORM selects.
     assert sorted(s.scalars(select(Order.number).union_all(select(Quote.number))).all()) == sorted(
-        [a.order.number, a.quote.number])
+        [a.order.number, a.quote.number]
+    )
 
 
 def test_relationship_lazy_loads_are_scoped(app: Flask, mworld: World) -> None:
@@ -222,8 +244,9 @@ def test_staff_see_every_company(app: Flask, mworld: World, as_staff: Session) -
 
 
 def _new_address(company_id: int | None = None, **kw: Any) -> DeliveryAddress:
-    return DeliveryAddress(company_id=company_id, recipient_name="X", street="Veien 1", postal_code="0150",
-                           city="Oslo", **kw)
+    return DeliveryAddress(
+        company_id=company_id, recipient_name="X", street="Veien 1", postal_code="0150", city="Oslo", **kw
+    )
 
 
 def test_new_row_gets_company_from_user(mworld: World, as_tenant: Session) -> None:
@@ -233,12 +256,16 @@ def test_new_row_gets_company_from_user(mworld: World, as_tenant: Session) -> No
     assert address.company_id == mworld.a.company.id
 
 
-@pytest.mark.parametrize("factory", [
-    lambda w: _new_address(w.b.company.id),
-    lambda w: Budget(company_id=w.b.company.id, period="month", amount=Decimal("1")),
-    lambda w: Inquiry(company_id=w.b.company.id, subject="Hei", channel="portal"),
-    lambda w: Order(company_id=w.b.company.id, number="X-1", channel="webshop", status="processing"),
-], ids=["address", "budget", "inquiry", "order"])
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda w: _new_address(w.b.company.id),
+        lambda w: Budget(company_id=w.b.company.id, period="month", amount=Decimal("1")),
+        lambda w: Inquiry(company_id=w.b.company.id, subject="Hei", channel="portal"),
+        lambda w: Order(company_id=w.b.company.id, number="X-1", channel="webshop", status="processing"),
+    ],
+    ids=["address", "budget", "inquiry", "order"],
+)
 def test_new_row_for_other_company_is_refused(mworld: World, as_tenant: Session, factory: Any) -> None:
     as_tenant.add(factory(mworld))
     with pytest.raises(TenantViolation) as info:
@@ -270,12 +297,14 @@ def test_moving_own_row_to_other_company_is_refused(mworld: World, as_tenant: Se
         as_tenant.flush()
 
 
-@pytest.mark.parametrize("field,value", [
-    ("delivery_address_id", lambda w: w.b.address.id),
-    ("quote_id", lambda w: w.b.quote.id),
-])
-def test_own_order_linking_foreign_row_is_refused(mworld: World, as_tenant: Session, field: str,
-                                                  value: Any) -> None:
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("delivery_address_id", lambda w: w.b.address.id),
+        ("quote_id", lambda w: w.b.quote.id),
+    ],
+)
+def test_own_order_linking_foreign_row_is_refused(mworld: World, as_tenant: Session, field: str, value: Any) -> None:
     order = as_tenant.get(Order, mworld.a.order.id)
     assert order is not None
     setattr(order, field, value(mworld))
@@ -293,28 +322,43 @@ def test_budget_for_foreign_user_is_refused(mworld: World, as_tenant: Session) -
 
 def test_links_are_checked_for_staff_too(mworld: World, as_staff: Session) -> None:
     """Supplier staff (no tenant) may write for any company, but never mix two companies."""
-    order = Order(company_id=mworld.a.company.id, number="X-2", channel="phone", status="processing",
-                  delivery_address_id=mworld.b.address.id)
+    order = Order(
+        company_id=mworld.a.company.id,
+        number="X-2",
+        channel="phone",
+        status="processing",
+        delivery_address_id=mworld.b.address.id,
+    )
     as_staff.add(order)
     with pytest.raises(TenantViolation) as info:
         as_staff.flush()
     assert info.value.field == "delivery_address_id"
     as_staff.rollback()
-    line = OrderLine(company_id=mworld.a.company.id, order_id=mworld.b.order.id, line_no=9,
-                     product_id=mworld.product.id, quantity=1, unit_price=Decimal("1"))  # type: ignore[union-attr]
+    line = OrderLine(
+        company_id=mworld.a.company.id,
+        order_id=mworld.b.order.id,
+        line_no=9,
+        product_id=mworld.product.id,
+        quantity=1,
+        unit_price=Decimal("1"),
+    )  # type: ignore[union-attr]
     as_staff.add(line)
     with pytest.raises(TenantViolation):
         as_staff.flush()
     as_staff.rollback()
-    as_staff.add(Budget(company_id=mworld.a.company.id, period="month", amount=Decimal("1"),
-                        user_id=mworld.b.user.id))
+    as_staff.add(Budget(company_id=mworld.a.company.id, period="month", amount=Decimal("1"), user_id=mworld.b.user.id))
     with pytest.raises(TenantViolation):
         as_staff.flush()
 
 
 def test_staff_may_write_consistent_rows_for_any_company(mworld: World, as_staff: Session) -> None:
-    order = Order(company_id=mworld.b.company.id, number="X-3", channel="phone", status="processing",
-                  delivery_address_id=mworld.b.address.id)
+    order = Order(
+        company_id=mworld.b.company.id,
+        number="X-3",
+        channel="phone",
+        status="processing",
+        delivery_address_id=mworld.b.address.id,
+    )
     as_staff.add(order)
     as_staff.flush()  # no violation
 
@@ -359,8 +403,15 @@ def test_customer_users_stay_in_the_company(mworld: World, as_tenant: Session) -
     from flask_appbuilder.security.sqla.models import Role
 
     customer_user = as_tenant.scalars(select(Role).where(Role.name == "CustomerUser")).one()
-    user = PortalUser(first_name="Ny", last_name="Bruker", username="ny.bruker", email="ny@example.no",
-                      active=True, password="x", roles=[customer_user])
+    user = PortalUser(
+        first_name="Ny",
+        last_name="Bruker",
+        username="ny.bruker",
+        email="ny@example.no",
+        active=True,
+        password="x",
+        roles=[customer_user],
+    )
     as_tenant.add(user)
     as_tenant.flush()
     assert user.company_id == mworld.a.company.id
@@ -368,8 +419,17 @@ def test_customer_users_stay_in_the_company(mworld: World, as_tenant: Session) -
     with pytest.raises(TenantViolation):
         as_tenant.flush()
     as_tenant.rollback()
-    as_tenant.add(PortalUser(first_name="Ny", last_name="Bruker", username="ny.bruker2", email="ny2@example.no",
-                             active=True, password="x", company_id=mworld.b.company.id))
+    as_tenant.add(
+        PortalUser(
+            first_name="Ny",
+            last_name="Bruker",
+            username="ny.bruker2",
+            email="ny2@example.no",
+            active=True,
+            password="x",
+            company_id=mworld.b.company.id,
+        )
+    )
     with pytest.raises(TenantViolation):
         as_tenant.flush()
 
@@ -387,9 +447,17 @@ def test_customer_cannot_grant_supplier_roles(mworld: World, as_tenant: Session,
         as_tenant.flush()
     assert info.value.field == "roles"
     as_tenant.rollback()
-    as_tenant.add(PortalUser(first_name="Ny", last_name="Sjef", username=f"ny.{role.lower()}",
-                             email=f"{role.lower()}@example.no", active=True, password="x",
-                             roles=[supplier_role]))
+    as_tenant.add(
+        PortalUser(
+            first_name="Ny",
+            last_name="Sjef",
+            username=f"ny.{role.lower()}",
+            email=f"{role.lower()}@example.no",
+            active=True,
+            password="x",
+            roles=[supplier_role],
+        )
+    )
     with pytest.raises(TenantViolation):
         as_tenant.flush()
 
@@ -483,26 +551,43 @@ def test_page_add_address_with_foreign_company_is_ignored(app: Flask, world: Wor
     client = app.test_client()
     login(client, "hansen.admin")
     b_before = _count(app, "delivery_addresses", company_id=world.b.company.id)
-    response = client.post(url, data={
-        "company": world.b.company.customer_number, "company_id": str(world.b.company.id),
-        "recipient_name": "Snik", "street": "Gata 1", "postal_code": "0150", "city": "Oslo", "active": "y",
-    })
+    response = client.post(
+        url,
+        data={
+            "company": world.b.company.customer_number,
+            "company_id": str(world.b.company.id),
+            "recipient_name": "Snik",
+            "street": "Gata 1",
+            "postal_code": "0150",
+            "city": "Oslo",
+            "active": "y",
+        },
+    )
     _reached(response)
     assert response.status_code < 500
     assert _count(app, "delivery_addresses", company_id=world.b.company.id) == b_before
     # If it was saved at all, it was saved for the user's own company.
     assert _count(app, "delivery_addresses", recipient_name="Snik") == _count(
-        app, "delivery_addresses", recipient_name="Snik", company_id=world.a.company.id)
+        app, "delivery_addresses", recipient_name="Snik", company_id=world.a.company.id
+    )
 
 
 def test_page_edit_address_cannot_move_it_to_another_company(app: Flask, world: World) -> None:
     url = endpoint_rule(app, "DeliveryAddressView.edit").replace("<pk>", str(world.a.address.id))
     client = app.test_client()
     login(client, "hansen.admin")
-    response = client.post(url, data={
-        "company": world.b.company.customer_number, "company_id": str(world.b.company.id),
-        "recipient_name": "Flyttet", "street": "Gata 1", "postal_code": "0150", "city": "Oslo", "active": "y",
-    })
+    response = client.post(
+        url,
+        data={
+            "company": world.b.company.customer_number,
+            "company_id": str(world.b.company.id),
+            "recipient_name": "Flyttet",
+            "street": "Gata 1",
+            "postal_code": "0150",
+            "city": "Oslo",
+            "active": "y",
+        },
+    )
     _reached(response)
     assert response.status_code < 500
     assert _row(app, "delivery_addresses", world.a.address.id)["company_id"] == world.a.company.id
@@ -515,10 +600,17 @@ def test_page_budget_for_foreign_user_is_refused(app: Flask, world: World, endpo
     login(client, "hansen.admin")
     before = _row(app, "budgets", world.a.budget.id)
     count_before = _count(app, "budgets")
-    response = client.post(url, data={
-        "company": world.b.company.customer_number, "user": str(world.b.user.id),
-        "user_id": str(world.b.user.id), "period": "month", "amount": "777", "active": "y",
-    })
+    response = client.post(
+        url,
+        data={
+            "company": world.b.company.customer_number,
+            "user": str(world.b.user.id),
+            "user_id": str(world.b.user.id),
+            "period": "month",
+            "amount": "777",
+            "active": "y",
+        },
+    )
     _reached(response)
     assert response.status_code < 500
     assert _count(app, "budgets", user_id=world.b.user.id) == 1  # B's own budget only
@@ -527,8 +619,7 @@ def test_page_budget_for_foreign_user_is_refused(app: Flask, world: World, endpo
     assert _row(app, "budgets", world.a.budget.id) == before
     # Control: with the company's own user the same form saves.
     client.post(url, data={"user": str(world.a.admin.id), "period": "month", "amount": "777", "active": "y"})
-    assert _count(app, "budgets", amount=777, user_id=world.a.admin.id, company_id=world.a.company.id) == 1, \
-        "control"
+    assert _count(app, "budgets", amount=777, user_id=world.a.admin.id, company_id=world.a.company.id) == 1, "control"
 
 
 def test_page_budget_form_offers_only_own_users(app: Flask, world: World) -> None:
@@ -541,26 +632,38 @@ def test_page_budget_form_offers_only_own_users(app: Flask, world: World) -> Non
 
 @pytest.mark.parametrize("username", ["selger", "hansen.bruker"])
 def test_page_new_quote_with_foreign_delivery_address_is_refused(app: Flask, world: World, username: str) -> None:
-    """"Nytt tilbud": a seller (no tenant) and a customer user both name B's delivery address."""
+    """ "Nytt tilbud": a seller (no tenant) and a customer user both name B's delivery address."""
     url = endpoint_rule(app, "QuoteActionsView.new")
     client = app.test_client()
     login(client, username)
     before = _count(app, "quotes")
-    response = client.post(url, data={
-        "customer_number": world.a.company.customer_number, "end_customer_ref": "Snik",
-        "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
-        "delivery_address_id": str(world.b.address.id), "note": "",
-        "lines-0-product_id": str(world.product.id), "lines-0-quantity": "1",  # type: ignore[union-attr]
-    })
+    response = client.post(
+        url,
+        data={
+            "customer_number": world.a.company.customer_number,
+            "end_customer_ref": "Snik",
+            "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+            "delivery_address_id": str(world.b.address.id),
+            "note": "",
+            "lines-0-product_id": str(world.product.id),
+            "lines-0-quantity": "1",  # type: ignore[union-attr]
+        },
+    )
     _reached(response)
     assert _count(app, "quotes") == before
     assert _count(app, "quotes", delivery_address_id=world.b.address.id) == 1  # B's own quote only
-    client.post(url, data={
-        "customer_number": world.a.company.customer_number, "end_customer_ref": "Riktig",
-        "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
-        "delivery_address_id": str(world.a.address.id), "note": "",
-        "lines-0-product_id": str(world.product.id), "lines-0-quantity": "1",  # type: ignore[union-attr]
-    })
+    client.post(
+        url,
+        data={
+            "customer_number": world.a.company.customer_number,
+            "end_customer_ref": "Riktig",
+            "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+            "delivery_address_id": str(world.a.address.id),
+            "note": "",
+            "lines-0-product_id": str(world.product.id),
+            "lines-0-quantity": "1",  # type: ignore[union-attr]
+        },
+    )
     assert _count(app, "quotes", end_customer_ref="Riktig", company_id=world.a.company.id) == 1, "control"
 
 
@@ -569,17 +672,27 @@ def test_page_edit_quote_with_foreign_delivery_address_is_refused(app: Flask, wo
     client = app.test_client()
     login(client, "selger")
     before = _row(app, "quotes", world.a.quote.id)
-    response = client.post(url, data={
-        "end_customer_ref": "Snik", "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
-        "delivery_address": str(world.b.address.id), "note": "",
-    })
+    response = client.post(
+        url,
+        data={
+            "end_customer_ref": "Snik",
+            "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+            "delivery_address": str(world.b.address.id),
+            "note": "",
+        },
+    )
     _reached(response)
     assert _row(app, "quotes", world.a.quote.id) == before
     # Control: the same form with the company's own address saves (so the refusal was the guard's).
-    client.post(url, data={
-        "end_customer_ref": "Riktig", "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
-        "delivery_address": str(world.a.address.id), "note": "",
-    })
+    client.post(
+        url,
+        data={
+            "end_customer_ref": "Riktig",
+            "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+            "delivery_address": str(world.a.address.id),
+            "note": "",
+        },
+    )
     assert _row(app, "quotes", world.a.quote.id)["end_customer_ref"] == "Riktig"
 
 
@@ -588,18 +701,28 @@ def test_page_new_order_with_foreign_delivery_address_is_refused(app: Flask, wor
     client = app.test_client()
     login(client, "hansen.bruker")
     before = _count(app, "orders")
-    response = client.post(url, data={
-        "delivery_address_id": str(world.b.address.id), "customer_reference": "Snik",
-        "lines-0-product_id": str(world.product.id), "lines-0-quantity": "1",  # type: ignore[union-attr]
-    })
+    response = client.post(
+        url,
+        data={
+            "delivery_address_id": str(world.b.address.id),
+            "customer_reference": "Snik",
+            "lines-0-product_id": str(world.product.id),
+            "lines-0-quantity": "1",  # type: ignore[union-attr]
+        },
+    )
     _reached(response)
     assert response.status_code in (200, 404), response.status_code
     assert _count(app, "orders") == before
     assert _count(app, "orders", delivery_address_id=world.b.address.id) == 1
-    client.post(url, data={
-        "delivery_address_id": str(world.a.address.id), "customer_reference": "Riktig",
-        "lines-0-product_id": str(world.product.id), "lines-0-quantity": "1",  # type: ignore[union-attr]
-    })
+    client.post(
+        url,
+        data={
+            "delivery_address_id": str(world.a.address.id),
+            "customer_reference": "Riktig",
+            "lines-0-product_id": str(world.product.id),
+            "lines-0-quantity": "1",  # type: ignore[union-attr]
+        },
+    )
     assert _count(app, "orders", customer_reference="Riktig", company_id=world.a.company.id) == 1, "control"
 
 
@@ -610,10 +733,17 @@ def test_api_post_address_with_foreign_company(app: Flask, world: World) -> None
     endpoint_rule(app, "DeliveryAddressApi.post")
     client, headers = app.test_client(), api_headers(app, "hansen.admin")
     b_before = _count(app, "delivery_addresses", company_id=world.b.company.id)
-    response = client.post("/api/v1/delivery_address/", headers=headers, json={
-        "company_id": world.b.company.id, "recipient_name": "Snik", "street": "Gata 1",
-        "postal_code": "0150", "city": "Oslo",
-    })
+    response = client.post(
+        "/api/v1/delivery_address/",
+        headers=headers,
+        json={
+            "company_id": world.b.company.id,
+            "recipient_name": "Snik",
+            "street": "Gata 1",
+            "postal_code": "0150",
+            "city": "Oslo",
+        },
+    )
     _reached(response)
     assert response.status_code < 500, response.get_data(as_text=True)
     assert _count(app, "delivery_addresses", company_id=world.b.company.id) == b_before
@@ -627,8 +757,11 @@ def test_api_post_address_with_foreign_company(app: Flask, world: World) -> None
 def test_api_put_address_cannot_move_it(app: Flask, world: World) -> None:
     endpoint_rule(app, "DeliveryAddressApi.put")
     client, headers = app.test_client(), api_headers(app, "hansen.admin")
-    response = client.put(f"/api/v1/delivery_address/{world.a.address.id}", headers=headers,
-                          json={"company_id": world.b.company.id, "city": "Bergen"})
+    response = client.put(
+        f"/api/v1/delivery_address/{world.a.address.id}",
+        headers=headers,
+        json={"company_id": world.b.company.id, "city": "Bergen"},
+    )
     _reached(response)
     assert response.status_code < 500
     assert _row(app, "delivery_addresses", world.a.address.id)["company_id"] == world.a.company.id
@@ -656,8 +789,9 @@ def test_api_budget_on_foreign_company_is_refused(app: Flask, world: World) -> N
     endpoint_rule(app, "BudgetApi.post")
     client, headers = app.test_client(), api_headers(app, "hansen.admin")
     b_before = _count(app, "budgets", company_id=world.b.company.id)
-    response = client.post("/api/v1/budget/", headers=headers, json={
-        "company_id": world.b.company.id, "period": "month", "amount": "777"})
+    response = client.post(
+        "/api/v1/budget/", headers=headers, json={"company_id": world.b.company.id, "period": "month", "amount": "777"}
+    )
     _reached(response)
     assert response.status_code < 500
     assert _count(app, "budgets", company_id=world.b.company.id) == b_before
@@ -667,11 +801,17 @@ def test_api_quote_with_foreign_delivery_address_is_refused(app: Flask, world: W
     endpoint_rule(app, "QuoteApi.post")
     client, headers = app.test_client(), api_headers(app, "selger")
     before = _count(app, "quotes")
-    response = client.post("/api/v1/quote/", headers=headers, json={
-        "company_id": world.a.company.id, "delivery_address_id": world.b.address.id,
-        "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(), "end_customer_ref": "Snik",
-        "lines": [{"product_id": world.product.id, "quantity": 1}],  # type: ignore[union-attr]
-    })
+    response = client.post(
+        "/api/v1/quote/",
+        headers=headers,
+        json={
+            "company_id": world.a.company.id,
+            "delivery_address_id": world.b.address.id,
+            "valid_until": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+            "end_customer_ref": "Snik",
+            "lines": [{"product_id": world.product.id, "quantity": 1}],  # type: ignore[union-attr]
+        },
+    )
     _reached(response)
     assert response.status_code in (400, 422), response.get_data(as_text=True)
     assert "delivery_address_id" in response.get_data(as_text=True)
@@ -682,8 +822,9 @@ def test_api_quote_put_with_foreign_delivery_address_is_refused(app: Flask, worl
     endpoint_rule(app, "QuoteApi.put")
     client, headers = app.test_client(), api_headers(app, "selger")
     before = _row(app, "quotes", world.a.quote.id)
-    response = client.put(f"/api/v1/quote/{world.a.quote.id}", headers=headers,
-                          json={"delivery_address_id": world.b.address.id})
+    response = client.put(
+        f"/api/v1/quote/{world.a.quote.id}", headers=headers, json={"delivery_address_id": world.b.address.id}
+    )
     _reached(response)
     assert response.status_code in (400, 422), response.get_data(as_text=True)
     assert "delivery_address_id" in response.get_data(as_text=True)
@@ -694,8 +835,9 @@ def test_api_inquiry_with_foreign_company_lands_in_own(app: Flask, world: World)
     endpoint_rule(app, "InquiryApi.post")
     client, headers = app.test_client(), api_headers(app, "hansen.bruker")
     b_before = _count(app, "inquiries", company_id=world.b.company.id)
-    response = client.post("/api/v1/inquiry/", headers=headers, json={
-        "company_id": world.b.company.id, "subject": "Snik"})
+    response = client.post(
+        "/api/v1/inquiry/", headers=headers, json={"company_id": world.b.company.id, "subject": "Snik"}
+    )
     _reached(response)
     assert response.status_code < 500, response.get_data(as_text=True)
     assert _count(app, "inquiries", company_id=world.b.company.id) == b_before
@@ -727,21 +869,29 @@ def test_user_links_stay_in_the_company(app: Flask, mworld: World, tenant: Any) 
 
 
 def test_profile_form_cannot_change_company_or_roles(app: Flask, world: World) -> None:
-    """"Min profil": a customer user edits its own name; company and roles stay as they were."""
+    """ "Min profil": a customer user edits its own name; company and roles stay as they were."""
     from flask_appbuilder.security.sqla.models import Role
 
     from app.extensions import db
+
     url = endpoint_rule(app, "UserInfoEditView.this_form_post")
     with app.app_context():
         admin_role = db.session.scalar(select(Role.id).where(Role.name == "Admin"))
         db.session.remove()
     client = app.test_client()
     login(client, "hansen.bruker")
-    response = client.post(url, data={
-        "first_name": "Ny", "last_name": "Navn", "company": world.b.company.customer_number,
-        "company_id": str(world.b.company.id), "roles": str(admin_role), "username": "hansen.sjef",
-        "active": "y",
-    })
+    response = client.post(
+        url,
+        data={
+            "first_name": "Ny",
+            "last_name": "Navn",
+            "company": world.b.company.customer_number,
+            "company_id": str(world.b.company.id),
+            "roles": str(admin_role),
+            "username": "hansen.sjef",
+            "active": "y",
+        },
+    )
     _reached(response)
     row = _row(app, "ab_user", world.a.user.id)
     assert row["company_id"] == world.a.company.id
@@ -754,6 +904,7 @@ def test_customer_service_cannot_make_itself_admin(app: Flask, world: World) -> 
     from flask_appbuilder.security.sqla.models import Role
 
     from app.extensions import db
+
     me = world.staff["CustomerService"]
     url = endpoint_rule(app, "PortalUserDBModelView.edit").replace("<pk>", str(me.id))
     with app.app_context():
@@ -761,9 +912,17 @@ def test_customer_service_cannot_make_itself_admin(app: Flask, world: World) -> 
         db.session.remove()
     client = app.test_client()
     login(client, me.username)
-    response = client.post(url, data={
-        "first_name": "Kunde", "last_name": "Service", "username": me.username, "email": me.email,
-        "roles": str(admin_role), "active": "y", "company": "",
-    })
+    response = client.post(
+        url,
+        data={
+            "first_name": "Kunde",
+            "last_name": "Service",
+            "username": me.username,
+            "email": me.email,
+            "roles": str(admin_role),
+            "active": "y",
+            "company": "",
+        },
+    )
     _reached(response)
     assert _count(app, "ab_user_role", user_id=me.id, role_id=admin_role) == 0

@@ -4,6 +4,7 @@ never give a 500, and the order list runs a fixed number of SQL statements whate
 
 Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -113,8 +114,16 @@ def test_customer_menu_is_min_side_not_supplier_menus(app: Flask, world: World, 
 
 def test_customer_admin_menu(app: Flask, world: World) -> None:
     body = text_of(client_as(app, world.user("CustomerAdmin")).get("/"))
-    for label in ("Ordreoversikt", "Bedriftsinformasjon", "Leveringsadresser", "Bruksgrense", "Faste ordre",
-                  "Henvendelser", "Klikk og Hent", "Produkter"):
+    for label in (
+        "Ordreoversikt",
+        "Bedriftsinformasjon",
+        "Leveringsadresser",
+        "Bruksgrense",
+        "Faste ordre",
+        "Henvendelser",
+        "Klikk og Hent",
+        "Produkter",
+    ):
         assert label in body, label
     assert 'Min side<b class="caret">' in body
 
@@ -206,9 +215,13 @@ def test_customer_gets_404_for_another_companys_rows(app: Flask, world: World) -
     ):
         assert client.get(url).status_code == 404, url
     # Writes: edit and delete of a foreign row answer 404 and change nothing.
-    assert client.post(f"/deliveryaddressview/edit/{b.address.id}",
-                       data={"recipient_name": "Kapret", "street": "X 1", "postal_code": "0001",
-                             "city": "Oslo"}).status_code == 404
+    assert (
+        client.post(
+            f"/deliveryaddressview/edit/{b.address.id}",
+            data={"recipient_name": "Kapret", "street": "X 1", "postal_code": "0001", "city": "Oslo"},
+        ).status_code
+        == 404
+    )
     assert client.post(f"/budgetview/delete/{b.budget.id}").status_code == 404
     assert client.get(f"/budgetview/delete/{b.budget.id}").status_code == 404
     with db_session(app) as s:
@@ -216,8 +229,7 @@ def test_customer_gets_404_for_another_companys_rows(app: Flask, world: World) -
         assert s.get(Budget, b.budget.id) is not None
 
 
-def test_fab_actions_on_a_foreign_row_answer_404(app: Flask, world: World,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fab_actions_on_a_foreign_row_answer_404(app: Flask, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """FAB loads action rows itself (no base filters, no 404); ours go through the guard."""
     from flask_appbuilder.actions import ActionItem
 
@@ -252,21 +264,24 @@ def test_views_without_actions_have_no_action_routes(app: Flask) -> None:
 
 
 @pytest.mark.parametrize("role", ["CustomerUser", "Seller"])
-@pytest.mark.parametrize("query", [
-    "psize_OrderView=abc",
-    "psize_OrderView=100000",
-    "psize_OrderView=-5",
-    "psize_OrderView=0",
-    "page_OrderView=abc",
-    "page_OrderView=99999",
-    "_oc_OrderView=no_such_column&_od_OrderView=asc",
-    "_oc_OrderView=number&_od_OrderView=sideways",
-    "_flt_9_created_at=abc",
-    "_flt_1_created_at=abc",
-    "_flt_0_delivery_date=not-a-date",
-    "_flt_3_status=pending_approval",
-    "_flt_0_company=abc",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "psize_OrderView=abc",
+        "psize_OrderView=100000",
+        "psize_OrderView=-5",
+        "psize_OrderView=0",
+        "page_OrderView=abc",
+        "page_OrderView=99999",
+        "_oc_OrderView=no_such_column&_od_OrderView=asc",
+        "_oc_OrderView=number&_od_OrderView=sideways",
+        "_flt_9_created_at=abc",
+        "_flt_1_created_at=abc",
+        "_flt_0_delivery_date=not-a-date",
+        "_flt_3_status=pending_approval",
+        "_flt_0_company=abc",
+    ],
+)
 def test_bad_list_arguments_do_not_500(app: Flask, world: World, role: str, query: str) -> None:
     response = client_as(app, world.user(role)).get(f"/orderview/list/?{query}", follow_redirects=True)
     assert response.status_code == 200, query
@@ -285,12 +300,25 @@ def test_page_size_is_capped_at_100(app: Flask, world: World) -> None:
 def _add_orders(app: Flask, world: World, n: int) -> None:
     with db_session(app) as s:
         for i in range(n):
-            order = Order(company_id=world.a.company.id, number=f"A-{i:05d}", channel="phone", status="processing",
-                          delivery_address_id=world.a.address.id,
-                          created_by_id=(world.a.user.id if i % 2 else world.a.admin.id),
-                          total_ex_vat=Decimal("100.00"), total_vat=Decimal("25.00"))
-            order.lines.append(OrderLine(company_id=world.a.company.id, line_no=1, product_id=world.product.id,
-                                         quantity=1, unit_price=Decimal("100.00")))
+            order = Order(
+                company_id=world.a.company.id,
+                number=f"A-{i:05d}",
+                channel="phone",
+                status="processing",
+                delivery_address_id=world.a.address.id,
+                created_by_id=(world.a.user.id if i % 2 else world.a.admin.id),
+                total_ex_vat=Decimal("100.00"),
+                total_vat=Decimal("25.00"),
+            )
+            order.lines.append(
+                OrderLine(
+                    company_id=world.a.company.id,
+                    line_no=1,
+                    product_id=world.product.id,
+                    quantity=1,
+                    unit_price=Decimal("100.00"),
+                )
+            )
             s.add(order)
         s.commit()
 
@@ -320,11 +348,25 @@ def test_order_show_statement_count_does_not_grow_with_lines(app: Flask, world: 
         client.get(url)
     with db_session(app) as s:
         for n in range(2, 12):
-            s.add(OrderLine(company_id=world.a.company.id, order_id=world.a.order.id, line_no=n,
-                            product_id=world.configurable.id, quantity=1, unit_price=Decimal("10.00"),
-                            width=100, depth=80, fabric="Ull grå", colour="Eik"))
-            s.add(Shipment(company_id=world.a.company.id, order_id=world.a.order.id, carrier="schenker",
-                           waybill_number=f"S{n}"))
+            s.add(
+                OrderLine(
+                    company_id=world.a.company.id,
+                    order_id=world.a.order.id,
+                    line_no=n,
+                    product_id=world.configurable.id,
+                    quantity=1,
+                    unit_price=Decimal("10.00"),
+                    width=100,
+                    depth=80,
+                    fabric="Ull grå",
+                    colour="Eik",
+                )
+            )
+            s.add(
+                Shipment(
+                    company_id=world.a.company.id, order_id=world.a.order.id, carrier="schenker", waybill_number=f"S{n}"
+                )
+            )
         s.commit()
     with StatementCounter(engine) as after:
         response = client.get(url)
@@ -349,7 +391,7 @@ def test_no_list_page_loads_rows_one_by_one(app: Flask, world: World) -> None:
                 response = client.get(f"{url}?psize_{view}={size}")
             assert response.status_code == 200, url
             counts.append(counter.count)
-        rows = len(set(re.findall(rf'{url.rsplit("/list/", 1)[0]}/show/(\d+)', text_of(response))))
+        rows = len(set(re.findall(rf"{url.rsplit('/list/', 1)[0]}/show/(\d+)", text_of(response))))
         assert rows >= 2, (url, rows)
         assert counts[0] == counts[1], (url, counts)
 
@@ -368,19 +410,34 @@ def test_order_number_search_is_exact_or_prefix(app: Flask, world: World) -> Non
 
 def test_order_page_shows_lines_totals_shipments_invoices_and_timeline(app: Flask, world: World) -> None:
     with db_session(app) as s:
-        s.add(Shipment(company_id=world.a.company.id, order_id=world.a.order.id, carrier="own",
-                       waybill_number="EGEN-77"))
+        s.add(
+            Shipment(company_id=world.a.company.id, order_id=world.a.order.id, carrier="own", waybill_number="EGEN-77")
+        )
         order = s.get(Order, world.a.order.id)
         order.created_at = dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.timezone.utc)
         order.events[0].reason = "Kunden ringte"
         s.commit()
     client = client_as(app, world.user("CustomerUser"))
     body = text_of(client.get(f"/orderview/show/{world.a.order.id}"))
-    for text in ("Kontorstol Basic", "STOL-1", "Under behandling", "Åpen", format_nok(Decimal("1000.00")),
-                 format_nok(Decimal("250.00")), format_nok(Decimal("1250.00")), "hansen lager", "Lagerveien 2",
-                 "ColliCare", 'href="https://www.collicare.no/sporing/?sendingsnummer=CC10001"',
-                 "Egen transport", "EGEN-77", world.a.invoice.number, "Statushistorikk", "Kunden ringte",
-                 "16.01.2026 00:30"):
+    for text in (
+        "Kontorstol Basic",
+        "STOL-1",
+        "Under behandling",
+        "Åpen",
+        format_nok(Decimal("1000.00")),
+        format_nok(Decimal("250.00")),
+        format_nok(Decimal("1250.00")),
+        "hansen lager",
+        "Lagerveien 2",
+        "ColliCare",
+        'href="https://www.collicare.no/sporing/?sendingsnummer=CC10001"',
+        "Egen transport",
+        "EGEN-77",
+        world.a.invoice.number,
+        "Statushistorikk",
+        "Kunden ringte",
+        "16.01.2026 00:30",
+    ):
         assert text in body, text
     assert "EGEN-77</a>" not in body  # own transport has no tracking link
     listing = text_of(client.get("/orderview/list/"))
@@ -394,8 +451,14 @@ def test_quote_pages(app: Flask, world: World) -> None:
     listing = text_of(client.get("/quoteview/list/"))
     assert world.a.quote.number in listing and "Sendt" in listing and "Ola Nordmann" in listing
     body = text_of(client.get(f"/quoteview/show/{world.a.quote.id}"))
-    for text in ("Gyldig til", "Sluttkundereferanse", "Ola Nordmann", "Kontorstol Basic",
-                 format_nok(Decimal("625.00")), "Tilbudslinjer"):
+    for text in (
+        "Gyldig til",
+        "Sluttkundereferanse",
+        "Ola Nordmann",
+        "Kontorstol Basic",
+        format_nok(Decimal("625.00")),
+        "Tilbudslinjer",
+    ):
         assert text in body, text
     with db_session(app) as s:
         s.get(Quote, world.a.quote.id).valid_until = dt.date.today() - dt.timedelta(days=1)
@@ -410,15 +473,24 @@ def test_customer_admin_adds_address_for_own_company_without_company_field(app: 
     client = client_as(app, world.user("CustomerAdmin"))
     form = text_of(client.get("/deliveryaddressview/add"))
     assert 'name="company"' not in form and "Varemottaker" in form
-    response = client.post("/deliveryaddressview/add", data={
-        "recipient_name": "Nytt lager", "street": "Industrigata 9", "postal_code": "2815", "city": "Gjøvik",
-        "active": "y", "company": world.b.company.customer_number})
+    response = client.post(
+        "/deliveryaddressview/add",
+        data={
+            "recipient_name": "Nytt lager",
+            "street": "Industrigata 9",
+            "postal_code": "2815",
+            "city": "Gjøvik",
+            "active": "y",
+            "company": world.b.company.customer_number,
+        },
+    )
     assert response.status_code == 302
     with db_session(app) as s:
         row = s.scalars(select(DeliveryAddress).where(DeliveryAddress.recipient_name == "Nytt lager")).one()
         assert row.company_id == world.a.company.id
-    bad = client.post("/deliveryaddressview/add", data={"recipient_name": "X", "street": "Y 1",
-                                                         "postal_code": "12", "city": "Oslo"})
+    bad = client.post(
+        "/deliveryaddressview/add", data={"recipient_name": "X", "street": "Y 1", "postal_code": "12", "city": "Oslo"}
+    )
     assert bad.status_code == 200 and "Postnummer må være fire sifre" in text_of(bad)
 
 
@@ -426,16 +498,27 @@ def test_customer_service_names_the_company_by_customer_number(app: Flask, world
     client = client_as(app, world.user("CustomerService"))
     form = text_of(client.get("/deliveryaddressview/add"))
     assert 'name="company"' in form and "<select" not in form.split('name="company"')[0][-200:]
-    unknown = client.post("/deliveryaddressview/add", data={
-        "company": "99999", "recipient_name": "Ukjent", "street": "Vei 1", "postal_code": "0150", "city": "Oslo"})
+    unknown = client.post(
+        "/deliveryaddressview/add",
+        data={"company": "99999", "recipient_name": "Ukjent", "street": "Vei 1", "postal_code": "0150", "city": "Oslo"},
+    )
     assert unknown.status_code == 200 and "Fant ingen bedrift med dette kundenummeret." in text_of(unknown)
-    ok = client.post("/deliveryaddressview/add", data={
-        "company": world.b.company.customer_number, "recipient_name": "Berg filial", "street": "Vei 2",
-        "postal_code": "0150", "city": "Oslo", "active": "y"})
+    ok = client.post(
+        "/deliveryaddressview/add",
+        data={
+            "company": world.b.company.customer_number,
+            "recipient_name": "Berg filial",
+            "street": "Vei 2",
+            "postal_code": "0150",
+            "city": "Oslo",
+            "active": "y",
+        },
+    )
     assert ok.status_code == 302
     with db_session(app) as s:
-        assert s.scalars(select(DeliveryAddress.company_id).where(
-            DeliveryAddress.recipient_name.in_(["Ukjent", "Berg filial"]))).all() == [world.b.company.id]
+        assert s.scalars(
+            select(DeliveryAddress.company_id).where(DeliveryAddress.recipient_name.in_(["Ukjent", "Berg filial"]))
+        ).all() == [world.b.company.id]
 
 
 def test_seller_creates_a_quote_and_its_lines(app: Flask, world: World) -> None:
@@ -449,8 +532,10 @@ def test_seller_creates_a_quote_and_its_lines(app: Flask, world: World) -> None:
     line = {"lines-0-product_id": str(world.product.id), "lines-0-quantity": "1"}
     past = client.post("/tilbud/ny", data={"customer_number": "10001", "valid_until": "2001-01-01", **line})
     assert "Gyldig til kan ikke være tilbake i tid." in text_of(past)
-    response = client.post("/tilbud/ny", data={"customer_number": "10001", "valid_until": valid,
-                                                "end_customer_ref": "Kari Nordmann", **line})
+    response = client.post(
+        "/tilbud/ny",
+        data={"customer_number": "10001", "valid_until": valid, "end_customer_ref": "Kari Nordmann", **line},
+    )
     assert response.status_code == 302
     with db_session(app) as s:
         quote = s.scalars(select(Quote).where(Quote.end_customer_ref == "Kari Nordmann")).one()
@@ -459,14 +544,21 @@ def test_seller_creates_a_quote_and_its_lines(app: Flask, world: World) -> None:
     edit = text_of(client.get(f"/quoteview/edit/{quote.id}"))
     assert "hansen lager" in edit and "berg lager" not in edit
     # Lines: the product is typed as its SKU; the configuration rule speaks next to the field.
-    missing = client.post(f"/quotelineview/add?_flt_0_quote={quote.id}",
-                          data={"product": "SOFA-1", "quantity": "1"})
+    missing = client.post(f"/quotelineview/add?_flt_0_quote={quote.id}", data={"product": "SOFA-1", "quantity": "1"})
     assert missing.status_code == 200 and "Bredde må fylles ut for Sofa Modul." in text_of(missing)
     unknown = client.post(f"/quotelineview/add?_flt_0_quote={quote.id}", data={"product": "NOPE", "quantity": "1"})
     assert "Fant ikke noe produkt med dette varenummeret." in text_of(unknown)
-    ok = client.post(f"/quotelineview/add?_flt_0_quote={quote.id}",
-                     data={"product": "SOFA-1", "quantity": "2", "width": "120", "depth": "80",
-                           "fabric": "Lin natur", "colour": "Svart"})
+    ok = client.post(
+        f"/quotelineview/add?_flt_0_quote={quote.id}",
+        data={
+            "product": "SOFA-1",
+            "quantity": "2",
+            "width": "120",
+            "depth": "80",
+            "fabric": "Lin natur",
+            "colour": "Svart",
+        },
+    )
     assert ok.status_code == 302
     with db_session(app) as s:
         line = s.scalars(select(QuoteLine).where(QuoteLine.quote_id == quote.id, QuoteLine.line_no == 2)).one()
@@ -478,8 +570,12 @@ def test_seller_creates_a_quote_and_its_lines(app: Flask, world: World) -> None:
 def test_customers_cannot_add_quotes_through_the_crud_view(app: Flask, world: World) -> None:
     client = client_as(app, world.user("CustomerUser"))
     assert client.get("/quoteview/add").status_code == 403
-    assert client.post(f"/quotelineview/add?_flt_0_quote={world.a.quote.id}",
-                       data={"product": "STOL-1", "quantity": "1"}).status_code == 403
+    assert (
+        client.post(
+            f"/quotelineview/add?_flt_0_quote={world.a.quote.id}", data={"product": "STOL-1", "quantity": "1"}
+        ).status_code
+        == 403
+    )
 
 
 def test_customer_admin_budget_user_choices_are_own_company(app: Flask, world: World) -> None:
@@ -488,11 +584,13 @@ def test_customer_admin_budget_user_choices_are_own_company(app: Flask, world: W
     options = re.findall(r"<option[^>]*>([^<]*)</option>", form)
     names = {o.strip() for o in options}
     assert "Hansen Testesen" in names and "Berg Testesen" not in names
-    response = client.post("/budgetview/add", data={"user": str(world.a.user.id), "period": "quarter",
-                                                    "amount": "5000", "active": "y"})
+    response = client.post(
+        "/budgetview/add", data={"user": str(world.a.user.id), "period": "quarter", "amount": "5000", "active": "y"}
+    )
     assert response.status_code == 302
-    foreign = client.post("/budgetview/add", data={"user": str(world.b.user.id), "period": "month",
-                                                   "amount": "100", "active": "y"})
+    foreign = client.post(
+        "/budgetview/add", data={"user": str(world.b.user.id), "period": "month", "amount": "100", "active": "y"}
+    )
     assert foreign.status_code == 200  # not a valid choice: shown next to the field
     with db_session(app) as s:
         budgets = s.scalars(select(Budget).where(Budget.company_id == world.a.company.id)).all()
@@ -513,9 +611,19 @@ def test_customer_admin_deletes_own_budget_by_post_only(app: Flask, world: World
 
 def test_customer_service_edits_companies(app: Flask, world: World) -> None:
     client = client_as(app, world.user("CustomerService"))
-    data = {"customer_number": "10001", "name": "Hansen Interiør AS", "org_number": "923609017", "kind": "dealer",
-            "payment_terms": "invoice", "credit_limit": "250000", "requires_approval": "y",
-            "postal_street": "Storgata 1", "postal_code": "0155", "postal_city": "Oslo", "active": "y"}
+    data = {
+        "customer_number": "10001",
+        "name": "Hansen Interiør AS",
+        "org_number": "923609017",
+        "kind": "dealer",
+        "payment_terms": "invoice",
+        "credit_limit": "250000",
+        "requires_approval": "y",
+        "postal_street": "Storgata 1",
+        "postal_code": "0155",
+        "postal_city": "Oslo",
+        "active": "y",
+    }
     bad = client.post(f"/companyview/edit/{world.a.company.id}", data=data)
     assert bad.status_code == 200 and "kontrollsifferet stemmer ikke" in text_of(bad)
     ok = client.post(f"/companyview/edit/{world.a.company.id}", data={**data, "org_number": "923 609 016"})
@@ -525,7 +633,10 @@ def test_customer_service_edits_companies(app: Flask, world: World) -> None:
 
         company = s.get(Company, world.a.company.id)
         assert (company.name, company.org_number, company.credit_limit) == (
-            "Hansen Interiør AS", "923609016", Decimal("250000.00"))
+            "Hansen Interiør AS",
+            "923609016",
+            Decimal("250000.00"),
+        )
     page = text_of(client.get(f"/companyview/show/{world.a.company.id}"))
     assert "Forhandler" in page and format_nok(Decimal("250000")) in page
     assert world.a.order.number in page and world.a.quote.number in page  # related lists on the company
@@ -537,8 +648,12 @@ def test_customer_opens_an_inquiry_and_customer_service_closes_it(app: Flask, wo
     customer = client_as(app, world.user("CustomerUser"))
     form = text_of(customer.get("/inquiryview/add"))
     assert 'name="company"' not in form and "Melding" in form
-    assert customer.post("/inquiryview/add", data={"subject": "Levering av sofa",
-                                                   "message": "Når kommer sofaen?"}).status_code == 302
+    assert (
+        customer.post(
+            "/inquiryview/add", data={"subject": "Levering av sofa", "message": "Når kommer sofaen?"}
+        ).status_code
+        == 302
+    )
     with db_session(app) as s:
         inquiry = s.scalars(select(Inquiry).where(Inquiry.subject == "Levering av sofa")).one()
         assert (inquiry.company_id, inquiry.status, inquiry.channel) == (world.a.company.id, "open", "portal")
@@ -547,8 +662,13 @@ def test_customer_opens_an_inquiry_and_customer_service_closes_it(app: Flask, wo
     assert "Når kommer sofaen?" in page and "Åpen" in page
     assert customer.get(f"/inquiryview/edit/{inquiry.id}").status_code == 403
     service = client_as(app, world.user("CustomerService"))
-    assert service.post(f"/inquiryview/edit/{inquiry.id}", data={"subject": "Levering av sofa", "channel": "portal",
-                                                                 "status": "closed"}).status_code == 302
+    assert (
+        service.post(
+            f"/inquiryview/edit/{inquiry.id}",
+            data={"subject": "Levering av sofa", "channel": "portal", "status": "closed"},
+        ).status_code
+        == 302
+    )
     assert "Lukket" in text_of(customer.get("/inquiryview/list/"))
 
 

@@ -4,6 +4,7 @@ approval queue, the order list's filters, cancel, shipments, invoices, the invoi
 
 Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,23 +36,36 @@ from tests.helpers import StatementCounter, client_as, count_rows, db_engine, db
 
 def _order_form(world: World, tenant: str = "a", **fields: Any) -> dict[str, Any]:
     t = getattr(world, tenant)
-    data = {"delivery_address_id": str(t.address.id), "lines-0-product_id": str(world.product.id),
-            "lines-0-quantity": "2", "lines-1-product_id": "", "lines-1-quantity": ""}
+    data = {
+        "delivery_address_id": str(t.address.id),
+        "lines-0-product_id": str(world.product.id),
+        "lines-0-quantity": "2",
+        "lines-1-product_id": "",
+        "lines-1-quantity": "",
+    }
     data.update(fields)  # e.g. **{"lines-0-quantity": "0"}
     return data
 
 
-def _sofa_line(world: World, width: str = "160", depth: str = "90", fabric: str = "Ull grå",
-               colour: str = "Eik") -> dict[str, str]:
-    return {"lines-0-product_id": str(world.configurable.id), "lines-0-quantity": "1", "lines-0-width": width,
-            "lines-0-depth": depth, "lines-0-fabric": fabric, "lines-0-colour": colour}
+def _sofa_line(
+    world: World, width: str = "160", depth: str = "90", fabric: str = "Ull grå", colour: str = "Eik"
+) -> dict[str, str]:
+    return {
+        "lines-0-product_id": str(world.configurable.id),
+        "lines-0-quantity": "1",
+        "lines-0-width": width,
+        "lines-0-depth": depth,
+        "lines-0-fabric": fabric,
+        "lines-0-colour": colour,
+    }
 
 
 _pending_seq = itertools.count(1)
 
 
-def _add_pending(app: Flask, world: World, n: int, start: Optional[dt.datetime] = None,
-                 tenant: str = "a", configurable: bool = False) -> list[int]:
+def _add_pending(
+    app: Flask, world: World, n: int, start: Optional[dt.datetime] = None, tenant: str = "a", configurable: bool = False
+) -> list[int]:
     """n pending orders of a company, one minute apart (oldest first), each with two lines.
 
     Numbers are P0001, P0002, ... in the order they are made (a counter per test module)."""
@@ -60,19 +74,50 @@ def _add_pending(app: Flask, world: World, n: int, start: Optional[dt.datetime] 
     ids = []
     with db_session(app) as s:
         for i in range(n):
-            order = Order(company_id=t.company.id, number=f"P{next(_pending_seq):04d}", channel="webshop",
-                          status="pending_approval", delivery_address_id=t.address.id, created_by_id=t.user.id,
-                          created_at=start + dt.timedelta(minutes=i), total_ex_vat=Decimal("1000.00"),
-                          total_vat=Decimal("250.00"))
-            order.lines.append(OrderLine(company_id=t.company.id, line_no=1, product_id=world.product.id,
-                                         quantity=2, unit_price=Decimal("500.00")))
+            order = Order(
+                company_id=t.company.id,
+                number=f"P{next(_pending_seq):04d}",
+                channel="webshop",
+                status="pending_approval",
+                delivery_address_id=t.address.id,
+                created_by_id=t.user.id,
+                created_at=start + dt.timedelta(minutes=i),
+                total_ex_vat=Decimal("1000.00"),
+                total_vat=Decimal("250.00"),
+            )
+            order.lines.append(
+                OrderLine(
+                    company_id=t.company.id,
+                    line_no=1,
+                    product_id=world.product.id,
+                    quantity=2,
+                    unit_price=Decimal("500.00"),
+                )
+            )
             if configurable:  # width 300 is outside 80-240: this order cannot be produced
-                order.lines.append(OrderLine(company_id=t.company.id, line_no=2, product_id=world.configurable.id,
-                                             quantity=1, unit_price=Decimal("0.00"), width=300, depth=90,
-                                             fabric="Ull grå", colour="Eik"))
+                order.lines.append(
+                    OrderLine(
+                        company_id=t.company.id,
+                        line_no=2,
+                        product_id=world.configurable.id,
+                        quantity=1,
+                        unit_price=Decimal("0.00"),
+                        width=300,
+                        depth=90,
+                        fabric="Ull grå",
+                        colour="Eik",
+                    )
+                )
             else:
-                order.lines.append(OrderLine(company_id=t.company.id, line_no=2, product_id=world.product.id,
-                                             quantity=1, unit_price=Decimal("0.00")))
+                order.lines.append(
+                    OrderLine(
+                        company_id=t.company.id,
+                        line_no=2,
+                        product_id=world.product.id,
+                        quantity=1,
+                        unit_price=Decimal("0.00"),
+                    )
+                )
             s.add(order)
             s.flush()
             ids.append(order.id)
@@ -117,8 +162,9 @@ def test_dealer_user_places_an_order_that_waits_for_approval(app: Flask, world: 
         assert (order.company_id, order.status, order.channel) == (world.a.company.id, "pending_approval", "webshop")
         assert order.created_by_id == world.a.user.id and order.customer_reference == "Prosjekt Fjord"
         assert order.total_ex_vat == Decimal("1000.00") and order.total_vat == Decimal("250.00")
-        assert s.scalar(select(func.count()).select_from(MailOutbox)
-                        .where(MailOutbox.kind == "order_confirmation")) == 1
+        assert (
+            s.scalar(select(func.count()).select_from(MailOutbox).where(MailOutbox.kind == "order_confirmation")) == 1
+        )
         number = order.number
     page = client.get(response.headers["Location"])
     body = text_of(page)
@@ -134,8 +180,7 @@ def test_webshop_customer_order_starts_processing(app: Flask, world: World) -> N
     body = text_of(client.get(response.headers["Location"]))
     assert "Under behandling" in body and "Til godkjenning" not in body
     with db_session(app) as s:
-        order = s.scalars(select(Order).where(Order.company_id == world.b.company.id)
-                          .order_by(Order.id.desc())).first()
+        order = s.scalars(select(Order).where(Order.company_id == world.b.company.id).order_by(Order.id.desc())).first()
         assert order.status == "processing"
 
 
@@ -165,13 +210,17 @@ def test_configurable_product_in_range_is_accepted(app: Flask, world: World) -> 
         assert (line.width, line.depth, line.fabric, line.colour) == (160, 90, "Ull grå", "Eik")
 
 
-@pytest.mark.parametrize("bad, key, message", [
-    ({"lines-0-quantity": "0"}, "quantity", "Antall må være minst 1"),
-    ({"lines-0-quantity": "to"}, "quantity", "Antall må være et helt tall"),
-    ({"lines-0-product_id": "999999"}, "product_id", "Velg et produkt fra katalogen"),
-])
-def test_bad_line_input_is_refused_next_to_the_field(app: Flask, world: World, bad: dict, key: str,
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    "bad, key, message",
+    [
+        ({"lines-0-quantity": "0"}, "quantity", "Antall må være minst 1"),
+        ({"lines-0-quantity": "to"}, "quantity", "Antall må være et helt tall"),
+        ({"lines-0-product_id": "999999"}, "product_id", "Velg et produkt fra katalogen"),
+    ],
+)
+def test_bad_line_input_is_refused_next_to_the_field(
+    app: Flask, world: World, bad: dict, key: str, message: str
+) -> None:
     client = client_as(app, "hansen.bruker")
     before = count_rows(app, Order)
     response = client.post("/bestill/", data=_order_form(world, **bad))
@@ -183,8 +232,10 @@ def test_bad_line_input_is_refused_next_to_the_field(app: Flask, world: World, b
 def test_no_lines_is_refused(app: Flask, world: World) -> None:
     client = client_as(app, "hansen.bruker")
     before = count_rows(app, Order)
-    response = client.post("/bestill/", data={"delivery_address_id": str(world.a.address.id),
-                                              "lines-0-product_id": "", "lines-0-quantity": ""})
+    response = client.post(
+        "/bestill/",
+        data={"delivery_address_id": str(world.a.address.id), "lines-0-product_id": "", "lines-0-quantity": ""},
+    )
     assert response.status_code == 200
     assert "Velg minst ett produkt" in text_of(response)
     assert count_rows(app, Order) == before
@@ -207,26 +258,40 @@ def test_foreign_or_missing_delivery_address_is_refused(app: Flask, world: World
 
 def test_lines_added_in_the_browser_beyond_the_first_rows_are_read(app: Flask, world: World) -> None:
     client = client_as(app, "hansen.bruker")
-    data = {"delivery_address_id": str(world.a.address.id), "lines-0-product_id": "", "lines-0-quantity": "",
-            "lines-7-product_id": str(world.product.id), "lines-7-quantity": "3",
-            "lines-8-product_id": str(world.configurable.id), "lines-8-quantity": "1", "lines-8-width": "100",
-            "lines-8-depth": "60", "lines-8-fabric": "Lin natur", "lines-8-colour": "Svart"}
+    data = {
+        "delivery_address_id": str(world.a.address.id),
+        "lines-0-product_id": "",
+        "lines-0-quantity": "",
+        "lines-7-product_id": str(world.product.id),
+        "lines-7-quantity": "3",
+        "lines-8-product_id": str(world.configurable.id),
+        "lines-8-quantity": "1",
+        "lines-8-width": "100",
+        "lines-8-depth": "60",
+        "lines-8-fabric": "Lin natur",
+        "lines-8-colour": "Svart",
+    }
     response = client.post("/bestill/", data=data)
     assert response.status_code == 302, text_of(response)
     order_id = int(re.search(r"/orderview/show/(\d+)", response.headers["Location"]).group(1))
     with db_session(app) as s:
         lines = s.get(Order, order_id).lines
         assert [(ln.line_no, ln.product_id, ln.quantity) for ln in lines] == [
-            (1, world.product.id, 3), (2, world.configurable.id, 1)]
+            (1, world.product.id, 3),
+            (2, world.configurable.id, 1),
+        ]
 
 
-@pytest.mark.parametrize("field, value", [
-    ("lines-0-quantity", "99999999999999999999"),
-    ("lines-0-quantity", "100000"),
-    ("lines-0-product_id", "99999999999999999999"),
-    ("delivery_address_id", "99999999999999999999"),
-    ("lines-0-width", "99999999999999999999"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("lines-0-quantity", "99999999999999999999"),
+        ("lines-0-quantity", "100000"),
+        ("lines-0-product_id", "99999999999999999999"),
+        ("delivery_address_id", "99999999999999999999"),
+        ("lines-0-width", "99999999999999999999"),
+    ],
+)
 def test_huge_numbers_are_refused_not_a_500(app: Flask, world: World, field: str, value: str) -> None:
     client = client_as(app, "hansen.bruker")
     before = count_rows(app, Order)
@@ -251,8 +316,14 @@ def test_supplier_staff_are_sent_to_quotes_instead(app: Flask, world: World) -> 
 def _add_products(app: Flask, n: int, prefix: str = "Kontorbord", active: bool = True) -> None:
     with db_session(app) as s:
         for i in range(n):
-            s.add(Product(sku=f"{'B' if active else 'X'}-{i:04d}", name=f"{prefix} {i:04d}",
-                          unit_price=Decimal("100.00"), active=active))
+            s.add(
+                Product(
+                    sku=f"{'B' if active else 'X'}-{i:04d}",
+                    name=f"{prefix} {i:04d}",
+                    unit_price=Decimal("100.00"),
+                    active=active,
+                )
+            )
         s.commit()
 
 
@@ -387,7 +458,7 @@ def test_manager_reads_the_queue_without_buttons(app: Flask, world: World) -> No
     ids = _add_pending(app, world, 2)
     client = client_as(app, "leder")
     body = text_of(client.get("/godkjenning/"))
-    assert len(re.findall(r'<tr data-order=', body)) == 2
+    assert len(re.findall(r"<tr data-order=", body)) == 2
     assert 'name="order_id"' not in body and "Godkjenn valgte" not in body and "/godkjenning/avvis/" not in body
     assert client.post("/godkjenning/godkjenn", data={"order_id": str(ids[0])}).status_code == 403
     assert "/godkjenning/godkjenn" not in text_of(client.get(f"/orderview/show/{ids[0]}"))
@@ -450,7 +521,7 @@ def _queue_statements(app: Flask, client: FlaskClient) -> tuple[int, int]:
     with StatementCounter(db_engine(app)) as counter:
         response = client.get("/godkjenning/")
     assert response.status_code == 200
-    return counter.count, len(re.findall(r'<tr data-order=', text_of(response)))
+    return counter.count, len(re.findall(r"<tr data-order=", text_of(response)))
 
 
 def test_queue_runs_a_fixed_number_of_statements(app: Flask, world: World) -> None:
@@ -484,17 +555,34 @@ def orders_for_filters(app: Flask, world: World) -> dict[str, int]:
     ids = {}
     with db_session(app) as s:
         for number, (created_at, channel, status, creator) in specs.items():
-            order = Order(company_id=world.a.company.id, number=number, channel=channel, status=status,
-                          delivery_address_id=world.a.address.id, created_by_id=creator,
-                          created_at=created_at, total_ex_vat=Decimal("100.00"), total_vat=Decimal("25.00"))
+            order = Order(
+                company_id=world.a.company.id,
+                number=number,
+                channel=channel,
+                status=status,
+                delivery_address_id=world.a.address.id,
+                created_by_id=creator,
+                created_at=created_at,
+                total_ex_vat=Decimal("100.00"),
+                total_vat=Decimal("25.00"),
+            )
             s.add(order)
             s.flush()
             ids[number] = order.id
         # One of company B's, on the same day and with a similar number.
-        s.add(Order(company_id=world.b.company.id, number="200019", channel="webshop", status="processing",
-                    delivery_address_id=world.b.address.id, created_by_id=world.b.user.id,
-                    created_at=dt.datetime(2025, 3, 11, 10, 0, tzinfo=utc),
-                    total_ex_vat=Decimal("1.00"), total_vat=Decimal("0.25")))
+        s.add(
+            Order(
+                company_id=world.b.company.id,
+                number="200019",
+                channel="webshop",
+                status="processing",
+                delivery_address_id=world.b.address.id,
+                created_by_id=world.b.user.id,
+                created_at=dt.datetime(2025, 3, 11, 10, 0, tzinfo=utc),
+                total_ex_vat=Decimal("1.00"),
+                total_vat=Decimal("0.25"),
+            )
+        )
         s.commit()
     return ids
 
@@ -509,8 +597,9 @@ def _list(client: FlaskClient, query: str = "") -> list[str]:
     return _numbers(text_of(response))
 
 
-def test_order_list_newest_first_with_all_channels_and_creators(app: Flask, world: World,
-                                                                 orders_for_filters: dict[str, int]) -> None:
+def test_order_list_newest_first_with_all_channels_and_creators(
+    app: Flask, world: World, orders_for_filters: dict[str, int]
+) -> None:
     client = client_as(app, "hansen.bruker")
     assert _list(client) == ["10001-1", "300001", "200120", "200014", "200013", "200012", "200011"]
     body = text_of(client.get("/orderview/list/"))
@@ -538,11 +627,15 @@ def test_order_list_filters(app: Flask, world: World, orders_for_filters: dict[s
     by = _filter_index(app, "created_by", "rel_o_m")
     assert _list(client, f"_flt_{by}_created_by={world.a.admin.id}") == ["300001", "200012"]
     # Filters combine.
-    assert _list(client, f"_flt_{by}_created_by={world.a.user.id}&_flt_{eq_channel}_channel=webshop") == ["10001-1", "200011"]
+    assert _list(client, f"_flt_{by}_created_by={world.a.user.id}&_flt_{eq_channel}_channel=webshop") == [
+        "10001-1",
+        "200011",
+    ]
 
 
-def test_order_list_date_range_is_whole_days_in_oslo_time(app: Flask, world: World,
-                                                          orders_for_filters: dict[str, int]) -> None:
+def test_order_list_date_range_is_whole_days_in_oslo_time(
+    app: Flask, world: World, orders_for_filters: dict[str, int]
+) -> None:
     client = client_as(app, "hansen.bruker")
     start, end = _filter_index(app, "created_at", "from_day"), _filter_index(app, "created_at", "to_day")
     assert (start, end) == (0, 1)
@@ -711,16 +804,19 @@ def test_customer_service_registers_a_shipment_and_an_invoice(app: Flask, world:
     assert "Fraktbrevnummer må fylles ut" in text_of(refused)
     assert count_rows(app, Shipment, Shipment.order_id == order_id) == 0
     # Too many.
-    refused = client.post(f"/ordre/{order_id}/levering",
-                          data={"carrier": "schenker", "waybill_number": "S1", f"qty-{line_id}": "5"})
+    refused = client.post(
+        f"/ordre/{order_id}/levering", data={"carrier": "schenker", "waybill_number": "S1", f"qty-{line_id}": "5"}
+    )
     assert "Kan levere høyst 2" in text_of(refused)
     # One of two: partially delivered.
-    response = client.post(f"/ordre/{order_id}/levering",
-                           data={"carrier": "schenker", "waybill_number": "SCH123", f"qty-{line_id}": "1"})
+    response = client.post(
+        f"/ordre/{order_id}/levering", data={"carrier": "schenker", "waybill_number": "SCH123", f"qty-{line_id}": "1"}
+    )
     assert response.status_code == 302
     assert _status(app, order_id) == "partially_delivered"
-    response = client.post(f"/ordre/{order_id}/levering",
-                           data={"carrier": "own", "waybill_number": "", f"qty-{line_id}": "1"})
+    response = client.post(
+        f"/ordre/{order_id}/levering", data={"carrier": "own", "waybill_number": "", f"qty-{line_id}": "1"}
+    )
     assert response.status_code == 302
     assert _status(app, order_id) == "shipped"
     body = text_of(client.get(f"/orderview/show/{order_id}"))
@@ -730,22 +826,38 @@ def test_customer_service_registers_a_shipment_and_an_invoice(app: Flask, world:
     form = text_of(client.get(f"/ordre/{order_id}/fakturer"))
     assert "Fakturanummer" in form and "Forfallsdato" in form
     today = oslo_today()
-    refused = client.post(f"/ordre/{order_id}/fakturer", data={
-        "number": "F-900", "invoice_date": today.isoformat(), "due_date": (today - dt.timedelta(days=1)).isoformat()})
+    refused = client.post(
+        f"/ordre/{order_id}/fakturer",
+        data={
+            "number": "F-900",
+            "invoice_date": today.isoformat(),
+            "due_date": (today - dt.timedelta(days=1)).isoformat(),
+        },
+    )
     assert refused.status_code == 200 and "Forfallsdato kan ikke være før fakturadato" in text_of(refused)
-    refused = client.post(f"/ordre/{order_id}/fakturer", data={
-        "number": "F-900", "invoice_date": "i går", "due_date": today.isoformat(), "amount": "mye"})
+    refused = client.post(
+        f"/ordre/{order_id}/fakturer",
+        data={"number": "F-900", "invoice_date": "i går", "due_date": today.isoformat(), "amount": "mye"},
+    )
     assert "Skriv en gyldig fakturadato" in text_of(refused) and "Skriv et beløp i kroner" in text_of(refused)
     assert count_rows(app, Invoice, Invoice.order_id == order_id) == 0
-    response = client.post(f"/ordre/{order_id}/fakturer", data={
-        "number": "F-900", "invoice_date": today.isoformat(), "due_date": (today + dt.timedelta(days=14)).isoformat()})
+    response = client.post(
+        f"/ordre/{order_id}/fakturer",
+        data={
+            "number": "F-900",
+            "invoice_date": today.isoformat(),
+            "due_date": (today + dt.timedelta(days=14)).isoformat(),
+        },
+    )
     assert response.status_code == 302
     assert _status(app, order_id) == "invoiced"
     with db_session(app) as s:
         invoice = s.scalars(select(Invoice).where(Invoice.order_id == order_id)).one()
         assert invoice.amount == Decimal("1250.00")
-        events = [e.to_status for e in s.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id)
-                                                  .order_by(OrderEvent.id))]
+        events = [
+            e.to_status
+            for e in s.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id))
+        ]
         assert events == ["processing", "partially_delivered", "shipped", "invoiced"]
     body = text_of(client.get(f"/orderview/show/{order_id}"))
     assert "Fakturert" in body and "F-900" in body and "Fakturaen er registrert" in body
@@ -789,8 +901,13 @@ def test_invoice_copy_pdf_for_own_company_404_for_another(app: Flask, world: Wor
 
 def _new_quote(client: FlaskClient, world: World, **extra: str) -> Any:
     valid = (oslo_today() + dt.timedelta(days=20)).isoformat()
-    data = {"end_customer_ref": "Kari Nordmann", "valid_until": valid,
-            "delivery_address_id": str(world.a.address.id), **_sofa_line(world), **extra}
+    data = {
+        "end_customer_ref": "Kari Nordmann",
+        "valid_until": valid,
+        "delivery_address_id": str(world.a.address.id),
+        **_sofa_line(world),
+        **extra,
+    }
     return client.post("/tilbud/ny", data=data)
 
 
@@ -895,17 +1012,21 @@ def test_quote_actions_on_another_companys_quote_are_404(app: Flask, world: Worl
         assert s.get(Quote, world.b.quote.id).status == "sent"
 
 
-@pytest.mark.parametrize("status, days, buttons", [
-    ("draft", 10, {"bestill", "send", "avslaa"}),
-    ("sent", 10, {"bestill", "avslaa"}),
-    ("sent", 0, {"bestill", "avslaa"}),  # valid through today
-    ("draft", -1, set()),  # past its valid-until date: expired, even before a job marks it
-    ("sent", -1, set()),
-    ("accepted", 10, set()),
-    ("declined", 10, set()),
-])
-def test_quote_buttons_follow_effective_status(app: Flask, world: World, status: str, days: int,
-                                              buttons: set[str]) -> None:
+@pytest.mark.parametrize(
+    "status, days, buttons",
+    [
+        ("draft", 10, {"bestill", "send", "avslaa"}),
+        ("sent", 10, {"bestill", "avslaa"}),
+        ("sent", 0, {"bestill", "avslaa"}),  # valid through today
+        ("draft", -1, set()),  # past its valid-until date: expired, even before a job marks it
+        ("sent", -1, set()),
+        ("accepted", 10, set()),
+        ("declined", 10, set()),
+    ],
+)
+def test_quote_buttons_follow_effective_status(
+    app: Flask, world: World, status: str, days: int, buttons: set[str]
+) -> None:
     from app.domain.quotes import effective_status
 
     with db_session(app) as s:
@@ -930,8 +1051,9 @@ def test_manager_sees_no_quote_buttons(app: Flask, world: World) -> None:
 
 
 def _menu(body: str) -> str:
-    return re.search(r'<ul class="nav navbar-nav">.*?</ul>\s*<ul class="nav navbar-nav navbar-right">', body,
-                     re.S).group(0)
+    return re.search(
+        r'<ul class="nav navbar-nav">.*?</ul>\s*<ul class="nav navbar-nav navbar-right">', body, re.S
+    ).group(0)
 
 
 def _dropdown(menu: str, label: str) -> str:
@@ -939,15 +1061,17 @@ def _dropdown(menu: str, label: str) -> str:
     return match.group(1) if match else ""
 
 
-@pytest.mark.parametrize("username, present, absent", [
-    ("hansen.bruker", ["Ordreoversikt", "Ny bestilling", "Tilbud", "Nytt tilbud"], ["Til godkjenning"]),
-    ("hansen.admin", ["Ordreoversikt", "Ny bestilling", "Nytt tilbud"], ["Til godkjenning"]),
-    ("selger", ["Ordreoversikt", "Til godkjenning", "Tilbud", "Nytt tilbud"], ["Ny bestilling"]),
-    ("kundeservice", ["Ordreoversikt", "Tilbud"], ["Ny bestilling", "Nytt tilbud"]),
-    ("leder", ["Ordreoversikt", "Til godkjenning", "Tilbud"], ["Ny bestilling", "Nytt tilbud"]),
-])
-def test_ordre_menu_per_role(app: Flask, world: World, username: str, present: list[str],
-                             absent: list[str]) -> None:
+@pytest.mark.parametrize(
+    "username, present, absent",
+    [
+        ("hansen.bruker", ["Ordreoversikt", "Ny bestilling", "Tilbud", "Nytt tilbud"], ["Til godkjenning"]),
+        ("hansen.admin", ["Ordreoversikt", "Ny bestilling", "Nytt tilbud"], ["Til godkjenning"]),
+        ("selger", ["Ordreoversikt", "Til godkjenning", "Tilbud", "Nytt tilbud"], ["Ny bestilling"]),
+        ("kundeservice", ["Ordreoversikt", "Tilbud"], ["Ny bestilling", "Nytt tilbud"]),
+        ("leder", ["Ordreoversikt", "Til godkjenning", "Tilbud"], ["Ny bestilling", "Nytt tilbud"]),
+    ],
+)
+def test_ordre_menu_per_role(app: Flask, world: World, username: str, present: list[str], absent: list[str]) -> None:
     body = text_of(client_as(app, username).get("/"))
     ordre = _dropdown(_menu(body), "Ordre")
     labels = [re.sub(r"\s+", " ", t).strip() for t in re.findall(r"</i>&nbsp;(.*?)</a>", ordre, re.S)]

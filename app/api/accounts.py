@@ -4,6 +4,7 @@ The rules are app/domain/accounts.py's, as on the HTML pages: a customer admin s
 its own company's users only (another company's user is 404), customer service and Admin any
 company's. Passwords, hashes and security stamps are never part of an answer.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -31,13 +32,17 @@ class UserIn(InputSchema):
     email = fields.String(load_default="")
     phone = fields.String(load_default=None, allow_none=True)
     username = fields.String(load_default="")
-    role = fields.String(load_default=accounts.CUSTOMER_USER,
-                         metadata={"description": "CustomerUser or CustomerAdmin"})
+    role = fields.String(load_default=accounts.CUSTOMER_USER, metadata={"description": "CustomerUser or CustomerAdmin"})
     # Supplier staff name the company (customer users must have one); a customer's is its own.
-    company_id = fields.Integer(strict=True, allow_none=True, load_default=None,
-                                validate=validate.Range(min=1, max=MAX_ID, error=MSG_NOT_FOUND_REF))
-    customer_number = fields.String(allow_none=True, load_default=None,
-                                    metadata={"description": "Instead of company_id"})
+    company_id = fields.Integer(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(min=1, max=MAX_ID, error=MSG_NOT_FOUND_REF),
+    )
+    customer_number = fields.String(
+        allow_none=True, load_default=None, metadata={"description": "Instead of company_id"}
+    )
 
 
 class _UserInterface(SQLAInterface):
@@ -79,13 +84,31 @@ class UserApi(PortalModelRestApi):
         "role_labels": computed(_role_labels, fields.List, fields.String()),
     }
     label_columns = {
-        "username": _("Brukernavn"), "first_name": _("Fornavn"), "last_name": _("Etternavn"),
-        "newsletter": _("Nyhetsbrev"), "last_login": _("Sist innlogget"), "roles": _("Roller (koder)"),
-        "role_labels": _("Roller"), "role": _("Rolle"),
+        "username": _("Brukernavn"),
+        "first_name": _("Fornavn"),
+        "last_name": _("Etternavn"),
+        "newsletter": _("Nyhetsbrev"),
+        "last_login": _("Sist innlogget"),
+        "roles": _("Roller (koder)"),
+        "role_labels": _("Roller"),
+        "role": _("Rolle"),
     }
-    list_columns = ["id", "username", "first_name", "last_name", "email", "phone", "company_id",
-                    "company.customer_number", "company.name", "active", "newsletter", "last_login", "roles",
-                    "role_labels"]
+    list_columns = [
+        "id",
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company_id",
+        "company.customer_number",
+        "company.name",
+        "active",
+        "newsletter",
+        "last_login",
+        "roles",
+        "role_labels",
+    ]
     show_columns = list_columns
     search_columns = ["username", "first_name", "last_name", "email", "active", "company_id"]
     order_columns = ["username", "first_name", "last_name", "email", "last_login", "active"]
@@ -98,10 +121,20 @@ class UserApi(PortalModelRestApi):
     @safe
     def post_headless(self) -> Response:
         data = self.load_input(UserIn(), self.json_body())
-        user, _mail = self.commit(lambda: accounts.create_user(
-            db.session, current_actor(), first_name=data["first_name"], last_name=data["last_name"],
-            email=data["email"], phone=data.get("phone"), username=data["username"], role=data["role"],
-            company_id=data.get("company_id"), customer_number=data.get("customer_number")))
+        user, _mail = self.commit(
+            lambda: accounts.create_user(
+                db.session,
+                current_actor(),
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data.get("phone"),
+                username=data["username"],
+                role=data["role"],
+                company_id=data.get("company_id"),
+                customer_number=data.get("customer_number"),
+            )
+        )
         return self.response(201, id=user.id, result=self._show(user))
 
     def _change(self, pk: int, rule: Callable[..., Any]) -> Response:
@@ -207,5 +240,6 @@ class UserApi(PortalModelRestApi):
             409: {description: The user is inactive}
         """
         mail = self.commit(lambda: accounts.send_password_link(db.session, current_actor(), pk))
-        return self.response(200, id=pk, message=str(_("En ny lenke for å velge passord er sendt til %(email)s.",
-                                                       email=mail.to_address)))
+        return self.response(
+            200, id=pk, message=str(_("En ny lenke for å velge passord er sendt til %(email)s.", email=mail.to_address))
+        )

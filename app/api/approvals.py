@@ -1,6 +1,7 @@
 """The seller's decision on an order waiting for approval: POST /order/<id>/approve and
 /order/<id>/reject {reason}. A mixin of OrderApi (same resource, same permissions: can_approve,
 can_reject on OrderApi); every rule is app/domain/approvals.py's."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional

@@ -23,6 +23,7 @@ Conventions every resource follows:
   messages), 401 not logged in, 403 no permission, 404 missing or another company's row.
   Never SQL or a traceback.
 """
+
 from __future__ import annotations
 
 import copy
@@ -200,8 +201,11 @@ class PortalModelRestApi(ModelRestApi):
         wanted = granted_permissions(type(self).__name__)
         granted = wanted & set(routes)
         if wanted - granted:
-            log.warning("%s: app/roles.py grants %s, but no route uses it", type(self).__name__,
-                        ", ".join(sorted(wanted - granted)))
+            log.warning(
+                "%s: app/roles.py grants %s, but no route uses it",
+                type(self).__name__,
+                ", ".join(sorted(wanted - granted)),
+            )
         self.base_permissions = sorted(granted)
         self.include_route_methods = set().union(*(routes[p] for p in granted))
         self._virtual = {
@@ -211,7 +215,8 @@ class PortalModelRestApi(ModelRestApi):
         if self.list_columns:
             self.list_select_columns = self._real(self.list_columns)
             self.order_columns = self.order_columns or self.datamodel.get_order_columns_list(
-                list_columns=[c for c in self.list_select_columns if "." not in c])
+                list_columns=[c for c in self.list_select_columns if "." not in c]
+            )
         if self.show_columns:
             self.show_select_columns = self._real(self.show_columns)
         if "company_id" in (self.edit_columns or []):
@@ -241,12 +246,12 @@ class PortalModelRestApi(ModelRestApi):
             customer_columns = [c for c in self.add_columns if c != "company_id"]
         if customer_columns:
             self.customer_add_model_schema = self.model2schemaconverter.convert(
-                customer_columns, nested=False, parent_schema_name=f"{type(self).__name__}.post_customer")
+                customer_columns, nested=False, parent_schema_name=f"{type(self).__name__}.post_customer"
+            )
         for schema in (self.add_model_schema, self.edit_model_schema, self.customer_add_model_schema):
             if schema is None:
                 continue
-            schema.error_messages = LazyMessages(schema.error_messages, unknown=MSG_UNKNOWN_FIELD,
-                                                 type=MSG_BODY_OBJECT)
+            schema.error_messages = LazyMessages(schema.error_messages, unknown=MSG_UNKNOWN_FIELD, type=MSG_BODY_OBJECT)
             for name in self.optional_add_columns & set(schema.fields):
                 schema.fields[name].required = False
 
@@ -293,7 +298,6 @@ class PortalModelRestApi(ModelRestApi):
             raise BadBody(MSG_BODY_OBJECT)
         return dict(body)
 
-
     def _add_schema(self) -> Any:
         if self.tenant_owned and is_customer_request():
             return self.customer_add_model_schema
@@ -308,7 +312,6 @@ class PortalModelRestApi(ModelRestApi):
             return
         message = MSG_COMPANY_FROM_USER if is_customer_request() else MSG_NO_MOVE
         raise ValidationError({"company_id": [message]})
-
 
     def _write_error(self, exc: Exception) -> Response:
         """Map what a write can raise to a 400 (the session is rolled back first)."""
@@ -458,11 +461,11 @@ class PortalModelRestApi(ModelRestApi):
         db.session.commit()
         return result
 
-
     # --- _info: the add fields a customer may send --------------------------------------
 
-    def _get_field_info(self, field: Field, filter_rel_field: Any, page: Optional[int] = None,
-                        page_size: Optional[int] = None) -> dict[str, Any]:
+    def _get_field_info(
+        self, field: Field, filter_rel_field: Any, page: Optional[int] = None, page_size: Optional[int] = None
+    ) -> dict[str, Any]:
         info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
         # FAB runs gettext("") for a column without a description: that is the catalogue header.
         if not self.description_columns.get(field.name):
@@ -470,11 +473,13 @@ class PortalModelRestApi(ModelRestApi):
         info["label"] = str(info["label"])
         return info
 
-    def _get_fields_info(self, cols: list[str], model_schema: Any, filter_rel_fields: Any,
-                         **kwargs: Any) -> list[dict[str, Any]]:
+    def _get_fields_info(
+        self, cols: list[str], model_schema: Any, filter_rel_fields: Any, **kwargs: Any
+    ) -> list[dict[str, Any]]:
         # No add/edit fields (and no related-row lookups) for a user who may not add or edit.
         if (model_schema is self.add_model_schema and not self.user_may("can_post")) or (
-                model_schema is self.edit_model_schema and not self.user_may("can_put")):
+            model_schema is self.edit_model_schema and not self.user_may("can_put")
+        ):
             return []
         if model_schema is self.add_model_schema and self.tenant_owned and is_customer_request():
             model_schema = self.customer_add_model_schema

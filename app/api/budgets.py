@@ -1,4 +1,5 @@
 """Budgets (Bruksgrense): a soft spending limit per company, optionally per user and period."""
+
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -27,8 +28,18 @@ class BudgetApi(PortalModelRestApi):
     datamodel = SQLAInterface(Budget)
     label_fields = {"period": labels.BUDGET_PERIOD}
     list_columns = [
-        "id", "company_id", "company.name", "user_id", "user.first_name", "user.last_name", "user.username",
-        "period", "period_label", "amount", "active", "created_at",
+        "id",
+        "company_id",
+        "company.name",
+        "user_id",
+        "user.first_name",
+        "user.last_name",
+        "user.username",
+        "period",
+        "period_label",
+        "amount",
+        "active",
+        "created_at",
     ]
     show_columns = list_columns
     add_columns = ["company_id", "user_id", "period", "amount", "active"]

@@ -1,4 +1,5 @@
 """The product catalogue (read-only for everybody through the API)."""
+
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -24,8 +25,18 @@ class ProductApi(PortalModelRestApi):
     tenant_owned = False
     virtual_fields = {"is_configurable": computed(lambda p: p.is_configurable, fields.Boolean)}
     list_columns = [
-        "id", "sku", "name", "unit_price", "vat_rate", "is_configurable", "min_width", "max_width",
-        "min_depth", "max_depth", "variants", "active",
+        "id",
+        "sku",
+        "name",
+        "unit_price",
+        "vat_rate",
+        "is_configurable",
+        "min_width",
+        "max_width",
+        "min_depth",
+        "max_depth",
+        "variants",
+        "active",
     ]
     show_columns = [*list_columns[:3], "description", *list_columns[3:]]
     search_columns = ["sku", "name", "description", "active", "unit_price"]

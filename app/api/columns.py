@@ -3,6 +3,7 @@
 Lazy strings: FAB runs gettext on each label per request, so the English catalogue translates
 them for a user who chose English.
 """
+
 from __future__ import annotations
 
 from typing import Any

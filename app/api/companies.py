@@ -4,6 +4,7 @@ A customer reads only its own company (the guard scopes `Company.id`) and, as Cu
 changes its postal address and keeps its delivery addresses; customer service edits every
 company and address. Changes go through app/domain/companies.py.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -67,17 +68,40 @@ class CompanyApi(PortalModelRestApi):
     tenant_owned = False
     label_fields = {"kind": labels.COMPANY_KIND, "payment_terms": labels.PAYMENT_TERMS}
     list_columns = [
-        "id", "customer_number", "name", "org_number", "kind", "kind_label", "payment_terms",
-        "payment_terms_label", "credit_limit", "requires_approval", "postal_street", "postal_code",
-        "postal_city", "email", "phone", "active", "created_at",
+        "id",
+        "customer_number",
+        "name",
+        "org_number",
+        "kind",
+        "kind_label",
+        "payment_terms",
+        "payment_terms_label",
+        "credit_limit",
+        "requires_approval",
+        "postal_street",
+        "postal_code",
+        "postal_city",
+        "email",
+        "phone",
+        "active",
+        "created_at",
     ]
     show_columns = [*list_columns, "changes"]
     virtual_fields = {"changes": computed(_changes, fields.Nested, CompanyChangeOut, many=True)}
     add_columns = list(companies.CREATE_FIELDS)
     # The customer number is the company's key in other systems: fixed once created.
     edit_columns = list(companies.SUPPLIER_FIELDS)
-    search_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "requires_approval",
-                      "active", "postal_city", "created_at"]
+    search_columns = [
+        "customer_number",
+        "name",
+        "org_number",
+        "kind",
+        "payment_terms",
+        "requires_approval",
+        "active",
+        "postal_city",
+        "created_at",
+    ]
     base_order = ("name", "asc")
 
     @safe
@@ -121,8 +145,15 @@ class DeliveryAddressApi(PortalModelRestApi):
     edit_title = _("Endre leveringsadresse")
     datamodel = SQLAInterface(DeliveryAddress)
     list_columns = [
-        "id", "company_id", "company.name", "company.customer_number", "recipient_name", "street",
-        "postal_code", "city", "active",
+        "id",
+        "company_id",
+        "company.name",
+        "company.customer_number",
+        "recipient_name",
+        "street",
+        "postal_code",
+        "city",
+        "active",
     ]
     show_columns = list_columns
     add_columns = ["company_id", "recipient_name", "street", "postal_code", "city", "active"]
@@ -136,8 +167,9 @@ class DeliveryAddressApi(PortalModelRestApi):
         if is_customer_request():
             self._drop_company(body, current_tenant())  # a customer's addresses are its own company's
         company_id = body.pop("company_id", None)
-        address = self.commit(lambda: companies.create_address(db.session, current_actor(), body,
-                                                               company_id=company_id))
+        address = self.commit(
+            lambda: companies.create_address(db.session, current_actor(), body, company_id=company_id)
+        )
         return self.response(201, id=address.id, result=self._show(address))
 
     @safe

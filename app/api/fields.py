@@ -3,6 +3,7 @@
 FAB builds marshmallow schemas from the model (Model2SchemaConverter); `PortalSchemaConverter`
 adjusts what it builds, so every resource gets the same rules without writing schemas by hand.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -108,8 +109,9 @@ def one_of(allowed: Any) -> Callable[[Any], None]:
     return domain_validator(lambda value: validate_choice(value, allowed))
 
 
-def computed(getter: Callable[[Any], Any], field_cls: type[Field] = fields.String,
-             *args: Any, **kwargs: Any) -> Callable[[], Field]:
+def computed(
+    getter: Callable[[Any], Any], field_cls: type[Field] = fields.String, *args: Any, **kwargs: Any
+) -> Callable[[], Field]:
     """A read-only field whose value comes from `getter(obj)` (typed, so OpenAPI shows it)."""
 
     class _Computed(field_cls):  # type: ignore[valid-type, misc]
@@ -168,8 +170,9 @@ def _norwegian(field: Field) -> Field:
                 if key in field.error_messages:
                     field.error_messages[key] = message
             break
-    validators = [_norwegian_length(v) if isinstance(v, validate.Length) and v.error is None else v
-                  for v in field.validators]
+    validators = [
+        _norwegian_length(v) if isinstance(v, validate.Length) and v.error is None else v for v in field.validators
+    ]
     field.validators = validators
     field.validate = validators  # what FAB's _info shows
     return field
@@ -210,8 +213,9 @@ def flat_errors(messages: Any, prefix: str = "") -> dict[str, Any]:
 def line_list(schema: type[Schema], **kwargs: Any) -> fields.List:
     """A body's `lines`: a list of objects; missing means empty (the domain names what is missing)."""
     kwargs.setdefault("load_default", list)
-    return fields.List(fields.Nested(schema, error_messages={"type": MSG_LINE_OBJECT}),
-                       error_messages={"invalid": MSG_LIST}, **kwargs)
+    return fields.List(
+        fields.Nested(schema, error_messages={"type": MSG_LINE_OBJECT}), error_messages={"invalid": MSG_LIST}, **kwargs
+    )
 
 
 def id_field(**kwargs: Any) -> fields.Integer:
@@ -264,16 +268,18 @@ class PortalSchemaConverter(Model2SchemaConverter):
 
     virtual_fields: dict[str, Callable[[], Field]] = {}
 
-    def _meta_schema_factory(self, columns: list[str], model: Any, class_mixin: type,
-                             parent_schema_name: Optional[str] = None) -> type:
+    def _meta_schema_factory(
+        self, columns: list[str], model: Any, class_mixin: type, parent_schema_name: Optional[str] = None
+    ) -> type:
         """FAB's factory with `include_fk`: else marshmallow-sqlalchemy drops our foreign-key
         fields (the mixin is no Schema) and lets an untyped `Inferred` field through."""
         schema_cls = super()._meta_schema_factory(columns, model, class_mixin, parent_schema_name)
         meta = type("Meta", (schema_cls.Meta,), {"include_fk": True})
         return type(schema_cls.__name__, (schema_cls,), {"Meta": meta})
 
-    def _column2field(self, datamodel: Any, column: Any, nested: bool = True,
-                      parent_schema_name: Optional[str] = None) -> Field:
+    def _column2field(
+        self, datamodel: Any, column: Any, nested: bool = True, parent_schema_name: Optional[str] = None
+    ) -> Field:
         if datamodel.obj is self.datamodel.obj and column.name in self.virtual_fields:
             return self.virtual_fields[column.name]()
         field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
@@ -281,13 +287,19 @@ class PortalSchemaConverter(Model2SchemaConverter):
         if sqla_column is None or datamodel.is_relation(column.name):
             return _norwegian(field)
         if isinstance(sqla_column.type, Numeric) and isinstance(field, fields.Decimal):
-            field = Money(places=sqla_column.type.scale or 2, required=field.required, allow_none=field.allow_none,
-                          validate=field.validators, dump_only=field.dump_only)
+            field = Money(
+                places=sqla_column.type.scale or 2,
+                required=field.required,
+                allow_none=field.allow_none,
+                validate=field.validators,
+                dump_only=field.dump_only,
+            )
         if sqla_column.foreign_keys and not field.dump_only:
             target = _fk_target(datamodel.obj, sqla_column)
             if target is not None:
-                field = RelatedId(target, required=field.required, allow_none=field.allow_none,
-                                  validate=field.validators)
+                field = RelatedId(
+                    target, required=field.required, allow_none=field.allow_none, validate=field.validators
+                )
         if isinstance(field, fields.String) and field.required:
             field.validators.append(validate.Length(min=1, error=MSG_REQUIRED))
         return _norwegian(field)

@@ -1,6 +1,7 @@
 """Inquiries (Henvendelser): customers open them for their own company and write in the thread;
 customer service answers (the customer gets a mail), closes and corrects them for every company.
 Rules: app/domain/inquiries.py."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -66,8 +67,19 @@ class InquiryApi(PortalModelRestApi):
     label_fields = {"channel": labels.INQUIRY_CHANNEL, "status": labels.INQUIRY_STATUS}
     virtual_fields = {"messages": computed(lambda i: i.messages, fields.Nested, InquiryMessageOut, many=True)}
     list_columns = [
-        "id", "company_id", "company.name", "company.customer_number", "subject", "channel", "channel_label",
-        "status", "status_label", "created_by_id", "created_by.first_name", "created_by.last_name", "created_at",
+        "id",
+        "company_id",
+        "company.name",
+        "company.customer_number",
+        "subject",
+        "channel",
+        "channel_label",
+        "status",
+        "status_label",
+        "created_by_id",
+        "created_by.first_name",
+        "created_by.last_name",
+        "created_at",
     ]
     show_columns = [*list_columns, "messages"]
     add_model_schema = StaffInquiryIn()
@@ -85,9 +97,16 @@ class InquiryApi(PortalModelRestApi):
     @safe
     def post_headless(self) -> Response:
         data, _customer = self.new_body()
-        inquiry = self.commit(lambda: inquiries.open_inquiry(
-            db.session, current_actor(), data.get("subject"), data.get("message"),
-            company_id=data.get("company_id"), channel=data.get("channel") or InquiryChannel.portal.value))
+        inquiry = self.commit(
+            lambda: inquiries.open_inquiry(
+                db.session,
+                current_actor(),
+                data.get("subject"),
+                data.get("message"),
+                company_id=data.get("company_id"),
+                channel=data.get("channel") or InquiryChannel.portal.value,
+            )
+        )
         return self.response(201, id=inquiry.id, result=self._show(inquiry))
 
     @safe
@@ -123,8 +142,9 @@ class InquiryApi(PortalModelRestApi):
         """
         data = self.load_input(MessageIn(), self.json_body())
         message = self.commit(lambda: inquiries.add_message(db.session, pk, current_actor(), data.get("message")))
-        return self.response(201, id=pk, message_id=message.id,
-                             result=self._show(inquiries.get_inquiry(db.session, pk)))
+        return self.response(
+            201, id=pk, message_id=message.id, result=self._show(inquiries.get_inquiry(db.session, pk))
+        )
 
     @expose("/<int:pk>/close", methods=["POST"])
     @protect()

@@ -5,6 +5,7 @@ rule is app/domain's (orders, approvals, fulfilment): this module reads bodies a
 function; a refusal is answered by `safe` (app/api/base.py: ValidationFailed 400 per field,
 Forbidden 403, NotFound 404, NotAllowed/AlreadyHandled 409). Approve and reject: app/api/approvals.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -134,8 +135,12 @@ class InvoiceOut(Schema):
 
 def _lines(order: Order) -> list[OrderLine]:
     # One query with the products joined, not one per line.
-    stmt = (select(OrderLine).options(joinedload(OrderLine.product))
-            .where(OrderLine.order_id == order.id).order_by(OrderLine.line_no))
+    stmt = (
+        select(OrderLine)
+        .options(joinedload(OrderLine.product))
+        .where(OrderLine.order_id == order.id)
+        .order_by(OrderLine.line_no)
+    )
     return list(db.session.scalars(stmt))
 
 
@@ -171,15 +176,45 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
         "invoices": computed(lambda o: o.invoices, fields.Nested, InvoiceOut, many=True),
     }
     list_columns = [
-        "id", "number", "company_id", "company.name", "company.customer_number", "channel", "channel_label",
-        "status", "status_label", "created_at", "customer_reference", "delivery_address_id",
-        "delivery_address.recipient_name", "delivery_address.city", "created_by_id", "created_by.first_name",
-        "created_by.last_name", "total_ex_vat", "total_vat", "total_inc_vat", "over_budget", "delivery_date",
-        "quote_id", "standing_order_id",
+        "id",
+        "number",
+        "company_id",
+        "company.name",
+        "company.customer_number",
+        "channel",
+        "channel_label",
+        "status",
+        "status_label",
+        "created_at",
+        "customer_reference",
+        "delivery_address_id",
+        "delivery_address.recipient_name",
+        "delivery_address.city",
+        "created_by_id",
+        "created_by.first_name",
+        "created_by.last_name",
+        "total_ex_vat",
+        "total_vat",
+        "total_inc_vat",
+        "over_budget",
+        "delivery_date",
+        "quote_id",
+        "standing_order_id",
     ]
     show_columns = [*list_columns, "lines", "events", "shipments", "invoices"]
-    search_columns = ["number", "status", "channel", "company_id", "created_at", "customer_reference",
-                      "delivery_date", "over_budget", "created_by_id", "quote_id", "standing_order_id"]
+    search_columns = [
+        "number",
+        "status",
+        "channel",
+        "company_id",
+        "created_at",
+        "customer_reference",
+        "delivery_date",
+        "over_budget",
+        "created_by_id",
+        "quote_id",
+        "standing_order_id",
+    ]
     # LIKE 'prefix%' on ix_orders_number_prefix; FAB's own `sw` is ILIKE, which cannot use it.
     search_filters = {"number": [FilterNumberPrefix]}
     base_order = ("created_at", "desc")
@@ -199,10 +234,17 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
         data, customer = self.new_body()
         company_id = current_tenant() if customer else data["company_id"]
         channel = OrderChannel.webshop.value if customer else OrderChannel.seller.value
-        order = self.commit(lambda: order_rules.place_order(
-            db.session, actor=current_actor(), company_id=company_id,
-            delivery_address_id=data.get("delivery_address_id"), lines=line_inputs(data["lines"]),
-            channel=channel, customer_reference=data.get("customer_reference")))
+        order = self.commit(
+            lambda: order_rules.place_order(
+                db.session,
+                actor=current_actor(),
+                company_id=company_id,
+                delivery_address_id=data.get("delivery_address_id"),
+                lines=line_inputs(data["lines"]),
+                channel=channel,
+                customer_reference=data.get("customer_reference"),
+            )
+        )
         return self.response(201, id=order.id, result=self._show(order))
 
     # --- cancelling (approve and reject: OrderApprovalRoutes, app/api/approvals.py) ------
@@ -231,8 +273,9 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: The order can no longer be cancelled (message says why)}
         """
-        return self.with_reason(pk, lambda session, oid, actor, reason: order_rules.cancel_order(
-            session, oid, actor, reason=reason))
+        return self.with_reason(
+            pk, lambda session, oid, actor, reason: order_rules.cancel_order(session, oid, actor, reason=reason)
+        )
 
     # --- customer service: shipments and invoices ---------------------------------------
 
@@ -275,9 +318,17 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
         for i, line in enumerate(data["lines"]):
             quantities[line["order_line_id"]] = quantities.get(line["order_line_id"], 0) + line["quantity"]
             index_of.setdefault(line["order_line_id"], i)
-        shipment = self.commit(lambda: fulfilment.register_shipment(
-            db.session, pk, current_actor(), carrier=data["carrier"], waybill_number=data.get("waybill_number"),
-            quantities=quantities), rename=lambda key: _line_position(key, index_of))
+        shipment = self.commit(
+            lambda: fulfilment.register_shipment(
+                db.session,
+                pk,
+                current_actor(),
+                carrier=data["carrier"],
+                waybill_number=data.get("waybill_number"),
+                quantities=quantities,
+            ),
+            rename=lambda key: _line_position(key, index_of),
+        )
         return self._registered("shipment_id", shipment)
 
     @expose("/<int:pk>/invoice", methods=["POST"])
@@ -312,9 +363,17 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
             409: {description: The order cannot be invoiced in its status}
         """
         data = self.load_input(InvoiceIn(), self.json_body())
-        invoice = self.commit(lambda: fulfilment.register_invoice(
-            db.session, pk, current_actor(), number=data["number"], invoice_date=data["invoice_date"],
-            due_date=data["due_date"], amount=data.get("amount")))
+        invoice = self.commit(
+            lambda: fulfilment.register_invoice(
+                db.session,
+                pk,
+                current_actor(),
+                number=data["number"],
+                invoice_date=data["invoice_date"],
+                due_date=data["due_date"],
+                amount=data.get("amount"),
+            )
+        )
         return self._registered("invoice_id", invoice)
 
     @expose("/<int:pk>/invoice/<int:invoice_id>/pdf", methods=["GET"])
@@ -338,8 +397,9 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
             404: {$ref: '#/components/responses/404'}
         """
         filename, pdf = order_rules.invoice_copy(db.session, invoice_id, current_app.config, order_id=pk)
-        return Response(pdf, mimetype="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return Response(
+            pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        )
 
     def _registered(self, key: str, row: Any) -> Response:
         """201 for a shipment or invoice just registered: its id (also as `key`) and the order now."""

@@ -1,5 +1,6 @@
 """Click and collect (Klikk og Hent): reservations in the supplier's stores, and their moves
 through the states (app/domain/pickup.py)."""
+
 from __future__ import annotations
 
 from typing import Callable, NamedTuple
@@ -31,14 +32,42 @@ class MoveRoute(NamedTuple):
 
 
 MOVE_ROUTES = (
-    MoveRoute("cancel", pickup.CANCELLED, "cancel", "Cancel an active reservation (customer service, or the customer).",
-              "Cancel an active reservation", "The reservation, now cancelled", "Not active any more"),
-    MoveRoute("ready", pickup.READY, "move", "The goods are ready for pickup (customer service).",
-              "Mark a reserved reservation ready for pickup", "The reservation, now ready", "Not reserved"),
-    MoveRoute("collected", pickup.COLLECTED, "move", "The customer collected the goods (customer service).",
-              "Register a ready reservation as collected", "The reservation, now collected", "Not ready"),
-    MoveRoute("expire", pickup.EXPIRED, "move", "Not picked up in time (customer service).",
-              "Mark an active reservation expired", "The reservation, now expired", "Not active any more"),
+    MoveRoute(
+        "cancel",
+        pickup.CANCELLED,
+        "cancel",
+        "Cancel an active reservation (customer service, or the customer).",
+        "Cancel an active reservation",
+        "The reservation, now cancelled",
+        "Not active any more",
+    ),
+    MoveRoute(
+        "ready",
+        pickup.READY,
+        "move",
+        "The goods are ready for pickup (customer service).",
+        "Mark a reserved reservation ready for pickup",
+        "The reservation, now ready",
+        "Not reserved",
+    ),
+    MoveRoute(
+        "collected",
+        pickup.COLLECTED,
+        "move",
+        "The customer collected the goods (customer service).",
+        "Register a ready reservation as collected",
+        "The reservation, now collected",
+        "Not ready",
+    ),
+    MoveRoute(
+        "expire",
+        pickup.EXPIRED,
+        "move",
+        "Not picked up in time (customer service).",
+        "Mark an active reservation expired",
+        "The reservation, now expired",
+        "Not active any more",
+    ),
 )
 
 
@@ -92,8 +121,19 @@ class PickupReservationApi(PortalModelRestApi):
     datamodel = SQLAInterface(PickupReservation)
     label_fields = {"status": labels.RESERVATION_STATUS}
     list_columns = [
-        "id", "company_id", "company.name", "store_id", "store.name", "store.city", "status", "status_label",
-        "pickup_code", "pickup_deadline", "items", "created_by_id", "created_at",
+        "id",
+        "company_id",
+        "company.name",
+        "store_id",
+        "store.name",
+        "store.city",
+        "status",
+        "status_label",
+        "pickup_code",
+        "pickup_deadline",
+        "items",
+        "created_by_id",
+        "created_at",
     ]
     show_columns = list_columns
     add_columns = ["company_id", "store_id", "status", "pickup_code", "pickup_deadline", "items"]

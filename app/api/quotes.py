@@ -5,6 +5,7 @@ Creating goes through app/domain/quotes.create_quote (numbers, prices, producibi
 changes through update_quote (only while draft or sent); status changes (send, decline,
 "Bestill" = convert to an order) are the quote workflow's routes, not PUT's.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -85,8 +86,12 @@ class ConvertIn(InputSchema):
 
 
 def _lines(quote: Quote) -> list[QuoteLine]:
-    stmt = (select(QuoteLine).options(joinedload(QuoteLine.product))
-            .where(QuoteLine.quote_id == quote.id).order_by(QuoteLine.line_no))
+    stmt = (
+        select(QuoteLine)
+        .options(joinedload(QuoteLine.product))
+        .where(QuoteLine.quote_id == quote.id)
+        .order_by(QuoteLine.line_no)
+    )
     return list(db.session.scalars(stmt))
 
 
@@ -117,13 +122,27 @@ class QuoteApi(PortalModelRestApi):
     virtual_fields = {
         "effective_status": computed(quote_rules.effective_status, fields.String),
         "effective_status_label": computed(
-            lambda q: code_label(labels.QUOTE_STATUS, quote_rules.effective_status(q)), fields.String),
+            lambda q: code_label(labels.QUOTE_STATUS, quote_rules.effective_status(q)), fields.String
+        ),
         "lines": computed(_lines, fields.Nested, QuoteLineOut, many=True),
     }
     list_columns = [
-        "id", "number", "company_id", "company.name", "company.customer_number", "status", "status_label",
-        "effective_status", "effective_status_label", "end_customer_ref", "valid_until", "delivery_address_id",
-        "delivery_address.recipient_name", "created_by_id", "created_by.first_name", "created_by.last_name",
+        "id",
+        "number",
+        "company_id",
+        "company.name",
+        "company.customer_number",
+        "status",
+        "status_label",
+        "effective_status",
+        "effective_status_label",
+        "end_customer_ref",
+        "valid_until",
+        "delivery_address_id",
+        "delivery_address.recipient_name",
+        "created_by_id",
+        "created_by.first_name",
+        "created_by.last_name",
         "created_at",
     ]
     show_columns = [*list_columns, "note", "lines"]
@@ -133,8 +152,15 @@ class QuoteApi(PortalModelRestApi):
     add_columns = ["company_id", "valid_until", "end_customer_ref", "delivery_address_id", "note", "lines"]
     customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
     edit_columns = ["end_customer_ref", "valid_until", "delivery_address_id", "note"]
-    search_columns = ["number", "status", "company_id", "created_at", "valid_until", "end_customer_ref",
-                      "created_by_id"]
+    search_columns = [
+        "number",
+        "status",
+        "company_id",
+        "created_at",
+        "valid_until",
+        "end_customer_ref",
+        "created_by_id",
+    ]
     base_order = ("created_at", "desc")
 
     def _init_model_schemas(self) -> None:
@@ -147,8 +173,7 @@ class QuoteApi(PortalModelRestApi):
         if customer:
             data["company_id"] = current_tenant()
         lines = line_inputs(data.pop("lines"))
-        quote = self.commit(
-            lambda: quote_rules.create_quote(db.session, actor=current_actor(), lines=lines, **data))
+        quote = self.commit(lambda: quote_rules.create_quote(db.session, actor=current_actor(), lines=lines, **data))
         return self.response(201, id=quote.id, result=self._show(quote))
 
     @safe
@@ -168,7 +193,7 @@ class QuoteApi(PortalModelRestApi):
     @permission_name("convert")
     @ids_in_range
     def convert(self, pk: int) -> Response:
-        """"Bestill": the quote becomes an order (prices frozen, channel quote).
+        """ "Bestill": the quote becomes an order (prices frozen, channel quote).
         ---
         post:
           summary: Order a quote; optional body {delivery_address_id} (default the quote's)
@@ -191,8 +216,11 @@ class QuoteApi(PortalModelRestApi):
             409: {description: 'Expired, already ordered or declined (message says which)'}
         """
         data = self.load_input(ConvertIn(), self.optional_body())
-        order = self.commit(lambda: quote_rules.convert_quote(
-            db.session, pk, current_actor(), delivery_address_id=data.get("delivery_address_id")))
+        order = self.commit(
+            lambda: quote_rules.convert_quote(
+                db.session, pk, current_actor(), delivery_address_id=data.get("delivery_address_id")
+            )
+        )
         return self.response(201, order_id=order.id, order_number=order.number, quote_id=pk)
 
     @expose("/<int:pk>/send", methods=["POST"])

@@ -3,6 +3,7 @@
 Only for companies that pay by invoice: for others every write answers 409 with the reason
 ("Kun tilgjengelig for fakturakunder."). Every rule is app/domain/standing_orders.py's.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,8 +48,9 @@ class StandingOrderLineOut(Schema):
 
 def _small_int(maximum: int) -> fields.Integer:
     # Kept inside SQL's integer range; the domain says what the allowed values are.
-    return fields.Integer(allow_none=True, strict=True,
-                          validate=validate.Range(min=-maximum, max=maximum, error=_("Ugyldig verdi.")))
+    return fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=-maximum, max=maximum, error=_("Ugyldig verdi."))
+    )
 
 
 class StandingOrderUpdateIn(InputSchema):
@@ -87,8 +89,12 @@ class SkipIn(InputSchema):
 
 
 def _lines(standing: StandingOrder) -> list[StandingOrderLine]:
-    stmt = (select(StandingOrderLine).options(joinedload(StandingOrderLine.product))
-            .where(StandingOrderLine.standing_order_id == standing.id).order_by(StandingOrderLine.id))
+    stmt = (
+        select(StandingOrderLine)
+        .options(joinedload(StandingOrderLine.product))
+        .where(StandingOrderLine.standing_order_id == standing.id)
+        .order_by(StandingOrderLine.id)
+    )
     return list(db.session.scalars(stmt))
 
 
@@ -125,19 +131,54 @@ class StandingOrderApi(PortalModelRestApi):
         "next_deliveries": computed(lambda so: rules.next_deliveries(so, oslo_today()), fields.List, fields.Date()),
     }
     list_columns = [
-        "id", "company_id", "company.name", "name", "delivery_address_id", "delivery_address.recipient_name",
-        "frequency", "frequency_label", "interval_weeks", "weekday", "day_of_month", "start_date", "end_date",
-        "paused_until", "skip_date", "active", "created_by_id", "created_at",
+        "id",
+        "company_id",
+        "company.name",
+        "name",
+        "delivery_address_id",
+        "delivery_address.recipient_name",
+        "frequency",
+        "frequency_label",
+        "interval_weeks",
+        "weekday",
+        "day_of_month",
+        "start_date",
+        "end_date",
+        "paused_until",
+        "skip_date",
+        "active",
+        "created_by_id",
+        "created_at",
     ]
     show_columns = [*list_columns, "plan_label", "next_deliveries", "lines"]
     search_columns = ["company_id", "name", "frequency", "active", "start_date", "created_at"]
     base_order = ("created_at", "desc")
     add_model_schema = StandingOrderIn()
     edit_model_schema = StandingOrderUpdateIn()
-    add_columns = ["company_id", "name", "delivery_address_id", "frequency", "interval_weeks", "weekday",
-                   "day_of_month", "start_date", "end_date", "lines"]
-    edit_columns = ["name", "delivery_address_id", "frequency", "interval_weeks", "weekday", "day_of_month",
-                    "start_date", "end_date", "active", "lines"]
+    add_columns = [
+        "company_id",
+        "name",
+        "delivery_address_id",
+        "frequency",
+        "interval_weeks",
+        "weekday",
+        "day_of_month",
+        "start_date",
+        "end_date",
+        "lines",
+    ]
+    edit_columns = [
+        "name",
+        "delivery_address_id",
+        "frequency",
+        "interval_weeks",
+        "weekday",
+        "day_of_month",
+        "start_date",
+        "end_date",
+        "active",
+        "lines",
+    ]
     customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
 
     def _init_model_schemas(self) -> None:
@@ -148,8 +189,9 @@ class StandingOrderApi(PortalModelRestApi):
     def post_headless(self) -> Response:
         data, customer = self.new_body()
         company_id = current_tenant() if customer else data.pop("company_id")
-        item = self.commit(lambda: rules.create_standing_order(
-            db.session, current_actor(), company_id, _plan_input(data)))
+        item = self.commit(
+            lambda: rules.create_standing_order(db.session, current_actor(), company_id, _plan_input(data))
+        )
         return self.response(201, id=item.id, result=self._show(item))
 
     @safe
@@ -158,8 +200,11 @@ class StandingOrderApi(PortalModelRestApi):
         body = self.json_body()
         self._drop_company(body, item.company_id)
         data = self.load_input(StandingOrderUpdateIn(), body)
-        item = self.commit(lambda: rules.update_standing_order(
-            db.session, item.id, current_actor(), _plan_input(data), provided=set(data)))
+        item = self.commit(
+            lambda: rules.update_standing_order(
+                db.session, item.id, current_actor(), _plan_input(data), provided=set(data)
+            )
+        )
         return self.response(200, id=item.id, result=self._show(item))
 
     @expose("/<int:pk>/pause", methods=["POST"])

@@ -15,6 +15,7 @@ Rules, once, for the HTML views and the REST API:
   password; the link expires (PASSWORD_LINK_HOURS) and works once (it is bound to the current
   password hash and stamp). A company always keeps at least one active customer admin.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -108,8 +109,11 @@ def password_problem(password: str, username: Optional[str]) -> Optional[str]:
 def hash_password(password: str) -> str:
     """Hashed like FAB's own password reset (same method and salt length settings)."""
     config = current_app.config
-    return generate_password_hash(password, method=config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-                                  salt_length=config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+    return generate_password_hash(
+        password,
+        method=config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+        salt_length=config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
+    )
 
 
 def _new_password_errors(password: str, confirm: str, username: Optional[str]) -> dict[str, str]:
@@ -159,8 +163,10 @@ def _clean_text(value: Any) -> str:
 
 def _contact_errors(first_name: str, last_name: str, email: str, phone: str) -> dict[str, str]:
     errors: dict[str, str] = {}
-    for field, value, missing in (("first_name", first_name, _("Skriv fornavnet.")),
-                                  ("last_name", last_name, _("Skriv etternavnet."))):
+    for field, value, missing in (
+        ("first_name", first_name, _("Skriv fornavnet.")),
+        ("last_name", last_name, _("Skriv etternavnet.")),
+    ):
         if not value:
             errors[field] = missing
         elif len(value) > 64:
@@ -184,8 +190,9 @@ def _taken(session: Session, column: Any, value: str, except_id: Optional[int] =
     return session.execute(stmt.execution_options(skip_tenant_scope=True)).first() is not None
 
 
-def update_contact(session: Session, actor: Actor, *, first_name: Any, last_name: Any, email: Any,
-                   phone: Any) -> PortalUser:
+def update_contact(
+    session: Session, actor: Actor, *, first_name: Any, last_name: Any, email: Any, phone: Any
+) -> PortalUser:
     """Min profil: the user's own name, e-mail and phone (username, company and roles are not theirs to change)."""
     user = _own_user(session, actor)
     first, last = _clean_text(first_name), _clean_text(last_name)
@@ -252,8 +259,9 @@ def user_for_link(session: Session, token: str) -> PortalUser:
     if not isinstance(data, dict) or not isinstance(data.get("u"), int):
         raise PasswordLinkInvalid(str(MSG_LINK_INVALID))
     # The link, not a login, says who this is: read past the tenancy scope.
-    user = session.execute(select(PortalUser).where(PortalUser.id == data["u"])
-                           .execution_options(skip_tenant_scope=True)).scalar_one_or_none()
+    user = session.execute(
+        select(PortalUser).where(PortalUser.id == data["u"]).execution_options(skip_tenant_scope=True)
+    ).scalar_one_or_none()
     if user is None or not user.active or data.get("f") != _fingerprint(user):
         raise PasswordLinkInvalid(str(MSG_LINK_USED))
     return user
@@ -275,9 +283,16 @@ def _queue_password_mail(session: Session, user: PortalUser, welcome: bool) -> M
     """The welcome mail of a new user, or a new link (app/templates/mail/user_welcome.txt, password_link.txt)."""
     kind = "user_welcome" if welcome else "password_link"
     return queue_template_mail(
-        session, kind=kind, to=user.email, template=kind, link=password_link(user),
-        name=f"{user.first_name} {user.last_name}".strip(), username=user.username, hours=link_hours(),
-        company=user.company.name if user.company is not None else "Kundeportal")
+        session,
+        kind=kind,
+        to=user.email,
+        template=kind,
+        link=password_link(user),
+        name=f"{user.first_name} {user.last_name}".strip(),
+        username=user.username,
+        hours=link_hours(),
+        company=user.company.name if user.company is not None else "Kundeportal",
+    )
 
 
 # --- managing a company's users -----------------------------------------------------------------
@@ -328,9 +343,19 @@ def company_by_customer_number(session: Session, number: Any) -> Optional[int]:
     return company_id
 
 
-def create_user(session: Session, actor: Actor, *, first_name: Any, last_name: Any, email: Any, username: Any,
-                role: Any = CUSTOMER_USER, phone: Any = None, company_id: Optional[int] = None,
-                customer_number: Any = None) -> tuple[PortalUser, MailOutbox]:
+def create_user(
+    session: Session,
+    actor: Actor,
+    *,
+    first_name: Any,
+    last_name: Any,
+    email: Any,
+    username: Any,
+    role: Any = CUSTOMER_USER,
+    phone: Any = None,
+    company_id: Optional[int] = None,
+    customer_number: Any = None,
+) -> tuple[PortalUser, MailOutbox]:
     """A new user with a welcome mail (set-password link) in the outbox, in the caller's transaction.
 
     Customer admins create users of their own company only (`company_id` is theirs; naming
@@ -355,8 +380,9 @@ def create_user(session: Session, actor: Actor, *, first_name: Any, last_name: A
     if not login:
         errors["username"] = _("Skriv et brukernavn.")
     elif not _USERNAME.match(login):
-        errors["username"] = _("Brukernavnet kan ha 3–64 tegn: bokstaver a–z, tall, punktum, bindestrek, "
-                               "understrek og @.")
+        errors["username"] = _(
+            "Brukernavnet kan ha 3–64 tegn: bokstaver a–z, tall, punktum, bindestrek, understrek og @."
+        )
     elif _taken(session, PortalUser.username, login):
         errors["username"] = _("Brukernavnet er allerede i bruk. Velg et annet.")
     if "email" not in errors and _taken(session, PortalUser.email, mail):
@@ -375,10 +401,18 @@ def create_user(session: Session, actor: Actor, *, first_name: Any, last_name: A
     if errors:
         raise ValidationFailed(errors)
 
-    user = PortalUser(first_name=first, last_name=last, email=mail, username=login, phone=tel or None,
-                      company=company, active=True, newsletter=False,
-                      # Nobody knows this password: the user chooses one from the welcome mail.
-                      password=hash_password(secrets.token_urlsafe(32)))
+    user = PortalUser(
+        first_name=first,
+        last_name=last,
+        email=mail,
+        username=login,
+        phone=tel or None,
+        company=company,
+        active=True,
+        newsletter=False,
+        # Nobody knows this password: the user chooses one from the welcome mail.
+        password=hash_password(secrets.token_urlsafe(32)),
+    )
     user.roles = [_role(session, role_name)]
     session.add(user)
     session.flush()
@@ -407,9 +441,11 @@ def other_active_admins(session: Session, company_id: int, user_id: Optional[int
     """Active customer admins of the company other than `user_id`. Locks the company row first
     (PostgreSQL), so two admins demoting each other at once cannot both succeed."""
     session.execute(select(Company.id).where(Company.id == company_id).with_for_update())
-    stmt = (select(func.count(PortalUser.id)).join(PortalUser.roles)
-            .where(Role.name == CUSTOMER_ADMIN, PortalUser.company_id == company_id,
-                   PortalUser.active.is_(True)))
+    stmt = (
+        select(func.count(PortalUser.id))
+        .join(PortalUser.roles)
+        .where(Role.name == CUSTOMER_ADMIN, PortalUser.company_id == company_id, PortalUser.active.is_(True))
+    )
     if user_id is not None:
         stmt = stmt.where(PortalUser.id != user_id)
     return int(session.scalar(stmt) or 0)
@@ -487,8 +523,7 @@ def check_user_edit(session: Session, user: PortalUser) -> None:
     old_roles = _role_names([*roles_hist.unchanged, *roles_hist.deleted])
     if not (was_active and old_company is not None and CUSTOMER_ADMIN in old_roles):
         return
-    still_admin = (user.active and user.company is old_company
-                   and CUSTOMER_ADMIN in _role_names(user.roles or []))
+    still_admin = user.active and user.company is old_company and CUSTOMER_ADMIN in _role_names(user.roles or [])
     if not still_admin and other_active_admins(session, old_company.id, user.id) == 0:
         raise NotAllowed(str(MSG_LAST_ADMIN))
 
@@ -504,7 +539,10 @@ def _before(state: Any, key: str) -> Any:
 
 def company_admins(session: Session, company_id: int) -> list[PortalUser]:
     """The active customer admins of a company (shown to its users on Min profil)."""
-    stmt = (select(PortalUser).join(PortalUser.roles)
-            .where(Role.name == CUSTOMER_ADMIN, PortalUser.company_id == company_id, PortalUser.active.is_(True))
-            .order_by(PortalUser.last_name, PortalUser.first_name))
+    stmt = (
+        select(PortalUser)
+        .join(PortalUser.roles)
+        .where(Role.name == CUSTOMER_ADMIN, PortalUser.company_id == company_id, PortalUser.active.is_(True))
+        .order_by(PortalUser.last_name, PortalUser.first_name)
+    )
     return list(session.scalars(stmt))

@@ -1,4 +1,5 @@
 """Who is acting: the domain needs the user's id, name, company and roles, not a Flask request."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,6 +4,7 @@ Exposure (credit) = totals incl. VAT of the company's other orders not yet invoi
 processing, shipped, partially delivered) + unpaid invoices of orders no longer open (so an
 order's amount is never counted twice).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -86,16 +87,20 @@ def producibility(session: Session, order_ids: Sequence[int]) -> dict[int, Produ
     if not order_ids:
         return result
     rows = session.execute(
-        select(OrderLine, Product).join(Product, Product.id == OrderLine.product_id)
-        .where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.order_id, OrderLine.line_no)
+        select(OrderLine, Product)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(OrderLine.order_id.in_(order_ids))
+        .order_by(OrderLine.order_id, OrderLine.line_no)
     ).all()
     for line, product in rows:
         problems = configuration_errors(product, line)
         if problems:
             entry = result[line.order_id]
             entry.ok = False
-            entry.problems.extend(_("Linje %(line)s (%(product)s): %(problem)s", line=line.line_no,
-                                    product=product.name, problem=problem) for problem in problems.values())
+            entry.problems.extend(
+                _("Linje %(line)s (%(product)s): %(problem)s", line=line.line_no, product=product.name, problem=problem)
+                for problem in problems.values()
+            )
     return result
 
 
@@ -107,16 +112,21 @@ def exposure_by_company(session: Session, company_ids: Iterable[int]) -> dict[in
     company_ids = set(company_ids)
     if not company_ids:
         return {}
-    open_sum = dict(session.execute(
-        select(Order.company_id, func.coalesce(func.sum(Order.total_ex_vat + Order.total_vat), 0))
-        .where(Order.company_id.in_(company_ids), Order.status.in_(OPEN)).group_by(Order.company_id)
-    ).all())
-    unpaid = dict(session.execute(
-        select(Invoice.company_id, func.coalesce(func.sum(Invoice.amount), 0))
-        .join(Order, Order.id == Invoice.order_id)
-        .where(Invoice.company_id.in_(company_ids), Invoice.paid.is_(False), Order.status.not_in(OPEN))
-        .group_by(Invoice.company_id)
-    ).all())
+    open_sum = dict(
+        session.execute(
+            select(Order.company_id, func.coalesce(func.sum(Order.total_ex_vat + Order.total_vat), 0))
+            .where(Order.company_id.in_(company_ids), Order.status.in_(OPEN))
+            .group_by(Order.company_id)
+        ).all()
+    )
+    unpaid = dict(
+        session.execute(
+            select(Invoice.company_id, func.coalesce(func.sum(Invoice.amount), 0))
+            .join(Order, Order.id == Invoice.order_id)
+            .where(Invoice.company_id.in_(company_ids), Invoice.paid.is_(False), Order.status.not_in(OPEN))
+            .group_by(Invoice.company_id)
+        ).all()
+    )
     return {cid: Decimal(open_sum.get(cid, 0)) + Decimal(unpaid.get(cid, 0)) for cid in company_ids}
 
 
@@ -133,20 +143,24 @@ def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
         this = o.total_inc_vat
         own = this if o.status in OPEN else Decimal("0")  # the order itself is not its own exposure
         exposure = exposures[o.company_id] - own
-        checks[o.id] = Credit(limit=Decimal(limits[o.company_id]), exposure=exposure.quantize(Decimal("0.01")),
-                              this_order=this)
+        checks[o.id] = Credit(
+            limit=Decimal(limits[o.company_id]), exposure=exposure.quantize(Decimal("0.01")), this_order=this
+        )
     return checks
 
 
-def approval_queue(session: Session, *, page: int = 0, page_size: int = 25,
-                   now: Optional[dt.datetime] = None) -> tuple[list[QueueRow], int]:
+def approval_queue(
+    session: Session, *, page: int = 0, page_size: int = 25, now: Optional[dt.datetime] = None
+) -> tuple[list[QueueRow], int]:
     """Pending orders oldest first with both checks; a fixed number of queries per page."""
     now = now or utcnow()
     base = select(Order).where(Order.status == PENDING_APPROVAL)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     orders = session.scalars(
         base.options(joinedload(Order.company), joinedload(Order.created_by))
-        .order_by(Order.created_at, Order.id).limit(page_size).offset(page * page_size)
+        .order_by(Order.created_at, Order.id)
+        .limit(page_size)
+        .offset(page * page_size)
     ).all()
     ids = [o.id for o in orders]
     prod = producibility(session, ids)
@@ -168,8 +182,7 @@ def awaits_decision(order: Order) -> bool:
 def _load_pending(session: Session, order_id: int) -> Order:
     order = get_order(session, order_id)
     if not awaits_decision(order):
-        raise AlreadyHandled(_("Ordren er allerede behandlet (status: %(status)s).",
-                               status=order_status(order.status)))
+        raise AlreadyHandled(_("Ordren er allerede behandlet (status: %(status)s).", status=order_status(order.status)))
     return order
 
 
@@ -216,5 +229,12 @@ def _decision_mail(session: Session, order: Order, approved: bool, reason: Optio
     if creator is None or not creator.email:
         return
     kind = "order_approved" if approved else "order_rejected"
-    queue_template_mail(session, kind=kind, to=creator.email, template=kind,
-                        link=portal_link(f"/orderview/show/{order.id}"), order=order, reason=reason)
+    queue_template_mail(
+        session,
+        kind=kind,
+        to=creator.email,
+        template=kind,
+        link=portal_link(f"/orderview/show/{order.id}"),
+        order=order,
+        reason=reason,
+    )

@@ -3,6 +3,7 @@
 Consumption = the ex. VAT totals of orders placed in the current period by the budget's user (or
 by anyone in the company when the budget has no user), cancelled and rejected orders excluded.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -75,18 +76,17 @@ def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> di
         return {}
     totals: dict[int, Decimal] = {}
     conditions = [(b.id, and_(*_whose(b), *_placed(*period_bounds(b.period, day)))) for b in budgets]
-    columns = [func.coalesce(func.sum(case((cond, Order.total_ex_vat), else_=literal(0))), 0).label(f"b{bid}")
-               for bid, cond in conditions]
-    row = session.execute(
-        select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}))
-    ).one()
+    columns = [
+        func.coalesce(func.sum(case((cond, Order.total_ex_vat), else_=literal(0))), 0).label(f"b{bid}")
+        for bid, cond in conditions
+    ]
+    row = session.execute(select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}))).one()
     for (bid, _), value in zip(conditions, row):
         totals[bid] = Decimal(value or 0).quantize(Decimal("0.01"))
     return totals
 
 
-def applicable_budgets(session: Session, company_id: int, user_id: Optional[int],
-                       lock: bool = False) -> list[Budget]:
+def applicable_budgets(session: Session, company_id: int, user_id: Optional[int], lock: bool = False) -> list[Budget]:
     """The active budgets an order by `user_id` counts against. `lock`: hold the budget rows
     (FOR UPDATE, in id order against deadlocks) until the transaction ends, so orders against the
     same budget are judged one after the other, each seeing the ones committed before it."""
@@ -116,13 +116,17 @@ def apply_budgets(session: Session, order: Order) -> list[Budget]:
 def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) -> None:
     start, _ = period_bounds(budget.period, day)
     admins = session.scalars(
-        select(PortalUser).where(PortalUser.company_id == budget.company_id, PortalUser.active.is_(True),
-                                 PortalUser.roles.any(name=CUSTOMER_ADMIN))
+        select(PortalUser).where(
+            PortalUser.company_id == budget.company_id,
+            PortalUser.active.is_(True),
+            PortalUser.roles.any(name=CUSTOMER_ADMIN),
+        )
     ).all()
     user = budget.user if budget.user_id else None
     # The dashboard at this budget and period (customer admins may open it).
-    link = portal_link(f"/bruksgrense/oversikt/?periode={budget.period}"
-                       f"&p={period_key(budget.period, day)}&budsjett={budget.id}")
+    link = portal_link(
+        f"/bruksgrense/oversikt/?periode={budget.period}&p={period_key(budget.period, day)}&budsjett={budget.id}"
+    )
     for admin in admins:
         key = f"budget-exceeded:{budget.id}:{start.isoformat()}:{admin.id}"
         if session.scalar(select(MailOutbox.id).where(MailOutbox.dedupe_key == key)):
@@ -130,9 +134,18 @@ def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) 
         try:
             # A savepoint: a parallel order that already queued this mail must not undo our order.
             with session.begin_nested():
-                queue_template_mail(session, kind="budget_exceeded", to=admin.email, dedupe_key=key,
-                                    template="budget_exceeded", link=link, user=user, amount=budget.amount,
-                                    start=start, used=used)
+                queue_template_mail(
+                    session,
+                    kind="budget_exceeded",
+                    to=admin.email,
+                    dedupe_key=key,
+                    template="budget_exceeded",
+                    link=link,
+                    user=user,
+                    amount=budget.amount,
+                    start=start,
+                    used=used,
+                )
         except IntegrityError:
             continue
 
@@ -165,8 +178,17 @@ def budget_status(session: Session, actor, day: Optional[dt.date] = None) -> lis
         spent = used[b.id]
         ratio, level = usage_level(spent, b.amount)
         start, end = period_bounds(b.period, day)
-        result.append({"budget": b, "used": spent, "remaining": b.amount - spent, "ratio": ratio, "level": level,
-                       "start": start, "end": end - dt.timedelta(days=1)})
+        result.append(
+            {
+                "budget": b,
+                "used": spent,
+                "remaining": b.amount - spent,
+                "ratio": ratio,
+                "level": level,
+                "start": start,
+                "end": end - dt.timedelta(days=1),
+            }
+        )
     return result
 
 
@@ -226,8 +248,12 @@ def recent_periods(period: str, today: dt.date, count: int) -> list[tuple[str, s
 
 def company_budgets(session: Session, company_id: int, period: Optional[str] = None) -> list[Budget]:
     """The company's active budgets (of one period type), company-wide first, then by user name."""
-    stmt = (select(Budget).options(joinedload(Budget.user)).outerjoin(PortalUser, Budget.user_id == PortalUser.id)
-            .where(Budget.company_id == company_id, Budget.active.is_(True)))
+    stmt = (
+        select(Budget)
+        .options(joinedload(Budget.user))
+        .outerjoin(PortalUser, Budget.user_id == PortalUser.id)
+        .where(Budget.company_id == company_id, Budget.active.is_(True))
+    )
     if period is not None:
         stmt = stmt.where(Budget.period == period)
     stmt = stmt.order_by(Budget.user_id.is_not(None), PortalUser.first_name, PortalUser.last_name, Budget.id)
@@ -259,10 +285,21 @@ def cumulative(session: Session, budget: Budget, day: dt.date, today: dt.date) -
     days: list[tuple[dt.date, Decimal]] = []
     if until >= start:
         dates = [start + dt.timedelta(days=i) for i in range((until - start).days + 1)]
-        columns = [func.coalesce(func.sum(case((Order.created_at < oslo_midnight_utc(d + dt.timedelta(days=1)),
-                                                Order.total_ex_vat), else_=literal(0))), 0) for d in dates]
-        row = session.execute(select(*columns).where(
-            COUNTED, *_whose(budget), *_placed(start, until + dt.timedelta(days=1)))).one()
+        columns = [
+            func.coalesce(
+                func.sum(
+                    case(
+                        (Order.created_at < oslo_midnight_utc(d + dt.timedelta(days=1)), Order.total_ex_vat),
+                        else_=literal(0),
+                    )
+                ),
+                0,
+            )
+            for d in dates
+        ]
+        row = session.execute(
+            select(*columns).where(COUNTED, *_whose(budget), *_placed(start, until + dt.timedelta(days=1)))
+        ).one()
         days = [(d, Decimal(v or 0).quantize(Decimal("0.01"))) for d, v in zip(dates, row)]
     used = days[-1][1] if days else Decimal("0.00")
     forecast: list[tuple[dt.date, Decimal]] = []
@@ -272,5 +309,11 @@ def cumulative(session: Session, budget: Budget, day: dt.date, today: dt.date) -
         total_days = (last - start).days + 1
         forecast_total = (used / elapsed * total_days).quantize(Decimal("0.01"))
         forecast = [(today, used), (last, forecast_total)]
-    return {"start": start, "last": last, "days": days, "used": used, "forecast": forecast,
-            "forecast_total": forecast_total}
+    return {
+        "start": start,
+        "last": last,
+        "days": days,
+        "used": used,
+        "forecast": forecast,
+        "forecast_total": forecast_total,
+    }

@@ -1,4 +1,5 @@
 """Catalogue: what can be ordered, and the one check of an order, quote or standing-order line."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,8 +46,9 @@ def search_products(session: Session, term: str, limit: int = PRODUCT_SEARCH_LIM
     query = select(Product).where(Product.active.is_(True))
     if term:
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(or_(Product.sku.ilike(f"{escaped}%", escape="\\"),
-                                Product.name.ilike(f"%{escaped}%", escape="\\")))
+        query = query.where(
+            or_(Product.sku.ilike(f"{escaped}%", escape="\\"), Product.name.ilike(f"%{escaped}%", escape="\\"))
+        )
     return list(session.scalars(query.order_by(Product.name).limit(limit)))
 
 
@@ -71,8 +73,9 @@ def configuration_errors(product: Product, line: LineInput | OrderLine) -> dict[
         value = getattr(line, field)
         if low is None and high is None:
             if value is not None:
-                errors[field] = _("%(product)s har ikke valgbar %(what)s.", product=product.name,
-                                  what=str(label).lower())
+                errors[field] = _(
+                    "%(product)s har ikke valgbar %(what)s.", product=product.name, what=str(label).lower()
+                )
             continue
         if value is None:
             errors[field] = _("%(what)s må fylles ut for %(product)s.", what=label, product=product.name)
@@ -84,14 +87,20 @@ def configuration_errors(product: Product, line: LineInput | OrderLine) -> dict[
         allowed = variants.get(field) or []
         if not allowed:
             if value:
-                errors[field] = _("%(product)s har ikke valg av %(what)s.", product=product.name,
-                                  what=str(label).lower())
+                errors[field] = _(
+                    "%(product)s har ikke valg av %(what)s.", product=product.name, what=str(label).lower()
+                )
             continue
         if not value:
             errors[field] = _("Velg %(what)s for %(product)s.", what=str(label).lower(), product=product.name)
         elif value not in allowed:
-            errors[field] = _("%(what)s «%(value)s» finnes ikke for %(product)s. Velg en av: %(allowed)s",
-                              what=label, value=value, product=product.name, allowed=", ".join(allowed))
+            errors[field] = _(
+                "%(what)s «%(value)s» finnes ikke for %(product)s. Velg en av: %(allowed)s",
+                what=label,
+                value=value,
+                product=product.name,
+                allowed=", ".join(allowed),
+            )
     return errors
 
 

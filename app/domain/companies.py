@@ -1,4 +1,5 @@
 """Companies: new companies, company information (who may change what, the change log) and delivery addresses."""
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,16 @@ from app.models import (
 POSTAL_FIELDS = ("postal_street", "postal_code", "postal_city")
 # Every field customer service may change, in the order the change log lists them.
 SUPPLIER_FIELDS = (
-    "name", "org_number", "kind", "payment_terms", "credit_limit", "requires_approval",
-    *POSTAL_FIELDS, "email", "phone", "active",
+    "name",
+    "org_number",
+    "kind",
+    "payment_terms",
+    "credit_limit",
+    "requires_approval",
+    *POSTAL_FIELDS,
+    "email",
+    "phone",
+    "active",
 )
 # What a new company is made of: its customer number (fixed from then on) and the fields above.
 CREATE_FIELDS = ("customer_number", *SUPPLIER_FIELDS)
@@ -233,8 +242,7 @@ def _load(session: Session, company_id: Any, actor: Actor) -> Company:
     # FOR UPDATE (PostgreSQL): two people editing at once are logged in the order they commit,
     # each with the old value the other left; populate_existing drops values read earlier.
     company = session.execute(
-        select(Company).where(Company.id == company_id).with_for_update()
-        .execution_options(populate_existing=True)
+        select(Company).where(Company.id == company_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if company is None:
         raise NotFound(_("Fant ikke kundekontoen."))
@@ -291,30 +299,44 @@ def update_company(session: Session, company_id: Any, actor: Actor, changes: Map
             continue
         old = getattr(company, field)
         setattr(company, field, new_values[field])
-        entry = CompanyChange(company_id=company.id, at=now, actor_id=actor.id, actor_name=actor.name,
-                              field=field, old_value=stored_text(old), new_value=stored_text(new_values[field]))
+        entry = CompanyChange(
+            company_id=company.id,
+            at=now,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            field=field,
+            old_value=stored_text(old),
+            new_value=stored_text(new_values[field]),
+        )
         session.add(entry)
         logged.append(entry)
     session.flush()
     return logged
 
 
-def _postal_address_errors(company: Company, new_values: Mapping[str, Any], errors: Mapping[str, str]) -> dict[str, str]:
+def _postal_address_errors(
+    company: Company, new_values: Mapping[str, Any], errors: Mapping[str, str]
+) -> dict[str, str]:
     """A postal address is either left out entirely or complete (street, postal code and city)."""
     if not any(f in new_values for f in POSTAL_FIELDS):
         return {}
     result = {f: new_values[f] if f in new_values else getattr(company, f) for f in POSTAL_FIELDS}
     if not any(result.values()):
         return {}
-    return {f: _("Fyll ut hele postadressen: gateadresse, postnummer og poststed.")
-            for f, v in result.items() if not v and f not in errors}
+    return {
+        f: _("Fyll ut hele postadressen: gateadresse, postnummer og poststed.")
+        for f, v in result.items()
+        if not v and f not in errors
+    }
 
 
 def company_history(session: Session, company_id: int, limit: int = HISTORY_LIMIT) -> Sequence[CompanyChange]:
     """The latest changes of a company, newest first (one statement)."""
     return session.scalars(
-        select(CompanyChange).where(CompanyChange.company_id == company_id)
-        .order_by(CompanyChange.at.desc(), CompanyChange.id.desc()).limit(limit)
+        select(CompanyChange)
+        .where(CompanyChange.company_id == company_id)
+        .order_by(CompanyChange.at.desc(), CompanyChange.id.desc())
+        .limit(limit)
     ).all()
 
 
@@ -330,8 +352,17 @@ class HistoryRow:
 
 def history_rows(changes: Sequence[CompanyChange]) -> list[HistoryRow]:
     """Change log rows ready to show: field label and old/new values as people read them."""
-    return [HistoryRow(c.at, c.actor_name, c.field, field_label(c.field), display_value(c.field, c.old_value),
-                       display_value(c.field, c.new_value)) for c in changes]
+    return [
+        HistoryRow(
+            c.at,
+            c.actor_name,
+            c.field,
+            field_label(c.field),
+            display_value(c.field, c.old_value),
+            display_value(c.field, c.new_value),
+        )
+        for c in changes
+    ]
 
 
 # --- delivery addresses ---------------------------------------------------------------------
@@ -345,6 +376,7 @@ def delivery_address_error(session: Session, company_id: int, address_id: Option
     if not address.active:
         return _("Leveringsadressen er deaktivert. Velg en annen.")
     return None
+
 
 ADDRESS_TEXT_FIELDS = ("recipient_name", "street", "postal_code", "city")
 ADDRESS_FIELDS = (*ADDRESS_TEXT_FIELDS, "active")
@@ -411,20 +443,26 @@ def is_used(session: Session, address_id: int) -> bool:
 
 
 def _active_standing_order(session: Session, address_id: int) -> Optional[StandingOrder]:
-    return session.scalars(select(StandingOrder).where(
-        StandingOrder.delivery_address_id == address_id, StandingOrder.active.is_(True)).limit(1)).first()
+    return session.scalars(
+        select(StandingOrder)
+        .where(StandingOrder.delivery_address_id == address_id, StandingOrder.active.is_(True))
+        .limit(1)
+    ).first()
 
 
-def create_address(session: Session, actor: Actor, data: Mapping[str, Any],
-                   company_id: Any = None) -> DeliveryAddress:
+def create_address(session: Session, actor: Actor, data: Mapping[str, Any], company_id: Any = None) -> DeliveryAddress:
     """A new (active) address. Customers: always for their own company; staff name the company
     (an id of a company that exists; anything else is refused on `company_id`)."""
     _require_editor(actor)
     values = _clean_all(data, ADDRESS_TEXT_FIELDS)
     if actor.is_customer:
         company_id = actor.company_id
-    elif (not isinstance(company_id, int) or isinstance(company_id, bool) or not 0 < company_id <= MAX_ID
-          or session.get(Company, company_id) is None):
+    elif (
+        not isinstance(company_id, int)
+        or isinstance(company_id, bool)
+        or not 0 < company_id <= MAX_ID
+        or session.get(Company, company_id) is None
+    ):
         raise ValidationFailed({"company_id": _("Velg bedriften adressen hører til.")})
     address = DeliveryAddress(company_id=company_id, active=values.pop("active", True), **values)
     session.add(address)
@@ -447,8 +485,12 @@ def update_address(session: Session, address_id: Any, actor: Actor, changes: Map
     if changed.get("active") is False or (text_changes and changed.get("active", address.active) is False):
         _refuse_if_planned(session, address)
     if text_changes and is_used(session, address.id):
-        return _replace(session, address, {**{f: getattr(address, f) for f in ADDRESS_TEXT_FIELDS}, **text_changes},
-                        active=changed.get("active", address.active))
+        return _replace(
+            session,
+            address,
+            {**{f: getattr(address, f) for f in ADDRESS_TEXT_FIELDS}, **text_changes},
+            active=changed.get("active", address.active),
+        )
     for field, value in changed.items():
         setattr(address, field, value)
     session.flush()
@@ -458,8 +500,14 @@ def update_address(session: Session, address_id: Any, actor: Actor, changes: Map
 def _refuse_if_planned(session: Session, address: DeliveryAddress) -> None:
     planned = _active_standing_order(session, address.id)
     if planned is not None:
-        raise ValidationFailed({"active": _(
-            "Adressen brukes av den faste ordren «%(name)s». Velg en annen adresse der først.", name=planned.name)})
+        raise ValidationFailed(
+            {
+                "active": _(
+                    "Adressen brukes av den faste ordren «%(name)s». Velg en annen adresse der først.",
+                    name=planned.name,
+                )
+            }
+        )
 
 
 def _replace(session: Session, old: DeliveryAddress, values: Mapping[str, Any], active: bool) -> DeliveryAddress:

@@ -1,4 +1,5 @@
 """Errors a domain function raises; views and APIs map them to a page message or a status code."""
+
 from __future__ import annotations
 
 from typing import Any, TypeVar

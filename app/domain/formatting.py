@@ -7,6 +7,7 @@ symbols and month names) with our own patterns, so bokmål output is exactly the
 long-standing one. Inside a request the language is Flask-Babel's `get_locale()` (so
 `flask_babel.force_locale("nb")` pins it, e.g. for a Norwegian document or mail).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -72,8 +73,7 @@ def format_nok(value: Union[Decimal, int, float, None], with_unit: bool = True) 
         amount = abs(amount)  # never "-0,00"
     locale = _locale()
     if with_unit:
-        return format_currency(amount, "NOK", format=_pattern(locale, "money"), locale=locale,
-                               currency_digits=False)
+        return format_currency(amount, "NOK", format=_pattern(locale, "money"), locale=locale, currency_digits=False)
     return format_decimal(amount, format=_pattern(locale, "amount"), locale=locale)
 
 

@@ -9,6 +9,7 @@
   message in a closed inquiry.
 * Customer service's queue: open first, then answered, then closed; oldest first in each.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -64,9 +65,15 @@ def get_inquiry(session: Session, inquiry_id: Any) -> Inquiry:
     return get_visible(session, Inquiry, inquiry_id, _("Fant ikke henvendelsen."))
 
 
-def open_inquiry(session: Session, actor: Actor, subject: Any, message: Any, company_id: Optional[int] = None,
-                 channel: str = InquiryChannel.portal.value) -> Inquiry:
-    """"Ny henvendelse": the inquiry (status open) with its first message, or ValidationFailed."""
+def open_inquiry(
+    session: Session,
+    actor: Actor,
+    subject: Any,
+    message: Any,
+    company_id: Optional[int] = None,
+    channel: str = InquiryChannel.portal.value,
+) -> Inquiry:
+    """ "Ny henvendelse": the inquiry (status open) with its first message, or ValidationFailed."""
     if not may_write(actor):
         raise Forbidden(_("Du har ikke tilgang til å opprette henvendelser."))
     errors: dict[str, str] = {}
@@ -92,11 +99,24 @@ def open_inquiry(session: Session, actor: Actor, subject: Any, message: Any, com
     if errors:
         raise ValidationFailed(errors)
     now = utcnow()
-    inquiry = Inquiry(company_id=company_id, subject=values["subject"], channel=channel, status=OPEN,
-                      created_by_id=actor.id, created_at=now)
-    inquiry.messages.append(InquiryMessage(company_id=company_id, author_id=actor.id, author_name=actor.name,
-                                           from_supplier=not actor.is_customer, body=values["message"],
-                                           created_at=now))
+    inquiry = Inquiry(
+        company_id=company_id,
+        subject=values["subject"],
+        channel=channel,
+        status=OPEN,
+        created_by_id=actor.id,
+        created_at=now,
+    )
+    inquiry.messages.append(
+        InquiryMessage(
+            company_id=company_id,
+            author_id=actor.id,
+            author_name=actor.name,
+            from_supplier=not actor.is_customer,
+            body=values["message"],
+            created_at=now,
+        )
+    )
     session.add(inquiry)
     session.flush()
     return inquiry
@@ -105,8 +125,10 @@ def open_inquiry(session: Session, actor: Actor, subject: Any, message: Any, com
 def _move(session: Session, inquiry: Inquiry, to_status: str) -> bool:
     """Conditional UPDATE: only an inquiry that is not closed changes (False: it was closed)."""
     result = session.execute(
-        update(Inquiry).where(Inquiry.id == inquiry.id, Inquiry.status != CLOSED)
-        .values(status=to_status).execution_options(synchronize_session=False)
+        update(Inquiry)
+        .where(Inquiry.id == inquiry.id, Inquiry.status != CLOSED)
+        .values(status=to_status)
+        .execution_options(synchronize_session=False)
     )
     session.expire(inquiry, ["status"])
     return result.rowcount == 1
@@ -125,8 +147,15 @@ def add_message(session: Session, inquiry_id: Any, actor: Actor, body: Any) -> I
     from_supplier = not actor.is_customer
     if not _move(session, inquiry, ANSWERED if from_supplier else OPEN):
         raise NotAllowed(_("Henvendelsen er lukket. Opprett en ny henvendelse."))
-    message = InquiryMessage(inquiry_id=inquiry.id, company_id=inquiry.company_id, author_id=actor.id,
-                             author_name=actor.name, from_supplier=from_supplier, body=text, created_at=utcnow())
+    message = InquiryMessage(
+        inquiry_id=inquiry.id,
+        company_id=inquiry.company_id,
+        author_id=actor.id,
+        author_name=actor.name,
+        from_supplier=from_supplier,
+        body=text,
+        created_at=utcnow(),
+    )
     session.add(message)
     if from_supplier:
         _answer_mail(session, inquiry, text)
@@ -143,8 +172,15 @@ def _answer_mail(session: Session, inquiry: Inquiry, answer: str) -> None:
         to = company.email if company is not None else None
     if not to:
         return
-    queue_template_mail(session, kind="inquiry_answered", to=to, template="inquiry_answered",
-                        link=portal_link(f"/inquiryview/show/{inquiry.id}"), inquiry=inquiry, answer=answer)
+    queue_template_mail(
+        session,
+        kind="inquiry_answered",
+        to=to,
+        template="inquiry_answered",
+        link=portal_link(f"/inquiryview/show/{inquiry.id}"),
+        inquiry=inquiry,
+        answer=answer,
+    )
 
 
 def close_inquiry(session: Session, inquiry_id: Any, actor: Actor) -> Inquiry:

@@ -4,6 +4,7 @@ The database keeps stable English codes (models.py enums); people read these lab
 a `lazy_gettext` string written in bokmål, so the English catalogue can translate it and the
 language is chosen when the label is shown, not when this module is imported.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional

@@ -1,5 +1,6 @@
 """The order lifecycle: the state table (who may move an order from where to where), the status
 groups derived from it, order numbers, and status changes with their history."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,8 +57,9 @@ MOVES: dict[str, Move] = {
     # Customers cancel their own orders on the day they placed them (orders/actions.py).
     "cancel": Move((PENDING_APPROVAL, PROCESSING), (CANCELLED,), (*CUSTOMER_SERVICE, *CUSTOMER_ROLES), voids=True),
     "ship": Move((PROCESSING, PARTIALLY_DELIVERED), (PARTIALLY_DELIVERED, SHIPPED, INVOICED), CUSTOMER_SERVICE),
-    "invoice": Move((PROCESSING, PARTIALLY_DELIVERED, SHIPPED), (PARTIALLY_DELIVERED, SHIPPED, INVOICED),
-                    CUSTOMER_SERVICE),
+    "invoice": Move(
+        (PROCESSING, PARTIALLY_DELIVERED, SHIPPED), (PARTIALLY_DELIVERED, SHIPPED, INVOICED), CUSTOMER_SERVICE
+    ),
 }
 
 # Status groups, derived from the table.
@@ -84,22 +86,44 @@ def assign_number(obj: Order, session: Session, prefix: str = "", base: int = 10
     obj.number = f"{prefix}{base + obj.id}"
 
 
-def record_event(session: Session, order: Order, actor: Actor, from_status: Optional[str], to_status: str,
-                 reason: Any = None, at: Optional[dt.datetime] = None) -> OrderEvent:
+def record_event(
+    session: Session,
+    order: Order,
+    actor: Actor,
+    from_status: Optional[str],
+    to_status: str,
+    reason: Any = None,
+    at: Optional[dt.datetime] = None,
+) -> OrderEvent:
     """Add a step to the order's history. A fixed reason (a lazy text) is stored in bokmål, whatever
     the language of the page it was made on: the history is read by the customer and by us."""
     if reason is not None:
         with force_locale("nb"):
             reason = str(reason)
-    event = OrderEvent(order_id=order.id, company_id=order.company_id, actor_id=actor.id,
-                       actor_name=actor.name, from_status=from_status, to_status=to_status,
-                       reason=reason, at=at or utcnow())
+    event = OrderEvent(
+        order_id=order.id,
+        company_id=order.company_id,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        at=at or utcnow(),
+    )
     session.add(event)
     return event
 
 
-def change_status(session: Session, order: Order, actor: Actor, move: str, to_status: str,
-                  reason: Any = None, extra_where: Sequence = (), sources: Sequence[str] = ()) -> bool:
+def change_status(
+    session: Session,
+    order: Order,
+    actor: Actor,
+    move: str,
+    to_status: str,
+    reason: Any = None,
+    extra_where: Sequence = (),
+    sources: Sequence[str] = (),
+) -> bool:
     """Make the table's `move` as a conditional UPDATE: the order moves only if it is still in one
     of the move's sources (or the narrower `sources`).
 

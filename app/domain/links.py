@@ -1,4 +1,5 @@
 """Absolute links into the portal for mails (the base URL comes from PORTAL_BASE_URL)."""
+
 from __future__ import annotations
 
 import os

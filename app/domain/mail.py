@@ -1,4 +1,5 @@
 """Mail: queue a mail in the outbox (in the caller's transaction) and deliver the outbox with retries."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,28 +18,46 @@ from sqlalchemy.orm import Session
 from app.models import MailOutbox, utcnow
 
 
-def queue_mail(session: Session, *, kind: str, to: str, subject: str, text: str,
-               link: Optional[str] = None, dedupe_key: Optional[str] = None) -> MailOutbox:
+def queue_mail(
+    session: Session,
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    text: str,
+    link: Optional[str] = None,
+    dedupe_key: Optional[str] = None,
+) -> MailOutbox:
     """Add one mail to the outbox (plain text and a simple HTML version with the link)."""
     body_text = text if not link else f"{text}\n\n{link}"
     paragraphs = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
     body_html = paragraphs + (f'<p><a href="{escape(link)}">{escape(link)}</a></p>' if link else "")
-    mail = MailOutbox(kind=kind, to_address=to, subject=subject, body_text=body_text,
-                      body_html=body_html, dedupe_key=dedupe_key)
+    mail = MailOutbox(
+        kind=kind, to_address=to, subject=subject, body_text=body_text, body_html=body_html, dedupe_key=dedupe_key
+    )
     session.add(mail)
     return mail
 
 
-def queue_template_mail(session: Session, *, kind: str, to: str, template: str, link: Optional[str] = None,
-                        dedupe_key: Optional[str] = None, **context: Any) -> MailOutbox:
+def queue_template_mail(
+    session: Session,
+    *,
+    kind: str,
+    to: str,
+    template: str,
+    link: Optional[str] = None,
+    dedupe_key: Optional[str] = None,
+    **context: Any,
+) -> MailOutbox:
     """Render app/templates/mail/<template>.txt and queue it. The template's first line is the
     subject, the rest the text (paragraphs apart by a blank line); `link` is added below it."""
     # Mail is written in bokmål whatever language the sender's page is in (amounts, dates too).
     with force_locale("nb"):
         rendered = current_app.jinja_env.get_template(f"mail/{template}.txt").render(link=link, **context)
     subject, _newline, text = rendered.strip().partition("\n")
-    return queue_mail(session, kind=kind, to=to, subject=subject.strip(), text=text.strip(), link=link,
-                      dedupe_key=dedupe_key)
+    return queue_mail(
+        session, kind=kind, to=to, subject=subject.strip(), text=text.strip(), link=link, dedupe_key=dedupe_key
+    )
 
 
 LEASE = dt.timedelta(minutes=10)
@@ -85,8 +104,9 @@ def _due(now: dt.datetime, include_waiting: bool) -> Any:
     return MailOutbox.sent_at.is_(None) & condition
 
 
-def claim(session: Session, now: dt.datetime, include_waiting: bool = False, after_id: int = 0,
-          limit: int = BATCH_SIZE) -> list[int]:
+def claim(
+    session: Session, now: dt.datetime, include_waiting: bool = False, after_id: int = 0, limit: int = BATCH_SIZE
+) -> list[int]:
     """Claim up to `limit` due rows with an id above `after_id`, in a transaction of its own.
 
     Returns the claimed ids (ascending). The session must have no transaction of its own pending.
@@ -95,18 +115,29 @@ def claim(session: Session, now: dt.datetime, include_waiting: bool = False, aft
     due = _due(now, include_waiting) & (MailOutbox.id > after_id)
     lease = {"next_attempt_at": now + LEASE, "attempts": MailOutbox.attempts + 1, "last_error": None}
     if session.get_bind().dialect.name == "postgresql":
-        ids = list(session.scalars(select(MailOutbox.id).where(due).order_by(MailOutbox.id).limit(limit)
-                                   .with_for_update(skip_locked=True)))
+        ids = list(
+            session.scalars(
+                select(MailOutbox.id).where(due).order_by(MailOutbox.id).limit(limit).with_for_update(skip_locked=True)
+            )
+        )
         if ids:
-            session.execute(update(MailOutbox).where(MailOutbox.id.in_(ids)).values(**lease)
-                            .execution_options(synchronize_session=False))
+            session.execute(
+                update(MailOutbox)
+                .where(MailOutbox.id.in_(ids))
+                .values(**lease)
+                .execution_options(synchronize_session=False)
+            )
     else:
         candidates = list(session.scalars(select(MailOutbox.id).where(due).order_by(MailOutbox.id).limit(limit)))
         ids = []
         for mail_id in candidates:
             # Compare-and-set: only the sender whose UPDATE still finds the row due gets it.
-            result = session.execute(update(MailOutbox).where(MailOutbox.id == mail_id, due).values(**lease)
-                                     .execution_options(synchronize_session=False))
+            result = session.execute(
+                update(MailOutbox)
+                .where(MailOutbox.id == mail_id, due)
+                .values(**lease)
+                .execution_options(synchronize_session=False)
+            )
             if result.rowcount == 1:
                 ids.append(mail_id)
     session.commit()
@@ -114,17 +145,24 @@ def claim(session: Session, now: dt.datetime, include_waiting: bool = False, aft
 
 
 def _mark_sent(session: Session, mail_id: int, now: dt.datetime) -> None:
-    session.execute(update(MailOutbox).where(MailOutbox.id == mail_id, MailOutbox.sent_at.is_(None))
-                    .values(sent_at=now, last_error=None).execution_options(synchronize_session=False))
+    session.execute(
+        update(MailOutbox)
+        .where(MailOutbox.id == mail_id, MailOutbox.sent_at.is_(None))
+        .values(sent_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
 
 
 def _mark_failed(session: Session, mail_ids: list[int], error: str, now: dt.datetime) -> None:
     """Back to waiting: the next attempt after a backoff that grows with the attempts so far."""
     for row in session.execute(select(MailOutbox.id, MailOutbox.attempts).where(MailOutbox.id.in_(mail_ids))):
-        session.execute(update(MailOutbox).where(MailOutbox.id == row.id, MailOutbox.sent_at.is_(None))
-                        .values(last_error=error[:2000], next_attempt_at=now + backoff(row.attempts))
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(MailOutbox)
+            .where(MailOutbox.id == row.id, MailOutbox.sent_at.is_(None))
+            .values(last_error=error[:2000], next_attempt_at=now + backoff(row.attempts))
+            .execution_options(synchronize_session=False)
+        )
     session.commit()
 
 
@@ -147,14 +185,21 @@ class _TimedConnection(Connection):
 
 
 def _message(row: MailOutbox) -> Message:
-    return Message(subject=row.subject, recipients=[row.to_address], body=row.body_text,
-                   html=row.body_html or None, extra_headers={OUTBOX_HEADER: str(row.id)})
+    return Message(
+        subject=row.subject,
+        recipients=[row.to_address],
+        body=row.body_text,
+        html=row.body_html or None,
+        extra_headers={OUTBOX_HEADER: str(row.id)},
+    )
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = "; ".join(f"{addr}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
-                          for addr, (code, msg) in exc.recipients.items())
+        codes = "; ".join(
+            f"{addr}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
+            for addr, (code, msg) in exc.recipients.items()
+        )
         return f"Mottaker avvist: {codes}"
     if isinstance(exc, smtplib.SMTPResponseException):
         message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
@@ -162,8 +207,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-_OUTAGE = (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, smtplib.SMTPHeloError,
-           smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError, OSError)
+_OUTAGE = (
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPNotSupportedError,
+    OSError,
+)
 
 
 def _send_batch(session: Session, ids: list[int], report: DeliveryReport, clock: Callable[[], dt.datetime]) -> None:
@@ -196,9 +247,13 @@ def _send_batch(session: Session, ids: list[int], report: DeliveryReport, clock:
         raise SmtpUnavailable(error) from exc
 
 
-def deliver(session: Session, include_waiting: bool = False, now: Optional[dt.datetime] = None,
-            batch_size: int = BATCH_SIZE, progress: Optional[Callable[[DeliveryReport], None]] = None,
-            ) -> DeliveryReport:
+def deliver(
+    session: Session,
+    include_waiting: bool = False,
+    now: Optional[dt.datetime] = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Optional[Callable[[DeliveryReport], None]] = None,
+) -> DeliveryReport:
     """Send every due row of the outbox once (each row at most once per run). Needs an app context.
 
     `now` fixes the clock (tests); otherwise the real time is read for every step.

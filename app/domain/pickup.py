@@ -9,6 +9,7 @@
 UPDATE (`WHERE status IN (<allowed from>)`), so two people moving the same reservation at once
 cannot both win: the second is told what happened.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,8 +34,11 @@ from app.domain.validation import InvalidValue
 from app.models import PickupReservation, ReservationStatus, utcnow
 
 RESERVED, READY = ReservationStatus.reserved.value, ReservationStatus.ready.value
-COLLECTED, EXPIRED, CANCELLED = (ReservationStatus.collected.value, ReservationStatus.expired.value,
-                                 ReservationStatus.cancelled.value)
+COLLECTED, EXPIRED, CANCELLED = (
+    ReservationStatus.collected.value,
+    ReservationStatus.expired.value,
+    ReservationStatus.cancelled.value,
+)
 ACTIVE = (RESERVED, READY)
 FINISHED = (COLLECTED, EXPIRED, CANCELLED)
 FINISHED_LIMIT = 100
@@ -66,9 +70,14 @@ def validate_items(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not items:
         raise InvalidValue(NO_ITEMS)
     for entry in items:
-        if not (isinstance(entry, dict) and isinstance(entry.get("sku"), str) and entry["sku"].strip()
-                and isinstance(entry.get("quantity"), int) and not isinstance(entry["quantity"], bool)
-                and entry["quantity"] > 0):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("sku"), str)
+            and entry["sku"].strip()
+            and isinstance(entry.get("quantity"), int)
+            and not isinstance(entry["quantity"], bool)
+            and entry["quantity"] > 0
+        ):
             raise InvalidValue(BAD_ITEM)
     return items
 
@@ -101,13 +110,18 @@ def move(session: Session, reservation_id: Any, actor: Actor, to_status: str) ->
     result = session.execute(
         update(PickupReservation)
         .where(PickupReservation.id == reservation.id, PickupReservation.status.in_(sources))
-        .values(status=to_status).execution_options(synchronize_session=False)
+        .values(status=to_status)
+        .execution_options(synchronize_session=False)
     )
     session.expire(reservation, ["status"])
     if result.rowcount != 1:
         session.refresh(reservation, ["status"])
-        raise AlreadyHandled(_("Reservasjonen ble endret av noen andre i mellomtiden (nå: %(status)s).",
-                               status=labels.label(labels.RESERVATION_STATUS, reservation.status)))
+        raise AlreadyHandled(
+            _(
+                "Reservasjonen ble endret av noen andre i mellomtiden (nå: %(status)s).",
+                status=labels.label(labels.RESERVATION_STATUS, reservation.status),
+            )
+        )
     return reservation
 
 
@@ -142,11 +156,16 @@ def company_reservations(session: Session) -> tuple[Sequence[PickupReservation],
     """(active, finished) reservations the session may see: active by deadline, finished newest
     first (the latest FINISHED_LIMIT). Two statements, store loaded with each."""
     base = select(PickupReservation).options(joinedload(PickupReservation.store))
-    active = session.scalars(base.where(PickupReservation.status.in_(ACTIVE))
-                             .order_by(PickupReservation.pickup_deadline.asc(), PickupReservation.id)).all()
-    finished = session.scalars(base.where(PickupReservation.status.in_(FINISHED))
-                               .order_by(PickupReservation.created_at.desc(), PickupReservation.id.desc())
-                               .limit(FINISHED_LIMIT)).all()
+    active = session.scalars(
+        base.where(PickupReservation.status.in_(ACTIVE)).order_by(
+            PickupReservation.pickup_deadline.asc(), PickupReservation.id
+        )
+    ).all()
+    finished = session.scalars(
+        base.where(PickupReservation.status.in_(FINISHED))
+        .order_by(PickupReservation.created_at.desc(), PickupReservation.id.desc())
+        .limit(FINISHED_LIMIT)
+    ).all()
     return active, finished
 
 

@@ -4,6 +4,7 @@ customer's payment terms.
 VAT is computed per VAT rate on the sum of that rate's lines (as on a Norwegian invoice), rounded
 half up to whole øre, so the VAT on an invoice equals the VAT of the order it bills.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -75,8 +76,9 @@ def order_totals(lines: Iterable[Any]) -> Totals:
 def totals_of(breakdown: Iterable[VatAmount]) -> Totals:
     """The totals a VAT breakdown adds up to."""
     breakdown = list(breakdown)
-    return Totals(money(sum((v.base for v in breakdown), Decimal("0"))),
-                  money(sum((v.vat for v in breakdown), Decimal("0"))))
+    return Totals(
+        money(sum((v.base for v in breakdown), Decimal("0"))), money(sum((v.vat for v in breakdown), Decimal("0")))
+    )
 
 
 def is_invoice_customer(company: Optional[Company]) -> bool:

@@ -7,6 +7,7 @@ A quote may change (header and lines) only while it is a draft or sent (`EDITABL
 status: a sent quote past its date may still get a later valid-until date). Its lines carry the
 product's VAT rate and the catalogue price, unless a seller gives a special price.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -112,13 +113,21 @@ def unit_price(actor: Actor, product: Product, special: Optional[Decimal]) -> De
 
 
 def _line_values(actor: Actor, product: Product, line: LineInput) -> dict[str, Any]:
-    return {"product_id": product.id, "quantity": line.quantity, "vat_rate": product.vat_rate,
-            "unit_price": unit_price(actor, product, line.unit_price), "width": line.width, "depth": line.depth,
-            "fabric": line.fabric or None, "colour": line.colour or None}
+    return {
+        "product_id": product.id,
+        "quantity": line.quantity,
+        "vat_rate": product.vat_rate,
+        "unit_price": unit_price(actor, product, line.unit_price),
+        "width": line.width,
+        "depth": line.depth,
+        "fabric": line.fabric or None,
+        "colour": line.colour or None,
+    }
 
 
-def _checked_lines(session: Session, actor: Actor,
-                   lines: Sequence[LineInput]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+def _checked_lines(
+    session: Session, actor: Actor, lines: Sequence[LineInput]
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """The line check (app/domain/catalogue.py) and the price rule: errors keyed
     `lines[<i>].<field>`, and the values to store for each line that names a product."""
     errors, products = check_lines(session, lines)
@@ -151,8 +160,9 @@ def add_quote_line(session: Session, quote_id: Any, actor: Actor, line: LineInpu
     """A new last line of a draft or sent quote."""
     quote = get_quote(session, quote_id)
     require_changeable(quote)
-    row = QuoteLine(company_id=quote.company_id, line_no=next_line_no(session, quote),
-                    **_one_line(session, actor, line))
+    row = QuoteLine(
+        company_id=quote.company_id, line_no=next_line_no(session, quote), **_one_line(session, actor, line)
+    )
     quote.lines.append(row)
     session.flush()
     return row
@@ -188,10 +198,18 @@ def _valid_until_error(valid_until: Optional[dt.date], today: dt.date) -> Option
     return None
 
 
-def create_quote(session: Session, *, actor: Actor, company_id: int, valid_until: Optional[dt.date],
-                 lines: Sequence[LineInput], end_customer_ref: Optional[str] = None,
-                 delivery_address_id: Optional[int] = None, note: Optional[str] = None,
-                 today: Optional[dt.date] = None) -> Quote:
+def create_quote(
+    session: Session,
+    *,
+    actor: Actor,
+    company_id: int,
+    valid_until: Optional[dt.date],
+    lines: Sequence[LineInput],
+    end_customer_ref: Optional[str] = None,
+    delivery_address_id: Optional[int] = None,
+    note: Optional[str] = None,
+    today: Optional[dt.date] = None,
+) -> Quote:
     """The one way a quote comes to be: a draft with its lines, priced and numbered here."""
     if not actor.has_role(*QUOTE_AUTHORS):
         raise Forbidden(_("Du har ikke tilgang til å lage tilbud."))
@@ -212,18 +230,26 @@ def create_quote(session: Session, *, actor: Actor, company_id: int, valid_until
     errors.update(line_errors)
     if errors:
         raise ValidationFailed(errors)
-    quote = Quote(company_id=company_id, valid_until=valid_until, end_customer_ref=end_customer_ref or None,
-                  delivery_address_id=delivery_address_id, created_by_id=actor.id, note=note or None,
-                  status=QuoteStatus.draft.value)
-    quote.lines.extend(QuoteLine(company_id=company_id, line_no=no, **values)
-                       for no, values in enumerate(line_values, start=1))
+    quote = Quote(
+        company_id=company_id,
+        valid_until=valid_until,
+        end_customer_ref=end_customer_ref or None,
+        delivery_address_id=delivery_address_id,
+        created_by_id=actor.id,
+        note=note or None,
+        status=QuoteStatus.draft.value,
+    )
+    quote.lines.extend(
+        QuoteLine(company_id=company_id, line_no=no, **values) for no, values in enumerate(line_values, start=1)
+    )
     session.add(quote)
     number_quote(session, quote)
     return quote
 
 
-def update_quote(session: Session, quote_id: Any, actor: Actor, changes: Mapping[str, Any],
-                 today: Optional[dt.date] = None) -> Quote:
+def update_quote(
+    session: Session, quote_id: Any, actor: Actor, changes: Mapping[str, Any], today: Optional[dt.date] = None
+) -> Quote:
     """Change the header of a draft or sent quote: the HEADER_FIELDS present in `changes`."""
     quote = get_quote(session, quote_id)
     require_changeable(quote)
@@ -251,8 +277,12 @@ def update_quote(session: Session, quote_id: Any, actor: Actor, changes: Mapping
 
 
 def _move(session: Session, quote: Quote, allowed: Sequence[str], to: str) -> None:
-    done = session.execute(update(Quote).where(Quote.id == quote.id, Quote.status.in_(allowed))
-                           .values(status=to).execution_options(synchronize_session=False)).rowcount
+    done = session.execute(
+        update(Quote)
+        .where(Quote.id == quote.id, Quote.status.in_(allowed))
+        .values(status=to)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if done != 1:
         raise AlreadyHandled(CHANGED_MEANWHILE)
     session.expire(quote, ["status"])
@@ -274,15 +304,25 @@ def decline_quote(session: Session, quote_id: Any, actor: Actor, today: Optional
     return quote
 
 
-def convert_quote(session: Session, quote_id: Any, actor: Actor, *, delivery_address_id: Optional[int] = None,
-                  today: Optional[dt.date] = None) -> Order:
-    """"Bestill": the quote becomes an order with its prices frozen, channel `quote`, linked both ways."""
+def convert_quote(
+    session: Session,
+    quote_id: Any,
+    actor: Actor,
+    *,
+    delivery_address_id: Optional[int] = None,
+    today: Optional[dt.date] = None,
+) -> Order:
+    """ "Bestill": the quote becomes an order with its prices frozen, channel `quote`, linked both ways."""
     if not actor.has_role(*QUOTE_AUTHORS):
         raise Forbidden(_("Du har ikke tilgang til å bestille tilbud."))
     quote = get_quote(session, quote_id)
     if effective_status(quote, today) == QuoteStatus.expired.value:
-        raise NotAllowed(_("Tilbudet gikk ut %(date)s og kan ikke bestilles. Be selgeren om et nytt tilbud.",
-                           date=format_date(quote.valid_until)))
+        raise NotAllowed(
+            _(
+                "Tilbudet gikk ut %(date)s og kan ikke bestilles. Be selgeren om et nytt tilbud.",
+                date=format_date(quote.valid_until),
+            )
+        )
     if not is_open(quote, today):
         raise NotAllowed(_("Tilbudet er allerede bestilt eller avslått."))
     address_id = delivery_address_id or quote.delivery_address_id
@@ -290,8 +330,25 @@ def convert_quote(session: Session, quote_id: Any, actor: Actor, *, delivery_add
         raise ValidationFailed({"delivery_address_id": _("Velg leveringsadresse for ordren.")})
     # Claim the quote first: a second "Bestill" at the same moment finds it accepted and stops.
     _move(session, quote, EDITABLE, QuoteStatus.accepted.value)
-    lines = [LineInput(product_id=ln.product_id, quantity=ln.quantity, width=ln.width, depth=ln.depth,
-                       fabric=ln.fabric, colour=ln.colour, unit_price=ln.unit_price) for ln in quote.lines]
-    return place_order(session, actor=actor, company_id=quote.company_id, delivery_address_id=address_id,
-                       lines=lines, channel=OrderChannel.quote.value,
-                       customer_reference=quote.end_customer_ref, quote_id=quote.id)
+    lines = [
+        LineInput(
+            product_id=ln.product_id,
+            quantity=ln.quantity,
+            width=ln.width,
+            depth=ln.depth,
+            fabric=ln.fabric,
+            colour=ln.colour,
+            unit_price=ln.unit_price,
+        )
+        for ln in quote.lines
+    ]
+    return place_order(
+        session,
+        actor=actor,
+        company_id=quote.company_id,
+        delivery_address_id=address_id,
+        lines=lines,
+        channel=OrderChannel.quote.value,
+        customer_reference=quote.end_customer_ref,
+        quote_id=quote.id,
+    )

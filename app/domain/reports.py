@@ -28,6 +28,7 @@ How the numbers come out identical on both databases:
   exact integer, and the division happens here with Decimal.
 * Money sums are quantized to øre here (SQLite sums NUMERIC as floating point).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -118,8 +119,10 @@ def _buckets(period: Period, starts: Sequence[dt.date], key: Any) -> list[Bucket
     result = []
     for i, start in enumerate(starts):
         first = max(start, period.first)
-        last = min((starts[i + 1] if i + 1 < len(starts) else period.last + dt.timedelta(days=1))
-                   - dt.timedelta(days=1), period.last)
+        last = min(
+            (starts[i + 1] if i + 1 < len(starts) else period.last + dt.timedelta(days=1)) - dt.timedelta(days=1),
+            period.last,
+        )
         year, number = key(start)
         result.append(Bucket(i, first, last, year, number))
     return result
@@ -144,8 +147,9 @@ def bucket_case(column: Any, buckets: Sequence[Bucket]) -> ColumnElement[Any]:
     """The index of the bucket an instant falls in: CASE WHEN col < end0 THEN 0 WHEN col < end1 ...
 
     Only meaningful for rows inside the period (filter with `Period.contains`)."""
-    return case(*[(column < literal(b.end, UTCDateTime()), literal_column(str(b.index), Integer)) for b in buckets],
-                else_=None)
+    return case(
+        *[(column < literal(b.end, UTCDateTime()), literal_column(str(b.index), Integer)) for b in buckets], else_=None
+    )
 
 
 class epoch_seconds(FunctionElement):  # noqa: N801 - an SQL function name
@@ -197,16 +201,22 @@ class SalesReport:
 
 def sales_by_month(session: Session, period: Period) -> SalesReport:
     months = month_buckets(period)
-    rows = select(bucket_case(Order.created_at, months).label("bucket"), Order.channel,
-                  Order.total_ex_vat).where(Order.status.in_(SALES), period.contains(Order.created_at)
-                                            ).subquery("sales")
+    rows = (
+        select(bucket_case(Order.created_at, months).label("bucket"), Order.channel, Order.total_ex_vat)
+        .where(Order.status.in_(SALES), period.contains(Order.created_at))
+        .subquery("sales")
+    )
     result = session.execute(
-        select(rows.c.bucket, rows.c.channel, func.sum(rows.c.total_ex_vat), func.count())
-        .group_by(rows.c.bucket, rows.c.channel)
+        select(rows.c.bucket, rows.c.channel, func.sum(rows.c.total_ex_vat), func.count()).group_by(
+            rows.c.bucket, rows.c.channel
+        )
     ).all()
-    return SalesReport(period, months,
-                       amounts={(b, ch): _money(total) for b, ch, total, _n in result},
-                       counts={(b, ch): int(n) for b, ch, _total, n in result})
+    return SalesReport(
+        period,
+        months,
+        amounts={(b, ch): _money(total) for b, ch, total, _n in result},
+        counts={(b, ch): int(n) for b, ch, _total, n in result},
+    )
 
 
 # --- 2. orders per status -----------------------------------------------------------------------
@@ -225,16 +235,22 @@ class StatusReport:
 
 def status_report(session: Session, period: Period) -> StatusReport:
     weeks = week_buckets(period)
-    now = dict(session.execute(
-        select(Order.status, func.count()).where(period.contains(Order.created_at)).group_by(Order.status)
-    ).all())
-    events = select(bucket_case(OrderEvent.at, weeks).label("bucket"), OrderEvent.to_status) \
-        .where(period.contains(OrderEvent.at)).subquery("events")
+    now = dict(
+        session.execute(
+            select(Order.status, func.count()).where(period.contains(Order.created_at)).group_by(Order.status)
+        ).all()
+    )
+    events = (
+        select(bucket_case(OrderEvent.at, weeks).label("bucket"), OrderEvent.to_status)
+        .where(period.contains(OrderEvent.at))
+        .subquery("events")
+    )
     entered = session.execute(
         select(events.c.bucket, events.c.to_status, func.count()).group_by(events.c.bucket, events.c.to_status)
     ).all()
-    return StatusReport(period, weeks, now={s: int(n) for s, n in now.items()},
-                        entered={(b, s): int(n) for b, s, n in entered})
+    return StatusReport(
+        period, weeks, now={s: int(n) for s, n in now.items()}, entered={(b, s): int(n) for b, s, n in entered}
+    )
 
 
 # --- 3. approval lead time ----------------------------------------------------------------------
@@ -285,40 +301,70 @@ def approval_report(session: Session, period: Period, now: Optional[dt.datetime]
     now = now or utcnow()
     weeks = week_buckets(period)
     entry = aliased(OrderEvent)
-    entered_at = (select(func.max(entry.at))
-                  .where(entry.order_id == OrderEvent.order_id, entry.to_status == PENDING_APPROVAL,
-                         entry.at <= OrderEvent.at)
-                  .correlate(OrderEvent).scalar_subquery())
-    decisions = select(
-        OrderEvent.id, bucket_case(OrderEvent.at, weeks).label("bucket"), OrderEvent.to_status.label("outcome"),
-        OrderEvent.at.label("decided_at"), entered_at.label("entered_at"),
-    ).where(OrderEvent.from_status == PENDING_APPROVAL, OrderEvent.to_status.in_(DECISIONS),
-            period.contains(OrderEvent.at)).subquery("decisions")
-    durations = select(
-        decisions.c.id, decisions.c.bucket, decisions.c.outcome,
-        (epoch_seconds(decisions.c.decided_at) - epoch_seconds(decisions.c.entered_at)).label("secs"),
-    ).where(decisions.c.entered_at.is_not(None)).subquery("durations")
+    entered_at = (
+        select(func.max(entry.at))
+        .where(entry.order_id == OrderEvent.order_id, entry.to_status == PENDING_APPROVAL, entry.at <= OrderEvent.at)
+        .correlate(OrderEvent)
+        .scalar_subquery()
+    )
+    decisions = (
+        select(
+            OrderEvent.id,
+            bucket_case(OrderEvent.at, weeks).label("bucket"),
+            OrderEvent.to_status.label("outcome"),
+            OrderEvent.at.label("decided_at"),
+            entered_at.label("entered_at"),
+        )
+        .where(
+            OrderEvent.from_status == PENDING_APPROVAL,
+            OrderEvent.to_status.in_(DECISIONS),
+            period.contains(OrderEvent.at),
+        )
+        .subquery("decisions")
+    )
+    durations = (
+        select(
+            decisions.c.id,
+            decisions.c.bucket,
+            decisions.c.outcome,
+            (epoch_seconds(decisions.c.decided_at) - epoch_seconds(decisions.c.entered_at)).label("secs"),
+        )
+        .where(decisions.c.entered_at.is_not(None))
+        .subquery("durations")
+    )
     order = (durations.c.secs, durations.c.id)
     ranked = select(
-        durations.c.bucket, durations.c.outcome, durations.c.secs,
+        durations.c.bucket,
+        durations.c.outcome,
+        durations.c.secs,
         func.row_number().over(partition_by=durations.c.bucket, order_by=order).label("rn"),
         func.count().over(partition_by=durations.c.bucket).label("n"),
         func.lead(durations.c.secs).over(partition_by=durations.c.bucket, order_by=order).label("next_secs"),
     ).subquery("ranked")
     rows = session.execute(
-        select(ranked.c.bucket, func.count(),
-               func.sum(case((ranked.c.outcome == PROCESSING, 1), else_=0)),
-               func.sum(case((ranked.c.outcome == REJECTED, 1), else_=0)),
-               _percentile_times_q(ranked, (1, 2)), _percentile_times_q(ranked, (9, 10)))
-        .group_by(ranked.c.bucket)
+        select(
+            ranked.c.bucket,
+            func.count(),
+            func.sum(case((ranked.c.outcome == PROCESSING, 1), else_=0)),
+            func.sum(case((ranked.c.outcome == REJECTED, 1), else_=0)),
+            _percentile_times_q(ranked, (1, 2)),
+            _percentile_times_q(ranked, (9, 10)),
+        ).group_by(ranked.c.bucket)
     ).all()
     by_week = {b: (n, ok, no, med2, p90x10) for b, n, ok, no, med2, p90x10 in rows}
     result = []
     for week in weeks:  # one entry per week, not per order
         n, ok, no, med2, p90x10 = by_week.get(week.index, (0, 0, 0, None, None))
-        result.append(LeadTimeWeek(week, int(n), int(ok or 0), int(no or 0),
-                                   None if med2 is None else Decimal(int(med2)) / 2,
-                                   None if p90x10 is None else Decimal(int(p90x10)) / 10))
+        result.append(
+            LeadTimeWeek(
+                week,
+                int(n),
+                int(ok or 0),
+                int(no or 0),
+                None if med2 is None else Decimal(int(med2)) / 2,
+                None if p90x10 is None else Decimal(int(p90x10)) / 10,
+            )
+        )
     report = ApprovalReport(period, result, now=now)
     report.waiting, report.waiting_total = oldest_waiting(session)
     return report
@@ -327,19 +373,32 @@ def approval_report(session: Session, period: Period, now: Optional[dt.datetime]
 def oldest_waiting(session: Session, limit: int = OLDEST_WAITING) -> tuple[list[WaitingOrder], int]:
     """All orders pending approval *now*, whatever the period (a stuck order must not drop out of view),
     oldest first by their entry into pending approval; and how many there are."""
-    entered = (select(func.max(OrderEvent.at))
-               .where(OrderEvent.order_id == Order.id, OrderEvent.to_status == PENDING_APPROVAL)
-               .correlate(Order).scalar_subquery())
+    entered = (
+        select(func.max(OrderEvent.at))
+        .where(OrderEvent.order_id == Order.id, OrderEvent.to_status == PENDING_APPROVAL)
+        .correlate(Order)
+        .scalar_subquery()
+    )
     since = func.coalesce(entered, Order.created_at, type_=UTCDateTime())
     rows = session.execute(
-        select(Order.id, Order.number, Company.name, Company.customer_number, since.label("since"),
-               Order.total_ex_vat + Order.total_vat)
+        select(
+            Order.id,
+            Order.number,
+            Company.name,
+            Company.customer_number,
+            since.label("since"),
+            Order.total_ex_vat + Order.total_vat,
+        )
         .join(Company, Company.id == Order.company_id)
-        .where(Order.status == PENDING_APPROVAL).order_by(since, Order.id).limit(limit)
+        .where(Order.status == PENDING_APPROVAL)
+        .order_by(since, Order.id)
+        .limit(limit)
     ).all()
     total = session.scalar(select(func.count()).select_from(Order).where(Order.status == PENDING_APPROVAL)) or 0
-    return [WaitingOrder(oid, number, name, cno, since_at, _money(amount))
-            for oid, number, name, cno, since_at, amount in rows], int(total)
+    return [
+        WaitingOrder(oid, number, name, cno, since_at, _money(amount))
+        for oid, number, name, cno, since_at, amount in rows
+    ], int(total)
 
 
 # --- 4. top customers -----------------------------------------------------------------------------
@@ -359,16 +418,25 @@ class CustomerSales:
 def top_customers(session: Session, period: Period, limit: int = TOP_CUSTOMERS) -> list[CustomerSales]:
     sales = func.sum(Order.total_ex_vat)
     rows = session.execute(
-        select(Company.id, Company.name, Company.customer_number, Company.credit_limit, func.count(Order.id),
-               sales.label("sales"))
+        select(
+            Company.id,
+            Company.name,
+            Company.customer_number,
+            Company.credit_limit,
+            func.count(Order.id),
+            sales.label("sales"),
+        )
         .join(Company, Company.id == Order.company_id)
         .where(Order.status.in_(SALES), period.contains(Order.created_at))
         .group_by(Company.id, Company.name, Company.customer_number, Company.credit_limit)
-        .order_by(sales.desc(), Company.name, Company.id).limit(limit)
+        .order_by(sales.desc(), Company.name, Company.id)
+        .limit(limit)
     ).all()
     exposure = exposure_by_company(session, [r[0] for r in rows])
-    return [CustomerSales(cid, name, cno, int(n), _money(total), _money(limit_), _money(exposure[cid]))
-            for cid, name, cno, limit_, n, total in rows]
+    return [
+        CustomerSales(cid, name, cno, int(n), _money(total), _money(limit_), _money(exposure[cid]))
+        for cid, name, cno, limit_, n, total in rows
+    ]
 
 
 # --- 5. budget consumption ------------------------------------------------------------------------
@@ -411,19 +479,33 @@ def budget_report(session: Session, day: Optional[dt.date] = None) -> BudgetRepo
         select(Budget, Company.name, Company.customer_number, PortalUser.first_name, PortalUser.last_name)
         .join(Company, Company.id == Budget.company_id)
         .outerjoin(PortalUser, PortalUser.id == Budget.user_id)
-        .where(Budget.active.is_(True)).order_by(Company.name, Budget.id)
+        .where(Budget.active.is_(True))
+        .order_by(Company.name, Budget.id)
     ).all()
     budgets = [r[0] for r in rows]
     used: dict[int, Decimal] = {}
     for i in range(0, len(budgets), BUDGET_CHUNK):  # a few aggregate queries, not one per budget
-        used.update(consumption(session, budgets[i:i + BUDGET_CHUNK], day))
+        used.update(consumption(session, budgets[i : i + BUDGET_CHUNK], day))
     result = []
     for budget, company, cno, first_name, last_name in rows:
         spent = used[budget.id]
         ratio, level = usage_level(spent, budget.amount)
         start, end = period_bounds(budget.period, day)
         who = f"{first_name} {last_name}" if budget.user_id is not None else None
-        result.append(BudgetUse(budget.id, company, cno, who, budget.period, start, end - dt.timedelta(days=1),
-                                _money(budget.amount), spent, ratio, level))
+        result.append(
+            BudgetUse(
+                budget.id,
+                company,
+                cno,
+                who,
+                budget.period,
+                start,
+                end - dt.timedelta(days=1),
+                _money(budget.amount),
+                spent,
+                ratio,
+                level,
+            )
+        )
     result.sort(key=lambda r: (-r.ratio, r.company, r.budget_id))
     return BudgetReport(day, result)

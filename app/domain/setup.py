@@ -17,6 +17,7 @@ the same state is computed here and written with plain SQLAlchemy on FAB's model
   keeps whatever else it holds; every other role holds exactly its pairs from app/roles.py,
   plus menu access to the menu items of the views it may open.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -128,39 +129,44 @@ def _ensure_pairs(session: Session, pairs: set[Pair], view_names: Iterable[str])
     existing = {(perm, view): pv_id for pv_id, perm, view in _pair_rows(session)}
     missing = sorted(set(pairs) - set(existing))
     if missing:
-        session.execute(insert(PermissionView), [
-            {"permission_id": permissions[perm].id, "view_menu_id": view_menus[view].id} for perm, view in missing
-        ])
+        session.execute(
+            insert(PermissionView),
+            [{"permission_id": permissions[perm].id, "view_menu_id": view_menus[view].id} for perm, view in missing],
+        )
         existing = {(perm, view): pv_id for pv_id, perm, view in _pair_rows(session)}
     return existing
 
 
 def _pair_rows(session: Session) -> list[tuple[int, str, str]]:
-    return list(session.execute(
-        select(PermissionView.id, Permission.name, ViewMenu.name)
-        .join(Permission, PermissionView.permission_id == Permission.id)
-        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-    ).tuples())
+    return list(
+        session.execute(
+            select(PermissionView.id, Permission.name, ViewMenu.name)
+            .join(Permission, PermissionView.permission_id == Permission.id)
+            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+        ).tuples()
+    )
 
 
 def _stale_pairs(session: Session, view_names: set[str], wanted: set[Pair]) -> set[int]:
     """Ids of pairs on a registered view whose permission the view (and app/roles.py) no longer has."""
-    return {pv_id for pv_id, perm, view in _pair_rows(session)
-            if view in view_names and (perm, view) not in wanted}
+    return {pv_id for pv_id, perm, view in _pair_rows(session) if view in view_names and (perm, view) not in wanted}
 
 
 def _delete_pairs(session: Session, pv_ids: set[int]) -> None:
     """Take the pairs from every role, delete them, and delete permission names left unused."""
     permission_ids = set(session.scalars(select(PermissionView.permission_id).where(PermissionView.id.in_(pv_ids))))
-    session.execute(delete(assoc_permissionview_role)
-                    .where(assoc_permissionview_role.c.permission_view_id.in_(pv_ids)))
-    session.execute(delete(PermissionView).where(PermissionView.id.in_(pv_ids)),
-                    execution_options={"synchronize_session": False})
-    still_used = set(session.scalars(select(PermissionView.permission_id)
-                                     .where(PermissionView.permission_id.in_(permission_ids))))
+    session.execute(delete(assoc_permissionview_role).where(assoc_permissionview_role.c.permission_view_id.in_(pv_ids)))
+    session.execute(
+        delete(PermissionView).where(PermissionView.id.in_(pv_ids)), execution_options={"synchronize_session": False}
+    )
+    still_used = set(
+        session.scalars(select(PermissionView.permission_id).where(PermissionView.permission_id.in_(permission_ids)))
+    )
     if permission_ids - still_used:
-        session.execute(delete(Permission).where(Permission.id.in_(permission_ids - still_used)),
-                        execution_options={"synchronize_session": False})
+        session.execute(
+            delete(Permission).where(Permission.id.in_(permission_ids - still_used)),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _ensure_roles(session: Session, names: list[str]) -> dict[str, int]:
@@ -175,8 +181,9 @@ def _ensure_roles(session: Session, names: list[str]) -> dict[str, int]:
 
 def _held_permissions(session: Session) -> dict[int, set[int]]:
     held: dict[int, set[int]] = defaultdict(set)
-    for role_id, pv_id in session.execute(select(assoc_permissionview_role.c.role_id,
-                                                 assoc_permissionview_role.c.permission_view_id)):
+    for role_id, pv_id in session.execute(
+        select(assoc_permissionview_role.c.role_id, assoc_permissionview_role.c.permission_view_id)
+    ):
         held[role_id].add(pv_id)
     return held
 
@@ -186,10 +193,14 @@ def _set_role_permissions(session: Session, held: dict[int, set[int]], wanted: d
     for role_id, ids in sorted(wanted.items()):
         removed = held[role_id] - ids
         if removed:
-            session.execute(delete(table).where(table.c.role_id == role_id,
-                                                table.c.permission_view_id.in_(sorted(removed))))
-    added = [{"role_id": role_id, "permission_view_id": pv_id}
-             for role_id, ids in sorted(wanted.items()) for pv_id in sorted(ids - held[role_id])]
+            session.execute(
+                delete(table).where(table.c.role_id == role_id, table.c.permission_view_id.in_(sorted(removed)))
+            )
+    added = [
+        {"role_id": role_id, "permission_view_id": pv_id}
+        for role_id, ids in sorted(wanted.items())
+        for pv_id in sorted(ids - held[role_id])
+    ]
     if added:
         session.execute(insert(table), added)
 

@@ -19,6 +19,7 @@ approval for dealers and budgets apply), channel `standing_order`, with `standin
 and safe when two runs overlap: each plan gets its own transaction, and the run that loses the
 race gets an IntegrityError, rolls back only that plan and reports the order as already there.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -77,8 +78,16 @@ class PlanLike(Protocol):
 
 
 # The fields of PlanLike but the skipped date.
-PLAN_SHAPE = ("frequency", "start_date", "weekday", "interval_weeks", "day_of_month", "end_date", "paused_until",
-              "active")
+PLAN_SHAPE = (
+    "frequency",
+    "start_date",
+    "weekday",
+    "interval_weeks",
+    "day_of_month",
+    "end_date",
+    "paused_until",
+    "active",
+)
 
 
 @dataclass(frozen=True)
@@ -162,7 +171,7 @@ def next_deliveries(plan: PlanLike, frm: dt.date, count: int = 5) -> list[dt.dat
 
 
 def plan_text(plan: PlanLike) -> str:
-    """"Hver uke, mandag" / "Hver 2. uke, fredag" / "Hver måned, den 31. (siste dag i kortere måneder)"."""
+    """ "Hver uke, mandag" / "Hver 2. uke, fredag" / "Hver måned, den 31. (siste dag i kortere måneder)"."""
     from app.domain import labels
 
     weekday = labels.label(labels.WEEKDAY, plan.weekday) if plan.weekday is not None else ""
@@ -202,8 +211,17 @@ class PlanInput:
     lines: Optional[Sequence[LineInput]] = None  # None: keep the lines (updates)
 
 
-PLAN_FIELDS = ("name", "delivery_address_id", "frequency", "interval_weeks", "weekday", "day_of_month",
-               "start_date", "end_date", "active")
+PLAN_FIELDS = (
+    "name",
+    "delivery_address_id",
+    "frequency",
+    "interval_weeks",
+    "weekday",
+    "day_of_month",
+    "start_date",
+    "end_date",
+    "active",
+)
 
 
 def require_invoice_customer(company: Optional[Company]) -> None:
@@ -248,8 +266,9 @@ def _plan_errors(values: Mapping[str, Any], today: dt.date, start_changed: bool)
         if frequency == Frequency.every_n_weeks.value:
             n = values.get("interval_weeks")
             if n is None or not 1 <= n <= MAX_INTERVAL_WEEKS:
-                errors["interval_weeks"] = _("Antall uker mellom leveringene må være mellom 1 og %(max)s.",
-                                             max=MAX_INTERVAL_WEEKS)
+                errors["interval_weeks"] = _(
+                    "Antall uker mellom leveringene må være mellom 1 og %(max)s.", max=MAX_INTERVAL_WEEKS
+                )
     start = values.get("start_date")
     if start is None:
         errors["start_date"] = _("Velg startdato.")
@@ -280,14 +299,22 @@ def _line_errors(session: Session, lines: Sequence[LineInput]) -> dict[str, str]
 
 def _set_lines(item: StandingOrder, lines: Sequence[LineInput]) -> None:
     item.lines[:] = [
-        StandingOrderLine(company_id=item.company_id, product_id=ln.product_id, quantity=ln.quantity,
-                          width=ln.width, depth=ln.depth, fabric=ln.fabric or None, colour=ln.colour or None)
+        StandingOrderLine(
+            company_id=item.company_id,
+            product_id=ln.product_id,
+            quantity=ln.quantity,
+            width=ln.width,
+            depth=ln.depth,
+            fabric=ln.fabric or None,
+            colour=ln.colour or None,
+        )
         for ln in lines
     ]
 
 
-def create_standing_order(session: Session, actor: Actor, company_id: Optional[int], data: PlanInput,
-                          today: Optional[dt.date] = None) -> StandingOrder:
+def create_standing_order(
+    session: Session, actor: Actor, company_id: Optional[int], data: PlanInput, today: Optional[dt.date] = None
+) -> StandingOrder:
     """A new plan; customers always for their own company. Writes nothing when anything is refused."""
     today = today or oslo_today()
     if actor.is_customer:
@@ -313,8 +340,14 @@ def create_standing_order(session: Session, actor: Actor, company_id: Optional[i
     return item
 
 
-def update_standing_order(session: Session, standing_order_id: Any, actor: Actor, data: PlanInput,
-                          provided: Optional[set[str]] = None, today: Optional[dt.date] = None) -> StandingOrder:
+def update_standing_order(
+    session: Session,
+    standing_order_id: Any,
+    actor: Actor,
+    data: PlanInput,
+    provided: Optional[set[str]] = None,
+    today: Optional[dt.date] = None,
+) -> StandingOrder:
     """Change a plan. `provided`: the fields that were sent (None: every field of `data`)."""
     today = today or oslo_today()
     item = _changeable(session, standing_order_id, actor)
@@ -344,8 +377,9 @@ def update_standing_order(session: Session, standing_order_id: Any, actor: Actor
     return item
 
 
-def pause(session: Session, standing_order_id: Any, actor: Actor, until: Optional[dt.date],
-          today: Optional[dt.date] = None) -> StandingOrder:
+def pause(
+    session: Session, standing_order_id: Any, actor: Actor, until: Optional[dt.date], today: Optional[dt.date] = None
+) -> StandingOrder:
     """Pause deliveries up to and including `until`; None ends the pause."""
     today = today or oslo_today()
     item = _changeable(session, standing_order_id, actor)
@@ -356,8 +390,9 @@ def pause(session: Session, standing_order_id: Any, actor: Actor, until: Optiona
     return item
 
 
-def skip(session: Session, standing_order_id: Any, actor: Actor, day: Optional[dt.date],
-         today: Optional[dt.date] = None) -> StandingOrder:
+def skip(
+    session: Session, standing_order_id: Any, actor: Actor, day: Optional[dt.date], today: Optional[dt.date] = None
+) -> StandingOrder:
     """Leave out one upcoming delivery (replaces an earlier choice); None delivers it again."""
     today = today or oslo_today()
     item = _changeable(session, standing_order_id, actor)
@@ -373,9 +408,14 @@ def skip(session: Session, standing_order_id: Any, actor: Actor, day: Optional[d
 
 def generated_orders(session: Session, standing_order_id: int, limit: int = 20) -> list[Order]:
     """The orders made from a plan, newest delivery first (one query)."""
-    return list(session.scalars(
-        select(Order).where(Order.standing_order_id == standing_order_id)
-        .order_by(Order.delivery_date.desc(), Order.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.standing_order_id == standing_order_id)
+            .order_by(Order.delivery_date.desc(), Order.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 # --- making the orders of a day -------------------------------------------------------------
@@ -409,16 +449,20 @@ def due_on(session: Session, day: dt.date) -> list[StandingOrder]:
     candidates = session.scalars(
         select(StandingOrder)
         .options(joinedload(StandingOrder.company), selectinload(StandingOrder.lines))
-        .where(StandingOrder.active.is_(True), StandingOrder.start_date <= day,
-               (StandingOrder.end_date.is_(None)) | (StandingOrder.end_date >= day))
+        .where(
+            StandingOrder.active.is_(True),
+            StandingOrder.start_date <= day,
+            (StandingOrder.end_date.is_(None)) | (StandingOrder.end_date >= day),
+        )
         .order_by(StandingOrder.id)
     ).all()
     return [so for so in candidates if is_delivery_day(so, day)]
 
 
 def _existing_order(session: Session, standing_order_id: int, day: dt.date) -> Optional[Order]:
-    return session.scalars(select(Order).where(Order.standing_order_id == standing_order_id,
-                                               Order.delivery_date == day)).first()
+    return session.scalars(
+        select(Order).where(Order.standing_order_id == standing_order_id, Order.delivery_date == day)
+    ).first()
 
 
 def _already_made(session: Session, standing_order_id: int, day: dt.date) -> Optional[Order]:
@@ -446,13 +490,29 @@ def generate_one(session: Session, so: StandingOrder, day: dt.date) -> Outcome:
         outcome.result, outcome.order_number, outcome.status = EXISTS, existing.number, existing.status
         session.rollback()
         return outcome
-    lines = [LineInput(product_id=ln.product_id, quantity=ln.quantity, width=ln.width, depth=ln.depth,
-                       fabric=ln.fabric, colour=ln.colour) for ln in so.lines]
+    lines = [
+        LineInput(
+            product_id=ln.product_id,
+            quantity=ln.quantity,
+            width=ln.width,
+            depth=ln.depth,
+            fabric=ln.fabric,
+            colour=ln.colour,
+        )
+        for ln in so.lines
+    ]
     try:
-        order = place_order(session, actor=_actor_for(session, so), company_id=so.company_id,
-                            delivery_address_id=so.delivery_address_id, lines=lines,
-                            channel=OrderChannel.standing_order.value, customer_reference=so.name,
-                            standing_order_id=so.id, delivery_date=day)
+        order = place_order(
+            session,
+            actor=_actor_for(session, so),
+            company_id=so.company_id,
+            delivery_address_id=so.delivery_address_id,
+            lines=lines,
+            channel=OrderChannel.standing_order.value,
+            customer_reference=so.name,
+            standing_order_id=so.id,
+            delivery_date=day,
+        )
         number, status = order.number, order.status
         session.commit()
     except IntegrityError:
@@ -476,17 +536,20 @@ def generate_one(session: Session, so: StandingOrder, day: dt.date) -> Outcome:
     return outcome
 
 
-def generate_due(session: Session, day: dt.date,
-                 progress: Optional[Callable[[int, int, Outcome], None]] = None) -> RunSummary:
+def generate_due(
+    session: Session, day: dt.date, progress: Optional[Callable[[int, int, Outcome], None]] = None
+) -> RunSummary:
     """Make the orders of every plan due on `day`; `progress(i, total, outcome)` after each plan."""
     plans = due_on(session, day)
     ids = [so.id for so in plans]
     session.rollback()  # each plan below runs in a transaction of its own
     summary = RunSummary(day)
     for i, so_id in enumerate(ids, start=1):
-        so = session.scalars(select(StandingOrder).options(
-            joinedload(StandingOrder.company), selectinload(StandingOrder.lines))
-            .where(StandingOrder.id == so_id)).one()
+        so = session.scalars(
+            select(StandingOrder)
+            .options(joinedload(StandingOrder.company), selectinload(StandingOrder.lines))
+            .where(StandingOrder.id == so_id)
+        ).one()
         outcome = generate_one(session, so, day)
         summary.outcomes.append(outcome)
         if progress is not None:

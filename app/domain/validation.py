@@ -5,6 +5,7 @@ Norwegian message (lazy, so an English catalogue can translate it when it is sho
 them in a WTForms validator, the API in a marshmallow one (app/api/base.py); neither re-states
 the rule.
 """
+
 from __future__ import annotations
 
 import datetime as dt

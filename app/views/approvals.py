@@ -1,4 +1,5 @@
 """The seller's approval queue ("Til godkjenning"): approve one or several, reject one with a reason."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
@@ -30,9 +31,15 @@ class ApprovalQueueView(BaseView):
         rows, total = approvals.approval_queue(db.session, page=page, page_size=PAGE_SIZE)
         pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
         # A manager reads the queue; only sellers get the checkboxes and buttons.
-        return self.render_template("workflow/approval_queue.html", rows=rows, total=total, page=page, pages=pages,
-                                    can_approve=user_can("can_approve", "ApprovalQueueView"),
-                                    can_reject=user_can("can_reject", "ApprovalQueueView"))
+        return self.render_template(
+            "workflow/approval_queue.html",
+            rows=rows,
+            total=total,
+            page=page,
+            pages=pages,
+            can_approve=user_can("can_approve", "ApprovalQueueView"),
+            can_reject=user_can("can_reject", "ApprovalQueueView"),
+        )
 
     @expose("/godkjenn", methods=["POST"])
     @has_access
@@ -70,8 +77,15 @@ class ApprovalQueueView(BaseView):
             error = done.errors.get("reason")
         order = order_or_404(pk)
         if not approvals.awaits_decision(order):
-            flash(_("Ordre %(number)s er allerede behandlet (status: %(status)s).", number=order.number,
-                    status=order_status(order.status)), "warning")
+            flash(
+                _(
+                    "Ordre %(number)s er allerede behandlet (status: %(status)s).",
+                    number=order.number,
+                    status=order_status(order.status),
+                ),
+                "warning",
+            )
             return redirect(url_for("OrderView.show", pk=order.id))
-        return self.render_template("workflow/reject.html", order=order, error=error,
-                                    reason=request.form.get("reason", ""))
+        return self.render_template(
+            "workflow/reject.html", order=order, error=error, reason=request.form.get("reason", "")
+        )

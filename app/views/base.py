@@ -19,6 +19,7 @@ What it adds to `flask_appbuilder.ModelView` (FAB 5.3), and why:
 * Saving flushes inside `pre_add` / `pre_update`, so a refused write (TenantViolation, unique
   constraint, domain error) is shown as a Norwegian message instead of FAB's raw error text.
 """
+
 from __future__ import annotations
 
 import re
@@ -146,18 +147,28 @@ class PortalInterface(SQLAInterface):
     `list_options` are added to the page query only, not to FAB's count query.
     """
 
-    def __init__(self, obj: Any, session: Any = None, list_options: Sequence[Any] = (),
-                 item_options: Sequence[Any] = ()) -> None:
+    def __init__(
+        self, obj: Any, session: Any = None, list_options: Sequence[Any] = (), item_options: Sequence[Any] = ()
+    ) -> None:
         super().__init__(obj, session)
         self.list_options = tuple(list_options)
         self.item_options = tuple(item_options) or self.list_options
 
-    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,  # type: ignore[no-untyped-def]
-              select_columns=None, outer_default_load=False):
+    def query(
+        self,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,  # type: ignore[no-untyped-def]
+        select_columns=None,
+        outer_default_load=False,
+    ):
         query = self.session.query(self.obj)
         count = self.query_count(query, filters, select_columns)
-        query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
-                               select_columns, outer_default_load)
+        query = self.apply_all(
+            query, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
+        )
         if self.list_options:
             query = query.options(*self.list_options)
         return count, query.all()
@@ -184,8 +195,18 @@ class LookupField(StringField):
     ignored on customer-side requests (the guard takes company_id from the user).
     """
 
-    def __init__(self, label: Any = None, validators: Any = None, *, model: Any, key: str,
-                 not_found: Any, required: bool = True, supplier_only: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        label: Any = None,
+        validators: Any = None,
+        *,
+        model: Any,
+        key: str,
+        not_found: Any,
+        required: bool = True,
+        supplier_only: bool = False,
+        **kwargs: Any,
+    ) -> None:
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 
         kwargs.setdefault("widget", BS3TextFieldWidget())
@@ -314,8 +335,11 @@ class PortalModelView(ModelView):
         for form in (self.add_form, self.edit_form):
             for unbound in list(vars(form).values()):
                 field_class = getattr(unbound, "field_class", None)
-                if (isinstance(field_class, type) and issubclass(field_class, QuerySelectField)
-                        and not issubclass(field_class, QuerySelectMultipleField)):
+                if (
+                    isinstance(field_class, type)
+                    and issubclass(field_class, QuerySelectField)
+                    and not issubclass(field_class, QuerySelectMultipleField)
+                ):
                     unbound.kwargs.setdefault("blank_text", _l("(ingen)"))
 
     def _init_properties(self) -> None:
@@ -413,16 +437,26 @@ class PortalModelView(ModelView):
     def values(self, items: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
         return [{col: self.value(item, col) for col in columns} for item in items]
 
-    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",  # type: ignore[no-untyped-def]
-                         page=None, page_size=None, widgets=None, **kwargs):
+    def _get_list_widget(
+        self,
+        filters,
+        actions=None,
+        order_column="",
+        order_direction="",  # type: ignore[no-untyped-def]
+        page=None,
+        page_size=None,
+        widgets=None,
+        **kwargs,
+    ):
         widgets = widgets or {}
         actions = actions or self.actions
         page_size = min(page_size or self.page_size, MAX_PAGE_SIZE)
         if not order_column and self.base_order:
             order_column, order_direction = self.base_order
         joined_filters = filters.get_joined_filters(self._base_filters)
-        count, items = self.datamodel.query(joined_filters, order_column, order_direction,
-                                            page=page, page_size=page_size)
+        count, items = self.datamodel.query(
+            joined_filters, order_column, order_direction, page=page, page_size=page_size
+        )
         columns = self.current_list_columns()
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns,
@@ -478,11 +512,19 @@ class PortalModelView(ModelView):
         item = self._load_or_404(pk)
         pk = item.id
         widgets = self._get_show_widget(pk, item)
-        widgets = self._get_related_views_widgets(item, orders=get_order_args(), pages=get_page_args(),
-                                                  page_sizes=get_page_size_args(), widgets=widgets)
+        widgets = self._get_related_views_widgets(
+            item, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(), widgets=widgets
+        )
         self.update_redirect()
-        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
-                                    related_views=self._related_views, item=item, **self.show_context(item))
+        return self.render_template(
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            related_views=self._related_views,
+            item=item,
+            **self.show_context(item),
+        )
 
     # --- add / edit / delete -----------------------------------------------------------------
 
@@ -607,5 +649,10 @@ def _clean_int(value: str, minimum: int = 0) -> Optional[str]:
 
 
 def company_lookup_field() -> LookupField:
-    return LookupField(_l("Bedrift (kundenummer)"), model=Company, key="customer_number", supplier_only=True,
-                       not_found=_l("Fant ingen bedrift med dette kundenummeret."))
+    return LookupField(
+        _l("Bedrift (kundenummer)"),
+        model=Company,
+        key="customer_number",
+        supplier_only=True,
+        not_found=_l("Fant ingen bedrift med dette kundenummeret."),
+    )

@@ -1,5 +1,6 @@
 """Bruksgrenser: the budget list and form (BudgetView) and the dashboard with charts
 (BudgetDashboardView). Rules: app/domain/budgets.py."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -107,8 +108,7 @@ class BudgetView(PortalModelView):
     def values(self, items: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
         items = list(items)
         if "consumed" in columns and items:
-            g.setdefault("_budget_consumption", {}).update(
-                consumption(self.datamodel.session, items, oslo_today()))
+            g.setdefault("_budget_consumption", {}).update(consumption(self.datamodel.session, items, oslo_today()))
         return super().values(items, columns)
 
 
@@ -142,8 +142,13 @@ class MoneyField(StringField):
 
 
 def _company_users() -> list[PortalUser]:
-    return list(db.session.scalars(select(PortalUser).where(PortalUser.company_id == form_company_id())
-                                   .order_by(PortalUser.first_name, PortalUser.last_name, PortalUser.username)))
+    return list(
+        db.session.scalars(
+            select(PortalUser)
+            .where(PortalUser.company_id == form_company_id())
+            .order_by(PortalUser.first_name, PortalUser.last_name, PortalUser.username)
+        )
+    )
 
 
 def _user_label(user: PortalUser) -> str:
@@ -151,20 +156,29 @@ def _user_label(user: PortalUser) -> str:
 
 
 def budget_user_field() -> QuerySelectField:
-    return QuerySelectField(_l("Bruker"), query_func=_company_users, get_pk_func=lambda user: user.id,
-                            get_label=_user_label, allow_blank=True, blank_text=_l("(alle brukere)"),
-                            widget=Select2Widget(),
-                            description=_l("Tomt: grensen gjelder alle brukerne i bedriften samlet."))
+    return QuerySelectField(
+        _l("Bruker"),
+        query_func=_company_users,
+        get_pk_func=lambda user: user.id,
+        get_label=_user_label,
+        allow_blank=True,
+        blank_text=_l("(alle brukere)"),
+        widget=Select2Widget(),
+        description=_l("Tomt: grensen gjelder alle brukerne i bedriften samlet."),
+    )
 
 
 def budget_form_fields() -> dict[str, Any]:
     return {
         "user": budget_user_field(),
-        "amount": MoneyField(_l("Beløp eks. mva."), description=_l(
-            "Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles.")),
+        "amount": MoneyField(
+            _l("Beløp eks. mva."),
+            description=_l("Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles."),
+        ),
         # Unticked must be allowed (FAB makes a NOT NULL boolean column "required").
-        "active": BooleanField(_l("Aktiv"), default=True,
-                               description=_l("En bruksgrense som ikke er aktiv, gjelder ikke.")),
+        "active": BooleanField(
+            _l("Aktiv"), default=True, description=_l("En bruksgrense som ikke er aktiv, gjelder ikke.")
+        ),
     }
 
 
@@ -188,23 +202,40 @@ def _bar_figure(rows: list[dict]) -> dict[str, Any]:
     names = [who(r["budget"]) for r in rows]
     return {
         "data": [
-            {"type": "bar", "name": _("Forbruk"), "x": names, "y": [_money(r["used"]) for r in rows],
-             "marker": {"color": [COLOURS[r["level"]] for r in rows]},
-             "customdata": [format_nok(r["used"]) for r in rows],
-             "hovertemplate": "%{x}<br>" + _("Forbruk") + ": %{customdata}<extra></extra>"},
-            {"type": "bar", "name": _("Grense"), "x": names, "y": [_money(r["budget"].amount) for r in rows],
-             "marker": {"color": COLOURS["limit"]},
-             "customdata": [format_nok(r["budget"].amount) for r in rows],
-             "hovertemplate": "%{x}<br>" + _("Grense") + ": %{customdata}<extra></extra>"},
+            {
+                "type": "bar",
+                "name": _("Forbruk"),
+                "x": names,
+                "y": [_money(r["used"]) for r in rows],
+                "marker": {"color": [COLOURS[r["level"]] for r in rows]},
+                "customdata": [format_nok(r["used"]) for r in rows],
+                "hovertemplate": "%{x}<br>" + _("Forbruk") + ": %{customdata}<extra></extra>",
+            },
+            {
+                "type": "bar",
+                "name": _("Grense"),
+                "x": names,
+                "y": [_money(r["budget"].amount) for r in rows],
+                "marker": {"color": COLOURS["limit"]},
+                "customdata": [format_nok(r["budget"].amount) for r in rows],
+                "hovertemplate": "%{x}<br>" + _("Grense") + ": %{customdata}<extra></extra>",
+            },
         ],
         "layout": {
             # Few budgets: narrower bars (one budget would otherwise fill the whole chart).
-            "barmode": "group", "bargap": 0.55 if len(rows) <= 2 else 0.3, "bargroupgap": 0.08,
-            "separators": SEPARATORS, "height": 380,
+            "barmode": "group",
+            "bargap": 0.55 if len(rows) <= 2 else 0.3,
+            "bargroupgap": 0.08,
+            "separators": SEPARATORS,
+            "height": 380,
             "margin": {"l": 70, "r": 10, "t": 10, "b": 60},
             "legend": {"orientation": "h", "y": 1.08, "x": 0},
-            "yaxis": {"title": {"text": _("kr eks. mva.")}, "tickformat": ",.0f", "rangemode": "tozero",
-                      "automargin": True},
+            "yaxis": {
+                "title": {"text": _("kr eks. mva.")},
+                "tickformat": ",.0f",
+                "rangemode": "tozero",
+                "automargin": True,
+            },
             "xaxis": {"automargin": True},
             "font": {"size": 13},
         },
@@ -215,34 +246,63 @@ def _line_figure(budget: Budget, series: dict) -> dict[str, Any]:
     start, last = series["start"], series["last"]
     data: list[dict[str, Any]] = []
     if series["days"]:
-        data.append({
-            "type": "scatter", "mode": "lines", "line": {"shape": "hv", "width": 3, "color": COLOURS["line"]},
-            "name": _("Forbruk (akkumulert)"),
-            "x": [d.isoformat() for d, _v in series["days"]], "y": [_money(v) for _d, v in series["days"]],
-            "customdata": [format_nok(v) for _d, v in series["days"]],
-            "hovertemplate": "%{x|%d.%m.%Y}<br>" + _("Forbruk") + ": %{customdata}<extra></extra>"})
-    data.append({
-        "type": "scatter", "mode": "lines", "line": {"dash": "dash", "width": 2, "color": COLOURS["over"]},
-        "name": _("Grense"), "x": [start.isoformat(), last.isoformat()],
-        "y": [_money(budget.amount), _money(budget.amount)],
-        "hovertemplate": _("Grense") + ": " + format_nok(budget.amount) + "<extra></extra>"})
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "line": {"shape": "hv", "width": 3, "color": COLOURS["line"]},
+                "name": _("Forbruk (akkumulert)"),
+                "x": [d.isoformat() for d, _v in series["days"]],
+                "y": [_money(v) for _d, v in series["days"]],
+                "customdata": [format_nok(v) for _d, v in series["days"]],
+                "hovertemplate": "%{x|%d.%m.%Y}<br>" + _("Forbruk") + ": %{customdata}<extra></extra>",
+            }
+        )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "line": {"dash": "dash", "width": 2, "color": COLOURS["over"]},
+            "name": _("Grense"),
+            "x": [start.isoformat(), last.isoformat()],
+            "y": [_money(budget.amount), _money(budget.amount)],
+            "hovertemplate": _("Grense") + ": " + format_nok(budget.amount) + "<extra></extra>",
+        }
+    )
     if series["forecast"]:
-        data.append({
-            "type": "scatter", "mode": "lines+markers", "line": {"dash": "dot", "width": 2, "color": COLOURS["warn"]},
-            "name": _("Prognose"), "x": [d.isoformat() for d, _v in series["forecast"]],
-            "y": [_money(v) for _d, v in series["forecast"]],
-            "customdata": [format_nok(v) for _d, v in series["forecast"]],
-            "hovertemplate": "%{x|%d.%m.%Y}<br>" + _("Prognose") + ": %{customdata}<extra></extra>"})
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "line": {"dash": "dot", "width": 2, "color": COLOURS["warn"]},
+                "name": _("Prognose"),
+                "x": [d.isoformat() for d, _v in series["forecast"]],
+                "y": [_money(v) for _d, v in series["forecast"]],
+                "customdata": [format_nok(v) for _d, v in series["forecast"]],
+                "hovertemplate": "%{x|%d.%m.%Y}<br>" + _("Prognose") + ": %{customdata}<extra></extra>",
+            }
+        )
     return {
         "data": data,
         "layout": {
-            "separators": SEPARATORS, "height": 380, "margin": {"l": 70, "r": 10, "t": 10, "b": 50},
-            "legend": {"orientation": "h", "y": 1.08, "x": 0}, "font": {"size": 13},
+            "separators": SEPARATORS,
+            "height": 380,
+            "margin": {"l": 70, "r": 10, "t": 10, "b": 50},
+            "legend": {"orientation": "h", "y": 1.08, "x": 0},
+            "font": {"size": 13},
             # Half a day of room at both ends, so the first and the last point are not cut.
-            "xaxis": {"type": "date", "tickformat": "%d.%m", "automargin": True,
-                      "range": [f"{start - dt.timedelta(days=1):%Y-%m-%d} 12:00", f"{last:%Y-%m-%d} 12:00"]},
-            "yaxis": {"title": {"text": _("kr eks. mva.")}, "tickformat": ",.0f", "rangemode": "tozero",
-                      "automargin": True},
+            "xaxis": {
+                "type": "date",
+                "tickformat": "%d.%m",
+                "automargin": True,
+                "range": [f"{start - dt.timedelta(days=1):%Y-%m-%d} 12:00", f"{last:%Y-%m-%d} 12:00"],
+            },
+            "yaxis": {
+                "title": {"text": _("kr eks. mva.")},
+                "tickformat": ",.0f",
+                "rangemode": "tozero",
+                "automargin": True,
+            },
         },
     }
 
@@ -279,9 +339,13 @@ class BudgetDashboardView(BaseView):
                 company = db.session.scalar(select(Company).where(Company.customer_number == customer_number))
                 if company is None:
                     company_error = _("Fant ingen bedrift med kundenummer %(number)s.", number=customer_number)
-        context: dict[str, Any] = {"company": company, "customer_number": customer_number,
-                                   "company_error": company_error, "supplier": not actor.is_customer,
-                                   "can_edit_budgets": actor.is_customer and user_can("can_add", "BudgetView")}
+        context: dict[str, Any] = {
+            "company": company,
+            "customer_number": customer_number,
+            "company_error": company_error,
+            "supplier": not actor.is_customer,
+            "can_edit_budgets": actor.is_customer and user_can("can_add", "BudgetView"),
+        }
         if company is not None:
             context.update(self._figures(company, today))
         return self.render_template("budgets/dashboard.html", **context)
@@ -311,11 +375,20 @@ class BudgetDashboardView(BaseView):
         series = rules.cumulative(db.session, selected["budget"], day, today) if selected else None
         period_start, period_end = rules.period_bounds(period, day)
         return {
-            "period": period, "period_key": key, "period_choices": choices, "counts": counts,
-            "period_labels": labels.BUDGET_PERIOD, "period_name": rules.period_label(period, start),
-            "period_first": period_start, "period_last": period_end - dt.timedelta(days=1),
-            "is_current": start == current_start, "rows": rows, "selected": selected, "series": series,
+            "period": period,
+            "period_key": key,
+            "period_choices": choices,
+            "counts": counts,
+            "period_labels": labels.BUDGET_PERIOD,
+            "period_name": rules.period_label(period, start),
+            "period_first": period_start,
+            "period_last": period_end - dt.timedelta(days=1),
+            "is_current": start == current_start,
+            "rows": rows,
+            "selected": selected,
+            "series": series,
             "bar_figure": _bar_figure(rows) if rows else None,
             "line_figure": _line_figure(selected["budget"], series) if selected else None,
-            "daily_rows": _daily_rows(series) if series else [], "who": who,
+            "daily_rows": _daily_rows(series) if series else [],
+            "who": who,
         }

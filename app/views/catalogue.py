@@ -1,4 +1,5 @@
 """Katalog: products and the supplier's stores (read-only for everyone but Admin)."""
+
 from __future__ import annotations
 
 from typing import Any

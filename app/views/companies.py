@@ -1,4 +1,5 @@
 """Bedrifter and Min side > Bedriftsinformasjon (CompanyView, MyCompanyView) and the delivery addresses of a company (DeliveryAddressView). Rules: app/domain/companies.py."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -83,12 +84,19 @@ class CompanyView(DomainFormMixin, PortalModelView):
 
     label_columns = dict(LABELS)  # FAB adds the labels of the other columns to this dict
     formatters_columns = COMPANY_FORMATTERS
-    list_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "credit_limit",
-                    "requires_approval", "active"]
+    list_columns = [
+        "customer_number",
+        "name",
+        "org_number",
+        "kind",
+        "payment_terms",
+        "credit_limit",
+        "requires_approval",
+        "active",
+    ]
     order_columns = ["customer_number", "name", "org_number", "credit_limit"]
     base_order = ("name", "asc")
-    search_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "requires_approval",
-                      "active"]
+    search_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "requires_approval", "active"]
     search_form_extra_fields = {
         "kind": code_select(LABELS["kind"], labels.COMPANY_KIND, search=True),
         "payment_terms": code_select(LABELS["payment_terms"], labels.PAYMENT_TERMS, search=True),
@@ -104,12 +112,15 @@ class CompanyView(DomainFormMixin, PortalModelView):
         # FAB marks a NOT NULL boolean as required, and an unticked box then never validates.
         "requires_approval": BooleanField(
             LABELS["requires_approval"],
-            description=_l("Ordre fra bedriften må godkjennes av en selger før de behandles.")),
+            description=_l("Ordre fra bedriften må godkjennes av en selger før de behandles."),
+        ),
         "active": BooleanField(LABELS["active"], default=True),
     }
     # Not FAB's own field: that would check uniqueness itself, with its own message.
-    add_form_extra_fields = {**edit_form_extra_fields,
-                             "customer_number": CustomerNumberField(LABELS["customer_number"])}
+    add_form_extra_fields = {
+        **edit_form_extra_fields,
+        "customer_number": CustomerNumberField(LABELS["customer_number"]),
+    }
     # The rules are app/domain's (create_company and update_company check them again): here every
     # field's message shows at once, and FAB's length checks see the normalised value ("923 609 016").
     validators_columns = {
@@ -138,12 +149,14 @@ class CompanyView(DomainFormMixin, PortalModelView):
         return {"history": _history(item), "can_edit": user_can("can_edit", "CompanyView")}
 
     def domain_add(self, form: Any) -> Company:
-        return companies.create_company(self.datamodel.session, current_actor(),
-                                        form_values(form, companies.CREATE_FIELDS))
+        return companies.create_company(
+            self.datamodel.session, current_actor(), form_values(form, companies.CREATE_FIELDS)
+        )
 
     def domain_edit(self, item: Company, form: Any) -> Company:
-        companies.update_company(self.datamodel.session, item.id, current_actor(),
-                                 form_values(form, companies.SUPPLIER_FIELDS))
+        companies.update_company(
+            self.datamodel.session, item.id, current_actor(), form_values(form, companies.SUPPLIER_FIELDS)
+        )
         return item
 
 
@@ -172,12 +185,33 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
     search_columns = ["name"]
     show_fieldsets = COMPANY_FIELDSETS
     show_template = "portal/my_company_show.html"
-    edit_columns = ["customer_number", "name", "org_number", "kind", "payment_terms", "credit_limit",
-                    "requires_approval", "email", "phone", "postal_street", "postal_code", "postal_city"]
+    edit_columns = [
+        "customer_number",
+        "name",
+        "org_number",
+        "kind",
+        "payment_terms",
+        "credit_limit",
+        "requires_approval",
+        "email",
+        "phone",
+        "postal_street",
+        "postal_code",
+        "postal_city",
+    ]
     edit_form_extra_fields = {
         field: _read_only(LABELS[field], COMPANY_FORMATTERS.get(field))
-        for field in ("customer_number", "name", "org_number", "kind", "payment_terms", "credit_limit",
-                      "requires_approval", "email", "phone")
+        for field in (
+            "customer_number",
+            "name",
+            "org_number",
+            "kind",
+            "payment_terms",
+            "credit_limit",
+            "requires_approval",
+            "email",
+            "phone",
+        )
     }
     edit_fieldsets = [
         (_l("Postadresse"), {"fields": ["postal_street", "postal_code", "postal_city"]}),
@@ -197,8 +231,9 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
         return {"history": _history(item), "can_edit": user_can("can_edit", "MyCompanyView")}
 
     def domain_edit(self, item: Company, form: Any) -> Company:
-        companies.update_company(self.datamodel.session, item.id, current_actor(),
-                                 form_values(form, companies.POSTAL_FIELDS))
+        companies.update_company(
+            self.datamodel.session, item.id, current_actor(), form_values(form, companies.POSTAL_FIELDS)
+        )
         return item
 
     @expose("/mine/")
@@ -209,8 +244,6 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
         if tenant is None:  # supplier staff have no company of their own
             return redirect(url_for(f"{self.endpoint}.list"))
         return redirect(url_for(f"{self.endpoint}.show", pk=tenant))
-
-
 
 
 class DeliveryAddressView(DomainFormMixin, PortalModelView):
@@ -250,22 +283,34 @@ class DeliveryAddressView(DomainFormMixin, PortalModelView):
         "city": [DataRequired(message=_l("Feltet må fylles ut.")), Length(max=100)],
     }
     description_columns = {
-        "active": _l("Bare aktive adresser kan velges i nye ordre. Adresser slettes aldri, så gamle ordre "
-                     "beholder sin."),
+        "active": _l(
+            "Bare aktive adresser kan velges i nye ordre. Adresser slettes aldri, så gamle ordre beholder sin."
+        ),
     }
     domain_field_names = {"company_id": "company"}
 
     def domain_add(self, form: Any) -> DeliveryAddress:
         company = None if is_customer() else getattr(form.company, "object", None)
-        return companies.create_address(self.datamodel.session, current_actor(),
-                                        form_values(form, companies.ADDRESS_FIELDS),
-                                        company_id=company.id if company is not None else None)
+        return companies.create_address(
+            self.datamodel.session,
+            current_actor(),
+            form_values(form, companies.ADDRESS_FIELDS),
+            company_id=company.id if company is not None else None,
+        )
 
     def domain_edit(self, item: DeliveryAddress, form: Any) -> DeliveryAddress:
         old_id = item.id
-        saved = companies.update_address(self.datamodel.session, item.id, current_actor(),
-                                         form_values(form, companies.ADDRESS_FIELDS))
+        saved = companies.update_address(
+            self.datamodel.session, item.id, current_actor(), form_values(form, companies.ADDRESS_FIELDS)
+        )
         if saved.id != old_id:
-            flash(str(_l("Adressen er brukt på ordre eller tilbud. Der er den gamle adressen beholdt (deaktivert), "
-                         "og endringen er lagret som en ny adresse.")), "info")
+            flash(
+                str(
+                    _l(
+                        "Adressen er brukt på ordre eller tilbud. Der er den gamle adressen beholdt (deaktivert), "
+                        "og endringen er lagret som en ny adresse."
+                    )
+                ),
+                "info",
+            )
         return saved

@@ -1,4 +1,5 @@
 """Form plumbing shared by the pages: FAB add/edit forms whose save is a domain function, read-only and Oslo-time fields, and the parsing of posted order/quote lines."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -91,8 +92,13 @@ class DomainFormMixin:
                 field.process_data(getattr(item, field.name, None))
         widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)  # type: ignore[attr-defined]
         return self._get_related_views_widgets(  # type: ignore[attr-defined]
-            item, filters={}, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(),
-            widgets=widgets)
+            item,
+            filters={},
+            orders=get_order_args(),
+            pages=get_page_args(),
+            page_sizes=get_page_size_args(),
+            widgets=widgets,
+        )
 
     # --- saving ------------------------------------------------------------------------------
 
@@ -106,8 +112,7 @@ class DomainFormMixin:
 
 def form_values(form: Any, names: Any) -> dict[str, Any]:
     """{name: data} of the named form fields that the form has (ReadOnlyFields left out)."""
-    return {name: form[name].data for name in names
-            if name in form and not isinstance(form[name], ReadOnlyField)}
+    return {name: form[name].data for name in names if name in form and not isinstance(form[name], ReadOnlyField)}
 
 
 class ReadOnlyField(StringField):
@@ -174,8 +179,6 @@ class OsloDateTimeField(DateTimeField):
         setattr(obj, name, self.utc_data)
 
 
-
-
 def current_actor() -> Actor:
     return Actor.from_user(g.user)
 
@@ -192,8 +195,9 @@ class Outcome:
 
 
 @contextmanager
-def domain_action(form: Any = None, *, field_names: Mapping[str, str] | None = None,
-                  errors_on_page: bool = False) -> Iterator[Outcome]:
+def domain_action(
+    form: Any = None, *, field_names: Mapping[str, str] | None = None, errors_on_page: bool = False
+) -> Iterator[Outcome]:
     """One unit of work on a page, and the one place a page commits.
 
     The body calls the domain; afterwards the session is committed. On a refusal it is rolled back
@@ -273,8 +277,11 @@ def parse_lines(form: Any, max_lines: int = 50, prices: bool = False) -> tuple[l
     """
     lines: list[LineInput] = []
     errors: dict[str, str] = {}
-    messages = {"quantity": _("Antall må være et helt tall."), "width": _("Bredde må være et helt tall."),
-                "depth": _("Dybde må være et helt tall.")}
+    messages = {
+        "quantity": _("Antall må være et helt tall."),
+        "width": _("Bredde må være et helt tall."),
+        "depth": _("Dybde må være et helt tall."),
+    }
     for i in range(max_lines):
         prefix = f"lines-{i}-"
         if prefix + "product_id" not in form:

@@ -3,6 +3,7 @@
 A few aggregate queries through the session (so the tenancy guard scopes a customer's numbers);
 which links a user gets follows app/roles.py, without asking the database.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -59,9 +60,15 @@ def _count(session: Any, model: Any, condition: Any) -> int:
 
 def _oldest(session: Any, model: Any, condition: Any, limit: int = 5) -> list[Any]:
     """The `limit` oldest rows matching `condition`, each with its company."""
-    return list(session.scalars(
-        select(model).options(joinedload(model.company)).where(condition).order_by(model.created_at.asc()).limit(limit)
-    ).unique())
+    return list(
+        session.scalars(
+            select(model)
+            .options(joinedload(model.company))
+            .where(condition)
+            .order_by(model.created_at.asc())
+            .limit(limit)
+        ).unique()
+    )
 
 
 def _status_url(endpoint: str, status: str) -> str:
@@ -90,19 +97,25 @@ class PortalIndexView(IndexView):
                 context.update(self._customer_service(session))
             if _may_list(roles, "ReportsView"):  # the manager's (and Admin's) overview
                 context.update(self._manager(session))
-        return self.render_template(self.index_template, appbuilder=self.appbuilder, user=g.user,
-                                    labels=labels, **context)
+        return self.render_template(
+            self.index_template, appbuilder=self.appbuilder, user=g.user, labels=labels, **context
+        )
 
     # --- customers -------------------------------------------------------------------------
 
     def _customer(self, session: Any, tenant: int, roles: set[str]) -> dict[str, Any]:
         company: Optional[Company] = session.get(Company, tenant)
-        latest = session.scalars(
-            select(Order).options(joinedload(Order.created_by)).order_by(Order.created_at.desc()).limit(5)
-        ).unique().all()
+        latest = (
+            session.scalars(
+                select(Order).options(joinedload(Order.created_by)).order_by(Order.created_at.desc()).limit(5)
+            )
+            .unique()
+            .all()
+        )
         open_quotes = _count(session, Quote, Quote.status.in_(OPEN_QUOTES))
-        links = [(label, url_for(f"{view}.{method}")) for label, view, method in CUSTOMER_LINKS
-                 if _may_list(roles, view)]
+        links = [
+            (label, url_for(f"{view}.{method}")) for label, view, method in CUSTOMER_LINKS if _may_list(roles, view)
+        ]
         return {"company": company, "latest_orders": latest, "open_quotes": open_quotes, "links": links}
 
     # --- supplier staff --------------------------------------------------------------------
@@ -126,13 +139,20 @@ class PortalIndexView(IndexView):
         }
 
     def _manager(self, session: Any) -> dict[str, Any]:
-        rows = session.execute(select(Order.status, func.count(Order.id), func.coalesce(
-            func.sum(Order.total_ex_vat), 0)).group_by(Order.status)).all()
+        rows = session.execute(
+            select(Order.status, func.count(Order.id), func.coalesce(func.sum(Order.total_ex_vat), 0)).group_by(
+                Order.status
+            )
+        ).all()
         by_status = {status: (count, total) for status, count, total in rows}
         overview = [
-            {"status": code, "label": label, "count": by_status.get(code, (0, 0))[0],
-             "total": by_status.get(code, (0, 0))[1],
-             "url": _status_url("OrderView.list", code)}
+            {
+                "status": code,
+                "label": label,
+                "count": by_status.get(code, (0, 0))[0],
+                "total": by_status.get(code, (0, 0))[1],
+                "url": _status_url("OrderView.list", code),
+            }
             for code, label in labels.ORDER_STATUS.items()
         ]
         return {"order_overview": overview, "company_count": _count(session, Company, Company.active.is_(True))}

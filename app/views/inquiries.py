@@ -1,5 +1,6 @@
 """Henvendelser: the company's inquiries with their message threads (Min side), and customer
 service's queue of all inquiries (open first, oldest first). Rules: app/domain/inquiries.py."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,17 +33,34 @@ from app.views.forms import DomainFormMixin, current_actor, domain_action
 class InquiryInterface(PortalInterface):
     """Without a chosen sort, supplier staff get the queue order and customers the newest first."""
 
-    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,  # type: ignore[no-untyped-def]
-              select_columns=None, outer_default_load=False):
+    def query(
+        self,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,  # type: ignore[no-untyped-def]
+        select_columns=None,
+        outer_default_load=False,
+    ):
         if order_column:
-            return super().query(filters, order_column, order_direction, page, page_size, select_columns,
-                                 outer_default_load)
+            return super().query(
+                filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
+            )
         if not is_supplier():
             return super().query(filters, "created_at", "desc", page, page_size, select_columns, outer_default_load)
         query = self.session.query(self.obj)
         count = self.query_count(query, filters, select_columns)
-        query = self.apply_all(query.order_by(*inquiries.queue_order()), filters, "", "", page, page_size,
-                               select_columns, outer_default_load)
+        query = self.apply_all(
+            query.order_by(*inquiries.queue_order()),
+            filters,
+            "",
+            "",
+            page,
+            page_size,
+            select_columns,
+            outer_default_load,
+        )
         if self.list_options:
             query = query.options(*self.list_options)
         return count, query.all()
@@ -90,17 +108,22 @@ class InquiryView(DomainFormMixin, PortalModelView):
     add_columns = ["company", "subject", "message"]
     edit_columns = ["subject", "channel", "status"]
     add_form_extra_fields = {
-        "company": LookupField(_l("Bedrift (kundenummer)"), model=Company, key="customer_number", supplier_only=True,
-                               not_found=_l("Fant ingen bedrift med dette kundenummeret.")),
-        "message": TextAreaField(_l("Melding"), validators=[DataRequired(message=_l("Skriv en melding.")),
-                                                            Length(max=inquiries.MAX_MESSAGE)]),
+        "company": LookupField(
+            _l("Bedrift (kundenummer)"),
+            model=Company,
+            key="customer_number",
+            supplier_only=True,
+            not_found=_l("Fant ingen bedrift med dette kundenummeret."),
+        ),
+        "message": TextAreaField(
+            _l("Melding"), validators=[DataRequired(message=_l("Skriv en melding.")), Length(max=inquiries.MAX_MESSAGE)]
+        ),
     }
     edit_form_extra_fields = {
         "channel": code_select(_l("Kanal"), labels.INQUIRY_CHANNEL),
         "status": code_select(_l("Status"), labels.INQUIRY_STATUS),
     }
-    validators_columns = {"subject": [DataRequired(message=_l("Skriv et emne.")),
-                                      Length(max=inquiries.MAX_SUBJECT)]}
+    validators_columns = {"subject": [DataRequired(message=_l("Skriv et emne.")), Length(max=inquiries.MAX_SUBJECT)]}
     domain_field_names = {"company_id": "company"}
     show_after_add = True
 
@@ -108,12 +131,21 @@ class InquiryView(DomainFormMixin, PortalModelView):
 
     def domain_add(self, form: Any) -> Inquiry:
         company = None if is_customer() else getattr(form.company, "object", None)
-        return inquiries.open_inquiry(self.datamodel.session, current_actor(), form.subject.data, form.message.data,
-                                      company_id=company.id if company is not None else None)
+        return inquiries.open_inquiry(
+            self.datamodel.session,
+            current_actor(),
+            form.subject.data,
+            form.message.data,
+            company_id=company.id if company is not None else None,
+        )
 
     def domain_edit(self, item: Inquiry, form: Any) -> Inquiry:
-        return inquiries.update_inquiry(self.datamodel.session, item.id, current_actor(), {
-            "subject": form.subject.data, "channel": form.channel.data, "status": form.status.data})
+        return inquiries.update_inquiry(
+            self.datamodel.session,
+            item.id,
+            current_actor(),
+            {"subject": form.subject.data, "channel": form.channel.data, "status": form.status.data},
+        )
 
     # --- the thread ------------------------------------------------------------------------
 
@@ -131,10 +163,18 @@ class InquiryView(DomainFormMixin, PortalModelView):
     def _show_again(self, item: Inquiry):  # type: ignore[no-untyped-def]
         """The inquiry's page with the reply form's error next to it (nothing was saved)."""
         widgets = self._get_show_widget(item.id, item)
-        widgets = self._get_related_views_widgets(item, orders=get_order_args(), pages=get_page_args(),
-                                                  page_sizes=get_page_size_args(), widgets=widgets)
-        return self.render_template(self.show_template, pk=item.id, title=self.show_title, widgets=widgets,
-                                    related_views=self._related_views, item=item, **self.show_context(item))
+        widgets = self._get_related_views_widgets(
+            item, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(), widgets=widgets
+        )
+        return self.render_template(
+            self.show_template,
+            pk=item.id,
+            title=self.show_title,
+            widgets=widgets,
+            related_views=self._related_views,
+            item=item,
+            **self.show_context(item),
+        )
 
     @expose("/reply/<pk>", methods=["POST"])
     @has_access

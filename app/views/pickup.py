@@ -1,5 +1,6 @@
 """Klikk og Hent: the company's click-and-collect reservations, active and finished shown apart
 (customers), and customer service moving them through their states. Rules: app/domain/pickup.py."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,7 +27,7 @@ from app.views.forms import DomainFormMixin, OsloDateTimeField, current_actor, d
 
 
 def items_text(reservation: PickupReservation) -> str:
-    """"2 × Kontorstol Basic (STOL-1)", one line per reserved item."""
+    """ "2 × Kontorstol Basic (STOL-1)", one line per reserved item."""
     lines = []
     for row in reservation.items or []:
         qty = row.get("quantity", 1) if isinstance(row, dict) else 1
@@ -43,8 +44,12 @@ MOVE_LABELS: dict[str, Any] = {
     pickup.EXPIRED: _l("Marker som utløpt"),
     pickup.CANCELLED: _l("Kanseller reservasjonen"),
 }
-MOVE_ENDPOINTS = {pickup.READY: "ready", pickup.COLLECTED: "collected", pickup.EXPIRED: "expire",
-                  pickup.CANCELLED: "cancel"}
+MOVE_ENDPOINTS = {
+    pickup.READY: "ready",
+    pickup.COLLECTED: "collected",
+    pickup.EXPIRED: "expire",
+    pickup.CANCELLED: "cancel",
+}
 MOVE_DONE: dict[str, Any] = {
     pickup.READY: _l("Reservasjonen er klar til henting."),
     pickup.COLLECTED: _l("Reservasjonen er registrert som hentet."),
@@ -57,8 +62,11 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
     datamodel = PortalInterface(
         PickupReservation,
         list_options=[joinedload(PickupReservation.store), joinedload(PickupReservation.company)],
-        item_options=[joinedload(PickupReservation.store), joinedload(PickupReservation.company),
-                      joinedload(PickupReservation.created_by)],
+        item_options=[
+            joinedload(PickupReservation.store),
+            joinedload(PickupReservation.company),
+            joinedload(PickupReservation.created_by),
+        ],
     )
     base_permissions = ["can_list", "can_show", "can_edit", "can_cancel", "can_move"]
 
@@ -89,8 +97,16 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
     search_form_extra_fields = {
         "status": code_select(_l("Status"), labels.RESERVATION_STATUS, search=True),
     }
-    show_columns = ["pickup_code", "store", "status", "pickup_deadline", "items_text", "company", "created_by",
-                    "created_at"]
+    show_columns = [
+        "pickup_code",
+        "store",
+        "status",
+        "pickup_deadline",
+        "items_text",
+        "company",
+        "created_by",
+        "created_at",
+    ]
     show_template = "portal/pickup_show.html"
     edit_columns = ["status", "pickup_deadline"]
     edit_form_extra_fields = {
@@ -107,17 +123,24 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
             return super().list()
         active, finished = pickup.company_reservations(self.datamodel.session)
         self.update_redirect()
-        return self.render_template("portal/pickup_list.html", title=self.list_title, active=active,
-                                    finished=finished, items_text=items_text,
-                                    status_label=lambda code: labels.label(labels.RESERVATION_STATUS, code),
-                                    can_cancel=user_can("can_cancel", "PickupReservationView"))
+        return self.render_template(
+            "portal/pickup_list.html",
+            title=self.list_title,
+            active=active,
+            finished=finished,
+            items_text=items_text,
+            status_label=lambda code: labels.label(labels.RESERVATION_STATUS, code),
+            can_cancel=user_can("can_cancel", "PickupReservationView"),
+        )
 
     def show_context(self, item: PickupReservation) -> dict[str, Any]:
         actor = current_actor()
-        moves = [m for m in pickup.moves_for(item, actor)
-                 if user_can("can_cancel" if m == pickup.CANCELLED else "can_move", "PickupReservationView")]
-        return {"moves": [(MOVE_ENDPOINTS[m], MOVE_LABELS[m]) for m in moves],
-                "overdue": pickup.overdue(item)}
+        moves = [
+            m
+            for m in pickup.moves_for(item, actor)
+            if user_can("can_cancel" if m == pickup.CANCELLED else "can_move", "PickupReservationView")
+        ]
+        return {"moves": [(MOVE_ENDPOINTS[m], MOVE_LABELS[m]) for m in moves], "overdue": pickup.overdue(item)}
 
     # --- customer service's edit form: deadline and status, through the same rules --------
 

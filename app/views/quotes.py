@@ -1,4 +1,5 @@
 """Tilbud: the quote list and page (QuoteView, QuoteLineView), and the quote workflow pages: make a new one, send it, decline it, and "Bestill" (convert to an order). Rules: app/domain/quotes.py."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -95,8 +96,22 @@ class QuoteView(DomainFormMixin, PortalModelView):
         "created_at": date_search_field(_l("Opprettet")),
     }
     show_fieldsets = [
-        (_l("Tilbud"), {"fields": ["number", "status", "company", "end_customer_ref", "valid_until", "created_at",
-                                   "created_by", "note", "order"]}),
+        (
+            _l("Tilbud"),
+            {
+                "fields": [
+                    "number",
+                    "status",
+                    "company",
+                    "end_customer_ref",
+                    "valid_until",
+                    "created_at",
+                    "created_by",
+                    "note",
+                    "order",
+                ]
+            },
+        ),
     ]
     show_template = "portal/quote_show.html"
 
@@ -117,7 +132,7 @@ class QuoteView(DomainFormMixin, PortalModelView):
     @expose("/add", methods=["GET", "POST"])
     @has_access
     def add(self):  # type: ignore[no-untyped-def]
-        """"Nytt tilbud" (for the company the list was opened for): a quote is made with its lines."""
+        """ "Nytt tilbud" (for the company the list was opened for): a quote is made with its lines."""
         company_id = form_id(request.args, "_flt_0_company")
         company = db.session.get(Company, company_id) if company_id is not None else None
         args = {"customer_number": company.customer_number} if company is not None else {}
@@ -144,8 +159,14 @@ class QuoteView(DomainFormMixin, PortalModelView):
             for ln in item.lines
         ]
         totals = order_totals(item.lines)
-        return {"quote": item, "lines": lines, "totals": totals, "status_label": _quote_status(item),
-                "editable": quotes.may_change(item), "actions": self._actions(item)}
+        return {
+            "quote": item,
+            "lines": lines,
+            "totals": totals,
+            "status_label": _quote_status(item),
+            "editable": quotes.may_change(item),
+            "actions": self._actions(item),
+        }
 
     def _actions(self, quote: Quote) -> dict[str, str]:
         """Workflow buttons (QuoteActionsView) this user may use on this quote now."""
@@ -193,14 +214,17 @@ class QuoteLineView(DomainFormMixin, PortalModelView):
     order_columns = ["line_no", "quantity"]
     base_order = ("id", "desc")
     search_columns = ["quantity"]
-    show_columns = ["quote", "line_no", "product", "quantity", "configuration", "unit_price", "vat_rate",
-                    "line_total"]
+    show_columns = ["quote", "line_no", "product", "quantity", "configuration", "unit_price", "vat_rate", "line_total"]
     # Opened from the quote's page the quote is given (`_flt_0_quote`) and hidden; typed otherwise.
     add_columns = ["quote", "product", "quantity", "width", "depth", "fabric", "colour", "unit_price"]
     edit_columns = ["product", "quantity", "width", "depth", "fabric", "colour", "unit_price"]
     supplier_only_columns = ()
-    _product_field = LookupField(_l("Produkt (varenummer)"), model=Product, key="sku",
-                                 not_found=_l("Fant ikke noe produkt med dette varenummeret."))
+    _product_field = LookupField(
+        _l("Produkt (varenummer)"),
+        model=Product,
+        key="sku",
+        not_found=_l("Fant ikke noe produkt med dette varenummeret."),
+    )
     add_form_extra_fields = {
         "quote": LookupField(_l("Tilbud (tilbudsnummer)"), model=Quote, key="number", not_found=quotes.NOT_FOUND),
         "product": _product_field,
@@ -216,14 +240,21 @@ class QuoteLineView(DomainFormMixin, PortalModelView):
     @staticmethod
     def _line(form: Any) -> LineInput:
         product = form.product.object
-        return LineInput(product_id=product.id if product is not None else None, quantity=form.quantity.data,
-                         width=form.width.data, depth=form.depth.data, fabric=form.fabric.data,
-                         colour=form.colour.data, unit_price=form.unit_price.data)
+        return LineInput(
+            product_id=product.id if product is not None else None,
+            quantity=form.quantity.data,
+            width=form.width.data,
+            depth=form.depth.data,
+            fabric=form.fabric.data,
+            colour=form.colour.data,
+            unit_price=form.unit_price.data,
+        )
 
     def domain_add(self, form: Any) -> QuoteLine:
         quote = form.quote.object
-        return quotes.add_quote_line(db.session, quote.id if quote is not None else None, current_actor(),
-                                     self._line(form))
+        return quotes.add_quote_line(
+            db.session, quote.id if quote is not None else None, current_actor(), self._line(form)
+        )
 
     def domain_edit(self, item: QuoteLine, form: Any) -> QuoteLine:
         return quotes.update_quote_line(db.session, item.id, current_actor(), self._line(form))
@@ -267,10 +298,15 @@ class QuoteActionsView(BaseView):
             if not errors:
                 with domain_action(errors_on_page=True) as done:
                     quote = quotes.create_quote(
-                        db.session, actor=actor, company_id=company.id, valid_until=valid_until,
-                        lines=lines, end_customer_ref=(request.form.get("end_customer_ref") or "").strip()[:200],
+                        db.session,
+                        actor=actor,
+                        company_id=company.id,
+                        valid_until=valid_until,
+                        lines=lines,
+                        end_customer_ref=(request.form.get("end_customer_ref") or "").strip()[:200],
                         delivery_address_id=form_id(request.form, "delivery_address_id"),
-                        note=(request.form.get("note") or "").strip())
+                        note=(request.form.get("note") or "").strip(),
+                    )
                 if done.ok:
                     flash(_("Tilbud %(number)s er lagret som utkast.", number=quote.number), "success")
                     return redirect(url_for("QuoteView.show", pk=quote.id))
@@ -278,15 +314,30 @@ class QuoteActionsView(BaseView):
             flash(_("Tilbudet er ikke lagret. Rett feltene som er merket."), "danger")
         addresses = []
         if company is not None:
-            addresses = db.session.scalars(select(DeliveryAddress).where(
-                DeliveryAddress.company_id == company.id, DeliveryAddress.active.is_(True))
-                .order_by(DeliveryAddress.recipient_name)).all()
-        products = {p.id: p for p in db.session.scalars(
-            select(Product).where(Product.id.in_({ln.product_id for ln in lines if ln.product_id})))}
+            addresses = db.session.scalars(
+                select(DeliveryAddress)
+                .where(DeliveryAddress.company_id == company.id, DeliveryAddress.active.is_(True))
+                .order_by(DeliveryAddress.recipient_name)
+            ).all()
+        products = {
+            p.id: p
+            for p in db.session.scalars(
+                select(Product).where(Product.id.in_({ln.product_id for ln in lines if ln.product_id}))
+            )
+        }
         return self.render_template(
-            "workflow/new_quote.html", company=company, addresses=addresses, lines=lines, errors=errors,
-            products=products, product_json=product_json, form=request.form, is_customer=actor.is_customer,
-            customer_number=customer_number, default_valid=(oslo_today() + dt.timedelta(days=30)).isoformat())
+            "workflow/new_quote.html",
+            company=company,
+            addresses=addresses,
+            lines=lines,
+            errors=errors,
+            products=products,
+            product_json=product_json,
+            form=request.form,
+            is_customer=actor.is_customer,
+            customer_number=customer_number,
+            default_valid=(oslo_today() + dt.timedelta(days=30)).isoformat(),
+        )
 
     def _act(self, pk: int, action: Callable[..., Any], done_message: str):  # type: ignore[no-untyped-def]
         with domain_action() as done:
@@ -312,8 +363,9 @@ class QuoteActionsView(BaseView):
     @permission_name("convert")
     def convert(self, pk: int):  # type: ignore[no-untyped-def]
         with domain_action() as done:
-            order = quotes.convert_quote(db.session, pk, current_actor(),
-                                         delivery_address_id=form_id(request.form, "delivery_address_id"))
+            order = quotes.convert_quote(
+                db.session, pk, current_actor(), delivery_address_id=form_id(request.form, "delivery_address_id")
+            )
         if not done.ok:
             return redirect(url_for("QuoteView.show", pk=pk))
         flash(_("Tilbudet er bestilt som ordre %(number)s.", number=order.number), "success")

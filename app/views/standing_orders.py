@@ -1,4 +1,5 @@
 """Faste ordre: the list and page of a plan (StandingOrderView) and the pages that create and change one, pause it and skip a delivery (StandingOrderFormView). Rules: app/domain/standing_orders.py."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,16 +56,27 @@ def list_notice() -> dict[str, Any]:
     tenant = current_tenant()
     invoice = tenant is None or rules.is_invoice_customer(db.session.get(Company, tenant))
     can_new = tenant is not None and user_can("can_new", VIEW)
-    return {"customer": tenant is not None, "invoice_customer": invoice, "can_new": can_new and invoice,
-            "new_url": url_for(f"{VIEW}.new") if can_new and invoice else None,
-            "message": rules.not_invoice_customer_message()}
+    return {
+        "customer": tenant is not None,
+        "invoice_customer": invoice,
+        "can_new": can_new and invoice,
+        "new_url": url_for(f"{VIEW}.new") if can_new and invoice else None,
+        "message": rules.not_invoice_customer_message(),
+    }
 
 
 def show_context(item: StandingOrder) -> dict[str, Any]:
     """What the plan's page shows besides FAB's fields (a fixed number of queries)."""
     today = oslo_today()
-    lines = [{"sku": ln.product.sku if ln.product else "", "product": ln.product.name if ln.product else "",
-              "quantity": ln.quantity, "configuration": line_configuration(ln)} for ln in item.lines]
+    lines = [
+        {
+            "sku": ln.product.sku if ln.product else "",
+            "product": ln.product.name if ln.product else "",
+            "quantity": ln.quantity,
+            "configuration": line_configuration(ln),
+        }
+        for ln in item.lines
+    ]
     upcoming = rules.next_deliveries(item, today, count=5)
     invoice = rules.is_invoice_customer(item.company)
     editable = invoice and (current_tenant() is None or current_tenant() == item.company_id)
@@ -93,9 +105,12 @@ class StandingOrderView(PortalModelView):
     datamodel = PortalInterface(
         StandingOrder,
         list_options=[joinedload(StandingOrder.company), joinedload(StandingOrder.delivery_address)],
-        item_options=[joinedload(StandingOrder.company), joinedload(StandingOrder.delivery_address),
-                      joinedload(StandingOrder.created_by),
-                      selectinload(StandingOrder.lines).joinedload(StandingOrderLine.product)],
+        item_options=[
+            joinedload(StandingOrder.company),
+            joinedload(StandingOrder.delivery_address),
+            joinedload(StandingOrder.created_by),
+            selectinload(StandingOrder.lines).joinedload(StandingOrderLine.product),
+        ],
     )
     base_permissions = ["can_list", "can_show"]
 
@@ -127,14 +142,38 @@ class StandingOrderView(PortalModelView):
     }
     computed_columns = {"plan": rules.plan_text, "next_delivery": next_delivery_text}
     list_columns = ["name", "company", "plan", "next_delivery", "delivery_address", "start_date", "end_date", "active"]
-    list_columns_customer = ["name", "plan", "next_delivery", "delivery_address", "start_date", "end_date",
-                             "paused_until", "active"]
+    list_columns_customer = [
+        "name",
+        "plan",
+        "next_delivery",
+        "delivery_address",
+        "start_date",
+        "end_date",
+        "paused_until",
+        "active",
+    ]
     order_columns = ["name", "start_date", "end_date"]
     base_order = ("created_at", "desc")
     search_columns = ["name", "active", "start_date"]
     show_fieldsets = [
-        (_l("Fast ordre"), {"fields": ["name", "company", "plan", "delivery_address", "start_date", "end_date",
-                                       "paused_until", "skip_date", "active", "created_by", "created_at"]}),
+        (
+            _l("Fast ordre"),
+            {
+                "fields": [
+                    "name",
+                    "company",
+                    "plan",
+                    "delivery_address",
+                    "start_date",
+                    "end_date",
+                    "paused_until",
+                    "skip_date",
+                    "active",
+                    "created_by",
+                    "created_at",
+                ]
+            },
+        ),
     ]
     # Next deliveries, generated orders, pause/skip and "Opprett fast ordre": StandingOrderFormView.
     list_template = "standing_orders/list.html"
@@ -183,9 +222,13 @@ def _parse_plan(form: Any) -> tuple[rules.PlanInput, dict[str, str]]:
 
 
 def _addresses(company_id: int) -> list[DeliveryAddress]:
-    return list(db.session.scalars(select(DeliveryAddress).where(
-        DeliveryAddress.company_id == company_id, DeliveryAddress.active.is_(True)).order_by(
-        DeliveryAddress.recipient_name)))
+    return list(
+        db.session.scalars(
+            select(DeliveryAddress)
+            .where(DeliveryAddress.company_id == company_id, DeliveryAddress.active.is_(True))
+            .order_by(DeliveryAddress.recipient_name)
+        )
+    )
 
 
 def _products(lines: list[LineInput]) -> dict[int, Product]:
@@ -196,18 +239,43 @@ def _products(lines: list[LineInput]) -> dict[int, Product]:
 def _form_values(item: Optional[StandingOrder], form: Any) -> dict[str, Any]:
     """What the form fields show: the posted values, else the plan's, else sensible defaults."""
     if request.method == "POST":
-        return {k: form.get(k, "") for k in ("name", "delivery_address_id", "frequency", "interval_weeks",
-                                             "weekday", "day_of_month", "start_date", "end_date")} | {
-            "active": bool(form.get("active"))}
+        return {
+            k: form.get(k, "")
+            for k in (
+                "name",
+                "delivery_address_id",
+                "frequency",
+                "interval_weeks",
+                "weekday",
+                "day_of_month",
+                "start_date",
+                "end_date",
+            )
+        } | {"active": bool(form.get("active"))}
     if item is None:
         start = oslo_today() + dt.timedelta(days=1)
-        return {"name": "", "delivery_address_id": "", "frequency": "weekly", "interval_weeks": "2",
-                "weekday": str(start.weekday()), "day_of_month": str(start.day), "start_date": start.isoformat(),
-                "end_date": "", "active": True}
-    return {"name": item.name, "delivery_address_id": str(item.delivery_address_id), "frequency": item.frequency,
-            "interval_weeks": str(item.interval_weeks or 2), "weekday": "" if item.weekday is None else str(item.weekday),
-            "day_of_month": str(item.day_of_month or ""), "start_date": item.start_date.isoformat(),
-            "end_date": item.end_date.isoformat() if item.end_date else "", "active": item.active}
+        return {
+            "name": "",
+            "delivery_address_id": "",
+            "frequency": "weekly",
+            "interval_weeks": "2",
+            "weekday": str(start.weekday()),
+            "day_of_month": str(start.day),
+            "start_date": start.isoformat(),
+            "end_date": "",
+            "active": True,
+        }
+    return {
+        "name": item.name,
+        "delivery_address_id": str(item.delivery_address_id),
+        "frequency": item.frequency,
+        "interval_weeks": str(item.interval_weeks or 2),
+        "weekday": "" if item.weekday is None else str(item.weekday),
+        "day_of_month": str(item.day_of_month or ""),
+        "start_date": item.start_date.isoformat(),
+        "end_date": item.end_date.isoformat() if item.end_date else "",
+        "active": item.active,
+    }
 
 
 class StandingOrderFormView(BaseView):
@@ -218,10 +286,14 @@ class StandingOrderFormView(BaseView):
     base_permissions = ["can_new", "can_edit", "can_pause", "can_skip"]
 
     def _load(self, pk: int) -> StandingOrder:
-        item = db.session.scalars(select(StandingOrder).options(
-            joinedload(StandingOrder.company),
-            selectinload(StandingOrder.lines).joinedload(StandingOrderLine.product))
-            .where(StandingOrder.id == pk)).first()  # through the tenancy guard: a foreign plan is None
+        item = db.session.scalars(
+            select(StandingOrder)
+            .options(
+                joinedload(StandingOrder.company),
+                selectinload(StandingOrder.lines).joinedload(StandingOrderLine.product),
+            )
+            .where(StandingOrder.id == pk)
+        ).first()  # through the tenancy guard: a foreign plan is None
         if item is None:
             abort(404)
         return item
@@ -264,8 +336,17 @@ class StandingOrderFormView(BaseView):
         item = self._load(pk)
         invoice = rules.is_invoice_customer(item.company)
         errors: dict[str, str] = {}
-        lines = [LineInput(product_id=ln.product_id, quantity=ln.quantity, width=ln.width, depth=ln.depth,
-                           fabric=ln.fabric, colour=ln.colour) for ln in item.lines]
+        lines = [
+            LineInput(
+                product_id=ln.product_id,
+                quantity=ln.quantity,
+                width=ln.width,
+                depth=ln.depth,
+                fabric=ln.fabric,
+                colour=ln.colour,
+            )
+            for ln in item.lines
+        ]
         if request.method == "POST" and invoice:
             data, errors = _parse_plan(request.form)
             data.active = bool(request.form.get("active"))
@@ -282,18 +363,40 @@ class StandingOrderFormView(BaseView):
                 item = self._load(pk)
         return self._render_form(item, item.company, invoice, lines, errors)
 
-    def _render_form(self, item: Optional[StandingOrder], company: Company, invoice: bool,
-                     lines: list[LineInput], errors: dict[str, str]):  # type: ignore[no-untyped-def]
+    def _render_form(
+        self,
+        item: Optional[StandingOrder],
+        company: Company,
+        invoice: bool,
+        lines: list[LineInput],
+        errors: dict[str, str],
+    ):  # type: ignore[no-untyped-def]
         return self.render_template(
-            "standing_orders/form.html", item=item, company=company, invoice_customer=invoice,
-            not_invoice_message=rules.not_invoice_customer_message(), addresses=_addresses(company.id),
-            lines=lines, errors=errors, products=_products(lines), product_json=product_json,
-            values=_form_values(item, request.form), weekdays=labels.WEEKDAY, frequencies=labels.FREQUENCY,
+            "standing_orders/form.html",
+            item=item,
+            company=company,
+            invoice_customer=invoice,
+            not_invoice_message=rules.not_invoice_customer_message(),
+            addresses=_addresses(company.id),
+            lines=lines,
+            errors=errors,
+            products=_products(lines),
+            product_json=product_json,
+            values=_form_values(item, request.form),
+            weekdays=labels.WEEKDAY,
+            frequencies=labels.FREQUENCY,
             max_interval=rules.MAX_INTERVAL_WEEKS,
         )
 
-    def _set_date(self, pk: int, field: str, clear: str, missing: str, change: Callable[..., StandingOrder],
-                  said: Callable[[Optional[dt.date]], str]) -> Any:
+    def _set_date(
+        self,
+        pk: int,
+        field: str,
+        clear: str,
+        missing: str,
+        change: Callable[..., StandingOrder],
+        said: Callable[[Optional[dt.date]], str],
+    ) -> Any:
         """Pause and skip: a date from the form (or the `clear` button), then the domain's change."""
         item = self._load(pk)
         clearing = clear in request.form
@@ -312,15 +415,31 @@ class StandingOrderFormView(BaseView):
     @permission_name("pause")
     def pause(self, pk: int):  # type: ignore[no-untyped-def]
         return self._set_date(
-            pk, "until", "end", _("Velg datoen pausen skal vare til og med."), rules.pause,
-            lambda until: _("Pausen er avsluttet.") if until is None
-            else _("Leveringene har pause til og med %(date)s.", date=format_date(until)))
+            pk,
+            "until",
+            "end",
+            _("Velg datoen pausen skal vare til og med."),
+            rules.pause,
+            lambda until: (
+                _("Pausen er avsluttet.")
+                if until is None
+                else _("Leveringene har pause til og med %(date)s.", date=format_date(until))
+            ),
+        )
 
     @expose("/<int:pk>/hopp-over", methods=["POST"])
     @has_access
     @permission_name("skip")
     def skip(self, pk: int):  # type: ignore[no-untyped-def]
         return self._set_date(
-            pk, "date", "undo", _("Velg leveringen som skal hoppes over."), rules.skip,
-            lambda day: _("Leveringen blir likevel levert.") if day is None
-            else _("Leveringen %(date)s hoppes over.", date=format_date(day)))
+            pk,
+            "date",
+            "undo",
+            _("Velg leveringen som skal hoppes over."),
+            rules.skip,
+            lambda day: (
+                _("Leveringen blir likevel levert.")
+                if day is None
+                else _("Leveringen %(date)s hoppes over.", date=format_date(day))
+            ),
+        )

@@ -4,6 +4,7 @@ the demo data, driven by Debian's Chromium through Playwright's sync API.
 Without /usr/bin/chromium the tests skip with a reason (`make test` installs it when it can); under
 CI=true a missing Chromium fails instead, so CI never passes without having run them.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,15 @@ from app.demo import DEMO_PASSWORD
 from tests.helpers import reset_database
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -86,9 +94,25 @@ def live_server(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     }
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
-             "--bind", f"127.0.0.1:{port}", "--no-control-socket", "--access-logfile", "-", "run:app"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--worker-class",
+                "sync",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--no-control-socket",
+                "--access-logfile",
+                "-",
+                "run:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -118,8 +142,9 @@ def browser(live_server: str) -> Iterator[Any]:
 @pytest.fixture()
 def page(browser: Any, live_server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context (no cookies) per test; a screenshot of the last page is always saved."""
-    context = browser.new_context(base_url=live_server, locale="nb-NO", timezone_id="Europe/Oslo",
-                                  viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server, locale="nb-NO", timezone_id="Europe/Oslo", viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
     try:

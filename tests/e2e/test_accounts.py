@@ -4,6 +4,7 @@
 table (as the mail would carry it); the new user opens the link, is refused a weak password,
 sets a good one, logs in, and finds the username on "Min profil".
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,9 @@ def _welcome_link(app: Flask, to: str) -> str:
     engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     try:
         with engine.connect() as conn:
-            body = conn.execute(select(MailOutbox.body_text).where(MailOutbox.to_address == to,
-                                                                   MailOutbox.kind == "user_welcome")).scalar_one()
+            body = conn.execute(
+                select(MailOutbox.body_text).where(MailOutbox.to_address == to, MailOutbox.kind == "user_welcome")
+            ).scalar_one()
     finally:
         engine.dispose()
     match = re.search(r"https?://\S+/passord/\S+", body)

@@ -5,6 +5,7 @@
 of consumption against the limit and the cumulative line with limit and forecast, each drawn by
 plotly.js (served from the installed package) and with its table beside it.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@
 * `hansen.admin` changes the company's postal address on Bedriftsinformasjon, but cannot change
   the company name: the field is read-only, with the note that the supplier changes it.
 """
+
 from __future__ import annotations
 
 import re

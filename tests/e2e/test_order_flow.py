@@ -5,6 +5,7 @@ hansen.bruker then sees "Under behandling" and both entries in the timeline.
 A second test opens every other workflow page (quote, shipment, invoice, reject) as the role that
 uses it, so each has a screenshot in test-artifacts/screenshots/ and runs its scripts without errors.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,7 +57,9 @@ def test_customer_orders_seller_approves_customer_sees_processing(page: Any, js_
     # A configurable product: width, depth and variants open up once it is chosen.
     pick_product(page, 1, "Modulsofa", "Modulsofa Oslo")
     row = page.locator('tr.order-line[data-index="1"]')
-    assert row.locator(".line-width").is_enabled() and row.locator(".line-width").get_attribute("placeholder") == "160–320"
+    assert (
+        row.locator(".line-width").is_enabled() and row.locator(".line-width").get_attribute("placeholder") == "160–320"
+    )
     row.locator(".line-width").fill("200")
     row.locator(".line-depth").fill("90")
     row.locator(".line-fabric").select_option("Lin natur")

@@ -2,6 +2,7 @@
 Plotly chart renders (plotly.js from the installed package) beside its table, and the CSV link
 downloads a file. Screenshots go to test-artifacts/screenshots/reports-*.png.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -56,6 +57,9 @@ def test_date_filter_reloads_the_report(page: Any, js_errors: list[str]) -> None
     assert "fra=2026-01-01" in page.url and "til=2026-03-31" in page.url
     page.wait_for_selector(".report-chart .main-svg", state="attached")
     rows = page.locator('table.report-data[data-table="salg"] tbody tr')
-    assert [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())] == \
-        ["januar 2026", "februar 2026", "mars 2026"]
+    assert [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())] == [
+        "januar 2026",
+        "februar 2026",
+        "mars 2026",
+    ]
     assert not js_errors, js_errors

@@ -1,5 +1,6 @@
 """Each demo login reaches its start page and sees the menu of its role, and nothing more;
 a customer cannot open a supplier page. Expectations come from app/roles.py (the contract)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,10 +28,14 @@ SPOT_CHECKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Seller": (("CompanyView", "QuoteView", "OrderView"), ("PortalUserDBModelView",)),
     "CustomerService": (("CompanyView", "PortalUserDBModelView", "InquiryView"), ("MyCompanyView", "CompanyUserView")),
     "Manager": (("CompanyView", "OrderView", "BudgetView"), ("PortalUserDBModelView", "MyCompanyView")),
-    "CustomerAdmin": (("OrderView", "CompanyUserView", "BudgetView", "MyCompanyView"),
-                      ("CompanyView", "PortalUserDBModelView")),
-    "CustomerUser": (("OrderView", "QuoteView", "InquiryView"),
-                     ("CompanyView", "PortalUserDBModelView", "CompanyUserView", "BudgetView")),
+    "CustomerAdmin": (
+        ("OrderView", "CompanyUserView", "BudgetView", "MyCompanyView"),
+        ("CompanyView", "PortalUserDBModelView"),
+    ),
+    "CustomerUser": (
+        ("OrderView", "QuoteView", "InquiryView"),
+        ("CompanyView", "PortalUserDBModelView", "CompanyUserView", "BudgetView"),
+    ),
 }
 SUPPLIER_PAGES = ("CompanyView", "PortalUserDBModelView")
 
@@ -61,16 +66,23 @@ def menu_entries(app: Flask) -> list[MenuEntry]:
                 method = endpoint.rsplit(".", 1)[-1]
                 permission = getattr(getattr(view, method, None), "_permission_name", method)
                 conds = tuple(c for c in {item.cond, child.cond} if c is not None)
-                entries.append(MenuEntry(view.class_permission_name, child.name, str(child.label).strip(),
-                                         href, f"can_{permission}", conds))
+                entries.append(
+                    MenuEntry(
+                        view.class_permission_name,
+                        child.name,
+                        str(child.label).strip(),
+                        href,
+                        f"can_{permission}",
+                        conds,
+                    )
+                )
     return entries
 
 
 def visible_entries(app: Flask, username: str, entries: list[MenuEntry]) -> list[MenuEntry]:
     """Entries roles.py gives this user's role, whose menu conditions hold for this user."""
     role = ROLE_OF[username]
-    allowed = [e for e in entries
-               if role == "Admin" or e.permission in ROLE_PERMISSIONS[role].get(e.view, ())]
+    allowed = [e for e in entries if role == "Admin" or e.permission in ROLE_PERMISSIONS[role].get(e.view, ())]
     with app.app_context():
         user = db.session.scalars(select(PortalUser).where(PortalUser.username == username)).one()
         with app.test_request_context("/"):
@@ -109,14 +121,19 @@ def test_login_start_page_and_menu(app: Flask, page: Any, username: str) -> None
 
     entries = menu_entries(app)
     links = navbar_links(page)
-    labels = {t.strip() for t in page.eval_on_selector_all(
-        ".navbar-collapse > ul.nav.navbar-nav:not(.navbar-right) a[href]", "els => els.map(e => e.textContent)")}
+    labels = {
+        t.strip()
+        for t in page.eval_on_selector_all(
+            ".navbar-collapse > ul.nav.navbar-nav:not(.navbar-right) a[href]", "els => els.map(e => e.textContent)"
+        )
+    }
     must, must_not = SPOT_CHECKS[role]
     for view in must:
         mine = [e for e in entries if e.view == view]
         assert mine, f"{view} har ikke noe menypunkt"
-        assert any(e.href in links and e.label in labels for e in mine), \
+        assert any(e.href in links and e.label in labels for e in mine), (
             f"{username} ({role}) skal se menypunktet «{mine[0].label}»"
+        )
     for view in must_not:
         for entry in (e for e in entries if e.view == view):
             assert entry.href not in links, f"{username} ({role}) skal ikke se «{entry.label}»"

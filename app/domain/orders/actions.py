@@ -1,4 +1,5 @@
 """What a user does with a placed order: cancel it (within the cancel window)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,12 @@ MAY_NOT_CANCEL = _l("Du har ikke tilgang til å kansellere ordrer.")
 CANCELLED_MEANWHILE = _l("Ordren ble endret av noen andre i mellomtiden og kan ikke kanselleres.")
 
 
-def cancel_refusal(order: Order, actor: Actor, has_shipment: bool, now: Optional[dt.datetime] = None,
-                   ) -> Optional[LazyString]:
+def cancel_refusal(
+    order: Order,
+    actor: Actor,
+    has_shipment: bool,
+    now: Optional[dt.datetime] = None,
+) -> Optional[LazyString]:
     """Why this actor may not cancel this order now, or None when allowed."""
     if order.status not in NOT_SHIPPED:
         return ALREADY_SHIPPED
@@ -49,14 +54,16 @@ def _has_shipment(session: Session, order_id: int) -> bool:
     return bool(session.scalar(select(exists().where(Shipment.order_id == order_id))))
 
 
-def cancel_order(session: Session, order_id: int, actor: Actor, reason: Optional[str] = None,
-                 now: Optional[dt.datetime] = None) -> Order:
+def cancel_order(
+    session: Session, order_id: int, actor: Actor, reason: Optional[str] = None, now: Optional[dt.datetime] = None
+) -> Order:
     order = get_order(session, order_id)
     refusal = cancel_refusal(order, actor, _has_shipment(session, order.id), now)
     if refusal is not None:
         raise NotAllowed(refusal)
     no_shipment = ~exists().where(Shipment.order_id == Order.id)
-    if not change_status(session, order, actor, "cancel", CANCELLED,
-                         reason or _l("Kansellert"), extra_where=[no_shipment]):
+    if not change_status(
+        session, order, actor, "cancel", CANCELLED, reason or _l("Kansellert"), extra_where=[no_shipment]
+    ):
         raise NotAllowed(CANCELLED_MEANWHILE)
     return order

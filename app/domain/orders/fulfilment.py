@@ -3,6 +3,7 @@
 Derived status: everything invoiced → invoiced; every line fully delivered → shipped ("Kjørt ut fra
 lager"); something delivered → partially_delivered; else unchanged (processing).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,9 @@ NOT_INVOICEABLE = _l("Ordren kan ikke faktureres i denne statusen.")
 LINE_TAKEN = _l("Linjen ble levert av noen andre i mellomtiden. Prøv igjen.")
 
 
-def tracking_url(carrier: Optional[str], waybill: Optional[str],
-                 urls: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+def tracking_url(
+    carrier: Optional[str], waybill: Optional[str], urls: Optional[Mapping[str, Any]] = None
+) -> Optional[str]:
     """The carrier's tracking page for a waybill, from `urls` (default: config CARRIER_TRACKING_URLS,
     "{waybill}" in each); own transport and a shipment without a waybill have none. The waybill is
     quoted whole, so "/", "&" or a space in it cannot change the page or the query."""
@@ -90,9 +92,16 @@ def _move(session: Session, order: Order, actor: Actor, move: str, reason: Any) 
             raise NotAllowed(CHANGED_MEANWHILE)
 
 
-def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier: str,
-                      waybill_number: Optional[str], quantities: Mapping[int, int],
-                      shipped_at: Optional[dt.datetime] = None) -> Shipment:
+def register_shipment(
+    session: Session,
+    order_id: int,
+    actor: Actor,
+    *,
+    carrier: str,
+    waybill_number: Optional[str],
+    quantities: Mapping[int, int],
+    shipped_at: Optional[dt.datetime] = None,
+) -> Shipment:
     """Ship `quantities` (order line id → quantity) with a carrier; updates lines and the order status."""
     _require(actor, "ship")
     order = get_order(session, order_id)
@@ -112,18 +121,28 @@ def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier:
         if line is None:
             errors[f"lines[{lid}]"] = _("Linjen hører ikke til ordren.")
         elif qty < 0 or line.delivered_quantity + qty > line.quantity:
-            errors[f"lines[{lid}]"] = _("Kan levere høyst %(left)s på linje %(line)s.",
-                                         left=line.quantity - line.delivered_quantity, line=line.line_no)
+            errors[f"lines[{lid}]"] = _(
+                "Kan levere høyst %(left)s på linje %(line)s.",
+                left=line.quantity - line.delivered_quantity,
+                line=line.line_no,
+            )
     if errors:
         raise ValidationFailed(errors)
-    shipment = Shipment(order_id=order.id, company_id=order.company_id, carrier=carrier,
-                        waybill_number=(waybill_number or "").strip() or None, shipped_at=shipped_at or utcnow())
+    shipment = Shipment(
+        order_id=order.id,
+        company_id=order.company_id,
+        carrier=carrier,
+        waybill_number=(waybill_number or "").strip() or None,
+        shipped_at=shipped_at or utcnow(),
+    )
     for lid, qty in wanted.items():
         shipment.lines.append(ShipmentLine(company_id=order.company_id, order_line_id=lid, quantity=qty))
         # Relative, guarded UPDATE: two shipments at once can never deliver more than ordered.
         done = session.execute(
-            update(OrderLine).where(OrderLine.id == lid, OrderLine.delivered_quantity + qty <= OrderLine.quantity)
-            .values(delivered_quantity=OrderLine.delivered_quantity + qty).execution_options(synchronize_session=False)
+            update(OrderLine)
+            .where(OrderLine.id == lid, OrderLine.delivered_quantity + qty <= OrderLine.quantity)
+            .values(delivered_quantity=OrderLine.delivered_quantity + qty)
+            .execution_options(synchronize_session=False)
         ).rowcount
         if done != 1:
             raise NotAllowed(LINE_TAKEN)
@@ -131,15 +150,37 @@ def register_shipment(session: Session, order_id: int, actor: Actor, *, carrier:
     session.flush()
     for line in order.lines:
         session.refresh(line, ["delivered_quantity"])
-        line.status = (LineStatus.delivered.value if line.delivered_quantity >= line.quantity
-                       else LineStatus.partially_delivered.value if line.delivered_quantity else LineStatus.open.value)
-    _move(session, order, actor, "ship", _l("Levering registrert (%(carrier)s, %(waybill)s)", carrier=carrier,
-                                           waybill=shipment.waybill_number or _("egen transport")))
+        line.status = (
+            LineStatus.delivered.value
+            if line.delivered_quantity >= line.quantity
+            else LineStatus.partially_delivered.value
+            if line.delivered_quantity
+            else LineStatus.open.value
+        )
+    _move(
+        session,
+        order,
+        actor,
+        "ship",
+        _l(
+            "Levering registrert (%(carrier)s, %(waybill)s)",
+            carrier=carrier,
+            waybill=shipment.waybill_number or _("egen transport"),
+        ),
+    )
     return shipment
 
 
-def register_invoice(session: Session, order_id: int, actor: Actor, *, number: str, invoice_date: dt.date,
-                     due_date: dt.date, amount: Optional[Decimal] = None) -> Invoice:
+def register_invoice(
+    session: Session,
+    order_id: int,
+    actor: Actor,
+    *,
+    number: str,
+    invoice_date: dt.date,
+    due_date: dt.date,
+    amount: Optional[Decimal] = None,
+) -> Invoice:
     """Invoice an order (default: its total incl. VAT); fully invoiced orders become `invoiced`."""
     _require(actor, "invoice")
     order = get_order(session, order_id)
@@ -155,8 +196,14 @@ def register_invoice(session: Session, order_id: int, actor: Actor, *, number: s
         errors["amount"] = _("Beløpet kan ikke være negativt.")
     if errors:
         raise ValidationFailed(errors)
-    invoice = Invoice(order_id=order.id, company_id=order.company_id, number=number.strip(),
-                      invoice_date=invoice_date, due_date=due_date, amount=amount)
+    invoice = Invoice(
+        order_id=order.id,
+        company_id=order.company_id,
+        number=number.strip(),
+        invoice_date=invoice_date,
+        due_date=due_date,
+        amount=amount,
+    )
     try:
         with session.begin_nested():
             session.add(invoice)

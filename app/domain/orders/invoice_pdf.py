@@ -3,6 +3,7 @@
 Shows supplier, customer, invoice number, dates, the order's lines, VAT per rate and totals. The
 line amounts and the VAT breakdown come from app/domain/pricing.py, the rule that computed the order.
 """
+
 from __future__ import annotations
 
 import io
@@ -32,8 +33,9 @@ INVOICE_NOT_FOUND = _l("Fant ikke fakturaen.")
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def invoice_copy(session: Session, invoice_id: int, config: Mapping[str, Any],
-                 order_id: Optional[int] = None) -> tuple[str, bytes]:
+def invoice_copy(
+    session: Session, invoice_id: int, config: Mapping[str, Any], order_id: Optional[int] = None
+) -> tuple[str, bytes]:
     """(file name, PDF) of an invoice copy. The invoice is read through `session`, which the tenancy
     guard scopes: another company's invoice, or (with `order_id`) another order's, is NotFound."""
     invoice = session.get(Invoice, invoice_id)
@@ -44,7 +46,7 @@ def invoice_copy(session: Session, invoice_id: int, config: Mapping[str, Any],
 
 
 def copy_filename(number: str) -> str:
-    """"fakturakopi-F-9001.pdf": safe in a Content-Disposition header and on any file system."""
+    """ "fakturakopi-F-9001.pdf": safe in a Content-Disposition header and on any file system."""
     return f"fakturakopi-{_UNSAFE_IN_FILENAME.sub('_', number)}.pdf"
 
 
@@ -59,64 +61,118 @@ def render_invoice_pdf(invoice: Invoice, supplier: Mapping[str, str]) -> bytes:
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
     title = _("Fakturakopi %(number)s", number=invoice.number)
-    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
-                            bottomMargin=18 * mm, title=title, author=supplier.get("name", ""))
-    supplier_text = "<br/>".join([
-        f"<b>{_text(supplier['name'])}</b>", _text(supplier["address"]),
-        _text(_("Org.nr. %(number)s MVA", number=supplier["org_number"])),
-    ])
-    customer_text = "<br/>".join([
-        f"<b>{_text(company.name)}</b>", _text(_("Kundenummer %(number)s", number=company.customer_number)),
-        _text(company.postal_street), _text(f"{company.postal_code or ''} {company.postal_city or ''}"),
-        _text(_("Org.nr. %(number)s", number=company.org_number)),
-    ])
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+        title=title,
+        author=supplier.get("name", ""),
+    )
+    supplier_text = "<br/>".join(
+        [
+            f"<b>{_text(supplier['name'])}</b>",
+            _text(supplier["address"]),
+            _text(_("Org.nr. %(number)s MVA", number=supplier["org_number"])),
+        ]
+    )
+    customer_text = "<br/>".join(
+        [
+            f"<b>{_text(company.name)}</b>",
+            _text(_("Kundenummer %(number)s", number=company.customer_number)),
+            _text(company.postal_street),
+            _text(f"{company.postal_code or ''} {company.postal_city or ''}"),
+            _text(_("Org.nr. %(number)s", number=company.org_number)),
+        ]
+    )
     story = [
         Paragraph(_text(title), styles["Title"]),
-        Table([[Paragraph(supplier_text, styles["Normal"]), Paragraph(customer_text, styles["Normal"])]],
-              colWidths=[87 * mm, 87 * mm]),
+        Table(
+            [[Paragraph(supplier_text, styles["Normal"]), Paragraph(customer_text, styles["Normal"])]],
+            colWidths=[87 * mm, 87 * mm],
+        ),
         Spacer(1, 6 * mm),
-        Table([
-            [_("Fakturanummer"), invoice.number, _("Ordrenummer"), order.number],
-            [_("Fakturadato"), format_date(invoice.invoice_date), _("Forfallsdato"), format_date(invoice.due_date)],
-            [_("Status"), _("Betalt") if invoice.paid else _("Ubetalt"), _("Deres referanse"),
-             order.customer_reference or ""],
-        ], colWidths=[35 * mm, 52 * mm, 35 * mm, 52 * mm],
-            style=TableStyle([("FONTNAME", (0, 0), (0, -1), "Helvetica-Bold"),
-                              ("FONTNAME", (2, 0), (2, -1), "Helvetica-Bold")])),
+        Table(
+            [
+                [_("Fakturanummer"), invoice.number, _("Ordrenummer"), order.number],
+                [_("Fakturadato"), format_date(invoice.invoice_date), _("Forfallsdato"), format_date(invoice.due_date)],
+                [
+                    _("Status"),
+                    _("Betalt") if invoice.paid else _("Ubetalt"),
+                    _("Deres referanse"),
+                    order.customer_reference or "",
+                ],
+            ],
+            colWidths=[35 * mm, 52 * mm, 35 * mm, 52 * mm],
+            style=TableStyle(
+                [("FONTNAME", (0, 0), (0, -1), "Helvetica-Bold"), ("FONTNAME", (2, 0), (2, -1), "Helvetica-Bold")]
+            ),
+        ),
         Spacer(1, 6 * mm),
     ]
     rows: list[list[Any]] = [[_("Linje"), _("Vare"), _("Antall"), _("Enhetspris"), _("Mva"), _("Beløp eks. mva")]]
     for line in order.lines:
         desc = f"{line.product.sku} {line.product.name}"
-        extras = [f"{line.width}×{line.depth} cm" if line.width or line.depth else "", line.fabric or "",
-                  line.colour or ""]
+        extras = [
+            f"{line.width}×{line.depth} cm" if line.width or line.depth else "",
+            line.fabric or "",
+            line.colour or "",
+        ]
         desc += "".join(f", {e}" for e in extras if e)
-        rows.append([str(line.line_no), Paragraph(_text(desc), styles["Normal"]), str(line.quantity),
-                     format_nok(line.unit_price), _percent(line.vat_rate),
-                     format_nok(line_total(line.quantity, line.unit_price))])
+        rows.append(
+            [
+                str(line.line_no),
+                Paragraph(_text(desc), styles["Normal"]),
+                str(line.quantity),
+                format_nok(line.unit_price),
+                _percent(line.vat_rate),
+                format_nok(line_total(line.quantity, line.unit_price)),
+            ]
+        )
     table = Table(rows, colWidths=[12 * mm, 72 * mm, 16 * mm, 28 * mm, 14 * mm, 32 * mm], repeatRows=1)
-    table.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-        ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
-        ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-    ]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
+                ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
     story += [table, Spacer(1, 4 * mm)]
     breakdown = vat_breakdown(order.lines)
     totals = totals_of(breakdown)
     rows = [[_("Sum eks. mva"), format_nok(totals.ex_vat)]]
-    rows += [[_("Mva %(rate)s av %(base)s", rate=_percent(v.rate), base=format_nok(v.base)), format_nok(v.vat)]
-             for v in breakdown]
+    rows += [
+        [_("Mva %(rate)s av %(base)s", rate=_percent(v.rate), base=format_nok(v.base)), format_nok(v.vat)]
+        for v in breakdown
+    ]
     rows.append([_("Sum inkl. mva"), format_nok(totals.inc_vat)])
     if money(invoice.amount) != totals.inc_vat:
         rows.append([_("Fakturert beløp"), format_nok(invoice.amount)])
-    story.append(Table(rows, colWidths=[140 * mm, 34 * mm], style=TableStyle([
-        ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-        ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
-        ("LINEABOVE", (0, -1), (-1, -1), 0.5, colors.black),
-    ])))
-    story += [Spacer(1, 8 * mm), Paragraph(_text(_("Dette er en kopi av fakturaen. Betaling til kontonummeret på "
-                                                   "originalfakturaen.")), styles["Italic"])]
+    story.append(
+        Table(
+            rows,
+            colWidths=[140 * mm, 34 * mm],
+            style=TableStyle(
+                [
+                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                    ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
+                    ("LINEABOVE", (0, -1), (-1, -1), 0.5, colors.black),
+                ]
+            ),
+        )
+    )
+    story += [
+        Spacer(1, 8 * mm),
+        Paragraph(
+            _text(_("Dette er en kopi av fakturaen. Betaling til kontonummeret på originalfakturaen.")),
+            styles["Italic"],
+        ),
+    ]
     doc.build(story)
     return buffer.getvalue()
 
@@ -126,5 +182,8 @@ def _percent(rate: Any) -> str:
 
 
 def supplier_from_config(config: Mapping[str, Any]) -> dict[str, str]:
-    return {"name": config["SUPPLIER_NAME"], "address": config["SUPPLIER_ADDRESS"],
-            "org_number": config["SUPPLIER_ORG_NUMBER"]}
+    return {
+        "name": config["SUPPLIER_NAME"],
+        "address": config["SUPPLIER_ADDRESS"],
+        "org_number": config["SUPPLIER_ORG_NUMBER"],
+    }

@@ -1,4 +1,5 @@
 """Placing an order: lines, prices, budgets and the confirmation mail."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -63,25 +64,46 @@ def place_order(
 
     status = OrderStatus.pending_approval.value if company.requires_approval else OrderStatus.processing.value
     order = Order(
-        company_id=company_id, channel=channel, status=status, delivery_address_id=delivery_address_id,
-        created_by_id=actor.id, customer_reference=(customer_reference or None), quote_id=quote_id,
-        standing_order_id=standing_order_id, delivery_date=delivery_date,
+        company_id=company_id,
+        channel=channel,
+        status=status,
+        delivery_address_id=delivery_address_id,
+        created_by_id=actor.id,
+        customer_reference=(customer_reference or None),
+        quote_id=quote_id,
+        standing_order_id=standing_order_id,
+        delivery_date=delivery_date,
     )
     priced = []
     for i, ln in enumerate(lines, start=1):
         product = products[ln.product_id]  # type: ignore[index]
         price = ln.unit_price if ln.unit_price is not None else product.unit_price
-        order.lines.append(OrderLine(
-            company_id=company_id, line_no=i, product_id=product.id, quantity=ln.quantity,
-            unit_price=price, vat_rate=product.vat_rate, width=ln.width, depth=ln.depth,
-            fabric=ln.fabric or None, colour=ln.colour or None,
-        ))
+        order.lines.append(
+            OrderLine(
+                company_id=company_id,
+                line_no=i,
+                product_id=product.id,
+                quantity=ln.quantity,
+                unit_price=price,
+                vat_rate=product.vat_rate,
+                width=ln.width,
+                depth=ln.depth,
+                fabric=ln.fabric or None,
+                colour=ln.colour or None,
+            )
+        )
         priced.append({"unit_price": price, "quantity": ln.quantity, "vat_rate": product.vat_rate})
     order.total_ex_vat, order.total_vat = order_totals(priced)
     session.add(order)
     assign_number(order, session)
-    record_event(session, order, actor, None, status,
-                 _l("Venter på godkjenning fra selger") if status == OrderStatus.pending_approval.value else None)
+    record_event(
+        session,
+        order,
+        actor,
+        None,
+        status,
+        _l("Venter på godkjenning fra selger") if status == OrderStatus.pending_approval.value else None,
+    )
     _confirmation_mail(session, order, actor)
     from app.domain.budgets import (
         apply_budgets,  # budgets flag the order and notify once per period
@@ -96,6 +118,12 @@ def _confirmation_mail(session: Session, order: Order, actor: Actor) -> None:
     to = (recipient.email if recipient else None) or actor.email
     if not to:
         return
-    queue_template_mail(session, kind="order_confirmation", to=to, template="order_confirmation",
-                        link=portal_link(f"/orderview/show/{order.id}"), order=order,
-                        waiting=order.status == OrderStatus.pending_approval.value)
+    queue_template_mail(
+        session,
+        kind="order_confirmation",
+        to=to,
+        template="order_confirmation",
+        link=portal_link(f"/orderview/show/{order.id}"),
+        order=order,
+        waiting=order.status == OrderStatus.pending_approval.value,
+    )

@@ -3,6 +3,7 @@
 Rules live in app/domain/accounts.py. FAB's own-profile forms (user info edit, "reset my
 password": no current password, no policy, sessions kept) lead here instead.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -59,9 +60,14 @@ class ProfileView(BaseView):
     def contact(self):  # type: ignore[no-untyped-def]
         form = request.form
         with domain_action(errors_on_page=True) as done:
-            accounts.update_contact(db.session, current_actor(), first_name=form.get("first_name"),
-                                    last_name=form.get("last_name"), email=form.get("email"),
-                                    phone=form.get("phone"))
+            accounts.update_contact(
+                db.session,
+                current_actor(),
+                first_name=form.get("first_name"),
+                last_name=form.get("last_name"),
+                email=form.get("email"),
+                phone=form.get("phone"),
+            )
         if not done.ok:
             return self._page(contact_errors=done.errors, contact_values=form)
         flash(_("Kontaktinformasjonen er lagret."), "success")
@@ -73,14 +79,22 @@ class ProfileView(BaseView):
     def password(self):  # type: ignore[no-untyped-def]
         form = request.form
         with domain_action(errors_on_page=True) as done:
-            user = accounts.change_password(db.session, current_actor(), current=form.get("current_password", ""),
-                                            password=form.get("password", ""),
-                                            confirm=form.get("confirm_password", ""))
+            user = accounts.change_password(
+                db.session,
+                current_actor(),
+                current=form.get("current_password", ""),
+                password=form.get("password", ""),
+                confirm=form.get("confirm_password", ""),
+            )
         if not done.ok:
             return self._page(password_errors=done.errors)
-        current_app.appbuilder.sm.remember_stamp(user)  # this session stays; every other session and API token of the user ends
-        flash(_("Passordet er endret. Du er logget ut på alle andre enheter, og gamle API-tokens virker ikke "
-                "lenger."), "success")
+        current_app.appbuilder.sm.remember_stamp(
+            user
+        )  # this session stays; every other session and API token of the user ends
+        flash(
+            _("Passordet er endret. Du er logget ut på alle andre enheter, og gamle API-tokens virker ikke lenger."),
+            "success",
+        )
         return redirect(url_for("ProfileView.index"))
 
     @expose("/nyhetsbrev", methods=["POST"])
@@ -94,8 +108,12 @@ class ProfileView(BaseView):
             flash(_("Du får nyhetsbrevet.") if subscribe else _("Du er meldt av nyhetsbrevet."), "success")
         return redirect(url_for("ProfileView.index"))
 
-    def _page(self, contact_errors: Optional[dict[str, str]] = None, contact_values: Any = None,
-              password_errors: Optional[dict[str, str]] = None):  # type: ignore[no-untyped-def]
+    def _page(
+        self,
+        contact_errors: Optional[dict[str, str]] = None,
+        contact_values: Any = None,
+        password_errors: Optional[dict[str, str]] = None,
+    ):  # type: ignore[no-untyped-def]
         user = db.session.get(PortalUser, g.user.id)
         actor = current_actor()
         role_names = sorted(r.name for r in user.roles)
@@ -103,17 +121,36 @@ class ProfileView(BaseView):
         company_admins: list[PortalUser] = []
         if actor.is_customer:
             if actor.has_role(accounts.CUSTOMER_ADMIN):
-                admin_links = [(label, url_for(f"{view}.{method}")) for label, view, method, perm in COMPANY_ADMIN_LINKS
-                               if user_can(perm, view)]
+                admin_links = [
+                    (label, url_for(f"{view}.{method}"))
+                    for label, view, method, perm in COMPANY_ADMIN_LINKS
+                    if user_can(perm, view)
+                ]
             else:
                 company_admins = accounts.company_admins(db.session, actor.company_id)  # type: ignore[arg-type]
-        values = contact_values if contact_values is not None else {
-            "first_name": user.first_name, "last_name": user.last_name, "email": user.email, "phone": user.phone or ""}
+        values = (
+            contact_values
+            if contact_values is not None
+            else {
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "email": user.email,
+                "phone": user.phone or "",
+            }
+        )
         return self.render_template(
-            "portal/profile.html", title=_("Min profil"), user=user, values=values,
-            contact_errors=contact_errors or {}, password_errors=password_errors or {},
-            role_labels=[labels.label(labels.ROLE, r) for r in role_names], admin_links=admin_links,
-            company_admins=company_admins, is_customer=actor.is_customer, password_hint=PASSWORD_HINT)
+            "portal/profile.html",
+            title=_("Min profil"),
+            user=user,
+            values=values,
+            contact_errors=contact_errors or {},
+            password_errors=password_errors or {},
+            role_labels=[labels.label(labels.ROLE, r) for r in role_names],
+            admin_links=admin_links,
+            company_admins=company_admins,
+            is_customer=actor.is_customer,
+            password_hint=PASSWORD_HINT,
+        )
 
 
 class PasswordLinkView(BaseView):
@@ -132,11 +169,20 @@ class PasswordLinkView(BaseView):
         errors: dict[str, str] = {}
         if request.method == "POST":
             with domain_action(errors_on_page=True) as done:
-                accounts.set_password_from_link(db.session, token, password=request.form.get("password", ""),
-                                                confirm=request.form.get("confirm_password", ""))
+                accounts.set_password_from_link(
+                    db.session,
+                    token,
+                    password=request.form.get("password", ""),
+                    confirm=request.form.get("confirm_password", ""),
+                )
             if done.ok:
-                flash(_("Passordet er lagret. Logg inn med brukernavnet %(username)s og det nye passordet.",
-                        username=user.username), "success")
+                flash(
+                    _(
+                        "Passordet er lagret. Logg inn med brukernavnet %(username)s og det nye passordet.",
+                        username=user.username,
+                    ),
+                    "success",
+                )
                 return redirect(url_for(f"{self.appbuilder.sm.auth_view.endpoint}.login"))
             errors = done.errors
         return self._link_page(errors=errors, user=user)
@@ -144,9 +190,14 @@ class PasswordLinkView(BaseView):
     def _link_page(self, errors: dict[str, str], user: Optional[PortalUser] = None):  # type: ignore[no-untyped-def]
         """The form for the link's user, or (refused link) only why the link does not work."""
         invalid = errors.get(accounts.LINK_FIELD)
-        return self.render_template("portal/password_link.html", title=_("Velg passord"), invalid=invalid,
-                                    errors={} if invalid else errors, user=None if invalid else user,
-                                    password_hint=PASSWORD_HINT)
+        return self.render_template(
+            "portal/password_link.html",
+            title=_("Velg passord"),
+            invalid=invalid,
+            errors={} if invalid else errors,
+            user=None if invalid else user,
+            password_hint=PASSWORD_HINT,
+        )
 
     @staticmethod
     def _act_for_link(token: str) -> None:

@@ -6,6 +6,7 @@ Both get the same pages on top of their list and show pages (`UserAdminRoutes`):
 activate, make administrator / remove administrator role, send a new password link. The rules are
 app/domain/accounts.py's. FAB's own "user info" page leads to Min profil (app/views/accounts/profile.py).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -104,14 +105,17 @@ class FilterAssignableRoles(BaseFilter):
 
 # The one-click changes on a user's page: the domain rule and what to say when it is done.
 _MANAGE: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
-    "deactivate": (accounts.deactivate_user,
-                   lambda user: _("%(name)s er deaktivert og logget ut overalt.", name=user.full_name)),
+    "deactivate": (
+        accounts.deactivate_user,
+        lambda user: _("%(name)s er deaktivert og logget ut overalt.", name=user.full_name),
+    ),
     "activate": (accounts.activate_user, lambda user: _("%(name)s er aktivert igjen.", name=user.full_name)),
-    "promote": (accounts.promote_user,
-                lambda user: _("%(name)s er nå administrator hos kunden.", name=user.full_name)),
+    "promote": (accounts.promote_user, lambda user: _("%(name)s er nå administrator hos kunden.", name=user.full_name)),
     "demote": (accounts.demote_user, lambda user: _("%(name)s er ikke lenger administrator.", name=user.full_name)),
-    "send_link": (accounts.send_password_link,
-                  lambda mail: _("En ny lenke for å velge passord er sendt til %(email)s.", email=mail.to_address)),
+    "send_link": (
+        accounts.send_password_link,
+        lambda mail: _("En ny lenke for å velge passord er sendt til %(email)s.", email=mail.to_address),
+    ),
 }
 
 
@@ -129,18 +133,32 @@ class UserAdminRoutes:
         actor = current_actor()
         # Supplier staff (Admin on the customer's page too) always name the company.
         by_number = self.company_by_customer_number or not actor.is_customer
-        form = request.form if request.method == "POST" else {
-            "role": accounts.CUSTOMER_USER, "company": request.args.get("kundenummer", "")}
+        form = (
+            request.form
+            if request.method == "POST"
+            else {"role": accounts.CUSTOMER_USER, "company": request.args.get("kundenummer", "")}
+        )
         errors: dict[str, str] = {}
         if request.method == "POST":
             with domain_action(errors_on_page=True) as done:
                 user, _mail = accounts.create_user(
-                    db.session, actor, first_name=form.get("first_name"), last_name=form.get("last_name"),
-                    email=form.get("email"), phone=form.get("phone"), username=form.get("username"),
-                    role=form.get("role"), customer_number=form.get("company") if by_number else None)
-                created = _("Brukeren %(username)s er opprettet. En velkomstmail med lenke for å velge passord "
-                            "er sendt til %(email)s (lenken gjelder i %(hours)s timer).", username=user.username,
-                            email=user.email, hours=accounts.link_hours())
+                    db.session,
+                    actor,
+                    first_name=form.get("first_name"),
+                    last_name=form.get("last_name"),
+                    email=form.get("email"),
+                    phone=form.get("phone"),
+                    username=form.get("username"),
+                    role=form.get("role"),
+                    customer_number=form.get("company") if by_number else None,
+                )
+                created = _(
+                    "Brukeren %(username)s er opprettet. En velkomstmail med lenke for å velge passord "
+                    "er sendt til %(email)s (lenken gjelder i %(hours)s timer).",
+                    username=user.username,
+                    email=user.email,
+                    hours=accounts.link_hours(),
+                )
                 user_id = user.id
             if done.ok:
                 flash(created, "success")
@@ -151,8 +169,14 @@ class UserAdminRoutes:
             errors = {_FORM_NAMES.get(k, k): v for k, v in done.errors.items()}
         roles = [(name, labels.label(labels.ROLE, name)) for name in accounts.assignable_roles(actor)]
         return self.render_template(  # type: ignore[attr-defined]
-            "portal/user_new.html", title=_("Ny bruker"), form=form, errors=errors, roles=roles,
-            with_company=by_number, list_url=url_for(f"{self.endpoint}.list"))  # type: ignore[attr-defined]
+            "portal/user_new.html",
+            title=_("Ny bruker"),
+            form=form,
+            errors=errors,
+            roles=roles,
+            with_company=by_number,
+            list_url=url_for(f"{self.endpoint}.list"),
+        )  # type: ignore[attr-defined]
 
     @expose("/<pk>/deaktiver", methods=["POST"])
     @has_access
@@ -195,8 +219,11 @@ class UserAdminRoutes:
 
     def show_context(self, item: Any) -> dict[str, Any]:
         actor = current_actor()
-        manageable = (item.company_id is not None and accounts.may_manage_users(actor, item.company_id)
-                      and self.appbuilder.sm.has_access("can_manage", self.class_permission_name))  # type: ignore[attr-defined]
+        manageable = (
+            item.company_id is not None
+            and accounts.may_manage_users(actor, item.company_id)
+            and self.appbuilder.sm.has_access("can_manage", self.class_permission_name)
+        )  # type: ignore[attr-defined]
         return {
             "can_manage": manageable,
             "is_admin_user": accounts.CUSTOMER_ADMIN in {r.name for r in item.roles},
@@ -241,30 +268,66 @@ class PortalUserDBModelView(UserAdminRoutes, PortalModelView, UserDBModelView):
     search_columns = ["first_name", "last_name", "username", "email", "active", "roles"]
     supplier_only_columns = ()
     show_fieldsets = [
-        (_l("Bruker"), {"fields": ["first_name", "last_name", "username", "email", "phone", "company", "active",
-                                   "roles", "newsletter"]}),
-        (_l("Innlogging"), {"fields": ["last_login", "login_count", "fail_login_count", "created_on",
-                                       "changed_on"], "expanded": False}),
+        (
+            _l("Bruker"),
+            {
+                "fields": [
+                    "first_name",
+                    "last_name",
+                    "username",
+                    "email",
+                    "phone",
+                    "company",
+                    "active",
+                    "roles",
+                    "newsletter",
+                ]
+            },
+        ),
+        (
+            _l("Innlogging"),
+            {
+                "fields": ["last_login", "login_count", "fail_login_count", "created_on", "changed_on"],
+                "expanded": False,
+            },
+        ),
     ]
     user_show_fieldsets = [
-        (_l("Min profil"), {"fields": ["first_name", "last_name", "username", "email", "phone", "company",
-                                       "newsletter"]}),
+        (
+            _l("Min profil"),
+            {"fields": ["first_name", "last_name", "username", "email", "phone", "company", "newsletter"]},
+        ),
     ]
-    add_columns = ["first_name", "last_name", "username", "email", "phone", "company", "active", "roles",
-                   "password", "conf_password"]
+    add_columns = [
+        "first_name",
+        "last_name",
+        "username",
+        "email",
+        "phone",
+        "company",
+        "active",
+        "roles",
+        "password",
+        "conf_password",
+    ]
     edit_columns = ["first_name", "last_name", "username", "email", "phone", "company", "active", "roles"]
     _company_field = LookupField(
-        _l("Bedrift (kundenummer)"), model=Company, key="customer_number", required=False,
+        _l("Bedrift (kundenummer)"),
+        model=Company,
+        key="customer_number",
+        required=False,
         not_found=_l("Fant ingen bedrift med dette kundenummeret."),
     )
     # Roles by their Norwegian names; customer service may only hand out customer roles.
     _roles_field = QuerySelectMultipleField(
-        _l("Roller"), query_func=_assignable_roles, get_pk_func=lambda role: role.id,
-        get_label=lambda role: labels.label(labels.ROLE, role.name), widget=Select2ManyWidget(),
+        _l("Roller"),
+        query_func=_assignable_roles,
+        get_pk_func=lambda role: role.id,
+        get_label=lambda role: labels.label(labels.ROLE, role.name),
+        widget=Select2ManyWidget(),
         validators=[_roles_fit_company],
     )
-    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "company": _company_field,
-                             "roles": _roles_field}
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "company": _company_field, "roles": _roles_field}
     edit_form_extra_fields = {"company": _company_field, "roles": _roles_field}
     validators_columns = {
         "first_name": [DataRequired(message=_l("Skriv fornavnet.")), Length(max=64)],
@@ -321,6 +384,20 @@ class CompanyUserView(UserAdminRoutes, PortalModelView):
     base_order = ("last_name", "asc")
     search_columns = ["first_name", "last_name", "username", "email", "active"]
     show_fieldsets = [
-        (_l("Bruker"), {"fields": ["first_name", "last_name", "username", "email", "phone", "roles", "active",
-                                   "newsletter", "last_login"]}),
+        (
+            _l("Bruker"),
+            {
+                "fields": [
+                    "first_name",
+                    "last_name",
+                    "username",
+                    "email",
+                    "phone",
+                    "roles",
+                    "active",
+                    "newsletter",
+                    "last_login",
+                ]
+            },
+        ),
     ]

@@ -1,4 +1,5 @@
 """What can be done to an order from its page: cancel, invoice copy (PDF), shipments and invoices."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,15 +54,22 @@ def _shipment_input(order: Order) -> tuple[Form, FieldErrors]:
                 errors[f"lines[{line.id}]"] = _("Antall må være et helt tall.")
             else:
                 quantities[line.id] = int(raw)
-    return {"carrier": request.form.get("carrier", ""), "waybill_number": request.form.get("waybill_number"),
-            "quantities": quantities}, errors
+    return {
+        "carrier": request.form.get("carrier", ""),
+        "waybill_number": request.form.get("waybill_number"),
+        "quantities": quantities,
+    }, errors
 
 
 def _invoice_input(order: Order) -> tuple[Form, FieldErrors]:
     """The invoice form: number, dates as the date input sends them, an amount as people write it."""
     errors: FieldErrors = {}
-    values: Form = {"number": request.form.get("number", ""), "invoice_date": _date(request.form.get("invoice_date")),
-                    "due_date": _date(request.form.get("due_date")), "amount": None}
+    values: Form = {
+        "number": request.form.get("number", ""),
+        "invoice_date": _date(request.form.get("invoice_date")),
+        "due_date": _date(request.form.get("due_date")),
+        "amount": None,
+    }
     if not values["invoice_date"]:
         errors["invoice_date"] = _("Skriv en gyldig fakturadato.")
     if not values["due_date"]:
@@ -96,20 +104,25 @@ class OrderActionsView(BaseView):
             filename, pdf = orders.invoice_copy(db.session, pk, current_app.config)
         if not done.ok:
             return redirect(url_for("OrderView.list"))
-        return Response(pdf, mimetype="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return Response(
+            pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        )
 
     @expose("/<int:pk>/levering", methods=["GET", "POST"])
     @has_access
     @permission_name("ship")
     def ship(self, pk: int):  # type: ignore[no-untyped-def]
         return self._fulfilment_form(
-            pk, SHIPPABLE, _shipment_input,
+            pk,
+            SHIPPABLE,
+            _shipment_input,
             lambda values: fulfilment.register_shipment(db.session, pk, current_actor(), **values),
             refused=lambda status: _("Ordren kan ikke leveres når den har status «%(status)s».", status=status),
             done=lambda: _("Leveringen er registrert."),
-            template="workflow/shipment_form.html", carriers=[c.value for c in Carrier],
-            carrier_labels=labels.CARRIER)
+            template="workflow/shipment_form.html",
+            carriers=[c.value for c in Carrier],
+            carrier_labels=labels.CARRIER,
+        )
 
     @expose("/<int:pk>/fakturer", methods=["GET", "POST"])
     @has_access
@@ -117,17 +130,29 @@ class OrderActionsView(BaseView):
     def bill(self, pk: int):  # type: ignore[no-untyped-def]
         today = oslo_today()
         return self._fulfilment_form(
-            pk, INVOICEABLE, _invoice_input,
+            pk,
+            INVOICEABLE,
+            _invoice_input,
             lambda values: fulfilment.register_invoice(db.session, pk, current_actor(), **values),
             refused=lambda status: _("Ordren kan ikke faktureres når den har status «%(status)s».", status=status),
             done=lambda: _("Fakturaen er registrert."),
-            template="workflow/invoice_form.html", default_date=today.isoformat(),
-            default_due=(today + dt.timedelta(days=14)).isoformat())
+            template="workflow/invoice_form.html",
+            default_date=today.isoformat(),
+            default_due=(today + dt.timedelta(days=14)).isoformat(),
+        )
 
-    def _fulfilment_form(self, pk: int, statuses: Collection[str],
-                         parse: Callable[[Order], tuple[Form, FieldErrors]], register: Callable[[Form], Any], *,
-                         refused: Callable[[str], str], done: Callable[[], str], template: str,
-                         **context: Any) -> Any:
+    def _fulfilment_form(
+        self,
+        pk: int,
+        statuses: Collection[str],
+        parse: Callable[[Order], tuple[Form, FieldErrors]],
+        register: Callable[[Form], Any],
+        *,
+        refused: Callable[[str], str],
+        done: Callable[[], str],
+        template: str,
+        **context: Any,
+    ) -> Any:
         """A shipment or invoice form: shown while the order's status allows it; a refusal of the
         input next to its field, any other refusal above the order's page."""
         order = order_or_404(pk)

@@ -1,4 +1,5 @@
 """Ordreoversikt: the same OrderView for every role; the guard limits customers to their company's rows."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,7 +59,7 @@ ORDER_LABELS = {
 
 
 def line_configuration(line: Any) -> str:
-    """"120 × 80 cm, Stoff: Ull grå, Farge: Eik" for a configured order/quote/standing-order line."""
+    """ "120 × 80 cm, Stoff: Ull grå, Farge: Eik" for a configured order/quote/standing-order line."""
     parts = []
     if line.width or line.depth:
         parts.append(f"{line.width or '–'} × {line.depth or '–'} cm")
@@ -103,7 +104,7 @@ def _search_day(value: Any) -> Optional[dt.date]:
 
 
 def ordered_by(order: Order) -> str:
-    """"Bestilt av": the user's name; a customer cannot load the supplier's staff (the guard
+    """ "Bestilt av": the user's name; a customer cannot load the supplier's staff (the guard
     scopes users to the company), so an order a seller placed for them reads "Leverandøren"."""
     if order.created_by is not None:
         return order.created_by.full_name
@@ -170,28 +171,60 @@ class OrderView(PortalModelView):
         "delivery_date": fmt_date,
         "over_budget": fmt_yes_no,
     }
-    list_columns = ["number", "created_at", "company", "channel", "status", "customer_reference", "created_by",
-                    "total_inc_vat"]
-    list_columns_customer = ["number", "created_at", "channel", "status", "customer_reference", "created_by",
-                             "total_inc_vat"]
+    list_columns = [
+        "number",
+        "created_at",
+        "company",
+        "channel",
+        "status",
+        "customer_reference",
+        "created_by",
+        "total_inc_vat",
+    ]
+    list_columns_customer = [
+        "number",
+        "created_at",
+        "channel",
+        "status",
+        "customer_reference",
+        "created_by",
+        "total_inc_vat",
+    ]
     order_columns = ["number", "created_at", "channel", "status", "customer_reference"]
     base_order = ("created_at", "desc")
     number_prefix_columns = ("number",)
-    search_columns = ["number", "status", "channel", "created_at", "created_by", "customer_reference",
-                      "delivery_date"]
+    search_columns = ["number", "status", "channel", "created_at", "created_by", "customer_reference", "delivery_date"]
     search_form_extra_fields = {
         "status": code_select(_l("Status"), labels.ORDER_STATUS, search=True),
         "channel": code_select(_l("Kanal"), labels.ORDER_CHANNEL, search=True),
         "created_at": date_search_field(_l("Bestilt")),
         "delivery_date": date_search_field(_l("Leveringsdato")),
-        "created_by": QuerySelectField(_l("Bestilt av"), query_func=_creator_choices,
-                                       get_pk_func=lambda user: user.id,
-                                       get_label=lambda user: f"{user.first_name} {user.last_name} ({user.username})",
-                                       widget=Select2Widget()),
+        "created_by": QuerySelectField(
+            _l("Bestilt av"),
+            query_func=_creator_choices,
+            get_pk_func=lambda user: user.id,
+            get_label=lambda user: f"{user.first_name} {user.last_name} ({user.username})",
+            widget=Select2Widget(),
+        ),
     }
     show_fieldsets = [
-        (_l("Ordre"), {"fields": ["number", "status", "created_at", "company", "channel", "created_by",
-                                  "customer_reference", "delivery_date", "over_budget", "quote"]}),
+        (
+            _l("Ordre"),
+            {
+                "fields": [
+                    "number",
+                    "status",
+                    "created_at",
+                    "company",
+                    "channel",
+                    "created_by",
+                    "customer_reference",
+                    "delivery_date",
+                    "over_budget",
+                    "quote",
+                ]
+            },
+        ),
     ]
     show_template = "portal/order_show.html"
     computed_columns = {"created_by": ordered_by}
@@ -240,9 +273,15 @@ class OrderView(PortalModelView):
             }
             for e in item.events
         ]
-        return {"order": item, "lines": lines, "shipments": shipments, "invoices": list(item.invoices),
-                "events": events, "actions": self._actions(item),
-                "invoice_copy": user_can("can_invoice_copy", "OrderActionsView")}
+        return {
+            "order": item,
+            "lines": lines,
+            "shipments": shipments,
+            "invoices": list(item.invoices),
+            "events": events,
+            "actions": self._actions(item),
+            "invoice_copy": user_can("can_invoice_copy", "OrderActionsView"),
+        }
 
     def _actions(self, order: Order) -> dict[str, str]:
         """Workflow buttons (app/views/orders/actions.py, app/views/approvals.py) this user may use now."""
@@ -252,8 +291,10 @@ class OrderView(PortalModelView):
                 actions["approve"] = url_for("ApprovalQueueView.approve")
             if user_can("can_reject", "ApprovalQueueView"):
                 actions["reject"] = url_for("ApprovalQueueView.reject", pk=order.id)
-        if user_can("can_cancel", "OrderActionsView") and cancel_refusal(
-                order, Actor.from_user(g.user), has_shipment=bool(order.shipments)) is None:
+        if (
+            user_can("can_cancel", "OrderActionsView")
+            and cancel_refusal(order, Actor.from_user(g.user), has_shipment=bool(order.shipments)) is None
+        ):
             actions["cancel"] = url_for("OrderActionsView.cancel", pk=order.id)
         if order.status in SHIPPABLE and user_can("can_ship", "OrderActionsView"):
             actions["ship"] = url_for("OrderActionsView.ship", pk=order.id)
@@ -288,10 +329,28 @@ class OrderLineView(PortalModelView):
         "status": fmt_code(labels.LINE_STATUS),
     }
     computed_columns = {"configuration": line_configuration}
-    list_columns = ["order", "line_no", "product", "quantity", "configuration", "status", "delivered_quantity",
-                    "line_total"]
+    list_columns = [
+        "order",
+        "line_no",
+        "product",
+        "quantity",
+        "configuration",
+        "status",
+        "delivered_quantity",
+        "line_total",
+    ]
     order_columns = ["line_no", "quantity", "status"]
     base_order = ("id", "desc")
     search_columns = ["status", "quantity"]
-    show_columns = ["order", "line_no", "product", "quantity", "configuration", "unit_price", "vat_rate", "status",
-                    "delivered_quantity", "line_total"]
+    show_columns = [
+        "order",
+        "line_no",
+        "product",
+        "quantity",
+        "configuration",
+        "unit_price",
+        "vat_rate",
+        "status",
+        "delivered_quantity",
+        "line_total",
+    ]

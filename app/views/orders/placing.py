@@ -1,4 +1,5 @@
 """Placing an order ("Ny bestilling") and the product search behind its search-as-you-type field."""
+
 from __future__ import annotations
 
 from flask import flash, jsonify, redirect, request, url_for
@@ -17,10 +18,17 @@ from app.views.forms import current_actor, domain_action, form_id, parse_lines
 
 def product_json(p: Product) -> dict:
     return {
-        "id": p.id, "text": f"{p.sku} – {p.name}", "sku": p.sku, "name": p.name,
-        "unit_price": str(p.unit_price), "min_width": p.min_width, "max_width": p.max_width,
-        "min_depth": p.min_depth, "max_depth": p.max_depth,
-        "fabrics": (p.variants or {}).get("fabric") or [], "colours": (p.variants or {}).get("colour") or [],
+        "id": p.id,
+        "text": f"{p.sku} – {p.name}",
+        "sku": p.sku,
+        "name": p.name,
+        "unit_price": str(p.unit_price),
+        "min_width": p.min_width,
+        "max_width": p.max_width,
+        "min_depth": p.min_depth,
+        "max_depth": p.max_depth,
+        "fabrics": (p.variants or {}).get("fabric") or [],
+        "colours": (p.variants or {}).get("colour") or [],
     }
 
 
@@ -46,14 +54,25 @@ class NewOrderView(BaseView):
             address_id = form_id(request.form, "delivery_address_id")
             if not errors:
                 with domain_action(errors_on_page=True) as done:
-                    order = place_order(db.session, actor=actor, company_id=actor.company_id,  # type: ignore[arg-type]
-                                        delivery_address_id=address_id, lines=lines,
-                                        channel=OrderChannel.webshop.value,
-                                        customer_reference=request.form.get("customer_reference"))
+                    order = place_order(
+                        db.session,
+                        actor=actor,
+                        company_id=actor.company_id,  # type: ignore[arg-type]
+                        delivery_address_id=address_id,
+                        lines=lines,
+                        channel=OrderChannel.webshop.value,
+                        customer_reference=request.form.get("customer_reference"),
+                    )
                 if done.ok:
                     if awaits_decision(order):
-                        flash(_("Ordre %(number)s er registrert. Den har status «Til godkjenning» til en selger "
-                                "har godkjent den.", number=order.number), "success")
+                        flash(
+                            _(
+                                "Ordre %(number)s er registrert. Den har status «Til godkjenning» til en selger "
+                                "har godkjent den.",
+                                number=order.number,
+                            ),
+                            "success",
+                        )
                     else:
                         flash(_("Ordre %(number)s er registrert.", number=order.number), "success")
                     if order.over_budget:
@@ -64,8 +83,14 @@ class NewOrderView(BaseView):
                 flash(_("Bestillingen er ikke sendt. Rett feltene som er merket."), "danger")
         products = catalogue.products_by_id(db.session, (ln.product_id for ln in lines))
         return self.render_template(
-            "workflow/new_order.html", addresses=addresses, lines=lines, errors=errors, products=products,
-            product_json=product_json, form=request.form, budgets=budget_status(db.session, actor),
+            "workflow/new_order.html",
+            addresses=addresses,
+            lines=lines,
+            errors=errors,
+            products=products,
+            product_json=product_json,
+            form=request.form,
+            budgets=budget_status(db.session, actor),
         )
 
 

@@ -4,6 +4,7 @@ The numbers come from app/domain/reports.py; this module only labels and formats
 rows are plain values with a column kind; `html_cell` and `csv_cell` format the same value for the
 page and for the CSV file, so the download holds exactly the rows on the page.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,11 +23,23 @@ from app.domain.budgets import period_label
 from app.domain.formatting import NBSP, format_date, format_month, format_nok, format_oslo_datetime
 from app.domain.lifecycle import ALL_STATUSES
 
-STATUS_COLOURS = {"pending_approval": "#f0ad4e", "processing": "#337ab7", "shipped": "#5bc0de",
-                  "partially_delivered": "#8e6cc4", "invoiced": "#5cb85c", "cancelled": "#9e9e9e",
-                  "rejected": "#d9534f"}
-CHANNEL_COLOURS = {"webshop": "#337ab7", "phone": "#f0ad4e", "seller": "#5cb85c", "edi": "#8e6cc4",
-                   "standing_order": "#5bc0de", "quote": "#d9534f"}
+STATUS_COLOURS = {
+    "pending_approval": "#f0ad4e",
+    "processing": "#337ab7",
+    "shipped": "#5bc0de",
+    "partially_delivered": "#8e6cc4",
+    "invoiced": "#5cb85c",
+    "cancelled": "#9e9e9e",
+    "rejected": "#d9534f",
+}
+CHANNEL_COLOURS = {
+    "webshop": "#337ab7",
+    "phone": "#f0ad4e",
+    "seller": "#5cb85c",
+    "edi": "#8e6cc4",
+    "standing_order": "#5bc0de",
+    "quote": "#d9534f",
+}
 LEVEL_COLOURS = {"over": "#d9534f", "warn": "#f0ad4e", "ok": "#5cb85c"}
 LEVEL_LABELS = {"over": _l("Over grensen"), "warn": _l("Nær grensen (≥ 80 %)"), "ok": _l("Under grensen")}
 HOUR = Decimal(3600)
@@ -104,7 +117,9 @@ def csv_cell(value: Any, kind: str) -> str:
 
 def _layout(fig: go.Figure, height: int = 460, **kw: Any) -> go.Figure:
     settings: dict[str, Any] = {
-        "template": "plotly_white", "height": height, "separators": ", ",  # decimal comma, space for thousands
+        "template": "plotly_white",
+        "height": height,
+        "separators": ", ",  # decimal comma, space for thousands
         "font": {"family": "Helvetica Neue, Helvetica, Arial, sans-serif", "size": 13},
         "margin": {"l": 70, "r": 20, "t": 50, "b": 70},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
@@ -133,9 +148,13 @@ def week_axis(weeks: Sequence[R.Bucket], max_ticks: int = 12) -> dict[str, Any]:
     labelled on two lines ("uke 49" over "2025"), so a year of weeks fits a laptop-wide chart."""
     step = max(1, -(-len(weeks) // max_ticks))
     shown = weeks[::step]
-    return {"type": "category", "tickmode": "array", "tickangle": 0,
-            "tickvals": [week_label(w) for w in shown],
-            "ticktext": [_("uke %(week)s", week=w.number) + f"<br>{w.year}" for w in shown]}
+    return {
+        "type": "category",
+        "tickmode": "array",
+        "tickangle": 0,
+        "tickvals": [week_label(w) for w in shown],
+        "ticktext": [_("uke %(week)s", week=w.number) + f"<br>{w.year}" for w in shown],
+    }
 
 
 @dataclass
@@ -153,22 +172,39 @@ def sales(report: R.SalesReport) -> Content:
     x = [month_label(m) for m in report.months]
     fig = go.Figure()
     for code, name in zip(R.CHANNELS, channel_names):
-        fig.add_bar(x=x, y=[float(report.amount(m.index, code)) for m in report.months], name=name,
-                    marker_color=CHANNEL_COLOURS[code],
-                    hovertemplate="%{x}<br>" + name + ": %{y:,.2f} kr<extra></extra>")
-    _layout(fig, barmode="stack", xaxis_title=_("Måned"), yaxis_title=_("Salg eks. mva. (kr)"),
-            yaxis_tickformat=",.0f", legend_traceorder="normal")
+        fig.add_bar(
+            x=x,
+            y=[float(report.amount(m.index, code)) for m in report.months],
+            name=name,
+            marker_color=CHANNEL_COLOURS[code],
+            hovertemplate="%{x}<br>" + name + ": %{y:,.2f} kr<extra></extra>",
+        )
+    _layout(
+        fig,
+        barmode="stack",
+        xaxis_title=_("Måned"),
+        yaxis_title=_("Salg eks. mva. (kr)"),
+        yaxis_tickformat=",.0f",
+        legend_traceorder="normal",
+    )
     columns = [Column(_("Måned"))] + [Column(n, "amount") for n in channel_names] + [Column(_("Sum"), "amount")]
-    rows = [[month_label(m)] + [report.amount(m.index, c) for c in R.CHANNELS] + [report.month_total(m.index)]
-            for m in report.months]
+    rows = [
+        [month_label(m)] + [report.amount(m.index, c) for c in R.CHANNELS] + [report.month_total(m.index)]
+        for m in report.months
+    ]
     footer = [[_("Sum")] + [report.channel_total(c) for c in R.CHANNELS] + [report.total]]
-    table = Table("salg", _("Salg per måned og kanal"), columns, rows, footer,
-                  note=_("Beløp i kr eks. mva."))
-    return Content(fig, [table], notes=[
-        _("Salg er ordrer lagt inn i perioden med status Under behandling, Kjørt ut fra lager, Dellevert eller "
-          "Fakturert, eks. mva. Kansellerte og avviste ordrer telles ikke, og heller ikke ordrer som venter på "
-          "godkjenning: de er ikke akseptert før en selger har godkjent dem."),
-    ])
+    table = Table("salg", _("Salg per måned og kanal"), columns, rows, footer, note=_("Beløp i kr eks. mva."))
+    return Content(
+        fig,
+        [table],
+        notes=[
+            _(
+                "Salg er ordrer lagt inn i perioden med status Under behandling, Kjørt ut fra lager, Dellevert eller "
+                "Fakturert, eks. mva. Kansellerte og avviste ordrer telles ikke, og heller ikke ordrer som venter på "
+                "godkjenning: de er ikke akseptert før en selger har godkjent dem."
+            ),
+        ],
+    )
 
 
 # --- 2. statuses ----------------------------------------------------------------------------
@@ -177,33 +213,65 @@ def sales(report: R.SalesReport) -> Content:
 def statuses(report: R.StatusReport) -> Content:
     names = {s: labels.order_status(s) for s in ALL_STATUSES}
     weeks = [week_label(w) for w in report.weeks]
-    fig = make_subplots(rows=2, cols=1, row_heights=[0.32, 0.68], vertical_spacing=0.12,
-                        subplot_titles=(_("Ordrer fra perioden etter status nå"), _("Statusendringer per uke")))
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        row_heights=[0.32, 0.68],
+        vertical_spacing=0.12,
+        subplot_titles=(_("Ordrer fra perioden etter status nå"), _("Statusendringer per uke")),
+    )
     for status in ALL_STATUSES:
         colour = STATUS_COLOURS[status]
-        fig.add_bar(y=[names[status]], x=[report.now.get(status, 0)], orientation="h", name=names[status],
-                    legendgroup=status, marker_color=colour, showlegend=False,
-                    hovertemplate=names[status] + ": %{x}<extra></extra>", row=1, col=1)
-        fig.add_bar(x=weeks, y=[report.entered_in(w.index, status) for w in report.weeks], name=names[status],
-                    legendgroup=status, marker_color=colour,
-                    hovertemplate="%{x}<br>" + names[status] + ": %{y}<extra></extra>", row=2, col=1)
-    _layout(fig, height=640, barmode="stack", margin={"l": 70, "r": 20, "t": 90, "b": 50},
-            legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "xanchor": "left", "x": 0,
-                    "traceorder": "normal"})
+        fig.add_bar(
+            y=[names[status]],
+            x=[report.now.get(status, 0)],
+            orientation="h",
+            name=names[status],
+            legendgroup=status,
+            marker_color=colour,
+            showlegend=False,
+            hovertemplate=names[status] + ": %{x}<extra></extra>",
+            row=1,
+            col=1,
+        )
+        fig.add_bar(
+            x=weeks,
+            y=[report.entered_in(w.index, status) for w in report.weeks],
+            name=names[status],
+            legendgroup=status,
+            marker_color=colour,
+            hovertemplate="%{x}<br>" + names[status] + ": %{y}<extra></extra>",
+            row=2,
+            col=1,
+        )
+    _layout(
+        fig,
+        height=640,
+        barmode="stack",
+        margin={"l": 70, "r": 20, "t": 90, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "xanchor": "left", "x": 0, "traceorder": "normal"},
+    )
     fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=1)
     fig.update_xaxes(**count_axis(max(report.now.values(), default=0)), row=1, col=1)
     weekly_max = max((sum(report.entered_in(w.index, s) for s in ALL_STATUSES) for w in report.weeks), default=0)
     fig.update_yaxes(title_text=_("Ordrer inn i status"), **count_axis(weekly_max), row=2, col=1)
     fig.update_xaxes(**week_axis(report.weeks), row=2, col=1)
-    now = Table("status", _("Status nå"), [Column(_("Status")), Column(_("Antall ordrer"), "int")],
-                [[names[s], report.now.get(s, 0)] for s in ALL_STATUSES],
-                footer=[[_("Sum"), sum(report.now.values())]],
-                note=_("Ordrer lagt inn i perioden, etter den statusen de har nå."))
+    now = Table(
+        "status",
+        _("Status nå"),
+        [Column(_("Status")), Column(_("Antall ordrer"), "int")],
+        [[names[s], report.now.get(s, 0)] for s in ALL_STATUSES],
+        footer=[[_("Sum"), sum(report.now.values())]],
+        note=_("Ordrer lagt inn i perioden, etter den statusen de har nå."),
+    )
     short = {s: names[s] for s in ALL_STATUSES}
-    weekly = Table("uker", _("Statusendringer per uke"),
-                   [Column(_("Uke"))] + [Column(short[s], "int") for s in ALL_STATUSES],
-                   [[week_label(w)] + [report.entered_in(w.index, s) for s in ALL_STATUSES] for w in report.weeks],
-                   note=_("Hvor mange ordrer som gikk inn i hver status i uken (fra statushistorikken)."))
+    weekly = Table(
+        "uker",
+        _("Statusendringer per uke"),
+        [Column(_("Uke"))] + [Column(short[s], "int") for s in ALL_STATUSES],
+        [[week_label(w)] + [report.entered_in(w.index, s) for s in ALL_STATUSES] for w in report.weeks],
+        note=_("Hvor mange ordrer som gikk inn i hver status i uken (fra statushistorikken)."),
+    )
     return Content(fig, [now, weekly])
 
 
@@ -224,36 +292,78 @@ def _age(delta: dt.timedelta) -> str:
 def approvals(report: R.ApprovalReport) -> Content:
     weeks = [week_label(w.week) for w in report.weeks]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(x=weeks, y=[w.decided for w in report.weeks], name=_("Behandlet (antall)"),
-                marker_color="#d9dde3", hovertemplate="%{x}<br>" + _("Behandlet") + ": %{y}<extra></extra>",
-                secondary_y=True)
-    for name, values, colour in ((_("Median"), [w.median for w in report.weeks], "#337ab7"),
-                                 (_("90-persentil"), [w.p90 for w in report.weeks], "#d9534f")):
-        fig.add_scatter(x=weeks, y=[_float_hours(v) for v in values], name=name + " " + _("(timer)"),
-                        mode="lines+markers", line={"color": colour, "width": 2.5}, connectgaps=False,
-                        hovertemplate="%{x}<br>" + name + ": %{y:.1f} t<extra></extra>", secondary_y=False)
+    fig.add_bar(
+        x=weeks,
+        y=[w.decided for w in report.weeks],
+        name=_("Behandlet (antall)"),
+        marker_color="#d9dde3",
+        hovertemplate="%{x}<br>" + _("Behandlet") + ": %{y}<extra></extra>",
+        secondary_y=True,
+    )
+    for name, values, colour in (
+        (_("Median"), [w.median for w in report.weeks], "#337ab7"),
+        (_("90-persentil"), [w.p90 for w in report.weeks], "#d9534f"),
+    ):
+        fig.add_scatter(
+            x=weeks,
+            y=[_float_hours(v) for v in values],
+            name=name + " " + _("(timer)"),
+            mode="lines+markers",
+            line={"color": colour, "width": 2.5},
+            connectgaps=False,
+            hovertemplate="%{x}<br>" + name + ": %{y:.1f} t<extra></extra>",
+            secondary_y=False,
+        )
     _layout(fig, legend_traceorder="normal")
     fig.update_xaxes(title_text=_("Uke for beslutningen"), **week_axis([w.week for w in report.weeks]))
     fig.update_yaxes(title_text=_("Ledetid (timer)"), rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title_text=_("Antall behandlet"), showgrid=False,
-                     **count_axis(max((w.decided for w in report.weeks), default=0)), secondary_y=True)
-    lead = Table("ledetid", _("Ledetid per uke"),
-                 [Column(_("Uke")), Column(_("Behandlet"), "int"), Column(_("Godkjent"), "int"),
-                  Column(_("Avvist"), "int"), Column(_("Median (timer)"), "hours"),
-                  Column(_("90-persentil (timer)"), "hours")],
-                 [[week_label(w.week), w.decided, w.approved, w.rejected, w.median, w.p90] for w in report.weeks])
-    waiting = Table("venter", _("Eldste ordrer som fortsatt venter"),
-                    [Column(_("Ordre")), Column(_("Bedrift")), Column(_("Til godkjenning siden"), "datetime"),
-                     Column(_("Har ventet")), Column(_("Sum inkl. mva."), "money")],
-                    [[w.number, w.company, w.since, _age(w.waiting(report.now)), w.total_inc_vat]
-                     for w in report.waiting],
-                    note=_("%(shown)s av %(total)s ordrer som venter på godkjenning nå, uansett periode.",
-                           shown=len(report.waiting), total=report.waiting_total))
-    return Content(fig, [lead, waiting], notes=[
-        _("Ledetid er tiden fra ordren ble satt til Til godkjenning til den ble godkjent eller avvist, "
-          "talt i uken beslutningen ble tatt. Median og 90-persentil er interpolert mellom nærmeste "
-          "rangeringer (som PERCENTILE.INC i regneark)."),
-    ])
+    fig.update_yaxes(
+        title_text=_("Antall behandlet"),
+        showgrid=False,
+        **count_axis(max((w.decided for w in report.weeks), default=0)),
+        secondary_y=True,
+    )
+    lead = Table(
+        "ledetid",
+        _("Ledetid per uke"),
+        [
+            Column(_("Uke")),
+            Column(_("Behandlet"), "int"),
+            Column(_("Godkjent"), "int"),
+            Column(_("Avvist"), "int"),
+            Column(_("Median (timer)"), "hours"),
+            Column(_("90-persentil (timer)"), "hours"),
+        ],
+        [[week_label(w.week), w.decided, w.approved, w.rejected, w.median, w.p90] for w in report.weeks],
+    )
+    waiting = Table(
+        "venter",
+        _("Eldste ordrer som fortsatt venter"),
+        [
+            Column(_("Ordre")),
+            Column(_("Bedrift")),
+            Column(_("Til godkjenning siden"), "datetime"),
+            Column(_("Har ventet")),
+            Column(_("Sum inkl. mva."), "money"),
+        ],
+        [[w.number, w.company, w.since, _age(w.waiting(report.now)), w.total_inc_vat] for w in report.waiting],
+        note=_(
+            "%(shown)s av %(total)s ordrer som venter på godkjenning nå, uansett periode.",
+            shown=len(report.waiting),
+            total=report.waiting_total,
+        ),
+    )
+    return Content(
+        fig,
+        [lead, waiting],
+        notes=[
+            _(
+                "Ledetid er tiden fra ordren ble satt til Til godkjenning til den ble godkjent eller avvist, "
+                "talt i uken beslutningen ble tatt. Median og 90-persentil er interpolert mellom nærmeste "
+                "rangeringer (som PERCENTILE.INC i regneark)."
+            ),
+        ],
+    )
 
 
 # --- 4. top customers -------------------------------------------------------------------------
@@ -267,22 +377,48 @@ def customers(rows: Sequence[R.CustomerSales]) -> Content:
         (_("Eksponering nå"), [r.exposure for r in rows], "#f0ad4e", "kr"),
         (_("Kredittgrense"), [r.credit_limit for r in rows], "#9e9e9e", "kr"),
     ):
-        fig.add_bar(y=names, x=[float(v) for v in values], name=name, orientation="h", marker_color=colour,
-                    hovertemplate="%{y}<br>" + name + ": %{x:,.2f} " + fmt + "<extra></extra>")
-    _layout(fig, height=max(380, 90 + 62 * len(rows)), barmode="group", xaxis_title=_("Kroner"),
-            xaxis_tickformat=",.0f", margin={"l": 230, "r": 20, "t": 50, "b": 60})
+        fig.add_bar(
+            y=names,
+            x=[float(v) for v in values],
+            name=name,
+            orientation="h",
+            marker_color=colour,
+            hovertemplate="%{y}<br>" + name + ": %{x:,.2f} " + fmt + "<extra></extra>",
+        )
+    _layout(
+        fig,
+        height=max(380, 90 + 62 * len(rows)),
+        barmode="group",
+        xaxis_title=_("Kroner"),
+        xaxis_tickformat=",.0f",
+        margin={"l": 230, "r": 20, "t": 50, "b": 60},
+    )
     fig.update_yaxes(autorange="reversed", automargin=True)
-    table = Table("kunder", _("Topp 10 kunder"),
-                  [Column(_("Kunde")), Column(_("Kundenr.")), Column(_("Ordrer"), "int"),
-                   Column(_("Salg eks. mva."), "money"), Column(_("Kredittgrense"), "money"),
-                   Column(_("Eksponering nå"), "money")],
-                  [[r.name, r.customer_number, r.orders, r.sales, r.credit_limit, r.exposure] for r in rows],
-                  row_classes=["danger" if r.exposure > r.credit_limit else "" for r in rows],
-                  note=_("Rødt: eksponeringen er over kredittgrensen."))
-    return Content(fig, [table], notes=[
-        _("Salg som i rapporten Salg per måned. Eksponering nå er, som ved godkjenning, summen inkl. mva. av "
-          "kundens ordrer som ikke er fakturert ennå, pluss ubetalte fakturaer."),
-    ])
+    table = Table(
+        "kunder",
+        _("Topp 10 kunder"),
+        [
+            Column(_("Kunde")),
+            Column(_("Kundenr.")),
+            Column(_("Ordrer"), "int"),
+            Column(_("Salg eks. mva."), "money"),
+            Column(_("Kredittgrense"), "money"),
+            Column(_("Eksponering nå"), "money"),
+        ],
+        [[r.name, r.customer_number, r.orders, r.sales, r.credit_limit, r.exposure] for r in rows],
+        row_classes=["danger" if r.exposure > r.credit_limit else "" for r in rows],
+        note=_("Rødt: eksponeringen er over kredittgrensen."),
+    )
+    return Content(
+        fig,
+        [table],
+        notes=[
+            _(
+                "Salg som i rapporten Salg per måned. Eksponering nå er, som ved godkjenning, summen inkl. mva. av "
+                "kundens ordrer som ikke er fakturert ennå, pluss ubetalte fakturaer."
+            ),
+        ],
+    )
 
 
 # --- 5. budgets -------------------------------------------------------------------------------
@@ -294,18 +430,37 @@ def budgets(report: R.BudgetReport, chart_rows: int = 15) -> Content:
     top = report.rows[:chart_rows]  # highest share first
     whole = _("hele bedriften")
     names = [f"{r.company} – {r.user or whole}" for r in top]
-    fig = make_subplots(rows=2, cols=1, row_heights=[0.3, 0.7], vertical_spacing=0.14,
-                        subplot_titles=(_("Antall bruksgrenser"),
-                                        _("Andel av grensen brukt (de %(n)s høyeste)", n=len(top))))
-    fig.add_bar(y=level_names, x=[counts[lv] for lv in R.LEVELS], text=[counts[lv] for lv in R.LEVELS],
-                orientation="h", textposition="outside", cliponaxis=False,
-                marker_color=[LEVEL_COLOURS[lv] for lv in R.LEVELS],
-                hovertemplate="%{y}: %{x}<extra></extra>", showlegend=False, row=1, col=1)
-    fig.add_bar(y=names, x=[float(r.ratio * 100) for r in top], orientation="h", showlegend=False,
-                marker_color=[LEVEL_COLOURS[r.level] for r in top],
-                customdata=[[format_nok(r.used), format_nok(r.amount)] for r in top],
-                hovertemplate="%{y}<br>%{x:.1f} %<br>%{customdata[0]} av %{customdata[1]}<extra></extra>",
-                row=2, col=1)
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        row_heights=[0.3, 0.7],
+        vertical_spacing=0.14,
+        subplot_titles=(_("Antall bruksgrenser"), _("Andel av grensen brukt (de %(n)s høyeste)", n=len(top))),
+    )
+    fig.add_bar(
+        y=level_names,
+        x=[counts[lv] for lv in R.LEVELS],
+        text=[counts[lv] for lv in R.LEVELS],
+        orientation="h",
+        textposition="outside",
+        cliponaxis=False,
+        marker_color=[LEVEL_COLOURS[lv] for lv in R.LEVELS],
+        hovertemplate="%{y}: %{x}<extra></extra>",
+        showlegend=False,
+        row=1,
+        col=1,
+    )
+    fig.add_bar(
+        y=names,
+        x=[float(r.ratio * 100) for r in top],
+        orientation="h",
+        showlegend=False,
+        marker_color=[LEVEL_COLOURS[r.level] for r in top],
+        customdata=[[format_nok(r.used), format_nok(r.amount)] for r in top],
+        hovertemplate="%{y}<br>%{x:.1f} %<br>%{customdata[0]} av %{customdata[1]}<extra></extra>",
+        row=2,
+        col=1,
+    )
     for share, dash in ((80, "dot"), (100, "dash")):  # the "near" and "over" lines
         fig.add_vline(x=share, line={"color": "#777", "width": 1, "dash": dash}, row=2, col=1)
     _layout(fig, height=max(460, 330 + 28 * len(top)), margin={"l": 70, "r": 30, "t": 40, "b": 50})
@@ -313,18 +468,49 @@ def budgets(report: R.BudgetReport, chart_rows: int = 15) -> Content:
     fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=1)
     fig.update_yaxes(autorange="reversed", automargin=True, row=2, col=1)
     fig.update_xaxes(title_text=_("Prosent av grensen"), ticksuffix=" %", rangemode="tozero", row=2, col=1)
-    summary = Table("oversikt", _("Bruksgrenser etter forbruk"), [Column(_("Forbruk")), Column(_("Antall"), "int")],
-                    [[name, counts[lv]] for name, lv in zip(level_names, R.LEVELS)],
-                    footer=[[_("Sum"), len(report.rows)]])
-    detail = Table("bruksgrenser", _("Alle aktive bruksgrenser"),
-                   [Column(_("Bedrift")), Column(_("Gjelder")), Column(_("Periode")), Column(_("Grense"), "money"),
-                    Column(_("Forbruk"), "money"), Column(_("Andel"), "percent"), Column(_("Nivå"))],
-                   [[r.company, r.user or _("Hele bedriften"), period_label(r.period, r.first), r.amount,
-                     r.used, r.ratio, str(LEVEL_LABELS[r.level])] for r in report.rows],
-                   row_classes=[{"over": "danger", "warn": "warning"}.get(r.level, "") for r in report.rows],
-                   note=_("Høyest andel først."))
-    return Content(fig, [summary, detail], notes=[
-        _("Forbruk er summen eks. mva. av ordrene i bruksgrensens periode (måned, kvartal eller år) som "
-          "inneholder %(day)s, lagt inn av brukeren bruksgrensen gjelder (eller av hele bedriften); kansellerte "
-          "og avviste ordrer telles ikke. Nær grensen: minst 80 %% brukt.", day=format_date(report.day)),
-    ])
+    summary = Table(
+        "oversikt",
+        _("Bruksgrenser etter forbruk"),
+        [Column(_("Forbruk")), Column(_("Antall"), "int")],
+        [[name, counts[lv]] for name, lv in zip(level_names, R.LEVELS)],
+        footer=[[_("Sum"), len(report.rows)]],
+    )
+    detail = Table(
+        "bruksgrenser",
+        _("Alle aktive bruksgrenser"),
+        [
+            Column(_("Bedrift")),
+            Column(_("Gjelder")),
+            Column(_("Periode")),
+            Column(_("Grense"), "money"),
+            Column(_("Forbruk"), "money"),
+            Column(_("Andel"), "percent"),
+            Column(_("Nivå")),
+        ],
+        [
+            [
+                r.company,
+                r.user or _("Hele bedriften"),
+                period_label(r.period, r.first),
+                r.amount,
+                r.used,
+                r.ratio,
+                str(LEVEL_LABELS[r.level]),
+            ]
+            for r in report.rows
+        ],
+        row_classes=[{"over": "danger", "warn": "warning"}.get(r.level, "") for r in report.rows],
+        note=_("Høyest andel først."),
+    )
+    return Content(
+        fig,
+        [summary, detail],
+        notes=[
+            _(
+                "Forbruk er summen eks. mva. av ordrene i bruksgrensens periode (måned, kvartal eller år) som "
+                "inneholder %(day)s, lagt inn av brukeren bruksgrensen gjelder (eller av hele bedriften); kansellerte "
+                "og avviste ordrer telles ikke. Nær grensen: minst 80 %% brukt.",
+                day=format_date(report.day),
+            ),
+        ],
+    )

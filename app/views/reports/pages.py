@@ -9,6 +9,7 @@ Every page and CSV needs the one permission `can_list` on ReportsView (it also s
 plotly.js is served from the installed `plotly` package (no CDN), under /static/ so the browser
 may cache it (the security headers mark other pages no-store).
 """
+
 from __future__ import annotations
 
 import csv
@@ -72,8 +73,9 @@ def _parse_day(raw: Optional[str]) -> tuple[Optional[dt.date], Optional[str]]:
     if day is None:
         return None, _("Skriv datoen som dd.mm.åååå.")
     if not EARLIEST <= day <= LATEST:
-        return None, _("Velg en dato mellom %(first)s og %(last)s.", first=format_date(EARLIEST),
-                       last=format_date(LATEST))
+        return None, _(
+            "Velg en dato mellom %(first)s og %(last)s.", first=format_date(EARLIEST), last=format_date(LATEST)
+        )
     return day, None
 
 
@@ -160,8 +162,14 @@ class ReportsView(BaseView):
         query = flt.query(report.single_day)
         csv_links = {t.key: url_for(f"ReportsView.{method}_csv", tabell=t.key, **query) for t in content.tables}
         return self.render_template(
-            "reports/report.html", report=report, reports=REPORTS, content=content, flt=flt,
-            figure_json=content.figure.to_json(), csv_links=csv_links, cell=C.html_cell,
+            "reports/report.html",
+            report=report,
+            reports=REPORTS,
+            content=content,
+            flt=flt,
+            figure_json=content.figure.to_json(),
+            csv_links=csv_links,
+            cell=C.html_cell,
             plotly_js=url_for("plotly_js"),
         )
 
