@@ -13,7 +13,7 @@ from app.extensions import appbuilder, csrf, db, mail, migrate
 log = logging.getLogger(__name__)
 
 
-def create_app(config_object: Optional[object] = None) -> Flask:
+def create_app(config_object: object | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     if config_object is None:
         from config import Config
@@ -91,7 +91,7 @@ _BARE_ERROR_PAGE = (
 )
 
 
-def _error_page(code: int, exc: Optional[HTTPException]) -> tuple[str, int]:
+def _error_page(code: int, exc: HTTPException | None) -> tuple[str, int]:
     """The Norwegian error page in the portal layout; a bare page if even that fails (DB down)."""
     try:
         if "user" not in g:

@@ -13,7 +13,8 @@ Every request then answers with
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, g, has_app_context, request_started
 from sqlalchemy import event

@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from faker import Faker
 from sqlalchemy import func, select
@@ -56,7 +57,7 @@ DEMO_PASSWORD = "demo1234"
 SEED = 20261101
 
 # (username, role, first name, last name, customer number or None). The only logins demo creates.
-DEMO_USERS: tuple[tuple[str, str, str, str, Optional[str]], ...] = (
+DEMO_USERS: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("admin", "Admin", "Tone", "Aasen", None),
     ("selger", "Seller", "Per", "Selvik", None),
     ("kundeservice", "CustomerService", "Ingrid", "Dahl", None),
@@ -75,7 +76,7 @@ FABRICS = ["Ull grå", "Ull blå", "Lin natur", "Velur grønn", "Kunstskinn sort
 WOODS = ["Eik", "Hvitpigmentert eik", "Ask", "Sort"]
 
 # sku, name, price ex. VAT, (min_w, max_w), (min_d, max_d), variants, description
-PRODUCTS: tuple[tuple[str, str, str, Optional[tuple[int, int]], Optional[tuple[int, int]], dict, str], ...] = (
+PRODUCTS: tuple[tuple[str, str, str, tuple[int, int] | None, tuple[int, int] | None, dict, str], ...] = (
     (
         "STOL-ERGO",
         "Kontorstol Ergo Pro",
@@ -269,18 +270,18 @@ def make_org_number(rng: random.Random) -> str:
 
 def _oslo_month_start(now: dt.datetime) -> dt.datetime:
     local = now.astimezone(OSLO)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
 
 
 @dataclass
 class LinePlan:
     sku: str
     quantity: int
-    width: Optional[int] = None
-    depth: Optional[int] = None
-    fabric: Optional[str] = None
-    colour: Optional[str] = None
-    unit_price: Optional[Decimal] = None  # None: the product's price
+    width: int | None = None
+    depth: int | None = None
+    fabric: str | None = None
+    colour: str | None = None
+    unit_price: Decimal | None = None  # None: the product's price
 
 
 @dataclass
@@ -289,17 +290,17 @@ class OrderPlan:
     channel: str
     age_days: float
     lines: list[LinePlan]
-    created_by: Optional[str] = None  # username
-    buyer: Optional[str] = None  # a name for orders without a portal user (EDI, webshop guest)
+    created_by: str | None = None  # username
+    buyer: str | None = None  # a name for orders without a portal user (EDI, webshop guest)
     address_no: int = 0
     this_month: bool = False  # keep it inside the current month (budgets)
-    reason: Optional[str] = None  # why rejected / cancelled
+    reason: str | None = None  # why rejected / cancelled
     cancelled_by_customer: bool = False
     carriers: tuple[str, ...] = ("collicare",)
     paid: bool = False
-    quote_no: Optional[int] = None  # index of the accepted quote it came from
+    quote_no: int | None = None  # index of the accepted quote it came from
     standing: bool = False
-    reference: Optional[str] = None
+    reference: str | None = None
 
 
 @dataclass
@@ -326,9 +327,9 @@ class Ctx:
 # --- Entry point ---------------------------------------------------------------------------
 
 
-def load_demo(session: Session, sm: Any, now: Optional[dt.datetime] = None) -> dict[str, int]:
+def load_demo(session: Session, sm: Any, now: dt.datetime | None = None) -> dict[str, int]:
     """Create whatever part of the demo world is missing; returns how many rows of each kind."""
-    ctx = Ctx(session=session, sm=sm, now=now or dt.datetime.now(dt.timezone.utc), fake=Faker(_faker_locale()))
+    ctx = Ctx(session=session, sm=sm, now=now or dt.datetime.now(dt.UTC), fake=Faker(_faker_locale()))
     _ensure_stores(ctx)
     _ensure_products(ctx)
     _ensure_users(ctx, company=None)
@@ -379,7 +380,7 @@ def _ensure_products(ctx: Ctx) -> None:
         ctx.products[sku] = product
 
 
-def _ensure_users(ctx: Ctx, company: Optional[Company], customer_number: Optional[str] = None) -> None:
+def _ensure_users(ctx: Ctx, company: Company | None, customer_number: str | None = None) -> None:
     """Create the demo logins of the supplier (company None) or of one named company."""
     password = None
     for username, role_name, first, last, number in DEMO_USERS:
@@ -424,7 +425,7 @@ def _phone(ctx: Ctx) -> str:
 # --- Building blocks: company, orders and what hangs on them -------------------------------
 
 
-def _find_company(ctx: Ctx, number: str) -> Optional[Company]:
+def _find_company(ctx: Ctx, number: str) -> Company | None:
     return ctx.session.scalar(select(Company).where(Company.customer_number == number))
 
 
@@ -480,8 +481,8 @@ def _build_order(
     plan: OrderPlan,
     number: str,
     rng: random.Random,
-    quote: Optional[Quote] = None,
-    standing: Optional[StandingOrder] = None,
+    quote: Quote | None = None,
+    standing: StandingOrder | None = None,
 ) -> Order:
     approval = company.requires_approval
     path = _status_path(plan, approval)
@@ -494,7 +495,7 @@ def _build_order(
     if plan.cancelled_by_customer:
         # A customer may cancel only on the (Oslo) day the order was placed.
         day_end = created.astimezone(OSLO).replace(hour=23, minute=59, second=0, microsecond=0)
-        times[-1] = max(times[-2], min(times[-1], day_end.astimezone(dt.timezone.utc)))
+        times[-1] = max(times[-2], min(times[-1], day_end.astimezone(dt.UTC)))
     creator = ctx.users.get(plan.created_by) if plan.created_by else None
     order = Order(
         company=company,
@@ -536,7 +537,7 @@ def _build_order(
     return order
 
 
-def _creator_name(plan: OrderPlan, creator: Optional[PortalUser]) -> str:
+def _creator_name(plan: OrderPlan, creator: PortalUser | None) -> str:
     if creator is not None:
         return creator.full_name
     if plan.channel == "edi":
@@ -547,13 +548,13 @@ def _creator_name(plan: OrderPlan, creator: Optional[PortalUser]) -> str:
 
 
 def _add_events(
-    ctx: Ctx, order: Order, plan: OrderPlan, path: list[str], times: list[dt.datetime], creator: Optional[PortalUser]
+    ctx: Ctx, order: Order, plan: OrderPlan, path: list[str], times: list[dt.datetime], creator: PortalUser | None
 ) -> None:
     selger, kundeservice = ctx.users["selger"], ctx.users["kundeservice"]
-    previous: Optional[str] = None
+    previous: str | None = None
     for status, at in zip(path, times):
-        actor: Optional[PortalUser] = kundeservice
-        reason: Optional[str] = None
+        actor: PortalUser | None = kundeservice
+        reason: str | None = None
         if previous is None:
             actor = creator
             reason = {
@@ -661,8 +662,8 @@ def _build_quote(
     created_by: str,
     end_customer: str,
     lines: list[LinePlan],
-    address: Optional[DeliveryAddress],
-    note: Optional[str] = None,
+    address: DeliveryAddress | None,
+    note: str | None = None,
 ) -> Quote:
     created = ctx.now - dt.timedelta(days=age_days)
     today = ctx.now.astimezone(OSLO).date()
@@ -1455,7 +1456,7 @@ def _random_line(ctx: Ctx, rng: random.Random, supplies: bool) -> LinePlan:
     variants = product.variants or {}
     quantity = rng.randint(5, 40) if supplies else rng.randint(1, 8)
 
-    def within(low: Optional[int], high: Optional[int]) -> Optional[int]:
+    def within(low: int | None, high: int | None) -> int | None:
         return None if low is None or high is None else rng.randrange(low, high + 1, 10)
 
     return LinePlan(

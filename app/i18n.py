@@ -18,18 +18,18 @@ consulted, so a new visitor always gets bokmål. Catalogues: app/translations, s
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from flask import Flask, current_app, has_request_context, session
 from flask_babel import get_babel, get_locale
 
 
-def supported_locale(value: Optional[str]) -> Optional[str]:
+def supported_locale(value: str | None) -> str | None:
     """`value` if it is one of the configured LANGUAGES, else None."""
     return value if value and value in current_app.config["LANGUAGES"] else None
 
 
-def _guarded_selector(fab_selector: Optional[Callable[[], Optional[str]]]) -> Callable[[], str]:
+def _guarded_selector(fab_selector: Callable[[], str | None] | None) -> Callable[[], str]:
     def select_locale() -> str:
         default: str = current_app.config["BABEL_DEFAULT_LOCALE"]
         if has_request_context() and "locale" in session and not supported_locale(session["locale"]):

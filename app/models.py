@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 import secrets
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
@@ -40,23 +40,23 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
-    def process_result_value(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _check_in(column: str, enum_cls: type[enum.Enum], name: str) -> CheckConstraint:
@@ -167,19 +167,19 @@ class Company(Model):
     customer_number: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     org_number: Mapped[str] = mapped_column(String(9))
-    postal_street: Mapped[Optional[str]] = mapped_column(String(200))
-    postal_code: Mapped[Optional[str]] = mapped_column(String(4))
-    postal_city: Mapped[Optional[str]] = mapped_column(String(100))
+    postal_street: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(4))
+    postal_city: Mapped[str | None] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20), default=CompanyKind.webshop.value)
     payment_terms: Mapped[str] = mapped_column(String(20), default=PaymentTerms.card.value)
     credit_limit: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
-    email: Mapped[Optional[str]] = mapped_column(String(320))
-    phone: Mapped[Optional[str]] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(30))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    delivery_addresses: Mapped[list["DeliveryAddress"]] = relationship(
+    delivery_addresses: Mapped[list[DeliveryAddress]] = relationship(
         back_populates="company", order_by="DeliveryAddress.id"
     )
 
@@ -196,13 +196,13 @@ class PortalUser(User):
 
     __tablename__ = "ab_user"
 
-    company_id: Mapped[Optional[int]] = mapped_column(ForeignKey("companies.id"), nullable=True, index=True)
-    phone: Mapped[Optional[str]] = mapped_column(String(30), nullable=True)
-    newsletter: Mapped[Optional[bool]] = mapped_column(Boolean, default=False, nullable=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), nullable=True, index=True)
+    phone: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    newsletter: Mapped[bool | None] = mapped_column(Boolean, default=False, nullable=True)
     # Changes when the password changes or the user is deactivated: sessions and API tokens carry
     # the stamp they were issued with, so a new stamp ends them all at once.
-    security_stamp: Mapped[Optional[str]] = mapped_column(String(32), nullable=True, default=new_security_stamp)
-    company: Mapped[Optional[Company]] = relationship(foreign_keys=[company_id])
+    security_stamp: Mapped[str | None] = mapped_column(String(32), nullable=True, default=new_security_stamp)
+    company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
 
     @property
     def full_name(self) -> str:
@@ -246,11 +246,11 @@ class CompanyChange(TenantScoped, Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     actor_name: Mapped[str] = mapped_column(String(200))
     field: Mapped[str] = mapped_column(String(60))
-    old_value: Mapped[Optional[str]] = mapped_column(Text)
-    new_value: Mapped[Optional[str]] = mapped_column(Text)
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
 
 
 # --- Catalogue ------------------------------------------------------------------------------
@@ -269,15 +269,15 @@ class Product(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[Optional[str]] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
     vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("25.00"))
-    min_width: Mapped[Optional[int]] = mapped_column(Integer)
-    max_width: Mapped[Optional[int]] = mapped_column(Integer)
-    min_depth: Mapped[Optional[int]] = mapped_column(Integer)
-    max_depth: Mapped[Optional[int]] = mapped_column(Integer)
+    min_width: Mapped[int | None] = mapped_column(Integer)
+    max_width: Mapped[int | None] = mapped_column(Integer)
+    min_depth: Mapped[int | None] = mapped_column(Integer)
+    max_depth: Mapped[int | None] = mapped_column(Integer)
     # Allowed variants, e.g. {"fabric": ["Ull grå", ...], "colour": ["Eik", ...]}; empty = none.
-    variants: Mapped[Optional[dict]] = mapped_column(JSON, default=dict)
+    variants: Mapped[dict | None] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     @property
@@ -296,7 +296,7 @@ class Store(Model):
     street: Mapped[str] = mapped_column(String(200))
     postal_code: Mapped[str] = mapped_column(String(4))
     city: Mapped[str] = mapped_column(String(100))
-    opening_hours: Mapped[Optional[str]] = mapped_column(String(200))
+    opening_hours: Mapped[str | None] = mapped_column(String(200))
 
     def __repr__(self) -> str:
         return self.name
@@ -317,19 +317,19 @@ class Quote(TenantScoped, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     status: Mapped[str] = mapped_column(String(20), default=QuoteStatus.draft.value, index=True)
-    end_customer_ref: Mapped[Optional[str]] = mapped_column(String(200))
+    end_customer_ref: Mapped[str | None] = mapped_column(String(200))
     valid_until: Mapped[dt.date] = mapped_column(Date)
-    delivery_address_id: Mapped[Optional[int]] = mapped_column(ForeignKey("delivery_addresses.id"))
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    delivery_address_id: Mapped[int | None] = mapped_column(ForeignKey("delivery_addresses.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    note: Mapped[Optional[str]] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
 
-    delivery_address: Mapped[Optional[DeliveryAddress]] = relationship()
-    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
-    lines: Mapped[list["QuoteLine"]] = relationship(
+    delivery_address: Mapped[DeliveryAddress | None] = relationship()
+    created_by: Mapped[PortalUser | None] = relationship(foreign_keys=[created_by_id])
+    lines: Mapped[list[QuoteLine]] = relationship(
         back_populates="quote", order_by="QuoteLine.line_no", cascade="all, delete-orphan"
     )
-    order: Mapped[Optional["Order"]] = relationship(back_populates="quote", uselist=False)
+    order: Mapped[Order | None] = relationship(back_populates="quote", uselist=False)
 
     def __repr__(self) -> str:
         return self.number
@@ -350,10 +350,10 @@ class QuoteLine(TenantScoped, Model):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
     vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("25.00"))
-    width: Mapped[Optional[int]] = mapped_column(Integer)
-    depth: Mapped[Optional[int]] = mapped_column(Integer)
-    fabric: Mapped[Optional[str]] = mapped_column(String(100))
-    colour: Mapped[Optional[str]] = mapped_column(String(100))
+    width: Mapped[int | None] = mapped_column(Integer)
+    depth: Mapped[int | None] = mapped_column(Integer)
+    fabric: Mapped[str | None] = mapped_column(String(100))
+    colour: Mapped[str | None] = mapped_column(String(100))
 
     quote: Mapped[Quote] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
@@ -386,29 +386,29 @@ class Order(TenantScoped, Model):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     channel: Mapped[str] = mapped_column(String(20), default=OrderChannel.webshop.value)
     status: Mapped[str] = mapped_column(String(30), default=OrderStatus.processing.value)
-    delivery_address_id: Mapped[Optional[int]] = mapped_column(ForeignKey("delivery_addresses.id"))
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
+    delivery_address_id: Mapped[int | None] = mapped_column(ForeignKey("delivery_addresses.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    customer_reference: Mapped[Optional[str]] = mapped_column(String(200))
+    customer_reference: Mapped[str | None] = mapped_column(String(200))
     total_ex_vat: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     total_vat: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     over_budget: Mapped[bool] = mapped_column(Boolean, default=False)
-    quote_id: Mapped[Optional[int]] = mapped_column(ForeignKey("quotes.id"), unique=True)
-    standing_order_id: Mapped[Optional[int]] = mapped_column(ForeignKey("standing_orders.id"))
-    delivery_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id"), unique=True)
+    standing_order_id: Mapped[int | None] = mapped_column(ForeignKey("standing_orders.id"))
+    delivery_date: Mapped[dt.date | None] = mapped_column(Date)
 
-    delivery_address: Mapped[Optional[DeliveryAddress]] = relationship()
-    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
-    lines: Mapped[list["OrderLine"]] = relationship(
+    delivery_address: Mapped[DeliveryAddress | None] = relationship()
+    created_by: Mapped[PortalUser | None] = relationship(foreign_keys=[created_by_id])
+    lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.line_no", cascade="all, delete-orphan"
     )
-    events: Mapped[list["OrderEvent"]] = relationship(
+    events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.at", cascade="all, delete-orphan"
     )
-    shipments: Mapped[list["Shipment"]] = relationship(back_populates="order", order_by="Shipment.shipped_at")
-    invoices: Mapped[list["Invoice"]] = relationship(back_populates="order", order_by="Invoice.invoice_date")
-    quote: Mapped[Optional[Quote]] = relationship(back_populates="order")
-    standing_order: Mapped[Optional["StandingOrder"]] = relationship(back_populates="orders")
+    shipments: Mapped[list[Shipment]] = relationship(back_populates="order", order_by="Shipment.shipped_at")
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="order", order_by="Invoice.invoice_date")
+    quote: Mapped[Quote | None] = relationship(back_populates="order")
+    standing_order: Mapped[StandingOrder | None] = relationship(back_populates="orders")
 
     @property
     def total_inc_vat(self) -> Decimal:
@@ -435,10 +435,10 @@ class OrderLine(TenantScoped, Model):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
     vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("25.00"))
-    width: Mapped[Optional[int]] = mapped_column(Integer)
-    depth: Mapped[Optional[int]] = mapped_column(Integer)
-    fabric: Mapped[Optional[str]] = mapped_column(String(100))
-    colour: Mapped[Optional[str]] = mapped_column(String(100))
+    width: Mapped[int | None] = mapped_column(Integer)
+    depth: Mapped[int | None] = mapped_column(Integer)
+    fabric: Mapped[str | None] = mapped_column(String(100))
+    colour: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(30), default=LineStatus.open.value)
     delivered_quantity: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -464,11 +464,11 @@ class OrderEvent(TenantScoped, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
-    actor_name: Mapped[Optional[str]] = mapped_column(String(200))
-    from_status: Mapped[Optional[str]] = mapped_column(String(30))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    from_status: Mapped[str | None] = mapped_column(String(30))
     to_status: Mapped[str] = mapped_column(String(30))
-    reason: Mapped[Optional[str]] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
 
     order: Mapped[Order] = relationship(back_populates="events")
 
@@ -480,13 +480,13 @@ class Shipment(TenantScoped, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     carrier: Mapped[str] = mapped_column(String(20))
-    waybill_number: Mapped[Optional[str]] = mapped_column(String(60), index=True)
+    waybill_number: Mapped[str | None] = mapped_column(String(60), index=True)
     shipped_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    delivered_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
-    signed_by: Mapped[Optional[str]] = mapped_column(String(200))
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    signed_by: Mapped[str | None] = mapped_column(String(200))
 
     order: Mapped[Order] = relationship(back_populates="shipments")
-    lines: Mapped[list["ShipmentLine"]] = relationship(back_populates="shipment", cascade="all, delete-orphan")
+    lines: Mapped[list[ShipmentLine]] = relationship(back_populates="shipment", cascade="all, delete-orphan")
 
 
 class ShipmentLine(TenantScoped, Model):
@@ -543,21 +543,21 @@ class StandingOrder(TenantScoped, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     delivery_address_id: Mapped[int] = mapped_column(ForeignKey("delivery_addresses.id"))
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     frequency: Mapped[str] = mapped_column(String(20), default=Frequency.weekly.value)
-    interval_weeks: Mapped[Optional[int]] = mapped_column(Integer)
-    weekday: Mapped[Optional[int]] = mapped_column(Integer)
-    day_of_month: Mapped[Optional[int]] = mapped_column(Integer)
+    interval_weeks: Mapped[int | None] = mapped_column(Integer)
+    weekday: Mapped[int | None] = mapped_column(Integer)
+    day_of_month: Mapped[int | None] = mapped_column(Integer)
     start_date: Mapped[dt.date] = mapped_column(Date)
-    end_date: Mapped[Optional[dt.date]] = mapped_column(Date)
-    paused_until: Mapped[Optional[dt.date]] = mapped_column(Date)
-    skip_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    paused_until: Mapped[dt.date | None] = mapped_column(Date)
+    skip_date: Mapped[dt.date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     delivery_address: Mapped[DeliveryAddress] = relationship()
-    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
-    lines: Mapped[list["StandingOrderLine"]] = relationship(
+    created_by: Mapped[PortalUser | None] = relationship(foreign_keys=[created_by_id])
+    lines: Mapped[list[StandingOrderLine]] = relationship(
         back_populates="standing_order", cascade="all, delete-orphan", order_by="StandingOrderLine.id"
     )
     orders: Mapped[list[Order]] = relationship(back_populates="standing_order")
@@ -574,10 +574,10 @@ class StandingOrderLine(TenantScoped, Model):
     standing_order_id: Mapped[int] = mapped_column(ForeignKey("standing_orders.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int] = mapped_column(Integer)
-    width: Mapped[Optional[int]] = mapped_column(Integer)
-    depth: Mapped[Optional[int]] = mapped_column(Integer)
-    fabric: Mapped[Optional[str]] = mapped_column(String(100))
-    colour: Mapped[Optional[str]] = mapped_column(String(100))
+    width: Mapped[int | None] = mapped_column(Integer)
+    depth: Mapped[int | None] = mapped_column(Integer)
+    fabric: Mapped[str | None] = mapped_column(String(100))
+    colour: Mapped[str | None] = mapped_column(String(100))
 
     standing_order: Mapped[StandingOrder] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
@@ -598,11 +598,11 @@ class Inquiry(TenantScoped, Model):
     subject: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(20), default=InquiryChannel.portal.value)
     status: Mapped[str] = mapped_column(String(20), default=InquiryStatus.open.value)
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
-    messages: Mapped[list["InquiryMessage"]] = relationship(
+    created_by: Mapped[PortalUser | None] = relationship(foreign_keys=[created_by_id])
+    messages: Mapped[list[InquiryMessage]] = relationship(
         back_populates="inquiry", order_by="InquiryMessage.created_at", cascade="all, delete-orphan"
     )
 
@@ -615,7 +615,7 @@ class InquiryMessage(TenantScoped, Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"), index=True)
-    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     author_name: Mapped[str] = mapped_column(String(200))
     from_supplier: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[str] = mapped_column(Text)
@@ -633,7 +633,7 @@ class PickupReservation(TenantScoped, Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     status: Mapped[str] = mapped_column(String(20), default=ReservationStatus.reserved.value)
     pickup_code: Mapped[str] = mapped_column(String(12))
     pickup_deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -642,7 +642,7 @@ class PickupReservation(TenantScoped, Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     store: Mapped[Store] = relationship()
-    created_by: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[created_by_id])
+    created_by: Mapped[PortalUser | None] = relationship(foreign_keys=[created_by_id])
 
 
 class Budget(TenantScoped, Model):
@@ -655,13 +655,13 @@ class Budget(TenantScoped, Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), index=True)
     period: Mapped[str] = mapped_column(String(10), default=BudgetPeriod.month.value)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    user: Mapped[Optional[PortalUser]] = relationship(foreign_keys=[user_id])
+    user: Mapped[PortalUser | None] = relationship(foreign_keys=[user_id])
 
 
 # --- Mail -----------------------------------------------------------------------------------
@@ -681,14 +681,14 @@ class MailOutbox(Model):
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[Optional[str]] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
     # Set when a mail must go out at most once (e.g. "budget 7 exceeded in 2026-11").
-    dedupe_key: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[Optional[str]] = mapped_column(Text)
-    sent_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 TENANT_MODELS: tuple[type, ...] = (

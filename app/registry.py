@@ -9,8 +9,9 @@ Menu item *names* are stable identifiers (permissions refer to them); labels are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import plotly
 from flask import Flask, Response, send_file
@@ -88,8 +89,8 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         label: Any,
         category: Category,
         icon: str,
-        cond: Optional[Callable[[], bool]] = None,
-        href: Optional[str] = None,
+        cond: Callable[[], bool] | None = None,
+        href: str | None = None,
     ) -> Any:
         # A second menu item for a view must point at the registered instance: FAB would build a
         # new, unregistered instance from the class (no endpoint, a broken link).
@@ -114,7 +115,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         category: Category,
         icon: str,
         baseview: Any,
-        cond: Optional[Callable[[], bool]] = None,
+        cond: Callable[[], bool] | None = None,
     ) -> None:
         appbuilder.add_link(
             name,
@@ -194,7 +195,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     add(StoreView, "Stores", _l("Butikker"), CATALOGUE, "fa-map-marker")
 
     # Rapporter: one view, one menu item per report.
-    reports: Optional[Any] = None
+    reports: Any | None = None
     for report in REPORTS:
         href = f"ReportsView.{report.method}"
         if reports is None:

@@ -24,7 +24,8 @@ The tenant of the current request is resolved once per request in `resolve_reque
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import event, inspect, select
@@ -41,13 +42,13 @@ _AUTH_PATHS = frozenset({"/login/", "/api/v1/security/login"})
 class TenantViolation(Exception):
     """A write that would cross a company boundary. `field` names the offending attribute."""
 
-    def __init__(self, message: str, field: Optional[str] = None) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
 
 
-def set_request_tenant(company_id: Optional[int]) -> None:
+def set_request_tenant(company_id: int | None) -> None:
     g._tenant_company_id = company_id
 
 
@@ -55,7 +56,7 @@ def clear_request_tenant() -> None:
     g.pop("_tenant_company_id", None)
 
 
-def current_tenant() -> Optional[int]:
+def current_tenant() -> int | None:
     """The company id that scopes this request, or None (supplier staff, anonymous, CLI)."""
     if not has_request_context():
         return None
@@ -71,7 +72,7 @@ def resolve_request_tenant() -> None:
     from flask_jwt_extended import verify_jwt_in_request
     from flask_login import current_user
 
-    company_id: Optional[int] = None
+    company_id: int | None = None
     user: Any = None
     if request.path in _AUTH_PATHS:
         # Logging in looks a user up by name across all companies; it reads nothing else.
@@ -119,7 +120,7 @@ _TENANT_TABLES = {m.__table__.name: m for m in TENANT_MODELS}  # type: ignore[at
 _SUPPLIER_ONLY = (Product, Store)
 
 
-def _owner_of(session: Session, table_name: str, pk: Any) -> Optional[int]:
+def _owner_of(session: Session, table_name: str, pk: Any) -> int | None:
     """Company of a referenced row, read with Core on the flush's connection (no ORM scoping)."""
     if table_name == "ab_user":
         table = PortalUser.__table__
@@ -213,7 +214,7 @@ def _acting_user_is_admin() -> bool:
     return any(r.name == admin_role for r in (*history.unchanged, *history.deleted))
 
 
-def _check_user_roles(obj: PortalUser, tenant: Optional[int]) -> None:
+def _check_user_roles(obj: PortalUser, tenant: int | None) -> None:
     """Roles decide what a user may do, so granting them is guarded like company_id.
 
     A customer-side request may only give customer roles (and no groups: a FAB group can carry

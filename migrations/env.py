@@ -1,9 +1,8 @@
 import logging
 from logging.config import fileConfig
 
-from flask import current_app
-
 from alembic import context
+from flask import current_app
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -47,6 +46,7 @@ target_db = current_app.extensions["migrate"].db
 def get_metadata():
     # Our models (and FAB's security tables) live on FAB's Model.metadata, not db.metadata.
     from flask_appbuilder import Model
+
     import app.models  # noqa: F401  (registers every table)
 
     return Model.metadata

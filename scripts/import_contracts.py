@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 
 import grimp
+from importlinter.application import output
 from importlinter.domain import fields
 from importlinter.domain.contract import Contract, ContractCheck
-from importlinter.application import output
 
 
 class ForbiddenNamesContract(Contract):

@@ -13,7 +13,7 @@ route, say which model the id belongs to in `PK_MODELS`.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 ANON = "Anonymous"
 ADMIN, SELLER, CS, MANAGER = "Admin", "Seller", "CustomerService", "Manager"

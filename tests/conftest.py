@@ -8,7 +8,7 @@ under CI=true a PostgreSQL that cannot be reached fails the run.
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask

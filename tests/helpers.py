@@ -7,7 +7,7 @@ tenant scope applies, so "nothing was written" is checked against the real table
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any
 
 import prison
 from flask import Flask
@@ -110,7 +110,7 @@ class StatementCounter:
     def count(self) -> int:
         return len(self.statements)
 
-    def __enter__(self) -> "StatementCounter":
+    def __enter__(self) -> StatementCounter:
         event.listen(self.engine, "before_cursor_execute", self._record)
         return self
 
@@ -131,7 +131,7 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
     return response
 
 
-def client_as(app: Flask, user: Union[str, PortalUser]) -> FlaskClient:
+def client_as(app: Flask, user: str | PortalUser) -> FlaskClient:
     """A test client logged in (session cookie) as the user, given by username or as a user row."""
     client = app.test_client()
     login(client, user if isinstance(user, str) else user.username)
@@ -174,12 +174,12 @@ def api_headers(app: Flask, username: str) -> dict[str, str]:
 class Caller:
     """An API client logged in as one user (JWT). URLs are relative to `prefix`."""
 
-    def __init__(self, client: Union[Flask, FlaskClient], username: str, prefix: str = "") -> None:
+    def __init__(self, client: Flask | FlaskClient, username: str, prefix: str = "") -> None:
         self.client = client.test_client() if isinstance(client, Flask) else client
         self.headers = auth_header(api_token(self.client, username))
         self.prefix = prefix
 
-    def get(self, url: str, q: Optional[dict[str, Any]] = None) -> Any:
+    def get(self, url: str, q: dict[str, Any] | None = None) -> Any:
         if q is not None:
             url = f"{url}?q={prison.dumps(q)}"
         return self.client.get(self.prefix + url, headers=self.headers)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Optional
 from urllib.parse import urlparse
 
 import pytest
@@ -83,7 +82,7 @@ def _new_user_form(**extra: str) -> dict[str, str]:
         ("12345678901a", "ola", None),
     ],
 )
-def test_password_policy(app: Flask, password: str, username: str, expected: Optional[str]) -> None:
+def test_password_policy(app: Flask, password: str, username: str, expected: str | None) -> None:
     with app.test_request_context():
         problem = accounts.password_problem(password, username)
     if expected is None:
@@ -459,13 +458,12 @@ def test_expired_or_forged_link_gives_a_clear_message(
     token = api_token(app.test_client(), "hansen.admin")
     created = app.test_client().post("/api/v1/user/", json=_new_user_form(), headers=auth_header(token))
     assert created.status_code == 201, created.json
-    with app.test_request_context():
-        with db_session(app) as s:
-            user = s.get(PortalUser, created.json["id"])
-            real = time.time
-            monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() - 73 * 3600)
-            old_token = accounts.password_link_token(user)
-            monkeypatch.setattr(itsdangerous.timed.time, "time", real)
+    with app.test_request_context(), db_session(app) as s:
+        user = s.get(PortalUser, created.json["id"])
+        real = time.time
+        monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() - 73 * 3600)
+        old_token = accounts.password_link_token(user)
+        monkeypatch.setattr(itsdangerous.timed.time, "time", real)
     visitor = app.test_client()
     expired = text_of(visitor.get(f"/passord/{old_token}"))
     assert "Lenken er utløpt" in expired

@@ -8,8 +8,9 @@ here without anyone remembering. Row counts are read with a plain session outsid
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -635,60 +636,59 @@ def _add_rows(app: Flask, world: World, n: int) -> None:
     """n more rows of every listed model for company A (with their relations set)."""
     from app.extensions import db
 
-    with app.app_context():
-        with Session(db.engine) as s:
-            a = world.a
-            for i in range(n):
-                address = DeliveryAddress(
+    with app.app_context(), Session(db.engine) as s:
+        a = world.a
+        for i in range(n):
+            address = DeliveryAddress(
+                company_id=a.company.id,
+                recipient_name=f"Lager {i}",
+                street="Vei 1",
+                postal_code="2815",
+                city="Gjøvik",
+            )
+            s.add(address)
+            s.flush()
+            s.add(
+                Order(
                     company_id=a.company.id,
-                    recipient_name=f"Lager {i}",
-                    street="Vei 1",
-                    postal_code="2815",
-                    city="Gjøvik",
+                    number=f"N{i}",
+                    channel="phone",
+                    status="shipped",
+                    delivery_address_id=address.id,
+                    created_by_id=a.user.id,
+                    total_ex_vat=Decimal("10.00"),
+                    total_vat=Decimal("2.50"),
                 )
-                s.add(address)
-                s.flush()
-                s.add(
-                    Order(
-                        company_id=a.company.id,
-                        number=f"N{i}",
-                        channel="phone",
-                        status="shipped",
-                        delivery_address_id=address.id,
-                        created_by_id=a.user.id,
-                        total_ex_vat=Decimal("10.00"),
-                        total_vat=Decimal("2.50"),
-                    )
+            )
+            s.add(
+                Quote(
+                    company_id=a.company.id,
+                    number=f"TN{i}",
+                    valid_until=dt.date.today(),
+                    delivery_address_id=address.id,
+                    created_by_id=a.admin.id,
                 )
-                s.add(
-                    Quote(
-                        company_id=a.company.id,
-                        number=f"TN{i}",
-                        valid_until=dt.date.today(),
-                        delivery_address_id=address.id,
-                        created_by_id=a.admin.id,
-                    )
+            )
+            s.add(Budget(company_id=a.company.id, user_id=a.admin.id, period="year", amount=Decimal("1")))
+            s.add(Inquiry(company_id=a.company.id, subject=f"S{i}", created_by_id=a.user.id))
+            s.add(
+                PickupReservation(
+                    company_id=a.company.id,
+                    store_id=world.store.id,
+                    pickup_code=f"C{i}",
+                    pickup_deadline=utcnow(),
+                    items=[],
                 )
-                s.add(Budget(company_id=a.company.id, user_id=a.admin.id, period="year", amount=Decimal("1")))
-                s.add(Inquiry(company_id=a.company.id, subject=f"S{i}", created_by_id=a.user.id))
-                s.add(
-                    PickupReservation(
-                        company_id=a.company.id,
-                        store_id=world.store.id,
-                        pickup_code=f"C{i}",
-                        pickup_deadline=utcnow(),
-                        items=[],
-                    )
+            )
+            s.add(
+                StandingOrder(
+                    company_id=a.company.id,
+                    name=f"F{i}",
+                    delivery_address_id=address.id,
+                    start_date=dt.date.today(),
                 )
-                s.add(
-                    StandingOrder(
-                        company_id=a.company.id,
-                        name=f"F{i}",
-                        delivery_address_id=address.id,
-                        start_date=dt.date.today(),
-                    )
-                )
-            s.commit()
+            )
+        s.commit()
 
 
 @pytest.mark.parametrize("role", ["CustomerAdmin", "Manager"])

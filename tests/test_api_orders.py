@@ -11,8 +11,9 @@ outside any request (no tenant scope), so "nothing written" is checked against t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -463,10 +464,9 @@ def test_approve_refused_for_unproducible_order(app: Flask, world: World, as_rol
     from app.extensions import db
     from app.models import Product
 
-    with app.app_context():
-        with Session(db.engine) as s:  # the catalogue changed after the order was placed
-            s.execute(update(Product).where(Product.id == world.configurable.id).values(max_width=150))
-            s.commit()
+    with app.app_context(), Session(db.engine) as s:  # the catalogue changed after the order was placed
+        s.execute(update(Product).where(Product.id == world.configurable.id).values(max_width=150))
+        s.commit()
     response = as_role("selger").post(f"{API}/order/{order['id']}/approve", {})
     assert response.status_code == 409 and "kan ikke godkjennes" in message(response)
     assert load(app, Order, order["id"]).status == "pending_approval"
@@ -633,9 +633,8 @@ def test_shipments_and_invoice_move_the_order(app: Flask, world: World, as_role:
 def load_lines(app: Flask, order_id: int) -> list[OrderLine]:
     from app.extensions import db
 
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as s:
-            return list(s.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)))
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as s:
+        return list(s.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)))
 
 
 def test_customer_invoice_copy_of_own_and_foreign_order(world: World, as_role: As) -> None:
@@ -804,14 +803,11 @@ def test_convert_refusals(app: Flask, world: World, as_role: As) -> None:
     assert list(errors) == ["delivery_address_id"]
     assert snapshot(app) == before and load(app, Quote, world.a.quote.id).status == "sent"
     # Expired: 409 with the date.
-    with app.app_context():
-        with Session(db.engine) as s:
-            s.execute(
-                update(Quote)
-                .where(Quote.id == world.a.quote.id)
-                .values(valid_until=dt.date.today() - dt.timedelta(days=3))
-            )
-            s.commit()
+    with app.app_context(), Session(db.engine) as s:
+        s.execute(
+            update(Quote).where(Quote.id == world.a.quote.id).values(valid_until=dt.date.today() - dt.timedelta(days=3))
+        )
+        s.commit()
     response = user.post(f"{API}/quote/{world.a.quote.id}/convert", {})
     assert response.status_code == 409
     assert "gikk ut" in message(response) and "kan ikke bestilles" in message(response)
@@ -983,9 +979,8 @@ def _bulk_orders(app: Flask, world: World, n: int, prefix: str = "7") -> None:
         }
         for i in range(n)
     ]
-    with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(insert(Order), rows)
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(insert(Order), rows)
 
 
 @pytest.mark.parametrize("role", ["hansen.bruker", "leder"])
@@ -1018,9 +1013,8 @@ def test_number_prefix_filter_uses_the_index(app: Flask, world: World, as_role: 
 
     assert is_postgres(app)
     _bulk_orders(app, world, 2000, prefix="5")
-    with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(text("ANALYZE orders"))
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(text("ANALYZE orders"))
     captured: list[tuple[str, Any]] = []
 
     def _capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
@@ -1041,11 +1035,10 @@ def test_number_prefix_filter_uses_the_index(app: Flask, world: World, as_role: 
     assert response.status_code == 200 and response.json["count"] == 10  # 500120 .. 500129
     assert captured, "the filter sent no LIKE"
     plans = []
-    with app.app_context():
-        with db.engine.connect() as conn:
-            for statement, parameters in captured:  # the count and the page
-                plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
-                plans.append(plan)
+    with app.app_context(), db.engine.connect() as conn:
+        for statement, parameters in captured:  # the count and the page
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            plans.append(plan)
     for plan in plans:
         print(plan)
         assert "ix_orders_number_prefix" in plan, plan

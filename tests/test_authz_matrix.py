@@ -44,9 +44,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Optional
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -145,8 +146,8 @@ class Route:
     rule: Rule
     method: str
     view: Any
-    model: Optional[type]
-    action: Optional[str] = None  # FAB action name for /action/ and /action_post
+    model: type | None
+    action: str | None = None  # FAB action name for /action/ and /action_post
 
     @property
     def key(self) -> str:
@@ -206,7 +207,7 @@ def _routes(app: Flask) -> list[Route]:
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
         prefix = rule.endpoint.rsplit(".", 1)[0] if "." in rule.endpoint else rule.endpoint
         view = views.get(prefix)
-        model: Optional[type] = None
+        model: type | None = None
         if rule.endpoint in T.PK_MODELS:
             model = _model_by_name(T.PK_MODELS[rule.endpoint])
         elif view is not None and getattr(view, "datamodel", None) is not None:
@@ -236,11 +237,11 @@ def _tenant_column(model: type) -> Any:
     return table.c.get("company_id")
 
 
-def _is_tenant_model(model: Optional[type]) -> bool:
+def _is_tenant_model(model: type | None) -> bool:
     return model is not None and _tenant_column(model) is not None
 
 
-def _row_id(app: Flask, model: type, company_id: Optional[int]) -> Optional[int]:
+def _row_id(app: Flask, model: type, company_id: int | None) -> int | None:
     """First row of the model belonging to the company (or any row for models without one)."""
     table = _table(model)
     stmt = select(table.c.id).order_by(table.c.id).limit(1)
@@ -251,7 +252,7 @@ def _row_id(app: Flask, model: type, company_id: Optional[int]) -> Optional[int]
         return conn.execute(stmt).scalar()
 
 
-def _snapshot(app: Flask, model: type, pk: int) -> Optional[dict[str, Any]]:
+def _snapshot(app: Flask, model: type, pk: int) -> dict[str, Any] | None:
     table = _table(model)
     with db_engine(app).connect() as conn:
         row = conn.execute(select(table).where(table.c.id == pk)).mappings().first()
@@ -346,7 +347,7 @@ class Runner:
     denied: set[str]
     count: int = 0
 
-    def url(self, route: Route, pk: Optional[int], rows: Optional[dict[str, int]] = None) -> str:
+    def url(self, route: Route, pk: int | None, rows: dict[str, int] | None = None) -> str:
         def value(match: re.Match[str]) -> str:
             name = match.group(1)
             if name == "pk":
@@ -367,9 +368,9 @@ class Runner:
         self,
         route: Route,
         principal: str,
-        pk: Optional[int],
-        body: Optional[dict[str, Any]] = None,
-        rows: Optional[dict[str, int]] = None,
+        pk: int | None,
+        body: dict[str, Any] | None = None,
+        rows: dict[str, int] | None = None,
     ) -> Outcome:
         self.count += 1
         client: FlaskClient = self.app.test_client()
@@ -430,7 +431,7 @@ def test_table_has_no_stale_entries(app: Flask) -> None:
     assert not stale, f"tests/authz_table.py lists routes the app does not have: {stale}"
 
 
-def _fab_permission(route: Route) -> Optional[tuple[str, str]]:
+def _fab_permission(route: Route) -> tuple[str, str] | None:
     """(permission, view name) FAB checks for this route, or None when FAB checks none."""
     view = route.view
     if view is None:
@@ -497,7 +498,7 @@ def _row_params(app: Flask, route: Route, company_id: int) -> dict[str, int]:
     return rows
 
 
-def _a_row(app: Flask, world: World, route: Route) -> Optional[int]:
+def _a_row(app: Flask, world: World, route: Route) -> int | None:
     if route.model is None:
         return None
     return _row_id(app, route.model, world.a.company.id)
@@ -536,7 +537,7 @@ def _route_access_matrix(
     routes = [r for r in _routes(app) if r.key in r.table]
     for route in routes:
         extra = route.extra_refusals
-        pk: Optional[int] = None
+        pk: int | None = None
         if route.has_pk:
             if route.model is None:
                 failures.append(f"{route.label}: <pk> of which model? add it to PK_MODELS in tests/authz_table.py")

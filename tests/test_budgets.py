@@ -9,7 +9,7 @@ import json
 import re
 import threading
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -33,10 +33,10 @@ from tests.factories import World, make_user
 from tests.helpers import StatementCounter, actor, client_as, db_engine, db_session, outbox
 
 D = dt.date
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
-def _order(app: Flask, world: World, chairs: int, user: Optional[PortalUser] = None) -> Order:
+def _order(app: Flask, world: World, chairs: int, user: PortalUser | None = None) -> Order:
     """Company A's user orders `chairs` chairs at 500 kr ex. VAT (committed)."""
     with app.app_context(), db_session(app) as s:
         order = place_order(
@@ -107,7 +107,7 @@ def test_period_keys_and_the_picker(app: Flask) -> None:
 # --- consumption -------------------------------------------------------------------------------
 
 
-def _at(app: Flask, order_id: int, when: dt.datetime, status: Optional[str] = None) -> None:
+def _at(app: Flask, order_id: int, when: dt.datetime, status: str | None = None) -> None:
     with app.app_context(), db_session(app) as s:
         order = s.get(Order, order_id)
         order.created_at = when
@@ -191,7 +191,7 @@ def test_admins_are_mailed_once_per_budget_per_period(app: Flask, world: World) 
     mails = outbox(app, kind="budget_exceeded")
     assert sorted(m.to_address for m in mails) == ["hansen.admin@example.no", "hansen.sjef@example.no"]
     mail = mails[0]
-    assert "Bruksgrensen for Hansen Testesen er overskredet" == mail.subject
+    assert mail.subject == "Bruksgrensen for Hansen Testesen er overskredet"
     link = f"/bruksgrense/oversikt/?periode=month&p={period_key('month', oslo_today())}&budsjett={world.a.budget.id}"
     assert _nok("10 000,00 kr") in mail.body_text and link in mail.body_text
     assert "<a href=" in mail.body_html and "overskredet" in mail.body_html

@@ -15,7 +15,7 @@ import html
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -36,7 +36,7 @@ from tests.factories import World
 from tests.helpers import api_token, auth_header, login
 
 D = dt.date
-UTC = dt.timezone.utc
+UTC = dt.UTC
 API = "/api/v1"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,7 @@ def _session(app: Flask) -> Session:
         return Session(db.engine, expire_on_commit=False)
 
 
-def _client(app: Flask, username: str, language: Optional[str] = None) -> FlaskClient:
+def _client(app: Flask, username: str, language: str | None = None) -> FlaskClient:
     client = app.test_client()
     login(client, username)
     if language:
@@ -268,7 +268,7 @@ def _mails(app: Flask, kind: str) -> list[MailOutbox]:
         return list(s.scalars(select(MailOutbox).where(MailOutbox.kind == kind).order_by(MailOutbox.id)))
 
 
-def _exceed(app: Flask, world: World, budget_user_id: Optional[int], language: str = "nb") -> MailOutbox:
+def _exceed(app: Flask, world: World, budget_user_id: int | None, language: str = "nb") -> MailOutbox:
     """An order of 20 chairs (10 000 kr) on 10 March 2025 against a 5 000 kr monthly budget."""
     with app.app_context(), _session(app) as s:
         for budget in s.scalars(select(Budget)):

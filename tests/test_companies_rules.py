@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -49,7 +50,7 @@ def Api(app: Any, username: str) -> Caller:  # noqa: N802 - reads like the clien
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _companies(app: Flask, number: Optional[str] = None) -> int:
+def _companies(app: Flask, number: str | None = None) -> int:
     with _session(app) as s:
         stmt = select(func.count(Company.id))
         if number is not None:

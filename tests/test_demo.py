@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -47,13 +48,12 @@ def _run_demo(app: Flask, *args: str) -> str:
 
 
 def _row_counts(app: Flask) -> dict[str, int]:
-    with app.app_context():
-        with db.engine.connect() as conn:
-            return {
-                t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                for t in Model.metadata.sorted_tables
-                if t.name not in FAB_SECURITY_TABLES
-            }
+    with app.app_context(), db.engine.connect() as conn:
+        return {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in Model.metadata.sorted_tables
+            if t.name not in FAB_SECURITY_TABLES
+        }
 
 
 def _fingerprint(app: Flask) -> list[tuple[Any, ...]]:
@@ -151,7 +151,7 @@ def test_named_companies(demo: Flask) -> None:
 
 
 def test_every_order_is_consistent(demo: Flask) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     orders = list(db.session.scalars(select(Order)))
     shipped_qty = Counter()
     for sl in db.session.scalars(select(ShipmentLine)):

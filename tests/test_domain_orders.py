@@ -19,14 +19,13 @@ from app.extensions import db
 from app.models import MailOutbox, Order, OrderEvent, Quote, Shipment
 from tests.helpers import actor
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture()
 def session(app, world):
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as s:
-            yield s
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as s:
+        yield s
 
 
 def customer(world, company="a"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterator, Union
 
 import pytest
 from flask import Flask, render_template_string, session
@@ -26,7 +26,7 @@ from app.domain.formatting import (
     to_oslo,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @contextmanager
@@ -39,7 +39,7 @@ def in_locale(app: Flask, locale: str) -> Iterator[None]:
         yield
 
 
-def _legacy_nok(value: Union[Decimal, int, float], with_unit: bool = True) -> str:
+def _legacy_nok(value: Decimal | int | float, with_unit: bool = True) -> str:
     """The hand-written formatter the portal used before Babel: bokmål must stay byte for byte."""
     amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "-" if amount < 0 else ""
@@ -77,7 +77,7 @@ NOK_CASES = [
 
 
 @pytest.mark.parametrize("value", NOK_CASES, ids=str)
-def test_nok_in_bokmaal_is_unchanged(value: Union[Decimal, int, float]) -> None:
+def test_nok_in_bokmaal_is_unchanged(value: Decimal | int | float) -> None:
     assert format_nok(value) == _legacy_nok(value)
     assert format_nok(value, with_unit=False) == _legacy_nok(value, with_unit=False)
 

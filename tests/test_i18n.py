@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import flask_appbuilder
 from babel.messages.catalog import Catalog

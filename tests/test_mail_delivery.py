@@ -12,8 +12,9 @@ import datetime as dt
 import email
 import socket
 import threading
+from collections.abc import Iterator
 from email import policy
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller

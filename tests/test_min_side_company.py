@@ -659,7 +659,7 @@ def test_customer_service_edit_form_uses_the_same_rules(app: Flask, world: World
     )
     row = load(app, PickupReservation, rid)
     # Typed in Oslo time (winter: UTC+1), kept in UTC.
-    assert (row.status, row.pickup_deadline) == ("ready", dt.datetime(2030, 1, 2, 11, 0, tzinfo=dt.timezone.utc))
+    assert (row.status, row.pickup_deadline) == ("ready", dt.datetime(2030, 1, 2, 11, 0, tzinfo=dt.UTC))
     assert 'value="2030-01-02 12:00:00"' in text_of(client.get(f"/pickupreservationview/edit/{rid}"))
     # A finished reservation: saving the form untouched changes nothing and refuses nothing new.
     _reservation(app, world, "FIN1", "collected")

@@ -8,9 +8,10 @@ import datetime as dt
 import inspect
 import io
 import re
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -41,9 +42,8 @@ HOSTILE_INVOICE = 'F"1;\r\n/../<b>&'  # 15 characters: the column holds 20
 @pytest.fixture()
 def session(app: Flask, world: World) -> Iterator[Session]:
     """A session outside any request (no tenant scope), like the factories use."""
-    with app.app_context():
-        with Session(db.engine, expire_on_commit=False) as s:
-            yield s
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as s:
+        yield s
 
 
 @pytest.fixture()
@@ -265,10 +265,9 @@ def test_approve_and_reject_routes_live_in_the_approvals_module(app: Flask, worl
 
     seller = as_user("selger")
     pending = world.a.order.id
-    with app.app_context():
-        with Session(db.engine) as s:
-            s.get(Order, pending).status = "pending_approval"
-            s.commit()
+    with app.app_context(), Session(db.engine) as s:
+        s.get(Order, pending).status = "pending_approval"
+        s.commit()
     response = seller.post(f"{API}/order/{pending}/reject", {})
     assert response.status_code == 400 and "reason" in response.json["message"]
     response = seller.post(f"{API}/order/{pending}/approve", {})
@@ -343,9 +342,8 @@ def test_shipment_refusals_page_next_to_the_field_api_per_field_nothing_written(
     app: Flask, world: World, as_user: As
 ) -> None:
     order, line = world.b.order.id, world.b.order.lines[0].id  # 2 ordered, none delivered
-    with app.app_context():
-        with Session(db.engine) as s:
-            shipments = s.scalar(select(func.count()).select_from(Shipment))
+    with app.app_context(), Session(db.engine) as s:
+        shipments = s.scalar(select(func.count()).select_from(Shipment))
     client = _client(app, "kundeservice")
     page = client.post(
         f"/ordre/{order}/levering", data={"carrier": "bring", "waybill_number": "B1", f"qty-{line}": "5"}
@@ -358,10 +356,9 @@ def test_shipment_refusals_page_next_to_the_field_api_per_field_nothing_written(
     assert response.status_code == 400 and response.json["message"] == {"lines[0]": ["Kan levere høyst 2 på linje 1."]}
     response = as_user("kundeservice").post(f"{API}/order/{world.a.order.id}/shipment", "ikke et objekt")
     assert response.status_code == 400
-    with app.app_context():
-        with Session(db.engine) as s:
-            assert s.scalar(select(func.count()).select_from(Shipment)) == shipments
-            assert s.get(OrderLine, line).delivered_quantity == 0
+    with app.app_context(), Session(db.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Shipment)) == shipments
+        assert s.get(OrderLine, line).delivered_quantity == 0
 
 
 # --- order mails from templates -----------------------------------------------------------------

@@ -8,8 +8,9 @@ that commits behind the scenes (FAB's SecurityManager methods do after every row
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask

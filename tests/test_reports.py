@@ -23,10 +23,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from html.parser import HTMLParser
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -38,7 +39,7 @@ from app.models import Budget, Company, Invoice, Order, OrderEvent, PortalUser
 from tests.factories import World
 from tests.helpers import StatementCounter, client_as, is_postgres
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PERIOD = R.Period(dt.date(2025, 1, 1), dt.date(2025, 3, 31))
 Q1 = {"fra": "2025-01-01", "til": "2025-03-31"}
 BUDGET_DAY = {"dato": "2025-02-15"}
@@ -76,8 +77,8 @@ def _order(
     created: dt.datetime,
     ex: str,
     vat: str,
-    by: Optional[PortalUser] = None,
-    events: tuple[tuple[Optional[str], str, dt.datetime], ...] = (),
+    by: PortalUser | None = None,
+    events: tuple[tuple[str | None, str, dt.datetime], ...] = (),
 ) -> Order:
     order = Order(
         company=company,
@@ -594,12 +595,12 @@ class _Tables(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tables: dict[str, list[list[str]]] = {}
-        self._key: Optional[str] = None
-        self._row: Optional[list[str]] = None
-        self._cell: Optional[list[str]] = None
+        self._key: str | None = None
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
         self._skip = False
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "table" and "report-data" in (a.get("class") or ""):
             self._key = a.get("data-table") or ""

@@ -15,8 +15,9 @@ view or API that is not registered fails the test.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask

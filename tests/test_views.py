@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
 import pytest
 from flask import Flask
@@ -414,7 +414,7 @@ def test_order_page_shows_lines_totals_shipments_invoices_and_timeline(app: Flas
             Shipment(company_id=world.a.company.id, order_id=world.a.order.id, carrier="own", waybill_number="EGEN-77")
         )
         order = s.get(Order, world.a.order.id)
-        order.created_at = dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.timezone.utc)
+        order.created_at = dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.UTC)
         order.events[0].reason = "Kunden ringte"
         s.commit()
     client = client_as(app, world.user("CustomerUser"))

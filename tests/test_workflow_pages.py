@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 import re
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -64,13 +64,13 @@ _pending_seq = itertools.count(1)
 
 
 def _add_pending(
-    app: Flask, world: World, n: int, start: Optional[dt.datetime] = None, tenant: str = "a", configurable: bool = False
+    app: Flask, world: World, n: int, start: dt.datetime | None = None, tenant: str = "a", configurable: bool = False
 ) -> list[int]:
     """n pending orders of a company, one minute apart (oldest first), each with two lines.
 
     Numbers are P0001, P0002, ... in the order they are made (a counter per test module)."""
     t = getattr(world, tenant)
-    start = start or dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3)
+    start = start or dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
     ids = []
     with db_session(app) as s:
         for i in range(n):
@@ -376,7 +376,7 @@ def test_customers_get_403_on_the_approval_queue(app: Flask, world: World) -> No
 
 
 def test_queue_lists_pending_orders_oldest_first_with_both_checks(app: Flask, world: World) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     newer = _add_pending(app, world, 1, start=now - dt.timedelta(hours=2))
     older = _add_pending(app, world, 1, start=now - dt.timedelta(days=2, hours=5), tenant="b")
     bad = _add_pending(app, world, 1, start=now - dt.timedelta(days=1), configurable=True)
@@ -529,7 +529,7 @@ def test_queue_runs_a_fixed_number_of_statements(app: Flask, world: World) -> No
     _add_pending(app, world, 3)
     few, rows_few = _queue_statements(app, client)
     _add_pending(app, world, 6, tenant="b")
-    _add_pending(app, world, 6, start=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=5))
+    _add_pending(app, world, 6, start=dt.datetime.now(dt.UTC) - dt.timedelta(days=5))
     # Company B's orders and more of A's: 15 pending orders on the page.
     many, rows_many = _queue_statements(app, client)
     assert (rows_few, rows_many) == (3, 15)
@@ -542,7 +542,7 @@ def test_queue_runs_a_fixed_number_of_statements(app: Flask, world: World) -> No
 @pytest.fixture()
 def orders_for_filters(app: Flask, world: World) -> dict[str, int]:
     """Orders of company A on several days, channels, statuses and creators (numbers 2000xx...)."""
-    utc = dt.timezone.utc
+    utc = dt.UTC
     specs = {
         "200011": (dt.datetime(2025, 3, 10, 10, 0, tzinfo=utc), "webshop", "processing", world.a.user.id),
         "200012": (dt.datetime(2025, 3, 11, 10, 0, tzinfo=utc), "phone", "pending_approval", world.a.admin.id),
@@ -694,7 +694,7 @@ def test_cancel_button_only_when_cancel_is_allowed(app: Flask, world: World) -> 
 
     # Yesterday's order: no button, and the route refuses with the Norwegian reason.
     with db_session(app) as s:
-        s.get(Order, order_id).created_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1, hours=1)
+        s.get(Order, order_id).created_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1, hours=1)
         s.commit()
     body = text_of(client.get(f"/orderview/show/{order_id}"))
     assert "Kanseller ordren" not in body
@@ -715,7 +715,7 @@ def test_cancel_button_follows_orders_can_cancel(app: Flask, world: World, scena
     with db_session(app) as s:
         order = s.get(Order, order_id)
         if scenario == "yesterday":
-            order.created_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1, hours=1)
+            order.created_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1, hours=1)
         elif scenario == "shipped":
             s.add(Shipment(company_id=order.company_id, order_id=order.id, carrier="own"))
         elif scenario in ("cancelled", "processing"):
@@ -777,7 +777,7 @@ def test_seller_and_manager_have_no_cancel(app: Flask, world: World) -> None:
 def test_customer_service_cancels_an_older_order_before_shipment(app: Flask, world: World) -> None:
     order_id = _place(app, world)
     with db_session(app) as s:
-        s.get(Order, order_id).created_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=5)
+        s.get(Order, order_id).created_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=5)
         s.commit()
     client = client_as(app, "kundeservice")
     assert "Kanseller ordren" in text_of(client.get(f"/orderview/show/{order_id}"))

@@ -7,7 +7,8 @@ company's. Passwords, hashes and security stamps are never part of an answer.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Response
 from flask_appbuilder.api import expose

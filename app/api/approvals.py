@@ -4,7 +4,8 @@ can_reject on OrderApi); every rule is app/domain/approvals.py's."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from flask import Response
 from flask_appbuilder.api import expose
@@ -23,7 +24,7 @@ class ReasonIn(InputSchema):
 
 
 # A domain function (session, order id, actor, reason) -> the order it changed.
-ReasonAction = Callable[[Any, int, Any, Optional[str]], Order]
+ReasonAction = Callable[[Any, int, Any, str | None], Order]
 
 
 # The mixin runs as part of OrderApi: type checkers see the API's methods, FAB sees plain routes.

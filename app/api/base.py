@@ -29,7 +29,8 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
 
 from flask import Response, current_app, g, request
 from flask_appbuilder.api import ModelRestApi
@@ -117,7 +118,7 @@ def is_customer_request() -> bool:
     return current_tenant() is not None
 
 
-def current_user_id() -> Optional[int]:
+def current_user_id() -> int | None:
     user = g.get("portal_user") or g.get("user")
     return getattr(user, "id", None)
 
@@ -190,7 +191,7 @@ class PortalModelRestApi(ModelRestApi):
     # Does the resource belong to a company (company_id from the user / body)?
     tenant_owned: ClassVar[bool] = True
     # What a customer may send when creating (default: add_columns without company_id).
-    customer_add_columns: ClassVar[Optional[list[str]]] = None
+    customer_add_columns: ClassVar[list[str] | None] = None
     # Add columns the server fills in when they are missing (pre_add).
     optional_add_columns: ClassVar[frozenset[str]] = frozenset()
 
@@ -269,7 +270,7 @@ class PortalModelRestApi(ModelRestApi):
     def response_404(self) -> Response:
         return self.response(404, message=str(MSG_NOT_FOUND))
 
-    def response_500(self, message: Optional[str] = None) -> Response:
+    def response_500(self, message: str | None = None) -> Response:
         # FAB passes a traceback here when FAB_API_SHOW_STACKTRACE is on: never show it.
         return self.response(500, message=str(MSG_SERVER_ERROR))
 
@@ -303,7 +304,7 @@ class PortalModelRestApi(ModelRestApi):
             return self.customer_add_model_schema
         return self.add_model_schema
 
-    def _drop_company(self, body: dict[str, Any], current: Optional[int]) -> None:
+    def _drop_company(self, body: dict[str, Any], current: int | None) -> None:
         """Drop a `company_id` that changes nothing; refuse one that names another company (400)."""
         if "company_id" not in body or not self.tenant_owned:
             return
@@ -448,7 +449,7 @@ class PortalModelRestApi(ModelRestApi):
             return {}
         return self.json_body()
 
-    def commit(self, action: Callable[[], Any], rename: Optional[Callable[[str], str]] = None) -> Any:
+    def commit(self, action: Callable[[], Any], rename: Callable[[str], str] | None = None) -> Any:
         """Run a domain function and commit: the one place an API write commits. A refusal is
         raised on to `safe` (answered by `error_response`); `rename` maps the domain's field
         names to the body's where they differ."""
@@ -464,7 +465,7 @@ class PortalModelRestApi(ModelRestApi):
     # --- _info: the add fields a customer may send --------------------------------------
 
     def _get_field_info(
-        self, field: Field, filter_rel_field: Any, page: Optional[int] = None, page_size: Optional[int] = None
+        self, field: Field, filter_rel_field: Any, page: int | None = None, page_size: int | None = None
     ) -> dict[str, Any]:
         info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
         # FAB runs gettext("") for a column without a description: that is the catalogue header.
@@ -499,7 +500,7 @@ def ids_in_range(route: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
-def _int_or_none(value: Any) -> Optional[int]:
+def _int_or_none(value: Any) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError):

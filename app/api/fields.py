@@ -6,8 +6,9 @@ adjusts what it builds, so every resource gets the same rules without writing sc
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_babel import lazy_gettext as _
@@ -92,7 +93,7 @@ class RelatedId(fields.Integer):
         super().__init__(strict=True, **kwargs)
         self.model = model
 
-    def _deserialize(self, value: Any, attr: Optional[str], data: Any, **kwargs: Any) -> Optional[int]:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | None:
         pk = super()._deserialize(value, attr, data, **kwargs)
         if pk is None:
             return None
@@ -131,7 +132,7 @@ def label_of(mapping: Mapping[Any, Any], column: str) -> Callable[[], Field]:
     return computed(lambda obj: code_label(mapping, getattr(obj, column)), fields.String)
 
 
-def code_label(mapping: Mapping[Any, Any], code: Any) -> Optional[str]:
+def code_label(mapping: Mapping[Any, Any], code: Any) -> str | None:
     """Label of a code in the request's language; null stays null (labels.label gives "")."""
     return None if code is None else labels.label(mapping, code)
 
@@ -146,7 +147,7 @@ class Money(fields.Decimal):
         super().__init__(places=None, as_string=True, **kwargs)
         self.dump_places = Decimal(1).scaleb(-places)
 
-    def _serialize(self, value: Any, attr: Optional[str], obj: Any, **kwargs: Any) -> Optional[str]:
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
         return str(Decimal(value).quantize(self.dump_places, rounding=ROUND_HALF_UP))
@@ -269,7 +270,7 @@ class PortalSchemaConverter(Model2SchemaConverter):
     virtual_fields: dict[str, Callable[[], Field]] = {}
 
     def _meta_schema_factory(
-        self, columns: list[str], model: Any, class_mixin: type, parent_schema_name: Optional[str] = None
+        self, columns: list[str], model: Any, class_mixin: type, parent_schema_name: str | None = None
     ) -> type:
         """FAB's factory with `include_fk`: else marshmallow-sqlalchemy drops our foreign-key
         fields (the mixin is no Schema) and lets an untyped `Inferred` field through."""
@@ -278,7 +279,7 @@ class PortalSchemaConverter(Model2SchemaConverter):
         return type(schema_cls.__name__, (schema_cls,), {"Meta": meta})
 
     def _column2field(
-        self, datamodel: Any, column: Any, nested: bool = True, parent_schema_name: Optional[str] = None
+        self, datamodel: Any, column: Any, nested: bool = True, parent_schema_name: str | None = None
     ) -> Field:
         if datamodel.obj is self.datamodel.obj and column.name in self.virtual_fields:
             return self.virtual_fields[column.name]()
@@ -305,7 +306,7 @@ class PortalSchemaConverter(Model2SchemaConverter):
         return _norwegian(field)
 
 
-def _fk_target(model: type, sqla_column: Any) -> Optional[type]:
+def _fk_target(model: type, sqla_column: Any) -> type | None:
     """The mapped class a foreign-key column points at (via its many-to-one relationship)."""
     for rel in model.__mapper__.relationships:  # type: ignore[attr-defined]
         if rel.direction.name == "MANYTOONE" and sqla_column in rel.local_columns:

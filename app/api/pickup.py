@@ -3,7 +3,8 @@ through the states (app/domain/pickup.py)."""
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from flask import Response
 from flask_appbuilder.api import expose

@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from typing import Any, Collection, Iterable, Optional
+from collections.abc import Collection, Iterable
+from typing import Any
 
 from flask import current_app
 from flask_appbuilder.security.sqla.models import Role
@@ -93,7 +94,7 @@ def _new_stamp_on_deactivation(target: PortalUser, value: Any, oldvalue: Any, in
 # --- passwords --------------------------------------------------------------------------------
 
 
-def password_problem(password: str, username: Optional[str]) -> Optional[str]:
+def password_problem(password: str, username: str | None) -> str | None:
     """The Norwegian reason a new password is refused, or None if it meets the policy."""
     if len(password) < PASSWORD_MIN_LENGTH:
         return _("Passordet må ha minst %(n)s tegn.", n=PASSWORD_MIN_LENGTH)
@@ -116,7 +117,7 @@ def hash_password(password: str) -> str:
     )
 
 
-def _new_password_errors(password: str, confirm: str, username: Optional[str]) -> dict[str, str]:
+def _new_password_errors(password: str, confirm: str, username: str | None) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not password:
         errors["password"] = _("Skriv et nytt passord.")
@@ -182,7 +183,7 @@ def _contact_errors(first_name: str, last_name: str, email: str, phone: str) -> 
     return errors
 
 
-def _taken(session: Session, column: Any, value: str, except_id: Optional[int] = None) -> bool:
+def _taken(session: Session, column: Any, value: str, except_id: int | None = None) -> bool:
     """Unique across ALL companies (logins and e-mail addresses are global): read past the scope."""
     stmt = select(PortalUser.id).where(func.lower(column) == value.lower()).limit(1)
     if except_id is not None:
@@ -239,7 +240,7 @@ def password_link(user: PortalUser) -> str:
     return portal_link(f"/passord/{password_link_token(user)}")
 
 
-def token_user_id(token: str) -> Optional[int]:
+def token_user_id(token: str) -> int | None:
     """The user a link is for, if the signature holds (expiry not checked): to know whose page it is."""
     try:
         data = _serializer().loads(token)
@@ -298,7 +299,7 @@ def _queue_password_mail(session: Session, user: PortalUser, welcome: bool) -> M
 # --- managing a company's users -----------------------------------------------------------------
 
 
-def may_manage_users(actor: Actor, company_id: Optional[int]) -> bool:
+def may_manage_users(actor: Actor, company_id: int | None) -> bool:
     if actor.is_customer_service:
         return True
     return actor.is_customer_admin and company_id == actor.company_id
@@ -331,7 +332,7 @@ def role_company_errors(role_names: Collection[str], has_company: bool) -> dict[
     return {}
 
 
-def company_by_customer_number(session: Session, number: Any) -> Optional[int]:
+def company_by_customer_number(session: Session, number: Any) -> int | None:
     """The id of the company with this customer number, through the (tenant-scoped) session:
     a customer finds only its own. None for a blank number; ValidationFailed when none has it."""
     text = _clean_text(number)
@@ -353,7 +354,7 @@ def create_user(
     username: Any,
     role: Any = CUSTOMER_USER,
     phone: Any = None,
-    company_id: Optional[int] = None,
+    company_id: int | None = None,
     customer_number: Any = None,
 ) -> tuple[PortalUser, MailOutbox]:
     """A new user with a welcome mail (set-password link) in the outbox, in the caller's transaction.
@@ -388,7 +389,7 @@ def create_user(
     if "email" not in errors and _taken(session, PortalUser.email, mail):
         errors["email"] = _("E-postadressen er allerede i bruk av en annen bruker.")
 
-    company: Optional[Company] = None
+    company: Company | None = None
     if company_id is not None:
         company = session.get(Company, company_id)  # scoped: a customer sees only its own
         if company is None:
@@ -437,7 +438,7 @@ def _role_names(roles: Iterable[Role]) -> set[str]:
     return {r.name for r in roles}
 
 
-def other_active_admins(session: Session, company_id: int, user_id: Optional[int]) -> int:
+def other_active_admins(session: Session, company_id: int, user_id: int | None) -> int:
     """Active customer admins of the company other than `user_id`. Locks the company row first
     (PostgreSQL), so two admins demoting each other at once cannot both succeed."""
     session.execute(select(Company.id).where(Company.id == company_id).with_for_update())

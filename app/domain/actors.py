@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from app.roles import CUSTOMER_ADMIN, CUSTOMER_SERVICE, SELLERS, SUPPLIER_ROLES
 
 
 @dataclass(frozen=True)
 class Actor:
-    id: Optional[int]
+    id: int | None
     name: str
-    company_id: Optional[int] = None
+    company_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
-    email: Optional[str] = None
+    email: str | None = None
 
     @property
     def is_customer(self) -> bool:
@@ -43,7 +43,7 @@ class Actor:
         return not self.is_customer and self.has_role(*SELLERS)
 
     @classmethod
-    def from_user(cls, user: Any) -> "Actor":
+    def from_user(cls, user: Any) -> Actor:
         return cls(
             id=user.id,
             name=f"{user.first_name} {user.last_name}".strip(),

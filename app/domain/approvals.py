@@ -8,9 +8,9 @@ order's amount is never counted twice).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable, Optional, Sequence
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -150,7 +150,7 @@ def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
 
 
 def approval_queue(
-    session: Session, *, page: int = 0, page_size: int = 25, now: Optional[dt.datetime] = None
+    session: Session, *, page: int = 0, page_size: int = 25, now: dt.datetime | None = None
 ) -> tuple[list[QueueRow], int]:
     """Pending orders oldest first with both checks; a fixed number of queries per page."""
     now = now or utcnow()
@@ -212,7 +212,7 @@ def approve_orders(session: Session, order_ids: Sequence[int], actor: Actor) -> 
     return approved, refused
 
 
-def reject_order(session: Session, order_id: int, actor: Actor, reason: Optional[str]) -> Order:
+def reject_order(session: Session, order_id: int, actor: Actor, reason: str | None) -> Order:
     _require_approver(actor)
     reason = (reason or "").strip()
     if not reason:
@@ -224,7 +224,7 @@ def reject_order(session: Session, order_id: int, actor: Actor, reason: Optional
     return order
 
 
-def _decision_mail(session: Session, order: Order, approved: bool, reason: Optional[str] = None) -> None:
+def _decision_mail(session: Session, order: Order, approved: bool, reason: str | None = None) -> None:
     creator = session.get(PortalUser, order.created_by_id) if order.created_by_id else None
     if creator is None or not creator.email:
         return

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, literal, or_, select
@@ -86,7 +87,7 @@ def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> di
     return totals
 
 
-def applicable_budgets(session: Session, company_id: int, user_id: Optional[int], lock: bool = False) -> list[Budget]:
+def applicable_budgets(session: Session, company_id: int, user_id: int | None, lock: bool = False) -> list[Budget]:
     """The active budgets an order by `user_id` counts against. `lock`: hold the budget rows
     (FOR UPDATE, in id order against deadlocks) until the transaction ends, so orders against the
     same budget are judged one after the other, each seeing the ones committed before it."""
@@ -163,7 +164,7 @@ def usage_level(spent: Decimal, amount: Decimal) -> tuple[Decimal, str]:
     return ratio, level
 
 
-def budget_status(session: Session, actor, day: Optional[dt.date] = None) -> list[dict]:  # type: ignore[no-untyped-def]
+def budget_status(session: Session, actor, day: dt.date | None = None) -> list[dict]:  # type: ignore[no-untyped-def]
     """What a customer sees while ordering: each budget that applies to them, used/remaining and a level.
 
     level: "ok", "warn" (80 % or more used) or "over".
@@ -208,7 +209,7 @@ def period_key(period: str, day: dt.date) -> str:
     raise ValueError(f"unknown period {period!r}")
 
 
-def parse_period_key(period: str, key: Optional[str]) -> Optional[dt.date]:
+def parse_period_key(period: str, key: str | None) -> dt.date | None:
     """First day of the period a key names, or None for a key that is not one of `period`."""
     key = (key or "").strip()
     patterns = {"month": r"^(\d{4})-(\d{2})$", "quarter": r"^(\d{4})-K([1-4])$", "year": r"^(\d{4})$"}
@@ -246,7 +247,7 @@ def recent_periods(period: str, today: dt.date, count: int) -> list[tuple[str, s
     return result
 
 
-def company_budgets(session: Session, company_id: int, period: Optional[str] = None) -> list[Budget]:
+def company_budgets(session: Session, company_id: int, period: str | None = None) -> list[Budget]:
     """The company's active budgets (of one period type), company-wide first, then by user name."""
     stmt = (
         select(Budget)
@@ -303,7 +304,7 @@ def cumulative(session: Session, budget: Budget, day: dt.date, today: dt.date) -
         days = [(d, Decimal(v or 0).quantize(Decimal("0.01"))) for d, v in zip(dates, row)]
     used = days[-1][1] if days else Decimal("0.00")
     forecast: list[tuple[dt.date, Decimal]] = []
-    forecast_total: Optional[Decimal] = None
+    forecast_total: Decimal | None = None
     if start <= today < last:
         elapsed = (today - start).days + 1
         total_days = (last - start).days + 1

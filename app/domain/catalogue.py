@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable, Optional, Sequence
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,13 +19,13 @@ from app.models import (
 
 @dataclass(frozen=True)
 class LineInput:
-    product_id: Optional[int]
-    quantity: Optional[int]
-    width: Optional[int] = None
-    depth: Optional[int] = None
-    fabric: Optional[str] = None
-    colour: Optional[str] = None
-    unit_price: Optional[Decimal] = None  # only for frozen quote prices; never from a customer
+    product_id: int | None
+    quantity: int | None
+    width: int | None = None
+    depth: int | None = None
+    fabric: str | None = None
+    colour: str | None = None
+    unit_price: Decimal | None = None  # only for frozen quote prices; never from a customer
 
 
 MAX_QUANTITY = 99999  # beyond this a quantity is a typo; the API and the forms give the same bound
@@ -52,7 +52,7 @@ def search_products(session: Session, term: str, limit: int = PRODUCT_SEARCH_LIM
     return list(session.scalars(query.order_by(Product.name).limit(limit)))
 
 
-def products_by_id(session: Session, ids: Iterable[Optional[int]]) -> dict[int, Product]:
+def products_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, Product]:
     """The products with these ids (active or not), by id; unknown ids and None are left out."""
     wanted = {i for i in ids if i}
     if not wanted:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -96,7 +97,7 @@ def editable_fields(actor: Actor) -> tuple[str, ...]:
 # --- values ----------------------------------------------------------------------------------
 
 
-def _text(value: Any, field: str, required: bool = False) -> Optional[str]:
+def _text(value: Any, field: str, required: bool = False) -> str | None:
     if value is None:
         text = ""
     elif isinstance(value, str):
@@ -157,7 +158,7 @@ def clean_customer_number(value: Any) -> str:
     return text  # type: ignore[return-value]
 
 
-def stored_text(value: Any) -> Optional[str]:
+def stored_text(value: Any) -> str | None:
     """How a value is kept in the change log (codes and plain numbers; shown with display_value)."""
     if value is None:
         return None
@@ -168,7 +169,7 @@ def stored_text(value: Any) -> Optional[str]:
     return str(value)
 
 
-def display_value(field: str, text: Optional[str]) -> str:
+def display_value(field: str, text: str | None) -> str:
     """A logged value as people read it: labels for codes, kroner, Ja/Nei; blank as "—"."""
     if text is None or text == "":
         return "—"
@@ -368,7 +369,7 @@ def history_rows(changes: Sequence[CompanyChange]) -> list[HistoryRow]:
 # --- delivery addresses ---------------------------------------------------------------------
 
 
-def delivery_address_error(session: Session, company_id: int, address_id: Optional[int]) -> Optional[str]:
+def delivery_address_error(session: Session, company_id: int, address_id: int | None) -> str | None:
     """Why this address cannot receive a delivery for this company (None: it can)."""
     address = session.get(DeliveryAddress, address_id) if address_id else None
     if address is None or address.company_id != company_id:
@@ -442,7 +443,7 @@ def is_used(session: Session, address_id: int) -> bool:
     return bool(session.scalar(select(used | quoted)))
 
 
-def _active_standing_order(session: Session, address_id: int) -> Optional[StandingOrder]:
+def _active_standing_order(session: Session, address_id: int) -> StandingOrder | None:
     return session.scalars(
         select(StandingOrder)
         .where(StandingOrder.delivery_address_id == address_id, StandingOrder.active.is_(True))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Optional, Union
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -50,7 +49,7 @@ PATTERNS: dict[str, dict[str, str]] = {
 def _locale() -> Locale:
     """The request's locale if it is one we have patterns for, else bokmål."""
     try:
-        locale: Optional[Locale] = get_locale()  # None outside an app context
+        locale: Locale | None = get_locale()  # None outside an app context
     except KeyError:  # an app context without Flask-Babel
         locale = None
     if locale is None or locale.language not in PATTERNS:
@@ -62,7 +61,7 @@ def _pattern(locale: Locale, kind: str) -> str:
     return PATTERNS[locale.language][kind]
 
 
-def format_nok(value: Union[Decimal, int, float, None], with_unit: bool = True) -> str:
+def format_nok(value: Decimal | int | float | None, with_unit: bool = True) -> str:
     """1234.5 -> '1 234,50 kr' in bokmål (non-breaking spaces), 'NOK 1,234.50' in English.
 
     Rounded half up to øre (Babel alone would round half to even)."""
@@ -80,11 +79,11 @@ def format_nok(value: Union[Decimal, int, float, None], with_unit: bool = True) 
 def to_oslo(value: dt.datetime) -> dt.datetime:
     """An aware Oslo time; a naive value is taken to be UTC (as the database stores times)."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(OSLO)
 
 
-def format_oslo_datetime(value: Optional[dt.datetime]) -> str:
+def format_oslo_datetime(value: dt.datetime | None) -> str:
     """Oslo wall-clock time: '06.01.2026 00:30' (nb), '6 Jan 2026, 00:30' (en)."""
     if value is None:
         return ""
@@ -92,11 +91,11 @@ def format_oslo_datetime(value: Optional[dt.datetime]) -> str:
     return babel_format_datetime(to_oslo(value), _pattern(locale, "datetime"), tzinfo=OSLO, locale=locale)
 
 
-def _oslo_date(value: Union[dt.date, dt.datetime]) -> dt.date:
+def _oslo_date(value: dt.date | dt.datetime) -> dt.date:
     return to_oslo(value).date() if isinstance(value, dt.datetime) else value
 
 
-def format_date(value: Union[dt.date, dt.datetime, None]) -> str:
+def format_date(value: dt.date | dt.datetime | None) -> str:
     """'05.12.2026' (nb), '5 Dec 2026' (en); a datetime is shown as its Oslo date."""
     if value is None:
         return ""
@@ -104,7 +103,7 @@ def format_date(value: Union[dt.date, dt.datetime, None]) -> str:
     return babel_format_date(_oslo_date(value), _pattern(locale, "date"), locale=locale)
 
 
-def format_month(value: Union[dt.date, dt.datetime, None]) -> str:
+def format_month(value: dt.date | dt.datetime | None) -> str:
     """The month containing `value`: 'desember 2026' (nb), 'December 2026' (en)."""
     if value is None:
         return ""
@@ -112,7 +111,7 @@ def format_month(value: Union[dt.date, dt.datetime, None]) -> str:
     return babel_format_date(_oslo_date(value), _pattern(locale, "month"), locale=locale)
 
 
-def format_quarter(value: Union[dt.date, dt.datetime, None]) -> str:
+def format_quarter(value: dt.date | dt.datetime | None) -> str:
     """The quarter containing `value`: '4. kvartal 2026' (nb), 'Q4 2026' (en)."""
     if value is None:
         return ""
@@ -120,8 +119,8 @@ def format_quarter(value: Union[dt.date, dt.datetime, None]) -> str:
     return babel_format_date(_oslo_date(value), _pattern(locale, "quarter"), locale=locale)
 
 
-def oslo_today(now: Optional[dt.datetime] = None) -> dt.date:
-    now = now or dt.datetime.now(dt.timezone.utc)
+def oslo_today(now: dt.datetime | None = None) -> dt.date:
+    now = now or dt.datetime.now(dt.UTC)
     return to_oslo(now).date()
 
 
@@ -131,4 +130,4 @@ def oslo_midnight_utc(day: dt.date) -> dt.datetime:
     23:00 UTC the day before in winter, 22:00 in summer; midnight always exists in Oslo (the
     clocks change at 02:00/03:00), so the day after a DST change starts 23 or 25 hours later.
     For "placed on day D": `oslo_midnight_utc(D) <= created_at < oslo_midnight_utc(D + 1 day)`."""
-    return dt.datetime.combine(day, dt.time(0), tzinfo=OSLO).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(0), tzinfo=OSLO).astimezone(dt.UTC)

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import case, update
@@ -70,7 +70,7 @@ def open_inquiry(
     actor: Actor,
     subject: Any,
     message: Any,
-    company_id: Optional[int] = None,
+    company_id: int | None = None,
     channel: str = InquiryChannel.portal.value,
 ) -> Inquiry:
     """ "Ny henvendelse": the inquiry (status open) with its first message, or ValidationFailed."""

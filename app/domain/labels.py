@@ -7,7 +7,8 @@ language is chosen when the label is shown, not when this module is imported.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -117,7 +118,7 @@ ROLE: dict[str, Any] = {
 YES_NO: dict[bool, Any] = {True: _l("Ja"), False: _l("Nei")}
 
 
-def label(mapping: Mapping[Any, Any], code: Optional[Any]) -> str:
+def label(mapping: Mapping[Any, Any], code: Any | None) -> str:
     """The label of `code` in the current language; an unknown code is shown as it is."""
     if code is None or code == "":
         return ""
@@ -130,9 +131,9 @@ def choices(mapping: Mapping[Any, Any]) -> list[tuple[Any, Any]]:
     return list(mapping.items())
 
 
-def order_status(code: Optional[str]) -> str:
+def order_status(code: str | None) -> str:
     return label(ORDER_STATUS, code)
 
 
-def yes_no(value: Optional[bool]) -> str:
+def yes_no(value: bool | None) -> str:
     return "" if value is None else label(YES_NO, bool(value))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -90,10 +91,10 @@ def record_event(
     session: Session,
     order: Order,
     actor: Actor,
-    from_status: Optional[str],
+    from_status: str | None,
     to_status: str,
     reason: Any = None,
-    at: Optional[dt.datetime] = None,
+    at: dt.datetime | None = None,
 ) -> OrderEvent:
     """Add a step to the order's history. A fixed reason (a lazy text) is stored in bokmål, whatever
     the language of the page it was made on: the history is read by the customer and by us."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import smtplib
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, Callable, Optional
+from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
@@ -25,8 +26,8 @@ def queue_mail(
     to: str,
     subject: str,
     text: str,
-    link: Optional[str] = None,
-    dedupe_key: Optional[str] = None,
+    link: str | None = None,
+    dedupe_key: str | None = None,
 ) -> MailOutbox:
     """Add one mail to the outbox (plain text and a simple HTML version with the link)."""
     body_text = text if not link else f"{text}\n\n{link}"
@@ -45,8 +46,8 @@ def queue_template_mail(
     kind: str,
     to: str,
     template: str,
-    link: Optional[str] = None,
-    dedupe_key: Optional[str] = None,
+    link: str | None = None,
+    dedupe_key: str | None = None,
     **context: Any,
 ) -> MailOutbox:
     """Render app/templates/mail/<template>.txt and queue it. The template's first line is the
@@ -77,7 +78,7 @@ def backoff(attempts: int) -> dt.timedelta:
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
-    outage: Optional[str] = None  # why the SMTP server could not be reached (the run stopped)
+    outage: str | None = None  # why the SMTP server could not be reached (the run stopped)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (outbox id, error)
 
     @property
@@ -250,9 +251,9 @@ def _send_batch(session: Session, ids: list[int], report: DeliveryReport, clock:
 def deliver(
     session: Session,
     include_waiting: bool = False,
-    now: Optional[dt.datetime] = None,
+    now: dt.datetime | None = None,
     batch_size: int = BATCH_SIZE,
-    progress: Optional[Callable[[DeliveryReport], None]] = None,
+    progress: Callable[[DeliveryReport], None] | None = None,
 ) -> DeliveryReport:
     """Send every due row of the outbox once (each row at most once per run). Needs an app context.
 

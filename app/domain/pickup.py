@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -142,7 +143,7 @@ def set_deadline(session: Session, reservation_id: Any, actor: Actor, deadline: 
     if not isinstance(deadline, dt.datetime):
         raise ValidationFailed({"pickup_deadline": _("Skriv et tidspunkt for når varene må hentes.")})
     if deadline.tzinfo is None:
-        deadline = deadline.replace(tzinfo=dt.timezone.utc)
+        deadline = deadline.replace(tzinfo=dt.UTC)
     if deadline.replace(microsecond=0) == reservation.pickup_deadline.replace(microsecond=0):
         return reservation  # the form shows whole seconds: an untouched field is no change
     if not is_active(reservation):

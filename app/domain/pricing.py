@@ -7,8 +7,9 @@ half up to whole øre, so the VAT on an invoice equals the VAT of the order it b
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Union
 
 from app.models import Company, PaymentTerms
 
@@ -81,6 +82,6 @@ def totals_of(breakdown: Iterable[VatAmount]) -> Totals:
     )
 
 
-def is_invoice_customer(company: Optional[Company]) -> bool:
+def is_invoice_customer(company: Company | None) -> bool:
     """Does the company pay by invoice (payment terms `invoice`, not card)?"""
     return company is not None and company.payment_terms == PaymentTerms.invoice.value

@@ -11,8 +11,9 @@ product's VAT rate and the catalogue price, unless a seller gives a special pric
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -63,7 +64,7 @@ CHANGED_MEANWHILE = _l("Tilbudet ble endret av noen andre i mellomtiden.")
 # --- status ---------------------------------------------------------------------------------
 
 
-def effective_status(quote: Quote, today: Optional[dt.date] = None) -> str:
+def effective_status(quote: Quote, today: dt.date | None = None) -> str:
     if quote.status in EDITABLE and quote.valid_until < (today or oslo_today()):
         return QuoteStatus.expired.value
     return quote.status
@@ -79,11 +80,11 @@ def require_changeable(quote: Quote) -> None:
         raise NotAllowed(LOCKED)
 
 
-def may_send(quote: Quote, today: Optional[dt.date] = None) -> bool:
+def may_send(quote: Quote, today: dt.date | None = None) -> bool:
     return effective_status(quote, today) == QuoteStatus.draft.value
 
 
-def is_open(quote: Quote, today: Optional[dt.date] = None) -> bool:
+def is_open(quote: Quote, today: dt.date | None = None) -> bool:
     """May the quote be ordered ("Bestill") or declined now (draft or sent, not past its date)?"""
     return effective_status(quote, today) in EDITABLE
 
@@ -107,7 +108,7 @@ def get_quote_line(session: Session, line_id: Any) -> QuoteLine:
 # --- lines --------------------------------------------------------------------------------------
 
 
-def unit_price(actor: Actor, product: Product, special: Optional[Decimal]) -> Decimal:
+def unit_price(actor: Actor, product: Product, special: Decimal | None) -> Decimal:
     """The catalogue price, unless a seller gives a special one (dealers never set prices)."""
     return special if special is not None and actor.is_seller else product.unit_price
 
@@ -190,7 +191,7 @@ def remove_quote_line(session: Session, line_id: Any, actor: Actor) -> Quote:
 # --- the quote ------------------------------------------------------------------------------
 
 
-def _valid_until_error(valid_until: Optional[dt.date], today: dt.date) -> Optional[str]:
+def _valid_until_error(valid_until: dt.date | None, today: dt.date) -> str | None:
     if valid_until is None:
         return _("Gyldig til må fylles ut.")
     if valid_until < today:
@@ -203,12 +204,12 @@ def create_quote(
     *,
     actor: Actor,
     company_id: int,
-    valid_until: Optional[dt.date],
+    valid_until: dt.date | None,
     lines: Sequence[LineInput],
-    end_customer_ref: Optional[str] = None,
-    delivery_address_id: Optional[int] = None,
-    note: Optional[str] = None,
-    today: Optional[dt.date] = None,
+    end_customer_ref: str | None = None,
+    delivery_address_id: int | None = None,
+    note: str | None = None,
+    today: dt.date | None = None,
 ) -> Quote:
     """The one way a quote comes to be: a draft with its lines, priced and numbered here."""
     if not actor.has_role(*QUOTE_AUTHORS):
@@ -248,7 +249,7 @@ def create_quote(
 
 
 def update_quote(
-    session: Session, quote_id: Any, actor: Actor, changes: Mapping[str, Any], today: Optional[dt.date] = None
+    session: Session, quote_id: Any, actor: Actor, changes: Mapping[str, Any], today: dt.date | None = None
 ) -> Quote:
     """Change the header of a draft or sent quote: the HEADER_FIELDS present in `changes`."""
     quote = get_quote(session, quote_id)
@@ -288,7 +289,7 @@ def _move(session: Session, quote: Quote, allowed: Sequence[str], to: str) -> No
     session.expire(quote, ["status"])
 
 
-def send_quote(session: Session, quote_id: Any, actor: Actor, today: Optional[dt.date] = None) -> Quote:
+def send_quote(session: Session, quote_id: Any, actor: Actor, today: dt.date | None = None) -> Quote:
     quote = get_quote(session, quote_id)
     if not may_send(quote, today):
         raise NotAllowed(_("Bare utkast kan sendes."))
@@ -296,7 +297,7 @@ def send_quote(session: Session, quote_id: Any, actor: Actor, today: Optional[dt
     return quote
 
 
-def decline_quote(session: Session, quote_id: Any, actor: Actor, today: Optional[dt.date] = None) -> Quote:
+def decline_quote(session: Session, quote_id: Any, actor: Actor, today: dt.date | None = None) -> Quote:
     quote = get_quote(session, quote_id)
     if not is_open(quote, today):
         raise NotAllowed(_("Tilbudet kan ikke avslås i denne statusen."))
@@ -309,8 +310,8 @@ def convert_quote(
     quote_id: Any,
     actor: Actor,
     *,
-    delivery_address_id: Optional[int] = None,
-    today: Optional[dt.date] = None,
+    delivery_address_id: int | None = None,
+    today: dt.date | None = None,
 ) -> Order:
     """ "Bestill": the quote becomes an order with its prices frozen, channel `quote`, linked both ways."""
     if not actor.has_role(*QUOTE_AUTHORS):

@@ -32,9 +32,10 @@ How the numbers come out identical on both databases:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from sqlalchemy import Integer, and_, case, func, literal, literal_column, select
 from sqlalchemy.ext.compiler import compiles
@@ -96,7 +97,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, 1)
 
 
-def default_period(today: Optional[dt.date] = None) -> Period:
+def default_period(today: dt.date | None = None) -> Period:
     """The last 12 months: from the first day of the month 11 months ago up to and including today."""
     today = today or oslo_today()
     return Period(add_months(today, -11), today)
@@ -262,8 +263,8 @@ class LeadTimeWeek:
     decided: int = 0
     approved: int = 0
     rejected: int = 0
-    median: Optional[Decimal] = None  # seconds
-    p90: Optional[Decimal] = None  # seconds
+    median: Decimal | None = None  # seconds
+    p90: Decimal | None = None  # seconds
 
 
 @dataclass
@@ -297,7 +298,7 @@ def _percentile_times_q(ranked: Any, share: tuple[int, int]) -> ColumnElement[An
     return func.max(case((ranked.c.rn == 1 + k // q, ranked.c.secs * q + (following - ranked.c.secs) * (k % q))))
 
 
-def approval_report(session: Session, period: Period, now: Optional[dt.datetime] = None) -> ApprovalReport:
+def approval_report(session: Session, period: Period, now: dt.datetime | None = None) -> ApprovalReport:
     now = now or utcnow()
     weeks = week_buckets(period)
     entry = aliased(OrderEvent)
@@ -449,7 +450,7 @@ class BudgetUse:
     budget_id: int
     company: str
     customer_number: str
-    user: Optional[str]  # None: the whole company
+    user: str | None  # None: the whole company
     period: str
     first: dt.date
     last: dt.date
@@ -472,7 +473,7 @@ class BudgetReport:
         return counts
 
 
-def budget_report(session: Session, day: Optional[dt.date] = None) -> BudgetReport:
+def budget_report(session: Session, day: dt.date | None = None) -> BudgetReport:
     """Every active budget of every company in its period containing `day` (default: today)."""
     day = day or oslo_today()
     rows = session.execute(

@@ -21,7 +21,8 @@ the same state is computed here and written with plain SQLAlchemy on FAB's model
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flask import current_app
 from flask_appbuilder.security.sqla.models import (

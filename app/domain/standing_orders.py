@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Mapping, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -67,13 +68,13 @@ def not_found_message() -> str:
 
 class PlanLike(Protocol):
     frequency: str
-    interval_weeks: Optional[int]
-    weekday: Optional[int]
-    day_of_month: Optional[int]
+    interval_weeks: int | None
+    weekday: int | None
+    day_of_month: int | None
     start_date: dt.date
-    end_date: Optional[dt.date]
-    paused_until: Optional[dt.date]
-    skip_date: Optional[dt.date]
+    end_date: dt.date | None
+    paused_until: dt.date | None
+    skip_date: dt.date | None
     active: bool
 
 
@@ -96,12 +97,12 @@ class Plan:
 
     frequency: str
     start_date: dt.date
-    weekday: Optional[int] = None
-    interval_weeks: Optional[int] = None
-    day_of_month: Optional[int] = None
-    end_date: Optional[dt.date] = None
-    paused_until: Optional[dt.date] = None
-    skip_date: Optional[dt.date] = None
+    weekday: int | None = None
+    interval_weeks: int | None = None
+    day_of_month: int | None = None
+    end_date: dt.date | None = None
+    paused_until: dt.date | None = None
+    skip_date: dt.date | None = None
     active: bool = True
 
 
@@ -199,16 +200,16 @@ def skip_choices(plan: PlanLike, frm: dt.date, count: int = 8) -> list[dt.date]:
 class PlanInput:
     """What a customer sends for a standing order (forms and the API)."""
 
-    name: Optional[str] = None
-    delivery_address_id: Optional[int] = None
-    frequency: Optional[str] = None
-    interval_weeks: Optional[int] = None
-    weekday: Optional[int] = None
-    day_of_month: Optional[int] = None
-    start_date: Optional[dt.date] = None
-    end_date: Optional[dt.date] = None
-    active: Optional[bool] = None
-    lines: Optional[Sequence[LineInput]] = None  # None: keep the lines (updates)
+    name: str | None = None
+    delivery_address_id: int | None = None
+    frequency: str | None = None
+    interval_weeks: int | None = None
+    weekday: int | None = None
+    day_of_month: int | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    active: bool | None = None
+    lines: Sequence[LineInput] | None = None  # None: keep the lines (updates)
 
 
 PLAN_FIELDS = (
@@ -224,7 +225,7 @@ PLAN_FIELDS = (
 )
 
 
-def require_invoice_customer(company: Optional[Company]) -> None:
+def require_invoice_customer(company: Company | None) -> None:
     """Standing orders are for customers who pay by invoice (NotAllowed, API 409)."""
     if not is_invoice_customer(company):
         raise NotAllowed(not_invoice_customer_message())
@@ -313,7 +314,7 @@ def _set_lines(item: StandingOrder, lines: Sequence[LineInput]) -> None:
 
 
 def create_standing_order(
-    session: Session, actor: Actor, company_id: Optional[int], data: PlanInput, today: Optional[dt.date] = None
+    session: Session, actor: Actor, company_id: int | None, data: PlanInput, today: dt.date | None = None
 ) -> StandingOrder:
     """A new plan; customers always for their own company. Writes nothing when anything is refused."""
     today = today or oslo_today()
@@ -345,8 +346,8 @@ def update_standing_order(
     standing_order_id: Any,
     actor: Actor,
     data: PlanInput,
-    provided: Optional[set[str]] = None,
-    today: Optional[dt.date] = None,
+    provided: set[str] | None = None,
+    today: dt.date | None = None,
 ) -> StandingOrder:
     """Change a plan. `provided`: the fields that were sent (None: every field of `data`)."""
     today = today or oslo_today()
@@ -378,7 +379,7 @@ def update_standing_order(
 
 
 def pause(
-    session: Session, standing_order_id: Any, actor: Actor, until: Optional[dt.date], today: Optional[dt.date] = None
+    session: Session, standing_order_id: Any, actor: Actor, until: dt.date | None, today: dt.date | None = None
 ) -> StandingOrder:
     """Pause deliveries up to and including `until`; None ends the pause."""
     today = today or oslo_today()
@@ -391,7 +392,7 @@ def pause(
 
 
 def skip(
-    session: Session, standing_order_id: Any, actor: Actor, day: Optional[dt.date], today: Optional[dt.date] = None
+    session: Session, standing_order_id: Any, actor: Actor, day: dt.date | None, today: dt.date | None = None
 ) -> StandingOrder:
     """Leave out one upcoming delivery (replaces an earlier choice); None delivers it again."""
     today = today or oslo_today()
@@ -430,8 +431,8 @@ class Outcome:
     name: str
     company: str
     result: str  # created | exists | refused | failed
-    order_number: Optional[str] = None
-    status: Optional[str] = None
+    order_number: str | None = None
+    status: str | None = None
     message: str = ""
 
 
@@ -459,13 +460,13 @@ def due_on(session: Session, day: dt.date) -> list[StandingOrder]:
     return [so for so in candidates if is_delivery_day(so, day)]
 
 
-def _existing_order(session: Session, standing_order_id: int, day: dt.date) -> Optional[Order]:
+def _existing_order(session: Session, standing_order_id: int, day: dt.date) -> Order | None:
     return session.scalars(
         select(Order).where(Order.standing_order_id == standing_order_id, Order.delivery_date == day)
     ).first()
 
 
-def _already_made(session: Session, standing_order_id: int, day: dt.date) -> Optional[Order]:
+def _already_made(session: Session, standing_order_id: int, day: dt.date) -> Order | None:
     """The cheap look-up before trying (a second run skips here); the constraint is what guarantees it."""
     return _existing_order(session, standing_order_id, day)
 
@@ -537,7 +538,7 @@ def generate_one(session: Session, so: StandingOrder, day: dt.date) -> Outcome:
 
 
 def generate_due(
-    session: Session, day: dt.date, progress: Optional[Callable[[int, int, Outcome], None]] = None
+    session: Session, day: dt.date, progress: Callable[[int, int, Outcome], None] | None = None
 ) -> RunSummary:
     """Make the orders of every plan due on `day`; `progress(i, total, outcome)` after each plan."""
     plans = due_on(session, day)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Optional, Union
+from typing import Any
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email as _check_email
@@ -38,7 +38,7 @@ class InvalidValue(ValueError):
         self.message = message
 
 
-def validate_postal_code(value: Optional[str]) -> str:
+def validate_postal_code(value: str | None) -> str:
     """Norwegian postal code: exactly four digits ("0155"). Surrounding spaces are dropped."""
     text = (value or "").strip()
     if not _POSTAL_CODE.match(text):
@@ -46,7 +46,7 @@ def validate_postal_code(value: Optional[str]) -> str:
     return text
 
 
-def validate_email(value: Optional[str]) -> str:
+def validate_email(value: str | None) -> str:
     """An e-mail address (syntax only: the domain is not looked up). Kept as typed, spaces dropped."""
     text = (value or "").strip()
     try:
@@ -56,7 +56,7 @@ def validate_email(value: Optional[str]) -> str:
     return text
 
 
-def validate_phone(value: Optional[str]) -> str:
+def validate_phone(value: str | None) -> str:
     """A phone number in digits, with an optional leading + and spaces, brackets or dashes."""
     text = (value or "").strip()
     if not _PHONE.match(text):
@@ -64,7 +64,7 @@ def validate_phone(value: Optional[str]) -> str:
     return text
 
 
-def org_number_check_digit(first_eight: str) -> Optional[int]:
+def org_number_check_digit(first_eight: str) -> int | None:
     """Mod-11 check digit of a Norwegian organisation number, or None if no digit fits."""
     remainder = sum(int(d) * w for d, w in zip(first_eight, _ORG_WEIGHTS)) % 11
     if remainder == 0:
@@ -73,7 +73,7 @@ def org_number_check_digit(first_eight: str) -> Optional[int]:
     return None if digit == 10 else digit
 
 
-def validate_org_number(value: Optional[str]) -> str:
+def validate_org_number(value: str | None) -> str:
     """Organisation number: nine digits (spaces allowed when typed) with a valid mod-11 check digit."""
     text = re.sub(r"\s", "", value or "")
     if not _ORG_NUMBER.match(text):
@@ -83,7 +83,7 @@ def validate_org_number(value: Optional[str]) -> str:
     return text
 
 
-def validate_amount(value: Union[Decimal, int, str, None]) -> Decimal:
+def validate_amount(value: Decimal | int | str | None) -> Decimal:
     """A money amount in NOK: a number >= 0 with at most two decimals (øre)."""
     try:
         amount = Decimal(str(value).strip().replace(",", ".")) if value is not None else None
@@ -98,14 +98,14 @@ def validate_amount(value: Union[Decimal, int, str, None]) -> Decimal:
     return amount.quantize(TWO_PLACES)
 
 
-def validate_not_past(value: Optional[dt.date], today: Optional[dt.date] = None) -> Optional[dt.date]:
+def validate_not_past(value: dt.date | None, today: dt.date | None = None) -> dt.date | None:
     """A date that must not lie before today in Europe/Oslo (valid-until, delivery dates)."""
     if value is not None and value < (today or oslo_today()):
         raise InvalidValue(_("Datoen kan ikke være tilbake i tid."))
     return value
 
 
-def validate_choice(value: Optional[str], allowed: Any) -> str:
+def validate_choice(value: str | None, allowed: Any) -> str:
     """A code value that must be one of `allowed` (an enum class or an iterable of codes)."""
     codes = [getattr(member, "value", member) for member in allowed]
     if value not in codes:

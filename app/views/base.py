@@ -23,7 +23,8 @@ What it adds to `flask_appbuilder.ModelView` (FAB 5.3), and why:
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import ModelView
@@ -173,7 +174,7 @@ class PortalInterface(SQLAInterface):
             query = query.options(*self.list_options)
         return count, query.all()
 
-    def load(self, pk: int, filters: Any = None, options: Optional[Sequence[Any]] = None) -> Any:
+    def load(self, pk: int, filters: Any = None, options: Sequence[Any] | None = None) -> Any:
         """One row by primary key through the (tenant-scoped) session, or None."""
         query = self.session.query(self.obj).filter(self.get_pk() == pk)
         query = self.apply_filters(query, filters)
@@ -296,11 +297,11 @@ class PortalModelView(ModelView):
 
     page_size = 25
     # Customer-side lists may show fewer columns (e.g. without "Bedrift"); None = list_columns.
-    list_columns_customer: Optional[list[str]] = None
+    list_columns_customer: list[str] | None = None
     # Columns hidden from forms on customer-side requests (the guard sets them from the user).
     supplier_only_columns: tuple[str, ...] = ("company",)
     # column -> callable(item) for values that are not plain attributes (labels, totals, links).
-    computed_columns: Optional[dict[str, Callable[[Any], Any]]] = None
+    computed_columns: dict[str, Callable[[Any], Any]] | None = None
 
     add_row_message = _l("Lagret.")
     edit_row_message = _l("Endringene er lagret.")
@@ -362,7 +363,7 @@ class PortalModelView(ModelView):
         cleaned: list[tuple[str, str]] = []
         changed = False
         for key, value in request.args.items(multi=True):
-            keep: Optional[str] = value
+            keep: str | None = value
             if m := _PAGING_ARG.match(key):
                 keep = _clean_int(value, minimum=1 if m.group(1) == "psize" else 0)
                 if keep is not None and m.group(1) == "psize":
@@ -391,13 +392,13 @@ class PortalModelView(ModelView):
             abort(404)
         return int(value)
 
-    def _load_or_404(self, pk: Any, options: Optional[Sequence[Any]] = None) -> Any:
+    def _load_or_404(self, pk: Any, options: Sequence[Any] | None = None) -> Any:
         item = self._load(self._pk_or_404(pk), options)
         if item is None:
             abort(404)
         return item
 
-    def _load(self, pk: int, options: Optional[Sequence[Any]] = None) -> Any:
+    def _load(self, pk: int, options: Sequence[Any] | None = None) -> Any:
         datamodel = self.datamodel
         if isinstance(datamodel, PortalInterface):
             return datamodel.load(pk, self._base_filters, options)
@@ -556,7 +557,7 @@ class PortalModelView(ModelView):
     def _delete(self, pk):  # type: ignore[no-untyped-def]
         return super()._delete(self._pk_or_404(pk))
 
-    def _form_exclusions(self, exclude_cols: Optional[list[str]]) -> list[str]:
+    def _form_exclusions(self, exclude_cols: list[str] | None) -> list[str]:
         exclude = list(exclude_cols or [])
         if is_customer():
             exclude.extend(c for c in self.supplier_only_columns if c not in exclude)
@@ -641,7 +642,7 @@ class PortalModelView(ModelView):
         return action.func(items)
 
 
-def _clean_int(value: str, minimum: int = 0) -> Optional[str]:
+def _clean_int(value: str, minimum: int = 0) -> str | None:
     value = (value or "").strip()
     if not value.isdigit() or len(value) > 9:
         return None

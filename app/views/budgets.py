@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 from flask import current_app, g, request
 from flask_appbuilder import BaseView, expose, has_access
@@ -328,7 +329,7 @@ class BudgetDashboardView(BaseView):
     def index(self):  # type: ignore[no-untyped-def]
         actor = current_actor()
         today = oslo_today()
-        company: Optional[Company] = None
+        company: Company | None = None
         customer_number = ""
         company_error = None
         if actor.is_customer:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -39,8 +40,8 @@ class DomainFormMixin:
     # After adding, open the new row's page instead of going back.
     show_after_add = False
 
-    domain_add: Optional[Callable[[Any], Any]] = None
-    domain_edit: Optional[Callable[[Any, Any], Any]] = None
+    domain_add: Callable[[Any], Any] | None = None
+    domain_edit: Callable[[Any, Any], Any] | None = None
 
     # --- add ---------------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class ReadOnlyField(StringField):
     """A value shown in a form (disabled, with a note as help text) that is never read from the
     request nor written to the row, whatever the browser sends."""
 
-    def __init__(self, label: Any = None, formatter: Optional[Callable[[Any], Any]] = None, **kwargs: Any) -> None:
+    def __init__(self, label: Any = None, formatter: Callable[[Any], Any] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("widget", BS3TextFieldWidget())
         kwargs.setdefault("render_kw", {"disabled": True})
         super().__init__(label, **kwargs)
@@ -169,11 +170,11 @@ class OsloDateTimeField(DateTimeField):
         raise ValueError(str(_l("Skriv tidspunktet som ÅÅÅÅ-MM-DD TT:MM, for eksempel 2025-03-01 15:00.")))
 
     @property
-    def utc_data(self) -> Optional[dt.datetime]:
+    def utc_data(self) -> dt.datetime | None:
         if not isinstance(self.data, dt.datetime):
             return None
         value = self.data if self.data.tzinfo is not None else self.data.replace(tzinfo=OSLO)
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
 
     def populate_obj(self, obj: Any, name: str) -> None:
         setattr(obj, name, self.utc_data)
@@ -247,7 +248,7 @@ def _field_error(form: Any, name: str, message: Any) -> None:
         flash(str(message), "danger")
 
 
-def _int(value: Optional[str], maximum: int = MAX_ID) -> tuple[Optional[int], bool]:
+def _int(value: str | None, maximum: int = MAX_ID) -> tuple[int | None, bool]:
     """(number, ok): blank is (None, True); not a whole number, or out of range, is (None, False)."""
     value = (value or "").strip()
     if not value:
@@ -261,7 +262,7 @@ def _int(value: Optional[str], maximum: int = MAX_ID) -> tuple[Optional[int], bo
     return number, True
 
 
-def form_id(form: Any, name: str) -> Optional[int]:
+def form_id(form: Any, name: str) -> int | None:
     """A row id from a form field, or None (blank, garbage or out of range: "not chosen")."""
     number, _ok = _int(form.get(name))
     return number if number is not None and number > 0 else None

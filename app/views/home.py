@@ -6,7 +6,7 @@ which links a user gets follows app/roles.py, without asking the database.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from flask import g, redirect, url_for
 from flask_appbuilder import IndexView
@@ -104,7 +104,7 @@ class PortalIndexView(IndexView):
     # --- customers -------------------------------------------------------------------------
 
     def _customer(self, session: Any, tenant: int, roles: set[str]) -> dict[str, Any]:
-        company: Optional[Company] = session.get(Company, tenant)
+        company: Company | None = session.get(Company, tenant)
         latest = (
             session.scalars(
                 select(Order).options(joinedload(Order.created_by)).order_by(Order.created_at.desc()).limit(5)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -186,7 +187,7 @@ class StandingOrderView(PortalModelView):
 # --- form parsing ---------------------------------------------------------------------------
 
 
-def parse_date(value: Optional[str]) -> tuple[Optional[dt.date], bool]:
+def parse_date(value: str | None) -> tuple[dt.date | None, bool]:
     """(date, ok) from an <input type=date> (YYYY-MM-DD) or typed dd.mm.åååå; blank is (None, True)."""
     text = (value or "").strip()
     if not text:
@@ -236,7 +237,7 @@ def _products(lines: list[LineInput]) -> dict[int, Product]:
     return {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
 
 
-def _form_values(item: Optional[StandingOrder], form: Any) -> dict[str, Any]:
+def _form_values(item: StandingOrder | None, form: Any) -> dict[str, Any]:
     """What the form fields show: the posted values, else the plan's, else sensible defaults."""
     if request.method == "POST":
         return {
@@ -365,7 +366,7 @@ class StandingOrderFormView(BaseView):
 
     def _render_form(
         self,
-        item: Optional[StandingOrder],
+        item: StandingOrder | None,
         company: Company,
         invoice: bool,
         lines: list[LineInput],
@@ -395,7 +396,7 @@ class StandingOrderFormView(BaseView):
         clear: str,
         missing: str,
         change: Callable[..., StandingOrder],
-        said: Callable[[Optional[dt.date]], str],
+        said: Callable[[dt.date | None], str],
     ) -> Any:
         """Pause and skip: a date from the form (or the `clear` button), then the domain's change."""
         item = self._load(pk)

@@ -3,8 +3,9 @@ a customer cannot open a supplier page. Expectations come from app/roles.py (the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from flask import Flask, g, url_for

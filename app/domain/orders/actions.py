@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -30,8 +29,8 @@ def cancel_refusal(
     order: Order,
     actor: Actor,
     has_shipment: bool,
-    now: Optional[dt.datetime] = None,
-) -> Optional[LazyString]:
+    now: dt.datetime | None = None,
+) -> LazyString | None:
     """Why this actor may not cancel this order now, or None when allowed."""
     if order.status not in NOT_SHIPPED:
         return ALREADY_SHIPPED
@@ -46,7 +45,7 @@ def cancel_refusal(
     return MAY_NOT_CANCEL
 
 
-def can_cancel(session: Session, order: Order, actor: Actor, now: Optional[dt.datetime] = None) -> bool:
+def can_cancel(session: Session, order: Order, actor: Actor, now: dt.datetime | None = None) -> bool:
     return cancel_refusal(order, actor, _has_shipment(session, order.id), now) is None
 
 
@@ -55,7 +54,7 @@ def _has_shipment(session: Session, order_id: int) -> bool:
 
 
 def cancel_order(
-    session: Session, order_id: int, actor: Actor, reason: Optional[str] = None, now: Optional[dt.datetime] = None
+    session: Session, order_id: int, actor: Actor, reason: str | None = None, now: dt.datetime | None = None
 ) -> Order:
     order = get_order(session, order_id)
     refusal = cancel_refusal(order, actor, _has_shipment(session, order.id), now)

@@ -7,8 +7,9 @@ lager"); something delivered → partially_delivered; else unchanged (processing
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping, Optional
+from typing import Any
 from urllib.parse import quote
 
 from flask import current_app
@@ -50,9 +51,7 @@ NOT_INVOICEABLE = _l("Ordren kan ikke faktureres i denne statusen.")
 LINE_TAKEN = _l("Linjen ble levert av noen andre i mellomtiden. Prøv igjen.")
 
 
-def tracking_url(
-    carrier: Optional[str], waybill: Optional[str], urls: Optional[Mapping[str, Any]] = None
-) -> Optional[str]:
+def tracking_url(carrier: str | None, waybill: str | None, urls: Mapping[str, Any] | None = None) -> str | None:
     """The carrier's tracking page for a waybill, from `urls` (default: config CARRIER_TRACKING_URLS,
     "{waybill}" in each); own transport and a shipment without a waybill have none. The waybill is
     quoted whole, so "/", "&" or a space in it cannot change the page or the query."""
@@ -98,9 +97,9 @@ def register_shipment(
     actor: Actor,
     *,
     carrier: str,
-    waybill_number: Optional[str],
+    waybill_number: str | None,
     quantities: Mapping[int, int],
-    shipped_at: Optional[dt.datetime] = None,
+    shipped_at: dt.datetime | None = None,
 ) -> Shipment:
     """Ship `quantities` (order line id → quantity) with a carrier; updates lines and the order status."""
     _require(actor, "ship")
@@ -179,7 +178,7 @@ def register_invoice(
     number: str,
     invoice_date: dt.date,
     due_date: dt.date,
-    amount: Optional[Decimal] = None,
+    amount: Decimal | None = None,
 ) -> Invoice:
     """Invoice an order (default: its total incl. VAT); fully invoiced orders become `invoiced`."""
     _require(actor, "invoice")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from html import escape
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -34,7 +35,7 @@ _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def invoice_copy(
-    session: Session, invoice_id: int, config: Mapping[str, Any], order_id: Optional[int] = None
+    session: Session, invoice_id: int, config: Mapping[str, Any], order_id: int | None = None
 ) -> tuple[str, bytes]:
     """(file name, PDF) of an invoice copy. The invoice is read through `session`, which the tenancy
     guard scopes: another company's invoice, or (with `order_id`) another order's, is NotFound."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -34,13 +34,13 @@ def place_order(
     *,
     actor: Actor,
     company_id: int,
-    delivery_address_id: Optional[int],
+    delivery_address_id: int | None,
     lines: Sequence[LineInput],
     channel: str = OrderChannel.webshop.value,
-    customer_reference: Optional[str] = None,
-    quote_id: Optional[int] = None,
-    standing_order_id: Optional[int] = None,
-    delivery_date: Optional[dt.date] = None,
+    customer_reference: str | None = None,
+    quote_id: int | None = None,
+    standing_order_id: int | None = None,
+    delivery_date: dt.date | None = None,
 ) -> Order:
     """Validate and create an order with its lines, first status event and confirmation mail.
 

@@ -6,7 +6,7 @@ password": no current password, no policy, sessions kept) lead here instead.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -37,7 +37,7 @@ COMPANY_ADMIN_LINKS = (
 PASSWORD_HINT = _l("Minst 10 tegn, ikke bare tall, og ikke det samme som brukernavnet.")
 
 
-def _checked(value: Optional[str]) -> bool:
+def _checked(value: str | None) -> bool:
     return (value or "").lower() in ("y", "on", "1", "true", "ja")
 
 
@@ -110,9 +110,9 @@ class ProfileView(BaseView):
 
     def _page(
         self,
-        contact_errors: Optional[dict[str, str]] = None,
+        contact_errors: dict[str, str] | None = None,
         contact_values: Any = None,
-        password_errors: Optional[dict[str, str]] = None,
+        password_errors: dict[str, str] | None = None,
     ):  # type: ignore[no-untyped-def]
         user = db.session.get(PortalUser, g.user.id)
         actor = current_actor()
@@ -187,7 +187,7 @@ class PasswordLinkView(BaseView):
             errors = done.errors
         return self._link_page(errors=errors, user=user)
 
-    def _link_page(self, errors: dict[str, str], user: Optional[PortalUser] = None):  # type: ignore[no-untyped-def]
+    def _link_page(self, errors: dict[str, str], user: PortalUser | None = None):  # type: ignore[no-untyped-def]
         """The form for the link's user, or (refused link) only why the link does not work."""
         invalid = errors.get(accounts.LINK_FIELD)
         return self.render_template(

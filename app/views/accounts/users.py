@@ -9,7 +9,8 @@ app/domain/accounts.py's. FAB's own "user info" page leads to Min profil (app/vi
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder.baseviews import expose

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Collection
+from collections.abc import Callable, Collection
+from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access

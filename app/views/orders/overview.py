@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Any
 
 from dateutil import parser as date_parser
 from flask import g, url_for
@@ -90,7 +90,7 @@ def date_search_field(label: Any) -> DateField:
     return DateField(label, format="%Y-%m-%d", widget=DateInput(), render_kw={"class": "form-control"})
 
 
-def _search_day(value: Any) -> Optional[dt.date]:
+def _search_day(value: Any) -> dt.date | None:
     """A day typed or picked in the search form: 2025-03-11, 11.03.2025 (or with a time); blank: None."""
     text = str(value or "").strip()
     if not text:

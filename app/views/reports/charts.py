@@ -8,9 +8,10 @@ page and for the CSV file, so the download holds exactly the rows on the page.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 from flask_babel import gettext as _
@@ -278,7 +279,7 @@ def statuses(report: R.StatusReport) -> Content:
 # --- 3. approval lead time --------------------------------------------------------------------
 
 
-def _float_hours(seconds: Optional[Decimal]) -> Optional[float]:
+def _float_hours(seconds: Decimal | None) -> float | None:
     return None if seconds is None else float(_hours(seconds))
 
 

@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from flask import Response, abort, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -58,12 +58,12 @@ BY_METHOD = {r.method: r for r in REPORTS}
 # --- the filter -----------------------------------------------------------------------------
 
 
-def _parse_day(raw: Optional[str]) -> tuple[Optional[dt.date], Optional[str]]:
+def _parse_day(raw: str | None) -> tuple[dt.date | None, str | None]:
     """(date, error): ISO (what <input type=date> sends) or dd.mm.yyyy; blank is (None, None)."""
     raw = (raw or "").strip()
     if not raw:
         return None, None
-    day: Optional[dt.date] = None
+    day: dt.date | None = None
     for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
         try:
             day = dt.datetime.strptime(raw, fmt).date()
@@ -91,7 +91,7 @@ class Filter:
         return {"fra": self.period.first.isoformat(), "til": self.period.last.isoformat()}
 
 
-def parse_filter(args: Any, today: Optional[dt.date] = None) -> Filter:
+def parse_filter(args: Any, today: dt.date | None = None) -> Filter:
     """The period (default: the last 12 months) and day (default: today) asked for; a bad value gives a
     message for its field and the default, so the page (and its CSV) always shows something sensible."""
     today = today or oslo_today()
