@@ -6,6 +6,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -163,7 +164,7 @@ def test_every_order_is_consistent(demo: Flask) -> None:
         # Status history: a chain from nothing to the current status, in time order, never in the future.
         events = sorted(order.events, key=lambda e: e.at)
         assert events[0].from_status is None and events[-1].to_status == order.status, order.number
-        assert all(a.to_status == b.from_status for a, b in zip(events, events[1:])), order.number
+        assert all(a.to_status == b.from_status for a, b in pairwise(events)), order.number
         assert events[0].at == order.created_at and events[-1].at <= now
         assert all(e.actor_name for e in events)
         first = "pending_approval" if order.company.requires_approval else "processing"

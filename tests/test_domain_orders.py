@@ -253,7 +253,8 @@ def test_parallel_approvals_exactly_one_wins(app, world):
         barrier = threading.Barrier(2)
         results: list[str] = []
 
-        def approve() -> None:
+        # Bound now: the threads run within this round, but a closure would read whatever the loop holds.
+        def approve(barrier: threading.Barrier = barrier, order: Order = order, results: list[str] = results) -> None:
             with app.app_context(), Session(db.engine) as s:
                 barrier.wait()
                 try:

@@ -749,7 +749,7 @@ def test_csv_figures_of_the_other_reports(app: Flask, data: Data) -> None:
 
 def test_bad_filter_values_give_a_message_and_the_default(app: Flask, data: Data) -> None:
     client = client_as(app, "leder")
-    for query, field, message in (
+    for query, _field, message in (
         ({"fra": "31.02.2025"}, "fra", "Skriv datoen som dd.mm.åååå."),
         ({"fra": "2025-03-01", "til": "2025-01-01"}, "til", "Til-datoen kan ikke være før fra-datoen."),
         ({"fra": "1900-01-01"}, "fra", "Velg en dato mellom"),

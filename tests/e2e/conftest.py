@@ -7,6 +7,7 @@ CI=true a missing Chromium fails instead, so CI never passes without having run 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -175,10 +176,9 @@ def open_menu(page: Any, category: str, item: str) -> None:
 def screenshot(page: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / (re.sub(r"[^\w.-]+", "_", name) + ".png")
-    try:
+    # A closed page has nothing to show; never hide the test's own error.
+    with contextlib.suppress(Exception):
         page.screenshot(path=str(path), full_page=True)
-    except Exception:  # noqa: BLE001 - a closed page has nothing to show; never hide the test's own error
-        pass
     return path
 
 
