@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional
 
 from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -76,11 +75,12 @@ def _install_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         user = g.get("portal_user")
-        if (user is not None and getattr(user, "is_authenticated", False)) or request.path.startswith("/api/"):
-            # Logged-in pages may hold another company's data on a shared machine: never cache.
-            if not request.path.startswith(("/static/", "/appbuilder/")):
-                response.headers["Cache-Control"] = "no-store"
-                response.headers["Pragma"] = "no-cache"
+        # Logged-in pages may hold another company's data on a shared machine: never cache.
+        if (
+            (user is not None and getattr(user, "is_authenticated", False)) or request.path.startswith("/api/")
+        ) and not request.path.startswith(("/static/", "/appbuilder/")):
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Pragma"] = "no-cache"
         return response
 
 
@@ -112,13 +112,13 @@ def _error_page(code: int, exc: HTTPException | None) -> tuple[str, int]:
 
 def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http_error(exc: HTTPException):
         if request.path.startswith("/api/"):
             return {"message": exc.description or exc.name}, exc.code
         return _error_page(exc.code or 500, exc)
 
     @app.errorhandler(Exception)
-    def _server_error(exc: Exception):  # type: ignore[no-untyped-def]
+    def _server_error(exc: Exception):
         log.exception("Unhandled error on %s", request.path)
         db.session.rollback()
         if request.path.startswith("/api/"):
@@ -132,7 +132,7 @@ def _install_jwt_messages(app: Flask) -> None:
     if jwt is None:
         return
 
-    def _unauthorized(message: str):  # type: ignore[no-untyped-def]
+    def _unauthorized(message: str):
         return {"message": message}, 401
 
     jwt.invalid_token_loader(lambda reason: _unauthorized("Ugyldig innloggingstoken. Logg inn på nytt."))

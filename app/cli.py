@@ -49,7 +49,7 @@ def demo_command(if_empty: bool) -> None:
     default=None,
     help="Leveringsdato (ÅÅÅÅ-MM-DD). Standard: i dag (Europe/Oslo).",
 )
-def standing_orders_command(day) -> None:  # type: ignore[no-untyped-def]
+def standing_orders_command(day) -> None:
     """Make the orders of the standing orders (faste ordre) due on a date.
 
     Idempotent and safe to run twice at once: one order per standing order and delivery date.

@@ -552,7 +552,7 @@ def _add_events(
 ) -> None:
     selger, kundeservice = ctx.users["selger"], ctx.users["kundeservice"]
     previous: str | None = None
-    for status, at in zip(path, times):
+    for status, at in zip(path, times, strict=True):
         actor: PortalUser | None = kundeservice
         reason: str | None = None
         if previous is None:
@@ -626,13 +626,13 @@ def _deliver(
             signed_by=ctx.fake.name() if arrived else None,
         )
         target = _partial_quantities(lines) if stage == "partially_delivered" else [ln.quantity for ln in lines]
-        for line, before, after in zip(lines, delivered, target):
+        for line, before, after in zip(lines, delivered, target, strict=True):
             if after > before:
                 shipment.lines.append(ShipmentLine(company=order.company, order_line=line, quantity=after - before))
         delivered = target
         order.shipments.append(shipment)
         ctx.count("shipments")
-    for line, quantity in zip(lines, delivered):
+    for line, quantity in zip(lines, delivered, strict=True):
         line.delivered_quantity = quantity
         line.status = "delivered" if quantity >= line.quantity else "partially_delivered" if quantity else "open"
 
@@ -721,7 +721,7 @@ def _inquiry(
         company=company, subject=subject, channel=channel, status=status, created_by=customer, created_at=created
     )
     times = _spread(created, (3.0, 20.0, 4.0, 24.0)[: len(thread) - 1], ctx.now)
-    for (from_supplier, body), at in zip(thread, times):
+    for (from_supplier, body), at in zip(thread, times, strict=True):
         who = staff if from_supplier else customer
         # author_id, not a relationship: the model has none; users are flushed before inquiries.
         inquiry.messages.append(

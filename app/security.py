@@ -74,7 +74,7 @@ class RateLimitedSecurityApi(SecurityApi):
     """JWT login with the same rate limit as the login page (FAB limits only the page)."""
 
     @api_expose("/login", methods=["POST"])
-    def login(self):  # type: ignore[override]
+    def login(self):
         limiter = current_app.appbuilder.sm.limiter
         if current_app.config.get("RATELIMIT_ENABLED") and current_app.config.get("AUTH_RATE_LIMITED"):
             from flask_limiter.util import get_remote_address

@@ -63,7 +63,7 @@ def current_tenant() -> int | None:
     value = g.get("_tenant_company_id", _UNRESOLVED)
     if value is _UNRESOLVED:
         return None
-    return value  # type: ignore[return-value]
+    return value
 
 
 def resolve_request_tenant() -> None:
@@ -195,7 +195,10 @@ _USER_BACKREFS = frozenset({"user", "users"})
 
 def _security_row_changed(obj: Any) -> bool:
     state = inspect(obj)
-    return any(state.attrs[key].history.has_changes() for key in state.mapper.attrs.keys() if key not in _USER_BACKREFS)
+    # Iterating `mapper.attrs` yields the properties themselves (not their names, as a dict would).
+    return any(
+        state.attrs[prop.key].history.has_changes() for prop in state.mapper.attrs if prop.key not in _USER_BACKREFS
+    )
 
 
 def _acting_user_is_admin() -> bool:
@@ -238,10 +241,13 @@ def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
         for obj in [*session.new, *session.dirty, *session.deleted]:
             if isinstance(obj, PortalUser) and obj not in session.deleted:
                 _check_user_roles(obj, tenant)
-            elif tenant is not None and isinstance(obj, security_models):
+            elif (
                 # Roles and permissions are supplier business; a customer request never writes them.
-                if obj in session.new or obj in session.deleted or _security_row_changed(obj):
-                    raise TenantViolation("Roller og rettigheter endres av oss — kontakt kundeservice.")
+                tenant is not None
+                and isinstance(obj, security_models)
+                and (obj in session.new or obj in session.deleted or _security_row_changed(obj))
+            ):
+                raise TenantViolation("Roller og rettigheter endres av oss — kontakt kundeservice.")
         for obj in list(session.new):
             if isinstance(obj, TenantScoped):
                 if tenant is not None:

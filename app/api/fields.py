@@ -52,7 +52,7 @@ _TYPE_MESSAGES: tuple[tuple[type[Field], Any], ...] = (
 )
 
 
-class LazyMessages(dict):  # type: ignore[type-arg]
+class LazyMessages(dict):
     """Error messages kept lazy and turned into text (in the request's language) when used.
 
     marshmallow only formats messages that are `str`; a lazy string would reach the client

@@ -82,7 +82,7 @@ def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> di
         for bid, cond in conditions
     ]
     row = session.execute(select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}))).one()
-    for (bid, _), value in zip(conditions, row):
+    for (bid, _), value in zip(conditions, row, strict=True):
         totals[bid] = Decimal(value or 0).quantize(Decimal("0.01"))
     return totals
 
@@ -301,7 +301,7 @@ def cumulative(session: Session, budget: Budget, day: dt.date, today: dt.date) -
         row = session.execute(
             select(*columns).where(COUNTED, *_whose(budget), *_placed(start, until + dt.timedelta(days=1)))
         ).one()
-        days = [(d, Decimal(v or 0).quantize(Decimal("0.01"))) for d, v in zip(dates, row)]
+        days = [(d, Decimal(v or 0).quantize(Decimal("0.01"))) for d, v in zip(dates, row, strict=True)]
     used = days[-1][1] if days else Decimal("0.00")
     forecast: list[tuple[dt.date, Decimal]] = []
     forecast_total: Decimal | None = None

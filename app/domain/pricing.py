@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 from app.models import Company, PaymentTerms
 
 ORE = Decimal("0.01")
 DEFAULT_VAT_RATE = Decimal("25.00")
 
-Number = Union[Decimal, int, str]
+Number = Decimal | int | str
 
 
 def money(value: Number) -> Decimal:

@@ -91,7 +91,7 @@ def is_open(quote: Quote, today: dt.date | None = None) -> bool:
 
 def number_quote(session: Session, quote: Quote) -> None:
     """Give a new quote its number from its id (flushes once; no read-then-write race)."""
-    assign_number(quote, session, prefix=NUMBER_PREFIX, base=NUMBER_BASE)  # type: ignore[arg-type]
+    assign_number(quote, session, prefix=NUMBER_PREFIX, base=NUMBER_BASE)
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def validate_phone(value: str | None) -> str:
 
 def org_number_check_digit(first_eight: str) -> int | None:
     """Mod-11 check digit of a Norwegian organisation number, or None if no digit fits."""
-    remainder = sum(int(d) * w for d, w in zip(first_eight, _ORG_WEIGHTS)) % 11
+    remainder = sum(int(d) * w for d, w in zip(first_eight, _ORG_WEIGHTS, strict=True)) % 11
     if remainder == 0:
         return 0
     digit = 11 - remainder

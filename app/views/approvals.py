@@ -26,7 +26,7 @@ class ApprovalQueueView(BaseView):
 
     @expose("/")
     @has_access
-    def queue(self):  # type: ignore[no-untyped-def]
+    def queue(self):
         page = max(request.args.get("side", 0, type=int) or 0, 0)
         rows, total = approvals.approval_queue(db.session, page=page, page_size=PAGE_SIZE)
         pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
@@ -44,7 +44,7 @@ class ApprovalQueueView(BaseView):
     @expose("/godkjenn", methods=["POST"])
     @has_access
     @permission_name("approve")
-    def approve(self):  # type: ignore[no-untyped-def]
+    def approve(self):
         ids = [int(v) for v in request.form.getlist("order_id") if v.isdigit() and len(v) < 10]
         if not ids:
             flash(_("Velg minst én ordre å godkjenne."), "warning")
@@ -64,7 +64,7 @@ class ApprovalQueueView(BaseView):
     @expose("/avvis/<int:pk>", methods=["GET", "POST"])
     @has_access
     @permission_name("reject")
-    def reject(self, pk: int):  # type: ignore[no-untyped-def]
+    def reject(self, pk: int):
         error = None
         if request.method == "POST":
             with domain_action(errors_on_page=True) as done:

@@ -161,7 +161,7 @@ class PortalInterface(SQLAInterface):
         order_column="",
         order_direction="",
         page=None,
-        page_size=None,  # type: ignore[no-untyped-def]
+        page_size=None,
         select_columns=None,
         outer_default_load=False,
     ):
@@ -384,7 +384,7 @@ class PortalModelView(ModelView):
             if keep is not None:
                 cleaned.append((key, keep))
         if changed:
-            request.args = ImmutableMultiDict(cleaned)  # type: ignore[misc]
+            request.args = ImmutableMultiDict(cleaned)
 
     def _pk_or_404(self, pk: Any) -> int:
         value = _clean_int(str(pk), minimum=1)
@@ -408,7 +408,7 @@ class PortalModelView(ModelView):
 
     @expose("/list/")
     @has_access
-    def list(self):  # type: ignore[no-untyped-def]
+    def list(self):
         self.update_redirect()
         try:
             widgets = self._list()
@@ -443,7 +443,7 @@ class PortalModelView(ModelView):
         filters,
         actions=None,
         order_column="",
-        order_direction="",  # type: ignore[no-untyped-def]
+        order_direction="",
         page=None,
         page_size=None,
         widgets=None,
@@ -485,7 +485,7 @@ class PortalModelView(ModelView):
         """Extra template variables for a custom show template (override per view)."""
         return {}
 
-    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):  # type: ignore[no-untyped-def]
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         widgets = widgets or {}
         actions = actions or self.show_actions()
         show_fieldsets = show_fieldsets or self.show_fieldsets
@@ -509,7 +509,7 @@ class PortalModelView(ModelView):
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
-    def show(self, pk):  # type: ignore[no-untyped-def]
+    def show(self, pk):
         item = self._load_or_404(pk)
         pk = item.id
         widgets = self._get_show_widget(pk, item)
@@ -529,13 +529,13 @@ class PortalModelView(ModelView):
 
     # --- add / edit / delete -----------------------------------------------------------------
 
-    def _add(self):  # type: ignore[no-untyped-def]
+    def _add(self):
         company = request.args.get("_flt_0_company")
         if company and company.isdigit():
             g.portal_form_company_id = int(company)
         return super()._add()
 
-    def _edit(self, pk):  # type: ignore[no-untyped-def]
+    def _edit(self, pk):
         item = self._load_or_404(pk, options=())
         company_id = getattr(item, "company_id", None)
         if isinstance(company_id, int):
@@ -544,7 +544,7 @@ class PortalModelView(ModelView):
 
     @expose("/delete/<pk>", methods=["GET", "POST"])
     @has_access
-    def delete(self, pk):  # type: ignore[no-untyped-def]
+    def delete(self, pk):
         # The row first: another company's row is 404 whatever the method (FAB refuses a GET
         # delete before it looks, which would tell a foreign row from a missing one apart from 404).
         item = self._load_or_404(pk, options=())
@@ -554,7 +554,7 @@ class PortalModelView(ModelView):
         self._delete(item.id)
         return self.post_delete_redirect()
 
-    def _delete(self, pk):  # type: ignore[no-untyped-def]
+    def _delete(self, pk):
         return super()._delete(self._pk_or_404(pk))
 
     def _form_exclusions(self, exclude_cols: list[str] | None) -> list[str]:
@@ -563,10 +563,10 @@ class PortalModelView(ModelView):
             exclude.extend(c for c in self.supplier_only_columns if c not in exclude)
         return exclude
 
-    def _get_add_widget(self, form, exclude_cols=None, widgets=None):  # type: ignore[no-untyped-def]
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         return super()._get_add_widget(form, self._form_exclusions(exclude_cols), widgets)
 
-    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):  # type: ignore[no-untyped-def]
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
         return super()._get_edit_widget(form, self._form_exclusions(exclude_cols), widgets)
 
     def before_save(self, item: Any, is_new: bool) -> None:
@@ -607,7 +607,7 @@ class PortalModelView(ModelView):
     # --- actions (FAB loads these rows itself, without base filters and without a 404) ------
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
-    def action(self, name, pk):  # type: ignore[no-untyped-def]
+    def action(self, name, pk):
         action = self.actions.get(name)
         if action is None or not action.single:  # no such one-row action
             abort(404)
@@ -622,7 +622,7 @@ class PortalModelView(ModelView):
         return action.func(item)
 
     @expose("/action_post", methods=["POST"])
-    def action_post(self):  # type: ignore[no-untyped-def]
+    def action_post(self):
         name = request.form.get("action", "")
         action = self.actions.get(name)
         if action is None or not action.multiple:  # FAB would hand a one-row action a list (500)

@@ -326,7 +326,7 @@ class BudgetDashboardView(BaseView):
     @expose("/")
     @has_access
     @permission_name("list")
-    def index(self):  # type: ignore[no-untyped-def]
+    def index(self):
         actor = current_actor()
         today = oslo_today()
         company: Company | None = None

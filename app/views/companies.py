@@ -239,7 +239,7 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
     @expose("/mine/")
     @has_access
     @permission_name("show")
-    def mine(self):  # type: ignore[no-untyped-def]
+    def mine(self):
         tenant = current_tenant()
         if tenant is None:  # supplier staff have no company of their own
             return redirect(url_for(f"{self.endpoint}.list"))

@@ -45,7 +45,7 @@ class DomainFormMixin:
 
     # --- add ---------------------------------------------------------------------------------
 
-    def _add(self):  # type: ignore[no-untyped-def]
+    def _add(self):
         if request.method != "POST" or self.domain_add is None:
             return super()._add()  # type: ignore[misc]
         company = request.args.get("_flt_0_company")
@@ -63,7 +63,7 @@ class DomainFormMixin:
                 return None
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)  # type: ignore[attr-defined]
 
-    def post_add_redirect(self):  # type: ignore[no-untyped-def]
+    def post_add_redirect(self):
         saved = g.get("portal_saved_id")
         if self.show_after_add and saved:
             return redirect(url_for(f"{self.endpoint}.show", pk=saved))  # type: ignore[attr-defined]
@@ -71,7 +71,7 @@ class DomainFormMixin:
 
     # --- edit --------------------------------------------------------------------------------
 
-    def _edit(self, pk):  # type: ignore[no-untyped-def]
+    def _edit(self, pk):
         if request.method != "POST" or self.domain_edit is None:
             return super()._edit(pk)  # type: ignore[misc]
         item = self._load_or_404(pk, options=())  # type: ignore[attr-defined]

@@ -79,7 +79,7 @@ class PortalIndexView(IndexView):
     index_template = "index.html"
 
     @expose("/")
-    def index(self):  # type: ignore[no-untyped-def]
+    def index(self):
         if not current_user.is_authenticated:
             return redirect(url_for(f"{self.appbuilder.sm.auth_view.endpoint}.login"))
         self.update_redirect()

@@ -39,7 +39,7 @@ class InquiryInterface(PortalInterface):
         order_column="",
         order_direction="",
         page=None,
-        page_size=None,  # type: ignore[no-untyped-def]
+        page_size=None,
         select_columns=None,
         outer_default_load=False,
     ):
@@ -160,7 +160,7 @@ class InquiryView(DomainFormMixin, PortalModelView):
             "reply_text": g.get("inquiry_reply_text", ""),
         }
 
-    def _show_again(self, item: Inquiry):  # type: ignore[no-untyped-def]
+    def _show_again(self, item: Inquiry):
         """The inquiry's page with the reply form's error next to it (nothing was saved)."""
         widgets = self._get_show_widget(item.id, item)
         widgets = self._get_related_views_widgets(
@@ -179,7 +179,7 @@ class InquiryView(DomainFormMixin, PortalModelView):
     @expose("/reply/<pk>", methods=["POST"])
     @has_access
     @permission_name("reply")
-    def reply(self, pk: str):  # type: ignore[no-untyped-def]
+    def reply(self, pk: str):
         """A message in the thread: customer service's answer (mail to the customer) or the
         customer's reply."""
         inquiry_id = self._pk_or_404(pk)
@@ -197,7 +197,7 @@ class InquiryView(DomainFormMixin, PortalModelView):
     @expose("/close/<pk>", methods=["POST"])
     @has_access
     @permission_name("close")
-    def close(self, pk: str):  # type: ignore[no-untyped-def]
+    def close(self, pk: str):
         inquiry_id = self._pk_or_404(pk)
         with domain_action() as done:
             inquiries.close_inquiry(self.datamodel.session, inquiry_id, current_actor())

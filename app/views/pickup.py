@@ -118,7 +118,7 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
 
     @expose("/list/")
     @has_access
-    def list(self):  # type: ignore[no-untyped-def]
+    def list(self):
         if not is_customer():
             return super().list()
         active, finished = pickup.company_reservations(self.datamodel.session)
@@ -156,7 +156,7 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
 
     # --- the moves ----------------------------------------------------------------------------
 
-    def _move(self, pk: str, to_status: str):  # type: ignore[no-untyped-def]
+    def _move(self, pk: str, to_status: str):
         reservation_id = self._pk_or_404(pk)
         with domain_action() as done:
             pickup.move(self.datamodel.session, reservation_id, current_actor(), to_status)
@@ -169,23 +169,23 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
     @expose("/cancel/<pk>", methods=["POST"])
     @has_access
     @permission_name("cancel")
-    def cancel(self, pk: str):  # type: ignore[no-untyped-def]
+    def cancel(self, pk: str):
         return self._move(pk, pickup.CANCELLED)
 
     @expose("/ready/<pk>", methods=["POST"])
     @has_access
     @permission_name("move")
-    def ready(self, pk: str):  # type: ignore[no-untyped-def]
+    def ready(self, pk: str):
         return self._move(pk, pickup.READY)
 
     @expose("/collected/<pk>", methods=["POST"])
     @has_access
     @permission_name("move")
-    def collected(self, pk: str):  # type: ignore[no-untyped-def]
+    def collected(self, pk: str):
         return self._move(pk, pickup.COLLECTED)
 
     @expose("/expire/<pk>", methods=["POST"])
     @has_access
     @permission_name("move")
-    def expire(self, pk: str):  # type: ignore[no-untyped-def]
+    def expire(self, pk: str):
         return self._move(pk, pickup.EXPIRED)

@@ -132,7 +132,7 @@ class QuoteView(DomainFormMixin, PortalModelView):
 
     @expose("/add", methods=["GET", "POST"])
     @has_access
-    def add(self):  # type: ignore[no-untyped-def]
+    def add(self):
         """ "Nytt tilbud" (for the company the list was opened for): a quote is made with its lines."""
         company_id = form_id(request.args, "_flt_0_company")
         company = db.session.get(Company, company_id) if company_id is not None else None
@@ -260,7 +260,7 @@ class QuoteLineView(DomainFormMixin, PortalModelView):
     def domain_edit(self, item: QuoteLine, form: Any) -> QuoteLine:
         return quotes.update_quote_line(db.session, item.id, current_actor(), self._line(form))
 
-    def _delete(self, pk):  # type: ignore[no-untyped-def]
+    def _delete(self, pk):
         with domain_action() as done:
             quotes.remove_quote_line(db.session, pk, current_actor())
         if done.ok:
@@ -275,7 +275,7 @@ class QuoteActionsView(BaseView):
     @expose("/ny", methods=["GET", "POST"])
     @has_access
     @permission_name("new")
-    def new(self):  # type: ignore[no-untyped-def]
+    def new(self):
         actor = current_actor()
         errors: dict[str, str] = {}
         lines: list[LineInput] = []
@@ -340,7 +340,7 @@ class QuoteActionsView(BaseView):
             default_valid=(oslo_today() + dt.timedelta(days=30)).isoformat(),
         )
 
-    def _act(self, pk: int, action: Callable[..., Any], done_message: str):  # type: ignore[no-untyped-def]
+    def _act(self, pk: int, action: Callable[..., Any], done_message: str):
         with domain_action() as done:
             action(db.session, pk, current_actor())
         if done.ok:
@@ -350,19 +350,19 @@ class QuoteActionsView(BaseView):
     @expose("/<int:pk>/send", methods=["POST"])
     @has_access
     @permission_name("send")
-    def send(self, pk: int):  # type: ignore[no-untyped-def]
+    def send(self, pk: int):
         return self._act(pk, quotes.send_quote, _("Tilbudet er sendt."))
 
     @expose("/<int:pk>/avslaa", methods=["POST"])
     @has_access
     @permission_name("decline")
-    def decline(self, pk: int):  # type: ignore[no-untyped-def]
+    def decline(self, pk: int):
         return self._act(pk, quotes.decline_quote, _("Tilbudet er avslått."))
 
     @expose("/<int:pk>/bestill", methods=["POST"])
     @has_access
     @permission_name("convert")
-    def convert(self, pk: int):  # type: ignore[no-untyped-def]
+    def convert(self, pk: int):
         with domain_action() as done:
             order = quotes.convert_quote(
                 db.session, pk, current_actor(), delivery_address_id=form_id(request.form, "delivery_address_id")

@@ -299,13 +299,13 @@ class StandingOrderFormView(BaseView):
             abort(404)
         return item
 
-    def _show(self, item_id: int):  # type: ignore[no-untyped-def]
+    def _show(self, item_id: int):
         return redirect(url_for("StandingOrderView.show", pk=item_id))
 
     @expose("/ny", methods=["GET", "POST"])
     @has_access
     @permission_name("new")
-    def new(self):  # type: ignore[no-untyped-def]
+    def new(self):
         actor = current_actor()
         if not actor.is_customer:
             flash(_("Faste ordre opprettes av kundens administrator i portalen."), "info")
@@ -333,7 +333,7 @@ class StandingOrderFormView(BaseView):
     @expose("/<int:pk>/endre", methods=["GET", "POST"])
     @has_access
     @permission_name("edit")
-    def edit(self, pk: int):  # type: ignore[no-untyped-def]
+    def edit(self, pk: int):
         item = self._load(pk)
         invoice = rules.is_invoice_customer(item.company)
         errors: dict[str, str] = {}
@@ -371,7 +371,7 @@ class StandingOrderFormView(BaseView):
         invoice: bool,
         lines: list[LineInput],
         errors: dict[str, str],
-    ):  # type: ignore[no-untyped-def]
+    ):
         return self.render_template(
             "standing_orders/form.html",
             item=item,
@@ -414,7 +414,7 @@ class StandingOrderFormView(BaseView):
     @expose("/<int:pk>/pause", methods=["POST"])
     @has_access
     @permission_name("pause")
-    def pause(self, pk: int):  # type: ignore[no-untyped-def]
+    def pause(self, pk: int):
         return self._set_date(
             pk,
             "until",
@@ -431,7 +431,7 @@ class StandingOrderFormView(BaseView):
     @expose("/<int:pk>/hopp-over", methods=["POST"])
     @has_access
     @permission_name("skip")
-    def skip(self, pk: int):  # type: ignore[no-untyped-def]
+    def skip(self, pk: int):
         return self._set_date(
             pk,
             "date",

@@ -86,9 +86,10 @@ def _move(session: Session, order: Order, actor: Actor, move: str, reason: Any) 
     lines = [(ln.quantity, ln.delivered_quantity) for ln in order.lines]
     invoiced = session.scalar(select(func.coalesce(func.sum(Invoice.amount), 0)).where(Invoice.order_id == order.id))
     target = derive_status(lines, Decimal(invoiced), order.total_inc_vat, order.status)
-    if target != order.status:
-        if not change_status(session, order, actor, move, target, reason, sources=[order.status]):
-            raise NotAllowed(CHANGED_MEANWHILE)
+    if target != order.status and not change_status(
+        session, order, actor, move, target, reason, sources=[order.status]
+    ):
+        raise NotAllowed(CHANGED_MEANWHILE)
 
 
 def register_shipment(

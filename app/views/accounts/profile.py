@@ -51,13 +51,13 @@ class ProfileView(BaseView):
     @expose("/")
     @has_access
     @permission_name("show")
-    def index(self):  # type: ignore[no-untyped-def]
+    def index(self):
         return self._page()
 
     @expose("/kontakt", methods=["POST"])
     @has_access
     @permission_name("edit")
-    def contact(self):  # type: ignore[no-untyped-def]
+    def contact(self):
         form = request.form
         with domain_action(errors_on_page=True) as done:
             accounts.update_contact(
@@ -76,7 +76,7 @@ class ProfileView(BaseView):
     @expose("/passord", methods=["POST"])
     @has_access
     @permission_name("edit")
-    def password(self):  # type: ignore[no-untyped-def]
+    def password(self):
         form = request.form
         with domain_action(errors_on_page=True) as done:
             user = accounts.change_password(
@@ -100,7 +100,7 @@ class ProfileView(BaseView):
     @expose("/nyhetsbrev", methods=["POST"])
     @has_access
     @permission_name("edit")
-    def newsletter(self):  # type: ignore[no-untyped-def]
+    def newsletter(self):
         subscribe = _checked(request.form.get("newsletter"))
         with domain_action() as done:
             accounts.set_newsletter(db.session, current_actor(), subscribe)
@@ -113,7 +113,7 @@ class ProfileView(BaseView):
         contact_errors: dict[str, str] | None = None,
         contact_values: Any = None,
         password_errors: dict[str, str] | None = None,
-    ):  # type: ignore[no-untyped-def]
+    ):
         user = db.session.get(PortalUser, g.user.id)
         actor = current_actor()
         role_names = sorted(r.name for r in user.roles)
@@ -160,7 +160,7 @@ class PasswordLinkView(BaseView):
     default_view = "set_password"
 
     @expose("/<token>", methods=["GET", "POST"])
-    def set_password(self, token: str):  # type: ignore[no-untyped-def]
+    def set_password(self, token: str):
         self._act_for_link(token)
         with domain_action(errors_on_page=True) as link:
             user = accounts.user_for_link(db.session, token)
@@ -187,7 +187,7 @@ class PasswordLinkView(BaseView):
             errors = done.errors
         return self._link_page(errors=errors, user=user)
 
-    def _link_page(self, errors: dict[str, str], user: PortalUser | None = None):  # type: ignore[no-untyped-def]
+    def _link_page(self, errors: dict[str, str], user: PortalUser | None = None):
         """The form for the link's user, or (refused link) only why the link does not work."""
         invalid = errors.get(accounts.LINK_FIELD)
         return self.render_template(
@@ -216,12 +216,12 @@ class _ToMinProfil:
 
     @expose("/form", methods=["GET"])
     @has_access
-    def this_form_get(self):  # type: ignore[no-untyped-def]
+    def this_form_get(self):
         return redirect(url_for("ProfileView.index"))
 
     @expose("/form", methods=["POST"])
     @has_access
-    def this_form_post(self):  # type: ignore[no-untyped-def]
+    def this_form_post(self):
         return redirect(url_for("ProfileView.index"))
 
 

@@ -130,7 +130,7 @@ class UserAdminRoutes:
 
     @expose("/add", methods=["GET", "POST"])
     @has_access
-    def add(self):  # type: ignore[no-untyped-def]
+    def add(self):
         actor = current_actor()
         # Supplier staff (Admin on the customer's page too) always name the company.
         by_number = self.company_by_customer_number or not actor.is_customer
@@ -177,39 +177,39 @@ class UserAdminRoutes:
             roles=roles,
             with_company=by_number,
             list_url=url_for(f"{self.endpoint}.list"),
-        )  # type: ignore[attr-defined]
+        )
 
     @expose("/<pk>/deaktiver", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def deactivate(self, pk: str):  # type: ignore[no-untyped-def]
+    def deactivate(self, pk: str):
         return self._manage("deactivate", pk)
 
     @expose("/<pk>/aktiver", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def activate(self, pk: str):  # type: ignore[no-untyped-def]
+    def activate(self, pk: str):
         return self._manage("activate", pk)
 
     @expose("/<pk>/administrator", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def promote(self, pk: str):  # type: ignore[no-untyped-def]
+    def promote(self, pk: str):
         return self._manage("promote", pk)
 
     @expose("/<pk>/bruker", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def demote(self, pk: str):  # type: ignore[no-untyped-def]
+    def demote(self, pk: str):
         return self._manage("demote", pk)
 
     @expose("/<pk>/ny-passordlenke", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def send_link(self, pk: str):  # type: ignore[no-untyped-def]
+    def send_link(self, pk: str):
         return self._manage("send_link", pk)
 
-    def _manage(self, change: str, pk: str):  # type: ignore[no-untyped-def]
+    def _manage(self, change: str, pk: str):
         user_id = _user_id_or_404(pk)
         rule, said = _MANAGE[change]
         with domain_action() as done:
@@ -224,7 +224,7 @@ class UserAdminRoutes:
             item.company_id is not None
             and accounts.may_manage_users(actor, item.company_id)
             and self.appbuilder.sm.has_access("can_manage", self.class_permission_name)
-        )  # type: ignore[attr-defined]
+        )
         return {
             "can_manage": manageable,
             "is_admin_user": accounts.CUSTOMER_ADMIN in {r.name for r in item.roles},
@@ -354,7 +354,7 @@ class PortalUserDBModelView(UserAdminRoutes, PortalModelView, UserDBModelView):
 
     @expose("/userinfo/")
     @has_access
-    def userinfo(self):  # type: ignore[no-untyped-def]
+    def userinfo(self):
         """FAB's own-profile page: ours is Min profil."""
         return redirect(url_for("ProfileView.index"))
 

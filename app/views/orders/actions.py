@@ -90,7 +90,7 @@ class OrderActionsView(BaseView):
     @expose("/<int:pk>/kanseller", methods=["POST"])
     @has_access
     @permission_name("cancel")
-    def cancel(self, pk: int):  # type: ignore[no-untyped-def]
+    def cancel(self, pk: int):
         with domain_action() as done:
             order = orders.cancel_order(db.session, pk, current_actor(), reason=request.form.get("reason") or None)
         if done.ok:
@@ -100,7 +100,7 @@ class OrderActionsView(BaseView):
     @expose("/faktura/<int:pk>/fakturakopi.pdf")
     @has_access
     @permission_name("invoice_copy")
-    def invoice_copy(self, pk: int):  # type: ignore[no-untyped-def]
+    def invoice_copy(self, pk: int):
         with domain_action() as done:  # another company's invoice: 404
             filename, pdf = orders.invoice_copy(db.session, pk, current_app.config)
         if not done.ok:
@@ -112,7 +112,7 @@ class OrderActionsView(BaseView):
     @expose("/<int:pk>/levering", methods=["GET", "POST"])
     @has_access
     @permission_name("ship")
-    def ship(self, pk: int):  # type: ignore[no-untyped-def]
+    def ship(self, pk: int):
         return self._fulfilment_form(
             pk,
             SHIPPABLE,
@@ -128,7 +128,7 @@ class OrderActionsView(BaseView):
     @expose("/<int:pk>/fakturer", methods=["GET", "POST"])
     @has_access
     @permission_name("bill")
-    def bill(self, pk: int):  # type: ignore[no-untyped-def]
+    def bill(self, pk: int):
         today = oslo_today()
         return self._fulfilment_form(
             pk,

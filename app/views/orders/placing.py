@@ -39,7 +39,7 @@ class NewOrderView(BaseView):
 
     @expose("/", methods=["GET", "POST"])
     @has_access
-    def new(self):  # type: ignore[no-untyped-def]
+    def new(self):
         actor = current_actor()
         if not actor.is_customer:
             flash(_("Bestilling gjøres av kundens egne brukere. Lag et tilbud til kunden i stedet."), "info")
@@ -103,6 +103,6 @@ class ProductSearchView(BaseView):
 
     @expose("/")
     @has_access
-    def search(self):  # type: ignore[no-untyped-def]
+    def search(self):
         found = catalogue.search_products(db.session, request.args.get("q", ""))
         return jsonify({"results": [product_json(p) for p in found]})

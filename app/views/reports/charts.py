@@ -172,7 +172,7 @@ def sales(report: R.SalesReport) -> Content:
     channel_names = [labels.label(labels.ORDER_CHANNEL, c) for c in R.CHANNELS]
     x = [month_label(m) for m in report.months]
     fig = go.Figure()
-    for code, name in zip(R.CHANNELS, channel_names):
+    for code, name in zip(R.CHANNELS, channel_names, strict=True):
         fig.add_bar(
             x=x,
             y=[float(report.amount(m.index, code)) for m in report.months],
@@ -473,7 +473,7 @@ def budgets(report: R.BudgetReport, chart_rows: int = 15) -> Content:
         "oversikt",
         _("Bruksgrenser etter forbruk"),
         [Column(_("Forbruk")), Column(_("Antall"), "int")],
-        [[name, counts[lv]] for name, lv in zip(level_names, R.LEVELS)],
+        [[name, counts[lv]] for name, lv in zip(level_names, R.LEVELS, strict=True)],
         footer=[[_("Sum"), len(report.rows)]],
     )
     detail = Table(

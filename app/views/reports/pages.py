@@ -142,7 +142,7 @@ def csv_response(table: C.Table, filename: str) -> Response:
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow([c.label for c in table.columns])
     for row in table.all_rows:
-        writer.writerow([C.csv_cell(v, c.kind) for v, c in zip(row, table.columns)])
+        writer.writerow([C.csv_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
     body = buffer.getvalue().encode("utf-8-sig")
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
