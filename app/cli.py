@@ -30,7 +30,7 @@ def demo_command(if_empty: bool) -> None:
     if if_empty and has_companies(db.session):
         click.echo("Databasen har allerede bedrifter: demodata lastes ikke.")
     else:
-        sm = current_app.appbuilder.sm
+        sm = current_app.extensions["appbuilder"].sm
         if any(sm.find_role(role) is None for _, role, *_ in DEMO_USERS):
             init_roles()
         created = load_demo(db.session, sm)

@@ -75,7 +75,7 @@ class RateLimitedSecurityApi(SecurityApi):
 
     @api_expose("/login", methods=["POST"])
     def login(self):
-        limiter = current_app.appbuilder.sm.limiter
+        limiter = current_app.extensions["appbuilder"].sm.limiter
         if current_app.config.get("RATELIMIT_ENABLED") and current_app.config.get("AUTH_RATE_LIMITED"):
             from flask_limiter.util import get_remote_address
             from limits import parse

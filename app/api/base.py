@@ -421,7 +421,7 @@ class PortalModelRestApi(ModelRestApi):
         """Does the logged-in user hold `permission` on this API (app/roles.py via FAB's tables)?"""
         if permission not in self.base_permissions:
             return False
-        return bool(current_app.appbuilder.sm.has_access(permission, self.class_permission_name))
+        return bool(current_app.extensions["appbuilder"].sm.has_access(permission, self.class_permission_name))
 
     # --- workflow routes (POST /<id>/approve etc.): bodies and answers ------------------
 

@@ -22,6 +22,7 @@ from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotAllowed, ValidationFailed, get_visible
 from app.domain.links import portal_link
 from app.domain.mail import queue_template_mail
+from app.domain.statements import rows_changed
 from app.domain.validation import InvalidValue, validate_choice
 from app.models import (
     Company,
@@ -124,14 +125,15 @@ def open_inquiry(
 
 def _move(session: Session, inquiry: Inquiry, to_status: str) -> bool:
     """Conditional UPDATE: only an inquiry that is not closed changes (False: it was closed)."""
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(Inquiry)
         .where(Inquiry.id == inquiry.id, Inquiry.status != CLOSED)
         .values(status=to_status)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     session.expire(inquiry, ["status"])
-    return result.rowcount == 1
+    return changed == 1
 
 
 def add_message(session: Session, inquiry_id: Any, actor: Actor, body: Any) -> InquiryMessage:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
 from app.domain.errors import get_visible
+from app.domain.statements import rows_changed
 from app.models import (
     Order,
     OrderEvent,
@@ -135,13 +136,14 @@ def change_status(
         raise ValueError(f"{move} cannot lead to {to_status}")
     allowed_from = [s for s in (sources or rule.sources) if s in rule.sources]
     from_status = order.status
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(Order)
         .where(Order.id == order.id, Order.status.in_(allowed_from), *extra_where)
         .values(status=to_status)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if result.rowcount != 1:
+    if changed != 1:
         return False
     order.status = to_status
     session.expire(order, ["status"])

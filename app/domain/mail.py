@@ -16,6 +16,7 @@ from flask_mail import Connection, Message
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.domain.statements import rows_changed
 from app.models import MailOutbox, utcnow
 
 
@@ -133,13 +134,14 @@ def claim(
         ids = []
         for mail_id in candidates:
             # Compare-and-set: only the sender whose UPDATE still finds the row due gets it.
-            result = session.execute(
+            changed = rows_changed(
+                session,
                 update(MailOutbox)
                 .where(MailOutbox.id == mail_id, due)
                 .values(**lease)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            if result.rowcount == 1:
+            if changed == 1:
                 ids.append(mail_id)
     session.commit()
     return ids

@@ -31,6 +31,7 @@ from app.domain.errors import (
     ValidationFailed,
     get_visible,
 )
+from app.domain.statements import rows_changed
 from app.domain.validation import InvalidValue
 from app.models import PickupReservation, ReservationStatus, utcnow
 
@@ -108,14 +109,15 @@ def move(session: Session, reservation_id: Any, actor: Actor, to_status: str) ->
     current = reservation.status
     if current not in sources:
         raise NotAllowed(_refusal(current, to_status))
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(PickupReservation)
         .where(PickupReservation.id == reservation.id, PickupReservation.status.in_(sources))
         .values(status=to_status)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     session.expire(reservation, ["status"])
-    if result.rowcount != 1:
+    if changed != 1:
         session.refresh(reservation, ["status"])
         raise AlreadyHandled(
             _(

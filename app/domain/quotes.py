@@ -34,6 +34,7 @@ from app.domain.errors import (
 from app.domain.formatting import format_date, oslo_today
 from app.domain.lifecycle import assign_number
 from app.domain.orders import place_order
+from app.domain.statements import rows_changed
 from app.models import (
     Company,
     Order,
@@ -278,12 +279,13 @@ def update_quote(
 
 
 def _move(session: Session, quote: Quote, allowed: Sequence[str], to: str) -> None:
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(Quote)
         .where(Quote.id == quote.id, Quote.status.in_(allowed))
         .values(status=to)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if done != 1:
         raise AlreadyHandled(CHANGED_MEANWHILE)
     session.expire(quote, ["status"])

@@ -51,7 +51,7 @@ def init_roles() -> dict[str, int]:
     Menu access follows from the views a role may list. Returns the number of permissions of
     each role.
     """
-    appbuilder = current_app.appbuilder
+    appbuilder = current_app.extensions["appbuilder"]
     session: Session = appbuilder.sm.session
     admin_name = current_app.config["AUTH_ROLE_ADMIN"]
     admin_gets_all = admin_name not in appbuilder.sm.builtin_roles

@@ -72,7 +72,7 @@ def is_supplier() -> bool:
 
 def user_can(permission: str, view_name: str) -> bool:
     """Whether the current user has `permission` on a registered view (False if it is not registered)."""
-    appbuilder = current_app.appbuilder
+    appbuilder = current_app.extensions["appbuilder"]
     if not any(v.__class__.__name__ == view_name for v in appbuilder.baseviews):
         return False
     return bool(appbuilder.sm.has_access(permission, view_name))
@@ -252,7 +252,7 @@ class LookupField(StringField):
             raise StopValidation()
         if self.object is not None and str(getattr(self.object, self.key)) == self.data:
             return
-        session = current_app.appbuilder.session
+        session = current_app.extensions["appbuilder"].session
         column = getattr(self.model, self.key)
         found = session.scalars(select(self.model).where(column == self.data).limit(1)).first()
         if found is None:

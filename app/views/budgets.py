@@ -47,7 +47,7 @@ def _consumed(budget: Budget) -> str:
     """This period's consumption; the list computes a whole page in one query (see values())."""
     cache = g.setdefault("_budget_consumption", {})
     if budget.id not in cache:
-        cache.update(consumption(current_app.appbuilder.session, [budget], oslo_today()))
+        cache.update(consumption(current_app.extensions["appbuilder"].session, [budget], oslo_today()))
     return fmt_nok(cache.get(budget.id))
 
 

@@ -33,6 +33,7 @@ from app.domain.lifecycle import (
     get_order,
     may_move,
 )
+from app.domain.statements import rows_changed
 from app.models import (
     Carrier,
     Invoice,
@@ -138,12 +139,13 @@ def register_shipment(
     for lid, qty in wanted.items():
         shipment.lines.append(ShipmentLine(company_id=order.company_id, order_line_id=lid, quantity=qty))
         # Relative, guarded UPDATE: two shipments at once can never deliver more than ordered.
-        done = session.execute(
+        done = rows_changed(
+            session,
             update(OrderLine)
             .where(OrderLine.id == lid, OrderLine.delivered_quantity + qty <= OrderLine.quantity)
             .values(delivered_quantity=OrderLine.delivered_quantity + qty)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         if done != 1:
             raise NotAllowed(LINE_TAKEN)
     session.add(shipment)

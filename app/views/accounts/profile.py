@@ -88,7 +88,7 @@ class ProfileView(BaseView):
             )
         if not done.ok:
             return self._page(password_errors=done.errors)
-        current_app.appbuilder.sm.remember_stamp(
+        current_app.extensions["appbuilder"].sm.remember_stamp(
             user
         )  # this session stays; every other session and API token of the user ends
         flash(

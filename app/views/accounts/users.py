@@ -90,7 +90,7 @@ def _role_company_conflict(role_names: set[str], company: Any) -> str:
 
 def _assignable_roles() -> list[Role]:
     names = accounts.assignable_roles(current_actor())
-    return current_app.appbuilder.session.query(Role).filter(Role.name.in_(names)).order_by(Role.name).all()
+    return current_app.extensions["appbuilder"].session.query(Role).filter(Role.name.in_(names)).order_by(Role.name).all()
 
 
 class FilterAssignableRoles(BaseFilter):
