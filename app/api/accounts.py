@@ -8,7 +8,7 @@ company's. Passwords, hashes and security stamps are never part of an answer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Response
 from flask_appbuilder.api import expose
@@ -116,7 +116,7 @@ class UserApi(PortalModelRestApi):
     base_order = ("last_name", "asc")
     add_model_schema = UserIn()
     add_columns = ["first_name", "last_name", "email", "phone", "username", "role", "company_id", "customer_number"]
-    customer_add_columns: list[str] = []  # one hand-written body (UserIn) for everybody
+    customer_add_columns: ClassVar[list[str]] = []  # one hand-written body (UserIn) for everybody
     edit_columns = ["first_name"]  # no PUT route: contact details are the user's own (Min profil)
 
     @safe

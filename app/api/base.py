@@ -196,6 +196,9 @@ class PortalModelRestApi(ModelRestApi):
     optional_add_columns: ClassVar[frozenset[str]] = frozenset()
 
     customer_add_model_schema: Any = None
+    # FAB's ModelRestApi attributes that __init__ below completes (declared only, for the type checker).
+    order_columns: list[str] | None
+    label_columns: dict[str, Any] | None
 
     def __init__(self) -> None:
         routes = api_routes(type(self))

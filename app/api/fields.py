@@ -89,7 +89,7 @@ class RelatedId(fields.Integer):
     invents a new row for an unknown id.
     """
 
-    def __init__(self, model: type, **kwargs: Any) -> None:
+    def __init__(self, model: type[Any], **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
         self.model = model
 
@@ -306,9 +306,9 @@ class PortalSchemaConverter(Model2SchemaConverter):
         return _norwegian(field)
 
 
-def _fk_target(model: type, sqla_column: Any) -> type | None:
+def _fk_target(model: type[Any], sqla_column: Any) -> type | None:
     """The mapped class a foreign-key column points at (via its many-to-one relationship)."""
-    for rel in model.__mapper__.relationships:  # type: ignore[attr-defined]
+    for rel in model.__mapper__.relationships:
         if rel.direction.name == "MANYTOONE" and sqla_column in rel.local_columns:
             return rel.mapper.class_
     return None

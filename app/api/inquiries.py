@@ -4,7 +4,7 @@ Rules: app/domain/inquiries.py."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Response
 from flask_appbuilder.api import expose
@@ -84,7 +84,7 @@ class InquiryApi(PortalModelRestApi):
     show_columns = [*list_columns, "messages"]
     add_model_schema = StaffInquiryIn()
     add_columns = ["company_id", "subject", "message", "channel"]
-    customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
+    customer_add_columns: ClassVar[list[str]] = []  # set in _init_model_schemas: the hand-written body
     edit_columns = ["subject", "channel", "status"]
     search_columns = ["company_id", "status", "channel", "created_at", "subject", "created_by_id"]
     base_order = ("created_at", "desc")

@@ -9,7 +9,7 @@ Forbidden 403, NotFound 404, NotAllowed/AlreadyHandled 409). Approve and reject:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Response, current_app
 from flask_appbuilder.api import expose
@@ -221,7 +221,7 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
     # POST has its own body (lines) for app/domain/orders.place_order.
     add_model_schema = StaffOrderIn()
     add_columns = ["company_id", "delivery_address_id", "customer_reference", "lines"]
-    customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
+    customer_add_columns: ClassVar[list[str]] = []  # set in _init_model_schemas: the hand-written body
 
     def _init_model_schemas(self) -> None:
         super()._init_model_schemas()
@@ -238,7 +238,7 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
             lambda: order_rules.place_order(
                 db.session,
                 actor=current_actor(),
-                company_id=company_id,
+                company_id=company_id,  # type: ignore[arg-type]  # a customer request always has its tenant
                 delivery_address_id=data.get("delivery_address_id"),
                 lines=line_inputs(data["lines"]),
                 channel=channel,

@@ -12,6 +12,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
 from sqlalchemy import inspect
+from sqlalchemy.orm import InstanceState
 
 from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import domain_validator, one_of
@@ -152,7 +153,8 @@ class PickupReservationApi(PortalModelRestApi):
     def pre_update(self, item: PickupReservation) -> None:
         super().pre_update(item)
         # A new deadline goes through the domain's rule, as on the page (active reservations only).
-        history = inspect(item).attrs.pickup_deadline.history
+        state: InstanceState[PickupReservation] = inspect(item)
+        history = state.attrs.pickup_deadline.history
         if history.added and history.deleted:
             deadline = item.pickup_deadline
             item.pickup_deadline = history.deleted[0]

@@ -8,7 +8,7 @@ changes through update_quote (only while draft or sent); status changes (send, d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Response
 from flask_appbuilder.api import expose
@@ -150,7 +150,7 @@ class QuoteApi(PortalModelRestApi):
     add_model_schema = QuoteIn()
     edit_model_schema = QuoteUpdateIn()
     add_columns = ["company_id", "valid_until", "end_customer_ref", "delivery_address_id", "note", "lines"]
-    customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
+    customer_add_columns: ClassVar[list[str]] = []  # set in _init_model_schemas: the hand-written body
     edit_columns = ["end_customer_ref", "valid_until", "delivery_address_id", "note"]
     search_columns = [
         "number",

@@ -6,7 +6,7 @@ Only for companies that pay by invoice: for others every write answers 409 with 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Response
 from flask_appbuilder.api import expose
@@ -179,7 +179,7 @@ class StandingOrderApi(PortalModelRestApi):
         "active",
         "lines",
     ]
-    customer_add_columns: list[str] = []  # set in _init_model_schemas: the hand-written body
+    customer_add_columns: ClassVar[list[str]] = []  # set in _init_model_schemas: the hand-written body
 
     def _init_model_schemas(self) -> None:
         super()._init_model_schemas()

@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import event, func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstanceState, Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.domain.actors import Actor
@@ -515,7 +515,7 @@ def send_password_link(session: Session, actor: Actor, user_id: int) -> MailOutb
 def check_user_edit(session: Session, user: PortalUser) -> None:
     """FAB's user edit form (customer service, Admin): the last-admin rule for `active`, roles and
     company changed there. Reads the values before the edit from the attribute history."""
-    state = inspect(user)
+    state: InstanceState[PortalUser] = inspect(user)
     if state.transient or state.pending:
         return
     was_active = _before(state, "active")

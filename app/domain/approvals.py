@@ -117,7 +117,9 @@ def exposure_by_company(session: Session, company_ids: Iterable[int]) -> dict[in
             select(Order.company_id, func.coalesce(func.sum(Order.total_ex_vat + Order.total_vat), 0))
             .where(Order.company_id.in_(company_ids), Order.status.in_(OPEN))
             .group_by(Order.company_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     unpaid = dict(
         session.execute(
@@ -125,7 +127,9 @@ def exposure_by_company(session: Session, company_ids: Iterable[int]) -> dict[in
             .join(Order, Order.id == Invoice.order_id)
             .where(Invoice.company_id.in_(company_ids), Invoice.paid.is_(False), Order.status.not_in(OPEN))
             .group_by(Invoice.company_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     return {cid: Decimal(open_sum.get(cid, 0)) + Decimal(unpaid.get(cid, 0)) for cid in company_ids}
 
@@ -137,7 +141,9 @@ def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
     if not company_ids:
         return {}
     exposures = exposure_by_company(session, company_ids)
-    limits = dict(session.execute(select(Company.id, Company.credit_limit).where(Company.id.in_(company_ids))).all())
+    limits = dict(
+        session.execute(select(Company.id, Company.credit_limit).where(Company.id.in_(company_ids))).tuples().all()
+    )
     checks = {}
     for o in orders:
         this = o.total_inc_vat

@@ -239,7 +239,9 @@ def status_report(session: Session, period: Period) -> StatusReport:
     now = dict(
         session.execute(
             select(Order.status, func.count()).where(period.contains(Order.created_at)).group_by(Order.status)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     events = (
         select(bucket_case(OrderEvent.at, weeks).label("bucket"), OrderEvent.to_status)

@@ -67,15 +67,26 @@ def not_found_message() -> str:
 
 
 class PlanLike(Protocol):
-    frequency: str
-    interval_weeks: int | None
-    weekday: int | None
-    day_of_month: int | None
-    start_date: dt.date
-    end_date: dt.date | None
-    paused_until: dt.date | None
-    skip_date: dt.date | None
-    active: bool
+    """What the date arithmetic reads (read-only: a frozen Plan and a StandingOrder row both fit)."""
+
+    @property
+    def frequency(self) -> str: ...
+    @property
+    def interval_weeks(self) -> int | None: ...
+    @property
+    def weekday(self) -> int | None: ...
+    @property
+    def day_of_month(self) -> int | None: ...
+    @property
+    def start_date(self) -> dt.date: ...
+    @property
+    def end_date(self) -> dt.date | None: ...
+    @property
+    def paused_until(self) -> dt.date | None: ...
+    @property
+    def skip_date(self) -> dt.date | None: ...
+    @property
+    def active(self) -> bool: ...
 
 
 # The fields of PlanLike but the skipped date.

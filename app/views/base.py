@@ -22,6 +22,7 @@ What it adds to `flask_appbuilder.ModelView` (FAB 5.3), and why:
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -315,6 +316,9 @@ class PortalModelView(ModelView):
     # filter comes first, so `?_flt_0_number=10023` is that search.
     number_prefix_columns: tuple[str, ...] = ()
 
+    # FAB's BaseView attribute, completed in __init__ (declared only, for the type checker).
+    exclude_route_methods: set[str]
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.computed_columns = dict(self.computed_columns or {})
@@ -405,6 +409,7 @@ class PortalModelView(ModelView):
         return datamodel.get(pk, self._base_filters)
 
     # --- list --------------------------------------------------------------------------------
+    # From here on `list` in the class body is this route, so annotations below say `builtins.list`.
 
     @expose("/list/")
     @has_access
@@ -422,7 +427,7 @@ class PortalModelView(ModelView):
             return redirect(url_for(f"{self.endpoint}.list"))
         return self.render_template(self.list_template, title=self.list_title, widgets=widgets)
 
-    def current_list_columns(self) -> list[str]:
+    def current_list_columns(self) -> builtins.list[str]:
         if self.list_columns_customer is not None and is_customer():
             return self.list_columns_customer
         return self.list_columns
@@ -435,7 +440,7 @@ class PortalModelView(ModelView):
             return ""
         return value
 
-    def values(self, items: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
+    def values(self, items: Iterable[Any], columns: Sequence[str]) -> builtins.list[dict[str, Any]]:
         return [{col: self.value(item, col) for col in columns} for item in items]
 
     def _get_list_widget(
@@ -504,7 +509,7 @@ class PortalModelView(ModelView):
         )
         return widgets
 
-    def _show_values(self, item: Any, columns: Sequence[str]) -> list[Any]:
+    def _show_values(self, item: Any, columns: Sequence[str]) -> builtins.list[Any]:
         return [self.value(item, col) for col in columns]
 
     @expose("/show/<pk>", methods=["GET"])
@@ -557,7 +562,7 @@ class PortalModelView(ModelView):
     def _delete(self, pk):
         return super()._delete(self._pk_or_404(pk))
 
-    def _form_exclusions(self, exclude_cols: list[str] | None) -> list[str]:
+    def _form_exclusions(self, exclude_cols: builtins.list[str] | None) -> builtins.list[str]:
         exclude = list(exclude_cols or [])
         if is_customer():
             exclude.extend(c for c in self.supplier_only_columns if c not in exclude)

@@ -116,6 +116,8 @@ class BudgetView(PortalModelView):
 class MoneyField(StringField):
     """An amount in NOK typed as text; `data` is a Decimal once validated."""
 
+    data: str | Decimal | None  # WTForms' Field.data, narrowed to what this field holds
+
     def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
         kwargs.setdefault("widget", BS3TextFieldWidget())
         kwargs.setdefault("render_kw", {"inputmode": "decimal"})
@@ -389,7 +391,7 @@ class BudgetDashboardView(BaseView):
             "selected": selected,
             "series": series,
             "bar_figure": _bar_figure(rows) if rows else None,
-            "line_figure": _line_figure(selected["budget"], series) if selected else None,
+            "line_figure": _line_figure(selected["budget"], series) if selected and series is not None else None,
             "daily_rows": _daily_rows(series) if series else [],
             "who": who,
         }

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -30,8 +30,15 @@ from app.domain.validation import MAX_ID, InvalidValue, validate_amount
 from app.extensions import db
 from app.tenancy import TenantViolation
 
+if TYPE_CHECKING:
+    # Mixed into a FAB ModelView: to the type checker the mixin is one (FAB ships no types, so its
+    # attributes are Any); at run time it stays a plain class in front of the view's own bases.
+    from flask_appbuilder import ModelView as _ModelViewHost
+else:
+    _ModelViewHost = object
 
-class DomainFormMixin:
+
+class DomainFormMixin(_ModelViewHost):
     """Mix in before PortalModelView; define `domain_add(form)` and/or `domain_edit(item, form)`,
     each returning the saved row (the session is committed here)."""
 
@@ -46,53 +53,55 @@ class DomainFormMixin:
     # --- add ---------------------------------------------------------------------------------
 
     def _add(self):
-        if request.method != "POST" or self.domain_add is None:
-            return super()._add()  # type: ignore[misc]
+        domain_add = self.domain_add  # a local, so the check below holds inside the lambda
+        if request.method != "POST" or domain_add is None:
+            return super()._add()
         company = request.args.get("_flt_0_company")
         if company and company.isdigit():
             g.portal_form_company_id = int(company)
-        get_filter_args(self._filters, disallow_if_not_in_search=False)  # type: ignore[attr-defined]
-        exclude_cols = self._filters.get_relation_cols()  # type: ignore[attr-defined]
-        form = self.add_form.refresh()  # type: ignore[attr-defined]
-        self._fill_form_exclude_cols(exclude_cols, form)  # type: ignore[attr-defined]
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        self._fill_form_exclude_cols(exclude_cols, form)
         if form.validate():
-            saved = self._domain_save(form, lambda: self.domain_add(form))  # type: ignore[misc]
+            saved = self._domain_save(form, lambda: domain_add(form))
             if saved is not None:
-                flash(str(self.add_row_message), "success")  # type: ignore[attr-defined]
+                flash(str(self.add_row_message), "success")
                 g.portal_saved_id = getattr(saved, "id", None)
                 return None
-        return self._get_add_widget(form=form, exclude_cols=exclude_cols)  # type: ignore[attr-defined]
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
 
     def post_add_redirect(self):
         saved = g.get("portal_saved_id")
         if self.show_after_add and saved:
-            return redirect(url_for(f"{self.endpoint}.show", pk=saved))  # type: ignore[attr-defined]
-        return super().post_add_redirect()  # type: ignore[misc]
+            return redirect(url_for(f"{self.endpoint}.show", pk=saved))
+        return super().post_add_redirect()
 
     # --- edit --------------------------------------------------------------------------------
 
     def _edit(self, pk):
-        if request.method != "POST" or self.domain_edit is None:
-            return super()._edit(pk)  # type: ignore[misc]
-        item = self._load_or_404(pk, options=())  # type: ignore[attr-defined]
+        domain_edit = self.domain_edit  # a local, so the check below holds inside the lambda
+        if request.method != "POST" or domain_edit is None:
+            return super()._edit(pk)
+        item = self._load_or_404(pk, options=())
         company_id = getattr(item, "company_id", None)
         if isinstance(company_id, int):
             g.portal_form_company_id = company_id
-        get_filter_args(self._filters, disallow_if_not_in_search=False)  # type: ignore[attr-defined]
-        exclude_cols = self._filters.get_relation_cols()  # type: ignore[attr-defined]
-        form = self.edit_form.refresh(request.form)  # type: ignore[attr-defined]
-        self._fill_form_exclude_cols(exclude_cols, form)  # type: ignore[attr-defined]
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.edit_form.refresh(request.form)
+        self._fill_form_exclude_cols(exclude_cols, form)
         form._id = item.id
         if form.validate():
-            saved = self._domain_save(form, lambda: self.domain_edit(item, form))  # type: ignore[misc]
+            saved = self._domain_save(form, lambda: domain_edit(item, form))
             if saved is not None:
-                flash(str(self.edit_row_message), "success")  # type: ignore[attr-defined]
+                flash(str(self.edit_row_message), "success")
                 return None
         for field in form:  # disabled inputs are not posted: show the row's values again
             if isinstance(field, ReadOnlyField):
                 field.process_data(getattr(item, field.name, None))
-        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)  # type: ignore[attr-defined]
-        return self._get_related_views_widgets(  # type: ignore[attr-defined]
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_related_views_widgets(
             item,
             filters={},
             orders=get_order_args(),

@@ -72,7 +72,9 @@ def _oldest(session: Any, model: Any, condition: Any, limit: int = 5) -> list[An
 
 
 def _status_url(endpoint: str, status: str) -> str:
-    return url_for(endpoint, **{f"_flt_{EQUAL_TEXT_FILTER}_status": status})
+    # Typed as Any: url_for's own keyword arguments (_external: bool, ...) would claim a dict[str, str].
+    args: dict[str, Any] = {f"_flt_{EQUAL_TEXT_FILTER}_status": status}
+    return url_for(endpoint, **args)
 
 
 class PortalIndexView(IndexView):

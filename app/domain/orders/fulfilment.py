@@ -85,7 +85,9 @@ def _require(actor: Actor, move: str) -> None:
 
 def _move(session: Session, order: Order, actor: Actor, move: str, reason: Any) -> None:
     lines = [(ln.quantity, ln.delivered_quantity) for ln in order.lines]
-    invoiced = session.scalar(select(func.coalesce(func.sum(Invoice.amount), 0)).where(Invoice.order_id == order.id))
+    invoiced = session.execute(
+        select(func.coalesce(func.sum(Invoice.amount), 0)).where(Invoice.order_id == order.id)
+    ).scalar_one()
     target = derive_status(lines, Decimal(invoiced), order.total_inc_vat, order.status)
     if target != order.status and not change_status(
         session, order, actor, move, target, reason, sources=[order.status]

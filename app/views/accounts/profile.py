@@ -127,7 +127,7 @@ class ProfileView(BaseView):
                     if user_can(perm, view)
                 ]
             else:
-                company_admins = accounts.company_admins(db.session, actor.company_id)  # type: ignore[arg-type]
+                company_admins = accounts.company_admins(db.session, actor.company_id)  # type: ignore[arg-type]  # customer branch: company set
         values = (
             contact_values
             if contact_values is not None

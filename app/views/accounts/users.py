@@ -10,7 +10,7 @@ app/domain/accounts.py's. FAB's own "user info" page leads to Min profil (app/vi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder.baseviews import expose
@@ -90,7 +90,9 @@ def _role_company_conflict(role_names: set[str], company: Any) -> str:
 
 def _assignable_roles() -> list[Role]:
     names = accounts.assignable_roles(current_actor())
-    return current_app.extensions["appbuilder"].session.query(Role).filter(Role.name.in_(names)).order_by(Role.name).all()
+    return (
+        current_app.extensions["appbuilder"].session.query(Role).filter(Role.name.in_(names)).order_by(Role.name).all()
+    )
 
 
 class FilterAssignableRoles(BaseFilter):
@@ -120,7 +122,15 @@ _MANAGE: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
 }
 
 
-class UserAdminRoutes:
+if TYPE_CHECKING:
+    # Mixed into a FAB ModelView: to the type checker the mixin is one (FAB ships no types, so its
+    # attributes are Any); at run time it stays a plain class in front of the view's own bases.
+    from flask_appbuilder import ModelView as _ModelViewHost
+else:
+    _ModelViewHost = object
+
+
+class UserAdminRoutes(_ModelViewHost):
     """Mixed into a ModelView of PortalUser: "Ny bruker" (`add`, replacing FAB's form with a
     password) and the POST routes of the buttons on a user's page (permission `can_manage`)."""
 
@@ -163,13 +173,13 @@ class UserAdminRoutes:
                 user_id = user.id
             if done.ok:
                 flash(created, "success")
-                return redirect(url_for(f"{self.endpoint}.show", pk=user_id))  # type: ignore[attr-defined]
+                return redirect(url_for(f"{self.endpoint}.show", pk=user_id))
             if not done.errors:  # refused as a whole (said above the page)
-                return redirect(url_for(f"{self.endpoint}.list"))  # type: ignore[attr-defined]
+                return redirect(url_for(f"{self.endpoint}.list"))
             # The page has one company field: the customer number.
             errors = {_FORM_NAMES.get(k, k): v for k, v in done.errors.items()}
         roles = [(name, labels.label(labels.ROLE, name)) for name in accounts.assignable_roles(actor)]
-        return self.render_template(  # type: ignore[attr-defined]
+        return self.render_template(
             "portal/user_new.html",
             title=_("Ny bruker"),
             form=form,
@@ -216,7 +226,7 @@ class UserAdminRoutes:
             message = said(rule(db.session, current_actor(), user_id))
         if done.ok:
             flash(message, "success")
-        return redirect(url_for(f"{self.endpoint}.show", pk=user_id))  # type: ignore[attr-defined]
+        return redirect(url_for(f"{self.endpoint}.show", pk=user_id))
 
     def show_context(self, item: Any) -> dict[str, Any]:
         actor = current_actor()
@@ -229,7 +239,7 @@ class UserAdminRoutes:
             "can_manage": manageable,
             "is_admin_user": accounts.CUSTOMER_ADMIN in {r.name for r in item.roles},
             "is_self": item.id == actor.id,
-            "manage_endpoint": self.endpoint,  # type: ignore[attr-defined]
+            "manage_endpoint": self.endpoint,
         }
 
 

@@ -10,6 +10,7 @@ from flask import Response, abort, current_app, flash, redirect, request, url_fo
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.domain import labels, orders
 from app.domain.formatting import oslo_today
@@ -40,7 +41,7 @@ def order_or_404(pk: int) -> Order:
     return order
 
 
-def _to_order(pk: int) -> Response:
+def _to_order(pk: int) -> WerkzeugResponse:
     return redirect(url_for("OrderView.show", pk=pk))
 
 

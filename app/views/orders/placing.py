@@ -48,7 +48,7 @@ class NewOrderView(BaseView):
             select(DeliveryAddress).where(DeliveryAddress.active.is_(True)).order_by(DeliveryAddress.recipient_name)
         ).all()
         errors: dict[str, str] = {}
-        lines = []
+        lines: list[catalogue.LineInput] = []
         if request.method == "POST":
             lines, errors = parse_lines(request.form)
             address_id = form_id(request.form, "delivery_address_id")
@@ -57,7 +57,7 @@ class NewOrderView(BaseView):
                     order = place_order(
                         db.session,
                         actor=actor,
-                        company_id=actor.company_id,  # type: ignore[arg-type]
+                        company_id=actor.company_id,  # type: ignore[arg-type]  # a customer (checked above) has a company
                         delivery_address_id=address_id,
                         lines=lines,
                         channel=OrderChannel.webshop.value,

@@ -159,7 +159,8 @@ class ReportsView(BaseView):
         report = BY_METHOD[method]
         flt = parse_filter(request.args)
         content = build(method, flt)
-        query = flt.query(report.single_day)
+        # Any, not str: url_for's own keyword arguments (_external: bool, ...) would claim a dict[str, str].
+        query: dict[str, Any] = flt.query(report.single_day)
         csv_links = {t.key: url_for(f"ReportsView.{method}_csv", tabell=t.key, **query) for t in content.tables}
         return self.render_template(
             "reports/report.html",
