@@ -218,7 +218,7 @@ class TenantScoped:
 
     @declared_attr
     def company(cls) -> Mapped[Company]:
-        return relationship(Company, foreign_keys=[cls.company_id])  # type: ignore[list-item]
+        return relationship(Company, foreign_keys=[cls.company_id])  # type: ignore[list-item]  # declared_attr: the column here, typed Mapped
 
 
 class DeliveryAddress(TenantScoped, Model):
@@ -691,7 +691,7 @@ class MailOutbox(Model):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-TENANT_MODELS: tuple[type, ...] = (
+TENANT_MODELS: tuple[type[Any], ...] = (
     DeliveryAddress,
     CompanyChange,
     Quote,

@@ -116,7 +116,7 @@ def _scope_reads(state: ORMExecuteState) -> None:
 # Foreign keys to users that must point at a user of the row's own company. Every other user
 # link (created_by, author, actor) may also point at supplier staff, never at another company.
 _SAME_COMPANY_USER_FKS: dict[str, tuple[str, ...]] = {"budgets": ("user_id",)}
-_TENANT_TABLES = {m.__table__.name: m for m in TENANT_MODELS}  # type: ignore[attr-defined]
+_TENANT_TABLES = {m.__table__.name: m for m in TENANT_MODELS}
 _SUPPLIER_ONLY = (Product, Store)
 
 
@@ -125,7 +125,7 @@ def _owner_of(session: Session, table_name: str, pk: Any) -> int | None:
     if table_name == "ab_user":
         table = PortalUser.__table__
     else:
-        table = _TENANT_TABLES[table_name].__table__  # type: ignore[attr-defined]
+        table = _TENANT_TABLES[table_name].__table__
     return session.connection().execute(select(table.c.company_id).where(table.c.id == pk)).scalar()
 
 

@@ -115,7 +115,7 @@ def computed(
 ) -> Callable[[], Field]:
     """A read-only field whose value comes from `getter(obj)` (typed, so OpenAPI shows it)."""
 
-    class _Computed(field_cls):  # type: ignore[valid-type, misc]
+    class _Computed(field_cls):  # type: ignore[valid-type, misc]  # a base class chosen at run time
         def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = missing) -> Any:
             return getter(obj)
 

@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from app.domain.actors import Actor
 from app.domain.formatting import format_month, format_quarter, oslo_midnight_utc, oslo_today, to_oslo
 from app.domain.lifecycle import EXCLUDED
 from app.domain.links import portal_link
@@ -164,7 +165,7 @@ def usage_level(spent: Decimal, amount: Decimal) -> tuple[Decimal, str]:
     return ratio, level
 
 
-def budget_status(session: Session, actor, day: dt.date | None = None) -> list[dict]:  # type: ignore[no-untyped-def]
+def budget_status(session: Session, actor: Actor, day: dt.date | None = None) -> list[dict[str, Any]]:
     """What a customer sees while ordering: each budget that applies to them, used/remaining and a level.
 
     level: "ok", "warn" (80 % or more used) or "over".
@@ -174,7 +175,7 @@ def budget_status(session: Session, actor, day: dt.date | None = None) -> list[d
     day = day or oslo_today()
     budgets = applicable_budgets(session, actor.company_id, actor.id)
     used = consumption(session, budgets, day)
-    result = []
+    result: list[dict[str, Any]] = []
     for b in budgets:
         spent = used[b.id]
         ratio, level = usage_level(spent, b.amount)

@@ -153,9 +153,9 @@ def clean_value(field: str, value: Any) -> Any:
 def clean_customer_number(value: Any) -> str:
     """A new company's customer number: 1 to 20 digits (uniqueness: `create_company`)."""
     text = _text(value, "customer_number", required=True)
-    if not _CUSTOMER_NUMBER.match(text or ""):
+    if text is None or not _CUSTOMER_NUMBER.match(text):
         raise InvalidValue(MSG_CUSTOMER_NUMBER_FORMAT)
-    return text  # type: ignore[return-value]
+    return text
 
 
 def stored_text(value: Any) -> str | None:

@@ -108,6 +108,6 @@ def validate_not_past(value: dt.date | None, today: dt.date | None = None) -> dt
 def validate_choice(value: str | None, allowed: Any) -> str:
     """A code value that must be one of `allowed` (an enum class or an iterable of codes)."""
     codes = [getattr(member, "value", member) for member in allowed]
-    if value not in codes:
+    if value is None or value not in codes:  # codes are strings: None is never among them
         raise InvalidValue(_("Ugyldig valg. Tillatte verdier: %(values)s.", values=", ".join(codes)))
-    return value  # type: ignore[return-value]
+    return value
