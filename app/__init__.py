@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, render_template, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import appbuilder, csrf, db, mail, migrate
@@ -112,13 +113,15 @@ def _error_page(code: int, exc: HTTPException | None) -> tuple[str, int]:
 
 def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        # Flask hands only exceptions with a code to this handler; `or 500` is for the type.
+        code = exc.code or 500
         if request.path.startswith("/api/"):
-            return {"message": exc.description or exc.name}, exc.code
-        return _error_page(exc.code or 500, exc)
+            return {"message": exc.description or exc.name}, code
+        return _error_page(code, exc)
 
     @app.errorhandler(Exception)
-    def _server_error(exc: Exception):
+    def _server_error(exc: Exception) -> ResponseReturnValue:
         log.exception("Unhandled error on %s", request.path)
         db.session.rollback()
         if request.path.startswith("/api/"):
@@ -132,7 +135,7 @@ def _install_jwt_messages(app: Flask) -> None:
     if jwt is None:
         return
 
-    def _unauthorized(message: str):
+    def _unauthorized(message: str) -> ResponseReturnValue:
         return {"message": message}, 401
 
     jwt.invalid_token_loader(lambda reason: _unauthorized("Ugyldig innloggingstoken. Logg inn på nytt."))

@@ -29,9 +29,10 @@ import datetime as dt
 import random
 import secrets
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any
 
 from faker import Faker
 from sqlalchemy import Connection, Table, func, select, text
@@ -163,10 +164,10 @@ class ProductSpec:
     name: str
     price: Decimal
     vat: Decimal
-    min_w: Optional[int]
-    max_w: Optional[int]
-    min_d: Optional[int]
-    max_d: Optional[int]
+    min_w: int | None
+    max_w: int | None
+    min_d: int | None
+    max_d: int | None
     fabrics: tuple[str, ...]
     colours: tuple[str, ...]
 
@@ -360,7 +361,7 @@ def build_small_tables(
     role_rows: list[dict[str, Any]] = []
     names: dict[int, str] = {}
 
-    def add_user(username: str, first: str, last: str, role: str, email_domain: str, company_id: Optional[int]) -> int:
+    def add_user(username: str, first: str, last: str, role: str, email_domain: str, company_id: int | None) -> int:
         nonlocal user_id
         user_id += 1
         user_rows.append(
@@ -684,14 +685,14 @@ def _reservations(
 class OrderRows:
     """One order and everything that hangs on it, as table rows."""
 
-    quote: Optional[dict[str, Any]]
+    quote: dict[str, Any] | None
     quote_lines: list[dict[str, Any]]
     order: dict[str, Any]
     lines: list[dict[str, Any]]
     events: list[dict[str, Any]]
     shipments: list[dict[str, Any]]
     shipment_lines: list[dict[str, Any]]
-    invoice: Optional[dict[str, Any]]
+    invoice: dict[str, Any] | None
 
 
 def _line_values(world: World, key: int, dealer: bool, quote: bool) -> dict[str, Any]:
@@ -701,7 +702,7 @@ def _line_values(world: World, key: int, dealer: bool, quote: bool) -> dict[str,
     p = category[mix(key, 22) % len(category)]
     quantity = 5 + mix(key, 23) % 36 if supply else 1 + mix(key, 23) % 8
 
-    def measure(low: Optional[int], high: Optional[int], salt: int) -> Optional[int]:
+    def measure(low: int | None, high: int | None, salt: int) -> int | None:
         if low is None and high is None:
             return None
         lo, hi = (low if low is not None else high), (high if high is not None else low)
@@ -719,16 +720,16 @@ def _line_values(world: World, key: int, dealer: bool, quote: bool) -> dict[str,
     )
 
 
-def _steps(world: World, k: int, approval: bool, nlines: int, created: dt.datetime) -> dict[str, Optional[dt.datetime]]:
+def _steps(world: World, k: int, approval: bool, nlines: int, created: dt.datetime) -> dict[str, dt.datetime | None]:
     """When the order reached each status of its path (None: never). The path stops at now."""
 
     def after(t: dt.datetime, low_s: int, spread_s: int, salt: int) -> dt.datetime:
         return t + dt.timedelta(seconds=low_s + mix(k, salt) % spread_s)
 
-    t: dict[str, Optional[dt.datetime]] = dict.fromkeys(
+    t: dict[str, dt.datetime | None] = dict.fromkeys(
         ("processing", "rejected", "cancelled", "partially_delivered", "shipped", "invoiced")
     )
-    processing: Optional[dt.datetime] = created
+    processing: dt.datetime | None = created
     if approval:
         age_s = int((world.now - created).total_seconds())
         decision = mix(k, 12) % 100
@@ -758,7 +759,7 @@ def _steps(world: World, k: int, approval: bool, nlines: int, created: dt.dateti
 def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[int], line_id: list[int]) -> OrderRows:
     """The rows of order k (1-based). `quote_rank`, `shipment_id`, `line_id` are running counters."""
     created = world.created_at(k)
-    plan: Optional[PlanSpec] = None
+    plan: PlanSpec | None = None
     if world.standing_every and (k - 1) % world.standing_every == world.standing_every - 1:
         plan = world.plans[((k - 1) // world.standing_every) % len(world.plans)]
     c = world.companies[plan.ci if plan else _skew(k, 1, len(world.companies))]
@@ -767,7 +768,7 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
     else:
         channel = _pick(mix(k, 2) % 100, DEALER_CHANNELS if c.dealer else WEBSHOP_CHANNELS)
     if plan is not None:
-        created_by: Optional[int] = plan.creator_id
+        created_by: int | None = plan.creator_id
     elif channel in ("seller", "phone"):
         created_by = world.seller_id
     elif channel == "edi":
@@ -858,7 +859,7 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
     first = "pending_approval" if c.approval else "processing"
     creator_name = world.users[created_by] if created_by is not None else EDI_ACTOR
     seller, service = (world.seller_id, world.users[world.seller_id]), (world.service_id, world.users[world.service_id])
-    path: list[tuple[Optional[str], str, dt.datetime, tuple[Optional[int], str], Optional[str]]] = [
+    path: list[tuple[str | None, str, dt.datetime, tuple[int | None, str], str | None]] = [
         (
             None,
             first,
@@ -1682,15 +1683,15 @@ def order_count(conn: Connection) -> int:
 def load_bench(
     conn: Connection,
     orders: int,
-    companies: Optional[int] = None,
-    now: Optional[dt.datetime] = None,
+    companies: int | None = None,
+    now: dt.datetime | None = None,
     echo: Callable[[str], None] = print,
 ) -> World:
     """Add the bench world to the database behind `conn`, in the caller's transaction."""
     if orders < 1:
         raise ValueError("orders must be at least 1")
     companies = companies or default_companies(orders)
-    now = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     started = time.monotonic()
     postgres = conn.dialect.name == "postgresql"
     echo(f"Benkdata: {orders} ordre, {companies} bedrifter ({conn.dialect.name})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import abort, current_app, flash, g, has_request_context, request, session
+from flask.typing import ResponseReturnValue
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.api import SecurityApi
@@ -74,7 +75,7 @@ class RateLimitedSecurityApi(SecurityApi):
     """JWT login with the same rate limit as the login page (FAB limits only the page)."""
 
     @api_expose("/login", methods=["POST"])
-    def login(self):
+    def login(self) -> ResponseReturnValue:
         limiter = current_app.extensions["appbuilder"].sm.limiter
         if current_app.config.get("RATELIMIT_ENABLED") and current_app.config.get("AUTH_RATE_LIMITED"):
             from flask_limiter.util import get_remote_address

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
@@ -26,7 +27,7 @@ class ApprovalQueueView(BaseView):
 
     @expose("/")
     @has_access
-    def queue(self):
+    def queue(self) -> ResponseReturnValue:
         page = max(request.args.get("side", 0, type=int) or 0, 0)
         rows, total = approvals.approval_queue(db.session, page=page, page_size=PAGE_SIZE)
         pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
@@ -44,7 +45,7 @@ class ApprovalQueueView(BaseView):
     @expose("/godkjenn", methods=["POST"])
     @has_access
     @permission_name("approve")
-    def approve(self):
+    def approve(self) -> ResponseReturnValue:
         ids = [int(v) for v in request.form.getlist("order_id") if v.isdigit() and len(v) < 10]
         if not ids:
             flash(_("Velg minst én ordre å godkjenne."), "warning")
@@ -64,7 +65,7 @@ class ApprovalQueueView(BaseView):
     @expose("/avvis/<int:pk>", methods=["GET", "POST"])
     @has_access
     @permission_name("reject")
-    def reject(self, pk: int):
+    def reject(self, pk: int) -> ResponseReturnValue:
         error = None
         if request.method == "POST":
             with domain_action(errors_on_page=True) as done:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
@@ -413,7 +414,7 @@ class PortalModelView(ModelView):
 
     @expose("/list/")
     @has_access
-    def list(self):
+    def list(self) -> ResponseReturnValue:
         self.update_redirect()
         try:
             widgets = self._list()
@@ -514,7 +515,7 @@ class PortalModelView(ModelView):
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
-    def show(self, pk):
+    def show(self, pk) -> ResponseReturnValue:
         item = self._load_or_404(pk)
         pk = item.id
         widgets = self._get_show_widget(pk, item)
@@ -549,7 +550,7 @@ class PortalModelView(ModelView):
 
     @expose("/delete/<pk>", methods=["GET", "POST"])
     @has_access
-    def delete(self, pk):
+    def delete(self, pk) -> ResponseReturnValue:
         # The row first: another company's row is 404 whatever the method (FAB refuses a GET
         # delete before it looks, which would tell a foreign row from a missing one apart from 404).
         item = self._load_or_404(pk, options=())
@@ -612,7 +613,7 @@ class PortalModelView(ModelView):
     # --- actions (FAB loads these rows itself, without base filters and without a 404) ------
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
-    def action(self, name, pk):
+    def action(self, name, pk) -> ResponseReturnValue:
         action = self.actions.get(name)
         if action is None or not action.single:  # no such one-row action
             abort(404)
@@ -627,7 +628,7 @@ class PortalModelView(ModelView):
         return action.func(item)
 
     @expose("/action_post", methods=["POST"])
-    def action_post(self):
+    def action_post(self) -> ResponseReturnValue:
         name = request.form.get("action", "")
         action = self.actions.get(name)
         if action is None or not action.multiple:  # FAB would hand a one-row action a list (500)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app, g, request
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
@@ -328,7 +329,7 @@ class BudgetDashboardView(BaseView):
     @expose("/")
     @has_access
     @permission_name("list")
-    def index(self):
+    def index(self) -> ResponseReturnValue:
         actor = current_actor()
         today = oslo_today()
         company: Company | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -239,7 +240,7 @@ class MyCompanyView(DomainFormMixin, PortalModelView):
     @expose("/mine/")
     @has_access
     @permission_name("show")
-    def mine(self):
+    def mine(self) -> ResponseReturnValue:
         tenant = current_tenant()
         if tenant is None:  # supplier staff have no company of their own
             return redirect(url_for(f"{self.endpoint}.list"))

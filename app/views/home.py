@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, redirect, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import IndexView
 from flask_appbuilder.baseviews import expose
 from flask_babel import lazy_gettext as _l
@@ -81,7 +82,7 @@ class PortalIndexView(IndexView):
     index_template = "index.html"
 
     @expose("/")
-    def index(self):
+    def index(self) -> ResponseReturnValue:
         if not current_user.is_authenticated:
             return redirect(url_for(f"{self.appbuilder.sm.auth_view.endpoint}.login"))
         self.update_redirect()

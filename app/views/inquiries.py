@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.urltools import get_order_args, get_page_args, get_page_size_args
@@ -179,7 +180,7 @@ class InquiryView(DomainFormMixin, PortalModelView):
     @expose("/reply/<pk>", methods=["POST"])
     @has_access
     @permission_name("reply")
-    def reply(self, pk: str):
+    def reply(self, pk: str) -> ResponseReturnValue:
         """A message in the thread: customer service's answer (mail to the customer) or the
         customer's reply."""
         inquiry_id = self._pk_or_404(pk)
@@ -197,7 +198,7 @@ class InquiryView(DomainFormMixin, PortalModelView):
     @expose("/close/<pk>", methods=["POST"])
     @has_access
     @permission_name("close")
-    def close(self, pk: str):
+    def close(self, pk: str) -> ResponseReturnValue:
         inquiry_id = self._pk_or_404(pk)
         with domain_action() as done:
             inquiries.close_inquiry(self.datamodel.session, inquiry_id, current_actor())

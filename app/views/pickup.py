@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import lazy_gettext as _l
@@ -118,7 +119,7 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
 
     @expose("/list/")
     @has_access
-    def list(self):
+    def list(self) -> ResponseReturnValue:
         if not is_customer():
             return super().list()
         active, finished = pickup.company_reservations(self.datamodel.session)
@@ -169,23 +170,23 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
     @expose("/cancel/<pk>", methods=["POST"])
     @has_access
     @permission_name("cancel")
-    def cancel(self, pk: str):
+    def cancel(self, pk: str) -> ResponseReturnValue:
         return self._move(pk, pickup.CANCELLED)
 
     @expose("/ready/<pk>", methods=["POST"])
     @has_access
     @permission_name("move")
-    def ready(self, pk: str):
+    def ready(self, pk: str) -> ResponseReturnValue:
         return self._move(pk, pickup.READY)
 
     @expose("/collected/<pk>", methods=["POST"])
     @has_access
     @permission_name("move")
-    def collected(self, pk: str):
+    def collected(self, pk: str) -> ResponseReturnValue:
         return self._move(pk, pickup.COLLECTED)
 
     @expose("/expire/<pk>", methods=["POST"])
     @has_access
     @permission_name("move")
-    def expire(self, pk: str):
+    def expire(self, pk: str) -> ResponseReturnValue:
         return self._move(pk, pickup.EXPIRED)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
@@ -132,7 +133,7 @@ class QuoteView(DomainFormMixin, PortalModelView):
 
     @expose("/add", methods=["GET", "POST"])
     @has_access
-    def add(self):
+    def add(self) -> ResponseReturnValue:
         """ "Nytt tilbud" (for the company the list was opened for): a quote is made with its lines."""
         company_id = form_id(request.args, "_flt_0_company")
         company = db.session.get(Company, company_id) if company_id is not None else None
@@ -275,7 +276,7 @@ class QuoteActionsView(BaseView):
     @expose("/ny", methods=["GET", "POST"])
     @has_access
     @permission_name("new")
-    def new(self):
+    def new(self) -> ResponseReturnValue:
         actor = current_actor()
         errors: dict[str, str] = {}
         lines: list[LineInput] = []
@@ -350,19 +351,19 @@ class QuoteActionsView(BaseView):
     @expose("/<int:pk>/send", methods=["POST"])
     @has_access
     @permission_name("send")
-    def send(self, pk: int):
+    def send(self, pk: int) -> ResponseReturnValue:
         return self._act(pk, quotes.send_quote, _("Tilbudet er sendt."))
 
     @expose("/<int:pk>/avslaa", methods=["POST"])
     @has_access
     @permission_name("decline")
-    def decline(self, pk: int):
+    def decline(self, pk: int) -> ResponseReturnValue:
         return self._act(pk, quotes.decline_quote, _("Tilbudet er avslått."))
 
     @expose("/<int:pk>/bestill", methods=["POST"])
     @has_access
     @permission_name("convert")
-    def convert(self, pk: int):
+    def convert(self, pk: int) -> ResponseReturnValue:
         with domain_action() as done:
             order = quotes.convert_quote(
                 db.session, pk, current_actor(), delivery_address_id=form_id(request.form, "delivery_address_id")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
@@ -305,7 +306,7 @@ class StandingOrderFormView(BaseView):
     @expose("/ny", methods=["GET", "POST"])
     @has_access
     @permission_name("new")
-    def new(self):
+    def new(self) -> ResponseReturnValue:
         actor = current_actor()
         if not actor.is_customer:
             flash(_("Faste ordre opprettes av kundens administrator i portalen."), "info")
@@ -333,7 +334,7 @@ class StandingOrderFormView(BaseView):
     @expose("/<int:pk>/endre", methods=["GET", "POST"])
     @has_access
     @permission_name("edit")
-    def edit(self, pk: int):
+    def edit(self, pk: int) -> ResponseReturnValue:
         item = self._load(pk)
         invoice = rules.is_invoice_customer(item.company)
         errors: dict[str, str] = {}
@@ -414,7 +415,7 @@ class StandingOrderFormView(BaseView):
     @expose("/<int:pk>/pause", methods=["POST"])
     @has_access
     @permission_name("pause")
-    def pause(self, pk: int):
+    def pause(self, pk: int) -> ResponseReturnValue:
         return self._set_date(
             pk,
             "until",
@@ -431,7 +432,7 @@ class StandingOrderFormView(BaseView):
     @expose("/<int:pk>/hopp-over", methods=["POST"])
     @has_access
     @permission_name("skip")
-    def skip(self, pk: int):
+    def skip(self, pk: int) -> ResponseReturnValue:
         return self._set_date(
             pk,
             "date",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.security.views import (
@@ -51,13 +52,13 @@ class ProfileView(BaseView):
     @expose("/")
     @has_access
     @permission_name("show")
-    def index(self):
+    def index(self) -> ResponseReturnValue:
         return self._page()
 
     @expose("/kontakt", methods=["POST"])
     @has_access
     @permission_name("edit")
-    def contact(self):
+    def contact(self) -> ResponseReturnValue:
         form = request.form
         with domain_action(errors_on_page=True) as done:
             accounts.update_contact(
@@ -76,7 +77,7 @@ class ProfileView(BaseView):
     @expose("/passord", methods=["POST"])
     @has_access
     @permission_name("edit")
-    def password(self):
+    def password(self) -> ResponseReturnValue:
         form = request.form
         with domain_action(errors_on_page=True) as done:
             user = accounts.change_password(
@@ -100,7 +101,7 @@ class ProfileView(BaseView):
     @expose("/nyhetsbrev", methods=["POST"])
     @has_access
     @permission_name("edit")
-    def newsletter(self):
+    def newsletter(self) -> ResponseReturnValue:
         subscribe = _checked(request.form.get("newsletter"))
         with domain_action() as done:
             accounts.set_newsletter(db.session, current_actor(), subscribe)
@@ -160,7 +161,7 @@ class PasswordLinkView(BaseView):
     default_view = "set_password"
 
     @expose("/<token>", methods=["GET", "POST"])
-    def set_password(self, token: str):
+    def set_password(self, token: str) -> ResponseReturnValue:
         self._act_for_link(token)
         with domain_action(errors_on_page=True) as link:
             user = accounts.user_for_link(db.session, token)
@@ -216,12 +217,12 @@ class _ToMinProfil:
 
     @expose("/form", methods=["GET"])
     @has_access
-    def this_form_get(self):
+    def this_form_get(self) -> ResponseReturnValue:
         return redirect(url_for("ProfileView.index"))
 
     @expose("/form", methods=["POST"])
     @has_access
-    def this_form_post(self):
+    def this_form_post(self) -> ResponseReturnValue:
         return redirect(url_for("ProfileView.index"))
 
 

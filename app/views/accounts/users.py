@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import abort, current_app, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
@@ -140,7 +141,7 @@ class UserAdminRoutes(_ModelViewHost):
 
     @expose("/add", methods=["GET", "POST"])
     @has_access
-    def add(self):
+    def add(self) -> ResponseReturnValue:
         actor = current_actor()
         # Supplier staff (Admin on the customer's page too) always name the company.
         by_number = self.company_by_customer_number or not actor.is_customer
@@ -192,31 +193,31 @@ class UserAdminRoutes(_ModelViewHost):
     @expose("/<pk>/deaktiver", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def deactivate(self, pk: str):
+    def deactivate(self, pk: str) -> ResponseReturnValue:
         return self._manage("deactivate", pk)
 
     @expose("/<pk>/aktiver", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def activate(self, pk: str):
+    def activate(self, pk: str) -> ResponseReturnValue:
         return self._manage("activate", pk)
 
     @expose("/<pk>/administrator", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def promote(self, pk: str):
+    def promote(self, pk: str) -> ResponseReturnValue:
         return self._manage("promote", pk)
 
     @expose("/<pk>/bruker", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def demote(self, pk: str):
+    def demote(self, pk: str) -> ResponseReturnValue:
         return self._manage("demote", pk)
 
     @expose("/<pk>/ny-passordlenke", methods=["POST"])
     @has_access
     @permission_name("manage")
-    def send_link(self, pk: str):
+    def send_link(self, pk: str) -> ResponseReturnValue:
         return self._manage("send_link", pk)
 
     def _manage(self, change: str, pk: str):
@@ -364,7 +365,7 @@ class PortalUserDBModelView(UserAdminRoutes, PortalModelView, UserDBModelView):
 
     @expose("/userinfo/")
     @has_access
-    def userinfo(self):
+    def userinfo(self) -> ResponseReturnValue:
         """FAB's own-profile page: ours is Min profil."""
         return redirect(url_for("ProfileView.index"))
 

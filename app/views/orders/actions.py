@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
@@ -91,7 +92,7 @@ class OrderActionsView(BaseView):
     @expose("/<int:pk>/kanseller", methods=["POST"])
     @has_access
     @permission_name("cancel")
-    def cancel(self, pk: int):
+    def cancel(self, pk: int) -> ResponseReturnValue:
         with domain_action() as done:
             order = orders.cancel_order(db.session, pk, current_actor(), reason=request.form.get("reason") or None)
         if done.ok:
@@ -101,7 +102,7 @@ class OrderActionsView(BaseView):
     @expose("/faktura/<int:pk>/fakturakopi.pdf")
     @has_access
     @permission_name("invoice_copy")
-    def invoice_copy(self, pk: int):
+    def invoice_copy(self, pk: int) -> ResponseReturnValue:
         with domain_action() as done:  # another company's invoice: 404
             filename, pdf = orders.invoice_copy(db.session, pk, current_app.config)
         if not done.ok:
@@ -113,7 +114,7 @@ class OrderActionsView(BaseView):
     @expose("/<int:pk>/levering", methods=["GET", "POST"])
     @has_access
     @permission_name("ship")
-    def ship(self, pk: int):
+    def ship(self, pk: int) -> ResponseReturnValue:
         return self._fulfilment_form(
             pk,
             SHIPPABLE,
@@ -129,7 +130,7 @@ class OrderActionsView(BaseView):
     @expose("/<int:pk>/fakturer", methods=["GET", "POST"])
     @has_access
     @permission_name("bill")
-    def bill(self, pk: int):
+    def bill(self, pk: int) -> ResponseReturnValue:
         today = oslo_today()
         return self._fulfilment_form(
             pk,

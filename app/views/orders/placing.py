@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -39,7 +40,7 @@ class NewOrderView(BaseView):
 
     @expose("/", methods=["GET", "POST"])
     @has_access
-    def new(self):
+    def new(self) -> ResponseReturnValue:
         actor = current_actor()
         if not actor.is_customer:
             flash(_("Bestilling gjøres av kundens egne brukere. Lag et tilbud til kunden i stedet."), "info")
@@ -103,6 +104,6 @@ class ProductSearchView(BaseView):
 
     @expose("/")
     @has_access
-    def search(self):
+    def search(self) -> ResponseReturnValue:
         found = catalogue.search_products(db.session, request.args.get("q", ""))
         return jsonify({"results": [product_json(p) for p in found]})
