@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 from flask.cli import AppGroup
 
@@ -49,7 +51,7 @@ def demo_command(if_empty: bool) -> None:
     default=None,
     help="Leveringsdato (ÅÅÅÅ-MM-DD). Standard: i dag (Europe/Oslo).",
 )
-def standing_orders_command(day) -> None:
+def standing_orders_command(day: dt.datetime | None) -> None:
     """Make the orders of the standing orders (faste ordre) due on a date.
 
     Idempotent and safe to run twice at once: one order per standing order and delivery date.

@@ -161,7 +161,7 @@ class InquiryView(DomainFormMixin, PortalModelView):
             "reply_text": g.get("inquiry_reply_text", ""),
         }
 
-    def _show_again(self, item: Inquiry):
+    def _show_again(self, item: Inquiry) -> ResponseReturnValue:
         """The inquiry's page with the reply form's error next to it (nothing was saved)."""
         widgets = self._get_show_widget(item.id, item)
         widgets = self._get_related_views_widgets(

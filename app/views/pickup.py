@@ -157,7 +157,7 @@ class PickupReservationView(DomainFormMixin, PortalModelView):
 
     # --- the moves ----------------------------------------------------------------------------
 
-    def _move(self, pk: str, to_status: str):
+    def _move(self, pk: str, to_status: str) -> ResponseReturnValue:
         reservation_id = self._pk_or_404(pk)
         with domain_action() as done:
             pickup.move(self.datamodel.session, reservation_id, current_actor(), to_status)

@@ -341,7 +341,7 @@ class QuoteActionsView(BaseView):
             default_valid=(oslo_today() + dt.timedelta(days=30)).isoformat(),
         )
 
-    def _act(self, pk: int, action: Callable[..., Any], done_message: str):
+    def _act(self, pk: int, action: Callable[..., Any], done_message: str) -> ResponseReturnValue:
         with domain_action() as done:
             action(db.session, pk, current_actor())
         if done.ok:

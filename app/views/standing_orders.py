@@ -300,7 +300,7 @@ class StandingOrderFormView(BaseView):
             abort(404)
         return item
 
-    def _show(self, item_id: int):
+    def _show(self, item_id: int) -> ResponseReturnValue:
         return redirect(url_for("StandingOrderView.show", pk=item_id))
 
     @expose("/ny", methods=["GET", "POST"])

@@ -188,7 +188,7 @@ class PasswordLinkView(BaseView):
             errors = done.errors
         return self._link_page(errors=errors, user=user)
 
-    def _link_page(self, errors: dict[str, str], user: PortalUser | None = None):
+    def _link_page(self, errors: dict[str, str], user: PortalUser | None = None) -> ResponseReturnValue:
         """The form for the link's user, or (refused link) only why the link does not work."""
         invalid = errors.get(accounts.LINK_FIELD)
         return self.render_template(

@@ -220,7 +220,7 @@ class UserAdminRoutes(_ModelViewHost):
     def send_link(self, pk: str) -> ResponseReturnValue:
         return self._manage("send_link", pk)
 
-    def _manage(self, change: str, pk: str):
+    def _manage(self, change: str, pk: str) -> ResponseReturnValue:
         user_id = _user_id_or_404(pk)
         rule, said = _MANAGE[change]
         with domain_action() as done:
