@@ -528,7 +528,8 @@ def build_small_tables(
     # Standing orders: every third invoice customer has one weekly plan of simple products.
     plan0 = _max_id(conn, StandingOrder.__table__)
     plans: list[PlanSpec] = []
-    plan_rows, plan_line_rows = [], []
+    plan_rows: list[dict[str, Any]] = []
+    plan_line_rows: list[dict[str, Any]] = []
     for c in specs:
         if not (c.invoice and c.ci % 3 == 0 and simple):
             continue
@@ -779,6 +780,7 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
     number = str(ORDER_BASE + oid)
     quote = channel == "quote"
 
+    lines: list[dict[str, Any]]
     if plan is not None:
         lines = [
             dict(
@@ -919,7 +921,9 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
     ]
 
     # Lines: the first part delivery sends line 1 in full and half of line 2; shipping sends the rest.
-    partial = [ln["quantity"] if no == 1 else ln["quantity"] // 2 if no == 2 else 0 for no, ln in enumerate(lines, 1)]
+    partial: list[int] = [
+        ln["quantity"] if no == 1 else ln["quantity"] // 2 if no == 2 else 0 for no, ln in enumerate(lines, 1)
+    ]
     if status in ("cancelled", "rejected"):
         delivered = [0] * len(lines)
     elif status in ("shipped", "invoiced"):
@@ -928,7 +932,7 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
         delivered = partial
     else:
         delivered = [0] * len(lines)
-    line_rows = []
+    line_rows: list[dict[str, Any]] = []
     for no, (ln, done) in enumerate(zip(lines, delivered, strict=True), 1):
         line_id[0] += 1
         line_status = (

@@ -21,6 +21,7 @@ Environment: BENCH_DATABASE_URL (the database), BENCH_REPEAT, BENCH_PLANS, BENCH
 BENCH_JOB_TIMEOUT (seconds per job, 900), BENCH_WRK_SECONDS (10), BENCH_SKIP (comma-separated:
 pages, jobs, wrk). The measuring functions also run on Flask's test client (tests/test_bench.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,10 +37,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,23 +89,33 @@ class Facts:
 
 
 def portal_pages(facts: Facts) -> list[Page]:
-    reports = (("salg", "Salg per måned"), ("ordrestatus", "Ordrer per status"),
-               ("godkjenningstid", "Tid til godkjenning"), ("toppkunder", "Topp 10 kunder"),
-               ("bruksgrenser", "Forbruk av bruksgrenser"))
+    reports = (
+        ("salg", "Salg per måned"),
+        ("ordrestatus", "Ordrer per status"),
+        ("godkjenningstid", "Tid til godkjenning"),
+        ("toppkunder", "Topp 10 kunder"),
+        ("bruksgrenser", "Forbruk av bruksgrenser"),
+    )
     pages = [
         Page("first", "ordreliste, første side", "selger", "/orderview/list/"),
         Page("rest", "REST GET /api/v1/order/", "selger/api", "/api/v1/order/"),
         Page("status_eq", "statusfilter (= shipped)", "selger", "/orderview/list/?_flt_3_status=shipped"),
         Page("status", "statusfilter («starter med» shipped)", "selger", "/orderview/list/?_flt_0_status=shipped"),
         Page("channel", "kanalfilter (= edi)", "selger", "/orderview/list/?_flt_3_channel=edi"),
-        Page("search", f"nummersøk (prefiks {facts.number_prefix})", "selger",
-             f"/orderview/list/?_flt_0_number={facts.number_prefix}"),
+        Page(
+            "search",
+            f"nummersøk (prefiks {facts.number_prefix})",
+            "selger",
+            f"/orderview/list/?_flt_0_number={facts.number_prefix}",
+        ),
         Page("deep", "ordreliste, side 2 000", "selger", "/orderview/list/?page_OrderView=2000"),
         Page("queue", "godkjenningskø", "selger", "/godkjenning/"),
     ]
     pages += [Page(f"report_{slug}", f"rapport «{title}»", "leder", f"/rapporter/{slug}/") for slug, title in reports]
-    pages += [Page(f"home_{who}", f"startside ({who})", who, "/")
-              for who in ("selger", "kundeservice", "leder", "admin", "hansen.admin", "hansen.bruker")]
+    pages += [
+        Page(f"home_{who}", f"startside ({who})", who, "/")
+        for who in ("selger", "kundeservice", "leder", "admin", "hansen.admin", "hansen.bruker")
+    ]
     pages += [
         Page("customer_list", "kundens ordreliste (hansen.bruker)", "hansen.bruker", "/orderview/list/"),
         Page("customer_rest", "kundens REST-ordreliste (hansen.bruker)", "hansen.bruker/api", "/api/v1/order/"),
@@ -115,12 +127,20 @@ def peer_pages(kind: str) -> list[Page]:
     """The four pages of ../shared/bench-peers/measure.py."""
     if kind == "django":
         base = "/admin/djpeer_app/order/"
-        paths = {"first": base, "deep": base + "?p=2000", "status_eq": base + "?status__exact=shipped",
-                 "search": base + "?q=O000123456"}
+        paths = {
+            "first": base,
+            "deep": base + "?p=2000",
+            "status_eq": base + "?status__exact=shipped",
+            "search": base + "?q=O000123456",
+        }
     else:
         base = "/orderview/list/"
-        paths = {"first": base, "deep": base + "?page_OrderView=2000", "status": base + "?_flt_0_status=shipped",
-                 "search": base + "?_flt_0_number=O000123456"}
+        paths = {
+            "first": base,
+            "deep": base + "?page_OrderView=2000",
+            "status": base + "?_flt_0_status=shipped",
+            "search": base + "?_flt_0_number=O000123456",
+        }
     return [Page(key, key, kind, path) for key, path in paths.items()]
 
 
@@ -134,14 +154,15 @@ class Reply:
     headers: dict[str, str]
     body: bytes
 
-    def header_float(self, name: str) -> Optional[float]:
+    def header_float(self, name: str) -> float | None:
         value = next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
         return float(value) if value not in (None, "") else None
 
 
 class Client(Protocol):
-    def request(self, method: str, path: str, body: Optional[bytes] = None,
-                headers: Optional[dict[str, str]] = None) -> Reply: ...
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Reply: ...
 
 
 class HttpClient:
@@ -152,13 +173,14 @@ class HttpClient:
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.prefix = parts.path.rstrip("/")
         self.cookies: dict[str, str] = {}
-        self.bearer: Optional[str] = None
+        self.bearer: str | None = None
 
     def cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
-    def request(self, method: str, path: str, body: Optional[bytes] = None,
-                headers: Optional[dict[str, str]] = None) -> Reply:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Reply:
         sent = dict(headers or {})
         if self.cookies:
             sent["Cookie"] = self.cookie_header()
@@ -187,10 +209,11 @@ class FlaskClient:
 
     def __init__(self, app: Any) -> None:
         self.client = app.test_client()
-        self.bearer: Optional[str] = None
+        self.bearer: str | None = None
 
-    def request(self, method: str, path: str, body: Optional[bytes] = None,
-                headers: Optional[dict[str, str]] = None) -> Reply:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Reply:
         sent = dict(headers or {})
         if self.bearer:
             sent["Authorization"] = f"Bearer {self.bearer}"
@@ -230,8 +253,11 @@ def login_peer(client: Client, kind: str) -> None:
         page = client.request("GET", "/admin/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode()).group(1)  # type: ignore[union-attr]
         form = {"csrfmiddlewaretoken": token, "username": "admin", "password": "admin", "next": "/admin/"}
-        referer = (f"http://{client.host}:{client.port}{client.prefix}/admin/login/"
-                   if isinstance(client, HttpClient) else "/admin/login/")
+        referer = (
+            f"http://{client.host}:{client.port}{client.prefix}/admin/login/"
+            if isinstance(client, HttpClient)
+            else "/admin/login/"
+        )
         reply = client.request("POST", "/admin/login/", urlencode(form).encode(), {**FORM, "Referer": referer})
     else:
         reply = client.request("POST", "/login/", urlencode({"username": "admin", "password": "admin"}).encode(), FORM)
@@ -239,8 +265,10 @@ def login_peer(client: Client, kind: str) -> None:
         raise RuntimeError(f"innlogging hos {kind} feilet ({reply.status})")
 
 
-def portal_clients(make: Callable[[], Any], who: Sequence[str] = ("selger", "kundeservice", "leder", "admin",
-                                                                    "hansen.admin", "hansen.bruker")) -> dict[str, Any]:
+def portal_clients(
+    make: Callable[[], Any],
+    who: Sequence[str] = ("selger", "kundeservice", "leder", "admin", "hansen.admin", "hansen.bruker"),
+) -> dict[str, Any]:
     """One logged-in client per user, and an API client (bearer token) for the seller and the customer."""
     clients: dict[str, Any] = {}
     for username in who:
@@ -269,35 +297,38 @@ class Measurement:
     size: int = 0
 
     @staticmethod
-    def _median(values: Sequence[float]) -> Optional[float]:
+    def _median(values: Sequence[float]) -> float | None:
         return statistics.median(values) if values else None
 
     @property
-    def median(self) -> Optional[float]:
+    def median(self) -> float | None:
         return self._median(self.ms)
 
     @property
-    def p95(self) -> Optional[float]:
+    def p95(self) -> float | None:
         if not self.ms:
             return None
         ordered = sorted(self.ms)
         return ordered[max(int(round(0.95 * len(ordered))) - 1, 0)]
 
     @property
-    def server_median(self) -> Optional[float]:
+    def server_median(self) -> float | None:
         return self._median(self.server_ms)
 
     @property
-    def sql_median(self) -> Optional[float]:
+    def sql_median(self) -> float | None:
         return self._median(self.sql_ms)
 
     @property
-    def statement_count(self) -> Optional[int]:
+    def statement_count(self) -> int | None:
         return max(self.statements) if self.statements else None
 
 
-def measure(targets: Sequence[tuple[str, dict[str, Any], Sequence[Page]]], repeat: int,
-            progress: Callable[[str], None] = lambda s: None) -> list[Measurement]:
+def measure(
+    targets: Sequence[tuple[str, dict[str, Any], Sequence[Page]]],
+    repeat: int,
+    progress: Callable[[str], None] = lambda s: None,
+) -> list[Measurement]:
     """Time every page of every target `repeat` times, interleaved (after one warm-up request each)."""
     runs: list[tuple[Any, Measurement]] = []
     for target, clients, pages in targets:
@@ -330,12 +361,12 @@ def measure(targets: Sequence[tuple[str, dict[str, Any], Sequence[Page]]], repea
 class JobResult:
     name: str
     items: int  # plans due or mails queued
-    seconds: Optional[float]
+    seconds: float | None
     done: int  # orders made or mails sent
     note: str = ""
 
 
-def due_day(today: Optional[dt.date] = None) -> dt.date:
+def due_day(today: dt.date | None = None) -> dt.date:
     """The delivery day of the generated plans: a Monday about two months ahead."""
     day = (today or dt.date.today()) + dt.timedelta(days=60)
     return day - dt.timedelta(days=day.weekday())
@@ -344,8 +375,10 @@ def due_day(today: Optional[dt.date] = None) -> dt.date:
 def watermarks(conn: Any) -> dict[str, int]:
     from sqlalchemy import text
 
-    return {t: int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar() or 0)
-            for t in ("orders", "mail_outbox", "standing_orders")}
+    return {
+        t: int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar() or 0)
+        for t in ("orders", "mail_outbox", "standing_orders")
+    }
 
 
 def prepare_plans(conn: Any, day: dt.date, n: int) -> int:
@@ -354,16 +387,25 @@ def prepare_plans(conn: Any, day: dt.date, n: int) -> int:
 
     from app.models import Product, StandingOrder, StandingOrderLine
 
-    companies = conn.execute(text("""
+    companies = conn.execute(
+        text("""
         SELECT c.id, min(u.id), min(a.id) FROM companies c
         JOIN ab_user u ON u.company_id = c.id
         JOIN ab_user_role ur ON ur.user_id = u.id JOIN ab_role r ON r.id = ur.role_id AND r.name = 'CustomerAdmin'
         JOIN delivery_addresses a ON a.company_id = c.id AND a.active
-        WHERE c.payment_terms = 'invoice' AND c.active GROUP BY c.id ORDER BY c.id""")).all()
-    simple = conn.execute(select(Product.__table__.c.id, Product.__table__.c.variants).where(
-        Product.__table__.c.active.is_(True), Product.__table__.c.min_width.is_(None),
-        Product.__table__.c.max_width.is_(None), Product.__table__.c.min_depth.is_(None),
-        Product.__table__.c.max_depth.is_(None)).order_by(Product.__table__.c.id)).all()
+        WHERE c.payment_terms = 'invoice' AND c.active GROUP BY c.id ORDER BY c.id""")
+    ).all()
+    simple = conn.execute(
+        select(Product.__table__.c.id, Product.__table__.c.variants)
+        .where(
+            Product.__table__.c.active.is_(True),
+            Product.__table__.c.min_width.is_(None),
+            Product.__table__.c.max_width.is_(None),
+            Product.__table__.c.min_depth.is_(None),
+            Product.__table__.c.max_depth.is_(None),
+        )
+        .order_by(Product.__table__.c.id)
+    ).all()
     products = [pid for pid, variants in simple if not variants][:3]
     if not companies or not products or n < 1:
         return 0
@@ -372,29 +414,55 @@ def prepare_plans(conn: Any, day: dt.date, n: int) -> int:
     for i in range(n):
         cid, admin, address = companies[i % len(companies)]
         pid = first + i + 1
-        plans.append(dict(id=pid, company_id=cid, name=f"{PLAN_PREFIX} {i + 1}", delivery_address_id=address,
-                          created_by_id=admin, frequency="weekly", weekday=day.weekday(), start_date=day,
-                          end_date=day, active=True, created_at=dt.datetime.now(dt.timezone.utc)))
-        lines += [dict(company_id=cid, standing_order_id=pid, product_id=prod, quantity=2 + j)
-                  for j, prod in enumerate(products)]
+        plans.append(
+            dict(
+                id=pid,
+                company_id=cid,
+                name=f"{PLAN_PREFIX} {i + 1}",
+                delivery_address_id=address,
+                created_by_id=admin,
+                frequency="weekly",
+                weekday=day.weekday(),
+                start_date=day,
+                end_date=day,
+                active=True,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        lines += [
+            dict(company_id=cid, standing_order_id=pid, product_id=prod, quantity=2 + j)
+            for j, prod in enumerate(products)
+        ]
     conn.execute(StandingOrder.__table__.insert(), plans)
     conn.execute(StandingOrderLine.__table__.insert(), lines)
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT setval(pg_get_serial_sequence('standing_orders', 'id'), "
-                          "(SELECT max(id) FROM standing_orders))"))
+        conn.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('standing_orders', 'id'), (SELECT max(id) FROM standing_orders))"
+            )
+        )
     return n
 
 
 def prepare_mails(conn: Any, n: int) -> int:
     from app.models import MailOutbox
 
-    now = dt.datetime.now(dt.timezone.utc)
-    rows = [dict(kind=MAIL_KIND, to_address=f"benk{i}@example.no", subject=f"Ordrebekreftelse benk {i}",
-                 body_text=f"Takk for bestillingen!\n\nOrdrenummer: benk {i}",
-                 body_html=f"<p>Takk for bestillingen!</p><p>Ordrenummer: benk {i}</p>", attempts=0,
-                 created_at=now, next_attempt_at=now - dt.timedelta(minutes=1)) for i in range(n)]
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        dict(
+            kind=MAIL_KIND,
+            to_address=f"benk{i}@example.no",
+            subject=f"Ordrebekreftelse benk {i}",
+            body_text=f"Takk for bestillingen!\n\nOrdrenummer: benk {i}",
+            body_html=f"<p>Takk for bestillingen!</p><p>Ordrenummer: benk {i}</p>",
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now - dt.timedelta(minutes=1),
+        )
+        for i in range(n)
+    ]
     for i in range(0, n, 5000):
-        conn.execute(MailOutbox.__table__.insert(), rows[i:i + 5000])
+        conn.execute(MailOutbox.__table__.insert(), rows[i : i + 5000])
     return n
 
 
@@ -417,36 +485,45 @@ def count_pending_mail(conn: Any) -> int:
     return int(conn.execute(text("SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL")).scalar() or 0)
 
 
-Runner = Callable[[Sequence[str], Optional[float]], tuple[int, str, float]]
+Runner = Callable[[Sequence[str], float | None], tuple[int, str, float]]
 
 
 def subprocess_runner(env: dict[str, str]) -> Runner:
     """Run `flask --app run <args>` with the bench environment: (exit code, output, seconds)."""
-    def run(args: Sequence[str], timeout: Optional[float]) -> tuple[int, str, float]:
+
+    def run(args: Sequence[str], timeout: float | None) -> tuple[int, str, float]:
         started = time.monotonic()
         try:
-            done = subprocess.run([str(BIN / "flask"), "--app", "run", *args], cwd=ROOT, env=env, timeout=timeout,
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [str(BIN / "flask"), "--app", "run", *args],
+                cwd=ROOT,
+                env=env,
+                timeout=timeout,
+                capture_output=True,
+                text=True,
+            )
             return done.returncode, done.stdout + done.stderr, time.monotonic() - started
         except subprocess.TimeoutExpired as exc:
             output = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
             return -1, output, time.monotonic() - started
+
     return run
 
 
-def time_standing_orders(run: Runner, day: dt.date, plans: int, timeout: Optional[float]) -> JobResult:
+def time_standing_orders(run: Runner, day: dt.date, plans: int, timeout: float | None) -> JobResult:
     code, output, seconds = run(["portal", "standing-orders", "--date", day.isoformat()], timeout)
     made = re.search(r"Ferdig: (\d+) opprettet", output)
     progress = re.findall(r"\[(\d+)/(\d+)\]", output)
     due = int(progress[-1][1]) if progress else plans  # the generated plans and the world's own
     if made:
-        return JobResult("portal standing-orders", due, seconds, int(made.group(1)),
-                         "" if code == 0 else f"status {code}")
+        return JobResult(
+            "portal standing-orders", due, seconds, int(made.group(1)), "" if code == 0 else f"status {code}"
+        )
     done = int(progress[-1][0]) if progress else 0
     return JobResult("portal standing-orders", due, None, done, f"stoppet etter {seconds:.0f} s")
 
 
-def time_send_mail(run: Runner, mails: int, timeout: Optional[float]) -> JobResult:
+def time_send_mail(run: Runner, mails: int, timeout: float | None) -> JobResult:
     code, output, seconds = run(["portal", "send-mail"], timeout)
     sent = re.search(r"Ferdig: (\d+) sendt", output)
     if sent:
@@ -483,8 +560,15 @@ class SmtpSink:
         self.controller.stop()
 
 
-def run_jobs(conn_factory: Callable[[], Any], run: Runner, plans: int, mails: int, timeout: Optional[float],
-             smtp_port: int, echo: Callable[[str], None] = print) -> list[JobResult]:
+def run_jobs(
+    conn_factory: Callable[[], Any],
+    run: Runner,
+    plans: int,
+    mails: int,
+    timeout: float | None,
+    smtp_port: int,
+    echo: Callable[[str], None] = print,
+) -> list[JobResult]:
     """Make the due plans and the mails, time both jobs, and remove what they added."""
     day = due_day()
     with conn_factory() as conn:
@@ -521,7 +605,7 @@ def run_jobs(conn_factory: Callable[[], Any], run: Runner, plans: int, mails: in
 @dataclass
 class Throughput:
     label: str
-    per_second: Optional[float]
+    per_second: float | None
     note: str = ""
 
 
@@ -535,8 +619,12 @@ def run_wrk(client: HttpClient, path: str, seconds: int) -> Throughput:
     wrk = shutil.which("wrk")
     if wrk is None:
         return Throughput(url, None, "wrk mangler (apt-get install wrk)")
-    done = subprocess.run([wrk, "-t2", "-c4", f"-d{seconds}s", "-H", f"Cookie: {cookie}", url],
-                          capture_output=True, text=True, timeout=seconds + 60)
+    done = subprocess.run(
+        [wrk, "-t2", "-c4", f"-d{seconds}s", "-H", f"Cookie: {cookie}", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     rate = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
     note = f"{errors.group(1)} svar som ikke var 2xx/3xx" if errors else ""
@@ -559,7 +647,7 @@ class Server:
         self.port = free_port()
         self.env = {**env, "BENCH_COUNT_SQL": "1" if count_sql else "0"}
         self.workers = workers
-        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -567,9 +655,24 @@ class Server:
 
     def __enter__(self) -> Server:
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--workers", str(self.workers), "--worker-class", "sync", "--bind",
-             f"127.0.0.1:{self.port}", "--no-control-socket", "--timeout", "900", "--log-level", "warning",
-             "scripts.bench:wsgi_app()"], cwd=ROOT, env=self.env)
+            [
+                str(BIN / "gunicorn"),
+                "--workers",
+                str(self.workers),
+                "--worker-class",
+                "sync",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--no-control-socket",
+                "--timeout",
+                "900",
+                "--log-level",
+                "warning",
+                "scripts.bench:wsgi_app()",
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -594,7 +697,7 @@ class Server:
 # --- the table -------------------------------------------------------------------------------
 
 
-def _ms(value: Optional[float]) -> str:
+def _ms(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:,.1f}".replace(",", " ") if value < 100 else f"{value:,.0f}".replace(",", " ")
@@ -609,9 +712,16 @@ def table(results: Sequence[Measurement], jobs: Sequence[JobResult], rates: Sequ
         head += [f"{kind} median ms", f"Kundeportal/{kind}"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in ours:
-        row = [m.page.label, m.page.client, _ms(m.median), _ms(m.p95), _ms(m.server_median), _ms(m.sql_median),
-               str(m.statement_count if m.statement_count is not None else "–"),
-               ",".join(str(s) for s in sorted(m.statuses))]
+        row = [
+            m.page.label,
+            m.page.client,
+            _ms(m.median),
+            _ms(m.p95),
+            _ms(m.server_median),
+            _ms(m.sql_median),
+            str(m.statement_count if m.statement_count is not None else "–"),
+            ",".join(str(s) for s in sorted(m.statuses)),
+        ]
         for kind in kinds:
             peer = peers.get((kind, m.page.key))
             if peer is None or m.page.client.startswith("hansen"):
@@ -625,8 +735,10 @@ def table(results: Sequence[Measurement], jobs: Sequence[JobResult], rates: Sequ
         out.append("\n| jobb | mengde | sekunder | per stykk ms | utført | merknad |\n|---|---|---|---|---|---|")
         for j in jobs:
             each = f"{j.seconds / j.done * 1000:.1f}" if j.seconds and j.done else "–"
-            out.append(f"| {j.name} | {j.items} | {_ms(j.seconds) if j.seconds is not None else '–'} | {each} | "
-                       f"{j.done} | {j.note} |")
+            out.append(
+                f"| {j.name} | {j.items} | {_ms(j.seconds) if j.seconds is not None else '–'} | {each} | "
+                f"{j.done} | {j.note} |"
+            )
     if rates:
         out.append("\n| gjennomstrømning (wrk -t2 -c4, 2 sync workers) | forespørsler/s | merknad |\n|---|---|---|")
         for r in rates:
@@ -641,8 +753,9 @@ def facts_of(conn: Any) -> Facts:
     from sqlalchemy import text
 
     orders = int(conn.execute(text("SELECT count(*) FROM orders")).scalar() or 0)
-    middle = conn.execute(text("SELECT number FROM orders ORDER BY id LIMIT 1 OFFSET :n"),
-                          {"n": max(orders // 2 - 1, 0)}).scalar()
+    middle = conn.execute(
+        text("SELECT number FROM orders ORDER BY id LIMIT 1 OFFSET :n"), {"n": max(orders // 2 - 1, 0)}
+    ).scalar()
     prefix = str(middle or "1000")[:-1] if middle and len(str(middle)) > 1 else "1000"
     return Facts(orders, prefix)
 
@@ -684,8 +797,14 @@ def main(argv: Sequence[str] = ()) -> int:
     timeout = float(os.environ.get("BENCH_JOB_TIMEOUT", "900"))
     wrk_seconds = int(os.environ.get("BENCH_WRK_SECONDS", "10"))
     skip = {s.strip() for s in os.environ.get("BENCH_SKIP", "").split(",") if s.strip()}
-    env = {**os.environ, "DATABASE_URL": url, "FAB_UPDATE_PERMS": "0", "RATELIMIT_ENABLED": "0",
-           "SECRET_KEY": os.environ.get("SECRET_KEY", "kundeportal-bench-secret-key-32-bytes-at-least"), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "FAB_UPDATE_PERMS": "0",
+        "RATELIMIT_ENABLED": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "kundeportal-bench-secret-key-32-bytes-at-least"),
+        "PYTHONPATH": str(ROOT),
+    }
     engine = create_engine(url)
     with engine.connect() as conn:
         facts = facts_of(conn)
@@ -699,8 +818,7 @@ def main(argv: Sequence[str] = ()) -> int:
     if "pages" not in skip:
         with Server(env, workers=1, count_sql=True) as server:
             clients = portal_clients(lambda: HttpClient(server.url))
-            targets: list[tuple[str, dict[str, Any], Sequence[Page]]] = [
-                ("kundeportal", clients, portal_pages(facts))]
+            targets: list[tuple[str, dict[str, Any], Sequence[Page]]] = [("kundeportal", clients, portal_pages(facts))]
             for kind, variable in (("fab", "PEER_FAB_URL"), ("django", "PEER_DJANGO_URL")):
                 if os.environ.get(variable):
                     peer = HttpClient(os.environ[variable])
@@ -721,8 +839,10 @@ def main(argv: Sequence[str] = ()) -> int:
             login_portal(customer, "hansen.bruker")
             rates.append(run_wrk(customer, "/orderview/list/", wrk_seconds))
             rates[-1].label = "Kundeportal: kundens ordreliste (hansen.bruker)"
-        for kind, variable, path in (("fab", "PEER_FAB_WRK_URL", "/orderview/list/?_flt_0_company=1"),
-                                     ("django", "PEER_DJANGO_WRK_URL", "/admin/djpeer_app/order/?company__id__exact=1")):
+        for kind, variable, path in (
+            ("fab", "PEER_FAB_WRK_URL", "/orderview/list/?_flt_0_company=1"),
+            ("django", "PEER_DJANGO_WRK_URL", "/admin/djpeer_app/order/?company__id__exact=1"),
+        ):
             if os.environ.get(variable):
                 peer = HttpClient(os.environ[variable])
                 login_peer(peer, kind)

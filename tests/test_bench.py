@@ -5,13 +5,16 @@ on Flask's test client (no gunicorn, no wrk).
 On PostgreSQL the world comes from set-based SQL; the first test compares it row by row with the
 same rules written in Python (what SQLite loads), so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import time
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import Any, Iterator, Optional, Sequence
+from itertools import pairwise
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -82,7 +85,7 @@ def _norm(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(str(value)).quantize(CENT)
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
     return value
 
 
@@ -118,12 +121,21 @@ def test_the_database_holds_exactly_the_rows_of_the_python_rules(conn: Connectio
         quote, lines = extra_quote_rows(bench_world, j, nacc)
         expected["quotes"].append(quote)
         expected["quote_lines"] += lines
-    models = {"orders": Order, "order_lines": OrderLine, "order_events": OrderEvent, "shipments": Shipment,
-              "shipment_lines": ShipmentLine, "invoices": Invoice, "quotes": Quote, "quote_lines": QuoteLine}
+    models = {
+        "orders": Order,
+        "order_lines": OrderLine,
+        "order_events": OrderEvent,
+        "shipments": Shipment,
+        "shipment_lines": ShipmentLine,
+        "invoices": Invoice,
+        "quotes": Quote,
+        "quote_lines": QuoteLine,
+    }
     for name, model in models.items():
         table = model.__table__
-        columns = [c for c in expected[name][0] if c != "id" or name in ("orders", "order_lines", "shipments",
-                                                                         "quotes")]
+        columns = [
+            c for c in expected[name][0] if c != "id" or name in ("orders", "order_lines", "shipments", "quotes")
+        ]
         got = _rows(conn, table, columns)
         want = _expected(expected[name], columns)
         assert len(got) == len(want), name
@@ -164,7 +176,7 @@ def test_events_follow_the_lifecycle_to_the_order_status(conn: Connection, bench
         chain = events[order.id]
         assert chain[0].from_status is None and chain[0].to_status in ("pending_approval", "processing")
         assert _norm(chain[0].at) == _norm(order.created_at)
-        for before, after in zip(chain, chain[1:]):
+        for before, after in pairwise(chain):
             assert after.from_status == before.to_status, order.number
             assert (after.from_status, after.to_status) in allowed, order.number
             assert _norm(before.at) < _norm(after.at) <= bench_world.now
@@ -177,8 +189,13 @@ def test_shipments_invoices_and_quotes_fit_the_orders(conn: Connection) -> None:
         shipped[line_id] += quantity
     for line in conn.execute(select(OrderLine.__table__)):
         assert shipped[line.id] == line.delivered_quantity
-        expected = ("delivered" if line.delivered_quantity == line.quantity else
-                    "partially_delivered" if line.delivered_quantity else "open")
+        expected = (
+            "delivered"
+            if line.delivered_quantity == line.quantity
+            else "partially_delivered"
+            if line.delivered_quantity
+            else "open"
+        )
         assert line.status in (expected, "cancelled")
     with_shipments = set(conn.scalars(select(Shipment.order_id)))
     invoices = {i.order_id: i for i in conn.execute(select(Invoice.__table__))}
@@ -222,11 +239,17 @@ def _customer_actor(session: Session) -> Actor:
 def _place(app: Flask) -> Order:
     with app.app_context(), Session(db.engine, expire_on_commit=False) as session:
         actor = _customer_actor(session)
-        address = session.scalar(text("SELECT min(id) FROM delivery_addresses WHERE company_id = :c"),
-                                 {"c": actor.company_id})
+        address = session.scalar(
+            text("SELECT min(id) FROM delivery_addresses WHERE company_id = :c"), {"c": actor.company_id}
+        )
         product = session.scalar(select(Product.id).where(Product.sku == "PAPIR-A4"))
-        order = place_order(session, actor=actor, company_id=actor.company_id, delivery_address_id=address,  # type: ignore[arg-type]
-                            lines=[LineInput(product_id=product, quantity=3)])
+        order = place_order(
+            session,
+            actor=actor,
+            company_id=actor.company_id,
+            delivery_address_id=address,  # type: ignore[arg-type]
+            lines=[LineInput(product_id=product, quantity=3)],
+        )
         session.commit()
         return order
 
@@ -256,13 +279,22 @@ def test_a_second_world_and_new_orders_continue_the_ids_and_numbers(app: Flask, 
 
 
 EXTRA_PAGES = (
-    ("selger", "/quoteview/list/"), ("selger", "/standingorderview/list/"), ("kundeservice", "/inquiryview/list/"),
-    ("kundeservice", "/companyview/list/"), ("selger", "/budgetview/list/"), ("hansen.admin", "/bruksgrense/oversikt/"),
-    ("hansen.bruker", "/quoteview/list/"), ("hansen.admin", "/standingorderview/list/"),
-    ("hansen.bruker", "/pickupreservationview/list/"), ("kundeservice", "/pickupreservationview/list/"),
-    ("hansen.admin", "/companyusers/list/"), ("hansen.bruker", "/deliveryaddressview/list/"),
-    ("kundeservice", "/deliveryaddressview/list/"), ("hansen.bruker", "/min-profil/"),
-    ("kundeservice", "/users/list/"), ("hansen.admin", "/mycompanyview/list/"),
+    ("selger", "/quoteview/list/"),
+    ("selger", "/standingorderview/list/"),
+    ("kundeservice", "/inquiryview/list/"),
+    ("kundeservice", "/companyview/list/"),
+    ("selger", "/budgetview/list/"),
+    ("hansen.admin", "/bruksgrense/oversikt/"),
+    ("hansen.bruker", "/quoteview/list/"),
+    ("hansen.admin", "/standingorderview/list/"),
+    ("hansen.bruker", "/pickupreservationview/list/"),
+    ("kundeservice", "/pickupreservationview/list/"),
+    ("hansen.admin", "/companyusers/list/"),
+    ("hansen.bruker", "/deliveryaddressview/list/"),
+    ("kundeservice", "/deliveryaddressview/list/"),
+    ("hansen.bruker", "/min-profil/"),
+    ("kundeservice", "/users/list/"),
+    ("hansen.admin", "/mycompanyview/list/"),
 )
 
 
@@ -291,8 +323,9 @@ def test_pages_answer_and_count_their_statements(app: Flask, conn: Connection, c
     assert {m.page.path: m.statuses for m in results if m.statuses != {200}} == {}
     assert all(m.statement_count and m.statement_count > 0 and len(m.ms) == 1 for m in results)
     assert all(m.server_median is not None and m.sql_median is not None for m in results)
-    printed = bench.table(results, [bench.JobResult("portal send-mail", 7, 1.5, 7)],
-                          [bench.Throughput("kundens ordreliste", 123.4)])
+    printed = bench.table(
+        results, [bench.JobResult("portal send-mail", 7, 1.5, 7)], [bench.Throughput("kundens ordreliste", 123.4)]
+    )
     assert "ordreliste, første side" in printed and "| portal send-mail | 7 |" in printed and "123.4" in printed
 
 
@@ -313,7 +346,7 @@ class _MailTo:
 def test_the_jobs_are_timed_on_generated_plans_and_mails_and_removed_again(app: Flask, bench_world: World) -> None:
     runner = app.test_cli_runner()
 
-    def run(args: Sequence[str], timeout: Optional[float]) -> tuple[int, str, float]:
+    def run(args: Sequence[str], timeout: float | None) -> tuple[int, str, float]:
         started = time.monotonic()
         result = runner.invoke(args=list(args))
         return result.exit_code, result.output, time.monotonic() - started
@@ -322,12 +355,19 @@ def test_the_jobs_are_timed_on_generated_plans_and_mails_and_removed_again(app: 
         with db.engine.connect() as before:
             marks = bench.watermarks(before)
         with bench.SmtpSink() as sink, _MailTo(app, sink.port):
-            jobs = bench.run_jobs(db.engine.connect, run, plans=6, mails=7, timeout=None, smtp_port=sink.port,
-                                  echo=lambda line: None)
+            jobs = bench.run_jobs(
+                db.engine.connect, run, plans=6, mails=7, timeout=None, smtp_port=sink.port, echo=lambda line: None
+            )
         with db.engine.connect() as after:
             assert bench.watermarks(after) == marks
-            assert after.scalar(select(func.count()).select_from(StandingOrder.__table__)
-                                .where(StandingOrder.name.like(f"{bench.PLAN_PREFIX}%"))) == 0
+            assert (
+                after.scalar(
+                    select(func.count())
+                    .select_from(StandingOrder.__table__)
+                    .where(StandingOrder.name.like(f"{bench.PLAN_PREFIX}%"))
+                )
+                == 0
+            )
     standing, mail = jobs
     assert standing.seconds is not None and standing.done >= 6, standing
     assert mail.seconds is not None and mail.done == mail.items == sink.count >= 7, mail
