@@ -46,6 +46,9 @@ chromium:
 # its own database (<name>_gw0, <name>_gw1), see tests/conftest.py.
 PYTEST_WORKERS ?= 2
 test: install chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	PYTHONPATH=. $(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -rsfE -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS) tests
 
