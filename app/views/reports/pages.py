@@ -1,7 +1,7 @@
 """Rapporter: five read-only reports for the Manager (and Admin), each a Plotly chart beside a table,
 a date-range filter and a CSV download of exactly the rows on the page.
 
-Who: Manager and Admin only (issue 6). Sellers and customer service have their working lists (the
+Who: Manager and Admin only. Sellers and customer service have their working lists (the
 approval queue, the orders); the figures across all customers are the manager's. Customers get 403
 (FAB's @has_access), and the reports would be scoped to their own company by the tenancy guard anyway.
 
