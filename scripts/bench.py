@@ -17,6 +17,9 @@ orders, and then runs this script, which
    where PEER_FAB_URL / PEER_DJANGO_URL name them (and PEER_FAB_WRK_URL / PEER_DJANGO_WRK_URL
    their two-worker instances for wrk), and prints one table with the ratios.
 
+Every page, job and the throughput have a target (Page.bound_ms, PLAN_BOUND_MS, MAIL_BOUND_MS,
+THROUGHPUT_BOUND); the table says for each whether it is met, and counts them at the end.
+
 Environment: BENCH_DATABASE_URL (the database), BENCH_REPEAT, BENCH_PLANS, BENCH_MAILS,
 BENCH_JOB_TIMEOUT (seconds per job, 900), BENCH_WRK_SECONDS (10), BENCH_SKIP (comma-separated:
 pages, jobs, wrk). The measuring functions also run on Flask's test client (tests/test_bench.py).
@@ -78,6 +81,8 @@ class Page:
     label: str
     client: str  # who asks: a key of the clients dict ("selger", "selger/api", ...)
     path: str
+    bound_ms: float | None = None  # the target for the median: server time, or SQL time with bound_on_sql
+    bound_on_sql: bool = False  # the bound is on the SQL time (the customer's pages)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,13 @@ class Facts:
 
     orders: int
     number_prefix: str  # matches a handful of order numbers
+
+
+REST_STATUS_PATH = "/api/v1/order/?q=" + "(filters:!((col:status,opr:eq,value:shipped)))"
+# The targets of the jobs (per item, so that a smaller run is judged too) and of throughput.
+PLAN_BOUND_MS = 60_000 / 100_000
+MAIL_BOUND_MS = 15_000 / 10_000
+THROUGHPUT_BOUND = 250.0
 
 
 def portal_pages(facts: Facts) -> list[Page]:
@@ -97,28 +109,34 @@ def portal_pages(facts: Facts) -> list[Page]:
         ("bruksgrenser", "Forbruk av bruksgrenser"),
     )
     pages = [
-        Page("first", "ordreliste, første side", "selger", "/orderview/list/"),
-        Page("rest", "REST GET /api/v1/order/", "selger/api", "/api/v1/order/"),
-        Page("status_eq", "statusfilter (= shipped)", "selger", "/orderview/list/?_flt_3_status=shipped"),
-        Page("status", "statusfilter («starter med» shipped)", "selger", "/orderview/list/?_flt_0_status=shipped"),
-        Page("channel", "kanalfilter (= edi)", "selger", "/orderview/list/?_flt_3_channel=edi"),
+        Page("first", "ordreliste, første side", "selger", "/orderview/list/", 10),
+        Page("rest", "REST GET /api/v1/order/", "selger/api", "/api/v1/order/", 10),
+        Page("status_eq", "statusfilter (= shipped)", "selger", "/orderview/list/?_flt_3_status=shipped", 15),
+        Page("status", "statusfilter (første filter, shipped)", "selger", "/orderview/list/?_flt_0_status=shipped", 15),
+        Page("channel", "kanalfilter (= edi)", "selger", "/orderview/list/?_flt_3_channel=edi", 15),
+        Page("rest_status", "REST statusfilter (= shipped)", "selger/api", REST_STATUS_PATH, 15),
         Page(
             "search",
             f"nummersøk (prefiks {facts.number_prefix})",
             "selger",
             f"/orderview/list/?_flt_0_number={facts.number_prefix}",
+            10,
         ),
-        Page("deep", "ordreliste, side 2 000", "selger", "/orderview/list/?page_OrderView=2000"),
-        Page("queue", "godkjenningskø", "selger", "/godkjenning/"),
+        Page("deep", "ordreliste, side 2 000", "selger", "/orderview/list/?page_OrderView=2000", 30),
+        Page("queue", "godkjenningskø", "selger", "/godkjenning/", 30),
     ]
-    pages += [Page(f"report_{slug}", f"rapport «{title}»", "leder", f"/rapporter/{slug}/") for slug, title in reports]
     pages += [
-        Page(f"home_{who}", f"startside ({who})", who, "/")
+        Page(f"report_{slug}", f"rapport «{title}»", "leder", f"/rapporter/{slug}/", 200) for slug, title in reports
+    ]
+    pages += [
+        Page(f"home_{who}", f"startside ({who})", who, "/", 20)
         for who in ("selger", "kundeservice", "leder", "admin", "hansen.admin", "hansen.bruker")
     ]
     pages += [
-        Page("customer_list", "kundens ordreliste (hansen.bruker)", "hansen.bruker", "/orderview/list/"),
-        Page("customer_rest", "kundens REST-ordreliste (hansen.bruker)", "hansen.bruker/api", "/api/v1/order/"),
+        Page("customer_list", "kundens ordreliste (hansen.bruker)", "hansen.bruker", "/orderview/list/", 10, True),
+        Page(
+            "customer_rest", "kundens REST-ordreliste (hansen.bruker)", "hansen.bruker/api", "/api/v1/order/", 10, True
+        ),
     ]
     return pages
 
@@ -703,15 +721,36 @@ def _ms(value: float | None) -> str:
     return f"{value:,.1f}".replace(",", " ") if value < 100 else f"{value:,.0f}".replace(",", " ")
 
 
+def verdict(value: float | None, bound: float | None, at_least: bool = False) -> str:
+    """ "ja" when a measured figure is within its target, "NEI" when not, "" without a target."""
+    if bound is None:
+        return ""
+    if value is None:
+        return "NEI"
+    return "ja" if (value >= bound if at_least else value <= bound) else "NEI"
+
+
+def page_verdict(m: Measurement) -> str:
+    return verdict(m.sql_median if m.page.bound_on_sql else m.server_median, m.page.bound_ms)
+
+
+def job_bound(job: JobResult) -> float | None:
+    per_item = {"portal standing-orders": PLAN_BOUND_MS, "portal send-mail": MAIL_BOUND_MS}.get(job.name)
+    return per_item * job.items / 1000 if per_item is not None else None
+
+
 def table(results: Sequence[Measurement], jobs: Sequence[JobResult], rates: Sequence[Throughput]) -> str:
     ours = [m for m in results if m.target == "kundeportal"]
     peers = {(m.target, m.page.key): m for m in results if m.target != "kundeportal"}
     kinds = [k for k in ("fab", "django") if any(t == k for t, _ in peers)]
-    head = ["side", "bruker", "median ms", "p95 ms", "server ms", "SQL ms", "SQL-setninger", "status"]
+    head = ["side", "bruker", "median ms", "p95 ms", "server ms", "SQL ms", "SQL-setninger", "status", "mål ms", "nådd"]
     for kind in kinds:
         head += [f"{kind} median ms", f"Kundeportal/{kind}"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    verdicts: list[str] = []
     for m in ours:
+        bound = "" if m.page.bound_ms is None else f"{'SQL ' if m.page.bound_on_sql else ''}≤ {m.page.bound_ms:g}"
+        verdicts.append(page_verdict(m))
         row = [
             m.page.label,
             m.page.client,
@@ -721,6 +760,8 @@ def table(results: Sequence[Measurement], jobs: Sequence[JobResult], rates: Sequ
             _ms(m.sql_median),
             str(m.statement_count if m.statement_count is not None else "–"),
             ",".join(str(s) for s in sorted(m.statuses)),
+            bound,
+            verdicts[-1],
         ]
         for kind in kinds:
             peer = peers.get((kind, m.page.key))
@@ -732,17 +773,32 @@ def table(results: Sequence[Measurement], jobs: Sequence[JobResult], rates: Sequ
         lines.append("| " + " | ".join(row) + " |")
     out = ["\n".join(lines)]
     if jobs:
-        out.append("\n| jobb | mengde | sekunder | per stykk ms | utført | merknad |\n|---|---|---|---|---|---|")
+        out.append(
+            "\n| jobb | mengde | sekunder | per stykk ms | utført | mål s | nådd | merknad |\n|---|---|---|---|---|---|---|---|"
+        )
         for j in jobs:
             each = f"{j.seconds / j.done * 1000:.1f}" if j.seconds and j.done else "–"
+            seconds_bound = job_bound(j)
+            verdicts.append(verdict(j.seconds if j.done >= j.items else None, seconds_bound))
             out.append(
                 f"| {j.name} | {j.items} | {_ms(j.seconds) if j.seconds is not None else '–'} | {each} | "
-                f"{j.done} | {j.note} |"
+                f"{j.done} | {'' if seconds_bound is None else f'≤ {seconds_bound:g}'} | {verdicts[-1]} | {j.note} |"
             )
     if rates:
-        out.append("\n| gjennomstrømning (wrk -t2 -c4, 2 sync workers) | forespørsler/s | merknad |\n|---|---|---|")
+        out.append(
+            "\n| gjennomstrømning (wrk -t2 -c4, 2 sync workers) | forespørsler/s | mål | nådd | merknad |\n"
+            "|---|---|---|---|---|"
+        )
         for r in rates:
-            out.append(f"| {r.label} | {f'{r.per_second:.1f}' if r.per_second else '–'} | {r.note} |")
+            ours_rate = r.label.startswith("Kundeportal")
+            verdicts.append(verdict(r.per_second, THROUGHPUT_BOUND, at_least=True) if ours_rate else "")
+            goal = f"≥ {THROUGHPUT_BOUND:g}" if ours_rate else ""
+            out.append(
+                f"| {r.label} | {f'{r.per_second:.1f}' if r.per_second else '–'} | {goal} | {verdicts[-1]} | {r.note} |"
+            )
+    judged = [v for v in verdicts if v]
+    if judged:
+        out.append(f"\n{judged.count('ja')} av {len(judged)} mål nådd.")
     return "\n".join(out)
 
 
@@ -792,7 +848,7 @@ def main(argv: Sequence[str] = ()) -> int:
         create_database(url)
         return 0
     repeat = int(os.environ.get("BENCH_REPEAT", "30"))
-    plans = int(os.environ.get("BENCH_PLANS", "10000"))
+    plans = int(os.environ.get("BENCH_PLANS", "100000"))
     mails = int(os.environ.get("BENCH_MAILS", "10000"))
     timeout = float(os.environ.get("BENCH_JOB_TIMEOUT", "900"))
     wrk_seconds = int(os.environ.get("BENCH_WRK_SECONDS", "10"))

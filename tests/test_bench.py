@@ -371,3 +371,31 @@ def test_the_jobs_are_timed_on_generated_plans_and_mails_and_removed_again(app: 
     standing, mail = jobs
     assert standing.seconds is not None and standing.done >= 6, standing
     assert mail.seconds is not None and mail.done == mail.items == sink.count >= 7, mail
+
+
+def test_the_table_judges_each_figure_against_its_target() -> None:
+    fast = bench.Measurement("kundeportal", bench.Page("a", "rask side", "selger", "/", 10), server_ms=[4.0, 6.0])
+    slow = bench.Measurement("kundeportal", bench.Page("b", "treg side", "selger", "/", 10), server_ms=[40.0])
+    sql = bench.Measurement(
+        "kundeportal", bench.Page("c", "kundeside", "hansen.bruker", "/", 10, True), server_ms=[50.0], sql_ms=[3.0]
+    )
+    jobs = [
+        bench.JobResult("portal standing-orders", 1000, 0.5, 1000),  # bound 0.6 s
+        bench.JobResult("portal send-mail", 1000, 2.0, 1000),  # bound 1.5 s
+        bench.JobResult("portal standing-orders", 1000, 0.1, 10),  # fast, but most plans not made
+    ]
+    rates = [bench.Throughput("Kundeportal: kundens ordreliste", 260.0), bench.Throughput("fab: én bedrift", 9.0)]
+    printed = bench.table([fast, slow, sql], jobs, rates)
+    verdicts = [
+        line.split(" | ")[9].rstrip(" |")
+        for line in printed.splitlines()
+        if line.startswith("| ") and "side" in line[:20]
+    ]
+    assert verdicts[-3:] == ["ja", "NEI", "ja"]
+    assert [bench.verdict(j.seconds if j.done >= j.items else None, bench.job_bound(j)) for j in jobs] == [
+        "ja",
+        "NEI",
+        "NEI",
+    ]
+    assert "| ≥ 250 | ja |" in printed
+    assert printed.rstrip().endswith("4 av 7 mål nådd.")
