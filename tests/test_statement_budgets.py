@@ -71,6 +71,8 @@ BUDGETS: dict[tuple[str, str], int] = {
     ("OrderLineView.list", "CustomerUser"): 9,
     ("OrderApi.get_list", "Seller"): 10,
     ("OrderApi.get_list", "CustomerUser"): 10,
+    ("OrderApi.get", "Seller"): 13,
+    ("OrderApi.get", "CustomerUser"): 13,
     ("OrderApi.info", "Seller"): 8,
     ("OrderApi.info", "CustomerUser"): 8,
     ("NewOrderView.new", "CustomerUser"): 10,
@@ -90,6 +92,8 @@ BUDGETS: dict[tuple[str, str], int] = {
     ("QuoteActionsView.new", "CustomerUser"): 10,
     ("QuoteApi.get_list", "Seller"): 10,
     ("QuoteApi.get_list", "CustomerUser"): 10,
+    ("QuoteApi.get", "Seller"): 10,
+    ("QuoteApi.get", "CustomerUser"): 10,
     ("QuoteApi.info", "Seller"): 8,
     ("QuoteApi.info", "CustomerUser"): 8,
     # Kunder og Min side
@@ -194,6 +198,8 @@ _ORDER = "the order with its company, creator, address, quote and plan; its line
 REASONS: dict[tuple[str, str], str] = {
     ("OrderView.show", "Seller"): _ORDER,
     ("OrderView.show", "CustomerUser"): _ORDER,
+    ("OrderApi.get", "Seller"): _ORDER,
+    ("OrderApi.get", "CustomerUser"): _ORDER,
     ("ApprovalQueueView.queue", "Seller"): _QUEUE,
     ("ApprovalQueueView.queue", "Manager"): _QUEUE,
     ("CompanyView.show", "CustomerService"): (
@@ -439,6 +445,8 @@ SHOW_PAGES: dict[str, Callable[[World], int]] = {
     "QuoteView.show": lambda w: w.a.quote.id,
     "CompanyView.show": lambda w: w.a.company.id,
     "MyCompanyView.show": lambda w: w.a.company.id,
+    "OrderApi.get": lambda w: w.a.order.id,
+    "QuoteApi.get": lambda w: w.a.quote.id,
 }
 
 # Query arguments a page needs to show anything (the supplier's dashboard asks for a company).
@@ -520,8 +528,11 @@ def _rows(response: Any) -> int:
     """What the answer lists: REST results, CSV lines, HTML table rows."""
     if response.is_json:
         body = response.json
-        if "result" in body or "results" in body:
-            return len(body.get("result") or body.get("results") or [])
+        result = body.get("result", body.get("results"))
+        if isinstance(result, dict):  # one row: the lists in it (lines, events, ...)
+            return sum(len(v) for v in result.values() if isinstance(v, list))
+        if result is not None:
+            return len(result)
         # `_info`: the choices offered for related fields
         return sum(len(c.get("values") or []) for key in ("add_columns", "edit_columns") for c in body.get(key, []))
     text = response.get_data(as_text=True)
