@@ -87,6 +87,8 @@ def test_length_limits_are_inclusive(app: Flask) -> None:
     assert "høyst 128 tegn" in (_problem(app, strong_128 + "x") or "")
     assert passwords.PASSWORD_MIN_LENGTH == 10
     assert _problem(app, "Kaffe+te?9") is None  # 10 characters
+    # Scored on its first 64 characters: a guessable start is a guessable password.
+    assert GUESSABLE in (_problem(app, "a" * 64 + strong_128[:40]) or "")
 
 
 def test_the_users_own_name_and_email_make_a_weak_password(app: Flask) -> None:
