@@ -2,8 +2,9 @@
 
 Rules, once, for the HTML views and the REST API:
 
-* Password policy: at least 10 characters, not only digits, not the username. Hashed with
-  werkzeug like FAB (FAB_PASSWORD_HASH_METHOD, default scrypt).
+* Password policy: app/domain/passwords.py (length, not the username, not common or guessable),
+  for every password a person sets. Hashed with werkzeug like FAB (FAB_PASSWORD_HASH_METHOD,
+  default scrypt).
 * Security stamp: every session and API token carries the user's `security_stamp`
   (app/security.py). Setting a new password or deactivating a user gives a new stamp, so every
   other session and token of that user ends at once. This holds through every door (our pages,
@@ -42,14 +43,13 @@ from app.domain.errors import (
 )
 from app.domain.links import portal_link
 from app.domain.mail import queue_template_mail
+from app.domain.passwords import check_password, password_problem
 from app.domain.validation import InvalidValue, validate_email, validate_phone
 from app.models import Company, MailOutbox, PortalUser, new_security_stamp
 from app.roles import ALL_ROLES, CUSTOMER_ADMIN, CUSTOMER_ROLES
 
 CUSTOMER_USER = "CustomerUser"
 
-PASSWORD_MIN_LENGTH = 10
-PASSWORD_MAX_LENGTH = 128
 PASSWORD_LINK_HOURS = 72  # overridable with the config key of the same name
 _LINK_SALT = "kundeportal.set-password"
 
@@ -94,19 +94,6 @@ def _new_stamp_on_deactivation(target: PortalUser, value: Any, oldvalue: Any, in
 # --- passwords --------------------------------------------------------------------------------
 
 
-def password_problem(password: str, username: str | None) -> str | None:
-    """The Norwegian reason a new password is refused, or None if it meets the policy."""
-    if len(password) < PASSWORD_MIN_LENGTH:
-        return _("Passordet må ha minst %(n)s tegn.", n=PASSWORD_MIN_LENGTH)
-    if len(password) > PASSWORD_MAX_LENGTH:
-        return _("Passordet kan ha høyst %(n)s tegn.", n=PASSWORD_MAX_LENGTH)
-    if password.isdigit():
-        return _("Passordet kan ikke bare bestå av tall.")
-    if username and password.strip().casefold() == username.strip().casefold():
-        return _("Passordet kan ikke være det samme som brukernavnet.")
-    return None
-
-
 def hash_password(password: str) -> str:
     """Hashed like FAB's own password reset (same method and salt length settings)."""
     config = current_app.config
@@ -117,12 +104,29 @@ def hash_password(password: str) -> str:
     )
 
 
-def _new_password_errors(password: str, confirm: str, username: str | None) -> dict[str, str]:
+def _personal(user: PortalUser) -> tuple[str | None, ...]:
+    """What the user's password must not be built from, besides the username."""
+    return (user.first_name, user.last_name, user.email)
+
+
+def new_password_problem(password: str, user: PortalUser | None) -> str | None:
+    """The policy for this user's new password (not built from the user's username, name or e-mail)."""
+    if user is None:
+        return password_problem(password)
+    return password_problem(password, user.username, personal=_personal(user))
+
+
+def check_new_password(password: Any, user: PortalUser) -> str:
+    """The password if it meets the policy for this user; else ValidationFailed on "password"."""
+    return check_password(password, user.username, personal=_personal(user))
+
+
+def _new_password_errors(password: str, confirm: str, user: PortalUser) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not password:
         errors["password"] = _("Skriv et nytt passord.")
     else:
-        problem = password_problem(password, username)
+        problem = new_password_problem(password, user)
         if problem:
             errors["password"] = problem
         elif confirm != password:
@@ -138,7 +142,7 @@ def change_password(session: Session, actor: Actor, *, current: str, password: s
     errors: dict[str, str] = {}
     if not current or not user.password or not check_password_hash(user.password, current):
         errors["current_password"] = _("Nåværende passord er feil.")
-    errors.update(_new_password_errors(password or "", confirm or "", user.username))
+    errors.update(_new_password_errors(password or "", confirm or "", user))
     if not errors and current == password:
         errors["password"] = _("Det nye passordet må være forskjellig fra det nåværende.")
     if errors:
@@ -146,6 +150,35 @@ def change_password(session: Session, actor: Actor, *, current: str, password: s
     user.password = hash_password(password)  # rotates the stamp (event above)
     session.flush()
     return user
+
+
+def _set_password(session: Session, user: PortalUser, password: Any) -> PortalUser:
+    # A new hash rotates the stamp: the user's sessions and API tokens end.
+    user.password = hash_password(check_new_password(password, user))
+    user.fail_login_count = 0
+    session.flush()
+    return user
+
+
+def reset_password(session: Session, actor: Actor, user_id: int, password: Any) -> PortalUser:
+    """The user admin's "reset password" (FAB's form): Admin sets another user's password, same
+    policy. Everybody else sends a set-password link instead (`send_password_link`)."""
+    if not actor.has_role("Admin"):
+        raise Forbidden(_("Bare systemadministrator kan sette passordet til en annen bruker."))
+    user = session.get(PortalUser, user_id)
+    if user is None:
+        raise NotFound(_("Brukeren finnes ikke."))
+    return _set_password(session, user, password)
+
+
+def set_password_by_username(session: Session, username: str, password: Any) -> PortalUser:
+    """`portal set-password USERNAME` (an operator on the server): the policy holds there too."""
+    user = session.execute(
+        select(PortalUser).where(PortalUser.username == username).execution_options(skip_tenant_scope=True)
+    ).scalar_one_or_none()
+    if user is None:
+        raise NotFound(_("Brukeren finnes ikke."))
+    return _set_password(session, user, password)
 
 
 # --- own profile ------------------------------------------------------------------------------
@@ -271,7 +304,7 @@ def user_for_link(session: Session, token: str) -> PortalUser:
 def set_password_from_link(session: Session, token: str, *, password: str, confirm: str) -> PortalUser:
     """The public /passord/<token> page: set the password (policy); the link then stops working."""
     user = user_for_link(session, token)
-    errors = _new_password_errors(password or "", confirm or "", user.username)
+    errors = _new_password_errors(password or "", confirm or "", user)
     if errors:
         raise ValidationFailed(errors)
     user.password = hash_password(password)  # new hash and stamp: the link is used up

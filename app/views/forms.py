@@ -21,13 +21,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import DateTimeField, StringField
+from wtforms.validators import ValidationError
 
+from app.domain import accounts
 from app.domain.actors import Actor
 from app.domain.catalogue import MAX_QUANTITY, LineInput
 from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.domain.formatting import OSLO, to_oslo
 from app.domain.validation import MAX_ID, InvalidValue, validate_amount
 from app.extensions import db
+from app.models import PortalUser
 from app.tenancy import TenantViolation
 
 if TYPE_CHECKING:
@@ -187,6 +190,23 @@ class OsloDateTimeField(DateTimeField):
 
     def populate_obj(self, obj: Any, name: str) -> None:
         setattr(obj, name, self.utc_data)
+
+
+def password_validator(
+    user: Callable[[Any], PortalUser | None] | None = None,
+) -> Callable[[Any, Any], None]:
+    """A WTForms validator: the password policy (app/domain/passwords.py) next to the field.
+
+    `user(form)` says whose password it is (its username, name and e-mail may not make it).
+    """
+
+    def validate(form: Any, field: Any) -> None:
+        who = user(form) if user is not None else None
+        problem = accounts.new_password_problem(field.data if isinstance(field.data, str) else "", who)
+        if problem:
+            raise ValidationError(problem)
+
+    return validate
 
 
 def current_actor() -> Actor:

@@ -2,6 +2,10 @@
 
 Shows supplier, customer, invoice number, dates, the order's lines, VAT per rate and totals. The
 line amounts and the VAT breakdown come from app/domain/pricing.py, the rule that computed the order.
+
+reportlab's Paragraph reads its text as markup (`<b>`, `<a href>`, `<font>`, entities): every value
+that is not our own fixed text goes in through `_text`, which escapes it, so a company name or a
+postal address is printed as typed and can neither break the copy nor put a link into it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ INVOICE_NOT_FOUND = _l("Fant ikke fakturaen.")
 
 # What may stand in a download's file name; anything else in an invoice number becomes "_".
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Control characters (tab, line break, bell, NUL ...) print as boxes: a space instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 def invoice_copy(
@@ -52,8 +58,8 @@ def copy_filename(number: str) -> str:
 
 
 def _text(value: Any) -> str:
-    """A value inside a reportlab Paragraph, which reads its text as markup."""
-    return escape(str(value if value is not None else ""), quote=False)
+    """A value inside a reportlab Paragraph, which reads its text as markup: escaped, one line."""
+    return escape(_CONTROL.sub(" ", str(value if value is not None else "")), quote=False)
 
 
 def render_invoice_pdf(invoice: Invoice, supplier: Mapping[str, str]) -> bytes:
@@ -88,27 +94,37 @@ def render_invoice_pdf(invoice: Invoice, supplier: Mapping[str, str]) -> bytes:
             _text(_("Org.nr. %(number)s", number=company.org_number)),
         ]
     )
+    normal = styles["Normal"]
+
+    def cell(value: Any) -> Paragraph:
+        """A table cell that wraps long user text (a plain string cell would run off the page)."""
+        return Paragraph(_text(value), normal)
+
     story = [
         Paragraph(_text(title), styles["Title"]),
         Table(
-            [[Paragraph(supplier_text, styles["Normal"]), Paragraph(customer_text, styles["Normal"])]],
+            [[Paragraph(supplier_text, normal), Paragraph(customer_text, normal)]],
             colWidths=[87 * mm, 87 * mm],
         ),
         Spacer(1, 6 * mm),
         Table(
             [
-                [_("Fakturanummer"), invoice.number, _("Ordrenummer"), order.number],
+                [_("Fakturanummer"), cell(invoice.number), _("Ordrenummer"), cell(order.number)],
                 [_("Fakturadato"), format_date(invoice.invoice_date), _("Forfallsdato"), format_date(invoice.due_date)],
                 [
                     _("Status"),
                     _("Betalt") if invoice.paid else _("Ubetalt"),
                     _("Deres referanse"),
-                    order.customer_reference or "",
+                    cell(order.customer_reference),
                 ],
             ],
             colWidths=[35 * mm, 52 * mm, 35 * mm, 52 * mm],
             style=TableStyle(
-                [("FONTNAME", (0, 0), (0, -1), "Helvetica-Bold"), ("FONTNAME", (2, 0), (2, -1), "Helvetica-Bold")]
+                [
+                    ("FONTNAME", (0, 0), (0, -1), "Helvetica-Bold"),
+                    ("FONTNAME", (2, 0), (2, -1), "Helvetica-Bold"),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
             ),
         ),
         Spacer(1, 6 * mm),
@@ -125,7 +141,7 @@ def render_invoice_pdf(invoice: Invoice, supplier: Mapping[str, str]) -> bytes:
         rows.append(
             [
                 str(line.line_no),
-                Paragraph(_text(desc), styles["Normal"]),
+                cell(desc),
                 str(line.quantity),
                 format_nok(line.unit_price),
                 _percent(line.vat_rate),

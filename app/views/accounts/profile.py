@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
 from app.domain import accounts, labels
+from app.domain.passwords import PASSWORD_HINT
 from app.extensions import db
 from app.models import PortalUser
 from app.tenancy import set_request_tenant
@@ -35,7 +36,6 @@ COMPANY_ADMIN_LINKS = (
     (_l("Leveringsadresser"), "DeliveryAddressView", "list", "can_list"),
     (_l("Bruksgrense"), "BudgetView", "list", "can_list"),
 )
-PASSWORD_HINT = _l("Minst 10 tegn, ikke bare tall, og ikke det samme som brukernavnet.")
 
 
 def _checked(value: str | None) -> bool:

@@ -5,6 +5,8 @@ Both get the same pages on top of their list and show pages (`UserAdminRoutes`):
 (welcome mail with a set-password link instead of a password typed by someone else), deactivate,
 activate, make administrator / remove administrator role, send a new password link. The rules are
 app/domain/accounts.py's. FAB's own "user info" page leads to Min profil (app/views/accounts/profile.py).
+FAB's "reset password" of another user (`ResetPasswordView`) checks the password policy next to the
+field and saves through the domain.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fields import QuerySelectMultipleField
-from flask_appbuilder.fieldwidgets import Select2ManyWidget
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, Select2ManyWidget
+from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.security.sqla.models import Role
+from flask_appbuilder.security.views import ResetPasswordView as FabResetPasswordView
 from flask_appbuilder.security.views import UserDBModelView
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from app.domain import accounts, labels
+from app.domain.passwords import PASSWORD_HINT
 from app.domain.validation import validate_email, validate_phone
 from app.extensions import db
 from app.models import Company, PortalUser
@@ -40,7 +46,7 @@ from app.views.base import (
     fmt_roles,
     fmt_yes_no,
 )
-from app.views.forms import MAX_ID, current_actor, domain_action
+from app.views.forms import MAX_ID, current_actor, domain_action, password_validator
 
 USER_LABELS = {
     "first_name": _l("Fornavn"),
@@ -413,3 +419,62 @@ class CompanyUserView(UserAdminRoutes, PortalModelView):
             },
         ),
     ]
+
+
+# --- FAB's "reset password" of another user (Admin) ----------------------------------------------
+
+
+def _reset_user_id() -> int | None:
+    """FAB's reset form names the user in the query string (?pk=)."""
+    pk = request.args.get("pk", "")
+    return int(pk) if pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_ID else None
+
+
+def _reset_user(form: Any = None) -> PortalUser | None:
+    user_id = _reset_user_id()
+    return db.session.get(PortalUser, user_id) if user_id is not None else None
+
+
+class ResetPasswordForm(DynamicForm):
+    password = PasswordField(
+        _l("Nytt passord"),
+        description=PASSWORD_HINT,
+        validators=[DataRequired(message=_l("Skriv et nytt passord.")), password_validator(_reset_user)],
+        widget=BS3PasswordFieldWidget(),
+    )
+    conf_password = PasswordField(
+        _l("Bekreft passord"),
+        validators=[EqualTo("password", message=_l("Passordene er ikke like."))],
+        widget=BS3PasswordFieldWidget(),
+    )
+
+
+class ResetPasswordView(FabResetPasswordView):
+    """FAB's "reset password" form for another user, with the portal's password policy (FAB's
+    accepts anything). Same class name, so FAB's endpoint and permission stay as they are."""
+
+    form = ResetPasswordForm
+    form_title = _l("Nytt passord")
+
+    def form_get(self, form: Any) -> None:
+        if _reset_user() is None:
+            abort(404)
+
+    def form_post(self, form: Any) -> ResponseReturnValue | None:
+        user_id = _reset_user_id()
+        if user_id is None:
+            abort(404)
+        with domain_action(form) as done:
+            user = accounts.reset_password(db.session, current_actor(), user_id, form.password.data)
+            said = _("Passordet til %(name)s er endret. Brukeren er logget ut overalt.", name=user.full_name)
+        if not done.ok:
+            return self.render_template(
+                self.form_template,
+                title=self.form_title,
+                widgets=self._get_edit_widget(form=form),
+                appbuilder=self.appbuilder,
+            )
+        if user_id == current_actor().id:
+            self.appbuilder.sm.remember_stamp(user)  # an admin's own session stays, as on Min profil
+        flash(said, "success")
+        return redirect(url_for(f"{self.appbuilder.sm.userdbmodelview.__name__}.show", pk=user_id))
