@@ -6,10 +6,9 @@ Redis for the login throttle), each on its own port. nginx runs the site file
 (deploy/nginx-kundeportal.conf) in the foreground on free ports, over HTTPS with a throw-away
 certificate. The cron lines (deploy/kundeportal.cron) of both hosts run at the same time.
 
-Two changes to the site file are the test's own: every response names the app host that
-answered (`X-Upstream: $upstream_addr`), and nginx connects to the hosts from the client's own
-loopback address (`proxy_bind $remote_addr`). Each test client takes a loopback address of its
-own, so its login attempts are counted apart from any other client's and any earlier run's.
+One change to the site file is the test's own: every response names the app host that answered
+(`X-Upstream: $upstream_addr`). Each test client connects from a loopback address of its own, so
+its login attempts are counted apart from any other client's and any earlier run's.
 
 PostgreSQL only. nginx is Debian's package (`make test` installs it) and Redis runs on
 127.0.0.1:6379 (database 5, or TEST_REDIS_URL): without them the tests skip with a reason, and
@@ -166,7 +165,7 @@ def cron_jobs(log_dir: Path) -> dict[str, tuple[str, str]]:
 
 
 def site_config(upstreams: list[int], https_port: int, http_port: int, tls: Path, logs: Path) -> str:
-    """deploy/nginx-kundeportal.conf on local ports, with the test's two additions."""
+    """deploy/nginx-kundeportal.conf on local ports, with the test's header naming the app host."""
     text = _on_this_machine((DEPLOY / "nginx-kundeportal.conf").read_text())
     servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=30s;\n" for port in upstreams)
     text = _substitute(text, r"(upstream kundeportal \{\n)(?:    server [^\n]+\n)+", rf"\g<1>{servers}", "upstream")
@@ -180,7 +179,7 @@ def site_config(upstreams: list[int], https_port: int, http_port: int, tls: Path
     return _substitute(
         text,
         r"(ssl_session_timeout [^;]+;\n)",
-        r"\g<1>    add_header X-Upstream $upstream_addr always;\n    proxy_bind $remote_addr;\n",
+        r"\g<1>    add_header X-Upstream $upstream_addr always;\n",
         "ssl_session_timeout",
     )
 
@@ -352,8 +351,7 @@ def cluster(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl
         "MAIL_PASSWORD": "",
         "FAB_UPDATE_PERMS": "0",
         "GUNICORN_WORKERS": "1",
-        # nginx connects from the client's loopback address (proxy_bind above).
-        "FORWARDED_ALLOW_IPS": "127.0.0.0/8",
+        "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the nginx host
     }
     hosts = []
     for name in ("a", "b"):
@@ -447,9 +445,10 @@ class Browser:
     """Cookies, no automatic redirects, a Referer on form posts (as a browser sends it), one
     client address."""
 
-    def __init__(self, cluster: Cluster, address: str | None = None) -> None:
+    def __init__(self, cluster: Cluster, headers: dict[str, str] | None = None) -> None:
         self.cluster = cluster
-        self.address = address or _loopback_address()
+        self.address = _loopback_address()
+        self.headers = headers or {}
         self.cookies = CookieJar()
         self.opener = urllib.request.build_opener(
             _BoundHTTPS(cluster.tls, self.address), urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirects()
@@ -468,10 +467,10 @@ class Browser:
         return page
 
     def get(self, path: str) -> Page:
-        return self._open(urllib.request.Request(self.cluster.base_url + path))
+        return self._open(urllib.request.Request(self.cluster.base_url + path, headers=self.headers))
 
     def post(self, path: str, data: dict[str, str], referer: str | None = "same") -> Page:
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        headers = {**self.headers, "Content-Type": "application/x-www-form-urlencoded"}
         if referer is not None:
             headers["Referer"] = self.cluster.base_url + (path if referer == "same" else referer)
         body = urllib.parse.urlencode(data).encode()
@@ -555,12 +554,18 @@ def test_customer_places_and_follows_an_order_across_both_hosts(cluster: Cluster
     assert "max-age=" in css.headers.get("Cache-Control", "") and css.headers.get("X-Upstream") is None
 
 
+def _limiter_keys(address: str) -> list[str]:
+    """Flask-Limiter's counters in Redis for a client address (login page and API login)."""
+    return [key.decode() for key in _redis().scan_iter(match=f"*LIMITER/*{address}/*", count=1000)]
+
+
 def test_login_throttle_counts_the_attempts_of_both_hosts_together(cluster: Cluster) -> None:
-    """AUTH_RATE_LIMIT holds for the whole portal: Flask-Limiter counts in Redis, not per host."""
-    guesser = Browser(cluster)
+    """AUTH_RATE_LIMIT holds for the whole portal: Flask-Limiter counts in Redis, not per host,
+    per customer address as nginx saw it (not nginx's own, and not what the customer claims)."""
+    forged = _loopback_address()
+    guesser = Browser(cluster, headers={"X-Forwarded-For": forged})
     form = guesser.get("/login/")
-    token = form.csrf_token()
-    wrong = {"username": cluster.world.a.user.username, "password": "feil-passord", "csrf_token": token}
+    wrong = {"username": cluster.world.a.user.username, "password": "feil-passord", "csrf_token": form.csrf_token()}
     attempts = [guesser.post("/login/", wrong) for _ in range(LOGIN_LIMIT)]
     assert [a.status for a in attempts] == [302] * LOGIN_LIMIT  # back to the login page, not logged in
     assert all("/login" in a.headers["Location"] for a in attempts)
@@ -575,12 +580,23 @@ def test_login_throttle_counts_the_attempts_of_both_hosts_together(cluster: Clus
     assert {r.host for r in refused} == {"a", "b"}
     still_out = guesser.get("/bestill/")
     assert still_out.status == 302 and "/login" in still_out.headers["Location"], "not logged in"
-    redis = _redis()
-    assert list(redis.scan_iter(match=f"*LIMITER/{guesser.address}/*", count=1000)), "the counter is in Redis"
+    assert _limiter_keys(guesser.address), "the counter is in Redis, under the address nginx saw"
+    assert not _limiter_keys(forged), "an X-Forwarded-For of the client's own is not believed"
 
     # The limit is per client address: another customer logs in meanwhile.
     _, login = Browser(cluster).log_in(cluster.world.b.user.username)
     assert login.status == 302 and "/login" not in login.headers["Location"]
+
+    # Straight to an app host, not through nginx: X-Forwarded-For is not believed from that peer.
+    direct, claimed = _loopback_address(), _loopback_address()
+    connection = http.client.HTTPConnection("127.0.0.1", cluster.hosts[0].port, timeout=30, source_address=(direct, 0))
+    body = '{"username": "hansen.bruker", "password": "feil-passord", "provider": "db"}'
+    connection.request(
+        "POST", "/api/v1/security/login", body, {"Content-Type": "application/json", "X-Forwarded-For": claimed}
+    )
+    assert connection.getresponse().status == 401
+    connection.close()
+    assert _limiter_keys(direct) and not _limiter_keys(claimed)
 
 
 def _due_plans(cluster: Cluster, count: int) -> list[int]:
