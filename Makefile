@@ -10,7 +10,7 @@ export PORT
 PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install chromium
+.PHONY: run test install chromium nginx
 
 # The venv is made once; packages are (re)installed only when requirements.txt changes.
 $(BIN)/python:
@@ -42,10 +42,23 @@ chromium:
 		|| echo "Kunne ikke installere chromium: nettlesertestene hoppes over."; \
 	fi
 
+# The several-app-hosts test (tests/test_multihost.py) runs deploy/'s site file in Debian's nginx; installed
+# like chromium (without root: that test skips with a reason).
+nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+		else echo "nginx mangler og kan ikke installeres uten root: flervertstesten hoppes over."; exit 0; fi; \
+		echo "Installerer Debian-pakken nginx ..."; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null \
+		|| echo "Kunne ikke installere nginx: flervertstesten hoppes over."; \
+	fi
+
 # Two xdist workers (this machine has 2 cores), one module or test class per unit; on PostgreSQL each worker gets
 # its own database (<name>_gw0, <name>_gw1), see tests/conftest.py.
 PYTEST_WORKERS ?= 2
-test: install chromium
+test: install chromium nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
