@@ -43,6 +43,24 @@ def demo_command(if_empty: bool) -> None:
         click.echo(f"  {username:<14} {role:<16} {first} {last}" + (f" – kunde {number}" if number else ""))
 
 
+@portal_cli.command("set-password")
+@click.argument("username")
+@click.password_option("--password", prompt="Nytt passord", confirmation_prompt="Gjenta passordet")
+def set_password_command(username: str, password: str) -> None:
+    """Set a user's password (the password policy holds; the user's sessions and API tokens end)."""
+    from app.domain.accounts import set_password_by_username
+    from app.domain.errors import DomainError
+    from app.extensions import db
+
+    try:
+        user = set_password_by_username(db.session, username, password)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    click.echo(f"Passordet til {user.username} er endret. Brukeren er logget ut overalt.")
+
+
 @portal_cli.command("standing-orders")
 @click.option(
     "--date",

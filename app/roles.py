@@ -15,6 +15,7 @@ PROFILE: dict[str, tuple[str, ...]] = {
     "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
     "PortalUserDBModelView": ("can_userinfo", "can_resetmypassword", "can_userinfoedit"),
     "ProfileView": ("can_show", "can_edit"),  # Min profil (FAB's own profile forms lead there)
+    "UserApi": ("can_change_password",),  # POST /api/v1/user/me/password: the user's own
 }
 # Brukere: create users, deactivate/activate, make/unmake customer admin (app/domain/accounts.py).
 USER_API = (
@@ -26,6 +27,7 @@ USER_API = (
     "can_promote",
     "can_demote",
     "can_send_link",
+    "can_change_password",
 )
 
 SUPPLIER_ROLES = ("Admin", "Seller", "CustomerService", "Manager")

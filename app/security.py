@@ -8,6 +8,7 @@ deactivation ends the user's sessions and API tokens. The tenancy guard is app/t
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from flask import abort, current_app, flash, g, has_request_context, request, session
@@ -28,13 +29,15 @@ from flask_login import current_user, logout_user, user_logged_in
 
 from app.models import PortalUser
 from app.views.accounts.profile import ResetMyPasswordView, UserInfoEditView
-from app.views.accounts.users import PortalUserDBModelView
+from app.views.accounts.users import PortalUserDBModelView, ResetPasswordView
 
 # --- Security stamp: a password change or deactivation ends sessions and API tokens ---------
 # app/domain/accounts.py gives a user a new `security_stamp` whenever the password is set or the
 # user is deactivated. A session keeps the stamp it logged in with (flask.session), a JWT carries
 # it as a claim; a request whose stamp no longer matches the user's counts as logged out (pages:
 # to the login page; API: 401). Wired into PortalSecurityManager below.
+
+log = logging.getLogger(__name__)
 
 SESSION_STAMP_KEY = "_portal_stamp"
 JWT_STAMP_CLAIM = "stamp"
@@ -130,6 +133,7 @@ class PortalSecurityManager(SecurityManager):
     user_model = PortalUser
     security_api = RateLimitedSecurityApi
     userdbmodelview = PortalUserDBModelView
+    resetpasswordview = ResetPasswordView  # the password policy next to the field
     # FAB's own-profile forms lead to "Min profil" (password policy, ends other sessions).
     resetmypasswordview = ResetMyPasswordView
     userinfoeditview = UserInfoEditView
@@ -167,6 +171,38 @@ class PortalSecurityManager(SecurityManager):
         return frozenset((view, perm) for view, perm in rows)
 
     remember_stamp = staticmethod(remember_stamp)
+
+    # --- the password policy for FAB's own ways of setting a password -----------------------
+    # (`flask fab create-admin`, `create-user`, `reset-password`); the pages and `portal
+    # set-password` go through app/domain/accounts.py.
+
+    def add_user(
+        self,
+        username: str,
+        first_name: str,
+        last_name: str,
+        email: str,
+        role: Any,
+        password: str = "",
+        hashed_password: str = "",
+        groups: Any = None,
+    ) -> Any:
+        if password and not hashed_password:
+            from app.domain.passwords import password_problem
+
+            problem = password_problem(password, username, personal=(first_name, last_name, email))
+            if problem:
+                log.error("Brukeren %s er ikke opprettet: %s", username, problem)
+                return None  # FAB's commands then say that no user was created
+        return super().add_user(username, first_name, last_name, email, role, password, hashed_password, groups)
+
+    def reset_password(self, userid: Any, password: str) -> None:
+        from app.domain.accounts import check_new_password
+
+        user = self.get_user_by_id(userid)
+        if user is not None:
+            check_new_password(password, user)  # ValidationFailed names the refused password
+        super().reset_password(userid, password)
 
     # --- security stamp (see "Security stamp" above) ----------------------------------------
 

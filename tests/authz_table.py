@@ -132,6 +132,7 @@ ROUTES: dict[str, frozenset[str]] = {
         promote=_s(ADMIN, CS, CADMIN),
         demote=_s(ADMIN, CS, CADMIN),
         send_link=_s(ADMIN, CS, CADMIN),
+        change_password=LOGGED_IN,  # the caller's own password
     ),
     **view(
         "CompanyApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN, post=_s(ADMIN, CS), put=_s(ADMIN, CS, CADMIN)

@@ -1,7 +1,8 @@
 """The password policy (app/domain/passwords.py) and every place a person sets a password: Min profil,
-the set-password link, the user admin's reset form (its WTForms validator and the domain function
-behind it) and the operator's command (`accounts.set_password_by_username`). The demo logins'
-"demo1234" is written as a hash by `portal demo`, not set by a person (tests/test_demo.py logs in with it).
+the set-password link, the user admin's reset form (FAB's route, its WTForms validator and the domain
+function behind it), the API's `POST /api/v1/user/me/password`, `portal set-password` and FAB's own
+commands (`flask fab reset-password`, `create-admin`). The demo logins' "demo1234" is written as a
+hash by `portal demo`, not set by a person (tests/test_demo.py logs in with it).
 
 Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 """
@@ -19,8 +20,10 @@ from werkzeug.security import check_password_hash
 from app.domain import accounts, passwords
 from app.domain.errors import Forbidden, NotFound, ValidationFailed
 from app.models import PortalUser
+from app.roles import ALL_ROLES
 from tests.factories import PASSWORD, World
-from tests.helpers import actor, client_as, db_session, text_of
+from tests.helpers import actor, api_token, auth_header, client_as, db_session, field_errors, text_of
+from tests.test_api import API
 
 GOOD = "Sommer-fugl-2026"
 COMMON = "mest brukte passordene"
@@ -235,3 +238,98 @@ def test_set_password_by_username_applies_the_policy(app: Flask, world: World) -
         accounts.set_password_by_username(session, "hansen.admin", GOOD)
         session.commit()
     assert _can_log_in(app, "hansen.admin", GOOD)
+
+
+# --- FAB's reset form through its route (Admin) ------------------------------------------------------
+
+
+def test_admin_reset_form_refuses_a_weak_password_and_saves_a_good_one(app: Flask, world: World) -> None:
+    """FAB's "Reset password" of another user (it accepted "abc"), through its route."""
+    admin = client_as(app, world.staff["Admin"])
+    url = f"/resetpassword/form?pk={world.a.user.id}"
+    page = admin.get(url)
+    assert page.status_code == 200 and "10–128 tegn" in text_of(page)
+    for weak, message in (("abc", "minst 10 tegn"), ("password123", COMMON)):
+        refused = admin.post(url, data={"password": weak, "conf_password": weak})
+        assert refused.status_code == 200 and message in text_of(refused), weak
+        assert not _can_log_in(app, "hansen.bruker", weak)
+    assert _can_log_in(app, "hansen.bruker", PASSWORD)
+    done = admin.post(url, data={"password": GOOD, "conf_password": GOOD})
+    assert done.status_code == 302 and f"/users/show/{world.a.user.id}" in done.headers["Location"]
+    assert _can_log_in(app, "hansen.bruker", GOOD) and not _can_log_in(app, "hansen.bruker", PASSWORD)
+    assert admin.get("/resetpassword/form?pk=999999").status_code == 404
+    assert admin.post("/resetpassword/form?pk=abc", data={"password": GOOD, "conf_password": GOOD}).status_code == 404
+
+
+# --- the API: POST /api/v1/user/me/password ------------------------------------------------------------
+
+ME_PASSWORD = f"{API}/user/me/password"
+
+
+def test_api_refuses_a_weak_password_naming_the_field(app: Flask, world: World) -> None:
+    client = app.test_client()
+    headers = auth_header(api_token(client, "hansen.bruker"))
+    for body, field, message in (
+        ({"current_password": PASSWORD, "password": "password123"}, "password", COMMON),
+        ({"current_password": PASSWORD, "password": "abc"}, "password", "minst 10 tegn"),
+        ({"current_password": PASSWORD, "password": "hansen.bruker-2026"}, "password", "inneholde brukernavnet"),
+        ({"current_password": "feil", "password": GOOD}, "current_password", "Nåværende passord er feil."),
+        ({"current_password": PASSWORD, "password": GOOD, "confirm_password": "x"}, "confirm_password", "ikke like"),
+        ({"current_password": PASSWORD, "password": 123}, "password", ""),
+        ({"current_password": PASSWORD, "password": GOOD, "role": "Admin"}, "role", ""),
+    ):
+        errors = field_errors(client.post(ME_PASSWORD, json=body, headers=headers))
+        assert field in errors and message in " ".join(errors[field]), (body, errors)
+    assert _can_log_in(app, "hansen.bruker", PASSWORD)
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_every_role_changes_its_own_password_by_api_and_its_tokens_end(app: Flask, world: World, role: str) -> None:
+    username = world.user(role).username
+    client = app.test_client()
+    headers = auth_header(api_token(client, username))
+    response = client.post(ME_PASSWORD, json={"current_password": PASSWORD, "password": GOOD}, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    again = client.post(ME_PASSWORD, json={"current_password": GOOD, "password": GOOD + "x"}, headers=headers)
+    assert again.status_code == 401  # the token ended with the old password
+    assert _can_log_in(app, username, GOOD) and not _can_log_in(app, username, PASSWORD)
+
+
+def test_api_password_change_needs_a_login(app: Flask, world: World) -> None:
+    response = app.test_client().post(ME_PASSWORD, json={"current_password": PASSWORD, "password": GOOD})
+    assert response.status_code == 401
+
+
+# --- the command line ------------------------------------------------------------------------------------
+
+
+def test_portal_set_password_refuses_a_weak_password_and_sets_a_good_one(app: Flask, world: World) -> None:
+    runner = app.test_cli_runner()
+    weak = runner.invoke(args=["portal", "set-password", "hansen.admin", "--password", "password123"])
+    assert weak.exit_code == 1 and COMMON in weak.output, weak.output
+    unknown = runner.invoke(args=["portal", "set-password", "finnes.ikke", "--password", GOOD])
+    assert unknown.exit_code == 1 and "Brukeren finnes ikke." in unknown.output, unknown.output
+    assert _can_log_in(app, "hansen.admin", PASSWORD)
+    typed = runner.invoke(args=["portal", "set-password", "hansen.admin"], input=f"{GOOD}\n{GOOD}\n")
+    assert typed.exit_code == 0 and "er endret" in typed.output, typed.output
+    assert _can_log_in(app, "hansen.admin", GOOD) and not _can_log_in(app, "hansen.admin", PASSWORD)
+
+
+def test_fab_commands_apply_the_policy(app: Flask, world: World) -> None:
+    """`flask fab reset-password`, `create-admin` (FAB's group; the test runner has only ours, so invoked directly)."""
+    from flask_appbuilder.cli import fab
+
+    runner = app.test_cli_runner()
+    weak = runner.invoke(fab, args=["reset-password", "--username", "hansen.admin", "--password", "password123"])
+    assert weak.exit_code != 0 and _can_log_in(app, "hansen.admin", PASSWORD)
+    ok = runner.invoke(fab, args=["reset-password", "--username", "hansen.admin", "--password", GOOD])
+    assert ok.exit_code == 0, ok.output
+    assert _can_log_in(app, "hansen.admin", GOOD)
+    new = ["create-admin", "--username", "ny.admin", "--firstname", "Ny", "--lastname", "Admin"]
+    new += ["--email", "ny@kundeportal.no"]
+    runner.invoke(fab, args=[*new, "--password", "password123"])
+    with db_session(app) as s:
+        assert s.scalar(select(PortalUser).where(PortalUser.username == "ny.admin")) is None
+    made = runner.invoke(fab, args=[*new, "--password", GOOD])
+    assert made.exit_code == 0, made.output
+    assert _can_log_in(app, "ny.admin", GOOD)

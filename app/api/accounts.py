@@ -46,6 +46,16 @@ class UserIn(InputSchema):
     )
 
 
+class PasswordIn(InputSchema):
+    """POST /user/me/password. The domain checks the current password and the policy."""
+
+    current_password = fields.String(load_default="")
+    password = fields.String(load_default="")
+    confirm_password = fields.String(
+        load_default=None, allow_none=True, metadata={"description": "If sent, must equal password"}
+    )
+
+
 class _UserInterface(SQLAInterface):
     """Lists load the users' roles in the page's own statement (not one statement per user)."""
 
@@ -70,7 +80,7 @@ class UserApi(PortalModelRestApi):
     `/<id>/deactivate` (ends the user's sessions and API tokens at once), `/<id>/activate`,
     `/<id>/promote` (to CustomerAdmin), `/<id>/demote` (to CustomerUser), `/<id>/send_link`
     (a new set-password link). The last active customer admin of a company can be neither
-    deactivated nor demoted: 409 with the reason.
+    deactivated nor demoted: 409 with the reason. Every user: `POST /me/password` (own password).
     """
 
     resource_name = "user"
@@ -243,4 +253,50 @@ class UserApi(PortalModelRestApi):
         mail = self.commit(lambda: accounts.send_password_link(db.session, current_actor(), pk))
         return self.response(
             200, id=pk, message=str(_("En ny lenke for å velge passord er sendt til %(email)s.", email=mail.to_address))
+        )
+
+    @expose("/me/password", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("change_password")
+    def change_password(self) -> Response:
+        """The caller's own password, as on Min profil: the current one, then the password policy.
+        ---
+        post:
+          summary: Change your own password (every user)
+          description: >-
+            The new password has 10-128 characters, is not a common or guessable password and does
+            not contain the username. Every session and API token of the user ends, this one too:
+            log in again with the new password.
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [current_password, password]
+                  properties:
+                    current_password: {type: string}
+                    password: {type: string, minLength: 10, maxLength: 128}
+                    confirm_password: {type: string}
+          responses:
+            200: {description: The password is changed; log in again}
+            400: {$ref: '#/components/responses/400'}
+            401: {$ref: '#/components/responses/401'}
+        """
+        data = self.load_input(PasswordIn(), self.json_body())
+        confirm = data["confirm_password"] if data["confirm_password"] is not None else data["password"]
+        user = self.commit(
+            lambda: accounts.change_password(
+                db.session,
+                current_actor(),
+                current=data["current_password"],
+                password=data["password"],
+                confirm=confirm,
+            )
+        )
+        return self.response(
+            200,
+            id=user.id,
+            message=str(_("Passordet er endret. Logg inn på nytt med det nye passordet.")),
         )
