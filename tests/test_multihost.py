@@ -248,7 +248,7 @@ class MailCounter:
     """aiosmtpd handler: every accepted mail as (sender, recipient, subject, outbox id).
 
     With `wait_for_senders`, a sender's first mail is held until that many SMTP sessions have
-    reached DATA (at most 20 s): the senders then surely overlap.
+    reached DATA (at most 25 s, below the senders' SMTP timeout): the senders then surely overlap.
     """
 
     def __init__(self) -> None:
@@ -263,7 +263,7 @@ class MailCounter:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.sessions.add(id(session))
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 25
         while len(self.sessions) < self.wait_for_senders and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         message = email.message_from_bytes(envelope.content, policy=policy.default)
@@ -670,8 +670,9 @@ def _start_on_both_hosts(cluster: Cluster, *names: str) -> list[Job]:
 
 
 def _waiting_for(conn: Any, table: str, count: int, jobs: list[Job]) -> bool:
-    """Wait (at most 60 s) until `count` other sessions wait for a lock on the table."""
-    deadline = time.monotonic() + 60
+    """Wait until `count` other sessions wait for a lock on the table (at most 120 s: on a busy
+    machine four Python processes take a while to start)."""
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         waiting = conn.execute(
             text("SELECT count(*) FROM pg_locks WHERE relation = CAST(:t AS regclass) AND NOT granted"), {"t": table}
