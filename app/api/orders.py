@@ -148,7 +148,7 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
     """/api/v1/order/ — codes `status`/`channel` with `*_label`; money as 2-decimal strings.
 
     Filter with FAB's rison `q`, e.g. `?q=(filters:!((col:status,opr:eq,value:processing)))`;
-    filterable: number, status, channel, company_id, created_at (`gt`/`lt` for a date range),
+    filterable: number, status and channel (`eq`, `neq`, `in`, `nin`), company_id, created_at (`gt`/`lt` for a date range),
     customer_reference, delivery_date, over_budget, created_by_id, quote_id, standing_order_id.
     The order number also has `numpre` (exact or prefix match, served by an index):
     `(col:number,opr:numpre,value:'1001')`. The item adds lines, status history (events),
@@ -217,6 +217,7 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
     ]
     # LIKE 'prefix%' on ix_orders_number_prefix; FAB's own `sw` is ILIKE, which cannot use it.
     search_filters = {"number": [FilterNumberPrefix]}
+    code_filter_columns = ("status", "channel")
     base_order = ("created_at", "desc")
     # POST has its own body (lines) for app/domain/orders.place_order.
     add_model_schema = StaffOrderIn()
