@@ -29,24 +29,35 @@ class BoundedCount(int):
     exact: bool
     has_next: bool | None  # set by a page read: is there a row after this page? None: not known
 
-    def __new__(cls, value: int, bound: int = COUNT_BOUND) -> BoundedCount:
+    def __new__(cls, value: int, bound: int | None = None) -> BoundedCount:
+        bound = COUNT_BOUND if bound is None else bound
         self = super().__new__(cls, min(int(value), bound + 1))
         self.exact = int(value) <= bound
         self.has_next = None
         return self
 
 
-def bounded_count(query: Any, bound: int = COUNT_BOUND) -> BoundedCount:
-    """The rows of an ORM query, counted up to `bound` (see the module docstring)."""
+def bounded_count(query: Any, bound: int | None = None) -> BoundedCount:
+    """The rows of an ORM query, counted up to `bound` (COUNT_BOUND; see the module docstring)."""
+    bound = COUNT_BOUND if bound is None else bound
     return BoundedCount(query.order_by(None).limit(bound + 1).count(), bound)
 
 
-def count_text(count: int, bound: int = COUNT_BOUND) -> str:
-    """ "1 234", or "over 10 000" when the count stopped at the bound (Norwegian digit grouping)."""
+def bounded_count_of(session: Any, statement: Any, bound: int | None = None) -> BoundedCount:
+    """The rows of a `select()`, counted up to `bound`: the same count for 2.0-style statements."""
+    from sqlalchemy import func, select
+
+    bound = COUNT_BOUND if bound is None else bound
+    limited = statement.order_by(None).limit(bound + 1).subquery()
+    return BoundedCount(session.scalar(select(func.count()).select_from(limited)) or 0, bound)
+
+
+def count_text(count: int) -> str:
+    """ "1 234", or "over 10 000" when the count stopped at its bound (Norwegian digit grouping)."""
     from flask_babel import gettext
 
     if isinstance(count, BoundedCount) and not count.exact:
-        return gettext("over %(bound)s", bound=_grouped(bound))
+        return gettext("over %(count)s", count=_grouped(int(count) - 1))
     return _grouped(int(count))
 
 
@@ -98,8 +109,12 @@ class PagedInterface(SQLAInterface):
         wanted = page_size + 1 if page_size and not count.exact else page_size
         pk = self.get_pk()
         keys = self._apply_inner_all(
-            self.session.query(self.obj), filters, order_column, order_direction, page, wanted, aliases_mapping={}
+            self.session.query(self.obj), filters, order_column, order_direction, aliases_mapping={}
         )
+        if page and page_size:
+            keys = keys.offset(page * page_size)
+        if wanted:
+            keys = keys.limit(wanted)
         keys = keys.with_entities(pk).subquery("page_keys")
         rows_query = self.session.query(self.obj).join(keys, pk == keys.c[self.get_pk_name()])
         rows_query = self.apply_all(

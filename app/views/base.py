@@ -53,9 +53,10 @@ from app.paging import PagedInterface, count_text, page_links
 from app.tenancy import TenantViolation, current_tenant
 
 MAX_PAGE_SIZE = 100
-# FAB's text filter numbers (starts with, ends with, contains, equal, not starts with, not ends
-# with, not contains, not equal, in, not in) -> the code filters' (0 equal, 1 not equal).
-CODE_FILTER_FROM_TEXT = {0: 0, 1: 0, 2: 0, 3: 0, 4: 1, 5: 1, 6: 1, 7: 1, 8: 0, 9: 1}
+# FAB's text filter numbers on a code column (0 starts with, 1 ends with, 2 contains, 3 equal,
+# 4-7 their negations, 8 in, 9 not in) -> the code filters' (0 equal, 1 not equal). 0 and 1 are
+# the code filters' own: an old "starts with" link (0) reads as equal, an old "ends with" (1) as not equal.
+CODE_FILTER_FROM_TEXT = {2: 0, 3: 0, 4: 1, 5: 1, 6: 1, 7: 1, 8: 0, 9: 1}
 _PAGING_ARG = re.compile(r"^(psize|page)_(.+)$")
 _ORDER_ARG = re.compile(r"^_oc_(.+)$")
 _FILTER_ARG = re.compile(r"^_flt_(\d)_(.+)$")
