@@ -19,6 +19,8 @@ Conventions every resource follows:
 * `company_id` is never taken from a customer's body: the guard sets it from the user. Supplier
   staff name the company in the body when they create a tenant-owned row; nobody moves a row
   to another company with PUT.
+* Lists count matching rows up to 10 000: `count` is exact up to there, 10 001 beyond it, with
+  `count_exact` saying which (app/paging.py); pages read their keys before their rows.
 * Errors are JSON `{"message": ...}` with Norwegian text: 400 for bad input (field -> list of
   messages), 401 not logged in, 403 no permission, 404 missing or another company's row.
   Never SQL or a traceback.
