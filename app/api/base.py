@@ -19,6 +19,8 @@ Conventions every resource follows:
 * `company_id` is never taken from a customer's body: the guard sets it from the user. Supplier
   staff name the company in the body when they create a tenant-owned row; nobody moves a row
   to another company with PUT.
+* Lists count matching rows up to 10 000: `count` is exact up to there, 10 001 beyond it, with
+  `count_exact` saying which (app/paging.py); pages read their keys before their rows.
 * Errors are JSON `{"message": ...}` with Norwegian text: 400 for bad input (field -> list of
   messages), 401 not logged in, 403 no permission, 404 missing or another company's row.
   Never SQL or a traceback.
@@ -36,6 +38,7 @@ from flask import Response, current_app, g, request
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_appbuilder.exceptions import DatabaseException, FABException
+from flask_appbuilder.models.sqla.filters import FilterEqual, FilterIn, FilterNotEqual, FilterNotIn
 from flask_babel import lazy_gettext as _
 from marshmallow import ValidationError
 from marshmallow.fields import Field
@@ -64,6 +67,7 @@ from app.api.fields import (
 from app.domain.actors import Actor
 from app.domain.errors import DomainError, ValidationFailed
 from app.extensions import db
+from app.paging import COUNT_BOUND, COUNT_DESCRIPTION, paged
 from app.roles import ROLE_PERMISSIONS
 from app.tenancy import TenantViolation, current_tenant
 
@@ -195,12 +199,19 @@ class PortalModelRestApi(ModelRestApi):
     # Add columns the server fills in when they are missing (pre_add).
     optional_add_columns: ClassVar[frozenset[str]] = frozenset()
 
+    # Code columns (status, channel): filtered by eq, neq, in, nin only (FAB's text operators on them
+    # run ILIKE over the whole table).
+    code_filter_columns: ClassVar[tuple[str, ...]] = ()
+
     customer_add_model_schema: Any = None
+    datamodel: Any
     # FAB's ModelRestApi attributes that __init__ below completes (declared only, for the type checker).
     order_columns: list[str] | None
     label_columns: dict[str, Any] | None
 
     def __init__(self) -> None:
+        # Bounded count and deferred-join pages (app/paging.py) for every list.
+        self.datamodel = paged(self.datamodel)
         routes = api_routes(type(self))
         wanted = granted_permissions(type(self).__name__)
         granted = wanted & set(routes)
@@ -228,6 +239,10 @@ class PortalModelRestApi(ModelRestApi):
         self.label_columns = {**COLUMN_LABELS, **self._code_labels(), **(self.label_columns or {})}
         super().__init__()
         self.model2schemaconverter.virtual_fields = self._virtual
+        for column in self.code_filter_columns:
+            self._filters.get_search_filters()[column] = [
+                flt(column, self.datamodel) for flt in (FilterEqual, FilterNotEqual, FilterIn, FilterNotIn)
+            ]
 
     def _code_labels(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -276,6 +291,34 @@ class PortalModelRestApi(ModelRestApi):
     def response_500(self, message: str | None = None) -> Response:
         # FAB passes a traceback here when FAB_API_SHOW_STACKTRACE is on: never show it.
         return self.response(500, message=str(MSG_SERVER_ERROR))
+
+    # --- lists: the bounded count (app/paging.py) ----------------------------------------
+
+    def pre_get_list(self, data: dict[str, Any]) -> None:
+        count = data.get("count")
+        data["count_exact"] = getattr(count, "exact", True)
+
+    def operation_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        methods: list[str] | None = None,
+        func: Callable[..., Response] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
+        if func is None or func.__name__ != "get_list" or not operations or "get" not in operations:
+            return
+        try:
+            schema = operations["get"]["responses"][200]["content"]["application/json"]["schema"]
+        except (KeyError, TypeError):
+            return
+        properties = schema.setdefault("properties", {})
+        properties["count"] = {"type": "integer", "description": COUNT_DESCRIPTION}
+        properties["count_exact"] = {
+            "type": "boolean",
+            "description": f"Whether `count` is the exact number of matching rows (it is up to {COUNT_BOUND}).",
+        }
 
     # --- list filters -------------------------------------------------------------------
 

@@ -148,11 +148,13 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
     """/api/v1/order/ — codes `status`/`channel` with `*_label`; money as 2-decimal strings.
 
     Filter with FAB's rison `q`, e.g. `?q=(filters:!((col:status,opr:eq,value:processing)))`;
-    filterable: number, status, channel, company_id, created_at (`gt`/`lt` for a date range),
-    customer_reference, delivery_date, over_budget, created_by_id, quote_id, standing_order_id.
+    filterable: number, status and channel (codes: `eq`, `neq`, `in`, `nin`), company_id,
+    created_at (`gt`/`lt` for a date range), customer_reference, delivery_date, over_budget,
+    created_by_id, quote_id, standing_order_id.
     The order number also has `numpre` (exact or prefix match, served by an index):
     `(col:number,opr:numpre,value:'1001')`. The item adds lines, status history (events),
-    shipments with tracking links and invoices.
+    shipments with tracking links and invoices. `count` is exact up to 10 000 and 10 001
+    ("over 10 000", `count_exact` false) beyond it; for a full export, page by `created_at`.
 
     POST (customers; company from the user, channel `webshop`): `delivery_address_id`,
     optional `customer_reference`, `lines` ([{product_id, quantity, width, depth, fabric,
@@ -217,6 +219,7 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
     ]
     # LIKE 'prefix%' on ix_orders_number_prefix; FAB's own `sw` is ILIKE, which cannot use it.
     search_filters = {"number": [FilterNumberPrefix]}
+    code_filter_columns = ("status", "channel")
     base_order = ("created_at", "desc")
     # POST has its own body (lines) for app/domain/orders.place_order.
     add_model_schema = StaffOrderIn()

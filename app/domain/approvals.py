@@ -47,6 +47,7 @@ from app.models import (
     Product,
     utcnow,
 )
+from app.paging import BoundedCount, bounded_count_of
 
 SELLERS_ONLY = _l("Bare selgere kan godkjenne eller avvise ordrer.")
 HANDLED_BY_ANOTHER = _l("Ordren er allerede behandlet av en annen selger.")
@@ -108,13 +109,19 @@ def exposure_by_company(session: Session, company_ids: Iterable[int]) -> dict[in
     """Company id → current exposure (the rule in the module docstring), two aggregate queries.
 
     Also used by the manager's reports (app/domain/reports.py), so the rule lives here only.
+    Both read `ix_orders_company_status` alone (it carries id and totals): the open orders are
+    summed there, and an unpaid invoice counts unless its order is among them (an anti-join; an
+    invoice and its order always belong to the same company, which the tenancy guard enforces).
     """
     company_ids = set(company_ids)
     if not company_ids:
         return {}
+    open_orders = select(Order.id).where(
+        Order.id == Invoice.order_id, Order.company_id.in_(company_ids), Order.status.in_(OPEN)
+    )
     open_sum = dict(
         session.execute(
-            select(Order.company_id, func.coalesce(func.sum(Order.total_ex_vat + Order.total_vat), 0))
+            select(Order.company_id, func.sum(Order.total_ex_vat) + func.sum(Order.total_vat))
             .where(Order.company_id.in_(company_ids), Order.status.in_(OPEN))
             .group_by(Order.company_id)
         )
@@ -123,15 +130,14 @@ def exposure_by_company(session: Session, company_ids: Iterable[int]) -> dict[in
     )
     unpaid = dict(
         session.execute(
-            select(Invoice.company_id, func.coalesce(func.sum(Invoice.amount), 0))
-            .join(Order, Order.id == Invoice.order_id)
-            .where(Invoice.company_id.in_(company_ids), Invoice.paid.is_(False), Order.status.not_in(OPEN))
+            select(Invoice.company_id, func.sum(Invoice.amount))
+            .where(Invoice.company_id.in_(company_ids), Invoice.paid.is_(False), ~open_orders.exists())
             .group_by(Invoice.company_id)
         )
         .tuples()
         .all()
     )
-    return {cid: Decimal(open_sum.get(cid, 0)) + Decimal(unpaid.get(cid, 0)) for cid in company_ids}
+    return {cid: Decimal(open_sum.get(cid) or 0) + Decimal(unpaid.get(cid) or 0) for cid in company_ids}
 
 
 def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
@@ -157,17 +163,33 @@ def credit(session: Session, orders: Iterable[Order]) -> dict[int, Credit]:
 
 def approval_queue(
     session: Session, *, page: int = 0, page_size: int = 25, now: dt.datetime | None = None
-) -> tuple[list[QueueRow], int]:
-    """Pending orders oldest first with both checks; a fixed number of queries per page."""
+) -> tuple[list[QueueRow], BoundedCount]:
+    """Pending orders oldest first with both checks; a fixed number of queries per page.
+
+    The count stops at COUNT_BOUND (app/paging.py); the page's ids come from the index on
+    (status, created_at, id) alone, then the rows are joined to them (a deep page skips index
+    entries, not rows).
+    """
     now = now or utcnow()
-    base = select(Order).where(Order.status == PENDING_APPROVAL)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    orders = session.scalars(
-        base.options(joinedload(Order.company), joinedload(Order.created_by))
-        .order_by(Order.created_at, Order.id)
-        .limit(page_size)
+    pending = select(Order.id).where(Order.status == PENDING_APPROVAL)
+    total = bounded_count_of(session, pending)
+    keys = (
+        pending.order_by(Order.created_at, Order.id)
+        .limit(page_size + (0 if total.exact else 1))
         .offset(page * page_size)
-    ).all()
+        .subquery("page_keys")
+    )
+    orders = list(
+        session.scalars(
+            select(Order)
+            .join(keys, Order.id == keys.c.id)
+            .options(joinedload(Order.company), joinedload(Order.created_by))
+            .order_by(Order.created_at, Order.id)
+        ).all()
+    )
+    if not total.exact:
+        total.has_next = len(orders) > page_size
+        orders = orders[:page_size]
     ids = [o.id for o in orders]
     prod = producibility(session, ids)
     cred = credit(session, orders)

@@ -13,11 +13,13 @@ from app.domain import approvals
 from app.domain.labels import order_status
 from app.extensions import db
 from app.models import Order
+from app.paging import count_text, page_links
 from app.views.base import user_can
 from app.views.forms import current_actor, domain_action
 from app.views.orders.actions import order_or_404
 
 PAGE_SIZE = 25
+MAX_PAGE = 1_000_000  # beyond it OFFSET would leave the database's integer range for no purpose
 
 
 class ApprovalQueueView(BaseView):
@@ -28,16 +30,15 @@ class ApprovalQueueView(BaseView):
     @expose("/")
     @has_access
     def queue(self) -> ResponseReturnValue:
-        page = max(request.args.get("side", 0, type=int) or 0, 0)
+        page = min(max(request.args.get("side", 0, type=int) or 0, 0), MAX_PAGE)
         rows, total = approvals.approval_queue(db.session, page=page, page_size=PAGE_SIZE)
-        pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
         # A manager reads the queue; only sellers get the checkboxes and buttons.
         return self.render_template(
             "workflow/approval_queue.html",
             rows=rows,
             total=total,
-            page=page,
-            pages=pages,
+            total_label=count_text(total),
+            links=page_links(page, PAGE_SIZE, total, total.has_next),
             can_approve=user_can("can_approve", "ApprovalQueueView"),
             can_reject=user_can("can_reject", "ApprovalQueueView"),
         )

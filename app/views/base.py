@@ -13,6 +13,9 @@ What it adds to `flask_appbuilder.ModelView` (FAB 5.3), and why:
   gives a message instead of an error page.
 * Lists load relationship columns eagerly (`PortalInterface(list_options=...)`), so a list page
   runs a fixed number of statements whatever its size (FAB would lazy-load them row by row).
+* Lists stay fast at a million rows (app/paging.py): the row count stops at 10 000 ("over
+  10 000"), a page reads its keys before its rows, and the page links end where the rows known
+  end. Code columns (status, channel) filter by equality on a select, not FAB's ILIKE.
 * Related rows in forms are chosen without a `<select>` of a whole table: a company is typed as
   its customer number (`LookupField`), and selects of a company's own rows (delivery addresses,
   users) only offer the rows of the form's company (`form_company_id`).
@@ -34,10 +37,10 @@ from flask_appbuilder.baseviews import expose
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.hooks import before_request
-from flask_appbuilder.models.sqla.filters import FilterEqualFunction
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction, FilterNotEqual
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_order_args, get_page_args, get_page_size_args
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -49,9 +52,14 @@ from wtforms.validators import StopValidation
 from app.domain import labels
 from app.domain.formatting import format_date, format_nok, format_oslo_datetime
 from app.models import Company
+from app.paging import PagedInterface, count_text, page_links
 from app.tenancy import TenantViolation, current_tenant
 
 MAX_PAGE_SIZE = 100
+# FAB's text filter numbers on a code column (0 starts with, 1 ends with, 2 contains, 3 equal,
+# 4-7 their negations, 8 in, 9 not in) -> the code filters' (0 equal, 1 not equal). 0 and 1 are
+# the code filters' own: an old "starts with" link (0) reads as equal, an old "ends with" (1) as not equal.
+CODE_FILTER_FROM_TEXT = {2: 0, 3: 0, 4: 1, 5: 1, 6: 1, 7: 1, 8: 0, 9: 1}
 _PAGING_ARG = re.compile(r"^(psize|page)_(.+)$")
 _ORDER_ARG = re.compile(r"^_oc_(.+)$")
 _FILTER_ARG = re.compile(r"^_flt_(\d)_(.+)$")
@@ -92,6 +100,11 @@ def form_company_id() -> int:
         return tenant
     value = g.get("portal_form_company_id")
     return value if isinstance(value, int) else -1
+
+
+def code_filters(column: str, datamodel: Any) -> builtins.list[Any]:
+    """A code column's list filters: equal (first), not equal; both served by a btree index."""
+    return [FilterEqual(column, datamodel), FilterNotEqual(column, datamodel)]
 
 
 def company_scoped(column: str = "company_id") -> list[list[Any]]:
@@ -144,10 +157,11 @@ def code_select(label: Any, mapping: Mapping[Any, Any], search: bool = False) ->
 # --- data access -----------------------------------------------------------------------------
 
 
-class PortalInterface(SQLAInterface):
-    """SQLAInterface with loader options for lists (no N+1) and for loading one row.
+class PortalInterface(PagedInterface):
+    """The lists' interface (app/paging.py: bounded count, deferred-join pages) with loader options
+    for lists (no N+1) and for loading one row.
 
-    `list_options` are added to the page query only, not to FAB's count query.
+    `list_options` are added to the page query only, not to the count query.
     """
 
     def __init__(
@@ -156,25 +170,6 @@ class PortalInterface(SQLAInterface):
         super().__init__(obj, session)
         self.list_options = tuple(list_options)
         self.item_options = tuple(item_options) or self.list_options
-
-    def query(
-        self,
-        filters=None,
-        order_column="",
-        order_direction="",
-        page=None,
-        page_size=None,
-        select_columns=None,
-        outer_default_load=False,
-    ):
-        query = self.session.query(self.obj)
-        count = self.query_count(query, filters, select_columns)
-        query = self.apply_all(
-            query, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
-        )
-        if self.list_options:
-            query = query.options(*self.list_options)
-        return count, query.all()
 
     def load(self, pk: int, filters: Any = None, options: Sequence[Any] | None = None) -> Any:
         """One row by primary key through the (tenant-scoped) session, or None."""
@@ -294,8 +289,16 @@ class FormRefused(Exception):
 # --- the base view ---------------------------------------------------------------------------
 
 
+class PortalListWidget(ListWidget):
+    """FAB's list with the portal's pagination and bounded row count (app/paging.py)."""
+
+    template = "appbuilder/general/widgets/portal_list.html"
+
+
 class PortalModelView(ModelView):
     """Base of every HTML CRUD view of the portal (see the module docstring)."""
+
+    list_widget = PortalListWidget
 
     page_size = 25
     # Customer-side lists may show fewer columns (e.g. without "Bedrift"); None = list_columns.
@@ -316,6 +319,10 @@ class PortalModelView(ModelView):
     # Number columns searched by exact-or-prefix match on the btree index (app/filters.py); the
     # filter comes first, so `?_flt_0_number=10023` is that search.
     number_prefix_columns: tuple[str, ...] = ()
+    # Code columns (status, channel): filtered by equality ("er lik", first, `_flt_0_<col>`) or
+    # inequality (`_flt_1_<col>`) on a select of codes. FAB's text filters ("starts with" is ILIKE)
+    # cannot use an index; links with their numbers keep their sense (CODE_FILTER_FROM_TEXT).
+    code_filter_columns: tuple[str, ...] = ()
 
     # FAB's BaseView attribute, completed in __init__ (declared only, for the type checker).
     exclude_route_methods: set[str]
@@ -356,6 +363,9 @@ class PortalModelView(ModelView):
             for table in (self._filters.get_search_filters(), self._filters._all_filters):
                 if column in table:
                     table[column].insert(0, FilterNumberPrefix(column, self.datamodel))
+        for column in self.code_filter_columns:
+            for table in (self._filters.get_search_filters(), self._filters._all_filters):
+                table[column] = code_filters(column, self.datamodel)
 
     # --- request hygiene ---------------------------------------------------------------------
 
@@ -379,6 +389,11 @@ class PortalModelView(ModelView):
                     keep = None
             elif m := _FILTER_ARG.match(key):
                 index, column = int(m.group(1)), m.group(2)
+                if column in self.code_filter_columns and index in CODE_FILTER_FROM_TEXT:
+                    index = CODE_FILTER_FROM_TEXT[index]
+                    renamed = f"_flt_{index}_{column}"
+                    changed = changed or renamed != key
+                    key = renamed
                 known = getattr(self._filters, "_all_filters", {}).get(column)
                 if known is not None and index >= len(known):
                     keep = None  # FAB would index past its filter list (IndexError -> 500)
@@ -465,6 +480,8 @@ class PortalModelView(ModelView):
             joined_filters, order_column, order_direction, page=page, page_size=page_size
         )
         columns = self.current_list_columns()
+        kwargs.setdefault("paging", page_links(page, page_size, count, getattr(count, "has_next", None)))
+        kwargs.setdefault("count_label", count_text(count))
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns,
             include_columns=columns,

@@ -193,6 +193,7 @@ class OrderView(PortalModelView):
     order_columns = ["number", "created_at", "channel", "status", "customer_reference"]
     base_order = ("created_at", "desc")
     number_prefix_columns = ("number",)
+    code_filter_columns = ("status", "channel")
     search_columns = ["number", "status", "channel", "created_at", "created_by", "customer_reference", "delivery_date"]
     search_form_extra_fields = {
         "status": code_select(_l("Status"), labels.ORDER_STATUS, search=True),

@@ -1,0 +1,190 @@
+"""Lists that stay fast at a million rows: a bounded row count and pages through a deferred join.
+
+* The count stops at COUNT_BOUND: `SELECT count(*) FROM (SELECT ... LIMIT 10001)` reads at most
+  10 001 index entries, where an exact count would read every matching row on every page. Below
+  the bound it is exact; above it the list says "over 10 000" and the API's `count` is 10 001.
+  Small lists (a customer's) therefore keep their exact count, through the same code.
+* A page is read in two steps inside one statement: the page's primary keys (filters, sort and
+  OFFSET over an index-only scan where an index covers them), then the rows, joined to those keys.
+  OFFSET then skips index entries, not whole rows with their joined relations.
+* When the count is not exact, one key more than the page is read, so the page knows whether a next
+  page exists (the page links end there; there is no "last page" to link to).
+
+Used by the HTML lists (app/views/base.py) and the REST lists (app/api/base.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+COUNT_BOUND = 10_000
+
+
+class BoundedCount(int):
+    """A row count that is exact up to COUNT_BOUND; beyond it the value is COUNT_BOUND + 1."""
+
+    exact: bool
+    has_next: bool | None  # set by a page read: is there a row after this page? None: not known
+
+    def __new__(cls, value: int, bound: int | None = None) -> BoundedCount:
+        bound = COUNT_BOUND if bound is None else bound
+        self = super().__new__(cls, min(int(value), bound + 1))
+        self.exact = int(value) <= bound
+        self.has_next = None
+        return self
+
+
+def bounded_count(query: Any, bound: int | None = None) -> BoundedCount:
+    """The rows of an ORM query, counted up to `bound` (COUNT_BOUND; see the module docstring)."""
+    bound = COUNT_BOUND if bound is None else bound
+    return BoundedCount(query.order_by(None).limit(bound + 1).count(), bound)
+
+
+def bounded_count_of(session: Any, statement: Any, bound: int | None = None) -> BoundedCount:
+    """The rows of a `select()`, counted up to `bound`: the same count for 2.0-style statements."""
+    from sqlalchemy import func, select
+
+    bound = COUNT_BOUND if bound is None else bound
+    limited = statement.order_by(None).limit(bound + 1).subquery()
+    return BoundedCount(session.scalar(select(func.count()).select_from(limited)) or 0, bound)
+
+
+def count_text(count: int) -> str:
+    """ "1 234", or "over 10 000" when the count stopped at its bound (Norwegian digit grouping)."""
+    from flask_babel import gettext
+
+    if isinstance(count, BoundedCount) and not count.exact:
+        return gettext("over %(count)s", count=_grouped(int(count) - 1))
+    return _grouped(int(count))
+
+
+def _grouped(number: int) -> str:
+    return f"{number:,}".replace(",", "\u00a0")
+
+
+class PagedInterface(SQLAInterface):
+    """SQLAInterface whose `query` counts with a bound and reads pages through a deferred join.
+
+    `list_options` (loader options such as joinedload) are added to the row query only.
+    """
+
+    list_options: tuple[Any, ...] = ()
+
+    def query_count(self, query: Any, filters: Any = None, select_columns: Any = None) -> BoundedCount:
+        # The filters alone: joins FAB would add for the selected columns change no count.
+        inner = self._apply_inner_all(query, filters, aliases_mapping={})
+        return bounded_count(inner)
+
+    def query(
+        self,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        select_columns=None,
+        outer_default_load=False,
+    ):
+        count = self.query_count(self.session.query(self.obj), filters)
+        items = self.page_rows(
+            count, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
+        )
+        return count, items
+
+    def page_rows(
+        self,
+        count: BoundedCount,
+        filters: Any,
+        order_column: str,
+        order_direction: str,
+        page: int | None,
+        page_size: int | None,
+        select_columns: Any = None,
+        outer_default_load: bool = False,
+    ) -> list[Any]:
+        """The rows of one page; sets `count.has_next` when the count is not exact."""
+        wanted = page_size + 1 if page_size and not count.exact else page_size
+        pk = self.get_pk()
+        keys = self._apply_inner_all(
+            self.session.query(self.obj), filters, order_column, order_direction, aliases_mapping={}
+        )
+        if page and page_size:
+            keys = keys.offset(page * page_size)
+        if wanted:
+            keys = keys.limit(wanted)
+        keys = keys.with_entities(pk).subquery("page_keys")
+        rows_query = self.session.query(self.obj).join(keys, pk == keys.c[self.get_pk_name()])
+        rows_query = self.apply_all(
+            rows_query, None, order_column, order_direction, None, None, select_columns, outer_default_load
+        )
+        if self.list_options:
+            rows_query = rows_query.options(*self.list_options)
+        results = rows_query.all()
+        items = [getattr(r, self.obj.__name__) if hasattr(r, self.obj.__name__) else r for r in results]
+        if wanted != page_size:
+            count.has_next = len(items) > (page_size or 0)
+            items = items[:page_size]
+        return items
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """What a list's pagination shows: the window of page numbers (0-based) around the current
+    page, and the first/previous/next/last targets (None: no such link)."""
+
+    page: int
+    window: range
+    previous: int | None
+    next: int | None
+    last: int | None  # unknown when the count stopped at its bound
+
+    @property
+    def first(self) -> int | None:
+        return 0 if self.window.start > 0 else None
+
+
+def page_links(page: int | None, page_size: int, count: int, has_next: bool | None = None, span: int = 3) -> PageLinks:
+    """FAB's seven-page window, for an exact count or one that stopped at its bound.
+
+    With a bounded count the pages known are those the count covers, and, beyond them, the current
+    one and the next when the page read found a row after it."""
+    page = max(page or 0, 0)
+    exact = not isinstance(count, BoundedCount) or count.exact
+    pages = -(-int(count) // page_size) if page_size else 1
+    if not exact:
+        pages = max(pages, page + 1 + (1 if has_next else 0))
+    low, high = page - span, page + span + 1
+    if low < 0:
+        high -= low
+    if exact and high > pages:
+        low -= high - pages
+    low, high = max(low, 0), min(high, pages)
+    following = page + 1 if page + 1 < pages else None
+    return PageLinks(
+        page=page,
+        window=range(low, high),
+        previous=page - 1 if page > 0 else None,
+        next=following,
+        last=pages - 1 if exact and high < pages else None,
+    )
+
+
+_PAGED_CLASSES: dict[type, type] = {}
+
+
+def paged(datamodel: SQLAInterface) -> PagedInterface:
+    """The same interface (and model, session, overrides) with PagedInterface's count and pages."""
+    if isinstance(datamodel, PagedInterface):
+        return datamodel
+    cls = type(datamodel)
+    klass = _PAGED_CLASSES.setdefault(cls, type(f"Paged{cls.__name__}", (PagedInterface, cls), {}))
+    return klass(datamodel.obj, datamodel._session)
+
+
+COUNT_DESCRIPTION = (
+    f"Matching rows: exact up to {COUNT_BOUND}; beyond that the count stops and is {COUNT_BOUND + 1}, "
+    f'meaning "more than {COUNT_BOUND}" (then `count_exact` is false). Pages go on beyond it.'
+)
