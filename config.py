@@ -48,7 +48,11 @@ class Config:
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No `pool_pre_ping` (a round trip before every request): app/__init__.py pings a pooled
+    # connection only when it has been idle this long, which is when a database restart or an
+    # idle timeout may have closed it.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {}
+    DB_PING_AFTER_IDLE_SECONDS = float(os.environ.get("DB_PING_AFTER_IDLE_SECONDS", "10"))
 
     # Flask-AppBuilder: migrations own the schema, `portal init` owns permissions.
     FAB_CREATE_DB = False

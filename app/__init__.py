@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, g, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import appbuilder, csrf, db, mail, migrate
@@ -34,6 +40,7 @@ def create_app(config_object: object | None = None) -> Flask:
     install_stamp_listeners()
     with app.app_context():
         db.init_app(app)
+        _ping_idle_connections(db.engine, app.config.get("DB_PING_AFTER_IDLE_SECONDS", 10.0))
         migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations"))
         csrf.init_app(app)
         mail.init_app(app)
@@ -59,8 +66,52 @@ def create_app(config_object: object | None = None) -> Flask:
     return app
 
 
+def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use only if it has been idle `idle_seconds` or longer.
+
+    Instead of SQLAlchemy's `pool_pre_ping`, which costs a round trip on every request. A dead
+    connection found here is replaced before the request sees it; one that dies while in steady
+    use fails that request, and SQLAlchemy then replaces every connection of the pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["portal.idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.pop("portal.idle_since", None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # just opened, or in steady use
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - any failure means: use another connection
+            raise DisconnectionError("idle connection is gone") from exc
+        if not alive:
+            raise DisconnectionError("idle connection is gone")
+
+
 def _install_template_helpers(app: Flask) -> None:
+    from flask import has_request_context
+
     from app.domain import formatting
+
+    # Templates' url_for, with the URL of a static file built once per file (and mount point):
+    # FAB's layout links 18 scripts and style sheets on every page.
+    build_url: Callable[..., str] = app.url_for
+    static_urls: dict[tuple[str, str, str], str] = {}
+
+    def url_for_cached_static(endpoint: str, **values: Any) -> str:
+        static = endpoint == "static" or endpoint.endswith(".static")
+        if static and values.keys() == {"filename"} and has_request_context():
+            key = (request.script_root, endpoint, values["filename"])
+            found = static_urls.get(key)
+            if found is None:
+                found = static_urls[key] = build_url(endpoint, **values)
+            return found
+        return build_url(endpoint, **values)
+
+    app.jinja_env.globals["url_for"] = url_for_cached_static
 
     app.jinja_env.filters["nok"] = formatting.format_nok
     app.jinja_env.filters["oslo"] = formatting.format_oslo_datetime

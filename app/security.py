@@ -4,6 +4,11 @@
 for user admin and own profile (class attributes, as FAB's examples/extendsecurity does), the rate
 limited API login, per-request permission caching and the security stamp: a password change or
 deactivation ends the user's sessions and API tokens. The tenancy guard is app/tenancy.py.
+
+What a request costs in security look-ups: one statement loads the user with its roles and groups,
+one more the roles' (view, permission) pairs; every `has_access` after that (the view's own check,
+one per menu item, the page's buttons) is answered from memory. Nothing is kept from one request
+to the next, so a changed role, password or deactivation counts from the user's next request.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from flask_appbuilder.security.views import (
 )
 from flask_babel import gettext
 from flask_login import current_user, logout_user, user_logged_in
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.models import PortalUser
 from app.views.accounts.profile import ResetMyPasswordView, UserInfoEditView
@@ -143,17 +150,69 @@ class PortalSecurityManager(SecurityManager):
     viewmenumodelview = _strict(ViewMenuModelView)
     permissionviewmodelview = _strict(PermissionViewModelView)
 
-    def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: list[int]) -> bool:
-        """FAB asks the database once per check, ~20 times per page for the menu alone: load the
-        roles' (view, permission) pairs once per request instead. Per request only, so a change
-        of a role's permissions counts from the next request on."""
+    # --- per-request permission look-ups --------------------------------------------------------
+
+    def load_user(self, pk: Any) -> Any:
+        """Flask-Login's (and the JWT's) user loader: the user with roles and groups in one statement
+        (FAB: one for the user, then one each for its roles and its groups at the first check)."""
+        model = self.user_model
+        stmt = (
+            select(model)
+            .where(model.id == int(pk))
+            .options(joinedload(model.roles), joinedload(model.groups).joinedload(self.group_model.roles))
+        )
+        user = self.session.execute(stmt).unique().scalar_one_or_none()
+        if user is not None and user.is_active:
+            return user
+        return None
+
+    def has_access(self, permission_name: str, view_name: str) -> bool:
+        """FAB's check, answered once per (permission, view, user) per request: a page asks it for
+        the view, for each menu item and for each button."""
         if not has_request_context():
-            return super().exist_permission_on_roles(view_name, permission_name, role_ids)
-        cache = request.environ.setdefault("portal.permissions", {})
-        key = tuple(sorted(role_ids))
-        if key not in cache:
-            cache[key] = self._permission_pairs(key)
-        return (view_name, permission_name) in cache[key]
+            return bool(super().has_access(permission_name, view_name))
+        # On the request, not on `g`: an app context can outlive a request (tests, CLI).
+        memo: dict[tuple[str, str, Any], bool] = request.environ.setdefault("portal.access", {})
+        key = (permission_name, view_name, g.get("user"))
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = bool(super().has_access(permission_name, view_name))
+        return found
+
+    def _has_view_access(self, user: Any, permission_name: str, view_name: str) -> bool:
+        """FAB's rule (a built-in role's patterns, else the roles' stored permissions) over the
+        user's roles and permissions as read once in this request."""
+        if not has_request_context():
+            return bool(super()._has_view_access(user, permission_name, view_name))
+        builtin, pairs = self._request_grants(user)
+        if any(self._has_access_builtin_roles(role, permission_name, view_name) for role in builtin):
+            return True
+        return (view_name, permission_name) in pairs
+
+    def _request_grants(self, user: Any) -> tuple[list[Any], frozenset[tuple[str, str]]]:
+        grants: dict[Any, tuple[list[Any], frozenset[tuple[str, str]]]] = request.environ.setdefault(
+            "portal.grants", {}
+        )
+        found = grants.get(user)
+        if found is None:
+            roles = self.get_user_roles(user)
+            builtin = [role for role in roles if role.name in self.builtin_roles]
+            db_role_ids = tuple(sorted({role.id for role in roles if role.name not in self.builtin_roles}))
+            found = grants[user] = (builtin, self._role_pairs(db_role_ids) if db_role_ids else frozenset())
+        return found
+
+    def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: list[int]) -> bool:
+        """FAB asks the database once per check: read the roles' (view, permission) pairs once per
+        request instead."""
+        if not has_request_context():
+            return bool(super().exist_permission_on_roles(view_name, permission_name, role_ids))
+        return (view_name, permission_name) in self._role_pairs(tuple(sorted(set(role_ids))))
+
+    def _role_pairs(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
+        cache: dict[tuple[int, ...], frozenset[tuple[str, str]]] = request.environ.setdefault("portal.permissions", {})
+        if role_ids not in cache:
+            cache[role_ids] = self._permission_pairs(role_ids)
+        return cache[role_ids]
 
     def _permission_pairs(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
         from flask_appbuilder.security.sqla.models import assoc_permissionview_role
@@ -208,9 +267,13 @@ class PortalSecurityManager(SecurityManager):
 
     @staticmethod
     def before_request() -> None:
-        """FAB's before_request (g.user), after ending a session whose stamp is stale."""
+        """FAB's before_request (g.user), after ending a session whose stamp is stale.
+
+        FAB stores Flask-Login's proxy; the user itself spares every `g.user.<attr>` (each
+        permission check, the templates) a detour through the proxy. Logging in or out during a
+        request reassigns it (FAB's login and logout views redirect right after)."""
         end_stale_session()
-        g.user = current_user
+        g.user = current_user._get_current_object()
 
     def create_jwt_manager(self, app: Any) -> Any:
         jwt_manager = super().create_jwt_manager(app)

@@ -54,6 +54,7 @@ def set_request_tenant(company_id: int | None) -> None:
 
 def clear_request_tenant() -> None:
     g.pop("_tenant_company_id", None)
+    g.pop("_tenant_criteria", None)
 
 
 def current_tenant() -> int | None:
@@ -104,11 +105,21 @@ def _scope_reads(state: ORMExecuteState) -> None:
     tenant = current_tenant()
     if tenant is None:
         return
-    state.statement = state.statement.options(
+    state.statement = state.statement.options(*_tenant_criteria(tenant))
+
+
+def _tenant_criteria(tenant: int) -> tuple[Any, ...]:
+    """The three criteria of a tenant, built once per request (a page runs several statements)."""
+    cached = g.get("_tenant_criteria")
+    if cached is not None and cached[0] == tenant:
+        return cached[1]
+    criteria = (
         with_loader_criteria(TenantScoped, lambda cls: cls.company_id == tenant, include_aliases=True),
         with_loader_criteria(Company, lambda cls: cls.id == tenant, include_aliases=True),
         with_loader_criteria(PortalUser, lambda cls: cls.company_id == tenant, include_aliases=True),
     )
+    g._tenant_criteria = (tenant, criteria)
+    return criteria
 
 
 # --- writes ---------------------------------------------------------------------------------
