@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,7 +39,8 @@ from typing import Any, Protocol
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, bindparam, func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -621,22 +623,53 @@ class _Todo:
     lines: list[dict[str, Any]]
 
 
+@functools.cache
+def _column_keys(model: Any) -> tuple[str, ...]:
+    return tuple(attr.key for attr in sa_inspect(model).column_attrs if attr.key != "id")
+
+
 def _columns(obj: Any) -> dict[str, Any]:
     """The column values set on an object, as a row for a bulk INSERT (the others get their defaults)."""
-    return {c.key: obj.__dict__[c.key] for c in obj.__mapper__.column_attrs if c.key != "id" and c.key in obj.__dict__}
+    values = obj.__dict__
+    return {key: values[key] for key in _column_keys(obj.__class__) if key in values}
+
+
+def _unnest(table: Any, rows: list[dict[str, Any]]) -> Any:
+    """PostgreSQL: the rows as one array per column, zipped back by unnest (a statement of a few
+    parameters, however many rows)."""
+    columns = list(rows[0])
+    arrays = [
+        func.unnest(bindparam(f"rows_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)))
+        for name in columns
+    ]
+    return columns, select(*arrays)
 
 
 def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
-    """INSERT the orders (one statement per page of rows); a delivery another run made first is
-    left out (ON CONFLICT DO NOTHING on uq_orders_standing_delivery). Returns plan id → order id."""
+    """INSERT the orders in one statement; a delivery another run made first is left out (ON
+    CONFLICT DO NOTHING on uq_orders_standing_delivery). Returns plan id → order id."""
     table = Order.__table__
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["standing_order_id", "delivery_date"])
-        .returning(table.c.standing_order_id, table.c.id)
+    stmt: Any
+    if session.get_bind().dialect.name == "postgresql":
+        columns, values = _unnest(table, rows)
+        stmt, params = pg_insert(table).from_select(columns, values), None
+    else:
+        stmt, params = sqlite_insert(table), rows
+    stmt = stmt.on_conflict_do_nothing(index_elements=["standing_order_id", "delivery_date"]).returning(
+        table.c.standing_order_id, table.c.id
     )
-    return {row.standing_order_id: row.id for row in session.execute(stmt, rows)}
+    return {row.standing_order_id: row.id for row in session.execute(stmt, params)}
+
+
+def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows: one statement with unnest on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        columns, values = _unnest(table, rows)
+        session.execute(table.insert().from_select(columns, values))
+    else:
+        session.execute(table.insert(), rows)
 
 
 class _Budgets:
@@ -715,10 +748,9 @@ def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
             .values(number=bindparam("new_number"), over_budget=bindparam("flag")),
             [{"order_id": t.order.id, "new_number": t.order.number, "flag": t.order.over_budget} for t in made],
         )
-        session.execute(OrderLine.__table__.insert(), lines)
-        session.execute(OrderEvent.__table__.insert(), [_columns(e) for e in events])
-    if mails:
-        session.execute(MailOutbox.__table__.insert(), [_columns(m) for m in mails])
+        _insert(session, OrderLine.__table__, lines)
+        _insert(session, OrderEvent.__table__, [_columns(e) for e in events])
+    _insert(session, MailOutbox.__table__, [_columns(m) for m in mails])
     budgets.notify()  # after the inserts: its savepoints flush the session, which must hold nothing new
     if lost:
         # Another run made these deliveries' orders first.
