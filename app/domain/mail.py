@@ -7,6 +7,7 @@ import datetime as dt
 import re
 import smtplib
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -81,6 +82,7 @@ LEASE = dt.timedelta(minutes=10)
 BACKOFF_BASE = dt.timedelta(minutes=1)
 BACKOFF_MAX = dt.timedelta(hours=6)
 BATCH_SIZE = 200  # mails claimed at once and sent over one SMTP connection
+SENDERS = 3  # batches sent at once on PostgreSQL (while one waits for the SMTP server, another writes)
 SMTP_TIMEOUT = 30  # seconds; a server that accepts the connection and then hangs must not hang us
 OUTBOX_HEADER = "X-Kundeportal-Outbox-Id"  # lets a receiver recognise a repeated delivery
 
@@ -304,7 +306,11 @@ class _Link:
 
 
 def _send_batch(
-    session: Session, rows: list[Claimed], report: DeliveryReport, clock: Callable[[], dt.datetime]
+    session: Session,
+    rows: list[Claimed],
+    report: DeliveryReport,
+    clock: Callable[[], dt.datetime],
+    lock: threading.Lock | None = None,
 ) -> None:
     """Send claimed rows over one connection and mark them in bulk. A mail the server refuses, or
     that cannot be written at all, fails alone; the others go on. Raises SmtpUnavailable (after
@@ -335,11 +341,45 @@ def _send_batch(
         now = clock()
         _mark_sent(session, sent, now)
         _mark_failed(session, failed, now)
-    report.sent += len(sent)
-    report.failed += sum(1 for _row, error in failed if error != outage)
-    report.errors += [(row.id, error) for row, error in failed if error != outage]
+    with lock or contextlib.nullcontext():
+        report.sent += len(sent)
+        report.failed += sum(1 for _row, error in failed if error != outage)
+        report.errors += [(row.id, error) for row, error in failed if error != outage]
     if outage is not None:
         raise SmtpUnavailable(outage)
+
+
+def _deliver_from(
+    session: Session,
+    include_waiting: bool,
+    clock: Callable[[], dt.datetime],
+    batch_size: int,
+    report: DeliveryReport,
+    progress: Callable[[DeliveryReport], None] | None,
+    lock: threading.Lock,
+    stop: threading.Event,
+    batches: int | None = None,
+    after_id: int = 0,
+) -> int:
+    """One sender: claim a batch (ids above `after_id`), send it, until nothing is due, `stop` is
+    set (an outage) or `batches` batches are done. Returns the last id it claimed."""
+    while not stop.is_set() and batches != 0:
+        rows = claim_rows(session, clock(), include_waiting, after_id=after_id, limit=batch_size)
+        if not rows:
+            break
+        after_id = rows[-1].id
+        batches = None if batches is None else batches - 1
+        try:
+            _send_batch(session, rows, report, clock, lock)
+        except SmtpUnavailable as exc:
+            with lock:
+                report.outage = report.outage or str(exc)
+            stop.set()
+        finally:
+            if progress is not None:
+                with lock:
+                    progress(report)
+    return after_id
 
 
 def deliver(
@@ -348,29 +388,39 @@ def deliver(
     now: dt.datetime | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[DeliveryReport], None] | None = None,
+    senders: int | None = None,
 ) -> DeliveryReport:
     """Send every due row of the outbox once (each row at most once per run). Needs an app context.
 
-    `now` fixes the clock (tests); otherwise the real time is read for every step.
+    `senders` batches go out at once, each over its own SMTP connection and database session
+    (default: SENDERS on PostgreSQL, where SKIP LOCKED lets them share the outbox; one on SQLite,
+    and one with `include_waiting`, which would let a second sender take up a row the first has
+    just failed). The others start once the first batch went out, so an outage stops the run
+    at its first batch. `now` fixes the clock (tests); otherwise the real time is read for every step.
     """
     if current_app.extensions["mail"].suppress:
         raise SuppressedSending("MAIL_SUPPRESS_SEND er på: ingen e-post sendes, og utboksen blir stående.")
     clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else utcnow
-    report = DeliveryReport()
-    after_id = 0
-    while True:
-        rows = claim_rows(session, clock(), include_waiting, after_id=after_id, limit=batch_size)
-        if not rows:
-            break
-        after_id = rows[-1].id
-        try:
-            _send_batch(session, rows, report, clock)
-        except SmtpUnavailable as exc:
-            report.outage = str(exc)
-            break
-        finally:
-            if progress is not None:
-                progress(report)
+    engine = session.get_bind()
+    if senders is None:
+        senders = SENDERS if engine.dialect.name == "postgresql" and not include_waiting else 1
+    report, lock, stop = DeliveryReport(), threading.Lock(), threading.Event()
+    after_id = _deliver_from(session, include_waiting, clock, batch_size, report, progress, lock, stop, batches=1)
+    if senders > 1 and not stop.is_set() and report.sent + report.failed:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def sender() -> None:
+            with app.app_context(), Session(engine) as own:
+                _deliver_from(own, include_waiting, clock, batch_size, report, progress, lock, stop)
+
+        threads = [threading.Thread(target=sender, name=f"send-mail-{i}") for i in range(1, senders)]
+        for thread in threads:
+            thread.start()
+        _deliver_from(session, include_waiting, clock, batch_size, report, progress, lock, stop, after_id=after_id)
+        for thread in threads:
+            thread.join()
+    else:
+        _deliver_from(session, include_waiting, clock, batch_size, report, progress, lock, stop, after_id=after_id)
     return report
 
 
