@@ -129,7 +129,10 @@ def send_mail_command(include_waiting: bool) -> None:
     """Deliver the mail outbox through the SMTP server (MAIL_SERVER, MAIL_PORT ...).
 
     At least once: a mail is marked sent only when the server has accepted it; failures wait
-    with a growing pause (backoff) and are tried again. Exits with status 1 on an SMTP outage.
+    with a growing pause (backoff) and are tried again. A mail the server refuses or that cannot
+    be written is marked failed and the run goes on. Batches of mail go over one connection each;
+    on PostgreSQL several batches at once, and safe on several hosts at once (SKIP LOCKED).
+    Exits with status 1 on an SMTP outage.
     """
     from app.domain.mail import (
         DeliveryReport,
