@@ -61,6 +61,15 @@ def set_password_command(username: str, password: str) -> None:
     click.echo(f"Passordet til {user.username} er endret. Brukeren er logget ut overalt.")
 
 
+PROGRESS_SECONDS = 5.0  # a progress line at least this often on a long run
+DETAIL_LIMIT = 100  # up to this many plans due: a line for each plan
+
+
+def thousands(n: int) -> str:
+    """12345 → "12 345" (the Norwegian thousands separator)."""
+    return f"{n:,}".replace(",", " ")
+
+
 @portal_cli.command("standing-orders")
 @click.option(
     "--date",
@@ -72,9 +81,13 @@ def set_password_command(username: str, password: str) -> None:
 def standing_orders_command(day: dt.datetime | None) -> None:
     """Make the orders of the standing orders (faste ordre) due on a date.
 
-    Idempotent and safe to run twice at once: one order per standing order and delivery date.
-    Exits with status 1 when an order could not be made (the others are made).
+    Idempotent and safe to run on several hosts at once: one order per standing order and
+    delivery date. Lists every plan when at most 100 are due, otherwise the plans that were
+    refused or failed and a progress line every few seconds. Exits with status 1 when an order
+    could not be made (the others are made).
     """
+    import time
+
     from app.domain.formatting import format_date, oslo_today
     from app.domain.labels import ORDER_STATUS, label
     from app.domain.standing_orders import (
@@ -89,15 +102,28 @@ def standing_orders_command(day: dt.datetime | None) -> None:
 
     delivery = day.date() if day is not None else oslo_today()
     words = {CREATED: "opprettet", EXISTS: "fantes fra før", REFUSED: "avvist", FAILED: "feilet"}
+    counts = dict.fromkeys(words, 0)
     click.echo(f"Faste ordre for levering {format_date(delivery)}:")
+    last_line = time.monotonic()
 
     def progress(i: int, total: int, outcome: Outcome) -> None:
-        line = f"  [{i}/{total}] «{outcome.name}» ({outcome.company}): {words[outcome.result]}"
-        if outcome.order_number:
-            line += f" – ordre {outcome.order_number} ({label(ORDER_STATUS, outcome.status)})"
-        if outcome.message:
-            line += f" – {outcome.message}"
-        click.echo(line)
+        nonlocal last_line
+        counts[outcome.result] += 1
+        if total <= DETAIL_LIMIT or outcome.result in (REFUSED, FAILED):
+            line = f"  [{i}/{total}] «{outcome.name}» ({outcome.company}): {words[outcome.result]}"
+            if outcome.order_number:
+                line += f" – ordre {outcome.order_number} ({label(ORDER_STATUS, outcome.status)})"
+            if outcome.message:
+                line += f" – {outcome.message}"
+            click.echo(line)
+        now = time.monotonic()
+        if total > DETAIL_LIMIT and (now - last_line >= PROGRESS_SECONDS or i == total):
+            last_line = now
+            click.echo(
+                f"  {thousands(i)} av {thousands(total)} faste ordre ({thousands(counts[CREATED])} laget, "
+                f"{thousands(counts[EXISTS])} fantes fra før, {thousands(counts[REFUSED])} avvist, "
+                f"{thousands(counts[FAILED])} feilet)"
+            )
 
     summary = generate_due(db.session, delivery, progress=progress)
     if not summary.outcomes:
@@ -121,7 +147,10 @@ def send_mail_command(include_waiting: bool) -> None:
     """Deliver the mail outbox through the SMTP server (MAIL_SERVER, MAIL_PORT ...).
 
     At least once: a mail is marked sent only when the server has accepted it; failures wait
-    with a growing pause (backoff) and are tried again. Exits with status 1 on an SMTP outage.
+    with a growing pause (backoff) and are tried again. A mail the server refuses or that cannot
+    be written is marked failed and the run goes on. Batches of mail go over one connection each;
+    on PostgreSQL several batches at once, and safe on several hosts at once (SKIP LOCKED).
+    Exits with status 1 on an SMTP outage.
     """
     from app.domain.mail import (
         DeliveryReport,

@@ -389,7 +389,7 @@ def test_losing_the_race_for_a_delivery_is_reported_as_existing(
 ) -> None:
     """Without the look-up first, the unique constraint alone keeps it at one order per delivery."""
     assert _run(app, monday).count("created") == 1
-    monkeypatch.setattr(so_rules, "_already_made", lambda *a, **k: None)
+    monkeypatch.setattr(so_rules, "_already_made", lambda *a, **k: {})
     again = _run(app, monday)
     mine = next(o for o in again.outcomes if o.standing_order_id == world.a.standing_order.id)
     assert mine.result == "exists"
@@ -442,7 +442,7 @@ def test_two_generators_at_once_make_one_order_per_delivery(
             s.add(copy)
         s.commit()
     if not look_first:
-        monkeypatch.setattr(so_rules, "_already_made", lambda *a, **k: None)
+        monkeypatch.setattr(so_rules, "_already_made", lambda *a, **k: {})
     for day in (monday, monday + dt.timedelta(weeks=1)):
         results = _parallel(app, day, runs=3)
         created = sum(r.count("created") for r in results)

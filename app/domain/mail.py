@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
 import smtplib
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -12,12 +15,20 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_mail import Connection, Message
+from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.domain.statements import rows_changed
 from app.models import MailOutbox, utcnow
+
+
+def header_text(value: str) -> str:
+    """A value that becomes a mail header (subject, address) on one line: CR/LF and the
+    whitespace around them become one space, so no text can add a header of its own."""
+    return _LINE_BREAKS.sub(" ", value).strip()
+
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
 
 def queue_mail(
@@ -35,7 +46,12 @@ def queue_mail(
     paragraphs = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
     body_html = paragraphs + (f'<p><a href="{escape(link)}">{escape(link)}</a></p>' if link else "")
     mail = MailOutbox(
-        kind=kind, to_address=to, subject=subject, body_text=body_text, body_html=body_html, dedupe_key=dedupe_key
+        kind=kind,
+        to_address=header_text(to),
+        subject=header_text(subject),
+        body_text=body_text,
+        body_html=body_html,
+        dedupe_key=dedupe_key,
     )
     session.add(mail)
     return mail
@@ -65,7 +81,8 @@ def queue_template_mail(
 LEASE = dt.timedelta(minutes=10)
 BACKOFF_BASE = dt.timedelta(minutes=1)
 BACKOFF_MAX = dt.timedelta(hours=6)
-BATCH_SIZE = 50
+BATCH_SIZE = 200  # mails claimed at once and sent over one SMTP connection
+SENDERS = 3  # batches sent at once on PostgreSQL (while one waits for the SMTP server, another writes)
 SMTP_TIMEOUT = 30  # seconds; a server that accepts the connection and then hangs must not hang us
 OUTBOX_HEADER = "X-Kundeportal-Outbox-Id"  # lets a receiver recognise a repeated delivery
 
@@ -106,64 +123,87 @@ def _due(now: dt.datetime, include_waiting: bool) -> Any:
     return MailOutbox.sent_at.is_(None) & condition
 
 
-def claim(
-    session: Session, now: dt.datetime, include_waiting: bool = False, after_id: int = 0, limit: int = BATCH_SIZE
-) -> list[int]:
-    """Claim up to `limit` due rows with an id above `after_id`, in a transaction of its own.
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed outbox row: what sending it needs."""
 
-    Returns the claimed ids (ascending). The session must have no transaction of its own pending.
+    id: int
+    to_address: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    attempts: int
+
+
+def claim_rows(
+    session: Session, now: dt.datetime, include_waiting: bool = False, after_id: int = 0, limit: int = BATCH_SIZE
+) -> list[Claimed]:
+    """Claim up to `limit` due rows with an id above `after_id` in one statement and a transaction
+    of its own: the lease (next attempt after LEASE) keeps other senders off them.
+
+    PostgreSQL: the rows are picked FOR UPDATE SKIP LOCKED, so senders on several hosts share the
+    work and never wait for each other; SQLite has one writer at a time, and the UPDATE checks
+    again that each row is still due. The session must have no transaction of its own pending.
     """
     session.rollback()
     due = _due(now, include_waiting) & (MailOutbox.id > after_id)
-    lease = {"next_attempt_at": now + LEASE, "attempts": MailOutbox.attempts + 1, "last_error": None}
-    if session.get_bind().dialect.name == "postgresql":
-        ids = list(
-            session.scalars(
-                select(MailOutbox.id).where(due).order_by(MailOutbox.id).limit(limit).with_for_update(skip_locked=True)
-            )
-        )
-        if ids:
-            session.execute(
-                update(MailOutbox)
-                .where(MailOutbox.id.in_(ids))
-                .values(**lease)
-                .execution_options(synchronize_session=False)
-            )
-    else:
-        candidates = list(session.scalars(select(MailOutbox.id).where(due).order_by(MailOutbox.id).limit(limit)))
-        ids = []
-        for mail_id in candidates:
-            # Compare-and-set: only the sender whose UPDATE still finds the row due gets it.
-            changed = rows_changed(
-                session,
-                update(MailOutbox)
-                .where(MailOutbox.id == mail_id, due)
-                .values(**lease)
-                .execution_options(synchronize_session=False),
-            )
-            if changed == 1:
-                ids.append(mail_id)
-    session.commit()
-    return ids
-
-
-def _mark_sent(session: Session, mail_id: int, now: dt.datetime) -> None:
-    session.execute(
-        update(MailOutbox)
-        .where(MailOutbox.id == mail_id, MailOutbox.sent_at.is_(None))
-        .values(sent_at=now, last_error=None)
-        .execution_options(synchronize_session=False)
+    # A CTE: PostgreSQL runs it once (a sub-SELECT in the WHERE may run again per row and lock more).
+    picked = (
+        select(MailOutbox.id)
+        .where(due)
+        .order_by(MailOutbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("picked")
     )
+    rows = session.execute(
+        update(MailOutbox)
+        .where(MailOutbox.id.in_(select(picked.c.id)), due)
+        .values(next_attempt_at=now + LEASE, attempts=MailOutbox.attempts + 1, last_error=None)
+        .returning(
+            MailOutbox.id,
+            MailOutbox.to_address,
+            MailOutbox.subject,
+            MailOutbox.body_text,
+            MailOutbox.body_html,
+            MailOutbox.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
     session.commit()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
-def _mark_failed(session: Session, mail_ids: list[int], error: str, now: dt.datetime) -> None:
-    """Back to waiting: the next attempt after a backoff that grows with the attempts so far."""
-    for row in session.execute(select(MailOutbox.id, MailOutbox.attempts).where(MailOutbox.id.in_(mail_ids))):
+def claim(
+    session: Session, now: dt.datetime, include_waiting: bool = False, after_id: int = 0, limit: int = BATCH_SIZE
+) -> list[int]:
+    """The ids of claim_rows (ascending)."""
+    return [c.id for c in claim_rows(session, now, include_waiting, after_id, limit)]
+
+
+def _mark_sent(session: Session, mail_ids: list[int], now: dt.datetime) -> None:
+    """Sent, in one statement for the batch."""
+    if mail_ids:
         session.execute(
             update(MailOutbox)
-            .where(MailOutbox.id == row.id, MailOutbox.sent_at.is_(None))
-            .values(last_error=error[:2000], next_attempt_at=now + backoff(row.attempts))
+            .where(MailOutbox.id.in_(mail_ids), MailOutbox.sent_at.is_(None))
+            .values(sent_at=now, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+
+
+def _mark_failed(session: Session, failures: list[tuple[Claimed, str]], now: dt.datetime) -> None:
+    """Back to waiting: the next attempt after a backoff that grows with the attempts so far (one
+    statement per error and number of attempts; usually one for the batch)."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for row, error in failures:
+        groups.setdefault((error[:2000], row.attempts), []).append(row.id)
+    for (error, attempts), mail_ids in groups.items():
+        session.execute(
+            update(MailOutbox)
+            .where(MailOutbox.id.in_(mail_ids), MailOutbox.sent_at.is_(None))
+            .values(last_error=error, next_attempt_at=now + backoff(attempts))
             .execution_options(synchronize_session=False)
         )
     session.commit()
@@ -187,10 +227,10 @@ class _TimedConnection(Connection):
         return host
 
 
-def _message(row: MailOutbox) -> Message:
+def _message(row: Claimed) -> Message:
     return Message(
-        subject=row.subject,
-        recipients=[row.to_address],
+        subject=header_text(row.subject),  # rows queued before CR/LF were stripped on the way in
+        recipients=[header_text(row.to_address)],
         body=row.body_text,
         html=row.body_html or None,
         extra_headers={OUTBOX_HEADER: str(row.id)},
@@ -207,6 +247,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
         return f"SMTP {exc.smtp_code}: {message}"
+    if isinstance(exc, BadHeaderError):
+        return "Ugyldig e-posthode (linjeskift i emne eller adresse)"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -218,36 +260,126 @@ _OUTAGE = (
     smtplib.SMTPNotSupportedError,
     OSError,
 )
+# The server refused this one mail and is fine: the others go on.
+_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused)
 
 
-def _send_batch(session: Session, ids: list[int], report: DeliveryReport, clock: Callable[[], dt.datetime]) -> None:
-    """Send claimed rows over one connection. Raises SmtpUnavailable after marking the unsent rows."""
-    rows = {r.id: r for r in session.scalars(select(MailOutbox).where(MailOutbox.id.in_(ids)))}
-    session.commit()  # read; no transaction stays open while we talk to the SMTP server
-    pending = [i for i in ids if i in rows]
+class _Link:
+    """One SMTP connection for a batch, opened again when a bad mail left it in an unknown state."""
+
+    def __init__(self, mail_state: Any) -> None:
+        self.mail_state = mail_state
+        self.connection: _TimedConnection | None = None
+
+    def open(self) -> _TimedConnection:
+        if self.connection is None:
+            connection = _TimedConnection(self.mail_state)
+            connection.__enter__()
+            self.connection = connection
+        return self.connection
+
+    def reset(self) -> None:
+        """After a mail failed in an unexpected way: RSET, or a new connection if that fails."""
+        host = self.connection.host if self.connection is not None else None
+        try:
+            if host is not None:
+                host.rset()
+                return
+        except _OUTAGE + (socket.timeout, smtplib.SMTPException):
+            pass
+        self.drop()
+
+    def drop(self) -> None:
+        if self.connection is not None and self.connection.host is not None:
+            with contextlib.suppress(OSError):
+                self.connection.host.close()
+        self.connection = None
+
+    def close(self) -> None:
+        """QUIT; a server that fails to say goodbye changes nothing about what was sent."""
+        if self.connection is not None:
+            try:
+                self.connection.__exit__(None, None, None)  # type: ignore[arg-type]
+            except _OUTAGE + (socket.timeout, smtplib.SMTPException):
+                self.drop()
+            self.connection = None
+
+
+def _send_batch(
+    session: Session,
+    rows: list[Claimed],
+    report: DeliveryReport,
+    clock: Callable[[], dt.datetime],
+    lock: threading.Lock | None = None,
+) -> None:
+    """Send claimed rows over one connection and mark them in bulk. A mail the server refuses, or
+    that cannot be written at all, fails alone; the others go on. Raises SmtpUnavailable (after
+    marking every row) when the server cannot be reached or drops the connection."""
     mail_state = current_app.extensions["mail"]
+    link = _Link(mail_state)
+    sent: list[int] = []
+    failed: list[tuple[Claimed, str]] = []
+    outage: str | None = None
     try:
-        with _TimedConnection(mail_state) as connection:
-            while pending:
-                mail_id = pending[0]
-                try:
-                    connection.send(_message(rows[mail_id]))
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
-                    # This mail was refused, the server is fine: the others go on.
-                    pending.pop(0)
-                    report.failed += 1
-                    report.errors.append((mail_id, _describe(exc)))
-                    _mark_failed(session, [mail_id], _describe(exc), clock())
-                    continue
-                pending.pop(0)
-                _mark_sent(session, mail_id, clock())
-                report.sent += 1
-    except _OUTAGE + (socket.timeout,) as exc:
-        if not pending:  # everything went out; only saying goodbye (QUIT) failed
-            return
-        error = f"SMTP-serveren svarer ikke ({mail_state.server}:{mail_state.port}): {_describe(exc)}"
-        _mark_failed(session, pending, error, clock())
-        raise SmtpUnavailable(error) from exc
+        for i, row in enumerate(rows):
+            try:
+                link.open().send(_message(row))
+            except _REFUSED as exc:
+                failed.append((row, _describe(exc)))
+                continue
+            except _OUTAGE + (socket.timeout,) as exc:
+                outage = f"SMTP-serveren svarer ikke ({mail_state.server}:{mail_state.port}): {_describe(exc)}"
+                failed += [(r, outage) for r in rows[i:]]
+                break
+            except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the run
+                failed.append((row, _describe(exc)))
+                link.reset()
+                continue
+            sent.append(row.id)
+    finally:
+        link.close() if outage is None else link.drop()
+        now = clock()
+        _mark_sent(session, sent, now)
+        _mark_failed(session, failed, now)
+    with lock or contextlib.nullcontext():
+        report.sent += len(sent)
+        report.failed += sum(1 for _row, error in failed if error != outage)
+        report.errors += [(row.id, error) for row, error in failed if error != outage]
+    if outage is not None:
+        raise SmtpUnavailable(outage)
+
+
+def _deliver_from(
+    session: Session,
+    include_waiting: bool,
+    clock: Callable[[], dt.datetime],
+    batch_size: int,
+    report: DeliveryReport,
+    progress: Callable[[DeliveryReport], None] | None,
+    lock: threading.Lock,
+    stop: threading.Event,
+    batches: int | None = None,
+    after_id: int = 0,
+) -> int:
+    """One sender: claim a batch (ids above `after_id`), send it, until nothing is due, `stop` is
+    set (an outage) or `batches` batches are done. Returns the last id it claimed."""
+    while not stop.is_set() and batches != 0:
+        rows = claim_rows(session, clock(), include_waiting, after_id=after_id, limit=batch_size)
+        if not rows:
+            break
+        after_id = rows[-1].id
+        batches = None if batches is None else batches - 1
+        try:
+            _send_batch(session, rows, report, clock, lock)
+        except SmtpUnavailable as exc:
+            with lock:
+                report.outage = report.outage or str(exc)
+            stop.set()
+        finally:
+            if progress is not None:
+                with lock:
+                    progress(report)
+    return after_id
 
 
 def deliver(
@@ -256,29 +388,39 @@ def deliver(
     now: dt.datetime | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[DeliveryReport], None] | None = None,
+    senders: int | None = None,
 ) -> DeliveryReport:
     """Send every due row of the outbox once (each row at most once per run). Needs an app context.
 
-    `now` fixes the clock (tests); otherwise the real time is read for every step.
+    `senders` batches go out at once, each over its own SMTP connection and database session
+    (default: SENDERS on PostgreSQL, where SKIP LOCKED lets them share the outbox; one on SQLite,
+    and one with `include_waiting`, which would let a second sender take up a row the first has
+    just failed). The others start once the first batch went out, so an outage stops the run
+    at its first batch. `now` fixes the clock (tests); otherwise the real time is read for every step.
     """
     if current_app.extensions["mail"].suppress:
         raise SuppressedSending("MAIL_SUPPRESS_SEND er på: ingen e-post sendes, og utboksen blir stående.")
     clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else utcnow
-    report = DeliveryReport()
-    after_id = 0
-    while True:
-        ids = claim(session, clock(), include_waiting, after_id=after_id, limit=batch_size)
-        if not ids:
-            break
-        after_id = ids[-1]
-        try:
-            _send_batch(session, ids, report, clock)
-        except SmtpUnavailable as exc:
-            report.outage = str(exc)
-            break
-        finally:
-            if progress is not None:
-                progress(report)
+    engine = session.get_bind()
+    if senders is None:
+        senders = SENDERS if engine.dialect.name == "postgresql" and not include_waiting else 1
+    report, lock, stop = DeliveryReport(), threading.Lock(), threading.Event()
+    after_id = _deliver_from(session, include_waiting, clock, batch_size, report, progress, lock, stop, batches=1)
+    if senders > 1 and not stop.is_set() and report.sent + report.failed:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def sender() -> None:
+            with app.app_context(), Session(engine) as own:
+                _deliver_from(own, include_waiting, clock, batch_size, report, progress, lock, stop)
+
+        threads = [threading.Thread(target=sender, name=f"send-mail-{i}") for i in range(1, senders)]
+        for thread in threads:
+            thread.start()
+        _deliver_from(session, include_waiting, clock, batch_size, report, progress, lock, stop, after_id=after_id)
+        for thread in threads:
+            thread.join()
+    else:
+        _deliver_from(session, include_waiting, clock, batch_size, report, progress, lock, stop, after_id=after_id)
     return report
 
 

@@ -13,41 +13,64 @@ An inactive plan delivers nothing. All dates are calendar dates in Europe/Oslo.
 
 Making orders
 -------------
-`generate_due` places the order of every plan due on a date through `orders.place_order` (so
-approval for dealers and budgets apply), channel `standing_order`, with `standing_order_id` and
-`delivery_date`. The unique constraint on (standing_order_id, delivery_date) makes it idempotent
-and safe when two runs overlap: each plan gets its own transaction, and the run that loses the
-race gets an IntegrityError, rolls back only that plan and reports the order as already there.
+`generate_due` makes the order of every plan due on a date by the rules of `orders.place_order`
+(approval for dealers, prices and VAT, numbers, the first event, the confirmation mail, budgets
+and their mail), channel `standing_order`, with `standing_order_id` and `delivery_date`. It works
+in chunks of plans: each chunk is read in a few queries, checked plan by plan in Python, and
+written in a few statements in one transaction, so the time grows linearly with the plans. A plan
+that fails a check fails alone; a chunk the database refuses is tried again plan by plan.
+
+The unique constraint on (standing_order_id, delivery_date) makes it idempotent and safe when two
+runs overlap: the orders are inserted with ON CONFLICT DO NOTHING, and a delivery another run made
+first is reported as already there. The budgets of a chunk's companies are locked (FOR UPDATE, in
+id order) before its orders are counted against them, as when orders are placed one by one.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, Protocol
 
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ARRAY, bindparam, func, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.domain.actors import Actor
-from app.domain.catalogue import LineInput, check_lines
+from app.domain.budgets import _notify_once as notify_budget_exceeded
+from app.domain.budgets import consumption
+from app.domain.catalogue import MAX_LINES, MAX_QUANTITY, LineInput, check_lines, configuration_errors, products_by_id
 from app.domain.companies import delivery_address_error
 from app.domain.errors import NotAllowed, NotFound, ValidationFailed, get_visible
-from app.domain.formatting import format_date, oslo_today
-from app.domain.orders import place_order
-from app.domain.pricing import is_invoice_customer  # standing orders are for invoice customers
+from app.domain.formatting import format_date, oslo_today, to_oslo
+from app.domain.lifecycle import assign_number, record_event
+from app.domain.orders.placing import _confirmation_mail as confirmation_mail
+from app.domain.pricing import is_invoice_customer, order_totals  # standing orders are for invoice customers
 from app.models import (
+    Budget,
     Company,
     Frequency,
+    MailOutbox,
     Order,
     OrderChannel,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
     PortalUser,
+    Product,
     StandingOrder,
     StandingOrderLine,
+    utcnow,
 )
 
 MAX_INTERVAL_WEEKS = 52
@@ -434,6 +457,9 @@ def generated_orders(session: Session, standing_order_id: int, limit: int = 20) 
 
 
 CREATED, EXISTS, REFUSED, FAILED = "created", "exists", "refused", "failed"
+CHUNK_SIZE = 500  # plans per transaction
+# consumption() sums one column per budget; PostgreSQL allows 1 664 columns in a query.
+BUDGETS_PER_QUERY = 400
 
 
 @dataclass
@@ -456,30 +482,53 @@ class RunSummary:
         return sum(1 for o in self.outcomes if o.result == result)
 
 
-def due_on(session: Session, day: dt.date) -> list[StandingOrder]:
-    """Active plans that deliver on `day` (the date filter in SQL, the arithmetic in Python)."""
-    candidates = session.scalars(
-        select(StandingOrder)
-        .options(joinedload(StandingOrder.company), selectinload(StandingOrder.lines))
+def due_ids(session: Session, day: dt.date) -> list[int]:
+    """Ids of the plans that deliver on `day`, ascending: the date filter in SQL, the arithmetic in
+    Python on plain rows (no objects, so 100 000 candidates stay cheap)."""
+    columns = [getattr(StandingOrder, name) for name in (*PLAN_SHAPE, "skip_date")]
+    rows = session.execute(
+        select(StandingOrder.id, *columns)
         .where(
             StandingOrder.active.is_(True),
             StandingOrder.start_date <= day,
             (StandingOrder.end_date.is_(None)) | (StandingOrder.end_date >= day),
         )
         .order_by(StandingOrder.id)
-    ).all()
-    return [so for so in candidates if is_delivery_day(so, day)]
+    )
+    return [row.id for row in rows if is_delivery_day(row, day)]
 
 
-def _existing_order(session: Session, standing_order_id: int, day: dt.date) -> Order | None:
-    return session.scalars(
-        select(Order).where(Order.standing_order_id == standing_order_id, Order.delivery_date == day)
-    ).first()
+def _existing_orders(session: Session, standing_order_ids: Sequence[int], day: dt.date) -> dict[int, tuple[str, str]]:
+    """Plan id → (number, status) of the orders made for `day`."""
+    rows = session.execute(
+        select(Order.standing_order_id, Order.number, Order.status).where(
+            Order.standing_order_id.in_(standing_order_ids), Order.delivery_date == day
+        )
+    )
+    return {row.standing_order_id: (row.number, row.status) for row in rows}
 
 
-def _already_made(session: Session, standing_order_id: int, day: dt.date) -> Order | None:
+def _already_made(session: Session, standing_order_ids: Sequence[int], day: dt.date) -> dict[int, tuple[str, str]]:
     """The cheap look-up before trying (a second run skips here); the constraint is what guarantees it."""
-    return _existing_order(session, standing_order_id, day)
+    return _existing_orders(session, standing_order_ids, day)
+
+
+def _load_plans(session: Session, standing_order_ids: Sequence[int]) -> list[StandingOrder]:
+    """The plans with everything the orders need, in a few queries: company, delivery address,
+    lines, and the creator with roles (later look-ups by id find them in the session)."""
+    return list(
+        session.scalars(
+            select(StandingOrder)
+            .options(
+                joinedload(StandingOrder.company),
+                joinedload(StandingOrder.delivery_address),
+                selectinload(StandingOrder.lines),
+                selectinload(StandingOrder.created_by).selectinload(PortalUser.roles),
+            )
+            .where(StandingOrder.id.in_(standing_order_ids))
+            .order_by(StandingOrder.id)
+        ).unique()
+    )
 
 
 def _actor_for(session: Session, so: StandingOrder) -> Actor:
@@ -490,19 +539,8 @@ def _actor_for(session: Session, so: StandingOrder) -> Actor:
     return replace(Actor.from_user(user), name=_("%(name)s (fast ordre)", name=user.full_name))
 
 
-def generate_one(session: Session, so: StandingOrder, day: dt.date) -> Outcome:
-    """Place the order of one plan for `day` in its own transaction (committed or rolled back)."""
-    outcome = Outcome(so.id, so.name, so.company.name if so.company else "", FAILED)
-    if not is_invoice_customer(so.company):
-        outcome.result, outcome.message = REFUSED, not_invoice_customer_message()
-        session.rollback()
-        return outcome
-    existing = _already_made(session, so.id, day)
-    if existing is not None:
-        outcome.result, outcome.order_number, outcome.status = EXISTS, existing.number, existing.status
-        session.rollback()
-        return outcome
-    lines = [
+def _line_inputs(so: StandingOrder) -> list[LineInput]:
+    return [
         LineInput(
             product_id=ln.product_id,
             quantity=ln.quantity,
@@ -513,57 +551,304 @@ def generate_one(session: Session, so: StandingOrder, day: dt.date) -> Outcome:
         )
         for ln in so.lines
     ]
-    try:
-        order = place_order(
-            session,
-            actor=_actor_for(session, so),
-            company_id=so.company_id,
-            delivery_address_id=so.delivery_address_id,
-            lines=lines,
+
+
+def line_errors(lines: Sequence[LineInput], products: Mapping[int, Product]) -> dict[str, str]:
+    """catalogue.check_lines on products already read: the same checks and messages, no query."""
+    if not lines:
+        return {"lines": _("Velg minst ett produkt.")}
+    if len(lines) > MAX_LINES:
+        return {"lines": _("Høyst %(max)s linjer.", max=MAX_LINES)}
+    errors: dict[str, str] = {}
+    for i, ln in enumerate(lines):
+        key = f"lines[{i}]"
+        product = products.get(ln.product_id) if ln.product_id else None
+        if product is None or not product.active:
+            errors[f"{key}.product_id"] = _("Velg et produkt fra katalogen.")
+            continue
+        if ln.quantity is None or ln.quantity <= 0:
+            errors[f"{key}.quantity"] = _("Antall må være minst 1.")
+        elif ln.quantity > MAX_QUANTITY:
+            errors[f"{key}.quantity"] = _("Antall kan være høyst %(max)s.", max=MAX_QUANTITY)
+        for name, message in configuration_errors(product, ln).items():
+            errors[f"{key}.{name}"] = message
+    return errors
+
+
+def build_order(
+    company: Company,
+    actor: Actor,
+    lines: Sequence[LineInput],
+    products: Mapping[int, Product],
+    **values: Any,
+) -> tuple[Order, list[dict[str, Any]]]:
+    """The order place_order makes from checked lines, not yet in the session, and its lines as
+    rows: status by the company's approval rule, each line at the product's price and VAT rate,
+    the totals."""
+    status = OrderStatus.pending_approval.value if company.requires_approval else OrderStatus.processing.value
+    order = Order(company_id=company.id, status=status, created_by_id=actor.id, **values)
+    rows = []
+    for i, ln in enumerate(lines, start=1):
+        product = products[ln.product_id]  # type: ignore[index]  # the lines were checked: each names a product
+        price = ln.unit_price if ln.unit_price is not None else product.unit_price
+        rows.append(
+            {
+                "company_id": company.id,
+                "line_no": i,
+                "product_id": product.id,
+                "quantity": ln.quantity,
+                "unit_price": price,
+                "vat_rate": product.vat_rate,
+                "width": ln.width,
+                "depth": ln.depth,
+                "fabric": ln.fabric or None,
+                "colour": ln.colour or None,
+            }
+        )
+    order.total_ex_vat, order.total_vat = order_totals(rows)
+    return order, rows
+
+
+def placed_reason(order: Order) -> Any:
+    """The reason on the first event of a placed order."""
+    return _l("Venter på godkjenning fra selger") if order.status == OrderStatus.pending_approval.value else None
+
+
+@dataclass
+class _Todo:
+    plan: StandingOrder
+    outcome: Outcome
+    actor: Actor
+    order: Order
+    lines: list[dict[str, Any]]
+
+
+@functools.cache
+def _column_keys(model: Any) -> tuple[str, ...]:
+    return tuple(attr.key for attr in sa_inspect(model).column_attrs if attr.key != "id")
+
+
+def _columns(obj: Any) -> dict[str, Any]:
+    """The column values set on an object, as a row for a bulk INSERT (the others get their defaults)."""
+    values = obj.__dict__
+    return {key: values[key] for key in _column_keys(obj.__class__) if key in values}
+
+
+def _unnest(table: Any, rows: list[dict[str, Any]]) -> Any:
+    """PostgreSQL: the rows as one array per column, zipped back by unnest (a statement of a few
+    parameters, however many rows)."""
+    columns = list(rows[0])
+    arrays = [
+        func.unnest(bindparam(f"rows_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)))
+        for name in columns
+    ]
+    return columns, select(*arrays)
+
+
+def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """INSERT the orders in one statement; a delivery another run made first is left out (ON
+    CONFLICT DO NOTHING on uq_orders_standing_delivery). Returns plan id → order id."""
+    table = Order.__table__
+    stmt: Any
+    if session.get_bind().dialect.name == "postgresql":
+        columns, values = _unnest(table, rows)
+        stmt, params = pg_insert(table).from_select(columns, values), None
+    else:
+        stmt, params = sqlite_insert(table), rows
+    stmt = stmt.on_conflict_do_nothing(index_elements=["standing_order_id", "delivery_date"]).returning(
+        table.c.standing_order_id, table.c.id
+    )
+    return {row.standing_order_id: row.id for row in session.execute(stmt, params)}
+
+
+def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows: one statement with unnest on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        columns, values = _unnest(table, rows)
+        session.execute(table.insert().from_select(columns, values))
+    else:
+        session.execute(table.insert(), rows)
+
+
+class _Budgets:
+    """The budgets of a chunk's companies, locked (FOR UPDATE, id order) for the transaction, with
+    their consumption before the chunk; each new order then adds to it in plan order, as placing
+    the orders one by one would (budgets.apply_budgets)."""
+
+    def __init__(self, session: Session, company_ids: set[int], day: dt.date) -> None:
+        self.session, self.day = session, day
+        locked = list(
+            session.scalars(
+                select(Budget)
+                .where(Budget.company_id.in_(company_ids), Budget.active.is_(True))
+                .order_by(Budget.id)
+                .with_for_update(of=Budget)
+            )
+        )
+        self.used: dict[int, Decimal] = {}
+        for i in range(0, len(locked), BUDGETS_PER_QUERY):
+            self.used.update(consumption(session, locked[i : i + BUDGETS_PER_QUERY], day))
+        self.by_company: dict[int, list[Budget]] = {}
+        for budget in locked:
+            self.by_company.setdefault(budget.company_id, []).append(budget)
+        self.first_over: dict[int, tuple[Budget, Decimal]] = {}
+
+    def apply(self, order: Order) -> None:
+        exceeded = []
+        for budget in self.by_company.get(order.company_id, ()):
+            if budget.user_id is not None and budget.user_id != order.created_by_id:
+                continue
+            self.used[budget.id] += order.total_ex_vat
+            if self.used[budget.id] > budget.amount:
+                exceeded.append(budget)
+        order.over_budget = bool(exceeded)
+        for budget in exceeded:
+            if budget.id not in self.first_over:  # later orders would find the mail queued already
+                self.first_over[budget.id] = (budget, self.used[budget.id])
+
+    def notify(self) -> None:
+        """The budget-exceeded mail of each budget the chunk took over its limit (once per period)."""
+        for budget, used in self.first_over.values():
+            notify_budget_exceeded(self.session, budget, used, self.day)
+
+
+def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
+    """Insert the checked orders of a chunk with their lines, numbers, events, budgets and mails."""
+    now = utcnow()
+    budgets = _Budgets(session, {t.order.company_id for t in todo}, to_oslo(now).date())
+    for t in todo:
+        t.order.created_at = now
+        t.order.over_budget = False
+        t.order.number = f"tmp-{uuid.uuid4().hex[:16]}"
+    inserted = _insert_orders(session, [_columns(t.order) for t in todo])
+    made = [t for t in todo if t.plan.id in inserted]
+    lost = [t for t in todo if t.plan.id not in inserted]
+    for t in made:
+        t.order.id = inserted[t.plan.id]
+        assign_number(t.order, session)  # nothing is pending yet: its flush writes nothing
+    lines, events = [], []
+    with session.no_autoflush:
+        for t in made:
+            budgets.apply(t.order)
+            events.append(record_event(session, t.order, t.actor, None, t.order.status, placed_reason(t.order)))
+            lines += [{**ln, "order_id": t.order.id} for ln in t.lines]
+            confirmation_mail(session, t.order, t.actor)
+            t.outcome.result, t.outcome.order_number, t.outcome.status = CREATED, t.order.number, t.order.status
+        # The events and mails were added to the session one by one; they go in with one INSERT each.
+        mails = [obj for obj in session.new if isinstance(obj, MailOutbox)]
+        for obj in (*events, *mails):
+            session.expunge(obj)
+    if made:
+        table = Order.__table__
+        session.execute(
+            table.update()
+            .where(table.c.id == bindparam("order_id"))
+            .values(number=bindparam("new_number"), over_budget=bindparam("flag")),
+            [{"order_id": t.order.id, "new_number": t.order.number, "flag": t.order.over_budget} for t in made],
+        )
+        _insert(session, OrderLine.__table__, lines)
+        _insert(session, OrderEvent.__table__, [_columns(e) for e in events])
+    _insert(session, MailOutbox.__table__, [_columns(m) for m in mails])
+    budgets.notify()  # after the inserts: its savepoints flush the session, which must hold nothing new
+    if lost:
+        # Another run made these deliveries' orders first.
+        existing = _existing_orders(session, [t.plan.id for t in lost], day)
+        for t in lost:
+            if t.plan.id in existing:
+                t.outcome.result = EXISTS
+                t.outcome.order_number, t.outcome.status = existing[t.plan.id]
+            else:
+                t.outcome.message = _("Databasen avviste ordren.")
+
+
+def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.date) -> list[Outcome]:
+    """Make the orders of some plans in one transaction (committed): the checks of place_order
+    per plan in Python, on rows read for the whole chunk; the writes in a few statements."""
+    plans = _load_plans(session, standing_order_ids)
+    products = products_by_id(session, (ln.product_id for so in plans for ln in so.lines))
+    existing = _already_made(session, [so.id for so in plans], day)
+    outcomes: list[Outcome] = []
+    todo: list[_Todo] = []
+    for so in plans:
+        outcome = Outcome(so.id, so.name, so.company.name if so.company else "", FAILED)
+        outcomes.append(outcome)
+        if not is_invoice_customer(so.company):
+            outcome.result, outcome.message = REFUSED, not_invoice_customer_message()
+            continue
+        if so.id in existing:
+            outcome.result = EXISTS
+            outcome.order_number, outcome.status = existing[so.id]
+            continue
+        lines = _line_inputs(so)
+        errors: dict[str, str] = {}
+        address_error = delivery_address_error(session, so.company_id, so.delivery_address_id)
+        if address_error:
+            errors["delivery_address_id"] = address_error
+        errors.update(line_errors(lines, products))
+        if errors:
+            outcome.message = "; ".join(str(m) for m in errors.values())
+            continue
+        actor = _actor_for(session, so)
+        order, order_lines = build_order(
+            so.company,
+            actor,
+            lines,
+            products,
             channel=OrderChannel.standing_order.value,
-            customer_reference=so.name,
+            delivery_address_id=so.delivery_address_id,
+            customer_reference=so.name or None,
+            quote_id=None,
             standing_order_id=so.id,
             delivery_date=day,
         )
-        number, status = order.number, order.status
-        session.commit()
-    except IntegrityError:
-        # Another run made this delivery's order first (uq_orders_standing_delivery).
-        session.rollback()
-        existing = _existing_order(session, so.id, day)
-        if existing is None:
-            outcome.message = _("Databasen avviste ordren.")
-            return outcome
-        outcome.result, outcome.order_number, outcome.status = EXISTS, existing.number, existing.status
-        return outcome
-    except ValidationFailed as exc:
-        session.rollback()
-        outcome.message = "; ".join(str(m) for m in exc.errors.values())
-        return outcome
-    except NotFound as exc:
-        session.rollback()
-        outcome.message = str(exc.message)
-        return outcome
-    outcome.result, outcome.order_number, outcome.status = CREATED, number, status
-    return outcome
+        todo.append(_Todo(so, outcome, actor, order, order_lines))
+    if todo:
+        _place(session, todo, day)
+    session.commit()
+    return outcomes
+
+
+def _failed_alone(engine: Any, standing_order_id: int) -> Outcome:
+    with Session(engine) as session:
+        row = session.execute(
+            select(StandingOrder.name, Company.name.label("company"))
+            .join(Company, Company.id == StandingOrder.company_id)
+            .where(StandingOrder.id == standing_order_id)
+        ).first()
+    name, company = (row.name, row.company) if row else ("", "")
+    return Outcome(standing_order_id, name, company, FAILED, message=_("Databasen avviste ordren."))
+
+
+def _run_chunk(engine: Any, standing_order_ids: Sequence[int], day: dt.date) -> list[Outcome]:
+    """A chunk in a session of its own; when the database refuses it, each plan alone, so that
+    one bad plan fails without the others."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            return _make_chunk(session, standing_order_ids, day)
+        except DBAPIError:
+            session.rollback()
+    if len(standing_order_ids) == 1:
+        return [_failed_alone(engine, standing_order_ids[0])]
+    return [o for so_id in standing_order_ids for o in _run_chunk(engine, [so_id], day)]
 
 
 def generate_due(
-    session: Session, day: dt.date, progress: Callable[[int, int, Outcome], None] | None = None
+    session: Session,
+    day: dt.date,
+    progress: Callable[[int, int, Outcome], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
 ) -> RunSummary:
-    """Make the orders of every plan due on `day`; `progress(i, total, outcome)` after each plan."""
-    plans = due_on(session, day)
-    ids = [so.id for so in plans]
-    session.rollback()  # each plan below runs in a transaction of its own
+    """Make the orders of every plan due on `day`, `chunk_size` plans per transaction (each in a
+    session of its own); `progress(i, total, outcome)` for each plan as its chunk is done."""
+    ids = due_ids(session, day)
+    session.rollback()  # the chunks below run in transactions of their own
+    engine = session.get_bind()
     summary = RunSummary(day)
-    for i, so_id in enumerate(ids, start=1):
-        so = session.scalars(
-            select(StandingOrder)
-            .options(joinedload(StandingOrder.company), selectinload(StandingOrder.lines))
-            .where(StandingOrder.id == so_id)
-        ).one()
-        outcome = generate_one(session, so, day)
-        summary.outcomes.append(outcome)
-        if progress is not None:
-            progress(i, len(ids), outcome)
+    for start in range(0, len(ids), chunk_size):
+        for outcome in _run_chunk(engine, ids[start : start + chunk_size], day):
+            summary.outcomes.append(outcome)
+            if progress is not None:
+                progress(len(summary.outcomes), len(ids), outcome)
     return summary
