@@ -23,6 +23,7 @@ from app.domain.inquiries import OPEN as OPEN_INQUIRY
 from app.domain.lifecycle import PENDING_APPROVAL
 from app.domain.pickup import RESERVED
 from app.domain.quotes import EDITABLE as OPEN_QUOTES
+from app.domain.reports import status_totals
 from app.models import (
     Company,
     Inquiry,
@@ -142,12 +143,7 @@ class PortalIndexView(IndexView):
         }
 
     def _manager(self, session: Any) -> dict[str, Any]:
-        rows = session.execute(
-            select(Order.status, func.count(Order.id), func.coalesce(func.sum(Order.total_ex_vat), 0)).group_by(
-                Order.status
-            )
-        ).all()
-        by_status = {status: (count, total) for status, count, total in rows}
+        by_status = status_totals(session)
         overview = [
             {
                 "status": code,
