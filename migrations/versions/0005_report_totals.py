@@ -186,6 +186,12 @@ def upgrade():
         sa.Column("total_ex_vat", sa.Numeric(precision=16, scale=2), nullable=False),
         sa.PrimaryKeyConstraint("month", "company_id", "creator_id", "status"),
     )
+    op.create_index(
+        "ix_company_month_totals_month_status",
+        "company_month_totals",
+        ["month", "status"],
+        postgresql_include=["company_id", "creator_id", "orders", "total_ex_vat"],
+    )
     op.create_table(
         "approval_waits",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -222,5 +228,6 @@ def downgrade():
     op.drop_index("ix_approval_waits_week", table_name="approval_waits")
     op.drop_index("ix_approval_waits_order_id", table_name="approval_waits")
     op.drop_table("approval_waits")
+    op.drop_index("ix_company_month_totals_month_status", table_name="company_month_totals")
     op.drop_table("company_month_totals")
     op.drop_table("order_day_totals")
