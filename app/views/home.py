@@ -23,7 +23,7 @@ from app.domain.inquiries import OPEN as OPEN_INQUIRY
 from app.domain.lifecycle import PENDING_APPROVAL
 from app.domain.pickup import RESERVED
 from app.domain.quotes import EDITABLE as OPEN_QUOTES
-from app.domain.reports import orders_in_status, status_totals
+from app.domain.reports import status_totals
 from app.models import (
     Company,
     Inquiry,
@@ -128,7 +128,7 @@ class PortalIndexView(IndexView):
     def _seller(self, session: Any) -> dict[str, Any]:
         waiting = Order.status == PENDING_APPROVAL
         return {
-            "pending_count": orders_in_status(session, PENDING_APPROVAL),
+            "pending_count": _count(session, Order, waiting),
             "pending_orders": _oldest(session, Order, waiting),
             "pending_url": _status_url("OrderView.list", PENDING_APPROVAL),
         }
