@@ -253,7 +253,6 @@ def totals_snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
 @pytest.fixture()
 def demo(app: Flask) -> Iterator[Session]:
     from app.demo import load_demo
-
     from app.extensions import db
 
     reset_database(app)
