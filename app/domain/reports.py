@@ -14,18 +14,30 @@ Definitions (shown on the report pages too):
   (PostgreSQL's `percentile_cont`, Excel's PERCENTILE.INC): for n sorted values v1..vn and share p,
   h = p·(n − 1), value = v[⌊h⌋+1] + (h − ⌊h⌋)·(v[⌊h⌋+2] − v[⌊h⌋+1]).
 
+Where the numbers come from, at a million orders: small totals kept in the transaction of every
+status event (app/domain/report_totals.py), not the orders themselves:
+
+* Sales, orders per status and the start page's overview read `order_day_totals` (per Oslo day of
+  placing, channel and status; status changes per Oslo day). Months, weeks and periods are whole
+  Oslo days, so sums of days are exact; `day_bucket_case` sorts each day into its bucket.
+* Top customers read `company_month_totals` for the whole months of the period and the orders for
+  the days before and after them; budget consumption reads whole months only (every budget period
+  is whole months).
+* Lead times read `approval_waits` (one row per decision, with its whole seconds, and its Oslo ISO
+  week); the oldest waiting orders are its open rows.
+
 How the numbers come out identical on both databases:
 
 * Buckets (months, ISO weeks from Monday) follow the Oslo calendar, daylight saving included. SQLite
-  has no time zones, so the bucket boundaries are computed in Python as UTC instants (each one an
-  Oslo midnight, `formatting.oslo_midnight_utc`) and SQL sorts each row into its bucket with a
-  `CASE` over those boundaries (`bucket_case`): SQL only compares stored UTC instants, which both
-  databases do the same way. The first and last bucket are cut at the period's ends, so a bucket
-  never holds rows from outside the period.
-* Durations are differences of whole epoch seconds (`epoch_seconds`, one expression per dialect),
-  so they are integers on both. Percentiles are picked with window functions (`row_number`,
-  `count`, `lead` over each week) and integer arithmetic: SQL returns q·value for p = a/q as an
-  exact integer, and the division happens here with Decimal.
+  has no time zones, so Oslo days are computed in Python when the totals are kept; instants (the
+  decisions, the edges of top customers' periods) are compared with bucket boundaries computed in
+  Python as UTC instants (each one an Oslo midnight, `formatting.oslo_midnight_utc`; `bucket_case`).
+  The first and last bucket are cut at the period's ends, so a bucket never holds rows from outside
+  the period.
+* Durations are whole seconds, integers on both. On PostgreSQL `percentile_cont` gives the
+  percentiles per week (q · its result, rounded, is the exact integer: its float error is far below
+  1/q); elsewhere window functions (`row_number`, `count`, `lead` over each week) and integer
+  arithmetic give q·value for p = a/q exactly. The division happens here with Decimal.
 * Money sums are quantized to øre here (SQLite sums NUMERIC as floating point).
 """
 
@@ -51,9 +63,8 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement
 
 from app.domain.approvals import exposure_by_company
 from app.domain.budgets import consumption_from_totals, period_bounds, usage_level
@@ -175,25 +186,6 @@ def bucket_case(column: Any, buckets: Sequence[Bucket]) -> ColumnElement[Any]:
     return case(
         *[(column < literal(b.end, UTCDateTime()), literal_column(str(b.index), Integer)) for b in buckets], else_=None
     )
-
-
-class epoch_seconds(FunctionElement):  # noqa: N801 - an SQL function name
-    """Whole seconds since 1970-01-01 UTC of a stored instant (an integer on both databases)."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "epoch_seconds"
-
-
-@compiles(epoch_seconds, "postgresql")
-def _epoch_postgresql(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
-
-
-@compiles(epoch_seconds, "sqlite")
-def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    # SQLite keeps our UTC instants as 'YYYY-MM-DD HH:MM:SS.ffffff' text; %s truncates to the second.
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
 
 
 def _money(value: Any) -> Decimal:
