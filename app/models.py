@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -709,3 +710,68 @@ TENANT_MODELS: tuple[type[Any], ...] = (
     PickupReservation,
     Budget,
 )
+
+
+# --- report totals (kept by app/domain/report_totals.py in the transaction of each change) --------
+
+
+class OrderDayTotal(Model):
+    """Per Oslo calendar day, channel and status: the orders placed that day that are now in the
+    status (count and sum ex. VAT), and how many status changes into it happened that day."""
+
+    __tablename__ = "order_day_totals"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(30), primary_key=True)
+    placed: Mapped[int] = mapped_column(Integer, default=0)
+    placed_ex_vat: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))
+    entered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CompanyMonthTotal(Model):
+    """Per Oslo calendar month (its first day), company, orderer (0: none) and status: the orders
+    placed that month that are now in the status, count and sum ex. VAT."""
+
+    __tablename__ = "company_month_totals"
+    __table_args__ = (
+        # A range of months in some statuses, read from the index alone (top customers, budgets).
+        Index(
+            "ix_company_month_totals_month_status",
+            "month",
+            "status",
+            postgresql_include=["company_id", "creator_id", "orders", "total_ex_vat"],
+        ),
+    )
+
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    company_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    creator_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(30), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    total_ex_vat: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))
+
+
+class ApprovalWait(Model):
+    """An order's wait in pending approval, from its (latest) entry: open while it waits, then the
+    seller's decision (approved: processing, or rejected) with the whole seconds it waited and the
+    Oslo ISO week (its Monday) of the decision. A wait ended by a cancellation is removed."""
+
+    __tablename__ = "approval_waits"
+    __table_args__ = (
+        Index("ix_approval_waits_week", "week", "seconds", postgresql_include=["decided_at", "outcome"]),
+        Index(
+            "ix_approval_waits_open",
+            "entered_at",
+            postgresql_where=text("decided_at IS NULL"),
+            sqlite_where=text("decided_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    seconds: Mapped[int | None] = mapped_column(Integer)
+    week: Mapped[dt.date | None] = mapped_column(Date)

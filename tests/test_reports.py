@@ -34,6 +34,7 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.domain import report_totals
 from app.domain import reports as R
 from app.models import Budget, Company, Invoice, Order, OrderEvent, PortalUser
 from tests.factories import World
@@ -331,6 +332,8 @@ def data(app: Flask, world: World) -> Data:
                 Budget(company=c, user=None, period="month", amount=Decimal("1.00"), active=False),
             ]
         )
+        s.flush()
+        report_totals.rebuild(s)  # written around the domain: the totals are recomputed
         s.commit()
         return Data(world, c, o)
 
@@ -507,6 +510,8 @@ def test_random_data_agrees_with_an_independent_computation(app: Flask, world: W
             durations[monday].append(int(decided.timestamp() // 1) - int(created.timestamp() // 1))
         if period.first <= local_created <= period.last and status != "rejected":
             sales[(local_created.replace(day=1), channel)] += amount
+    session.flush()
+    report_totals.rebuild(session)
     session.commit()
 
     def pct(values: list[int], decile: int) -> Decimal:

@@ -23,7 +23,7 @@ from app.domain.lifecycle import EXCLUDED
 from app.domain.links import portal_link
 from app.domain.mail import queue_template_mail
 from app.domain.validation import InvalidValue, validate_amount
-from app.models import Budget, MailOutbox, Order, PortalUser
+from app.models import Budget, CompanyMonthTotal, MailOutbox, Order, PortalUser
 from app.roles import CUSTOMER_ADMIN
 
 # Numeric(12, 2): the largest amount the column holds.
@@ -85,6 +85,37 @@ def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> di
     row = session.execute(select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}))).one()
     for (bid, _), value in zip(conditions, row, strict=True):
         totals[bid] = Decimal(value or 0).quantize(Decimal("0.01"))
+    return totals
+
+
+def consumption_from_totals(session: Session, budgets: Iterable[Budget], day: dt.date) -> dict[int, Decimal]:
+    """The same as `consumption`, read from the month totals (budget periods are whole Oslo months):
+    one small query per kind of period, whatever the number of budgets and orders."""
+    budgets = list(budgets)
+    totals: dict[int, Decimal] = {}
+    m = CompanyMonthTotal
+    for period in sorted({b.period for b in budgets}):
+        start, end = period_bounds(period, day)
+        mine = [b for b in budgets if b.period == period]
+        rows = session.execute(
+            select(m.company_id, m.creator_id, func.sum(m.total_ex_vat))
+            .where(
+                m.month >= start,
+                m.month < end,
+                m.status.not_in(EXCLUDED),
+                m.company_id.in_(sorted({b.company_id for b in mine})),
+            )
+            .group_by(m.company_id, m.creator_id)
+        ).all()
+        by_company: dict[int, Decimal] = {}
+        by_user: dict[tuple[int, int], Decimal] = {}
+        for company_id, creator_id, value in rows:
+            amount = Decimal(value or 0)
+            by_company[company_id] = by_company.get(company_id, Decimal("0")) + amount
+            by_user[(company_id, creator_id)] = amount
+        for b in mine:
+            used = by_company.get(b.company_id) if b.user_id is None else by_user.get((b.company_id, b.user_id))
+            totals[b.id] = (used or Decimal("0")).quantize(Decimal("0.01"))
     return totals
 
 

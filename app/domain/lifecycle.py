@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
 from app.domain.errors import get_visible
+from app.domain.report_totals import count_event
 from app.domain.statements import rows_changed
 from app.models import (
     Order,
@@ -98,7 +99,9 @@ def record_event(
     at: dt.datetime | None = None,
 ) -> OrderEvent:
     """Add a step to the order's history. A fixed reason (a lazy text) is stored in bokmål, whatever
-    the language of the page it was made on: the history is read by the customer and by us."""
+    the language of the page it was made on: the history is read by the customer and by us.
+
+    Every status event goes through here, so the report totals count it here too (report_totals)."""
     if reason is not None:
         with force_locale("nb"):
             reason = str(reason)
@@ -113,6 +116,7 @@ def record_event(
         at=at or utcnow(),
     )
     session.add(event)
+    count_event(session, order, from_status, to_status, event.at)
     return event
 
 

@@ -14,18 +14,30 @@ Definitions (shown on the report pages too):
   (PostgreSQL's `percentile_cont`, Excel's PERCENTILE.INC): for n sorted values v1..vn and share p,
   h = p·(n − 1), value = v[⌊h⌋+1] + (h − ⌊h⌋)·(v[⌊h⌋+2] − v[⌊h⌋+1]).
 
+Where the numbers come from, at a million orders: small totals kept in the transaction of every
+status event (app/domain/report_totals.py), not the orders themselves:
+
+* Sales, orders per status and the start page's overview read `order_day_totals` (per Oslo day of
+  placing, channel and status; status changes per Oslo day). Months, weeks and periods are whole
+  Oslo days, so sums of days are exact; `day_bucket_case` sorts each day into its bucket.
+* Top customers read `company_month_totals` for the whole months of the period and the orders for
+  the days before and after them; budget consumption reads whole months only (every budget period
+  is whole months).
+* Lead times read `approval_waits` (one row per decision, with its whole seconds, and its Oslo ISO
+  week); the oldest waiting orders are its open rows.
+
 How the numbers come out identical on both databases:
 
 * Buckets (months, ISO weeks from Monday) follow the Oslo calendar, daylight saving included. SQLite
-  has no time zones, so the bucket boundaries are computed in Python as UTC instants (each one an
-  Oslo midnight, `formatting.oslo_midnight_utc`) and SQL sorts each row into its bucket with a
-  `CASE` over those boundaries (`bucket_case`): SQL only compares stored UTC instants, which both
-  databases do the same way. The first and last bucket are cut at the period's ends, so a bucket
-  never holds rows from outside the period.
-* Durations are differences of whole epoch seconds (`epoch_seconds`, one expression per dialect),
-  so they are integers on both. Percentiles are picked with window functions (`row_number`,
-  `count`, `lead` over each week) and integer arithmetic: SQL returns q·value for p = a/q as an
-  exact integer, and the division happens here with Decimal.
+  has no time zones, so Oslo days are computed in Python when the totals are kept; instants (the
+  decisions, the edges of top customers' periods) are compared with bucket boundaries computed in
+  Python as UTC instants (each one an Oslo midnight, `formatting.oslo_midnight_utc`; `bucket_case`).
+  The first and last bucket are cut at the period's ends, so a bucket never holds rows from outside
+  the period.
+* Durations are whole seconds, integers on both. On PostgreSQL `percentile_cont` gives the
+  percentiles per week (q · its result, rounded, is the exact integer: its float error is far below
+  1/q); elsewhere window functions (`row_number`, `count`, `lead` over each week) and integer
+  arithmetic give q·value for p = a/q exactly. The division happens here with Decimal.
 * Money sums are quantized to øre here (SQLite sums NUMERIC as floating point).
 """
 
@@ -37,27 +49,40 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, literal, literal_column, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
 
 from app.domain.approvals import exposure_by_company
-from app.domain.budgets import consumption, period_bounds, usage_level
+from app.domain.budgets import consumption_from_totals, period_bounds, usage_level
 from app.domain.formatting import oslo_midnight_utc, oslo_today
 from app.domain.lifecycle import (
-    DECISIONS,
     PENDING_APPROVAL,
     PROCESSING,
     REJECTED,
     SALES,
 )
 from app.models import (
+    ApprovalWait,
     Budget,
     Company,
+    CompanyMonthTotal,
     Order,
     OrderChannel,
-    OrderEvent,
+    OrderDayTotal,
     PortalUser,
     UTCDateTime,
     utcnow,
@@ -68,7 +93,6 @@ CHANNELS = tuple(c.value for c in OrderChannel)
 MAX_DAYS = 5 * 366  # longest period: five years (260 weekly buckets)
 TOP_CUSTOMERS = 10
 OLDEST_WAITING = 10
-BUDGET_CHUNK = 200  # budgets per consumption query (one result column each; SQLite allows 2000)
 
 
 # --- periods and buckets ----------------------------------------------------------------------
@@ -89,6 +113,10 @@ class Period:
 
     def contains(self, column: Any) -> ColumnElement[bool]:
         return and_(column >= literal(self.start, UTCDateTime()), column < literal(self.end, UTCDateTime()))
+
+    def contains_day(self, column: Any) -> ColumnElement[bool]:
+        """For an Oslo calendar day column (the report totals)."""
+        return and_(column >= literal(self.first, Date()), column <= literal(self.last, Date()))
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -144,6 +172,13 @@ def week_buckets(period: Period) -> list[Bucket]:
     return _buckets(period, starts, lambda d: tuple(d.isocalendar())[:2])
 
 
+def day_bucket_case(column: Any, buckets: Sequence[Bucket]) -> ColumnElement[Any]:
+    """The same for an Oslo calendar day column: CASE WHEN day <= last0 THEN 0 ..."""
+    return case(
+        *[(column <= literal(b.last, Date()), literal_column(str(b.index), Integer)) for b in buckets], else_=None
+    )
+
+
 def bucket_case(column: Any, buckets: Sequence[Bucket]) -> ColumnElement[Any]:
     """The index of the bucket an instant falls in: CASE WHEN col < end0 THEN 0 WHEN col < end1 ...
 
@@ -153,27 +188,21 @@ def bucket_case(column: Any, buckets: Sequence[Bucket]) -> ColumnElement[Any]:
     )
 
 
-class epoch_seconds(FunctionElement):  # noqa: N801 - an SQL function name
-    """Whole seconds since 1970-01-01 UTC of a stored instant (an integer on both databases)."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "epoch_seconds"
-
-
-@compiles(epoch_seconds, "postgresql")
-def _epoch_postgresql(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
-
-
-@compiles(epoch_seconds, "sqlite")
-def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    # SQLite keeps our UTC instants as 'YYYY-MM-DD HH:MM:SS.ffffff' text; %s truncates to the second.
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
-
-
 def _money(value: Any) -> Decimal:
     return Decimal(value or 0).quantize(CENT)
+
+
+# --- the manager's start page -----------------------------------------------------------------
+
+
+def status_totals(session: Session) -> dict[str, tuple[int, Decimal]]:
+    """Status → (orders, sum ex. VAT) over all orders now in it, from the day totals."""
+    t = OrderDayTotal
+    placed = func.sum(t.placed)
+    rows = session.execute(
+        select(t.status, placed, func.coalesce(func.sum(t.placed_ex_vat), 0)).group_by(t.status).having(placed > 0)
+    ).all()
+    return {status: (int(n), _money(total)) for status, n, total in rows}
 
 
 # --- 1. sales per month and channel -----------------------------------------------------------
@@ -202,15 +231,16 @@ class SalesReport:
 
 def sales_by_month(session: Session, period: Period) -> SalesReport:
     months = month_buckets(period)
+    t = OrderDayTotal
     rows = (
-        select(bucket_case(Order.created_at, months).label("bucket"), Order.channel, Order.total_ex_vat)
-        .where(Order.status.in_(SALES), period.contains(Order.created_at))
+        select(day_bucket_case(t.day, months).label("bucket"), t.channel, t.placed, t.placed_ex_vat)
+        .where(t.status.in_(SALES), period.contains_day(t.day))
         .subquery("sales")
     )
     result = session.execute(
-        select(rows.c.bucket, rows.c.channel, func.sum(rows.c.total_ex_vat), func.count()).group_by(
-            rows.c.bucket, rows.c.channel
-        )
+        select(rows.c.bucket, rows.c.channel, func.sum(rows.c.placed_ex_vat), func.sum(rows.c.placed))
+        .group_by(rows.c.bucket, rows.c.channel)
+        .having(func.sum(rows.c.placed) > 0)
     ).all()
     return SalesReport(
         period,
@@ -236,20 +266,22 @@ class StatusReport:
 
 def status_report(session: Session, period: Period) -> StatusReport:
     weeks = week_buckets(period)
+    t = OrderDayTotal
+    placed = func.sum(t.placed)
     now = dict(
         session.execute(
-            select(Order.status, func.count()).where(period.contains(Order.created_at)).group_by(Order.status)
+            select(t.status, placed).where(period.contains_day(t.day)).group_by(t.status).having(placed > 0)
         )
         .tuples()
         .all()
     )
     events = (
-        select(bucket_case(OrderEvent.at, weeks).label("bucket"), OrderEvent.to_status)
-        .where(period.contains(OrderEvent.at))
+        select(day_bucket_case(t.day, weeks).label("bucket"), t.status, t.entered)
+        .where(period.contains_day(t.day), t.entered > 0)
         .subquery("events")
     )
     entered = session.execute(
-        select(events.c.bucket, events.c.to_status, func.count()).group_by(events.c.bucket, events.c.to_status)
+        select(events.c.bucket, events.c.status, func.sum(events.c.entered)).group_by(events.c.bucket, events.c.status)
     ).all()
     return StatusReport(
         period, weeks, now={s: int(n) for s, n in now.items()}, entered={(b, s): int(n) for b, s, n in entered}
@@ -300,64 +332,66 @@ def _percentile_times_q(ranked: Any, share: tuple[int, int]) -> ColumnElement[An
     return func.max(case((ranked.c.rn == 1 + k // q, ranked.c.secs * q + (following - ranked.c.secs) * (k % q))))
 
 
+def _lead_times(session: Session, period: Period, weeks: list[Bucket]) -> list[Any]:
+    """(Monday of the week, decided, approved, rejected, 2 · median, 10 · p90) per week with decisions.
+
+    The decisions are read from `approval_waits` in (week, seconds) order. PostgreSQL's
+    `percentile_cont` sorts each week on its own; q · its result rounded is the exact integer (the
+    error of its floating point is far below 1/q). Elsewhere the same figure by window functions."""
+    w = ApprovalWait
+    decided = (
+        w.week >= literal(_monday(weeks[0].first), Date()),
+        w.week <= literal(_monday(weeks[-1].first), Date()),
+        period.contains(w.decided_at),
+    )
+    approved = func.sum(case((w.outcome == PROCESSING, 1), else_=0))
+    rejected = func.sum(case((w.outcome == REJECTED, 1), else_=0))
+    if session.get_bind().dialect.name == "postgresql":
+
+        def times_q(a: int, q: int) -> ColumnElement[Any]:
+            pct = func.percentile_cont(literal_column(f"{a}.0 / {q}")).within_group(w.seconds)
+            return cast(func.round(pct * q), BigInteger)
+
+        stmt = (
+            select(w.week, func.count(), approved, rejected, times_q(1, 2), times_q(9, 10))
+            .where(*decided)
+            .group_by(w.week)
+        )
+        return list(session.execute(stmt).all())
+    durations = select(w.week, w.outcome, w.seconds.label("secs")).where(*decided).subquery("durations")
+    ranked = select(
+        durations.c.week,
+        durations.c.outcome,
+        durations.c.secs,
+        func.row_number().over(partition_by=durations.c.week, order_by=durations.c.secs).label("rn"),
+        func.count().over(partition_by=durations.c.week).label("n"),
+        func.lead(durations.c.secs).over(partition_by=durations.c.week, order_by=durations.c.secs).label("next_secs"),
+    ).subquery("ranked")
+    return list(
+        session.execute(
+            select(
+                ranked.c.week,
+                func.count(),
+                func.sum(case((ranked.c.outcome == PROCESSING, 1), else_=0)),
+                func.sum(case((ranked.c.outcome == REJECTED, 1), else_=0)),
+                _percentile_times_q(ranked, (1, 2)),
+                _percentile_times_q(ranked, (9, 10)),
+            ).group_by(ranked.c.week)
+        ).all()
+    )
+
+
+def _monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
 def approval_report(session: Session, period: Period, now: dt.datetime | None = None) -> ApprovalReport:
     now = now or utcnow()
     weeks = week_buckets(period)
-    entry = aliased(OrderEvent)
-    entered_at = (
-        select(func.max(entry.at))
-        .where(entry.order_id == OrderEvent.order_id, entry.to_status == PENDING_APPROVAL, entry.at <= OrderEvent.at)
-        .correlate(OrderEvent)
-        .scalar_subquery()
-    )
-    decisions = (
-        select(
-            OrderEvent.id,
-            bucket_case(OrderEvent.at, weeks).label("bucket"),
-            OrderEvent.to_status.label("outcome"),
-            OrderEvent.at.label("decided_at"),
-            entered_at.label("entered_at"),
-        )
-        .where(
-            OrderEvent.from_status == PENDING_APPROVAL,
-            OrderEvent.to_status.in_(DECISIONS),
-            period.contains(OrderEvent.at),
-        )
-        .subquery("decisions")
-    )
-    durations = (
-        select(
-            decisions.c.id,
-            decisions.c.bucket,
-            decisions.c.outcome,
-            (epoch_seconds(decisions.c.decided_at) - epoch_seconds(decisions.c.entered_at)).label("secs"),
-        )
-        .where(decisions.c.entered_at.is_not(None))
-        .subquery("durations")
-    )
-    order = (durations.c.secs, durations.c.id)
-    ranked = select(
-        durations.c.bucket,
-        durations.c.outcome,
-        durations.c.secs,
-        func.row_number().over(partition_by=durations.c.bucket, order_by=order).label("rn"),
-        func.count().over(partition_by=durations.c.bucket).label("n"),
-        func.lead(durations.c.secs).over(partition_by=durations.c.bucket, order_by=order).label("next_secs"),
-    ).subquery("ranked")
-    rows = session.execute(
-        select(
-            ranked.c.bucket,
-            func.count(),
-            func.sum(case((ranked.c.outcome == PROCESSING, 1), else_=0)),
-            func.sum(case((ranked.c.outcome == REJECTED, 1), else_=0)),
-            _percentile_times_q(ranked, (1, 2)),
-            _percentile_times_q(ranked, (9, 10)),
-        ).group_by(ranked.c.bucket)
-    ).all()
-    by_week = {b: (n, ok, no, med2, p90x10) for b, n, ok, no, med2, p90x10 in rows}
+    by_week = {monday: rest for monday, *rest in _lead_times(session, period, weeks)}
     result = []
     for week in weeks:  # one entry per week, not per order
-        n, ok, no, med2, p90x10 = by_week.get(week.index, (0, 0, 0, None, None))
+        n, ok, no, med2, p90x10 = by_week.get(_monday(week.first), (0, 0, 0, None, None))
         result.append(
             LeadTimeWeek(
                 week,
@@ -375,28 +409,24 @@ def approval_report(session: Session, period: Period, now: dt.datetime | None = 
 
 def oldest_waiting(session: Session, limit: int = OLDEST_WAITING) -> tuple[list[WaitingOrder], int]:
     """All orders pending approval *now*, whatever the period (a stuck order must not drop out of view),
-    oldest first by their entry into pending approval; and how many there are."""
-    entered = (
-        select(func.max(OrderEvent.at))
-        .where(OrderEvent.order_id == Order.id, OrderEvent.to_status == PENDING_APPROVAL)
-        .correlate(Order)
-        .scalar_subquery()
-    )
-    since = func.coalesce(entered, Order.created_at, type_=UTCDateTime())
+    oldest first by their (latest) entry into pending approval; and how many there are."""
+    w = ApprovalWait
     rows = session.execute(
         select(
             Order.id,
             Order.number,
             Company.name,
             Company.customer_number,
-            since.label("since"),
+            w.entered_at,
             Order.total_ex_vat + Order.total_vat,
         )
+        .join(Order, Order.id == w.order_id)
         .join(Company, Company.id == Order.company_id)
-        .where(Order.status == PENDING_APPROVAL)
-        .order_by(since, Order.id)
+        .where(w.decided_at.is_(None), Order.status == PENDING_APPROVAL)
+        .order_by(w.entered_at, Order.id)
         .limit(limit)
     ).all()
+    # count(*): answered from ix_orders_status_created alone.
     total = session.scalar(select(func.count()).select_from(Order).where(Order.status == PENDING_APPROVAL)) or 0
     return [
         WaitingOrder(oid, number, name, cno, since_at, _money(amount))
@@ -418,20 +448,43 @@ class CustomerSales:
     exposure: Decimal  # now, incl. VAT (app/domain/approvals.py)
 
 
+def _whole_months(period: Period) -> tuple[dt.date, dt.date]:
+    """[first, end) of the calendar months wholly inside the period (first >= end: none)."""
+    first = period.first if period.first.day == 1 else add_months(period.first, 1)
+    after = period.last + dt.timedelta(days=1)
+    end = after if after.day == 1 else after.replace(day=1)
+    return first, end
+
+
 def top_customers(session: Session, period: Period, limit: int = TOP_CUSTOMERS) -> list[CustomerSales]:
-    sales = func.sum(Order.total_ex_vat)
-    rows = session.execute(
-        select(
-            Company.id,
-            Company.name,
-            Company.customer_number,
-            Company.credit_limit,
-            func.count(Order.id),
-            sales.label("sales"),
+    """Whole months from the month totals, the days before and after them from the orders."""
+    m = CompanyMonthTotal
+    first, end = _whole_months(period)
+    if first < end:
+        from_orders = or_(
+            Period(period.first, first - dt.timedelta(days=1)).contains(Order.created_at),
+            Period(end, period.last).contains(Order.created_at),
         )
-        .join(Company, Company.id == Order.company_id)
-        .where(Order.status.in_(SALES), period.contains(Order.created_at))
+        parts = [
+            select(m.company_id, m.orders.label("n"), m.total_ex_vat.label("amount")).where(
+                m.status.in_(SALES), m.month >= first, m.month < end
+            )
+        ]
+    else:
+        from_orders, parts = period.contains(Order.created_at), []
+    parts.append(
+        select(Order.company_id, literal_column("1", Integer).label("n"), Order.total_ex_vat.label("amount")).where(
+            Order.status.in_(SALES), from_orders
+        )
+    )
+    both = union_all(*parts).subquery("sales")
+    sales = func.sum(both.c.amount)
+    count = func.sum(both.c.n)
+    rows = session.execute(
+        select(Company.id, Company.name, Company.customer_number, Company.credit_limit, count, sales.label("sales"))
+        .join(Company, Company.id == both.c.company_id)
         .group_by(Company.id, Company.name, Company.customer_number, Company.credit_limit)
+        .having(count > 0)
         .order_by(sales.desc(), Company.name, Company.id)
         .limit(limit)
     ).all()
@@ -485,10 +538,7 @@ def budget_report(session: Session, day: dt.date | None = None) -> BudgetReport:
         .where(Budget.active.is_(True))
         .order_by(Company.name, Budget.id)
     ).all()
-    budgets = [r[0] for r in rows]
-    used: dict[int, Decimal] = {}
-    for i in range(0, len(budgets), BUDGET_CHUNK):  # a few aggregate queries, not one per budget
-        used.update(consumption(session, budgets[i : i + BUDGET_CHUNK], day))
+    used = consumption_from_totals(session, [r[0] for r in rows], day)
     result = []
     for budget, company, cno, first_name, last_name in rows:
         spent = used[budget.id]

@@ -8,12 +8,14 @@ page and for the CSV file, so the download holds exactly the rows on the page.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
-import plotly.graph_objects as go
+import plotly.io as pio
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from plotly.subplots import make_subplots
@@ -116,9 +118,15 @@ def csv_cell(value: Any, kind: str) -> str:
 # --- figures --------------------------------------------------------------------------------
 
 
-def _layout(fig: go.Figure, height: int = 460, **kw: Any) -> go.Figure:
+# Figures are plain Plotly JSON (dicts): plotly's figure objects validate every property on every
+# assignment, which cost more than the report's SQL. The template and the subplot grids are
+# resolved by plotly once and reused.
+TEMPLATE: dict[str, Any] = pio.templates["plotly_white"].to_plotly_json()
+
+
+def _layout(height: int = 460, **kw: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {
-        "template": "plotly_white",
+        "template": TEMPLATE,
         "height": height,
         "separators": ", ",  # decimal comma, space for thousands
         "font": {"family": "Helvetica Neue, Helvetica, Arial, sans-serif", "size": 13},
@@ -126,8 +134,42 @@ def _layout(fig: go.Figure, height: int = 460, **kw: Any) -> go.Figure:
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         "hoverlabel": {"namelength": -1},
     }
-    fig.update_layout(**{**settings, **kw})
-    return fig
+    return {**settings, **kw}
+
+
+@lru_cache(maxsize=32)
+def _grid_json(
+    titles: tuple[str, ...], rows: int, heights: tuple[float, ...] | None, spacing: float | None, secondary_y: bool
+) -> str:
+    grid = make_subplots(
+        rows=rows,
+        cols=1,
+        subplot_titles=titles or None,
+        row_heights=list(heights) if heights else None,
+        vertical_spacing=spacing,
+        specs=[[{"secondary_y": secondary_y}] for _row in range(rows)],
+    )
+    return json.dumps(grid.to_plotly_json()["layout"])
+
+
+def _grid(
+    titles: tuple[str, ...] = (),
+    rows: int = 1,
+    row_heights: tuple[float, ...] | None = None,
+    vertical_spacing: float | None = None,
+    secondary_y: bool = False,
+) -> dict[str, Any]:
+    """The axes (and title annotations) of a plotly subplot grid of one column, computed by plotly
+    once per grid and language."""
+    return json.loads(_grid_json(titles, rows, row_heights, vertical_spacing, secondary_y))
+
+
+def _update(layout: dict[str, Any], axis: str, **values: Any) -> None:
+    layout.setdefault(axis, {}).update(values)
+
+
+def _title(text: str) -> dict[str, str]:
+    return {"text": text}
 
 
 def count_axis(largest: int) -> dict[str, Any]:
@@ -160,7 +202,7 @@ def week_axis(weeks: Sequence[R.Bucket], max_ticks: int = 12) -> dict[str, Any]:
 
 @dataclass
 class Content:
-    figure: go.Figure
+    figure: dict[str, Any]  # {"data": [...], "layout": {...}}: Plotly JSON
     tables: list[Table]
     notes: list[str] = field(default_factory=list)
 
@@ -171,23 +213,21 @@ class Content:
 def sales(report: R.SalesReport) -> Content:
     channel_names = [labels.label(labels.ORDER_CHANNEL, c) for c in R.CHANNELS]
     x = [month_label(m) for m in report.months]
-    fig = go.Figure()
-    for code, name in zip(R.CHANNELS, channel_names, strict=True):
-        fig.add_bar(
-            x=x,
-            y=[float(report.amount(m.index, code)) for m in report.months],
-            name=name,
-            marker_color=CHANNEL_COLOURS[code],
-            hovertemplate="%{x}<br>" + name + ": %{y:,.2f} kr<extra></extra>",
-        )
-    _layout(
-        fig,
-        barmode="stack",
-        xaxis_title=_("Måned"),
-        yaxis_title=_("Salg eks. mva. (kr)"),
-        yaxis_tickformat=",.0f",
-        legend_traceorder="normal",
-    )
+    data = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": [float(report.amount(m.index, code)) for m in report.months],
+            "name": name,
+            "marker": {"color": CHANNEL_COLOURS[code]},
+            "hovertemplate": "%{x}<br>" + name + ": %{y:,.2f} kr<extra></extra>",
+        }
+        for code, name in zip(R.CHANNELS, channel_names, strict=True)
+    ]
+    layout = _layout(barmode="stack", xaxis={"title": _title(_("Måned"))})
+    layout["yaxis"] = {"title": _title(_("Salg eks. mva. (kr)")), "tickformat": ",.0f"}
+    layout["legend"] = {**layout["legend"], "traceorder": "normal"}
+    fig = {"data": data, "layout": layout}
     columns = [Column(_("Måned"))] + [Column(n, "amount") for n in channel_names] + [Column(_("Sum"), "amount")]
     rows = [
         [month_label(m)] + [report.amount(m.index, c) for c in R.CHANNELS] + [report.month_total(m.index)]
@@ -214,49 +254,64 @@ def sales(report: R.SalesReport) -> Content:
 def statuses(report: R.StatusReport) -> Content:
     names = {s: labels.order_status(s) for s in ALL_STATUSES}
     weeks = [week_label(w) for w in report.weeks]
-    fig = make_subplots(
+    layout = _grid(
+        (_("Ordrer fra perioden etter status nå"), _("Statusendringer per uke")),
         rows=2,
-        cols=1,
-        row_heights=[0.32, 0.68],
+        row_heights=(0.32, 0.68),
         vertical_spacing=0.12,
-        subplot_titles=(_("Ordrer fra perioden etter status nå"), _("Statusendringer per uke")),
     )
+    data: list[dict[str, Any]] = []
     for status in ALL_STATUSES:
         colour = STATUS_COLOURS[status]
-        fig.add_bar(
-            y=[names[status]],
-            x=[report.now.get(status, 0)],
-            orientation="h",
-            name=names[status],
-            legendgroup=status,
-            marker_color=colour,
-            showlegend=False,
-            hovertemplate=names[status] + ": %{x}<extra></extra>",
-            row=1,
-            col=1,
+        data.append(
+            {
+                "type": "bar",
+                "y": [names[status]],
+                "x": [report.now.get(status, 0)],
+                "orientation": "h",
+                "name": names[status],
+                "legendgroup": status,
+                "marker": {"color": colour},
+                "showlegend": False,
+                "hovertemplate": names[status] + ": %{x}<extra></extra>",
+                "xaxis": "x",
+                "yaxis": "y",
+            }
         )
-        fig.add_bar(
-            x=weeks,
-            y=[report.entered_in(w.index, status) for w in report.weeks],
-            name=names[status],
-            legendgroup=status,
-            marker_color=colour,
-            hovertemplate="%{x}<br>" + names[status] + ": %{y}<extra></extra>",
-            row=2,
-            col=1,
+        data.append(
+            {
+                "type": "bar",
+                "x": weeks,
+                "y": [report.entered_in(w.index, status) for w in report.weeks],
+                "name": names[status],
+                "legendgroup": status,
+                "marker": {"color": colour},
+                "hovertemplate": "%{x}<br>" + names[status] + ": %{y}<extra></extra>",
+                "xaxis": "x2",
+                "yaxis": "y2",
+            }
         )
-    _layout(
-        fig,
-        height=640,
-        barmode="stack",
-        margin={"l": 70, "r": 20, "t": 90, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "xanchor": "left", "x": 0, "traceorder": "normal"},
+    layout.update(
+        _layout(
+            height=640,
+            barmode="stack",
+            margin={"l": 70, "r": 20, "t": 90, "b": 50},
+            legend={
+                "orientation": "h",
+                "yanchor": "bottom",
+                "y": 1.06,
+                "xanchor": "left",
+                "x": 0,
+                "traceorder": "normal",
+            },
+        )
     )
-    fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=1)
-    fig.update_xaxes(**count_axis(max(report.now.values(), default=0)), row=1, col=1)
+    _update(layout, "yaxis", autorange="reversed", automargin=True)
+    _update(layout, "xaxis", **count_axis(max(report.now.values(), default=0)))
     weekly_max = max((sum(report.entered_in(w.index, s) for s in ALL_STATUSES) for w in report.weeks), default=0)
-    fig.update_yaxes(title_text=_("Ordrer inn i status"), **count_axis(weekly_max), row=2, col=1)
-    fig.update_xaxes(**week_axis(report.weeks), row=2, col=1)
+    _update(layout, "yaxis2", title=_title(_("Ordrer inn i status")), **count_axis(weekly_max))
+    _update(layout, "xaxis2", **week_axis(report.weeks))
+    fig = {"data": data, "layout": layout}
     now = Table(
         "status",
         _("Status nå"),
@@ -292,38 +347,49 @@ def _age(delta: dt.timedelta) -> str:
 
 def approvals(report: R.ApprovalReport) -> Content:
     weeks = [week_label(w.week) for w in report.weeks]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(
-        x=weeks,
-        y=[w.decided for w in report.weeks],
-        name=_("Behandlet (antall)"),
-        marker_color="#d9dde3",
-        hovertemplate="%{x}<br>" + _("Behandlet") + ": %{y}<extra></extra>",
-        secondary_y=True,
-    )
+    layout = _grid(secondary_y=True)
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "x": weeks,
+            "y": [w.decided for w in report.weeks],
+            "name": _("Behandlet (antall)"),
+            "marker": {"color": "#d9dde3"},
+            "hovertemplate": "%{x}<br>" + _("Behandlet") + ": %{y}<extra></extra>",
+            "xaxis": "x",
+            "yaxis": "y2",
+        }
+    ]
     for name, values, colour in (
         (_("Median"), [w.median for w in report.weeks], "#337ab7"),
         (_("90-persentil"), [w.p90 for w in report.weeks], "#d9534f"),
     ):
-        fig.add_scatter(
-            x=weeks,
-            y=[_float_hours(v) for v in values],
-            name=name + " " + _("(timer)"),
-            mode="lines+markers",
-            line={"color": colour, "width": 2.5},
-            connectgaps=False,
-            hovertemplate="%{x}<br>" + name + ": %{y:.1f} t<extra></extra>",
-            secondary_y=False,
+        data.append(
+            {
+                "type": "scatter",
+                "x": weeks,
+                "y": [_float_hours(v) for v in values],
+                "name": name + " " + _("(timer)"),
+                "mode": "lines+markers",
+                "line": {"color": colour, "width": 2.5},
+                "connectgaps": False,
+                "hovertemplate": "%{x}<br>" + name + ": %{y:.1f} t<extra></extra>",
+                "xaxis": "x",
+                "yaxis": "y",
+            }
         )
-    _layout(fig, legend_traceorder="normal")
-    fig.update_xaxes(title_text=_("Uke for beslutningen"), **week_axis([w.week for w in report.weeks]))
-    fig.update_yaxes(title_text=_("Ledetid (timer)"), rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(
-        title_text=_("Antall behandlet"),
+    layout.update(_layout())
+    layout["legend"] = {**layout["legend"], "traceorder": "normal"}
+    _update(layout, "xaxis", title=_title(_("Uke for beslutningen")), **week_axis([w.week for w in report.weeks]))
+    _update(layout, "yaxis", title=_title(_("Ledetid (timer)")), rangemode="tozero")
+    _update(
+        layout,
+        "yaxis2",
+        title=_title(_("Antall behandlet")),
         showgrid=False,
         **count_axis(max((w.decided for w in report.weeks), default=0)),
-        secondary_y=True,
     )
+    fig = {"data": data, "layout": layout}
     lead = Table(
         "ledetid",
         _("Ledetid per uke"),
@@ -372,29 +438,30 @@ def approvals(report: R.ApprovalReport) -> Content:
 
 def customers(rows: Sequence[R.CustomerSales]) -> Content:
     names = [f"{r.name} ({r.customer_number})" for r in rows]
-    fig = go.Figure()
-    for name, values, colour, fmt in (
-        (_("Salg eks. mva."), [r.sales for r in rows], "#337ab7", "kr"),
-        (_("Eksponering nå"), [r.exposure for r in rows], "#f0ad4e", "kr"),
-        (_("Kredittgrense"), [r.credit_limit for r in rows], "#9e9e9e", "kr"),
-    ):
-        fig.add_bar(
-            y=names,
-            x=[float(v) for v in values],
-            name=name,
-            orientation="h",
-            marker_color=colour,
-            hovertemplate="%{y}<br>" + name + ": %{x:,.2f} " + fmt + "<extra></extra>",
+    data = [
+        {
+            "type": "bar",
+            "y": names,
+            "x": [float(v) for v in values],
+            "name": name,
+            "orientation": "h",
+            "marker": {"color": colour},
+            "hovertemplate": "%{y}<br>" + name + ": %{x:,.2f} " + fmt + "<extra></extra>",
+        }
+        for name, values, colour, fmt in (
+            (_("Salg eks. mva."), [r.sales for r in rows], "#337ab7", "kr"),
+            (_("Eksponering nå"), [r.exposure for r in rows], "#f0ad4e", "kr"),
+            (_("Kredittgrense"), [r.credit_limit for r in rows], "#9e9e9e", "kr"),
         )
-    _layout(
-        fig,
+    ]
+    layout = _layout(
         height=max(380, 90 + 62 * len(rows)),
         barmode="group",
-        xaxis_title=_("Kroner"),
-        xaxis_tickformat=",.0f",
+        xaxis={"title": _title(_("Kroner")), "tickformat": ",.0f"},
+        yaxis={"autorange": "reversed", "automargin": True},
         margin={"l": 230, "r": 20, "t": 50, "b": 60},
     )
-    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig = {"data": data, "layout": layout}
     table = Table(
         "kunder",
         _("Topp 10 kunder"),
@@ -431,44 +498,60 @@ def budgets(report: R.BudgetReport, chart_rows: int = 15) -> Content:
     top = report.rows[:chart_rows]  # highest share first
     whole = _("hele bedriften")
     names = [f"{r.company} – {r.user or whole}" for r in top]
-    fig = make_subplots(
+    layout = _grid(
+        (_("Antall bruksgrenser"), _("Andel av grensen brukt (de %(n)s høyeste)", n=len(top))),
         rows=2,
-        cols=1,
-        row_heights=[0.3, 0.7],
+        row_heights=(0.3, 0.7),
         vertical_spacing=0.14,
-        subplot_titles=(_("Antall bruksgrenser"), _("Andel av grensen brukt (de %(n)s høyeste)", n=len(top))),
     )
-    fig.add_bar(
-        y=level_names,
-        x=[counts[lv] for lv in R.LEVELS],
-        text=[counts[lv] for lv in R.LEVELS],
-        orientation="h",
-        textposition="outside",
-        cliponaxis=False,
-        marker_color=[LEVEL_COLOURS[lv] for lv in R.LEVELS],
-        hovertemplate="%{y}: %{x}<extra></extra>",
-        showlegend=False,
-        row=1,
-        col=1,
-    )
-    fig.add_bar(
-        y=names,
-        x=[float(r.ratio * 100) for r in top],
-        orientation="h",
-        showlegend=False,
-        marker_color=[LEVEL_COLOURS[r.level] for r in top],
-        customdata=[[format_nok(r.used), format_nok(r.amount)] for r in top],
-        hovertemplate="%{y}<br>%{x:.1f} %<br>%{customdata[0]} av %{customdata[1]}<extra></extra>",
-        row=2,
-        col=1,
-    )
-    for share, dash in ((80, "dot"), (100, "dash")):  # the "near" and "over" lines
-        fig.add_vline(x=share, line={"color": "#777", "width": 1, "dash": dash}, row=2, col=1)
-    _layout(fig, height=max(460, 330 + 28 * len(top)), margin={"l": 70, "r": 30, "t": 40, "b": 50})
-    fig.update_xaxes(**count_axis(max(counts.values(), default=0)), row=1, col=1)
-    fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=1)
-    fig.update_yaxes(autorange="reversed", automargin=True, row=2, col=1)
-    fig.update_xaxes(title_text=_("Prosent av grensen"), ticksuffix=" %", rangemode="tozero", row=2, col=1)
+    data = [
+        {
+            "type": "bar",
+            "y": level_names,
+            "x": [counts[lv] for lv in R.LEVELS],
+            "text": [str(counts[lv]) for lv in R.LEVELS],
+            "orientation": "h",
+            "textposition": "outside",
+            "cliponaxis": False,
+            "marker": {"color": [LEVEL_COLOURS[lv] for lv in R.LEVELS]},
+            "hovertemplate": "%{y}: %{x}<extra></extra>",
+            "showlegend": False,
+            "xaxis": "x",
+            "yaxis": "y",
+        },
+        {
+            "type": "bar",
+            "y": names,
+            "x": [float(r.ratio * 100) for r in top],
+            "orientation": "h",
+            "showlegend": False,
+            "marker": {"color": [LEVEL_COLOURS[r.level] for r in top]},
+            "customdata": [[format_nok(r.used), format_nok(r.amount)] for r in top],
+            "hovertemplate": "%{y}<br>%{x:.1f} %<br>%{customdata[0]} av %{customdata[1]}<extra></extra>",
+            "xaxis": "x2",
+            "yaxis": "y2",
+        },
+    ]
+    # The "near" and "over" lines across the lower chart.
+    layout["shapes"] = [
+        {
+            "type": "line",
+            "x0": share,
+            "x1": share,
+            "xref": "x2",
+            "y0": 0,
+            "y1": 1,
+            "yref": "y2 domain",
+            "line": {"color": "#777", "width": 1, "dash": dash},
+        }
+        for share, dash in ((80, "dot"), (100, "dash"))
+    ]
+    layout.update(_layout(height=max(460, 330 + 28 * len(top)), margin={"l": 70, "r": 30, "t": 40, "b": 50}))
+    _update(layout, "xaxis", **count_axis(max(counts.values(), default=0)))
+    _update(layout, "yaxis", autorange="reversed", automargin=True)
+    _update(layout, "yaxis2", autorange="reversed", automargin=True)
+    _update(layout, "xaxis2", title=_title(_("Prosent av grensen")), ticksuffix=" %", rangemode="tozero")
+    fig = {"data": data, "layout": layout}
     summary = Table(
         "oversikt",
         _("Bruksgrenser etter forbruk"),

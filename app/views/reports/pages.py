@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,7 +169,7 @@ class ReportsView(BaseView):
             reports=REPORTS,
             content=content,
             flt=flt,
-            figure_json=content.figure.to_json(),
+            figure_json=json.dumps(content.figure),
             csv_links=csv_links,
             cell=C.html_cell,
             plotly_js=url_for("plotly_js"),
