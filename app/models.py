@@ -371,13 +371,17 @@ class Order(TenantScoped, Model):
         _check_in("channel", OrderChannel, "ck_orders_channel"),
         CheckConstraint("total_ex_vat >= 0 AND total_vat >= 0", name="ck_orders_totals"),
         Index("ix_orders_company_created", "company_id", "created_at"),
-        Index("ix_orders_status_created", "status", "created_at"),
+        # By status, newest or oldest first (the approval queue): the page's ids from the index alone.
+        Index("ix_orders_status_created", "status", "created_at", "id"),
         # The staff's order list, newest first, whole or by channel (FAB adds the id as a
         # tie-breaker to every sort: with it in the index no sort is left to do).
         Index("ix_orders_created_at", "created_at", "id"),
         Index("ix_orders_channel_created", "channel", "created_at", "id"),
-        # A company's open orders, summed for the credit check (approval queue, top customers).
-        Index("ix_orders_company_status", "company_id", "status"),
+        # A company's open orders, summed for the credit check (approval queue, top customers), from
+        # the index alone on PostgreSQL.
+        Index(
+            "ix_orders_company_status", "company_id", "status", postgresql_include=["id", "total_ex_vat", "total_vat"]
+        ),
         # Prefix search on the order number ("10023%") uses this index on PostgreSQL too.
         Index("ix_orders_number_prefix", "number", postgresql_ops={"number": "text_pattern_ops"}),
         UniqueConstraint("standing_order_id", "delivery_date", name="uq_orders_standing_delivery"),
@@ -512,7 +516,8 @@ class Invoice(TenantScoped, Model):
     __tablename__ = "invoices"
     __table_args__ = (
         CheckConstraint("amount >= 0", name="ck_invoices_amount"),
-        Index("ix_invoices_company_paid", "company_id", "paid"),
+        # Unpaid invoices of a company, summed for the credit check from the index alone (PostgreSQL).
+        Index("ix_invoices_company_paid", "company_id", "paid", postgresql_include=["order_id", "amount"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -97,6 +97,7 @@ def record_event(
     to_status: str,
     reason: Any = None,
     at: dt.datetime | None = None,
+    counted: bool = True,
 ) -> OrderEvent:
     """Add a step to the order's history. A fixed reason (a lazy text) is stored in bokmål, whatever
     the language of the page it was made on: the history is read by the customer and by us.
@@ -116,7 +117,8 @@ def record_event(
         at=at or utcnow(),
     )
     session.add(event)
-    count_event(session, order, from_status, to_status, event.at)
+    if counted:  # else the caller counts a batch of events at once (report_totals.count_events)
+        count_event(session, order, from_status, to_status, event.at)
     return event
 
 

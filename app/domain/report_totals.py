@@ -71,24 +71,35 @@ def count_event(session: Session, order: Order, from_status: str | None, to_stat
     """Count one status event of `order` (from_status None: the order was just placed) in the totals.
 
     The order must carry its placed time, channel, company, orderer and totals (it is flushed)."""
-    placed_day = oslo_day(order.created_at)
-    amount = Decimal(order.total_ex_vat or 0)
+    count_events(session, [(order, from_status, to_status, at)])
+
+
+def count_events(session: Session, events: list[tuple[Order, str | None, str, dt.datetime]]) -> None:
+    """Count several status events at once: one upsert per totals table, whatever their number
+    (a chunk of generated orders records its events with `record_event(..., counted=False)`)."""
+    if not events:
+        return
     day_rows: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(dict)
     month_rows: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(dict)
-
-    def move(status: str, sign: int) -> None:
-        d = day_rows[(placed_day, order.channel, status)]
-        d["placed"] = d.get("placed", 0) + sign
-        d["placed_ex_vat"] = d.get("placed_ex_vat", ZERO) + sign * amount
-        m = month_rows[(month_of(placed_day), order.company_id, order.created_by_id or 0, status)]
-        m["orders"] = m.get("orders", 0) + sign
-        m["total_ex_vat"] = m.get("total_ex_vat", ZERO) + sign * amount
-
-    if from_status is not None:
-        move(from_status, -1)
-    move(to_status, +1)
-    entered = day_rows[(oslo_day(at), order.channel, to_status)]
-    entered["entered"] = entered.get("entered", 0) + 1
+    new_waits: list[dict[str, Any]] = []
+    for order, from_status, to_status, at in events:
+        placed_day = oslo_day(order.created_at)
+        amount = Decimal(order.total_ex_vat or 0)
+        for status, sign in ((from_status, -1), (to_status, +1)):
+            if status is None:
+                continue
+            d = day_rows[(placed_day, order.channel, status)]
+            d["placed"] = d.get("placed", 0) + sign
+            d["placed_ex_vat"] = d.get("placed_ex_vat", ZERO) + sign * amount
+            m = month_rows[(month_of(placed_day), order.company_id, order.created_by_id or 0, status)]
+            m["orders"] = m.get("orders", 0) + sign
+            m["total_ex_vat"] = m.get("total_ex_vat", ZERO) + sign * amount
+        entered = day_rows[(oslo_day(at), order.channel, to_status)]
+        entered["entered"] = entered.get("entered", 0) + 1
+        if from_status is None and to_status == PENDING_APPROVAL:
+            new_waits.append({"order_id": order.id, "entered_at": at})  # a new order has no wait to close
+        else:
+            _count_wait(session, order.id, from_status, to_status, at)
 
     def complete(rows: dict[tuple[Any, ...], dict[str, Any]], keys: tuple[str, ...], zero: dict[str, Any]) -> list:
         return [{**dict(zip(keys, key, strict=True)), **zero, **rows[key]} for key in sorted(rows)]
@@ -97,7 +108,8 @@ def count_event(session: Session, order: Order, from_status: str | None, to_stat
         session, OrderDayTotal, DAY_KEY, complete(day_rows, DAY_KEY, {"placed": 0, "placed_ex_vat": ZERO, "entered": 0})
     )
     _upsert(session, CompanyMonthTotal, MONTH_KEY, complete(month_rows, MONTH_KEY, {"orders": 0, "total_ex_vat": ZERO}))
-    _count_wait(session, order.id, from_status, to_status, at)
+    if new_waits:
+        session.execute(insert(ApprovalWait), new_waits)
 
 
 def _count_wait(session: Session, order_id: int, from_status: str | None, to_status: str, at: dt.datetime) -> None:

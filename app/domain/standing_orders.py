@@ -56,6 +56,7 @@ from app.domain.formatting import format_date, oslo_today, to_oslo
 from app.domain.lifecycle import assign_number, record_event
 from app.domain.orders.placing import _confirmation_mail as confirmation_mail
 from app.domain.pricing import is_invoice_customer, order_totals  # standing orders are for invoice customers
+from app.domain.report_totals import count_events
 from app.models import (
     Budget,
     Company,
@@ -732,7 +733,9 @@ def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
     with session.no_autoflush:
         for t in made:
             budgets.apply(t.order)
-            events.append(record_event(session, t.order, t.actor, None, t.order.status, placed_reason(t.order)))
+            events.append(
+                record_event(session, t.order, t.actor, None, t.order.status, placed_reason(t.order), counted=False)
+            )
             lines += [{**ln, "order_id": t.order.id} for ln in t.lines]
             confirmation_mail(session, t.order, t.actor)
             t.outcome.result, t.outcome.order_number, t.outcome.status = CREATED, t.order.number, t.order.status
@@ -750,6 +753,7 @@ def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
         )
         _insert(session, OrderLine.__table__, lines)
         _insert(session, OrderEvent.__table__, [_columns(e) for e in events])
+        count_events(session, [(t.order, None, e.to_status, e.at) for t, e in zip(made, events, strict=True)])
     _insert(session, MailOutbox.__table__, [_columns(m) for m in mails])
     budgets.notify()  # after the inserts: its savepoints flush the session, which must hold nothing new
     if lost:
