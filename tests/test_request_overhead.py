@@ -78,6 +78,23 @@ def test_staff_order_list_statement_budget(app: Flask, world: World) -> None:
     assert len(statements) <= 5, statements
 
 
+def test_the_same_list_again_sends_no_new_session_cookie(app: Flask, world: World) -> None:
+    """FAB's "back" history is written only when it changes, so the session is not re-signed."""
+    client = client_as(app, "hansen.bruker")
+    client.get("/orderview/list/")
+    again = client.get("/orderview/list/")
+    assert again.status_code == 200
+    assert not [h for h in again.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    other = client.get("/orderview/list/?page_OrderView=1")
+    assert [h for h in other.headers.getlist("Set-Cookie") if h.startswith("session=")]
+
+
+def test_the_bestilt_av_choices_load_no_roles(app: Flask, world: World) -> None:
+    statements = _statements(app, client_as(app, "hansen.bruker"), "/orderview/list/")
+    choices = [s for s in statements if "FROM ab_user" in s and "ab_role" not in s]
+    assert choices and all("ab_group" not in s for s in choices), statements
+
+
 # --- permissions read once per request still deny what they must ---------------------------------
 
 

@@ -11,13 +11,15 @@ long-standing one. Inside a request the language is Flask-Babel's `get_locale()`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import NumberPattern
+from babel.numbers import parse_pattern as parse_number_pattern
 from flask_babel import get_locale
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -61,6 +63,12 @@ def _pattern(locale: Locale, kind: str) -> str:
     return PATTERNS[locale.language][kind]
 
 
+@functools.cache
+def _number_pattern(language: str, kind: str) -> NumberPattern:
+    """A parsed number pattern (Babel would parse the pattern again for every amount on a page)."""
+    return parse_number_pattern(PATTERNS[language][kind])
+
+
 def format_nok(value: Decimal | int | float | None, with_unit: bool = True) -> str:
     """1234.5 -> '1 234,50 kr' in bokmål (non-breaking spaces), 'NOK 1,234.50' in English.
 
@@ -72,8 +80,8 @@ def format_nok(value: Decimal | int | float | None, with_unit: bool = True) -> s
         amount = abs(amount)  # never "-0,00"
     locale = _locale()
     if with_unit:
-        return format_currency(amount, "NOK", format=_pattern(locale, "money"), locale=locale, currency_digits=False)
-    return format_decimal(amount, format=_pattern(locale, "amount"), locale=locale)
+        return _number_pattern(locale.language, "money").apply(amount, locale, currency="NOK", currency_digits=False)
+    return _number_pattern(locale.language, "amount").apply(amount, locale)
 
 
 def to_oslo(value: dt.datetime) -> dt.datetime:

@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
@@ -423,6 +423,14 @@ class PortalModelView(ModelView):
         if isinstance(datamodel, PortalInterface):
             return datamodel.load(pk, self._base_filters, options)
         return datamodel.get(pk, self._base_filters)
+
+    def update_redirect(self) -> None:
+        """FAB's "back" history, written only when it changes: writing it on every list request
+        re-signs and re-sends the session cookie each time."""
+        history = session.get("page_history") or []
+        if history and history[-1] == request.url:
+            return
+        super().update_redirect()
 
     # --- list --------------------------------------------------------------------------------
     # From here on `list` in the class body is this route, so annotations below say `builtins.list`.

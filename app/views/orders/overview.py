@@ -14,7 +14,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 from wtforms import DateField
 from wtforms.widgets import DateInput
 
@@ -76,7 +76,14 @@ def line_configuration(line: Any) -> str:
 def _creator_choices() -> list[PortalUser]:
     """Users offered by the "Bestilt av" filter: a customer's colleagues (the guard scopes the
     query to the company), for supplier staff the staff (never every customer user: thousands)."""
-    query = select(PortalUser).order_by(PortalUser.first_name, PortalUser.last_name)
+    # Only what the label needs: the user's roles and groups are not loaded for a filter choice.
+    query = (
+        select(PortalUser)
+        .options(
+            load_only(PortalUser.id, PortalUser.first_name, PortalUser.last_name, PortalUser.username), lazyload("*")
+        )
+        .order_by(PortalUser.first_name, PortalUser.last_name)
+    )
     if not is_customer():
         query = query.where(PortalUser.company_id.is_(None))
     return list(db.session.scalars(query))
