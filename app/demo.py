@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from app.domain import quotes as quote_rules
+from app.domain import report_totals
 from app.domain.formatting import OSLO
 from app.domain.pricing import is_invoice_customer, order_totals
 from app.domain.validation import org_number_check_digit
@@ -338,6 +339,8 @@ def load_demo(session: Session, sm: Any, now: dt.datetime | None = None) -> dict
     _ensure_berg(ctx)
     for spec in _extra_company_specs():
         _ensure_extra_company(ctx, spec)
+    session.flush()
+    report_totals.rebuild(session)  # the demo writes orders and events directly
     session.commit()
     return ctx.created
 

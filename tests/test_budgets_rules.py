@@ -24,7 +24,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain import budgets, inquiries, pickup
+from app.domain import budgets, inquiries, pickup, report_totals
 from app.domain import reports as R
 from app.domain.actors import Actor
 from app.domain.formatting import NBSP, oslo_midnight_utc, to_oslo
@@ -133,6 +133,8 @@ def placed(app: Flask, world: World) -> list[tuple[dt.datetime, Decimal]]:
                     created_at=boundary,
                 )
             )
+        s.flush()
+        report_totals.rebuild(s)  # the orders above are written around the domain
         s.commit()
     return rows
 
