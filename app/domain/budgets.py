@@ -99,10 +99,10 @@ def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> di
         for bid, cond in conditions
     ]
     # Only the orders placed within the budgets' periods, not every order of the companies.
-    first = min(start for start, _end in periods.values())
-    end = max(end for _start, end in periods.values())
+    first = min(bounds[0] for bounds in periods.values())
+    after = max(bounds[1] for bounds in periods.values())
     row = session.execute(
-        select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}), *_placed(first, end))
+        select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}), *_placed(first, after))
     ).one()
     for (bid, _), value in zip(conditions, row, strict=True):
         totals[bid] = Decimal(value or 0).quantize(Decimal("0.01"))
