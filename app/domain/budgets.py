@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -58,12 +58,27 @@ def period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:
 COUNTED = Order.status.not_in(EXCLUDED)
 
 
-def _whose(budget: Budget) -> list[Any]:
-    """The orders a budget is about: its user's, or (no user) anyone's in its company."""
-    match = [Order.company_id == budget.company_id]
+def counts_toward(budget: Budget, company_id: Any, creator_id: Any) -> list[Any]:
+    """Whose orders a budget is about: its user's, or (no user) anyone's in its company.
+
+    The conditions an order of `company_id` by `creator_id` must meet. Given the Order columns
+    they are SQL (the consumption queries); given an order's values they are booleans (which
+    budgets an order counts against: `applies`).
+    """
+    match = [company_id == budget.company_id]
     if budget.user_id is not None:
-        match.append(Order.created_by_id == budget.user_id)
+        match.append(creator_id == budget.user_id)
     return match
+
+
+def applies(budget: Budget, company_id: int, creator_id: int | None) -> bool:
+    """Does an order of `company_id` by `creator_id` count against `budget`?"""
+    return all(counts_toward(budget, company_id, creator_id))
+
+
+def _whose(budget: Budget) -> list[Any]:
+    """The orders a budget is about, as SQL conditions."""
+    return counts_toward(budget, Order.company_id, Order.created_by_id)
 
 
 def _placed(first: dt.date, end: dt.date) -> list[Any]:
@@ -77,12 +92,18 @@ def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> di
     if not budgets:
         return {}
     totals: dict[int, Decimal] = {}
-    conditions = [(b.id, and_(*_whose(b), *_placed(*period_bounds(b.period, day)))) for b in budgets]
+    periods = {b.id: period_bounds(b.period, day) for b in budgets}
+    conditions = [(b.id, and_(*_whose(b), *_placed(*periods[b.id]))) for b in budgets]
     columns = [
         func.coalesce(func.sum(case((cond, Order.total_ex_vat), else_=literal(0))), 0).label(f"b{bid}")
         for bid, cond in conditions
     ]
-    row = session.execute(select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}))).one()
+    # Only the orders placed within the budgets' periods, not every order of the companies.
+    first = min(bounds[0] for bounds in periods.values())
+    after = max(bounds[1] for bounds in periods.values())
+    row = session.execute(
+        select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}), *_placed(first, after))
+    ).one()
     for (bid, _), value in zip(conditions, row, strict=True):
         totals[bid] = Decimal(value or 0).quantize(Decimal("0.01"))
     return totals
@@ -107,24 +128,36 @@ def consumption_from_totals(session: Session, budgets: Iterable[Budget], day: dt
             )
             .group_by(m.company_id, m.creator_id)
         ).all()
-        by_company: dict[int, Decimal] = {}
-        by_user: dict[tuple[int, int], Decimal] = {}
+        by_company: dict[int, list[tuple[int | None, Decimal]]] = {}
         for company_id, creator_id, value in rows:
-            amount = Decimal(value or 0)
-            by_company[company_id] = by_company.get(company_id, Decimal("0")) + amount
-            by_user[(company_id, creator_id)] = amount
+            by_company.setdefault(company_id, []).append((creator_id, Decimal(value or 0)))
         for b in mine:
-            used = by_company.get(b.company_id) if b.user_id is None else by_user.get((b.company_id, b.user_id))
-            totals[b.id] = (used or Decimal("0")).quantize(Decimal("0.01"))
+            used = sum(
+                (
+                    amount
+                    for creator_id, amount in by_company.get(b.company_id, ())
+                    if applies(b, b.company_id, creator_id)
+                ),
+                Decimal("0"),
+            )
+            totals[b.id] = used.quantize(Decimal("0.01"))
     return totals
 
 
 def applicable_budgets(session: Session, company_id: int, user_id: int | None, lock: bool = False) -> list[Budget]:
-    """The active budgets an order by `user_id` counts against. `lock`: hold the budget rows
-    (FOR UPDATE, in id order against deadlocks) until the transaction ends, so orders against the
-    same budget are judged one after the other, each seeing the ones committed before it."""
-    who = Budget.user_id.is_(None) if user_id is None else or_(Budget.user_id.is_(None), Budget.user_id == user_id)
-    stmt = select(Budget).where(Budget.company_id == company_id, Budget.active.is_(True), who).order_by(Budget.id)
+    """The active budgets an order by `user_id` counts against (`applies`). `lock`: hold the rows
+    of the company's active budgets (FOR UPDATE, in id order against deadlocks, as BudgetRun)
+    until the transaction ends, so orders against the same budget are judged one after the other,
+    each seeing the ones committed before it."""
+    return [b for b in _active_budgets(session, [company_id], lock) if applies(b, company_id, user_id)]
+
+
+def _active_budgets(session: Session, company_ids: Iterable[int], lock: bool) -> list[Budget]:
+    stmt = (
+        select(Budget)
+        .where(Budget.company_id.in_(sorted(set(company_ids))), Budget.active.is_(True))
+        .order_by(Budget.id)
+    )
     if lock:
         stmt = stmt.with_for_update(of=Budget)
     return list(session.scalars(stmt))
@@ -142,11 +175,11 @@ def apply_budgets(session: Session, order: Order) -> list[Budget]:
     if exceeded:
         order.over_budget = True
     for budget in exceeded:
-        _notify_once(session, budget, used[budget.id], day)
+        notify_budget_exceeded(session, budget, used[budget.id], day)
     return exceeded
 
 
-def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) -> None:
+def notify_budget_exceeded(session: Session, budget: Budget, used: Decimal, day: dt.date) -> None:
     start, _ = period_bounds(budget.period, day)
     admins = session.scalars(
         select(PortalUser).where(
@@ -181,6 +214,47 @@ def _notify_once(session: Session, budget: Budget, used: Decimal, day: dt.date) 
                 )
         except IntegrityError:
             continue
+
+
+# consumption() sums one column per budget; PostgreSQL allows 1 664 columns in a query.
+BUDGETS_PER_QUERY = 400
+
+
+class BudgetRun:
+    """The budgets of many orders placed in one transaction (the standing-order job's chunk): the
+    active budgets of their companies, locked (FOR UPDATE, id order) for the transaction, with their
+    consumption before the run; each new order then adds to the budgets it counts against, in the
+    order given, as placing the orders one by one would (apply_budgets)."""
+
+    def __init__(self, session: Session, company_ids: Iterable[int], day: dt.date) -> None:
+        self.session, self.day = session, day
+        locked = _active_budgets(session, company_ids, lock=True)
+        self.used: dict[int, Decimal] = {}
+        for i in range(0, len(locked), BUDGETS_PER_QUERY):
+            self.used.update(consumption(session, locked[i : i + BUDGETS_PER_QUERY], day))
+        self.by_company: dict[int, list[Budget]] = {}
+        for budget in locked:
+            self.by_company.setdefault(budget.company_id, []).append(budget)
+        self.first_over: dict[int, tuple[Budget, Decimal]] = {}
+
+    def apply(self, order: Order) -> None:
+        """Count the order (not flushed) against its budgets and flag it when it takes one over."""
+        exceeded = []
+        for budget in self.by_company.get(order.company_id, ()):
+            if not applies(budget, order.company_id, order.created_by_id):
+                continue
+            self.used[budget.id] += order.total_ex_vat
+            if self.used[budget.id] > budget.amount:
+                exceeded.append(budget)
+        order.over_budget = bool(exceeded)
+        for budget in exceeded:
+            if budget.id not in self.first_over:  # later orders would find the mail queued already
+                self.first_over[budget.id] = (budget, self.used[budget.id])
+
+    def notify(self) -> None:
+        """The budget-exceeded mail of each budget the run took over its limit (once per period)."""
+        for budget, used in self.first_over.values():
+            notify_budget_exceeded(self.session, budget, used, self.day)
 
 
 NEAR_LIMIT = Decimal("0.8")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -104,17 +104,17 @@ def configuration_errors(product: Product, line: LineInput | OrderLine) -> dict[
     return errors
 
 
-def check_lines(session: Session, lines: Sequence[LineInput]) -> tuple[dict[str, str], dict[int, Product]]:
-    """The one check of the lines of an order, a quote or a standing order: at least one line, each
-    an orderable product with a quantity of 1 to MAX_QUANTITY and a valid configuration.
+def line_errors(lines: Sequence[LineInput], products: Mapping[int, Product]) -> dict[str, str]:
+    """The line check on products already read (check_lines; the standing-order job reads a whole
+    chunk's products at once): at least one line and at most MAX_LINES, each an orderable product
+    with a quantity of 1 to MAX_QUANTITY and a valid configuration.
 
-    Returns the errors keyed `lines` / `lines[<i>].<field>` and the products by id.
+    Returns the errors keyed `lines` / `lines[<i>].<field>`.
     """
     if not lines:
-        return {"lines": _("Velg minst ett produkt.")}, {}
+        return {"lines": _("Velg minst ett produkt.")}
     if len(lines) > MAX_LINES:
-        return {"lines": _("Høyst %(max)s linjer.", max=MAX_LINES)}, {}
-    products = products_by_id(session, (ln.product_id for ln in lines))
+        return {"lines": _("Høyst %(max)s linjer.", max=MAX_LINES)}
     errors: dict[str, str] = {}
     for i, ln in enumerate(lines):
         key = f"lines[{i}]"
@@ -128,4 +128,14 @@ def check_lines(session: Session, lines: Sequence[LineInput]) -> tuple[dict[str,
             errors[f"{key}.quantity"] = _("Antall kan være høyst %(max)s.", max=MAX_QUANTITY)
         for field, message in configuration_errors(product, ln).items():
             errors[f"{key}.{field}"] = message
-    return errors, products
+    return errors
+
+
+def check_lines(session: Session, lines: Sequence[LineInput]) -> tuple[dict[str, str], dict[int, Product]]:
+    """The one check of the lines of an order, a quote or a standing order (line_errors), reading
+    their products. Returns the errors and the products by id.
+    """
+    if not lines or len(lines) > MAX_LINES:
+        return line_errors(lines, {}), {}
+    products = products_by_id(session, (ln.product_id for ln in lines))
+    return line_errors(lines, products), products

@@ -34,11 +34,9 @@ import functools
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Any, Protocol
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ARRAY, bindparam, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -47,18 +45,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.domain.actors import Actor
-from app.domain.budgets import _notify_once as notify_budget_exceeded
-from app.domain.budgets import consumption
-from app.domain.catalogue import MAX_LINES, MAX_QUANTITY, LineInput, check_lines, configuration_errors, products_by_id
+from app.domain.budgets import BudgetRun
+from app.domain.catalogue import LineInput, check_lines, line_errors, products_by_id
 from app.domain.companies import delivery_address_error
 from app.domain.errors import NotAllowed, NotFound, ValidationFailed, get_visible
 from app.domain.formatting import format_date, oslo_today, to_oslo
 from app.domain.lifecycle import assign_number, record_event
-from app.domain.orders.placing import _confirmation_mail as confirmation_mail
-from app.domain.pricing import is_invoice_customer, order_totals  # standing orders are for invoice customers
+from app.domain.orders.placing import build_order, confirmation_mail, placed_reason
+from app.domain.pricing import is_invoice_customer  # standing orders are for invoice customers
 from app.domain.report_totals import count_events
 from app.models import (
-    Budget,
     Company,
     Frequency,
     MailOutbox,
@@ -66,9 +62,7 @@ from app.models import (
     OrderChannel,
     OrderEvent,
     OrderLine,
-    OrderStatus,
     PortalUser,
-    Product,
     StandingOrder,
     StandingOrderLine,
     utcnow,
@@ -459,8 +453,6 @@ def generated_orders(session: Session, standing_order_id: int, limit: int = 20) 
 
 CREATED, EXISTS, REFUSED, FAILED = "created", "exists", "refused", "failed"
 CHUNK_SIZE = 500  # plans per transaction
-# consumption() sums one column per budget; PostgreSQL allows 1 664 columns in a query.
-BUDGETS_PER_QUERY = 400
 
 
 @dataclass
@@ -554,67 +546,6 @@ def _line_inputs(so: StandingOrder) -> list[LineInput]:
     ]
 
 
-def line_errors(lines: Sequence[LineInput], products: Mapping[int, Product]) -> dict[str, str]:
-    """catalogue.check_lines on products already read: the same checks and messages, no query."""
-    if not lines:
-        return {"lines": _("Velg minst ett produkt.")}
-    if len(lines) > MAX_LINES:
-        return {"lines": _("Høyst %(max)s linjer.", max=MAX_LINES)}
-    errors: dict[str, str] = {}
-    for i, ln in enumerate(lines):
-        key = f"lines[{i}]"
-        product = products.get(ln.product_id) if ln.product_id else None
-        if product is None or not product.active:
-            errors[f"{key}.product_id"] = _("Velg et produkt fra katalogen.")
-            continue
-        if ln.quantity is None or ln.quantity <= 0:
-            errors[f"{key}.quantity"] = _("Antall må være minst 1.")
-        elif ln.quantity > MAX_QUANTITY:
-            errors[f"{key}.quantity"] = _("Antall kan være høyst %(max)s.", max=MAX_QUANTITY)
-        for name, message in configuration_errors(product, ln).items():
-            errors[f"{key}.{name}"] = message
-    return errors
-
-
-def build_order(
-    company: Company,
-    actor: Actor,
-    lines: Sequence[LineInput],
-    products: Mapping[int, Product],
-    **values: Any,
-) -> tuple[Order, list[dict[str, Any]]]:
-    """The order place_order makes from checked lines, not yet in the session, and its lines as
-    rows: status by the company's approval rule, each line at the product's price and VAT rate,
-    the totals."""
-    status = OrderStatus.pending_approval.value if company.requires_approval else OrderStatus.processing.value
-    order = Order(company_id=company.id, status=status, created_by_id=actor.id, **values)
-    rows = []
-    for i, ln in enumerate(lines, start=1):
-        product = products[ln.product_id]  # type: ignore[index]  # the lines were checked: each names a product
-        price = ln.unit_price if ln.unit_price is not None else product.unit_price
-        rows.append(
-            {
-                "company_id": company.id,
-                "line_no": i,
-                "product_id": product.id,
-                "quantity": ln.quantity,
-                "unit_price": price,
-                "vat_rate": product.vat_rate,
-                "width": ln.width,
-                "depth": ln.depth,
-                "fabric": ln.fabric or None,
-                "colour": ln.colour or None,
-            }
-        )
-    order.total_ex_vat, order.total_vat = order_totals(rows)
-    return order, rows
-
-
-def placed_reason(order: Order) -> Any:
-    """The reason on the first event of a placed order."""
-    return _l("Venter på godkjenning fra selger") if order.status == OrderStatus.pending_approval.value else None
-
-
 @dataclass
 class _Todo:
     plan: StandingOrder
@@ -673,52 +604,10 @@ def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
         session.execute(table.insert(), rows)
 
 
-class _Budgets:
-    """The budgets of a chunk's companies, locked (FOR UPDATE, id order) for the transaction, with
-    their consumption before the chunk; each new order then adds to it in plan order, as placing
-    the orders one by one would (budgets.apply_budgets)."""
-
-    def __init__(self, session: Session, company_ids: set[int], day: dt.date) -> None:
-        self.session, self.day = session, day
-        locked = list(
-            session.scalars(
-                select(Budget)
-                .where(Budget.company_id.in_(company_ids), Budget.active.is_(True))
-                .order_by(Budget.id)
-                .with_for_update(of=Budget)
-            )
-        )
-        self.used: dict[int, Decimal] = {}
-        for i in range(0, len(locked), BUDGETS_PER_QUERY):
-            self.used.update(consumption(session, locked[i : i + BUDGETS_PER_QUERY], day))
-        self.by_company: dict[int, list[Budget]] = {}
-        for budget in locked:
-            self.by_company.setdefault(budget.company_id, []).append(budget)
-        self.first_over: dict[int, tuple[Budget, Decimal]] = {}
-
-    def apply(self, order: Order) -> None:
-        exceeded = []
-        for budget in self.by_company.get(order.company_id, ()):
-            if budget.user_id is not None and budget.user_id != order.created_by_id:
-                continue
-            self.used[budget.id] += order.total_ex_vat
-            if self.used[budget.id] > budget.amount:
-                exceeded.append(budget)
-        order.over_budget = bool(exceeded)
-        for budget in exceeded:
-            if budget.id not in self.first_over:  # later orders would find the mail queued already
-                self.first_over[budget.id] = (budget, self.used[budget.id])
-
-    def notify(self) -> None:
-        """The budget-exceeded mail of each budget the chunk took over its limit (once per period)."""
-        for budget, used in self.first_over.values():
-            notify_budget_exceeded(self.session, budget, used, self.day)
-
-
 def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
     """Insert the checked orders of a chunk with their lines, numbers, events, budgets and mails."""
     now = utcnow()
-    budgets = _Budgets(session, {t.order.company_id for t in todo}, to_oslo(now).date())
+    budgets = BudgetRun(session, {t.order.company_id for t in todo}, to_oslo(now).date())
     for t in todo:
         t.order.created_at = now
         t.order.over_budget = False

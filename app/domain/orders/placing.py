@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,6 +25,7 @@ from app.models import (
     OrderLine,
     OrderStatus,
     PortalUser,
+    Product,
 )
 
 NO_CUSTOMER_ACCOUNT = _l("Fant ikke kundekontoen.")
@@ -62,49 +64,23 @@ def place_order(
     if errors:
         raise ValidationFailed(errors)
 
-    status = OrderStatus.pending_approval.value if company.requires_approval else OrderStatus.processing.value
-    order = Order(
-        company_id=company_id,
+    order, rows = build_order(
+        company,
+        actor,
+        lines,
+        products,
         channel=channel,
-        status=status,
         delivery_address_id=delivery_address_id,
-        created_by_id=actor.id,
         customer_reference=(customer_reference or None),
         quote_id=quote_id,
         standing_order_id=standing_order_id,
         delivery_date=delivery_date,
     )
-    priced = []
-    for i, ln in enumerate(lines, start=1):
-        product = products[ln.product_id]  # type: ignore[index]  # check_lines passed: every line names a product
-        price = ln.unit_price if ln.unit_price is not None else product.unit_price
-        order.lines.append(
-            OrderLine(
-                company_id=company_id,
-                line_no=i,
-                product_id=product.id,
-                quantity=ln.quantity,
-                unit_price=price,
-                vat_rate=product.vat_rate,
-                width=ln.width,
-                depth=ln.depth,
-                fabric=ln.fabric or None,
-                colour=ln.colour or None,
-            )
-        )
-        priced.append({"unit_price": price, "quantity": ln.quantity, "vat_rate": product.vat_rate})
-    order.total_ex_vat, order.total_vat = order_totals(priced)
+    order.lines = [OrderLine(**row) for row in rows]
     session.add(order)
     assign_number(order, session)
-    record_event(
-        session,
-        order,
-        actor,
-        None,
-        status,
-        _l("Venter på godkjenning fra selger") if status == OrderStatus.pending_approval.value else None,
-    )
-    _confirmation_mail(session, order, actor)
+    record_event(session, order, actor, None, order.status, placed_reason(order))
+    confirmation_mail(session, order, actor)
     from app.domain.budgets import (
         apply_budgets,  # budgets flag the order and notify once per period
     )
@@ -113,7 +89,47 @@ def place_order(
     return order
 
 
-def _confirmation_mail(session: Session, order: Order, actor: Actor) -> None:
+def build_order(
+    company: Company,
+    actor: Actor,
+    lines: Sequence[LineInput],
+    products: Mapping[int, Product],
+    **values: Any,
+) -> tuple[Order, list[dict[str, Any]]]:
+    """The order place_order makes from checked lines, not yet in the session, and its lines as
+    rows (the standing-order job inserts them in bulk): status by the company's approval rule,
+    each line at the product's price and VAT rate, the totals."""
+    status = OrderStatus.pending_approval.value if company.requires_approval else OrderStatus.processing.value
+    order = Order(company_id=company.id, status=status, created_by_id=actor.id, **values)
+    rows = []
+    for i, ln in enumerate(lines, start=1):
+        product = products[ln.product_id]  # type: ignore[index]  # the lines were checked: each names a product
+        price = ln.unit_price if ln.unit_price is not None else product.unit_price
+        rows.append(
+            {
+                "company_id": company.id,
+                "line_no": i,
+                "product_id": product.id,
+                "quantity": ln.quantity,
+                "unit_price": price,
+                "vat_rate": product.vat_rate,
+                "width": ln.width,
+                "depth": ln.depth,
+                "fabric": ln.fabric or None,
+                "colour": ln.colour or None,
+            }
+        )
+    order.total_ex_vat, order.total_vat = order_totals(rows)
+    return order, rows
+
+
+def placed_reason(order: Order) -> Any:
+    """The reason on the first event of a placed order."""
+    return _l("Venter på godkjenning fra selger") if order.status == OrderStatus.pending_approval.value else None
+
+
+def confirmation_mail(session: Session, order: Order, actor: Actor) -> None:
+    """Queue the order confirmation to the order's creator (or the actor's address)."""
     recipient = session.get(PortalUser, order.created_by_id) if order.created_by_id else None
     to = (recipient.email if recipient else None) or actor.email
     if not to:
