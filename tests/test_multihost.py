@@ -670,14 +670,22 @@ def _start_on_both_hosts(cluster: Cluster, *names: str) -> list[Job]:
 
 
 def _waiting_for(conn: Any, table: str, count: int, jobs: list[Job]) -> bool:
-    """Wait until `count` other sessions wait for a lock on the table (at most 120 s: on a busy
-    machine four Python processes take a while to start)."""
+    """Wait until `count` other sessions wait for a lock, at least one of them on the table (at
+    most 120 s: on a busy machine four Python processes take a while to start). The others may
+    wait on the first one's row locks (the budgets it counts against) rather than on the table."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        waiting = conn.execute(
+        on_table = conn.execute(
             text("SELECT count(*) FROM pg_locks WHERE relation = CAST(:t AS regclass) AND NOT granted"), {"t": table}
         ).scalar()
-        if waiting >= count:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))  # the view is otherwise read once per transaction
+        waiting = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
+        if on_table >= 1 and waiting >= count:
             return True
         if any(job.process.poll() is not None and job.name == "standing-orders" for job in jobs):
             return False
