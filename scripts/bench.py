@@ -531,13 +531,16 @@ def subprocess_runner(env: dict[str, str]) -> Runner:
 def time_standing_orders(run: Runner, day: dt.date, plans: int, timeout: float | None) -> JobResult:
     code, output, seconds = run(["portal", "standing-orders", "--date", day.isoformat()], timeout)
     made = re.search(r"Ferdig: (\d+) opprettet", output)
-    progress = re.findall(r"\[(\d+)/(\d+)\]", output)
-    due = int(progress[-1][1]) if progress else plans  # the generated plans and the world's own
+    # "[i/n]" per plan on a short run, "12 000 av 100 000 faste ordre (...)" every few seconds on a long one
+    progress = [(a, b) for a, b in re.findall(r"\[(\d+)/(\d+)\]", output)] + [
+        (a.replace(" ", ""), b.replace(" ", "")) for a, b in re.findall(r"(\d[\d ]*) av (\d[\d ]*) faste ordre", output)
+    ]
+    due = max((int(b) for _a, b in progress), default=plans)  # the generated plans and the world's own
     if made:
         return JobResult(
             "portal standing-orders", due, seconds, int(made.group(1)), "" if code == 0 else f"status {code}"
         )
-    done = int(progress[-1][0]) if progress else 0
+    done = max((int(a) for a, _b in progress), default=0)
     return JobResult("portal standing-orders", due, None, done, f"stoppet etter {seconds:.0f} s")
 
 

@@ -399,3 +399,13 @@ def test_the_table_judges_each_figure_against_its_target() -> None:
     ]
     assert "| ≥ 250 | ja |" in printed
     assert printed.rstrip().endswith("4 av 7 mål nådd.")
+
+
+def test_a_long_standing_order_run_is_read_from_its_progress_lines() -> None:
+    output = (
+        "  12 000 av 100 003 faste ordre (4 100 laget, 0 fantes fra før)\nFerdig: 100003 opprettet, 0 fantes fra før"
+    )
+    done = bench.time_standing_orders(lambda args, timeout: (0, output, 5.0), bench.due_day(), 100000, None)
+    assert (done.items, done.done, done.seconds) == (100003, 100003, 5.0)
+    stopped = bench.time_standing_orders(lambda args, timeout: (-1, output, 9.0), bench.due_day(), 100000, None)
+    assert (stopped.items, stopped.done, stopped.seconds) == (100003, 12000, None)
