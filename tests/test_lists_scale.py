@@ -279,6 +279,10 @@ def test_rest_status_filters(app: Flask, world: World, as_role: Any) -> None:
     assert ids("in", ["shipped", "cancelled"]) == _ids(app, Order.status.in_(["shipped", "cancelled"]))
     refused = seller.get("/api/v1/order/", q={"filters": [{"col": "status", "opr": "sw", "value": "ship"}]})
     assert refused.status_code == 400
+    assert refused.json["message"] == "Filteret «sw» kan ikke brukes på feltet «status»."
+    unknown = seller.get("/api/v1/order/", q={"filters": [{"col": "secret", "opr": "eq", "value": "x"}]})
+    assert unknown.status_code == 400
+    assert unknown.json["message"] == "Feltet «secret» kan ikke brukes i et filter."
 
 
 # --- the approval queue -------------------------------------------------------------------------

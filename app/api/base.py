@@ -37,7 +37,12 @@ from typing import Any, ClassVar
 from flask import Response, current_app, g, request
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.const import PERMISSION_PREFIX
-from flask_appbuilder.exceptions import DatabaseException, FABException
+from flask_appbuilder.exceptions import (
+    DatabaseException,
+    FABException,
+    InvalidColumnFilterFABException,
+    InvalidOperationFilterFABException,
+)
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterIn, FilterNotEqual, FilterNotIn
 from flask_babel import lazy_gettext as _
 from marshmallow import ValidationError
@@ -149,6 +154,19 @@ def plain(messages: Any) -> Any:
     if messages is None or isinstance(messages, (int, float, bool)):
         return messages
     return str(messages)
+
+
+def _refused_filter(filters: Any, raw: list[Any]) -> str:
+    """Which filter of the request FAB refused, in words: the column, or the operation on it."""
+    for flt in raw:
+        if not isinstance(flt, dict):
+            continue
+        column, operation = flt.get("col"), flt.get("opr")
+        if column not in filters.search_columns:
+            return str(_("Feltet «%(col)s» kan ikke brukes i et filter.", col=column))
+        if not filters._rest_check_valid_filter_operation(column, operation):
+            return str(_("Filteret «%(opr)s» kan ikke brukes på feltet «%(col)s».", opr=operation, col=column))
+    return str(MSG_BAD_FILTER)
 
 
 class BadBody(Exception):
@@ -331,7 +349,10 @@ class PortalModelRestApi(ModelRestApi):
             value = flt.get("value") if isinstance(flt, dict) else None
             if isinstance(flt, dict) and flt.get("opr") in _TEXT_FILTER_OPS and not isinstance(value, str):
                 raise FABException(str(MSG_BAD_FILTER))
-        filters.rest_add_filters(raw)
+        try:
+            filters.rest_add_filters(raw)
+        except (InvalidColumnFilterFABException, InvalidOperationFilterFABException) as exc:
+            raise FABException(_refused_filter(filters, raw)) from exc  # FAB's own text is English
         return filters.get_joined_filters(self._base_filters)
 
     # --- writes -------------------------------------------------------------------------
