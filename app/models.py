@@ -203,11 +203,113 @@ class PortalUser(User):
     # Changes when the password changes or the user is deactivated: sessions and API tokens carry
     # the stamp they were issued with, so a new stamp ends them all at once.
     security_stamp: Mapped[str | None] = mapped_column(String(32), nullable=True, default=new_security_stamp)
+    # TOTP (app/domain/mfa.py): the base32 secret, when enrolment was confirmed, and the last time
+    # step used (a code is accepted once).
+    mfa_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mfa_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    mfa_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+class MfaRecoveryCode(Model):
+    """One-time recovery codes of a user's two-factor login, stored hashed."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Sessions, tokens and throttles (app/domain/sessions.py, app/domain/throttle.py) ----------
+
+
+class LoginSession(Model):
+    """A browser session on the server: the cookie carries only its id, so logout and the idle and
+    absolute lifetimes end it here, whatever copy of the cookie is left."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+class RevokedToken(Model):
+    """API tokens revoked by logout (the jti blocklist every API request checks)."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    token_type: Mapped[str] = mapped_column(String(10))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ThrottleHit(Model):
+    """One counted attempt (failed login, password check, export ...) in a throttle bucket, when
+    the counts are kept in the database (without Redis)."""
+
+    __tablename__ = "throttle_hits"
+    __table_args__ = (Index("ix_throttle_hits_bucket_key_at", "bucket", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(300))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+# --- Audit log and idempotency (app/domain/audit.py, app/domain/idempotency.py) -------------
+
+
+class AuditEntry(Model):
+    """Append-only: who did what to which row, when, for which company, from where, and how it went.
+    The database refuses UPDATE and DELETE of a row (triggers in migration 0007)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_company_at", "company_id", "at"),
+        Index("ix_audit_log_action_at", "action", "at"),
+        Index("ix_audit_log_actor_at", "actor_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # No foreign keys: an entry outlives the user or company it names.
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str | None] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(60))
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    target_type: Mapped[str | None] = mapped_column(String(60))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    company_id: Mapped[int | None] = mapped_column(Integer)
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class IdempotencyKey(Model):
+    """A key (the order form's one-time token, or the API's Idempotency-Key header) used once per
+    user and scope: a second submit with the same key finds the first order instead of making one."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "scope", "key", name="uq_idempotency_keys_user_scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(200))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class TenantScoped:

@@ -58,6 +58,12 @@ ROUTES: dict[str, frozenset[str]] = {
     "LocaleView.index": PUBLIC,
     "UtilView.back": PUBLIC,
     "static": PUBLIC,
+    # --- sessions, tokens and throttled logins ----------------------------------------------------
+    # (logging out ends the session on the server; the API logout revokes its tokens)
+    # --- two-factor login -----------------------------------------------------------------------------
+    # (the code step of the login, enrolment and recovery codes on Min profil)
+    # --- audit log ----------------------------------------------------------------------------------------
+    # (Admin reads all of it, a customer admin the own company's entries)
     "appbuilder.static": PUBLIC,
     "plotly_js": PUBLIC,  # plotly.js from the installed package, for every page with charts
     # --- every logged-in user ------------------------------------------------------------------

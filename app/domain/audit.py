@@ -1,0 +1,129 @@
+"""The audit log: who did what to which row, when (UTC), for which company, from where, and how it
+went. An entry is added in the transaction of the change it records (a rolled-back change leaves
+none) and, once committed, goes out as one JSON log line on the `portal.audit` logger; JSON escapes
+CR/LF, so user text in an entry cannot forge a line. The table takes INSERTs only (migration 0007).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.domain.actors import Actor
+from app.models import AuditEntry, utcnow
+
+log = logging.getLogger("portal.audit")
+
+# --- what is recorded (the `action` column) ----------------------------------------------------
+LOGIN = "login"
+LOGOUT = "logout"
+MFA = "mfa"
+ACCESS_DENIED = "access_denied"
+ORDER_APPROVED = "order_approved"
+ORDER_REJECTED = "order_rejected"
+ORDER_CANCELLED = "order_cancelled"
+USER_CHANGED = "user_changed"
+ROLE_CHANGED = "role_changed"
+COMPANY_CHANGED = "company_changed"
+PASSWORD_CHANGED = "password_changed"
+
+# --- how it went (the `outcome` column) --------------------------------------------------------
+OK = "ok"
+FAILED = "failed"
+DENIED = "denied"
+
+_PENDING_KEY = "portal.audit.pending"
+_LINES_KEY = "portal.audit.lines"
+
+
+def client_addr() -> str | None:
+    """The client's address as the app sees it (behind the proxy: from ProxyFix)."""
+    return request.remote_addr if has_request_context() else None
+
+
+def _actor_fields(actor: Actor | Any | None) -> tuple[int | None, str | None, int | None]:
+    if actor is None:
+        return None, None, None
+    if isinstance(actor, Actor):
+        return actor.id, actor.name, actor.company_id
+    # a user row (PortalUser): the username names it best in a log
+    return getattr(actor, "id", None), getattr(actor, "username", None), getattr(actor, "company_id", None)
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    actor: Actor | Any | None = None,
+    outcome: str = OK,
+    target: tuple[str, Any] | None = None,
+    company_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    actor_name: str | None = None,
+) -> AuditEntry:
+    """Add an entry to the session's transaction. `target` is (type, id), e.g. ("order", 7);
+    `company_id` is the tenant the entry belongs to (default: the actor's company)."""
+    actor_id, name, actor_company = _actor_fields(actor)
+    entry = AuditEntry(
+        at=utcnow(),
+        actor_id=actor_id,
+        actor_name=(actor_name or name or None),
+        action=action,
+        outcome=outcome,
+        target_type=target[0] if target else None,
+        target_id=str(target[1]) if target and target[1] is not None else None,
+        company_id=company_id if company_id is not None else actor_company,
+        client_addr=client_addr(),
+        details=details or None,
+    )
+    session.add(entry)
+    session.info.setdefault(_PENDING_KEY, []).append(entry)
+    return entry
+
+
+def log_line(entry: AuditEntry) -> str:
+    """The entry as one line of JSON."""
+    return json.dumps(
+        {
+            "audit": True,
+            "at": entry.at.isoformat() if entry.at else None,
+            "id": entry.id,
+            "actor_id": entry.actor_id,
+            "actor": entry.actor_name,
+            "action": entry.action,
+            "outcome": entry.outcome,
+            "target_type": entry.target_type,
+            "target_id": entry.target_id,
+            "company_id": entry.company_id,
+            "client_addr": entry.client_addr,
+            "details": entry.details,
+        },
+        ensure_ascii=True,
+        default=str,
+        sort_keys=True,
+    )
+
+
+@event.listens_for(Session, "before_commit")
+def _render_pending(session: Session) -> None:
+    entries = session.info.pop(_PENDING_KEY, None)
+    if entries:
+        session.flush()  # ids and defaults, while the transaction is still open
+        session.info[_LINES_KEY] = [log_line(entry) for entry in entries]
+
+
+@event.listens_for(Session, "after_commit")
+def _log_committed(session: Session) -> None:
+    for line in session.info.pop(_LINES_KEY, ()):
+        log.info("%s", line)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+    session.info.pop(_LINES_KEY, None)
