@@ -51,6 +51,7 @@ def create_app(config_object: object | None = None) -> Flask:
         # After FAB's own before_request (g.user), so the tenant is known before any query.
         app.before_request(resolve_request_tenant)
         app.teardown_request(lambda exc: clear_request_tenant())
+        _install_audit_client_addr(app)
 
         from app.registry import register_all
 
@@ -64,6 +65,14 @@ def create_app(config_object: object | None = None) -> Flask:
     _install_jwt_messages(app)
     _install_error_pages(app)
     return app
+
+
+def _install_audit_client_addr(app: Flask) -> None:
+    """The audit log names the client's address: the domain gets it from here, not from the request."""
+    from app.domain import audit
+
+    app.before_request(lambda: audit.set_client_addr(request.remote_addr))
+    app.teardown_request(lambda exc: audit.set_client_addr(None))
 
 
 def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:

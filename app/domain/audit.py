@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from typing import Any
 
-from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -41,9 +41,17 @@ _PENDING_KEY = "portal.audit.pending"
 _LINES_KEY = "portal.audit.lines"
 
 
+# The client's address (behind the proxy: from ProxyFix), set by the web layer for each request
+# (app/__init__.py); None in jobs and the CLI.
+_client_addr: ContextVar[str | None] = ContextVar("portal_audit_client_addr", default=None)
+
+
+def set_client_addr(addr: str | None) -> None:
+    _client_addr.set(addr)
+
+
 def client_addr() -> str | None:
-    """The client's address as the app sees it (behind the proxy: from ProxyFix)."""
-    return request.remote_addr if has_request_context() else None
+    return _client_addr.get()
 
 
 def _actor_fields(actor: Actor | Any | None) -> tuple[int | None, str | None, int | None]:
