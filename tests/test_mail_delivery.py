@@ -163,7 +163,7 @@ def test_the_wire_text_keeps_subject_recipient_and_bodies_exactly(
     exactly, every line ends in CRLF and stays under SMTP's 998 characters, each part has its own
     boundary, and the bodies arrive as written."""
     handler, _port = smtp
-    subject = "Ordre 100123 fra Hansen Interiør AS er godkjent – æøå ÆØÅ – " * 5 + "slutt"
+    subject = "Ordre 100123 fra Hansen Interiør AS er godkjent – æøå ÆØÅ – " * 4 + "slutt"
     text = "Hei!\n\n" + "Leveringsdato 12.12.2026, bestilt av Kari Åsheim. " * 40
     with app.app_context(), db_session(app) as s:
         queue_mail(s, kind="test", to="kari@example.no", subject=subject, text=text, link="http://portal/x")
@@ -176,6 +176,13 @@ def test_the_wire_text_keeps_subject_recipient_and_bodies_exactly(
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
     boundaries = [part.get_boundary() for part in message.walk() if part.is_multipart()]
     assert len(boundaries) == 2 and len(set(boundaries)) == 2
+
+
+def test_a_subject_longer_than_the_outbox_holds_is_shortened(app: Flask, world: World) -> None:
+    with app.app_context(), db_session(app) as s:
+        row = queue_mail(s, kind="test", to="kari@example.no", subject="Svar på henvendelse: " + "ø" * 400, text="x")
+        s.commit()
+        assert len(row.subject) == 300 and row.subject.endswith("…")
 
 
 def test_the_real_order_confirmation_links_to_the_order(app: Flask, world: World, smtp: tuple[Collector, int]) -> None:

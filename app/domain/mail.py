@@ -34,6 +34,11 @@ def header_text(value: str) -> str:
 
 
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+SUBJECT_MAX = 300  # the outbox column; a subject built from user text (an inquiry's) may be longer
+
+
+def _fit(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
 def queue_mail(
@@ -53,7 +58,7 @@ def queue_mail(
     mail = MailOutbox(
         kind=kind,
         to_address=header_text(to),
-        subject=header_text(subject),
+        subject=_fit(header_text(subject), SUBJECT_MAX),
         body_text=body_text,
         body_html=body_html,
         dedupe_key=dedupe_key,
