@@ -164,8 +164,10 @@ def test_supplier_start_pages(app: Flask, world: World) -> None:
     with db_session(app) as s:
         s.execute(Order.__table__.update().where(Order.id == world.b.order.id).values(status="pending_approval"))
         s.commit()
-    seller = text_of(client_as(app, world.user("Seller")).get("/"))
+    response = client_as(app, world.user("Seller")).get("/")
+    page, seller = response.get_data(as_text=True), text_of(response)
     assert "Til godkjenning" in seller and "1 ordre venter på godkjenning" in seller
+    assert '<a href="/godkjenning/"><strong>1 ordre venter' in page  # the link opens the approval queue
     assert world.b.order.number in seller
     service = text_of(client_as(app, world.user("CustomerService")).get("/"))
     assert "2 åpne henvendelser" in service and world.a.inquiry.subject in service
@@ -174,6 +176,17 @@ def test_supplier_start_pages(app: Flask, world: World) -> None:
 
 
 # --- tenancy through the views ------------------------------------------------------------------
+
+
+def test_seller_start_page_counts_waiting_orders_up_to_the_bound(app: Flask, world: World, monkeypatch) -> None:
+    from app import paging
+
+    monkeypatch.setattr(paging, "COUNT_BOUND", 1)
+    with db_session(app) as s:
+        s.execute(Order.__table__.update().values(status="pending_approval"))
+        s.commit()
+    seller = text_of(client_as(app, world.user("Seller")).get("/"))
+    assert "over 1 ordre venter på godkjenning" in seller
 
 
 @pytest.mark.parametrize("role", CUSTOMER_ROLES)
