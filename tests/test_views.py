@@ -178,6 +178,30 @@ def test_supplier_start_pages(app: Flask, world: World) -> None:
 # --- tenancy through the views ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("channel", "creator", "shown"),
+    [("seller", "Seller", "Leverandøren"), ("edi", None, "EDI"), ("standing_order", None, "Fast ordre")],
+)
+def test_ordered_by_reads_the_same_on_the_start_page_and_in_the_list(
+    app: Flask, world: World, channel: str, creator: str | None, shown: str
+) -> None:
+    creator_id = world.user(creator).id if creator else None
+    with db_session(app) as s:
+        s.execute(
+            Order.__table__.update()
+            .where(Order.id == world.a.order.id)
+            .values(channel=channel, created_by_id=creator_id)
+        )
+        s.commit()
+    client = client_as(app, world.user("CustomerUser"))
+    number = world.a.order.number
+    for url in ("/", "/orderview/list/"):
+        row = re.search(
+            rf"<tr>(?:(?!</tr>).)*>{number}<(?:(?!</tr>).)*</tr>", client.get(url).get_data(as_text=True), re.S
+        )
+        assert row is not None and f">{shown}<" in row.group(0), url
+
+
 def test_seller_start_page_counts_waiting_orders_up_to_the_bound(app: Flask, world: World, monkeypatch) -> None:
     from app import paging
 

@@ -110,14 +110,6 @@ def _search_day(value: Any) -> dt.date | None:
         raise ApplyFilterException(str(_l("Skriv datoen som dd.mm.åååå, for eksempel 11.03.2025."))) from None
 
 
-def ordered_by(order: Order) -> str:
-    """ "Bestilt av": the user's name; a customer cannot load the supplier's staff (the guard
-    scopes users to the company), so an order a seller placed for them reads "Leverandøren"."""
-    if order.created_by is not None:
-        return order.created_by.full_name
-    return str(_l("Leverandøren")) if order.created_by_id is not None else ""
-
-
 class FilterOsloDayFrom(BaseFilter):
     """Placed on or after this day (midnight Europe/Oslo; times are stored in UTC)."""
 
@@ -235,7 +227,7 @@ class OrderView(PortalModelView):
         ),
     ]
     show_template = "portal/order_show.html"
-    computed_columns = {"created_by": ordered_by}
+    computed_columns = {"created_by": labels.ordered_by}
 
     def _init_properties(self) -> None:
         super()._init_properties()
