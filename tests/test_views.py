@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.roles import ALL_ROLES, CUSTOMER_ROLES, ROLE_PERMISSIONS
 from tests.factories import World
-from tests.helpers import StatementCounter, client_as, db_engine, db_session, text_of
+from tests.helpers import Caller, StatementCounter, client_as, db_engine, db_session, text_of
 
 # view class -> (list URL, Norwegian title on the list page)
 LIST_PAGES: dict[str, tuple[str, str]] = {
@@ -200,6 +200,23 @@ def test_ordered_by_reads_the_same_on_the_start_page_and_in_the_list(
             rf"<tr>(?:(?!</tr>).)*>{number}<(?:(?!</tr>).)*</tr>", client.get(url).get_data(as_text=True), re.S
         )
         assert row is not None and f">{shown}<" in row.group(0), url
+
+
+@pytest.mark.parametrize(("status", "shown"), [("cancelled", "Kansellert"), ("rejected", "Avvist")])
+def test_lines_of_a_cancelled_or_rejected_order_read_as_the_order(
+    app: Flask, world: World, status: str, shown: str
+) -> None:
+    order = world.a.order
+    with db_session(app) as s:
+        s.execute(Order.__table__.update().where(Order.id == order.id).values(status=status))
+        s.commit()
+    client = client_as(app, world.user("CustomerUser"))
+    show = text_of(client.get(f"/orderview/show/{order.id}"))
+    lines = text_of(client.get("/orderlineview/list/"))
+    api = Caller(app, world.user("CustomerUser").username).get(f"/api/v1/order/{order.id}").get_json()["result"]
+    assert "Åpen" not in show and shown in show
+    assert "Åpen" not in lines and shown in lines
+    assert {line["status_label"] for line in api["lines"]} == {shown}
 
 
 def test_seller_start_page_counts_waiting_orders_up_to_the_bound(app: Flask, world: World, monkeypatch) -> None:

@@ -150,3 +150,12 @@ def ordered_by(order: Any) -> str:
     if order.channel in ("edi", "standing_order"):
         return label(ORDER_CHANNEL, order.channel)
     return ""
+
+
+def line_status(line: Any) -> str:
+    """A line's status as people read it: a line still open on a cancelled or rejected order reads
+    as the order does ("Kansellert", "Avvist"), not "Åpen"."""
+    order = line.order
+    if line.status == "open" and order is not None and order.status in ("cancelled", "rejected"):
+        return order_status(order.status)
+    return label(LINE_STATUS, line.status)

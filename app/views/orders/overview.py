@@ -257,7 +257,7 @@ class OrderView(PortalModelView):
                 "quantity": ln.quantity,
                 "configuration": line_configuration(ln),
                 "unit_price": ln.unit_price,
-                "status": labels.label(labels.LINE_STATUS, ln.status),
+                "status": labels.line_status(ln),
                 "delivered_quantity": ln.delivered_quantity,
                 "line_total": ln.line_total,
             }
@@ -326,9 +326,8 @@ class OrderLineView(PortalModelView):
     formatters_columns = {
         "unit_price": fmt_nok,
         "line_total": fmt_nok,
-        "status": fmt_code(labels.LINE_STATUS),
     }
-    computed_columns = {"configuration": line_configuration}
+    computed_columns = {"configuration": line_configuration, "status": labels.line_status}
     list_columns = [
         "order",
         "line_no",
