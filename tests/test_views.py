@@ -219,6 +219,11 @@ def test_lines_of_a_cancelled_or_rejected_order_read_as_the_order(
     assert {line["status_label"] for line in api["lines"]} == {shown}
 
 
+def test_the_add_button_names_what_it_adds(app: Flask, world: World) -> None:
+    body = client_as(app, world.user("CustomerUser")).get("/inquiryview/list/").get_data(as_text=True)
+    assert re.search(r'<a href="/inquiryview/add[^"]*"[^>]*>\s*<i class="fa fa-plus"></i> Ny henvendelse\s*</a>', body)
+
+
 def test_seller_start_page_counts_waiting_orders_up_to_the_bound(app: Flask, world: World, monkeypatch) -> None:
     from app import paging
 
