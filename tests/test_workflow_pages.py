@@ -955,6 +955,19 @@ def test_new_quote_refuses_bad_input_next_to_the_field(app: Flask, world: World)
     assert count_rows(app, Quote) == before
 
 
+def test_seller_finds_the_quote_customer_by_name_or_number(app: Flask, world: World) -> None:
+    client = client_as(app, "selger")
+    by_name = client.get("/tilbud/ny?customer_number=hansen").get_data(as_text=True)
+    assert 'name="end_customer_ref"' in by_name and "Hansen AS (10001)" in text_of(
+        client.get("/tilbud/ny?customer_number=hansen")
+    )
+    several = client.get("/tilbud/ny?customer_number=AS").get_data(as_text=True)
+    assert "Flere kunder passer" in several
+    assert 'href="/tilbud/ny?customer_number=10001"' in several and 'href="/tilbud/ny?customer_number=10002"' in several
+    none = text_of(client.get("/tilbud/ny?customer_number=finnes%25ikke"))
+    assert "Fant ingen kunde med kundenummer eller navn «finnes%ikke»" in none
+
+
 def test_seller_creates_a_quote_for_a_dealer_by_customer_number(app: Flask, world: World) -> None:
     client = client_as(app, "selger")
     first = text_of(client.get("/tilbud/ny"))

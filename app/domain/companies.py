@@ -18,6 +18,7 @@ from app.domain import labels
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotFound, ValidationFailed, get_visible
 from app.domain.formatting import format_nok
+from app.domain.search import LIKE_ESCAPE, like_literal
 from app.domain.validation import (
     MAX_ID,
     InvalidValue,
@@ -526,3 +527,26 @@ def _replace(session: Session, old: DeliveryAddress, values: Mapping[str, Any], 
 def set_active(session: Session, address_id: Any, actor: Actor, active: bool) -> DeliveryAddress:
     """Deactivate or reactivate an address (never deleted)."""
     return update_address(session, address_id, actor, {"active": active})
+
+
+COMPANY_SEARCH_LIMIT = 20
+
+
+def find_companies(session: Session, term: str, limit: int = COMPANY_SEARCH_LIMIT) -> list[Company]:
+    """Active companies a seller means by `term`: the one with that customer number, else those
+    whose name contains it (at most `limit`, by name)."""
+    term = term.strip()[:100]
+    if not term:
+        return []
+    exact = session.scalar(select(Company).where(Company.customer_number == term[:20], Company.active.is_(True)))
+    if exact is not None:
+        return [exact]
+    pattern = f"%{like_literal(term)}%"
+    return list(
+        session.scalars(
+            select(Company)
+            .where(Company.active.is_(True), Company.name.ilike(pattern, escape=LIKE_ESCAPE))
+            .order_by(Company.name)
+            .limit(limit)
+        )
+    )
