@@ -629,6 +629,14 @@ class Invoice(TenantScoped, Model):
     due_date: Mapped[dt.date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whom it was issued to, as the company stood that day (billing_of in app/domain/orders/
+    # fulfilment.py): the invoice copy prints these, not today's company details.
+    billing_name: Mapped[str] = mapped_column(String(200))
+    billing_customer_number: Mapped[str] = mapped_column(String(20))
+    billing_org_number: Mapped[str] = mapped_column(String(9))
+    billing_street: Mapped[str | None] = mapped_column(String(200))
+    billing_postal_code: Mapped[str | None] = mapped_column(String(4))
+    billing_city: Mapped[str | None] = mapped_column(String(100))
 
     order: Mapped[Order] = relationship(back_populates="invoices")
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from app.domain.orders.fulfilment import billing_of
 from app.models import (
     Budget,
     Company,
@@ -170,6 +171,7 @@ def _tenant(
         invoice_date=dt.date.today(),
         due_date=dt.date.today() + dt.timedelta(days=14),
         amount=Decimal("1250.00"),
+        **billing_of(company),
     )
     shipment = Shipment(company=company, order=order, carrier="collicare", waybill_number=f"CC{number}")
     shipment.lines.append(ShipmentLine(company=company, order_line=order.lines[0], quantity=1))
