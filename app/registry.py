@@ -75,7 +75,6 @@ APIS = (
     InquiryApi,
     PickupReservationApi,
     UserApi,
-    MfaApi,
 )
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -227,6 +226,8 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
 
     for api in APIS:
         appbuilder.add_api(api)
+    # Not a model resource (no list, no ids): the caller's own two-factor login.
+    appbuilder.add_api(MfaApi)
 
     # After the user is known (FAB's before_request, the tenant): a user whose role requires
     # two-factor login is sent to set it up first.
