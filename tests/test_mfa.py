@@ -641,3 +641,31 @@ def test_recovery_codes_are_stored_hashed_like_passwords(app: Flask, world: Worl
         stored = s.scalars(select(MfaRecoveryCode.code_hash)).first()
     assert stored is not None and stored.startswith("pbkdf2:sha256:")
     assert any(check_password_hash(stored, c.replace("-", "")) for c in codes)
+
+
+def test_the_user_admin_resets_a_lost_phone(app: Flask, world: World, clock: Any) -> None:
+    customer, seller = world.user("CustomerUser"), world.user("Seller")
+    enrol_in_db(app, customer)
+    enrol_in_db(app, seller)
+    cs = client_as(app, world.user("CustomerService"))
+    page = text_of(cs.get(f"/users/show/{customer.id}"))
+    assert f"/users/{customer.id}/nullstill-tofaktor" in page
+    # Customer service does not reset supplier staff: no button, and the route refuses.
+    assert "nullstill-tofaktor" not in text_of(cs.get(f"/users/show/{seller.id}"))
+    cs.post(f"/users/{seller.id}/nullstill-tofaktor")
+    assert mfa.enrolled(user_row(app, seller))
+    assert cs.post("/users/99999999999/nullstill-tofaktor").status_code == 404
+
+    done = cs.post(f"/users/{customer.id}/nullstill-tofaktor")
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/users/show/{customer.id}")
+    assert not mfa.enrolled(user_row(app, customer))
+    assert "nullstill-tofaktor" not in text_of(cs.get(f"/users/show/{customer.id}"))  # nothing left to reset
+    assert [e.actor_id for e in mfa_audit(app, "reset")] == [world.user("CustomerService").id]
+
+    admin = client_as(app, world.user("Admin"))
+    assert admin.post(f"/users/{seller.id}/nullstill-tofaktor").status_code == 302
+    assert not mfa.enrolled(user_row(app, seller))
+    # Customer admins may not reset anybody's (FAB's user admin is not theirs).
+    enrol_in_db(app, customer)
+    client_as(app, world.user("CustomerAdmin")).post(f"/users/{customer.id}/nullstill-tofaktor")
+    assert mfa.enrolled(user_row(app, customer))

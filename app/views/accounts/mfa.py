@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
@@ -23,7 +23,7 @@ from markupsafe import Markup
 from app.domain import mfa
 from app.extensions import db
 from app.models import PortalUser
-from app.views.forms import current_actor, domain_action
+from app.views.forms import MAX_ID, current_actor, domain_action
 
 # Endpoints a user who must set up two-factor login may still use (besides MfaView and MfaApi).
 _OPEN_ENDPOINTS = frozenset(
@@ -156,3 +156,27 @@ class MfaView(BaseView):
         return self.render_template(
             "mfa/recovery_codes.html", title=_("Gjenopprettingskoder"), codes=codes, heading=heading
         )
+
+
+# --- the user admin's "reset two-factor login" (a lost phone), PortalUserDBModelView ----------------
+
+
+def reset_context(endpoint: str, item: Any) -> dict[str, Any]:
+    """What a user's page in the user admin needs for the reset button (shown when it may be used)."""
+    usable = (mfa.enrolled(item) or bool(item.mfa_pending_secret)) and mfa.may_reset(current_actor(), item)
+    return {"mfa_reset_url": url_for(f"{endpoint}.reset_mfa", pk=item.id) if usable else None}
+
+
+def reset_from_user_admin(endpoint: str, pk: str) -> ResponseReturnValue:
+    if not (pk.isascii() and pk.isdigit()) or not 0 < int(pk) <= MAX_ID:
+        abort(404)
+    with domain_action() as done:
+        user = mfa.reset(db.session, current_actor(), int(pk))
+        said = _(
+            "Tofaktorinnloggingen til %(username)s er tilbakestilt. Brukeren er logget ut overalt og logger inn "
+            "med passordet.",
+            username=user.username,
+        )
+    if done.ok:
+        flash(said, "success")
+    return redirect(url_for(f"{endpoint}.show", pk=pk))
