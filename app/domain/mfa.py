@@ -210,7 +210,7 @@ class Enrolment:
 
 def qr_svg(uri: str) -> str:
     """The QR code of `uri` as an inline <svg> element (made here: no outside service, no script)."""
-    return str(segno.make(uri, error="m").svg_inline(scale=5, title="QR-kode for tofaktorinnlogging"))
+    return str(segno.make(uri, error="m").svg_inline(scale=5, title=_("QR-kode for tofaktorinnlogging")))
 
 
 def group_secret(secret: str) -> str:
