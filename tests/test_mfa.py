@@ -669,3 +669,20 @@ def test_the_user_admin_resets_a_lost_phone(app: Flask, world: World, clock: Any
     enrol_in_db(app, customer)
     client_as(app, world.user("CustomerAdmin")).post(f"/users/{customer.id}/nullstill-tofaktor")
     assert mfa.enrolled(user_row(app, customer))
+
+
+def test_wrong_codes_are_in_the_audit_log(app: Flask, world: World, clock: Any) -> None:
+    user = world.user("CustomerUser")
+    client = app.test_client()
+    headers = auth_header(api_token(client, user.username))
+    page = client_as(app, user)
+    enrol_in_db(app, user)
+    assert client.post("/api/v1/mfa/recovery_codes", json={"code": "000000x"}, headers=headers).status_code == 400
+    assert page.post("/min-profil/tofaktor/skru-av", data={"password": "feil"}).status_code == 200
+    with db_session(app) as s:
+        failed = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == audit.MFA, AuditEntry.outcome == audit.FAILED)
+        ).all()
+    assert sorted((e.details or {})["event"] for e in failed) == ["disable", "recovery_codes"]
+    assert {(e.actor_id, e.target_id, e.company_id) for e in failed} == {(user.id, str(user.id), user.company_id)}
+    assert [(e.details or {})["fields"] for e in failed if (e.details or {})["event"] == "disable"] == [["password"]]

@@ -55,6 +55,7 @@ def _answered(route: Callable[..., Response]) -> Callable[..., Response]:
             return result
         except ValidationFailed as exc:
             db.session.rollback()
+            _record_refusal(route.__name__, exc.errors)
             return self.response(400, message=plain({k: [v] for k, v in exc.errors.items()}))
         except ValidationError as exc:
             db.session.rollback()
@@ -68,6 +69,16 @@ def _answered(route: Callable[..., Response]) -> Callable[..., Response]:
             return self.response(500, message=str(MSG_SERVER_ERROR))
 
     return wrapper
+
+
+def _record_refusal(event: str, errors: dict[str, Any]) -> None:
+    """A wrong code or password goes into the audit log, in a transaction of its own."""
+    try:
+        mfa.record_refusal(db.session, current_actor(), event, errors)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the answer (400) does not depend on the log entry
+        log.exception("MfaApi: the refusal could not be recorded")
+        db.session.rollback()
 
 
 def _body(schema: InputSchema) -> dict[str, Any]:

@@ -419,3 +419,16 @@ def _record(session: Session, actor: Actor, user: PortalUser, event: str, **deta
         company_id=user.company_id,
         details={"event": event, **details},
     )
+
+
+def record_refusal(session: Session, actor: Actor, event: str, fields: Collection[str]) -> None:
+    """A refused step (a wrong code or password) in the audit log, outcome "failed". The caller
+    commits it on its own, after the refused change was rolled back."""
+    audit.record(
+        session,
+        audit.MFA,
+        actor=actor,
+        outcome=audit.FAILED,
+        target=("user", actor.id),
+        details={"event": event, "fields": sorted(fields)},
+    )

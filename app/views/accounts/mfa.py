@@ -94,6 +94,7 @@ class MfaView(BaseView):
         with domain_action(errors_on_page=True) as done:
             mfa.start_enrolment(db.session, current_actor(), request.form.get("code", ""))
         if not done.ok:
+            self._record_refusal("start", done.errors)
             return self._page(errors={"start": done.errors})
         return redirect(url_for("MfaView.index"))
 
@@ -105,6 +106,7 @@ class MfaView(BaseView):
         with domain_action(errors_on_page=True) as done:
             codes = mfa.confirm_enrolment(db.session, current_actor(), request.form.get("code", ""))
         if not done.ok:
+            self._record_refusal("confirm", done.errors)
             return self._page(errors={"confirm": done.errors})
         self._keep_this_session()
         return self._codes_page(codes, _("Tofaktorinnlogging er på."))
@@ -117,6 +119,7 @@ class MfaView(BaseView):
         with domain_action(errors_on_page=True) as done:
             codes = mfa.regenerate_recovery_codes(db.session, current_actor(), request.form.get("code", ""))
         if not done.ok:
+            self._record_refusal("recovery_codes", done.errors)
             return self._page(errors={"codes": done.errors})
         return self._codes_page(codes, _("Nye gjenopprettingskoder er laget. De gamle virker ikke lenger."))
 
@@ -128,10 +131,18 @@ class MfaView(BaseView):
         with domain_action(errors_on_page=True) as done:
             mfa.disable(db.session, current_actor(), code=form.get("code", ""), password=form.get("password", ""))
         if not done.ok:
+            self._record_refusal("disable", done.errors)
             return self._page(errors={"disable": done.errors})
         self._keep_this_session()
         flash(_("Tofaktorinnlogging er skrudd av. Du er logget ut på alle andre enheter."), "success")
         return redirect(url_for("ProfileView.index"))
+
+    @staticmethod
+    def _record_refusal(event: str, errors: dict[str, Any]) -> None:
+        """A wrong code or password goes into the audit log (the refused change was rolled back)."""
+        if errors:
+            with domain_action():
+                mfa.record_refusal(db.session, current_actor(), event, errors)
 
     @staticmethod
     def _keep_this_session() -> None:
