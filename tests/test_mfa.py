@@ -686,3 +686,23 @@ def test_wrong_codes_are_in_the_audit_log(app: Flask, world: World, clock: Any) 
     assert sorted((e.details or {})["event"] for e in failed) == ["disable", "recovery_codes"]
     assert {(e.actor_id, e.target_id, e.company_id) for e in failed} == {(user.id, str(user.id), user.company_id)}
     assert [(e.details or {})["fields"] for e in failed if (e.details or {})["event"] == "disable"] == [["password"]]
+
+
+def test_guessing_codes_is_stopped(app: Flask, world: World, domain: Domain, clock: Any) -> None:
+    user = world.user("CustomerUser")
+    client = app.test_client()
+    headers = auth_header(api_token(client, user.username))
+    secret, _codes = enrol_in_db(app, user)
+    for _ in range(mfa.MAX_REFUSALS - 1):
+        assert client.post("/api/v1/mfa/disable", json={"code": "000000x"}, headers=headers).status_code == 400
+    page = client_as(app, user)
+    assert "Passordet er feil" in text_of(page.post("/min-profil/tofaktor/skru-av", data={"password": "feil"}))
+    # The tenth refusal is reached: even the right code and the right password wait now.
+    refused = client.post("/api/v1/mfa/recovery_codes", json={"code": code(secret)}, headers=headers)
+    assert refused.status_code == 429 and "For mange" in refused.json["message"]
+    assert client.post("/api/v1/mfa/disable", json={"password": PASSWORD}, headers=headers).status_code == 429
+    page.post("/min-profil/tofaktor/skru-av", data={"password": PASSWORD})
+    assert mfa.enrolled(user_row(app, user))
+    # Another user is not held back by it.
+    other_secret, _ = enrol_in_db(app, world.user("CustomerAdmin"))
+    assert domain(mfa.regenerate_recovery_codes, me(world, "CustomerAdmin"), code(other_secret))

@@ -10,6 +10,8 @@ new secret in `mfa_pending_secret` (never used for a login), `confirm_enrolment`
 secret once a code from the app matches it and hands out the recovery codes (shown once). Turning
 it off needs a current code or the password and is refused while the user's role requires it
 (`MFA_REQUIRED_ROLES`, `MFA_REQUIRED_FOR_STAFF`). Supplier staff reset a user who lost the phone.
+After MAX_REFUSALS wrong codes or passwords within REFUSAL_WINDOW (counted in the audit log, where
+the web layers record each refusal) the current-factor checks refuse for a while (429).
 Each change locks the user's row first, so two changes of one user run one after the other.
 Confirming, turning off and a reset give the user a new security stamp: the user's other
 sessions and API tokens end (they logged in under the old factor); new recovery codes do not.
@@ -35,7 +37,8 @@ from app.domain import audit
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotAllowed, NotFound, ValidationFailed
 from app.domain.statements import rows_changed
-from app.models import MfaRecoveryCode, PortalUser, new_security_stamp, utcnow
+from app.models import AuditEntry, MfaRecoveryCode, PortalUser, new_security_stamp, utcnow
+from app.models import utcnow as audit_clock  # the clock audit entries are stamped with
 from app.roles import SUPPLIER_ROLES
 
 ISSUER = "Kundeportal"
@@ -262,8 +265,35 @@ def status(session: Session, actor: Actor) -> Status:
     )
 
 
+# Wrong codes or passwords on these pages and routes (the audit log's failed MFA entries) before the
+# user must wait: a stolen session cannot guess its way to turning the factor off.
+MAX_REFUSALS = 10
+REFUSAL_WINDOW = dt.timedelta(minutes=15)
+
+
+class TooManyAttempts(NotAllowed):
+    status = 429
+
+
+def _check_attempts(session: Session, user: PortalUser) -> None:
+    since = audit_clock() - REFUSAL_WINDOW
+    refused = session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.action == audit.MFA,
+            AuditEntry.outcome == audit.FAILED,
+            AuditEntry.actor_id == user.id,
+            AuditEntry.at >= since,
+        )
+    )
+    if (refused or 0) >= MAX_REFUSALS:
+        raise TooManyAttempts(_("For mange feil koder eller passord. Vent et kvarter, og prøv igjen."))
+
+
 def _check_current_code(session: Session, user: PortalUser, code: str) -> None:
     """A code of the factor in use (TOTP, or a recovery code), used up; else ValidationFailed on "code"."""
+    _check_attempts(session, user)
     if not _normalise(code):
         raise ValidationFailed({"code": _code_missing()})
     if not verify_login_code(session, user, code):
@@ -347,6 +377,7 @@ def disable(session: Session, actor: Actor, *, code: str = "", password: str = "
         _check_current_code(session, user, code)
         proof = "code"
     elif password:
+        _check_attempts(session, user)
         if not user.password or not check_password_hash(user.password, password):
             raise ValidationFailed({"password": _("Passordet er feil.")})
         proof = "password"
