@@ -168,6 +168,7 @@ class MfaApi(BaseApi):
                       qr_svg: {type: string, description: The QR code of otpauth_uri as an SVG element}
             400: {$ref: '#/components/responses/400'}
             401: {$ref: '#/components/responses/401'}
+            429: {description: Too many wrong codes or passwords in the last 15 minutes; wait}
         """
         data = _body(CodeIn())
         enrolment = mfa.start_enrolment(db.session, current_actor(), data["code"])
@@ -244,6 +245,7 @@ class MfaApi(BaseApi):
                       recovery_codes: {type: array, items: {type: string}}
             400: {$ref: '#/components/responses/400'}
             401: {$ref: '#/components/responses/401'}
+            429: {description: Too many wrong codes or passwords in the last 15 minutes; wait}
             409: {description: Two-factor login is not set up}
         """
         data = _body(CodeIn())
@@ -274,6 +276,7 @@ class MfaApi(BaseApi):
             200: {description: Two-factor login is off; log in again}
             400: {$ref: '#/components/responses/400'}
             401: {$ref: '#/components/responses/401'}
+            429: {description: Too many wrong codes or passwords in the last 15 minutes; wait}
             409: {description: 'Not set up, or required by your role'}
         """
         data = _body(DisableIn())
