@@ -204,10 +204,12 @@ class PortalUser(User):
     # the stamp they were issued with, so a new stamp ends them all at once.
     security_stamp: Mapped[str | None] = mapped_column(String(32), nullable=True, default=new_security_stamp)
     # TOTP (app/domain/mfa.py): the base32 secret, when enrolment was confirmed, and the last time
-    # step used (a code is accepted once).
+    # step used (a code is accepted once). A new secret waits in `mfa_pending_secret` until a code
+    # from the app confirms it (it is never used for a login before that).
     mfa_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     mfa_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     mfa_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mfa_pending_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
 
     @property

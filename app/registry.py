@@ -23,11 +23,12 @@ from app.api.budgets import BudgetApi
 from app.api.catalogue import ProductApi
 from app.api.companies import CompanyApi, DeliveryAddressApi
 from app.api.inquiries import InquiryApi
+from app.api.mfa import MfaApi
 from app.api.orders import OrderApi
 from app.api.pickup import PickupReservationApi
 from app.api.quotes import QuoteApi
 from app.api.standing_orders import StandingOrderApi
-from app.views.accounts import CompanyUserView, PasswordLinkView, ProfileView
+from app.views.accounts import CompanyUserView, MfaView, PasswordLinkView, ProfileView, enforce_enrolment
 from app.views.approvals import ApprovalQueueView
 from app.views.base import is_customer, is_supplier
 from app.views.budgets import BudgetDashboardView, BudgetView
@@ -209,6 +210,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         OrderLineView,
         QuoteLineView,
         ProfileView,
+        MfaView,
         PasswordLinkView,
         OrderActionsView,
         ProductSearchView,
@@ -224,7 +226,12 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
 
     for api in APIS:
         appbuilder.add_api(api)
+    # Not a model resource (no list, no ids): the caller's own two-factor login.
+    appbuilder.add_api(MfaApi)
 
+    # After the user is known (FAB's before_request, the tenant): a user whose role requires
+    # two-factor login is sent to set it up first.
+    app.before_request(enforce_enrolment)
     app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
 

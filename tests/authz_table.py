@@ -62,6 +62,12 @@ ROUTES: dict[str, frozenset[str]] = {
     # (logging out ends the session on the server; the API logout revokes its tokens)
     # --- two-factor login -----------------------------------------------------------------------------
     # (the code step of the login, enrolment and recovery codes on Min profil)
+    # Enrolment, recovery codes, turning it off: every logged-in user, on the own account only.
+    **view("MfaView", index=LOGGED_IN, start=LOGGED_IN, confirm=LOGGED_IN, recovery_codes=LOGGED_IN, disable=LOGGED_IN),
+    # The user admin resets a user's two-factor login (lost phone): Admin anybody's, customer service
+    # the customers' users (app/domain/mfa.py; a staff user's page refuses it for customer service).
+    "PortalUserDBModelView.reset_mfa": _s(ADMIN, CS),
+    **view("MfaApi", status=LOGGED_IN, enrol=LOGGED_IN, confirm=LOGGED_IN, recovery_codes=LOGGED_IN, disable=LOGGED_IN),
     # --- audit log ----------------------------------------------------------------------------------------
     # (Admin reads all of it, a customer admin the own company's entries)
     "appbuilder.static": PUBLIC,

@@ -36,6 +36,7 @@ from app.domain.passwords import PASSWORD_HINT
 from app.domain.validation import validate_email, validate_phone
 from app.extensions import db
 from app.models import Company, PortalUser
+from app.views.accounts import mfa as mfa_views
 from app.views.base import (
     FormRefused,
     LookupField,
@@ -368,6 +369,16 @@ class PortalUserDBModelView(UserAdminRoutes, PortalModelView, UserDBModelView):
         # FAB's own-profile actions ("edit my info", "reset my password") make no sense on another
         # user's page; keep only resetting that user's password.
         return {k: v for k, v in self.actions.items() if k == "resetpasswords"}
+
+    @expose("/<pk>/nullstill-tofaktor", methods=["POST"])
+    @has_access
+    @permission_name("manage")
+    def reset_mfa(self, pk: str) -> ResponseReturnValue:
+        """Turn off the user's two-factor login (lost phone): app/views/accounts/mfa.py."""
+        return mfa_views.reset_from_user_admin(self.endpoint, pk)
+
+    def show_context(self, item: Any) -> dict[str, Any]:
+        return {**super().show_context(item), **mfa_views.reset_context(self.endpoint, item)}
 
     @expose("/userinfo/")
     @has_access
