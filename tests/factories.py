@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from app.models import (
+    AuditEntry,
     Budget,
     Company,
     CompanyChange,
@@ -209,5 +210,19 @@ def build_world(session: Session, sm: Any) -> World:
             ("Manager", "leder"),
         )
     }
+    session.commit()
+    # One audit log entry per company (the log is not TenantScoped: company_id once the ids exist).
+    for tenant in (a, b):
+        session.add(
+            AuditEntry(
+                action="company_changed",
+                outcome="ok",
+                actor_name="Kundeservice",
+                target_type="company",
+                target_id=str(tenant.company.id),
+                company_id=tenant.company.id,
+                details={"change": "updated", "fields": {"postal_city": {"old": "Bergen", "new": "Oslo"}}},
+            )
+        )
     session.commit()
     return World(a=a, b=b, staff=staff, product=product, configurable=configurable, store=store)
