@@ -610,7 +610,7 @@ def _audit_user_edit(session: Session, user: PortalUser, state: InstanceState[Po
     changes: dict[str, Any] = {}
     for key in _EDIT_AUDITED:
         old, new = _before(state, key), getattr(user, key)
-        if old != new:
+        if old != new and not (old in (None, "") and new in (None, "")):  # a blank phone stays blank
             changes[key] = {"old": old, "new": new}
     old_company, new_company = _before(state, "company"), user.company
     if old_company is not new_company:

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, event, inspect, true
+from sqlalchemy import ColumnElement, event, true
 from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
@@ -176,20 +176,28 @@ def _pairs(items: Any) -> list[str]:
     return sorted(str(item) for item in items or ())
 
 
-def role_changed(session: Session, actor: Actor | None, role: Any, change: str) -> AuditEntry | None:
-    """A role created, edited or deleted in FAB's role admin, added to the change's transaction.
-    An edit names what changed: the name (old -> new) and the permissions added and removed,
-    read from the attribute history before the flush; an edit that changes nothing is not logged."""
+def role_snapshot(role: Any) -> tuple[str, list[str]]:
+    """A role's name and permissions as they are before an edit (taken before the form is
+    applied: FAB's form may flush the new name before its pre_update hook runs)."""
+    return role.name, _pairs(role.permissions)
+
+
+def role_changed(
+    session: Session, actor: Actor | None, role: Any, change: str, before: tuple[str, list[str]] | None = None
+) -> AuditEntry | None:
+    """A role created, edited, deleted or copied in FAB's role admin, added to the change's
+    transaction. An edit names what changed against `before` (role_snapshot): the name (old ->
+    new) and the permissions added and removed; an edit that changes nothing is not logged."""
     details: dict[str, Any] = {"change": change, "name": role.name}
     if change == "updated":
-        state = inspect(role)
-        name = state.attrs.name.history
-        if name.deleted:
-            details["old_name"] = name.deleted[0]
-        perms = state.attrs.permissions.load_history()
-        added, removed = _pairs(perms.added), _pairs(perms.deleted)
-        if not (name.deleted or added or removed):
+        old_name, old_perms = before if before is not None else role_snapshot(role)
+        new_perms = _pairs(role.permissions)
+        added = sorted(set(new_perms) - set(old_perms))
+        removed = sorted(set(old_perms) - set(new_perms))
+        if old_name == role.name and not (added or removed):
             return None
+        if old_name != role.name:
+            details["old_name"] = old_name
         details.update(permissions_added=added, permissions_removed=removed)
     elif change in ("created", "copied"):
         details["permissions"] = _pairs(role.permissions)

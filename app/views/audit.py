@@ -200,9 +200,17 @@ class _RoleChangesAudited:
         super().pre_add(item)  # type: ignore[misc]
         audit.role_changed(self.datamodel.session, self._actor(), item, "created")
 
+    def _edit(self, pk: Any) -> Any:
+        # The role as it was, before FAB applies the form (per request: views are shared by threads).
+        role = self.datamodel.get(pk)
+        if role is not None:
+            g.audit_role_before = audit.role_snapshot(role)
+        return super()._edit(pk)  # type: ignore[misc]
+
     def pre_update(self, item: Any) -> None:
         super().pre_update(item)  # type: ignore[misc]
-        audit.role_changed(self.datamodel.session, self._actor(), item, "updated")
+        before = g.pop("audit_role_before", None)
+        audit.role_changed(self.datamodel.session, self._actor(), item, "updated", before=before)
 
     def pre_delete(self, item: Any) -> None:
         super().pre_delete(item)  # type: ignore[misc]  # FAB refuses a role that has users
