@@ -165,7 +165,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "StandingOrderApi": API_WRITE + ("can_pause", "can_skip"),
         # Revisjonslogg: the own company's entries (app/domain/audit.py `visible_to`).
         "AuditView": READ,
-        "AuditApi": ("can_get",),
+        "AuditApi": API_READ,
     },
     "CustomerUser": dict(_CUSTOMER_COMMON),
 }

@@ -68,7 +68,7 @@ ROUTES: dict[str, frozenset[str]] = {
     # it holds every user's client addresses and security events, and DESIGN.md gives Admin
     # "everything, incl. roles and permissions"; Manager's "everything" is the business data.
     **view("AuditView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN)),
-    **view("AuditApi", get_list=_s(ADMIN, CADMIN), get=_s(ADMIN, CADMIN)),
+    **view("AuditApi", get_list=_s(ADMIN, CADMIN), get=_s(ADMIN, CADMIN), info=_s(ADMIN, CADMIN)),
     "appbuilder.static": PUBLIC,
     "plotly_js": PUBLIC,  # plotly.js from the installed package, for every page with charts
     # --- every logged-in user ------------------------------------------------------------------

@@ -260,6 +260,21 @@ def test_password_changes_are_recorded_without_the_password(
         assert secret not in logged and secret not in stored
 
 
+def test_own_contact_changes_are_recorded(app: Flask, world: World, session: Session) -> None:
+    me = actor(world.a.user, "CustomerUser")
+    user = world.a.user
+    accounts.update_contact(
+        session, me, first_name=user.first_name, last_name=user.last_name, email=user.email, phone=""
+    )
+    accounts.update_contact(
+        session, me, first_name=user.first_name, last_name="Ny", email=user.email, phone="+47 912 34 567"
+    )
+    session.commit()
+    (entry,) = _new_entries(app, audit.USER_CHANGED)  # the first changed nothing
+    assert entry.details["change"] == "contact_updated" and entry.actor_id == user.id
+    assert set(entry.details["fields"]) == {"last_name", "phone"}
+
+
 def test_authorization_denials_are_recorded_not_404s_or_anonymous(app: Flask, world: World) -> None:
     customer = client_as(app, "hansen.bruker")
     assert customer.get("/godkjenning/").status_code == 403  # FAB's has_access on a page
@@ -329,6 +344,7 @@ def test_admin_reads_everything_newest_first_in_oslo_time(app: Flask, log_rows: 
     assert _names(body) == ["AKTØR-A-NY", "AKTØR-INGEN", "AKTØR-B", "AKTØR-A-GAMMEL"]
     assert "15.01.2025 13:00" in body and "Ordre godkjent" in body and "Ingen tilgang" in body
     assert "<script>alert(1)</script>" not in body  # user text in details is escaped
+    assert re.search(r"path&#34;: &#34;&lt;script&gt;alert\(1\)&lt;/script&gt;&#34;}", body)  # shown once, as JSON
     page = text_of(client.get(f"/revisjonslogg/show/{log_rows['b']}"))
     assert "AKTØR-B" in page and "Berg AS" in page and "Ordre kansellert" in page
 
@@ -427,7 +443,7 @@ def test_api_reads_with_the_same_scope(app: Flask, world: World, log_rows: dict[
 
 def test_no_route_writes_the_log(app: Flask) -> None:
     endpoints = {r.endpoint: r for r in app.url_map.iter_rules() if r.endpoint.startswith(("AuditView.", "AuditApi."))}
-    assert {e.split(".")[1] for e in endpoints} == {"list", "show", "get_list", "get"}
+    assert {e.split(".")[1] for e in endpoints} == {"list", "show", "get_list", "get", "info"}
     for rule in endpoints.values():
         assert rule.methods <= {"GET", "HEAD", "OPTIONS"}, rule
     assert Caller(app, "admin", prefix=API).post("/audit/", {"action": "login"}).status_code in (404, 405)

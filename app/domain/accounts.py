@@ -258,7 +258,13 @@ def update_contact(
         errors["email"] = _("E-postadressen er allerede i bruk av en annen bruker.")
     if errors:
         raise ValidationFailed(errors)
+    new = {"first_name": first, "last_name": last, "email": mail, "phone": tel or None}
+    changed = {
+        k: {"old": getattr(user, k), "new": v} for k, v in new.items() if (getattr(user, k) or None) != (v or None)
+    }
     user.first_name, user.last_name, user.email, user.phone = first, last, mail, tel or None
+    if changed:
+        _audit_user(session, actor, user, "contact_updated", fields=changed)
     session.flush()
     return user
 

@@ -37,6 +37,7 @@ LABELS = {
     "company_id": _l("Bedrift (kundenummer)"),
     "client_addr": _l("Klientadresse"),
     "details": _l("Detaljer"),
+    "summary": _l("Detaljer"),
 }
 SUMMARY_LENGTH = 160
 
@@ -104,8 +105,8 @@ class AuditView(PortalModelView):
     list_title = _l("Revisjonslogg")
     show_title = _l("Hendelse i revisjonsloggen")
     label_columns = LABELS
-    list_columns = ["at", "actor_name", "action", "outcome", "target", "company", "client_addr", "details"]
-    list_columns_customer = ["at", "actor_name", "action", "outcome", "target", "client_addr", "details"]
+    list_columns = ["at", "actor_name", "action", "outcome", "target", "company", "client_addr", "summary"]
+    list_columns_customer = ["at", "actor_name", "action", "outcome", "target", "client_addr", "summary"]
     show_columns = [
         "at",
         "actor_name",
@@ -132,7 +133,7 @@ class AuditView(PortalModelView):
         "outcome": fmt_code(audit.OUTCOME_LABELS),
         "details": details_text,
     }
-    computed_columns = {"target": target_text}
+    computed_columns = {"target": target_text, "summary": details_summary}
 
     def _init_properties(self) -> None:
         super()._init_properties()
@@ -145,11 +146,6 @@ class AuditView(PortalModelView):
         for column, flts in filters.items():
             self._filters.get_search_filters()[column] = flts
             self._filters._all_filters[column] = flts
-
-    def value(self, item: Any, col: str) -> Any:
-        if col == "details" and request.endpoint == f"{self.endpoint}.list":
-            return details_summary(item)
-        return super().value(item, col)
 
 
 # --- authorization denials -------------------------------------------------------------------------
