@@ -311,7 +311,10 @@ def approve_order(session: Session, order_id: int, actor: Actor, override_reason
     if len(reason) > MAX_OVERRIDE_REASON:
         raise ValidationFailed({"override_reason": _("Høyst %(max)s tegn.", max=MAX_OVERRIDE_REASON)})
     if failed:
-        with force_locale("nb"):  # the timeline is read by the customer and by us: kept in bokmål
+        # The timeline is read by the customer and by us: kept in bokmål, whatever the page's
+        # language (the checks again in bokmål: their line problems are texts too).
+        with force_locale("nb"):
+            checks = order_checks(session, order)
             note = _(
                 "Godkjent av selger med overstyring. %(summary)s Begrunnelse: %(reason)s",
                 summary=checks.summary(),
