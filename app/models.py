@@ -298,6 +298,11 @@ class AuditEntry(Model):
     client_addr: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    # The company the entry belongs to, for showing its name (read-only: no foreign key, above).
+    company: Mapped[Company | None] = relationship(
+        Company, primaryjoin="foreign(AuditEntry.company_id) == Company.id", viewonly=True
+    )
+
 
 class IdempotencyKey(Model):
     """A key (the order form's one-time token, or the API's Idempotency-Key header) used once per

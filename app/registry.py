@@ -19,6 +19,7 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from app.api.accounts import UserApi
+from app.api.audit import AuditApi
 from app.api.budgets import BudgetApi
 from app.api.catalogue import ProductApi
 from app.api.companies import CompanyApi, DeliveryAddressApi
@@ -30,6 +31,7 @@ from app.api.quotes import QuoteApi
 from app.api.standing_orders import StandingOrderApi
 from app.views.accounts import CompanyUserView, MfaView, PasswordLinkView, ProfileView, enforce_enrolment
 from app.views.approvals import ApprovalQueueView
+from app.views.audit import AuditView, record_denial
 from app.views.base import is_customer, is_supplier
 from app.views.budgets import BudgetDashboardView, BudgetView
 from app.views.catalogue import ProductView, StoreView
@@ -75,6 +77,7 @@ APIS = (
     InquiryApi,
     PickupReservationApi,
     UserApi,
+    AuditApi,
 )
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -162,6 +165,9 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         PickupReservationView, "PickupReservations", _l("Klikk og Hent"), CUSTOMERS, "fa-shopping-bag", cond=is_supplier
     )
 
+    # Revisjonslogg: Admin reads all of it (here), a customer admin its company's (Min side).
+    add(AuditView, "AuditLog", _l("Revisjonslogg"), CUSTOMERS, "fa-history", cond=is_supplier)
+
     # Min side: a customer's own company.
     add(MyCompanyView, "MyCompany", _l("Bedriftsinformasjon"), MY_PAGE, "fa-building-o")
     add(DeliveryAddressView, "MyDeliveryAddresses", _l("Leveringsadresser"), MY_PAGE, "fa-truck", cond=is_customer)
@@ -172,6 +178,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     add(
         PickupReservationView, "MyPickupReservations", _l("Klikk og Hent"), MY_PAGE, "fa-shopping-bag", cond=is_customer
     )
+    add(AuditView, "MyAuditLog", _l("Revisjonslogg"), MY_PAGE, "fa-history", cond=is_customer)
     # The budget dashboard: "Min side" for the customer admin, "Kunder" for supplier staff (any company).
     dashboard = add(
         BudgetDashboardView,
@@ -232,6 +239,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     # After the user is known (FAB's before_request, the tenant): a user whose role requires
     # two-factor login is sent to set it up first.
     app.before_request(enforce_enrolment)
+    app.after_request(record_denial)  # every 403 of a logged-in user goes into the audit log
     app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
 

@@ -165,6 +165,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "DeliveryAddressApi": API_WRITE,
         "BudgetApi": API_WRITE + ("can_delete",),
         "StandingOrderApi": API_WRITE + ("can_pause", "can_skip"),
+        # Revisjonslogg: the own company's entries (app/domain/audit.py `visible_to`).
+        "AuditView": READ,
+        "AuditApi": API_READ,
     },
     "CustomerUser": dict(_CUSTOMER_COMMON),
 }

@@ -70,6 +70,11 @@ ROUTES: dict[str, frozenset[str]] = {
     **view("MfaApi", status=LOGGED_IN, enrol=LOGGED_IN, confirm=LOGGED_IN, recovery_codes=LOGGED_IN, disable=LOGGED_IN),
     # --- audit log ----------------------------------------------------------------------------------------
     # (Admin reads all of it, a customer admin the own company's entries)
+    # Read-only: no add, edit or delete route exists. Other staff (Manager included) do not read it:
+    # it holds every user's client addresses and security events, and DESIGN.md gives Admin
+    # "everything, incl. roles and permissions"; Manager's "everything" is the business data.
+    **view("AuditView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN)),
+    **view("AuditApi", get_list=_s(ADMIN, CADMIN), get=_s(ADMIN, CADMIN), info=_s(ADMIN, CADMIN)),
     "appbuilder.static": PUBLIC,
     "plotly_js": PUBLIC,  # plotly.js from the installed package, for every page with charts
     # --- every logged-in user ------------------------------------------------------------------
@@ -193,7 +198,14 @@ ROUTES: dict[str, frozenset[str]] = {
         bill=_s(ADMIN, CS),
     ),
     # Approval queue: all supplier staff see it, sellers decide.
-    **view("ApprovalQueueView", queue=SUPPLIER, approve=_s(ADMIN, SELLER), reject=_s(ADMIN, SELLER)),
+    # An order failing a check is approved one at a time with a reason ("Godkjenn likevel").
+    **view(
+        "ApprovalQueueView",
+        queue=SUPPLIER,
+        approve=_s(ADMIN, SELLER),
+        reject=_s(ADMIN, SELLER),
+        override=_s(ADMIN, SELLER),
+    ),
     # --- quotes --------------------------------------------------------------------------------
     # New quotes are made on "Nytt tilbud" (QuoteActionsView.new, with lines and prices); FAB's
     # bare add form is left to Admin.
@@ -355,6 +367,7 @@ PK_MODELS: dict[str, str] = {
     "OrderActionsView.bill": "Order",
     "OrderActionsView.invoice_copy": "Invoice",
     "ApprovalQueueView.reject": "Order",
+    "ApprovalQueueView.override": "Order",
     "QuoteActionsView.send": "Quote",
     "QuoteActionsView.decline": "Quote",
     "QuoteActionsView.convert": "Quote",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.domain import labels
+from app.domain import audit, labels
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotFound, ValidationFailed, get_visible
 from app.domain.formatting import format_nok
@@ -230,6 +230,14 @@ def create_company(session: Session, actor: Actor, data: Mapping[str, Any]) -> C
         session.flush()
     except IntegrityError as exc:  # the only unique column: another request took the number first
         raise ValidationFailed({"customer_number": str(MSG_CUSTOMER_NUMBER_TAKEN)}) from exc
+    audit.record(
+        session,
+        audit.COMPANY_CHANGED,
+        actor=actor,
+        target=("company", company.id),
+        company_id=company.id,
+        details={"change": "created", "fields": {f: stored_text(v) for f, v in sorted(values.items())}},
+    )
     return company
 
 
@@ -312,6 +320,18 @@ def update_company(session: Session, company_id: Any, actor: Actor, changes: Map
         )
         session.add(entry)
         logged.append(entry)
+    if logged:
+        audit.record(
+            session,
+            audit.COMPANY_CHANGED,
+            actor=actor,
+            target=("company", company.id),
+            company_id=company.id,
+            details={
+                "change": "updated",
+                "fields": {e.field: {"old": e.old_value, "new": e.new_value} for e in logged},
+            },
+        )
     session.flush()
     return logged
 

@@ -391,7 +391,7 @@ class PortalUserDBModelView(UserAdminRoutes, PortalModelView, UserDBModelView):
         if message:  # the form says it next to the field; this holds for any other way in
             raise FormRefused(message)
         if not is_new:  # deactivating or demoting here keeps one active admin per company too
-            accounts.check_user_edit(self.datamodel.session, item)
+            accounts.check_user_edit(self.datamodel.session, item, current_actor())
 
 
 class CompanyUserView(UserAdminRoutes, PortalModelView):
