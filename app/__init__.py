@@ -132,7 +132,7 @@ def _install_template_helpers(app: Flask) -> None:
 def _install_security_headers(app: Flask) -> None:
     """Flask-Talisman's Content-Security-Policy with a nonce per request (`csp_nonce()` in
     templates; FAB's `baselib.get_nonce()` calls it), our own HSTS, and the rest of the headers."""
-    from flask_talisman import Talisman
+    from flask_talisman import Talisman  # type: ignore[import-untyped]  # ships no type information
 
     Talisman(
         app,
