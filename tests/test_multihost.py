@@ -343,6 +343,7 @@ def cluster(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl
         "AUTH_RATE_LIMIT": f"{LOGIN_LIMIT} per 10 minute",
         "PORTAL_BASE_URL": base_url,
         "SAFE_REDIRECT_HOSTS": "127.0.0.1",
+        "TRUSTED_HOSTS": "127.0.0.1",
         "SESSION_COOKIE_SECURE": "1",
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_port),
