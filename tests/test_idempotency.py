@@ -323,3 +323,18 @@ def test_two_simultaneous_api_posts_with_one_key_make_one_order(
     assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
     assert count_rows(app, Order) == before + 1
     assert count_rows(app, MailOutbox, kind="order_confirmation") == 1
+
+
+@pytest.mark.postgres
+def test_two_simultaneous_quote_conversions_make_one_order(app: Flask, world: World) -> None:
+    """ "Bestill" on a quote needs no token: the quote is claimed by a conditional UPDATE of its
+    status (app/domain/quotes.py) in the order's transaction; the second finds it accepted."""
+    clients = [client_as(app, "hansen.bruker"), client_as(app, "hansen.bruker")]
+    quote_id = world.a.quote.id
+    answers = _at_once(app, [lambda c=c: c.post(f"/tilbud/{quote_id}/bestill") for c in clients])
+    assert all(a.status_code == 302 for a in answers)
+    places = sorted(a.headers["Location"] for a in answers)
+    assert sum(bool(ORDER_PAGE.search(p)) for p in places) == 1, places
+    assert sum(p.endswith(f"/quoteview/show/{quote_id}") for p in places) == 1, places
+    with db_session(app) as s:
+        assert len(s.scalars(select(Order.id).where(Order.quote_id == quote_id)).all()) == 1
