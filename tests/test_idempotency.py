@@ -21,7 +21,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text, update
 
 from app.domain import idempotency
-from app.models import IdempotencyKey, MailOutbox, Order, utcnow
+from app.domain.formatting import oslo_today
+from app.models import IdempotencyKey, MailOutbox, Order, StandingOrder, utcnow
 from tests.factories import World
 from tests.helpers import (
     Caller,
@@ -151,6 +152,63 @@ def test_a_form_without_token_is_placed_as_before(app: Flask, world: World) -> N
     assert count_rows(app, Order) == before + 1 and count_rows(app, IdempotencyKey) == 0
 
 
+# --- the standing-order form ("Ny fast ordre") ------------------------------------------------
+
+
+def plan_form(world: World, token: str | None) -> dict[str, str]:
+    data = {
+        "name": "Frukt hver mandag",
+        "delivery_address_id": str(world.a.address.id),
+        "frequency": "weekly",
+        "interval_weeks": "1",
+        "weekday": "0",
+        "day_of_month": "1",
+        "start_date": (oslo_today() + dt.timedelta(days=7)).isoformat(),
+        "end_date": "",
+        "lines-0-product_id": str(world.product.id),  # type: ignore[union-attr]
+        "lines-0-quantity": "5",
+    }
+    if token is not None:
+        data["order_token"] = token
+    return data
+
+
+PLAN_PAGE = re.compile(r"/faste-ordre/(?:show/)?(\d+)")
+
+
+def test_the_standing_order_form_sent_twice_makes_one_plan(app: Flask, world: World) -> None:
+    client = client_as(app, "hansen.admin")
+    token = token_of(text_of(client.get("/faste-ordre/ny")))
+    before = count_rows(app, StandingOrder)
+    first = client.post("/faste-ordre/ny", data=plan_form(world, token))
+    again = client.post("/faste-ordre/ny", data=plan_form(world, token))
+    assert first.status_code == again.status_code == 302, text_of(again)
+    assert first.headers["Location"] == again.headers["Location"]
+    assert count_rows(app, StandingOrder) == before + 1
+    page = text_of(client.get(again.headers["Location"]))
+    assert "Den faste ordren «Frukt hver mandag» var allerede lagret, og den ble ikke lagret på nytt." in page
+    # Editing a plan carries no token (an edit is the same change again).
+    with db_session(app) as s:
+        plan_id = s.scalars(select(StandingOrder.id).where(StandingOrder.name == "Frukt hver mandag")).one()
+    assert 'name="order_token"' not in text_of(client.get(f"/faste-ordre/{plan_id}/endre"))
+
+
+@pytest.mark.postgres
+def test_two_simultaneous_standing_order_submits_make_one_plan(app: Flask, world: World) -> None:
+    clients = [client_as(app, "hansen.admin"), client_as(app, "hansen.admin")]
+    token = token_of(text_of(clients[0].get("/faste-ordre/ny")))
+    before = count_rows(app, StandingOrder)
+
+    def submit(client: FlaskClient) -> Any:
+        return client.post("/faste-ordre/ny", data=plan_form(world, token))
+
+    # The standing orders table is what the first one writes (and then waits on).
+    answers = _at_once(app, [lambda c=c: submit(c) for c in clients], table="standing_orders")
+    assert [a.status_code for a in answers] == [302, 302], [text_of(a)[-500:] for a in answers]
+    assert answers[0].headers["Location"] == answers[1].headers["Location"]
+    assert count_rows(app, StandingOrder) == before + 1
+
+
 # --- the API ------------------------------------------------------------------------------------
 
 
@@ -263,8 +321,8 @@ def test_purge_deletes_only_keys_older_than_24_hours(
 # --- at the same moment (PostgreSQL) ----------------------------------------------------------
 
 
-def _at_once(app: Flask, requests: list[Callable[[], Any]]) -> list[Any]:
-    """Run the requests in threads while `orders` is locked against writes; release the lock once
+def _at_once(app: Flask, requests: list[Callable[[], Any]], table: str = "orders") -> list[Any]:
+    """Run the requests in threads while `table` is locked against writes; release the lock once
     every request waits on a lock (the first on the table, the others on its key), so they race."""
     results: list[Any] = [None] * len(requests)
 
@@ -273,7 +331,7 @@ def _at_once(app: Flask, requests: list[Callable[[], Any]]) -> list[Any]:
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
     with db_engine(app).connect() as conn, conn.begin():
-        conn.execute(text("LOCK TABLE orders IN SHARE MODE"))
+        conn.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 30

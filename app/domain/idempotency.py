@@ -1,5 +1,5 @@
-"""Exactly once: an order made under a key (the order form's one-time token, or the API's
-Idempotency-Key header) is made once per user; the same key again finds that order.
+"""Exactly once: an order (or a standing order) made under a key (a form's one-time token, or
+the API's Idempotency-Key header) is made once per user; the same key again finds that row.
 
 The key is claimed by inserting its row in the order's own transaction, before the order is made.
 The unique constraint (user_id, scope, key) is the arbiter: on PostgreSQL a second transaction
@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
@@ -25,10 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.domain.errors import DomainError
-from app.models import IdempotencyKey, Order, utcnow
+from app.models import IdempotencyKey, Order, StandingOrder, utcnow
 
 FORM = "order_form"  # the one-time token of "Ny bestilling"
 API = "api_order"  # the Idempotency-Key header of POST /api/v1/order/
+STANDING_FORM = "standing_form"  # the one-time token of "Ny fast ordre"
 LIFETIME = dt.timedelta(hours=24)
 MAX_KEY_LENGTH = 200  # the column's size
 # Letters, digits and - _ . : (UUIDs, ULIDs, base64url tokens): nothing to trip over in logs.
@@ -42,11 +43,16 @@ class KeyReused(DomainError):
     status = 422
 
 
-@dataclass(frozen=True)
-class Placed:
-    """The order under the key, and whether this call made it (False: an earlier call did)."""
+Made = TypeVar("Made", Order, StandingOrder)
+# The key's column that names what it made.
+_LINK = {Order: "order_id", StandingOrder: "standing_order_id"}
 
-    order: Order
+
+@dataclass(frozen=True)
+class Placed(Generic[Made]):
+    """The row under the key, and whether this call made it (False: an earlier call did)."""
+
+    order: Made
     made_now: bool
 
 
@@ -67,14 +73,15 @@ def once(
     user_id: int,
     scope: str,
     key: str,
-    make: Callable[[], Order],
+    make: Callable[[], Made],
+    model: type[Made] = Order,
     body_print: str | None = None,
     now: dt.datetime | None = None,
-) -> Placed:
-    """The order made under (user, scope, key): `make()`'s new order the first time, the first
-    order after that (within LIFETIME). Nothing is committed here: the claim is part of the
-    caller's transaction, like the order. With `body_print`, a key first used with another
-    print raises KeyReused."""
+) -> Placed[Made]:
+    """The `model` row made under (user, scope, key): `make()`'s new row the first time, the
+    first one after that (within LIFETIME). Nothing is committed here: the claim is part of the
+    caller's transaction, like the row. With `body_print`, a key first used with another print
+    raises KeyReused."""
     if not valid_key(key):
         raise ValueError("invalid idempotency key")  # the view/API checks the key before
     now = now or utcnow()
@@ -87,25 +94,26 @@ def once(
             session.add(claim)
             session.flush()  # PostgreSQL: waits here while another transaction holds the same key
     except IntegrityError:
-        return _earlier(session, mine, body_print)
-    order = make()
+        return _earlier(session, mine, model, body_print)
+    row = make()
     session.flush()
-    claim.order_id = order.id
-    return Placed(order=order, made_now=True)
+    setattr(claim, _LINK[model], row.id)
+    return Placed(order=row, made_now=True)
 
 
-def _earlier(session: Session, mine: tuple[Any, ...], body_print: str | None) -> Placed:
-    """The key is taken (committed by another transaction): its order."""
+def _earlier(session: Session, mine: tuple[Any, ...], model: type[Made], body_print: str | None) -> Placed[Made]:
+    """The key is taken (committed by another transaction): what it made."""
     existing = session.scalars(select(IdempotencyKey).where(*mine)).one()
-    order = session.get(Order, existing.order_id) if existing.order_id is not None else None
-    if order is None:  # a key always commits with its order; the order's deletion takes the key (cascade)
-        raise LookupError("idempotency key without an order")
+    row_id = getattr(existing, _LINK[model])
+    order = session.get(model, row_id) if row_id is not None else None
+    if order is None:  # a key always commits with its row; the row's deletion takes the key (cascade)
+        raise LookupError("idempotency key without its row")
     if body_print is not None and existing.fingerprint is not None and existing.fingerprint != body_print:
         raise KeyReused(
             _(
                 "Denne Idempotency-Key er allerede brukt til ordre %(number)s, med et annet innhold. "
                 "Bruk en ny nøkkel for en ny bestilling.",
-                number=order.number,
+                number=getattr(order, "number", order.id),
             )
         )
     return Placed(order=order, made_now=False)
