@@ -501,6 +501,9 @@ def test_customer_places_and_follows_an_order_across_both_hosts(cluster: Cluster
 
     home = browser.get(_path(login.headers["Location"]))
     assert home.status == 200 and "/logout" in home.body
+    # Through nginx: one HSTS header (nginx's; the app's copy is hidden) and the app's CSP.
+    assert home.headers.get_all("Strict-Transport-Security") == ["max-age=31536000"], home.headers
+    assert "frame-ancestors 'none'" in home.headers["Content-Security-Policy"]
 
     form = browser.get("/bestill/")
     assert form.status == 200 and "Ny bestilling" in form.body
