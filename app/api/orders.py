@@ -281,7 +281,7 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
                 body_print=idempotency.fingerprint({"company_id": company_id, **data}),
             )
         )
-        response = self.response(201, id=placed.order.id, result=self._show(placed.order))
+        response = self.response(201, id=placed.row.id, result=self._show(placed.row))
         if not placed.made_now:
             response.headers["Idempotent-Replayed"] = "true"
         return response

@@ -52,7 +52,7 @@ _LINK = {Order: "order_id", StandingOrder: "standing_order_id"}
 class Placed(Generic[Made]):
     """The row under the key, and whether this call made it (False: an earlier call did)."""
 
-    order: Made
+    row: Made
     made_now: bool
 
 
@@ -98,7 +98,7 @@ def once(
     row = make()
     session.flush()
     setattr(claim, _LINK[model], row.id)
-    return Placed(order=row, made_now=True)
+    return Placed(row=row, made_now=True)
 
 
 def _earlier(session: Session, mine: tuple[Any, ...], model: type[Made], body_print: str | None) -> Placed[Made]:
@@ -116,7 +116,7 @@ def _earlier(session: Session, mine: tuple[Any, ...], model: type[Made], body_pr
                 number=getattr(order, "number", order.id),
             )
         )
-    return Placed(order=order, made_now=False)
+    return Placed(row=order, made_now=False)
 
 
 def purge(session: Session, now: dt.datetime | None = None) -> int:

@@ -241,7 +241,7 @@ def _products(lines: list[LineInput]) -> dict[int, Product]:
 def _create_once(actor: Any, company_id: int, data: Any, token: str) -> idempotency.Placed[StandingOrder]:
     """A new standing order, made once per form token (a double submit finds the first one)."""
     if not token:  # a POST without the form's token (a script): made as it comes
-        return idempotency.Placed(order=rules.create_standing_order(db.session, actor, company_id, data), made_now=True)
+        return idempotency.Placed(row=rules.create_standing_order(db.session, actor, company_id, data), made_now=True)
     return idempotency.once(
         db.session,
         user_id=actor.id,
@@ -346,16 +346,16 @@ class StandingOrderFormView(BaseView):
                     placed = _create_once(actor, company.id, data, token)
                 if done.ok and placed is not None:
                     if placed.made_now:
-                        flash(_("Den faste ordren «%(name)s» er lagret.", name=placed.order.name), "success")
+                        flash(_("Den faste ordren «%(name)s» er lagret.", name=placed.row.name), "success")
                     else:
                         flash(
                             _(
                                 "Den faste ordren «%(name)s» var allerede lagret, og den ble ikke lagret på nytt.",
-                                name=placed.order.name,
+                                name=placed.row.name,
                             ),
                             "info",
                         )
-                    return self._show(placed.order.id)
+                    return self._show(placed.row.id)
                 errors = done.errors
             if errors:
                 flash(_("Den faste ordren er ikke lagret. Rett feltene som er merket."), "danger")

@@ -77,7 +77,7 @@ class NewOrderView(BaseView):
                     placed = self._place(actor, token, lines, address_id)
                 if done.ok and placed is not None:
                     self._placed_message(placed)
-                    return redirect(url_for("OrderView.show", pk=placed.order.id))
+                    return redirect(url_for("OrderView.show", pk=placed.row.id))
                 errors = done.errors
             if errors:
                 flash(_("Bestillingen er ikke sendt. Rett feltene som er merket."), "danger")
@@ -113,7 +113,7 @@ class NewOrderView(BaseView):
             )
 
         if not token:
-            return idempotency.Placed(order=make(), made_now=True)
+            return idempotency.Placed(row=make(), made_now=True)
         return idempotency.once(
             db.session,
             user_id=actor.id,  # type: ignore[arg-type]  # a logged-in user has an id
@@ -124,7 +124,7 @@ class NewOrderView(BaseView):
 
     @staticmethod
     def _placed_message(placed: idempotency.Placed) -> None:
-        order = placed.order
+        order = placed.row
         if not placed.made_now:
             flash(
                 _(
