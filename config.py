@@ -76,8 +76,9 @@ class Config:
         if h.strip()
     ]
     # Content-Security-Policy (Flask-Talisman, app/__init__.py): our own origin only; scripts and
-    # <style> elements need the page's nonce. Style attributes (style="...", also those select2,
-    # bootstrap and Plotly set) stay allowed: style-src-attr 'unsafe-inline'.
+    # <style> elements need the page's nonce. Style attributes (style="..." in Flask-AppBuilder's
+    # templates, ours, and HTML that scripts insert) stay allowed: style-src-attr 'unsafe-inline'.
+    # data: images: no page needs them today; kept for an image given inline (a QR code).
     CONTENT_SECURITY_POLICY: dict[str, str] = {
         "default-src": "'self'",
         "script-src": "'self'",
