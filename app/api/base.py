@@ -345,7 +345,20 @@ class PortalModelRestApi(ModelRestApi):
             self._document_count(operations["get"])
         for method in methods or ():
             if method.lower() in operations:
-                openapi.document_operation(operations[method.lower()], path or "", method, func.__name__)
+                openapi.document_operation(
+                    operations[method.lower()],
+                    path or "",
+                    method,
+                    func.__name__,
+                    type(self).__name__,
+                    domain_write=self._writes_through_domain(func.__name__),
+                )
+
+    def _writes_through_domain(self, route: str) -> bool:
+        """Does FAB's post/put/delete of this API reach app/domain (an override of the headless
+        method or of its pre_ hook), so that a domain NotAllowed (409) can answer it?"""
+        hooks = {"post": ("post_headless", "pre_add"), "put": ("put_headless", "pre_update"), "delete": ("pre_delete",)}
+        return any(getattr(type(self), name) is not getattr(PortalModelRestApi, name) for name in hooks.get(route, ()))
 
     def _document_count(self, operation: dict[str, Any]) -> None:
         try:

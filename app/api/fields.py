@@ -273,15 +273,21 @@ def id_field(**kwargs: Any) -> fields.Integer:
 
 
 def quantity_field(**kwargs: Any) -> fields.Integer:
-    # 1..MAX_QUANTITY, as the domain says (catalogue.line_errors), with its messages; in OpenAPI too.
+    # 1..MAX_QUANTITY, as the domain says (catalogue.line_errors). The upper bound is checked here, the
+    # lower one by the domain together with the line's other problems (every problem named at once);
+    # the OpenAPI document shows both.
+    kwargs.setdefault("metadata", {"minimum": 1})
     return fields.Integer(
-        strict=True,
-        validate=[
-            validate.Range(min=1, error=_("Antall må være minst 1.")),
-            validate.Range(min=-MAX_ID, max=MAX_QUANTITY, error=MSG_QUANTITY_MAX),
-        ],
-        **kwargs,
+        strict=True, validate=validate.Range(min=-MAX_ID, max=MAX_QUANTITY, error=MSG_QUANTITY_MAX), **kwargs
     )
+
+
+class OutputSchema(Schema):
+    """A hand-written answer schema (lines, events, shipments ...): any value may be null, as the
+    nullable columns behind them are, and the OpenAPI document says so (`nullable: true`)."""
+
+    def on_bind_field(self, field_name: str, field_obj: Field) -> None:
+        field_obj.allow_none = True
 
 
 class InputSchema(Schema):
@@ -342,9 +348,21 @@ class PortalSchemaConverter(Model2SchemaConverter):
         if datamodel.obj is self.datamodel.obj and column.name in self.virtual_fields:
             return self.virtual_fields[column.name]()
         field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        if datamodel.is_relation(column.name) and isinstance(field, fields.Nested) and not field.many:
+            # An optional many-to-one (an order's user, a budget's user) is answered as null.
+            field.allow_none = _optional_relation(datamodel.obj, column.name)
         sqla_column = datamodel.list_columns.get(column.name)
         if sqla_column is None or datamodel.is_relation(column.name):
             return _norwegian(field)
+        naive = not getattr(sqla_column.type, "timezone", True)
+        if isinstance(field, fields.DateTime) and not isinstance(field, fields.Date) and naive:
+            # FAB's own tables (users: created_on, last_login) keep the server's local time without a
+            # zone; ours are UTC with "+00:00". Say which in the OpenAPI document.
+            field.metadata = {
+                **field.metadata,
+                "format": "local-date-time",
+                "description": "Server-local time without a zone (ISO 8601)",
+            }
         if isinstance(sqla_column.type, Numeric) and isinstance(field, fields.Decimal):
             field = Money(
                 places=sqla_column.type.scale or 2,
@@ -372,6 +390,13 @@ def column_maximum(numeric: Numeric) -> Decimal:
     """The largest value a Numeric(precision, scale) column holds: Numeric(12, 2) -> 9999999999.99."""
     precision, scale = numeric.precision or 12, numeric.scale or 0
     return Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
+
+
+def _optional_relation(model: type[Any], name: str) -> bool:
+    relationship = model.__mapper__.relationships.get(name)
+    if relationship is None or relationship.direction.name != "MANYTOONE":
+        return False
+    return any(column.nullable for column in relationship.local_columns)
 
 
 def _fk_target(model: type[Any], sqla_column: Any) -> type | None:

@@ -10,6 +10,9 @@ of a PortalModelRestApi:
   is dropped: the portal answers bad input with 400, never 422;
 * error bodies: `{"message": "..."}`, and for 400 `{"message": "..." | {field: ["...", ...]}}`;
 * ids are integers (FAB documents `id` and `ids` as strings);
+* 409 also on a POST/PUT/DELETE that saves through an app/domain function (its NotAllowed);
+* `_info` lists its add and edit fields as arrays (FAB documents objects);
+* POST and PUT answer the row as GET shows it (FAB documents the body's schema);
 * a docstring response written `{description: A, B}` (YAML reads a second key "B") keeps its words.
 """
 
@@ -77,8 +80,11 @@ def _description(response: Any) -> str | None:
     return ", ".join(w for w in words if w) or None
 
 
-def document_operation(operation: dict[str, Any], path: str, method: str, route_name: str) -> None:
-    """Correct one operation of the spec in place (see the module docstring)."""
+def document_operation(
+    operation: dict[str, Any], path: str, method: str, route_name: str, api_name: str, domain_write: bool = False
+) -> None:
+    """Correct one operation of the spec in place (see the module docstring). `domain_write`: the
+    route saves through an app/domain function, whose NotAllowed is a 409."""
     responses: dict[str, Any] = {str(k): v for k, v in (operation.get("responses") or {}).items()}
     responses.pop("422", None)
     for status, response in list(responses.items()):
@@ -93,12 +99,50 @@ def document_operation(operation: dict[str, Any], path: str, method: str, route_
     if "{" in path:
         wanted.add("404")
     wanted |= {s for s in responses if s == "409"}
+    if domain_write:
+        wanted.add("409")
     for status in sorted(wanted):
         responses[status] = _error_response(status, _description(responses.get(status)))
     for status in [s for s in responses if s.startswith(("4", "5")) and s not in wanted]:
         responses.pop(status)
     _integer_ids(responses, route_name)
+    if route_name in ("post", "put"):
+        _shown_result(responses, api_name)
+    if route_name == "info":
+        _info_columns(responses)
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _shown_result(responses: dict[str, Any], api_name: str) -> None:
+    """POST and PUT answer the saved row as GET shows it (PortalModelRestApi._show), not the body's schema."""
+    for status in ("200", "201"):
+        try:
+            properties = responses[status]["content"]["application/json"]["schema"]["properties"]
+        except (KeyError, TypeError):
+            continue
+        properties["result"] = _schema_ref(f"{api_name}.get")
+
+
+def _info_columns(responses: dict[str, Any]) -> None:
+    """`_info` answers `add_columns` / `edit_columns` as lists of field descriptions (FAB: "object")."""
+    try:
+        properties = responses["200"]["content"]["application/json"]["schema"]["properties"]
+    except (KeyError, TypeError):
+        return
+    field = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "label": {"type": "string"},
+            "description": {"type": "string"},
+            "required": {"type": "boolean"},
+            "unique": {"type": "boolean"},
+            "type": {"type": "string"},
+        },
+    }
+    for key in ("add_columns", "edit_columns"):
+        if key in properties:
+            properties[key] = {"type": "array", "items": field}
 
 
 def _integer_ids(responses: dict[str, Any], route_name: str) -> None:

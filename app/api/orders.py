@@ -16,7 +16,7 @@ from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -27,6 +27,7 @@ from app.api.fields import (
     LineIn,
     LineInputSchema,
     Money,
+    OutputSchema,
     RelatedId,
     code_label,
     computed,
@@ -85,7 +86,7 @@ class InvoiceIn(InputSchema):
 # --- results --------------------------------------------------------------------------------
 
 
-class OrderLineOut(Schema):
+class OrderLineOut(OutputSchema):
     line_no = fields.Integer()
     product_id = fields.Integer()
     sku = fields.String(attribute="product.sku")
@@ -103,7 +104,7 @@ class OrderLineOut(Schema):
     colour = fields.String()
 
 
-class OrderEventOut(Schema):
+class OrderEventOut(OutputSchema):
     at = fields.DateTime()
     from_status = fields.String()
     from_status_label = fields.Function(lambda e: code_label(labels.ORDER_STATUS, e.from_status))
@@ -113,7 +114,7 @@ class OrderEventOut(Schema):
     reason = fields.String()
 
 
-class ShipmentOut(Schema):
+class ShipmentOut(OutputSchema):
     id = fields.Integer()
     carrier = fields.String()
     carrier_label = fields.Function(lambda s: code_label(labels.CARRIER, s.carrier))
@@ -124,7 +125,7 @@ class ShipmentOut(Schema):
     signed_by = fields.String()
 
 
-class InvoiceOut(Schema):
+class InvoiceOut(OutputSchema):
     id = fields.Integer()
     number = fields.String()
     invoice_date = fields.Date()

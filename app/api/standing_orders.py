@@ -13,7 +13,7 @@ from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -21,6 +21,7 @@ from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import (
     InputSchema,
     LineIn,
+    OutputSchema,
     RelatedId,
     computed,
     line_inputs,
@@ -34,7 +35,7 @@ from app.models import Company, DeliveryAddress, StandingOrder, StandingOrderLin
 from app.tenancy import current_tenant
 
 
-class StandingOrderLineOut(Schema):
+class StandingOrderLineOut(OutputSchema):
     id = fields.Integer()
     product_id = fields.Integer()
     sku = fields.String(attribute="product.sku")
