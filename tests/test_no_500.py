@@ -541,3 +541,18 @@ def test_ids_beyond_the_integer_range_are_404_in_paths_and_400_in_bodies(
     )
     assert response.status_code == 400 and "delivery_address_id" in response.json["message"]
     assert count_rows(app, Order) == before
+
+
+def test_bad_list_arguments_on_a_page_are_dropped_with_a_message(app: Flask, world: World) -> None:
+    client = app.test_client()
+    login(client, world.user("Admin").username)
+    for query in (
+        "page_OrderView=99999999999999999999",
+        "psize_OrderView=-5",
+        "_flt_0_company=abc",
+        "page_RoleModelView=1e%2B5",
+    ):
+        path = "/roles/list/" if "Role" in query else "/orderview/list/"
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 200, query
+        assert "ble ikke brukt" in response.get_data(as_text=True), query

@@ -651,7 +651,7 @@ def clean_list_args(view: Any) -> None:
         views[inner.__class__.__name__] = inner
     code_columns = getattr(view, "code_filter_columns", ())
     cleaned: builtins.list[tuple[str, str]] = []
-    changed = False
+    changed = dropped = False
     for key, value in request.args.items(multi=True):
         keep: str | None = value
         if m := _PAGING_ARG.match(key):
@@ -681,8 +681,12 @@ def clean_list_args(view: Any) -> None:
             changed = True
         if keep is not None:
             cleaned.append((key, keep))
+        elif request.method == "GET":
+            dropped = True
     if changed:
         request.args = ImmutableMultiDict(cleaned)
+    if dropped:
+        flash(str(_l("Noen søke-, sorterings- eller sideverdier var ugyldige og ble ikke brukt.")), "warning")
 
 
 def clean_fab_list_args() -> None:
