@@ -556,3 +556,44 @@ def test_bad_list_arguments_on_a_page_are_dropped_with_a_message(app: Flask, wor
         response = client.get(f"{path}?{query}")
         assert response.status_code == 200, query
         assert "ble ikke brukt" in response.get_data(as_text=True), query
+
+
+def test_number_fields_of_every_form_refuse_values_no_column_holds(app: Flask, world: World) -> None:
+    """Every add and edit form of the portal's pages: each whole-number and decimal field sent a value
+    beyond what its column holds is refused on the page (no 500), and nothing is written."""
+    from wtforms import DecimalField, FloatField, IntegerField
+
+    from app.views.base import PortalModelView
+
+    client = app.test_client()
+    login(client, world.user("Admin").username)
+    failures: list[str] = []
+    checked = 0
+    for view in app.appbuilder.baseviews:
+        if not isinstance(view, PortalModelView) or view.add_form is None:
+            continue
+        for kind, form_class, url in (
+            ("add", view.add_form, f"/{view.route_base.strip('/')}/add"),
+            ("edit", view.edit_form, None),
+        ):
+            if form_class is None or f"{type(view).__name__}.{kind}" not in app.view_functions:
+                continue
+            pk = None
+            if url is None:
+                pk = _row_id(app, view.datamodel.obj, world.a.company.id)
+                if pk is None:
+                    continue
+                url = f"/{view.route_base.strip('/')}/edit/{pk}"
+            with app.test_request_context():
+                form = form_class()
+                numbers = [f.name for f in form if isinstance(f, (IntegerField, DecimalField, FloatField))]
+            for name in numbers:
+                for value in ("99999999999999999999", "1e400", "NaN"):
+                    checked += 1
+                    before = _counts(app), pk and _snapshot(app, view.datamodel.obj, pk)
+                    response = client.post(url, data={name: value})
+                    after = _counts(app), pk and _snapshot(app, view.datamodel.obj, pk)
+                    if response.status_code >= 500 or after != before:
+                        failures.append(f"POST {url} {name}={value}: {response.status_code}")
+    assert checked > 5
+    assert not failures, failures
