@@ -116,6 +116,12 @@ def one_of(allowed: Any) -> Callable[[Any], None]:
     return validator
 
 
+def codes_of(allowed: Any, nullable: bool = False) -> dict[str, Any]:
+    """OpenAPI metadata of a hand-written code field: its `enum` (the codes of an app/models.py enum)."""
+    codes: list[Any] = [getattr(member, "value", member) for member in allowed]
+    return {"enum": codes + [None] if nullable else codes}
+
+
 def computed(
     getter: Callable[[Any], Any], field_cls: type[Field] = fields.String, *args: Any, **kwargs: Any
 ) -> Callable[[], Field]:

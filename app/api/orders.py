@@ -30,6 +30,7 @@ from app.api.fields import (
     OutputSchema,
     RelatedId,
     code_label,
+    codes_of,
     computed,
     domain_validator,
     id_field,
@@ -45,7 +46,7 @@ from app.domain.orders import fulfilment
 from app.domain.validation import validate_amount
 from app.extensions import db
 from app.filters import FilterNumberPrefix
-from app.models import Company, DeliveryAddress, Order, OrderChannel, OrderLine
+from app.models import Carrier, Company, DeliveryAddress, LineStatus, Order, OrderChannel, OrderLine
 from app.tenancy import current_tenant
 
 # --- request bodies -------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class ShipmentLineIn(LineInputSchema):
 
 
 class ShipmentIn(InputSchema):
-    carrier = fields.String(allow_none=True, load_default=None)
+    carrier = fields.String(allow_none=True, load_default=None, metadata=codes_of(Carrier, nullable=True))
     waybill_number = fields.String(allow_none=True, validate=validate.Length(max=60))
     lines = line_list(ShipmentLineIn)
 
@@ -93,7 +94,7 @@ class OrderLineOut(OutputSchema):
     product_name = fields.String(attribute="product.name")
     quantity = fields.Integer()
     delivered_quantity = fields.Integer()
-    status = fields.String()
+    status = fields.String(metadata=codes_of(LineStatus, nullable=True))
     status_label = fields.Function(lambda line: code_label(labels.LINE_STATUS, line.status))
     unit_price = money_field()
     vat_rate = money_field()
@@ -116,7 +117,7 @@ class OrderEventOut(OutputSchema):
 
 class ShipmentOut(OutputSchema):
     id = fields.Integer()
-    carrier = fields.String()
+    carrier = fields.String(metadata=codes_of(Carrier, nullable=True))
     carrier_label = fields.Function(lambda s: code_label(labels.CARRIER, s.carrier))
     waybill_number = fields.String()
     tracking_url = fields.Function(lambda s: order_rules.tracking_url(s.carrier, s.waybill_number))

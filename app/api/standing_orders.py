@@ -23,6 +23,7 @@ from app.api.fields import (
     LineIn,
     OutputSchema,
     RelatedId,
+    codes_of,
     computed,
     line_inputs,
     line_list,
@@ -31,7 +32,7 @@ from app.domain import labels
 from app.domain import standing_orders as rules
 from app.domain.formatting import oslo_today
 from app.extensions import db
-from app.models import Company, DeliveryAddress, StandingOrder, StandingOrderLine
+from app.models import Company, DeliveryAddress, Frequency, StandingOrder, StandingOrderLine
 from app.tenancy import current_tenant
 
 
@@ -59,7 +60,9 @@ class StandingOrderUpdateIn(InputSchema):
 
     name = fields.String(allow_none=True, validate=validate.Length(max=200))
     delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
-    frequency = fields.String(allow_none=True, validate=validate.Length(max=20))
+    frequency = fields.String(
+        allow_none=True, validate=validate.Length(max=20), metadata=codes_of(Frequency, nullable=True)
+    )
     interval_weeks = _small_int(1000)
     weekday = _small_int(1000)
     day_of_month = _small_int(1000)
