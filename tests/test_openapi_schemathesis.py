@@ -32,7 +32,7 @@ from tests.factories import World
 schemathesis = pytest.importorskip("schemathesis")
 
 # Cases per operation and role: about 60 operations -> a few hundred cases per role.
-EXAMPLES_PER_OPERATION = 5
+EXAMPLES_PER_OPERATION = 4
 OWN_API = r"^/api/v1/(?!security/|_openapi|menu/)"
 
 
@@ -104,7 +104,7 @@ def test_api_keeps_its_openapi_promises(live_url: str, world: World, role: str) 
             failures.append(f"{operation.label}: {_summary(exc)}")
     elapsed = time.perf_counter() - started
     print(f"schemathesis as {role}: {cases} cases in {elapsed:.1f}s")
-    assert cases >= 150, cases
+    assert cases >= 150, cases  # a few hundred per role
     assert not failures, f"{len(failures)} operations failed as {role}:\n" + "\n".join(failures)
 
 

@@ -352,7 +352,15 @@ class PortalModelRestApi(ModelRestApi):
                     func.__name__,
                     type(self).__name__,
                     domain_write=self._writes_through_domain(func.__name__),
+                    everyone_may=self._every_role_may(func.__name__),
                 )
+
+    def _every_role_may(self, route: str) -> bool:
+        """Does every role of app/roles.py (Admin holds all) have the permission that opens `route` here?"""
+        routes = {**api_routes(type(self)), **ROUTES_FOR_PERMISSION}
+        permission = next((p for p, names in routes.items() if route in names), None)
+        name = type(self).__name__
+        return permission is not None and all(permission in perms.get(name, ()) for perms in ROLE_PERMISSIONS.values())
 
     def _writes_through_domain(self, route: str) -> bool:
         """Does FAB's post/put/delete of this API reach app/domain (an override of the headless

@@ -5,8 +5,8 @@ routes) and from the marshmallow schemas. `document_operation` then corrects, fo
 of a PortalModelRestApi:
 
 * answers: 400 (every operation: app/inputs.py checks every request's input, and each reads its id,
-  `q` or body), 401 and 403 (every operation needs a token and a permission), 404 (every operation
-  with an id in its path), 500; 409 stays where the route declares it (workflow routes). FAB's 422
+  `q` or body), 401 (every operation needs a token), 403 (where some role lacks the permission, or
+  the route says so), 404 (every operation with an id in its path), 500; 409 stays where the route declares it (workflow routes). FAB's 422
   is dropped: the portal answers bad input with 400, never 422;
 * error bodies: `{"message": "..."}`, and for 400 `{"message": "..." | {field: ["...", ...]}}`;
 * ids are integers (FAB documents `id` and `ids` as strings);
@@ -81,10 +81,17 @@ def _description(response: Any) -> str | None:
 
 
 def document_operation(
-    operation: dict[str, Any], path: str, method: str, route_name: str, api_name: str, domain_write: bool = False
+    operation: dict[str, Any],
+    path: str,
+    method: str,
+    route_name: str,
+    api_name: str,
+    domain_write: bool = False,
+    everyone_may: bool = False,
 ) -> None:
     """Correct one operation of the spec in place (see the module docstring). `domain_write`: the
-    route saves through an app/domain function, whose NotAllowed is a 409."""
+    route saves through an app/domain function, whose NotAllowed is a 409 (and Forbidden a 403);
+    `everyone_may`: every role holds the route's permission, so FAB never answers 403."""
     responses: dict[str, Any] = {str(k): v for k, v in (operation.get("responses") or {}).items()}
     responses.pop("422", None)
     for status, response in list(responses.items()):
@@ -95,7 +102,9 @@ def document_operation(
                     **{k: v for k, v in response.items() if k in _RESPONSE_KEYS},
                     "description": _description(response),
                 }
-    wanted = {"400", "401", "403", "500"}
+    wanted = {"400", "401", "500"}
+    if not everyone_may or domain_write or "403" in responses:
+        wanted.add("403")
     if "{" in path:
         wanted.add("404")
     wanted |= {s for s in responses if s == "409"}
