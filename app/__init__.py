@@ -187,14 +187,14 @@ def _error_page(code: int, exc: HTTPException | None, message: str | None = None
 
 
 def _install_error_pages(app: Flask) -> None:
-    from app.inputs import MSG_OUT_OF_RANGE, is_input_refusal
+    from app.inputs import MSG_OUT_OF_RANGE, InputRefused, is_input_refusal
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         # Flask hands only exceptions with a code to this handler; `or 500` is for the type.
         code = exc.code or 500
-        # Our own 400s (app/inputs.py) say what was wrong in Norwegian; werkzeug's default text is English.
-        own = exc.description if code == 400 and exc.description != type(exc).description else None
+        # Our own 400s (app/inputs.py) say what was wrong in Norwegian; others' texts are English.
+        own = exc.description if isinstance(exc, InputRefused) else None
         # Keep the exception's own headers: `Allow` on 405, `Retry-After` on 429.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if request.path.startswith("/api/"):

@@ -29,9 +29,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import prison  # type: ignore[import-untyped]
-from flask import Flask, Response, abort, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask_babel import lazy_gettext as _
 from sqlalchemy.exc import DataError, StatementError
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 from app.domain.validation import MAX_ID
@@ -45,6 +46,10 @@ MSG_BAD_Q = _("Parameteren q er ikke gyldig rison eller JSON, for eksempel (page
 MSG_Q_OBJECT = _("Parameteren q må være et objekt, for eksempel (page:0,page_size:25).")
 MSG_NOT_FINITE = _("Tallet må være endelig.")
 MSG_OUT_OF_RANGE = _("En verdi er utenfor det som kan lagres eller søkes etter.")
+
+
+class InputRefused(BadRequest):
+    """A page request refused here: the error page shows its (Norwegian) description."""
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -69,7 +74,7 @@ def check_request() -> Response | None:
         response = jsonify(message={name: [str(message)] for name, message in errors.items()})
         response.status_code = 400
         return response
-    abort(400, description=str(next(iter(errors.values()))))
+    raise InputRefused(description=str(next(iter(errors.values()))))
 
 
 def request_errors() -> dict[str, Any]:
