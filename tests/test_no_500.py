@@ -56,7 +56,7 @@ BAD_Q = (
     "(" * 2000,
 )
 # Filters on each searchable column of an API list, with values no column holds.
-BAD_FILTER_VALUES = ("99999999999999", "'x'", "1.5", "!t")
+BAD_FILTER_VALUES = ("99999999999999", "'x'", "!t")
 # Routes that read `q` (FAB's rison decorator): list, item and _info.
 Q_METHODS = ("get_list", "get", "info")
 DEEP_JSON = "[" * 5000 + "]" * 5000
@@ -276,7 +276,7 @@ def test_bad_query_arguments(app: Flask, walker: Walker) -> None:
         if reads_q and route.endpoint.endswith(".get_list") and walker.principal == T.ADMIN:
             for column in route.view.search_columns or ():
                 for value in BAD_FILTER_VALUES:
-                    for opr in ("eq", "gt"):
+                    for opr in ("eq",):
                         q = f"(filters:!((col:{column},opr:{opr},value:{value})))"
                         walker.call(route, f"{url}?q={q}", expect=(200, 400))
         for arg in _page_args(route) if not route.is_api else ("x=a%00b",):
