@@ -56,10 +56,10 @@ def test_every_operation_documents_its_real_answers(spec: dict[str, Any]) -> Non
         assert {"400", "401", "500"} <= codes, where
         assert ("404" in codes) == ("{" in path), where
         assert "422" not in codes, where  # the portal answers bad input with 400, never 422
-        assert codes <= {"200", "201", "400", "401", "403", "404", "409", "500"}, where
+        assert codes <= {"200", "201", "400", "401", "403", "404", "409", "429", "500"}, where
         bad = op["responses"]["400"]["content"]["application/json"]["schema"]
         assert bad == {"$ref": "#/components/schemas/PortalBadRequest"}, where
-        for code in sorted(codes & {"401", "403", "404", "409", "500"}):
+        for code in sorted(codes & {"401", "403", "404", "409", "429", "500"}):
             assert op["responses"][code]["content"]["application/json"]["schema"] == {
                 "$ref": "#/components/schemas/PortalMessage"
             }, where

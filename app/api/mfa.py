@@ -26,6 +26,7 @@ from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import gettext as _
 from marshmallow import ValidationError, fields
 
+from app.api import openapi
 from app.api.base import current_actor, plain
 from app.api.fields import MSG_BODY_OBJECT, MSG_FORBIDDEN, MSG_NOT_JSON, MSG_SERVER_ERROR, MSG_UNAUTHORIZED, InputSchema
 from app.domain import mfa
@@ -103,6 +104,30 @@ class MfaApi(BaseApi):
 
     def response_403(self) -> Response:
         return self.response(403, message=str(MSG_FORBIDDEN))
+
+    def operation_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        methods: list[str] | None = None,
+        func: Callable[..., Response] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """The spec's answers and error bodies as for every other API (app/api/openapi.py); every
+        role may use these routes on its own account."""
+        super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
+        if func is None or not operations:
+            return
+        for method in methods or ():
+            if method.lower() in operations:
+                openapi.document_operation(
+                    operations[method.lower()],
+                    path or "",
+                    method,
+                    func.__name__,
+                    type(self).__name__,
+                    everyone_may=True,
+                )
 
     @expose("/", methods=["GET"])
     @protect()

@@ -107,7 +107,7 @@ def document_operation(
         wanted.add("403")
     if "{" in path:
         wanted.add("404")
-    wanted |= {s for s in responses if s == "409"}
+    wanted |= {s for s in responses if s in ("409", "429")}  # declared by the route itself
     if domain_write:
         wanted.add("409")
     for status in sorted(wanted):
