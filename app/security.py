@@ -485,6 +485,9 @@ class PortalSecurityManager(SecurityManager):
         """The blocklist check of every API request, in the statement that loads the user (kept
         for `load_user_jwt`, which flask-jwt-extended calls next)."""
         jti, sub = jwt_data.get("jti"), jwt_data.get("sub")
+        known = g.get("_portal_jwt")
+        if known is not None and known[0] == jti:
+            return bool(known[2])  # verified twice per request (FAB's `protect` and the view)
         try:
             user_id = int(sub)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -498,10 +501,10 @@ class PortalSecurityManager(SecurityManager):
         )
         row = self.session.execute(stmt).unique().first()
         if row is None:
-            g._portal_jwt_user = (jti, None)
+            g._portal_jwt = (jti, None, False)
             return False  # no such user: the user loader answers 401
         user, revoked = row
-        g._portal_jwt_user = (jti, user)
+        g._portal_jwt = (jti, user, revoked is not None)
         return revoked is not None
 
     def _jwt_stamp_claim(self, identity: Any) -> dict[str, Any]:
@@ -509,7 +512,7 @@ class PortalSecurityManager(SecurityManager):
         return {JWT_STAMP_CLAIM: getattr(user, "security_stamp", None)}
 
     def load_user_jwt(self, _jwt_header: Any, jwt_data: dict[str, Any]) -> Any:
-        cached = g.pop("_portal_jwt_user", None)
+        cached = g.get("_portal_jwt")
         if cached is not None and cached[0] == jwt_data.get("jti"):
             user = cached[1]
         else:

@@ -175,6 +175,8 @@ class AuthDBView(FabAuthDBView):
     @no_cache
     def login_code(self) -> ResponseReturnValue:
         """The second step: the code from the authenticator app, or a recovery code."""
+        if g.user is not None and g.user.is_authenticated:
+            return redirect(self._get_safe_next_url())
         user, next_url = self._pending_user()
         if user is None:
             flash(str(MSG_PENDING_GONE), "warning")
