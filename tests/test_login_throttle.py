@@ -59,7 +59,9 @@ def _fail_count(app: Flask, username: str) -> int:
 def _audit(app: Flask) -> list[tuple[str, str, str | None, str | None]]:
     with db_session(app) as s:
         rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "login").order_by(AuditEntry.id))
-        return [(e.outcome, (e.details or {}).get("channel"), (e.details or {}).get("reason"), e.actor_name) for e in rows]
+        return [
+            (e.outcome, (e.details or {}).get("channel"), (e.details or {}).get("reason"), e.actor_name) for e in rows
+        ]
 
 
 # --- per client address -------------------------------------------------------------------------
@@ -173,9 +175,7 @@ def _alternating(first: Flask, second: Flask, username: str, addr: str) -> list[
     return codes
 
 
-def test_two_app_instances_on_one_database_share_the_count(
-    app: Flask, world: World, limits: dict[str, Any]
-) -> None:
+def test_two_app_instances_on_one_database_share_the_count(app: Flask, world: World, limits: dict[str, Any]) -> None:
     """Two apps, each with its own memory, on one database (as two gunicorn workers or hosts)."""
     with fresh_app(app, **{**limits, "WTF_CSRF_ENABLED": False}) as other:
         codes = _alternating(app, other, "hansen.bruker", _address())
