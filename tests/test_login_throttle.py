@@ -119,6 +119,32 @@ def test_failed_logins_are_throttled_per_account_from_any_address(
     assert api_login(client, "hansen.admin", PASSWORD, addr=_address()).status_code == 200
 
 
+def test_the_username_and_the_email_share_the_accounts_count(app: Flask, world: World, limits: dict[str, Any]) -> None:
+    client = app.test_client()
+    for name in ("hansen.admin", "HANSEN.ADMIN@example.no", "hansen.admin", "hansen.admin@example.no", "Hansen.Admin"):
+        assert api_login(client, name, "feil", addr=_address()).status_code == 401
+    assert api_login(client, "hansen.admin@example.no", PASSWORD, addr=_address()).status_code == 429
+    # Names of no account are counted as typed.
+    for _ in range(5):
+        assert api_login(client, "finnes.ikke", "feil", addr=_address()).status_code == 401
+    assert api_login(client, "finnes.ikke", "feil", addr=_address()).status_code == 429
+
+
+def test_logins_are_audited(app: Flask, world: World) -> None:
+    client = app.test_client()
+    assert page_login(client, "hansen.bruker", PASSWORD).status_code == 302
+    assert api_login(client, "berg.bruker", PASSWORD).status_code == 200
+    assert api_login(client, "ingen.slik", "feil").status_code == 401
+    with db_session(app) as s:
+        rows = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "login").order_by(AuditEntry.id)))
+    assert [(e.outcome, e.actor_id, e.actor_name, e.details["channel"]) for e in rows] == [
+        ("ok", world.a.user.id, "hansen.bruker", "page"),
+        ("ok", world.b.user.id, "berg.bruker", "api"),
+        ("failed", None, "ingen.slik", "api"),
+    ]
+    assert rows[0].company_id == world.a.company.id and rows[0].client_addr == "127.0.0.1"
+
+
 def test_a_successful_login_forgets_the_accounts_failures(app: Flask, world: World, limits: dict[str, Any]) -> None:
     client = app.test_client()
     for _ in range(4):
@@ -201,7 +227,8 @@ def test_two_app_instances_on_redis_share_the_count(
     app: Flask, world: World, limits: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     redis = _redis_or_skip()
-    for key in redis.scan_iter(match="*LIMITER/login_account/hansen.bruker/*"):
+    account = f"*LIMITER/login_account/user:{world.a.user.id}/*"
+    for key in redis.scan_iter(match=account):
         redis.delete(key)
     monkeypatch.setitem(app.config, "RATELIMIT_STORAGE_URI", REDIS_URL)
     addr = _address()
@@ -210,7 +237,7 @@ def test_two_app_instances_on_redis_share_the_count(
     assert codes == [401, 401, 401, 429, 429, 429], codes
     assert count_rows(app, ThrottleHit) == 0, "counted in Redis, not in the database"
     assert list(redis.scan_iter(match=f"*LIMITER/login_address/{addr}/*"))
-    for key in redis.scan_iter(match="*LIMITER/login_account/hansen.bruker/*"):
+    for key in redis.scan_iter(match=account):
         redis.delete(key)
 
 

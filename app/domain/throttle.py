@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 # --- the buckets and the settings of their limits ---------------------------------------------
 LOGIN_ADDRESS = "login_address"  # failed logins (wrong password or code) per client address
-LOGIN_ACCOUNT = "login_account"  # failed logins per username tried
+LOGIN_ACCOUNT = "login_account"  # failed logins per account (or per name tried, if no account)
 PASSWORD_CHECK = "password_check"  # wrong "current password" per user (Min profil, API)
 USER_CREATE = "user_create"  # user creations refused on the username or e-mail, per user
 CSV_EXPORT = "csv_export"  # CSV downloads per user

@@ -26,9 +26,11 @@ from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
+from sqlalchemy import func, or_, select
 
 from app.domain import audit, mfa, sessions, throttle
 from app.extensions import db
+from app.models import PortalUser
 
 # Keys in the (signed) session cookie.
 SID_KEY = "_portal_sid"  # the LoginSession's id
@@ -52,11 +54,28 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+def account_key(username: str | None) -> str:
+    """The account's key in the throttle: the user's id when the name (a username or an e-mail
+    address, as FAB's login takes both) belongs to a user, so each way of naming an account
+    counts against the same budget; else the name as typed."""
+    typed = throttle.account_key(username)
+    memo: dict[str, str] = g.setdefault("_portal_account_keys", {})
+    if typed not in memo:
+        found = db.session.execute(
+            select(PortalUser.id)
+            .where(or_(func.lower(PortalUser.username) == typed, func.lower(PortalUser.email) == typed))
+            .order_by(PortalUser.id)
+            .limit(1)
+        ).scalar()
+        memo[typed] = f"user:{found}" if found is not None else f"name:{typed}"[: throttle.KEY_LENGTH]
+    return memo[typed]
+
+
 def login_allowed(username: str | None) -> bool:
     """Budget left for this account and this address? (Counts nothing.)"""
     th = _throttle()
     return th.allowed(db.session, throttle.LOGIN_ADDRESS, client_address()) and th.allowed(
-        db.session, throttle.LOGIN_ACCOUNT, throttle.account_key(username)
+        db.session, throttle.LOGIN_ACCOUNT, account_key(username)
     )
 
 
@@ -76,7 +95,7 @@ def count_failure(username: str | None) -> int:
     """Count a failed login (wrong password or code) for the account and the address; returns
     the address's attempts left."""
     th = _throttle()
-    th.hit(db.session, throttle.LOGIN_ACCOUNT, throttle.account_key(username))
+    th.hit(db.session, throttle.LOGIN_ACCOUNT, account_key(username))
     return th.hit(db.session, throttle.LOGIN_ADDRESS, client_address())
 
 
@@ -119,7 +138,7 @@ def logged_in(user: Any, channel: str, *, with_code: bool) -> None:
         details={"channel": channel, "mfa": with_code},
     )
     db.session.commit()
-    _throttle().reset(db.session, throttle.LOGIN_ACCOUNT, throttle.account_key(user.username))
+    _throttle().reset(db.session, throttle.LOGIN_ACCOUNT, f"user:{user.id}")
 
 
 def rate_headers(response: Any, remaining: int) -> Any:
