@@ -34,7 +34,7 @@ from flask_appbuilder.security.views import (
 )
 from flask_babel import gettext
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token, get_jwt, jwt_required
-from flask_login import current_user, logout_user, user_logged_in
+from flask_login import current_user, logout_user, user_logged_in, user_logged_out
 from marshmallow import ValidationError
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, joinedload
@@ -67,9 +67,20 @@ def _remember_stamp_on_login(sender: Any, user: Any, **extra: Any) -> None:
     remember_stamp(user)
 
 
+def _end_server_session(sender: Any, user: Any, **extra: Any) -> None:
+    """Whoever logs a user out (logout, a stale stamp, the set-password link of another user), the
+    server-side session ends with it: no copy of the cookie stays logged in."""
+    sid = session.pop(page_login.SID_KEY, None)
+    if sid:
+        with Session(db.engine) as own, own.begin():
+            sessions.end(own, sid)
+
+
 def install_stamp_listeners() -> None:
-    """A session keeps the stamp it logged in with (called once by create_app)."""
+    """A session keeps the stamp it logged in with, and ends on the server when the user is
+    logged out (called once by create_app)."""
     user_logged_in.connect(_remember_stamp_on_login)
+    user_logged_out.connect(_end_server_session)
 
 
 def end_stale_session() -> None:
@@ -78,11 +89,7 @@ def end_stale_session() -> None:
     if not current_user or not current_user.is_authenticated:
         return
     if session.get(SESSION_STAMP_KEY) != current_user.security_stamp:
-        sid = session.get(page_login.SID_KEY)
-        if sid:
-            with Session(db.engine) as own, own.begin():
-                sessions.end(own, sid)
-        logout_user()
+        logout_user()  # ends the server-side session too (`_end_server_session`)
         page_login.forget_login()
         flash(
             gettext("Du er logget ut fordi passordet er endret eller brukeren er deaktivert. Logg inn på nytt."),

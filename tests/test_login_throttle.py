@@ -250,3 +250,8 @@ def test_an_unreachable_redis_falls_back_to_the_database(
     codes = [api_login(client, "hansen.bruker", "feil").status_code for _ in range(4)]
     assert codes == [401, 401, 401, 429]
     assert count_rows(app, ThrottleHit, bucket="login_address") == 3
+
+
+def test_a_mistyped_limit_stops_the_start(app: Flask) -> None:
+    with pytest.raises(ValueError, match="AUTH_ACCOUNT_RATE_LIMIT"), fresh_app(app, AUTH_ACCOUNT_RATE_LIMIT="ti per"):
+        pass

@@ -358,3 +358,19 @@ def test_purge_removes_ended_sessions_and_expired_tokens(app: Flask, world: Worl
         assert list(s.scalars(select(RevokedToken.jti))) == ["gyldig"]
     assert _is_logged_in(keep)
     login(app.test_client(), "hansen.bruker")  # logging in still works afterwards
+
+
+def test_the_set_password_link_of_another_user_ends_the_session_here(app: Flask, world: World) -> None:
+    """Any logout ends the server session, not only the logout button."""
+    from app.domain import accounts
+    from tests.helpers import actor
+
+    client = client_as(app, "hansen.admin")
+    copy = app.test_client()
+    copy.set_cookie("session", _cookie(client))
+    with app.app_context(), db_session(app) as s:
+        mail = accounts.send_password_link(s, actor(world.a.admin, "CustomerAdmin"), world.a.user.id)
+        s.commit()
+    link = mail.body_text.split("/passord/", 1)[1].split()[0]
+    assert client.get(f"/passord/{link}").status_code == 200
+    assert not _is_logged_in(copy)

@@ -221,6 +221,11 @@ EXTENSION = "portal.throttle"
 def install(app: Any) -> Throttle:
     """The app's throttles (called once per app, by app/security.py's security manager)."""
     found = Throttle(app.config)
+    for bucket in SETTINGS:
+        try:
+            found.limit(bucket)  # a mistyped limit stops the start, not a login
+        except ValueError as exc:
+            raise ValueError(f"{SETTINGS[bucket]}: {exc}") from exc
     app.extensions[EXTENSION] = found
     return found
 

@@ -229,7 +229,7 @@ class AuthDBView(FabAuthDBView):
                 return redirect(self.appbuilder.get_url_for_index)
             return self.render_template("portal/logout.html", title=_("Logg ut"))
         user = self._get_authenticated_user()
-        sessions.end(db.session, session.get(SID_KEY))
+        sessions.end(db.session, session.get(SID_KEY))  # also for a login whose user is gone
         if user is not None:
             audit.record(db.session, audit.LOGOUT, actor=user, target=("user", user.id), details={"channel": "page"})
         db.session.commit()
