@@ -1,12 +1,15 @@
 """The security manager and the security stamp.
 
 `PortalSecurityManager` is FAB's SQLA security manager with the portal's user model, its own views
-for user admin and own profile (class attributes, as FAB's examples/extendsecurity does), the rate
-limited API login, per-request permission caching and the security stamp: a password change or
-deactivation ends the user's sessions and API tokens. The tenancy guard is app/tenancy.py.
+for user admin, own profile and login (class attributes, as FAB's examples/extendsecurity does),
+the throttled API login with the code of two-factor login, API logout, per-request permission
+caching and the security stamp: a password change or deactivation ends the user's sessions and API
+tokens. Sessions live on the server (app/domain/sessions.py): the cookie names a LoginSession row,
+which the user loader reads with the user; JWTs are checked against the revoked-token blocklist in
+the same way. The tenancy guard is app/tenancy.py.
 
-What a request costs in security look-ups: one statement loads the user with its roles and groups,
-one more the roles' (view, permission) pairs; every `has_access` after that (the view's own check,
+What a request costs in security look-ups: one statement loads the user with its roles and groups
+(and its session row, or its token's blocklist row), one more the roles' (view, permission) pairs; every `has_access` after that (the view's own check,
 one per menu item, the page's buttons) is answered from memory. Nothing is kept from one request
 to the next, so a changed role, password or deactivation counts from the user's next request.
 """
@@ -162,7 +165,9 @@ class RateLimitedSecurityApi(SecurityApi):
         username = payload["username"]
         if not page_login.login_allowed(username):
             page_login.refuse_throttled(username, "api")
-            return self.response(429, message=MSG_API_THROTTLED)
+            refused = self.response(429, message=MSG_API_THROTTLED)
+            refused.headers["Retry-After"] = str(page_login.retry_after())
+            return refused
         user = self.appbuilder.sm.auth_user_db(username, payload["password"])
         if not user:
             page_login.failed_login(username, "api")

@@ -77,7 +77,7 @@ def test_failed_page_logins_are_throttled_per_address(app: Flask, world: World, 
 
     # Over the limit: 429 with a Norwegian message, even with the right password, which is not checked.
     refused = page_login(client, "hansen.bruker", PASSWORD)
-    assert refused.status_code == 429
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "900"  # the longer window
     assert "For mange mislykkede innloggingsforsøk" in text_of(refused)
     assert _fail_count(app, "hansen.bruker") == before
     assert client.get("/orderview/list/").status_code == 302  # not logged in
@@ -100,6 +100,7 @@ def test_the_page_and_the_api_share_one_count(app: Flask, world: World, limits: 
     assert page_login(client, "hansen.bruker", "feil").status_code == 302
     refused = api_login(client, "hansen.bruker", PASSWORD)
     assert refused.status_code == 429 and "access_token" not in text_of(refused)
+    assert refused.headers["Retry-After"] == "900"
     assert "For mange" in refused.json["message"]
     assert ("denied", "api", "throttled", "hansen.bruker") in _audit(app)
 

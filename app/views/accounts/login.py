@@ -141,6 +141,12 @@ def logged_in(user: Any, channel: str, *, with_code: bool) -> None:
     _throttle().reset(db.session, throttle.LOGIN_ACCOUNT, f"user:{user.id}")
 
 
+def retry_after() -> int:
+    """Seconds to wait after a refused login: the longer of the two windows, at most."""
+    th = _throttle()
+    return max(th.limit(bucket).get_expiry() for bucket in (throttle.LOGIN_ADDRESS, throttle.LOGIN_ACCOUNT))
+
+
 def rate_headers(response: Any, remaining: int) -> Any:
     """X-RateLimit-* of the address's failed-login budget, as Flask-Limiter sent them."""
     if current_app.config.get("RATELIMIT_HEADERS_ENABLED"):
@@ -243,7 +249,8 @@ class AuthDBView(FabAuthDBView):
 
     def _login_page(self, form: Any, status: int = 200) -> ResponseReturnValue:
         page = self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
-        return page, status
+        headers = {"Retry-After": str(retry_after())} if status == 429 else {}
+        return page, status, headers
 
     def _pending_user(self) -> tuple[Any, str]:
         """The user whose password was right a moment ago in this browser, if the login still
