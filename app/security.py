@@ -35,7 +35,7 @@ from flask_appbuilder.security.views import (
     UserGroupModelView,
     ViewMenuModelView,
 )
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token, get_jwt, jwt_required
 from flask_login import current_user, logout_user, user_logged_in, user_logged_out
 from marshmallow import ValidationError
@@ -103,13 +103,14 @@ def end_stale_session() -> None:
 # --- Security manager -----------------------------------------------------------------------
 
 
-MSG_CODE_NEEDED = (
+MSG_CODE_NEEDED = lazy_gettext(
     "Brukeren har tofaktorinnlogging: send koden fra autentiseringsappen, eller en gjenopprettingskode, "
     "i feltet «totp»."
 )
-MSG_WRONG_CODE = "Koden i feltet «totp» er feil eller allerede brukt."
-MSG_API_THROTTLED = "For mange mislykkede innloggingsforsøk. Vent noen minutter og prøv igjen."
-MSG_BAD_REFRESH = "Ikke et gyldig refresh-token for denne brukeren."
+MSG_WRONG_CODE = lazy_gettext("Koden i feltet «totp» er feil eller allerede brukt.")
+MSG_BAD_REFRESH = lazy_gettext("Ikke et gyldig refresh-token for denne brukeren.")
+MSG_API_LOGGED_OUT = lazy_gettext("Du er logget ut. Tokenene virker ikke lenger.")
+MSG_CODE_NOT_TEXT = lazy_gettext("Koden må være tekst.")
 
 
 class RateLimitedSecurityApi(SecurityApi):
@@ -157,7 +158,7 @@ class RateLimitedSecurityApi(SecurityApi):
         body = dict(request.json)
         code = body.pop("totp", None)
         if code is not None and not isinstance(code, str):
-            return self.response_400(message={"totp": ["Koden må være tekst."]})
+            return self.response_400(message={"totp": [str(MSG_CODE_NOT_TEXT)]})
         try:
             payload = login_post.load(body)
         except ValidationError as error:
@@ -165,7 +166,7 @@ class RateLimitedSecurityApi(SecurityApi):
         username = payload["username"]
         if not page_login.login_allowed(username):
             page_login.refuse_throttled(username, "api")
-            refused = self.response(429, message=MSG_API_THROTTLED)
+            refused = self.response(429, message=str(page_login.MSG_THROTTLED))
             refused.headers["Retry-After"] = str(page_login.retry_after())
             return refused
         user = self.appbuilder.sm.auth_user_db(username, payload["password"])
@@ -174,11 +175,11 @@ class RateLimitedSecurityApi(SecurityApi):
             return self.response_401()
         if mfa.enrolled(user):
             if not code:
-                return self.response(401, message=MSG_CODE_NEEDED)
+                return self.response(401, message=str(MSG_CODE_NEEDED))
             ok = mfa.verify_login_code(db.session, user, code)
             page_login.code_checked(user, ok, "api")
             if not ok:
-                return self.response(401, message=MSG_WRONG_CODE)
+                return self.response(401, message=str(MSG_WRONG_CODE))
         page_login.logged_in(user, "api", with_code=mfa.enrolled(user))
         tokens = {API_SECURITY_ACCESS_TOKEN_KEY: create_access_token(identity=str(user.id), fresh=True)}
         if payload.get("refresh"):
@@ -222,7 +223,7 @@ class RateLimitedSecurityApi(SecurityApi):
             except Exception:  # noqa: BLE001 - any undecodable or forged token is just not one
                 refresh = None
             if not refresh or refresh.get("type") != "refresh" or str(refresh.get("sub")) != str(access.get("sub")):
-                return self.response_400(message={"refresh_token": [MSG_BAD_REFRESH]})
+                return self.response_400(message={"refresh_token": [str(MSG_BAD_REFRESH)]})
         sessions.revoke_token(db.session, access)
         if refresh is not None:
             sessions.revoke_token(db.session, refresh)
@@ -235,7 +236,7 @@ class RateLimitedSecurityApi(SecurityApi):
             details={"channel": "api", "refresh_token": refresh is not None},
         )
         db.session.commit()
-        return self.response(200, message="Du er logget ut. Tokenene virker ikke lenger.")
+        return self.response(200, message=str(MSG_API_LOGGED_OUT))
 
 
 if TYPE_CHECKING:
@@ -489,7 +490,7 @@ class PortalSecurityManager(SecurityManager):
         jwt_manager.additional_claims_loader(self._jwt_stamp_claim)
         jwt_manager.token_in_blocklist_loader(self._jwt_revoked)
         jwt_manager.revoked_token_loader(
-            lambda header, data: ({"message": "Innloggingen er avsluttet (logget ut). Logg inn på nytt."}, 401)
+            lambda header, data: ({"message": gettext("Innloggingen er avsluttet (logget ut). Logg inn på nytt.")}, 401)
         )
         return jwt_manager
 

@@ -338,8 +338,9 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 
 # Routes that end the login they are called with (sessions, tokens and throttled logins): the
-# matrix calls them with a login of their own, not the shared one of the role.
-ENDS_LOGIN = frozenset({"AuthDBView.logout", "RateLimitedSecurityApi.logout"})
+# matrix calls them with a login of their own, not the shared one of the role. The set-password
+# link logs out whoever else is logged in in that browser, and that ends the session on the server.
+ENDS_LOGIN = frozenset({"AuthDBView.logout", "RateLimitedSecurityApi.logout", "PasswordLinkView.set_password"})
 
 # Endpoints whose refusal is documented to be something other than 401/403/login redirect.
 EXTRA_REFUSALS: dict[str, frozenset[int]] = {
