@@ -75,6 +75,12 @@ class Config:
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute")
     AUTH_ACCOUNT_RATE_LIMIT = os.environ.get("AUTH_ACCOUNT_RATE_LIMIT", "10 per 15 minute")
     AUTH_PASSWORD_COMPLEXITY_ENABLED = False
+    # Two-factor login (app/domain/mfa.py): the roles that must use it, e.g.
+    # MFA_REQUIRED_ROLES=Admin,CustomerAdmin; MFA_REQUIRED_FOR_STAFF=1 adds the supplier staff
+    # (Admin, Seller, CustomerService, Manager). Empty and 0 (the default, `make run`'s demo): optional
+    # for everybody. A user of such a role is sent to the enrolment page until enrolled.
+    MFA_REQUIRED_ROLES = [r.strip() for r in os.environ.get("MFA_REQUIRED_ROLES", "").split(",") if r.strip()]
+    MFA_REQUIRED_FOR_STAFF = os.environ.get("MFA_REQUIRED_FOR_STAFF", "0") == "1"
     RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") == "1"
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True

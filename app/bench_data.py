@@ -190,6 +190,7 @@ class CompanySpec:
     nusers: int
     first_addr: int
     naddr: int
+    billing: dict[str, Any] = field(default_factory=dict)  # what its invoices are issued to
 
 
 @dataclass
@@ -489,7 +490,27 @@ def build_small_tables(
                 first, last = fake.first_name(), fake.last_name()
             add_user(username, first, last, role, domain, cid)
         specs.append(
-            CompanySpec(ci, cid, number, name, dealer, approval, invoice, first_user, nusers, first_addr, naddr)
+            CompanySpec(
+                ci,
+                cid,
+                number,
+                name,
+                dealer,
+                approval,
+                invoice,
+                first_user,
+                nusers,
+                first_addr,
+                naddr,
+                billing={
+                    "billing_name": name,
+                    "billing_customer_number": number,
+                    "billing_org_number": company_rows[-1]["org_number"],
+                    "billing_street": company_rows[-1]["postal_street"],
+                    "billing_postal_code": postal_code,
+                    "billing_city": city,
+                },
+            )
         )
 
     conn.execute(Company.__table__.insert(), company_rows)
@@ -1004,6 +1025,7 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
             due_date=due,
             amount=ex_vat + vat,
             paid=(not c.invoice) or paid_draw < 40 or (due < world.today - dt.timedelta(days=14) and paid_draw < 97),
+            **c.billing,
         )
     return OrderRows(quote_row, quote_lines, order, line_rows, events, shipments, shipment_lines, invoice)
 
@@ -1408,10 +1430,13 @@ def _load_postgresql(conn: Connection, world: World, echo: Callable[[str], None]
     run(
         "fakturaer",
         f"""
-        INSERT INTO invoices (company_id, order_id, number, invoice_date, due_date, amount, paid)
+        INSERT INTO invoices (company_id, order_id, number, invoice_date, due_date, amount, paid, billing_name,
+                              billing_customer_number, billing_org_number, billing_street, billing_postal_code,
+                              billing_city)
         SELECT o.company_id, o.id, 'F' || ({ORDER_BASE} + o.id), d.day, d.due, t.ex_vat + t.vat,
-               NOT o.invoice OR d.draw < 40 OR (d.due < CAST(:today AS date) - 14 AND d.draw < 97)
-        FROM bench_o o JOIN bench_t t ON t.order_id = o.id
+               NOT o.invoice OR d.draw < 40 OR (d.due < CAST(:today AS date) - 14 AND d.draw < 97),
+               c.name, c.customer_number, c.org_number, c.postal_street, c.postal_code, c.postal_city
+        FROM bench_o o JOIN bench_t t ON t.order_id = o.id JOIN companies c ON c.id = o.company_id
         CROSS JOIN LATERAL (SELECT (o.s_inv AT TIME ZONE 'Europe/Oslo')::date AS day,
                                    (o.s_inv AT TIME ZONE 'Europe/Oslo')::date
                                        + CASE WHEN o.invoice THEN 30 ELSE 14 END AS due,

@@ -76,6 +76,26 @@ def purge_security_command() -> None:
     click.echo(f"Slettet: {ended} økter, {tokens} utløpte tokens, {hits} gamle tellinger.")
 
 
+@portal_cli.command("mfa-reset")
+@click.argument("username")
+def mfa_reset_command(username: str) -> None:
+    """Turn off a user's two-factor login (lost phone); the user's sessions and API tokens end."""
+    from app.domain import mfa
+    from app.domain.errors import DomainError
+    from app.extensions import db
+
+    try:
+        user = mfa.reset_by_username(db.session, username)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    click.echo(
+        f"Tofaktorinnloggingen til {user.username} er tilbakestilt. Brukeren er logget ut overalt og logger inn "
+        "med passord; krever rollen tofaktorinnlogging, må den settes opp på nytt ved neste innlogging."
+    )
+
+
 PROGRESS_SECONDS = 5.0  # a progress line at least this often on a long run
 DETAIL_LIMIT = 100  # up to this many plans due: a line for each plan
 

@@ -30,6 +30,7 @@ from werkzeug.security import generate_password_hash
 from app.domain import quotes as quote_rules
 from app.domain import report_totals
 from app.domain.formatting import OSLO
+from app.domain.orders.fulfilment import billing_of
 from app.domain.pricing import is_invoice_customer, order_totals
 from app.domain.validation import org_number_check_digit
 from app.models import (
@@ -651,6 +652,7 @@ def _invoice(ctx: Ctx, order: Order, plan: OrderPlan, at: dt.datetime, number: s
             due_date=invoice_date + dt.timedelta(days=terms or 14),
             amount=order.total_ex_vat + order.total_vat,
             paid=plan.paid or not is_invoice_customer(order.company),
+            **billing_of(order.company),
         )
     )
     ctx.count("invoices")

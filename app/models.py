@@ -204,10 +204,12 @@ class PortalUser(User):
     # the stamp they were issued with, so a new stamp ends them all at once.
     security_stamp: Mapped[str | None] = mapped_column(String(32), nullable=True, default=new_security_stamp)
     # TOTP (app/domain/mfa.py): the base32 secret, when enrolment was confirmed, and the last time
-    # step used (a code is accepted once).
+    # step used (a code is accepted once). A new secret waits in `mfa_pending_secret` until a code
+    # from the app confirms it (it is never used for a login before that).
     mfa_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     mfa_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     mfa_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mfa_pending_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
 
     @property
@@ -295,6 +297,11 @@ class AuditEntry(Model):
     company_id: Mapped[int | None] = mapped_column(Integer)
     client_addr: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    # The company the entry belongs to, for showing its name (read-only: no foreign key, above).
+    company: Mapped[Company | None] = relationship(
+        Company, primaryjoin="foreign(AuditEntry.company_id) == Company.id", viewonly=True
+    )
 
 
 class IdempotencyKey(Model):
@@ -629,6 +636,14 @@ class Invoice(TenantScoped, Model):
     due_date: Mapped[dt.date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whom it was issued to, as the company stood that day (billing_of in app/domain/orders/
+    # fulfilment.py): the invoice copy prints these, not today's company details.
+    billing_name: Mapped[str] = mapped_column(String(200))
+    billing_customer_number: Mapped[str] = mapped_column(String(20))
+    billing_org_number: Mapped[str] = mapped_column(String(9))
+    billing_street: Mapped[str | None] = mapped_column(String(200))
+    billing_postal_code: Mapped[str | None] = mapped_column(String(4))
+    billing_city: Mapped[str | None] = mapped_column(String(100))
 
     order: Mapped[Order] = relationship(back_populates="invoices")
 

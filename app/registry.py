@@ -19,16 +19,19 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from app.api.accounts import UserApi
+from app.api.audit import AuditApi
 from app.api.budgets import BudgetApi
 from app.api.catalogue import ProductApi
 from app.api.companies import CompanyApi, DeliveryAddressApi
 from app.api.inquiries import InquiryApi
+from app.api.mfa import MfaApi
 from app.api.orders import OrderApi
 from app.api.pickup import PickupReservationApi
 from app.api.quotes import QuoteApi
 from app.api.standing_orders import StandingOrderApi
-from app.views.accounts import CompanyUserView, PasswordLinkView, ProfileView
+from app.views.accounts import CompanyUserView, MfaView, PasswordLinkView, ProfileView, enforce_enrolment
 from app.views.approvals import ApprovalQueueView
+from app.views.audit import AuditView, record_denial
 from app.views.base import is_customer, is_supplier
 from app.views.budgets import BudgetDashboardView, BudgetView
 from app.views.catalogue import ProductView, StoreView
@@ -74,6 +77,7 @@ APIS = (
     InquiryApi,
     PickupReservationApi,
     UserApi,
+    AuditApi,
 )
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -161,6 +165,9 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         PickupReservationView, "PickupReservations", _l("Klikk og Hent"), CUSTOMERS, "fa-shopping-bag", cond=is_supplier
     )
 
+    # Revisjonslogg: Admin reads all of it (here), a customer admin its company's (Min side).
+    add(AuditView, "AuditLog", _l("Revisjonslogg"), CUSTOMERS, "fa-history", cond=is_supplier)
+
     # Min side: a customer's own company.
     add(MyCompanyView, "MyCompany", _l("Bedriftsinformasjon"), MY_PAGE, "fa-building-o")
     add(DeliveryAddressView, "MyDeliveryAddresses", _l("Leveringsadresser"), MY_PAGE, "fa-truck", cond=is_customer)
@@ -171,6 +178,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     add(
         PickupReservationView, "MyPickupReservations", _l("Klikk og Hent"), MY_PAGE, "fa-shopping-bag", cond=is_customer
     )
+    add(AuditView, "MyAuditLog", _l("Revisjonslogg"), MY_PAGE, "fa-history", cond=is_customer)
     # The budget dashboard: "Min side" for the customer admin, "Kunder" for supplier staff (any company).
     dashboard = add(
         BudgetDashboardView,
@@ -209,6 +217,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         OrderLineView,
         QuoteLineView,
         ProfileView,
+        MfaView,
         PasswordLinkView,
         OrderActionsView,
         ProductSearchView,
@@ -224,7 +233,13 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
 
     for api in APIS:
         appbuilder.add_api(api)
+    # Not a model resource (no list, no ids): the caller's own two-factor login.
+    appbuilder.add_api(MfaApi)
 
+    # After the user is known (FAB's before_request, the tenant): a user whose role requires
+    # two-factor login is sent to set it up first.
+    app.before_request(enforce_enrolment)
+    app.after_request(record_denial)  # every 403 of a logged-in user goes into the audit log
     app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
 

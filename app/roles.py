@@ -16,6 +16,8 @@ PROFILE: dict[str, tuple[str, ...]] = {
     "PortalUserDBModelView": ("can_userinfo", "can_resetmypassword", "can_userinfoedit"),
     "ProfileView": ("can_show", "can_edit"),  # Min profil (FAB's own profile forms lead there)
     "UserApi": ("can_change_password",),  # POST /api/v1/user/me/password: the user's own
+    "MfaView": ("can_show", "can_edit"),  # Tofaktorinnlogging on Min profil: the user's own
+    "MfaApi": ("can_get", "can_post"),  # /api/v1/mfa/: the caller's own two-factor login
 }
 # Brukere: create users, deactivate/activate, make/unmake customer admin (app/domain/accounts.py).
 USER_API = (
@@ -163,6 +165,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "DeliveryAddressApi": API_WRITE,
         "BudgetApi": API_WRITE + ("can_delete",),
         "StandingOrderApi": API_WRITE + ("can_pause", "can_skip"),
+        # Revisjonslogg: the own company's entries (app/domain/audit.py `visible_to`).
+        "AuditView": READ,
+        "AuditApi": API_READ,
     },
     "CustomerUser": dict(_CUSTOMER_COMMON),
 }

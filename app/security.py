@@ -48,6 +48,7 @@ from app.models import LoginSession, PortalUser, RevokedToken
 from app.views.accounts import login as page_login
 from app.views.accounts.profile import ResetMyPasswordView, UserInfoEditView
 from app.views.accounts.users import PortalUserDBModelView, ResetPasswordView
+from app.views.audit import audited_roles
 
 # --- Security stamp: a password change or deactivation ends sessions and API tokens ---------
 # app/domain/accounts.py gives a user a new `security_stamp` whenever the password is set or the
@@ -286,7 +287,7 @@ class PortalSecurityManager(SecurityManager):
     # FAB's own-profile forms lead to "Min profil" (password policy, ends other sessions).
     resetmypasswordview = ResetMyPasswordView
     userinfoeditview = UserInfoEditView
-    rolemodelview = _strict(RoleModelView)
+    rolemodelview = _strict(audited_roles(RoleModelView))  # changes in the audit log (app/views/audit.py)
     groupmodelview = _strict(UserGroupModelView)
     permissionmodelview = _strict(PermissionModelView)
     viewmenumodelview = _strict(ViewMenuModelView)

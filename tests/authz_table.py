@@ -66,8 +66,19 @@ ROUTES: dict[str, frozenset[str]] = {
     "RateLimitedSecurityApi.logout": LOGGED_IN,
     # --- two-factor login -----------------------------------------------------------------------------
     # (the code step of the login, enrolment and recovery codes on Min profil)
+    # Enrolment, recovery codes, turning it off: every logged-in user, on the own account only.
+    **view("MfaView", index=LOGGED_IN, start=LOGGED_IN, confirm=LOGGED_IN, recovery_codes=LOGGED_IN, disable=LOGGED_IN),
+    # The user admin resets a user's two-factor login (lost phone): Admin anybody's, customer service
+    # the customers' users (app/domain/mfa.py; a staff user's page refuses it for customer service).
+    "PortalUserDBModelView.reset_mfa": _s(ADMIN, CS),
+    **view("MfaApi", status=LOGGED_IN, enrol=LOGGED_IN, confirm=LOGGED_IN, recovery_codes=LOGGED_IN, disable=LOGGED_IN),
     # --- audit log ----------------------------------------------------------------------------------------
     # (Admin reads all of it, a customer admin the own company's entries)
+    # Read-only: no add, edit or delete route exists. Other staff (Manager included) do not read it:
+    # it holds every user's client addresses and security events, and DESIGN.md gives Admin
+    # "everything, incl. roles and permissions"; Manager's "everything" is the business data.
+    **view("AuditView", list=_s(ADMIN, CADMIN), show=_s(ADMIN, CADMIN)),
+    **view("AuditApi", get_list=_s(ADMIN, CADMIN), get=_s(ADMIN, CADMIN), info=_s(ADMIN, CADMIN)),
     "appbuilder.static": PUBLIC,
     "plotly_js": PUBLIC,  # plotly.js from the installed package, for every page with charts
     # --- every logged-in user ------------------------------------------------------------------
@@ -191,7 +202,14 @@ ROUTES: dict[str, frozenset[str]] = {
         bill=_s(ADMIN, CS),
     ),
     # Approval queue: all supplier staff see it, sellers decide.
-    **view("ApprovalQueueView", queue=SUPPLIER, approve=_s(ADMIN, SELLER), reject=_s(ADMIN, SELLER)),
+    # An order failing a check is approved one at a time with a reason ("Godkjenn likevel").
+    **view(
+        "ApprovalQueueView",
+        queue=SUPPLIER,
+        approve=_s(ADMIN, SELLER),
+        reject=_s(ADMIN, SELLER),
+        override=_s(ADMIN, SELLER),
+    ),
     # --- quotes --------------------------------------------------------------------------------
     # New quotes are made on "Nytt tilbud" (QuoteActionsView.new, with lines and prices); FAB's
     # bare add form is left to Admin.
@@ -358,6 +376,7 @@ PK_MODELS: dict[str, str] = {
     "OrderActionsView.bill": "Order",
     "OrderActionsView.invoice_copy": "Invoice",
     "ApprovalQueueView.reject": "Order",
+    "ApprovalQueueView.override": "Order",
     "QuoteActionsView.send": "Quote",
     "QuoteActionsView.decline": "Quote",
     "QuoteActionsView.convert": "Quote",

@@ -16,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from app.domain.orders.fulfilment import billing_of
 from app.models import (
+    AuditEntry,
     Budget,
     Company,
     CompanyChange,
@@ -65,6 +67,7 @@ class Tenant:
     standing_order: StandingOrder
     invoice: Invoice
     shipment: Shipment
+    audit_entry: AuditEntry | None = None  # the company's entry in the audit log (build_world)
 
 
 @dataclass
@@ -170,6 +173,7 @@ def _tenant(
         invoice_date=dt.date.today(),
         due_date=dt.date.today() + dt.timedelta(days=14),
         amount=Decimal("1250.00"),
+        **billing_of(company),
     )
     shipment = Shipment(company=company, order=order, carrier="collicare", waybill_number=f"CC{number}")
     shipment.lines.append(ShipmentLine(company=company, order_line=order.lines[0], quantity=1))
@@ -209,5 +213,18 @@ def build_world(session: Session, sm: Any) -> World:
             ("Manager", "leder"),
         )
     }
+    session.commit()
+    # One audit log entry per company (the log is not TenantScoped: company_id once the ids exist).
+    for tenant in (a, b):
+        tenant.audit_entry = AuditEntry(
+            action="company_changed",
+            outcome="ok",
+            actor_name="Kundeservice",
+            target_type="company",
+            target_id=str(tenant.company.id),
+            company_id=tenant.company.id,
+            details={"change": "updated", "fields": {"postal_city": {"old": "Bergen", "new": "Oslo"}}},
+        )
+        session.add(tenant.audit_entry)
     session.commit()
     return World(a=a, b=b, staff=staff, product=product, configurable=configurable, store=store)

@@ -26,6 +26,7 @@ from app.domain.validation import (
     validate_postal_code,
 )
 from app.models import (
+    AuditEntry,
     Budget,
     Company,
     DeliveryAddress,
@@ -55,6 +56,7 @@ RESOURCES: dict[str, tuple[type, str]] = {
     "inquiry": (Inquiry, "inquiry"),
     "pickup_reservation": (PickupReservation, "reservation"),
     "user": (PortalUser, "user"),
+    "audit": (AuditEntry, "audit_entry"),
 }
 API_CLASS = {api.resource_name: api.__name__ for api in ALL_APIS}
 
@@ -88,6 +90,7 @@ def test_every_resource_is_registered_with_its_class_name(app: Flask) -> None:
         "inquiry": "InquiryApi",
         "pickup_reservation": "PickupReservationApi",
         "user": "UserApi",
+        "audit": "AuditApi",
     }
     registered = {type(v).__name__ for v in app.appbuilder.baseviews}
     assert set(names.values()) <= registered
@@ -245,8 +248,9 @@ def test_customer_lists_only_own_company(
     assert world.b.company.name not in response.get_data(as_text=True)
 
 
-# Users are administered by customer service, not read by managers (tests/test_accounts.py).
-@pytest.mark.parametrize("resource", [r for r in RESOURCES if r != "user"])
+# Users are administered by customer service, not read by managers (tests/test_accounts.py); the
+# audit log is Admin's (tests/test_audit_log.py).
+@pytest.mark.parametrize("resource", [r for r in RESOURCES if r not in ("user", "audit")])
 def test_supplier_sees_every_company(app: Flask, world: World, as_role: Callable[[str], Caller], resource: str) -> None:
     model, attr = RESOURCES[resource]
     response = as_role("Manager").get(f"{API}/{resource}/", q={"page_size": 100})

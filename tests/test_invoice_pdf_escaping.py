@@ -15,6 +15,7 @@ import io
 from flask import Flask
 from pypdf import PdfReader
 
+from app.domain.orders.fulfilment import billing_of
 from app.models import Company, Invoice, Order
 from tests.factories import World
 from tests.helpers import Caller, db_session, login
@@ -61,8 +62,15 @@ def _make_hostile(app: Flask, world: World) -> Invoice:
         for key, value in HOSTILE.items():
             row, column = key.split(".")
             setattr(rows[row], column, value)
+        _issue_to(invoice, order.company)
         session.commit()
         return invoice
+
+
+def _issue_to(invoice: Invoice, company: Company) -> None:
+    """The invoice as if issued to the company as it now stands (the copy prints what it was issued to)."""
+    for column, value in billing_of(company).items():
+        setattr(invoice, column, value)
 
 
 def _set_company(app: Flask, world: World, **values: str) -> None:
@@ -71,6 +79,9 @@ def _set_company(app: Flask, world: World, **values: str) -> None:
         assert company is not None
         for column, value in values.items():
             setattr(company, column, value)
+        invoice = session.get(Invoice, world.a.invoice.id)
+        assert invoice is not None
+        _issue_to(invoice, company)
         session.commit()
 
 

@@ -156,6 +156,35 @@ def test_sends_plain_text_and_html_and_marks_rows_sent(app: Flask, world: World,
     assert _deliver(app).sent == 0  # nothing twice
 
 
+def test_the_wire_text_keeps_subject_recipient_and_bodies_exactly(
+    app: Flask, world: World, smtp: tuple[Collector, int]
+) -> None:
+    """Mails are written with the compat32 policy: long Norwegian subjects fold and decode back
+    exactly, every line ends in CRLF and stays under SMTP's 998 characters, each part has its own
+    boundary, and the bodies arrive as written."""
+    handler, _port = smtp
+    subject = "Ordre 100123 fra Hansen Interiør AS er godkjent – æøå ÆØÅ – " * 4 + "slutt"
+    text = "Hei!\n\n" + "Leveringsdato 12.12.2026, bestilt av Kari Åsheim. " * 40
+    with app.app_context(), db_session(app) as s:
+        queue_mail(s, kind="test", to="kari@example.no", subject=subject, text=text, link="http://portal/x")
+        s.commit()
+    assert _deliver(app).sent == 1
+    message = handler.messages[0]
+    assert message["Subject"] == subject and message["To"] == "kari@example.no"
+    assert "Leveringsdato 12.12.2026, bestilt av Kari Åsheim." in message.get_body(("plain",)).get_content()
+    raw = message.as_bytes(policy=policy.SMTP)
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    boundaries = [part.get_boundary() for part in message.walk() if part.is_multipart()]
+    assert len(boundaries) == 2 and len(set(boundaries)) == 2
+
+
+def test_a_subject_longer_than_the_outbox_holds_is_shortened(app: Flask, world: World) -> None:
+    with app.app_context(), db_session(app) as s:
+        row = queue_mail(s, kind="test", to="kari@example.no", subject="Svar på henvendelse: " + "ø" * 400, text="x")
+        s.commit()
+        assert len(row.subject) == 300 and row.subject.endswith("…")
+
+
 def test_the_real_order_confirmation_links_to_the_order(app: Flask, world: World, smtp: tuple[Collector, int]) -> None:
     from app.domain.actors import Actor
     from app.domain.orders import LineInput, place_order

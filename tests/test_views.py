@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.roles import ALL_ROLES, CUSTOMER_ROLES, ROLE_PERMISSIONS
 from tests.factories import World
-from tests.helpers import StatementCounter, client_as, db_engine, db_session, text_of
+from tests.helpers import Caller, StatementCounter, client_as, db_engine, db_session, text_of
 
 # view class -> (list URL, Norwegian title on the list page)
 LIST_PAGES: dict[str, tuple[str, str]] = {
@@ -164,8 +164,10 @@ def test_supplier_start_pages(app: Flask, world: World) -> None:
     with db_session(app) as s:
         s.execute(Order.__table__.update().where(Order.id == world.b.order.id).values(status="pending_approval"))
         s.commit()
-    seller = text_of(client_as(app, world.user("Seller")).get("/"))
+    response = client_as(app, world.user("Seller")).get("/")
+    page, seller = response.get_data(as_text=True), text_of(response)
     assert "Til godkjenning" in seller and "1 ordre venter på godkjenning" in seller
+    assert '<a href="/godkjenning/"><strong>1 ordre venter' in page  # the link opens the approval queue
     assert world.b.order.number in seller
     service = text_of(client_as(app, world.user("CustomerService")).get("/"))
     assert "2 åpne henvendelser" in service and world.a.inquiry.subject in service
@@ -174,6 +176,63 @@ def test_supplier_start_pages(app: Flask, world: World) -> None:
 
 
 # --- tenancy through the views ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("channel", "creator", "shown"),
+    [("seller", "Seller", "Leverandøren"), ("edi", None, "EDI"), ("standing_order", None, "Fast ordre")],
+)
+def test_ordered_by_reads_the_same_on_the_start_page_and_in_the_list(
+    app: Flask, world: World, channel: str, creator: str | None, shown: str
+) -> None:
+    creator_id = world.user(creator).id if creator else None
+    with db_session(app) as s:
+        s.execute(
+            Order.__table__.update()
+            .where(Order.id == world.a.order.id)
+            .values(channel=channel, created_by_id=creator_id)
+        )
+        s.commit()
+    client = client_as(app, world.user("CustomerUser"))
+    number = world.a.order.number
+    for url in ("/", "/orderview/list/"):
+        row = re.search(
+            rf"<tr>(?:(?!</tr>).)*>{number}<(?:(?!</tr>).)*</tr>", client.get(url).get_data(as_text=True), re.S
+        )
+        assert row is not None and f">{shown}<" in row.group(0), url
+
+
+@pytest.mark.parametrize(("status", "shown"), [("cancelled", "Kansellert"), ("rejected", "Avvist")])
+def test_lines_of_a_cancelled_or_rejected_order_read_as_the_order(
+    app: Flask, world: World, status: str, shown: str
+) -> None:
+    order = world.a.order
+    with db_session(app) as s:
+        s.execute(Order.__table__.update().where(Order.id == order.id).values(status=status))
+        s.commit()
+    client = client_as(app, world.user("CustomerUser"))
+    show = text_of(client.get(f"/orderview/show/{order.id}"))
+    lines = text_of(client.get("/orderlineview/list/"))
+    api = Caller(app, world.user("CustomerUser").username).get(f"/api/v1/order/{order.id}").get_json()["result"]
+    assert "Åpen" not in show and shown in show
+    assert "Åpen" not in lines and shown in lines
+    assert {line["status_label"] for line in api["lines"]} == {shown}
+
+
+def test_the_add_button_names_what_it_adds(app: Flask, world: World) -> None:
+    body = client_as(app, world.user("CustomerUser")).get("/inquiryview/list/").get_data(as_text=True)
+    assert re.search(r'<a href="/inquiryview/add[^"]*"[^>]*>\s*<i class="fa fa-plus"></i> Ny henvendelse\s*</a>', body)
+
+
+def test_seller_start_page_counts_waiting_orders_up_to_the_bound(app: Flask, world: World, monkeypatch) -> None:
+    from app import paging
+
+    monkeypatch.setattr(paging, "COUNT_BOUND", 1)
+    with db_session(app) as s:
+        s.execute(Order.__table__.update().values(status="pending_approval"))
+        s.commit()
+    seller = text_of(client_as(app, world.user("Seller")).get("/"))
+    assert "over 1 ordre venter på godkjenning" in seller
 
 
 @pytest.mark.parametrize("role", CUSTOMER_ROLES)

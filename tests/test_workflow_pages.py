@@ -391,11 +391,12 @@ def test_queue_lists_pending_orders_oldest_first_with_both_checks(app: Flask, wo
     for heading in ("Produserbarhet", "Kreditt", "Grense", "Eksponering", "Denne ordren", "Rom", "Alder", "Bedrift"):
         assert heading in body, heading
     assert "Berg AS" in body and "Hansen AS" in body
-    bad_row = re.search(rf'<tr data-order="{numbers[bad[0]]}">.*?</tr>', body, re.S).group(0)
+    bad_row = re.search(rf'<tr data-order="{numbers[bad[0]]}"[^>]*>.*?</tr>', body, re.S).group(0)
     assert "Kan ikke produseres" in bad_row and "Bredde må være mellom 80 og 240 cm" in bad_row
-    assert re.search(r'name="order_id" value="\d+"\s+disabled', bad_row)
-    ok_row = re.search(rf'<tr data-order="{numbers[newer[0]]}">.*?</tr>', body, re.S).group(0)
-    assert "OK" in ok_row and "disabled" not in ok_row
+    # Approved only with a reason ("Godkjenn likevel"); "Godkjenn valgte" leaves it out.
+    assert 'class="needs-override"' in bad_row and 'name="override_reason"' in bad_row
+    ok_row = re.search(rf'<tr data-order="{numbers[newer[0]]}"[^>]*>.*?</tr>', body, re.S).group(0)
+    assert "OK" in ok_row and "override_reason" not in ok_row
     assert "2 d" in re.search(rf'<tr data-order="{numbers[older[0]]}">.*?</tr>', body, re.S).group(0)
 
 
@@ -408,7 +409,7 @@ def test_queue_shows_credit_over_the_limit_in_red(app: Flask, world: World) -> N
     ids = _add_pending(app, world, 1)
     body = text_of(client_as(app, "selger").get("/godkjenning/"))
     number = _number(app, ids[0])
-    row = re.search(rf'<tr data-order="{number}">.*?</tr>', body, re.S).group(0)
+    row = re.search(rf'<tr data-order="{number}"[^>]*>.*?</tr>', body, re.S).group(0)
     assert re.search(r'class="credit[^"]*text-danger', row)
 
 
@@ -953,6 +954,19 @@ def test_new_quote_refuses_bad_input_next_to_the_field(app: Flask, world: World)
     response = _new_quote(client, world, delivery_address_id=str(world.b.address.id))
     assert "Velg en leveringsadresse for kundekontoen" in text_of(response)
     assert count_rows(app, Quote) == before
+
+
+def test_seller_finds_the_quote_customer_by_name_or_number(app: Flask, world: World) -> None:
+    client = client_as(app, "selger")
+    by_name = client.get("/tilbud/ny?customer_number=hansen").get_data(as_text=True)
+    assert 'name="end_customer_ref"' in by_name and "Hansen AS (10001)" in text_of(
+        client.get("/tilbud/ny?customer_number=hansen")
+    )
+    several = client.get("/tilbud/ny?customer_number=AS").get_data(as_text=True)
+    assert "Flere kunder passer" in several
+    assert 'href="/tilbud/ny?customer_number=10001"' in several and 'href="/tilbud/ny?customer_number=10002"' in several
+    none = text_of(client.get("/tilbud/ny?customer_number=finnes%25ikke"))
+    assert "Fant ingen kunde med kundenummer eller navn «finnes%ikke»" in none
 
 
 def test_seller_creates_a_quote_for_a_dealer_by_customer_number(app: Flask, world: World) -> None:

@@ -23,6 +23,10 @@ class ReasonIn(InputSchema):
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
+class ApproveIn(InputSchema):
+    override_reason = fields.String(allow_none=True, validate=validate.Length(max=approvals.MAX_OVERRIDE_REASON))
+
+
 # A domain function (session, order id, actor, reason) -> the order it changed.
 ReasonAction = Callable[[Any, int, Any, str | None], Order]
 
@@ -45,18 +49,45 @@ class OrderApprovalRoutes(_RestApi):
     @ids_in_range
     def approve(self, pk: int) -> Response:
         """Approve a pending order (Til godkjenning -> Under behandling), exactly once.
+
+        An order that fails the producibility or the credit check is approved only with
+        `override_reason`; without one the answer is 409 with `failed_checks`.
         ---
         post:
-          summary: Approve an order waiting for approval (sellers)
+          summary: Approve an order waiting for approval (sellers); body {override_reason} for an order failing a check
           parameters:
           - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            required: false
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    override_reason: {type: string, maxLength: 2000, description: Why the order is approved although it fails a check}
           responses:
             200: {description: The order, now processing}
+            400: {$ref: '#/components/responses/400'}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: Already handled, or a line cannot be produced}
+            409:
+              description: Already handled, or the order fails a check and no override_reason was given
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      message: {type: string}
+                      failed_checks: {type: array, items: {type: string, enum: [producibility, credit]}}
         """
-        order = self.commit(lambda: approvals.approve_order(db.session, pk, current_actor()))
+        data = self.load_input(ApproveIn(), self.optional_body())
+        try:
+            order = self.commit(
+                lambda: approvals.approve_order(db.session, pk, current_actor(), data.get("override_reason"))
+            )
+        except approvals.NeedsOverride as exc:
+            db.session.rollback()
+            return self.response(409, message=str(exc.message), failed_checks=exc.failed)
         return self.response(200, id=pk, result=self._show(order))
 
     @expose("/<int:pk>/reject", methods=["POST"])

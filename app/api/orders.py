@@ -93,7 +93,7 @@ class OrderLineOut(Schema):
     quantity = fields.Integer()
     delivered_quantity = fields.Integer()
     status = fields.String()
-    status_label = fields.Function(lambda line: code_label(labels.LINE_STATUS, line.status))
+    status_label = fields.Function(labels.line_status)
     unit_price = money_field()
     vat_rate = money_field()
     line_total = money_field()

@@ -34,6 +34,7 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import InstanceState, Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.domain import audit
 from app.domain.actors import Actor
 from app.domain.errors import (
     Forbidden,
@@ -148,8 +149,25 @@ def change_password(session: Session, actor: Actor, *, current: str, password: s
     if errors:
         raise ValidationFailed(errors)
     user.password = hash_password(password)  # rotates the stamp (event above)
+    _audit_password(session, user, "own", actor=actor)
     session.flush()
     return user
+
+
+def _audit_password(
+    session: Session, user: PortalUser, how: str, actor: Any = None, actor_name: str | None = None
+) -> None:
+    """A password was set (never the password or its hash): "own" (Min profil), "link" (the
+    set-password link; the user is the actor), "admin_reset" (Admin), "cli" (on the server)."""
+    audit.record(
+        session,
+        audit.PASSWORD_CHANGED,
+        actor=actor,
+        actor_name=actor_name,
+        target=("user", user.id),
+        company_id=user.company_id,
+        details={"how": how, "username": user.username},
+    )
 
 
 def _set_password(session: Session, user: PortalUser, password: Any) -> PortalUser:
@@ -168,7 +186,9 @@ def reset_password(session: Session, actor: Actor, user_id: int, password: Any) 
     user = session.get(PortalUser, user_id)
     if user is None:
         raise NotFound(_("Brukeren finnes ikke."))
-    return _set_password(session, user, password)
+    _set_password(session, user, password)
+    _audit_password(session, user, "admin_reset", actor=actor)
+    return user
 
 
 def set_password_by_username(session: Session, username: str, password: Any) -> PortalUser:
@@ -178,7 +198,9 @@ def set_password_by_username(session: Session, username: str, password: Any) -> 
     ).scalar_one_or_none()
     if user is None:
         raise NotFound(_("Brukeren finnes ikke."))
-    return _set_password(session, user, password)
+    _set_password(session, user, password)
+    _audit_password(session, user, "cli", actor_name="portal set-password")
+    return user
 
 
 # --- own profile ------------------------------------------------------------------------------
@@ -236,7 +258,13 @@ def update_contact(
         errors["email"] = _("E-postadressen er allerede i bruk av en annen bruker.")
     if errors:
         raise ValidationFailed(errors)
+    new = {"first_name": first, "last_name": last, "email": mail, "phone": tel or None}
+    changed = {
+        k: {"old": getattr(user, k), "new": v} for k, v in new.items() if (getattr(user, k) or None) != (v or None)
+    }
     user.first_name, user.last_name, user.email, user.phone = first, last, mail, tel or None
+    if changed:
+        _audit_user(session, actor, user, "contact_updated", fields=changed)
     session.flush()
     return user
 
@@ -309,6 +337,7 @@ def set_password_from_link(session: Session, token: str, *, password: str, confi
         raise ValidationFailed(errors)
     user.password = hash_password(password)  # new hash and stamp: the link is used up
     user.fail_login_count = 0
+    _audit_password(session, user, "link", actor=user)
     session.flush()
     return user
 
@@ -450,6 +479,7 @@ def create_user(
     user.roles = [_role(session, role_name)]
     session.add(user)
     session.flush()
+    _audit_user(session, actor, user, "created", roles=[role_name])
     mail_row = _queue_password_mail(session, user, welcome=True)
     session.flush()
     return user, mail_row
@@ -465,6 +495,19 @@ def _managed_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
     if user.company_id is None:
         raise NotAllowed(str(MSG_STAFF_USER))
     return user
+
+
+def _audit_user(session: Session, actor: Actor | None, user: PortalUser, change: str, **details: Any) -> None:
+    """A change to a user (created, deactivated, activated, promoted, demoted, edited, a new
+    password link) in the audit log; the tenant is the user's company."""
+    audit.record(
+        session,
+        audit.USER_CHANGED,
+        actor=actor,
+        target=("user", user.id),
+        company_id=user.company_id,
+        details={"change": change, "username": user.username, **details},
+    )
 
 
 def _role_names(roles: Iterable[Role]) -> set[str]:
@@ -500,6 +543,7 @@ def deactivate_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
     if CUSTOMER_ADMIN in _role_names(user.roles):
         _keep_one_admin(session, user)
     user.active = False  # rotates the stamp (event above)
+    _audit_user(session, actor, user, "deactivated")
     session.flush()
     return user
 
@@ -510,6 +554,7 @@ def activate_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
         raise NotAllowed(_("Brukeren er allerede aktiv."))
     user.active = True
     user.fail_login_count = 0
+    _audit_user(session, actor, user, "activated")
     session.flush()
     return user
 
@@ -519,7 +564,9 @@ def promote_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
     user = _managed_user(session, actor, user_id)
     if CUSTOMER_ADMIN in _role_names(user.roles):
         raise NotAllowed(_("Brukeren er allerede administrator."))
+    old = sorted(_role_names(user.roles))
     user.roles = [_role(session, CUSTOMER_ADMIN)]
+    _audit_user(session, actor, user, "promoted", roles={"old": old, "new": [CUSTOMER_ADMIN]})
     session.flush()
     return user
 
@@ -531,7 +578,9 @@ def demote_user(session: Session, actor: Actor, user_id: int) -> PortalUser:
         raise NotAllowed(_("Brukeren er ikke administrator."))
     if user.active:
         _keep_one_admin(session, user)
+    old = sorted(_role_names(user.roles))
     user.roles = [_role(session, CUSTOMER_USER)]
+    _audit_user(session, actor, user, "demoted", roles={"old": old, "new": [CUSTOMER_USER]})
     session.flush()
     return user
 
@@ -542,15 +591,65 @@ def send_password_link(session: Session, actor: Actor, user_id: int) -> MailOutb
     user = _managed_user(session, actor, user_id)
     if not user.active:
         raise NotAllowed(_("Aktiver brukeren før du sender en ny lenke."))
+    _audit_user(session, actor, user, "password_link_sent")
     return _queue_password_mail(session, user, welcome=False)
 
 
-def check_user_edit(session: Session, user: PortalUser) -> None:
+# What FAB's user edit form changes that the audit log names (never the password).
+_EDIT_AUDITED = ("first_name", "last_name", "username", "email", "phone", "active")
+
+
+def check_user_edit(session: Session, user: PortalUser, actor: Actor | None = None) -> None:
     """FAB's user edit form (customer service, Admin): the last-admin rule for `active`, roles and
-    company changed there. Reads the values before the edit from the attribute history."""
+    company changed there, then the changes into the audit log (in the edit's transaction).
+    Reads the values before the edit from the attribute history."""
     state: InstanceState[PortalUser] = inspect(user)
     if state.transient or state.pending:
         return
+    _check_last_admin(session, user, state)
+    _audit_user_edit(session, user, state, actor)
+
+
+def _audit_user_edit(session: Session, user: PortalUser, state: InstanceState[PortalUser], actor: Actor | None) -> None:
+    """One entry for a saved edit: the fields that changed (old -> new), the roles (USER_CHANGED),
+    and, when the roles changed, a ROLE_CHANGED entry too (a user's roles are access rights)."""
+    changes: dict[str, Any] = {}
+    for key in _EDIT_AUDITED:
+        old, new = _before(state, key), getattr(user, key)
+        if old != new and not (old in (None, "") and new in (None, "")):  # a blank phone stays blank
+            changes[key] = {"old": old, "new": new}
+    old_company, new_company = _before(state, "company"), user.company
+    if old_company is not new_company:
+        changes["company"] = {
+            "old": old_company.customer_number if old_company is not None else None,
+            "new": new_company.customer_number if new_company is not None else None,
+        }
+    roles_hist = state.attrs.roles.load_history()
+    old_roles = sorted(_role_names([*roles_hist.unchanged, *roles_hist.deleted]))
+    new_roles = sorted(_role_names(user.roles or []))
+    if not changes and old_roles == new_roles:
+        return
+    if old_roles != new_roles:
+        changes["roles"] = {"old": old_roles, "new": new_roles}
+        audit.record(
+            session,
+            audit.ROLE_CHANGED,
+            actor=actor,
+            target=("user", user.id),
+            company_id=new_company.id if new_company is not None else None,
+            details={"change": "user_roles", "username": user.username, "old": old_roles, "new": new_roles},
+        )
+    audit.record(
+        session,
+        audit.USER_CHANGED,
+        actor=actor,
+        target=("user", user.id),
+        company_id=new_company.id if new_company is not None else None,
+        details={"change": "edited", "username": user.username, "fields": changes},
+    )
+
+
+def _check_last_admin(session: Session, user: PortalUser, state: InstanceState[PortalUser]) -> None:
     was_active = _before(state, "active")
     old_company = _before(state, "company")
     roles_hist = state.attrs.roles.load_history()

@@ -3,6 +3,12 @@
 Exposure (credit) = totals incl. VAT of the company's other orders not yet invoiced (pending,
 processing, shipped, partially delivered) + unpaid invoices of orders no longer open (so an
 order's amount is never counted twice).
+
+An order that fails a check (producibility: a line's dimensions or variants are not allowed for
+its product; credit: exposure + this order over the company's limit) is approved only with an
+explicit override and a reason (`NeedsOverride` otherwise, API 409). The checks as they stood at
+approval and the reason go into the order's timeline (the approve event's reason) and the audit
+log, in the transaction of the approval.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from app.domain import audit
 from app.domain.actors import Actor
 from app.domain.catalogue import configuration_errors
 from app.domain.errors import (
@@ -26,6 +34,7 @@ from app.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from app.domain.formatting import format_nok
 from app.domain.labels import order_status
 from app.domain.lifecycle import (
     OPEN,
@@ -51,6 +60,13 @@ from app.paging import BoundedCount, bounded_count_of
 
 SELLERS_ONLY = _l("Bare selgere kan godkjenne eller avvise ordrer.")
 HANDLED_BY_ANOTHER = _l("Ordren er allerede behandlet av en annen selger.")
+OVERRIDE_REASON_MISSING = _l("Skriv en begrunnelse for å godkjenne ordren likevel.")
+MAX_OVERRIDE_REASON = 2000
+
+# The checks by name (API: `failed_checks`; audit details).
+PRODUCIBILITY = "producibility"
+CREDIT = "credit"
+CHECK_LABELS = {PRODUCIBILITY: _l("Kan ikke produseres"), CREDIT: _l("Over kredittgrensen")}
 
 
 @dataclass
@@ -72,6 +88,66 @@ class Credit:
     @property
     def over(self) -> bool:
         return self.headroom < 0
+
+
+@dataclass
+class Checks:
+    """Both checks of one order, as they stand now."""
+
+    producibility: Producibility
+    credit: Credit
+
+    @property
+    def failed(self) -> list[str]:
+        """The names of the checks the order fails (PRODUCIBILITY, CREDIT), in that order."""
+        return [name for name, bad in ((PRODUCIBILITY, not self.producibility.ok), (CREDIT, self.credit.over)) if bad]
+
+    def as_details(self) -> dict[str, object]:
+        """The checks for the audit log (amounts as strings with two decimals)."""
+        return {
+            "producibility": {"ok": self.producibility.ok, "problems": list(self.producibility.problems)},
+            "credit": {
+                "ok": not self.credit.over,
+                "limit": f"{self.credit.limit:.2f}",
+                "exposure": f"{self.credit.exposure:.2f}",
+                "this_order": f"{self.credit.this_order:.2f}",
+                "headroom": f"{self.credit.headroom:.2f}",
+            },
+        }
+
+    def summary(self) -> str:
+        """The checks in words, for the timeline and messages (bokmål or the page's language)."""
+        if self.producibility.ok:
+            prod = _("Produserbarhet: OK")
+        else:
+            prod = _("Produserbarhet: %(problems)s", problems="; ".join(self.producibility.problems))
+        c = self.credit
+        cred = _(
+            "Kreditt: %(state)s (grense %(limit)s, eksponering %(exposure)s, denne ordren %(this)s, rom %(room)s)",
+            state=_("over grensen") if c.over else _("OK"),
+            limit=format_nok(c.limit),
+            exposure=format_nok(c.exposure),
+            this=format_nok(c.this_order),
+            room=format_nok(c.headroom),
+        )
+        return f"{prod}. {cred}."
+
+
+class NeedsOverride(NotAllowed):
+    """The order fails a check: it is approved only with an override reason (API 409)."""
+
+    def __init__(self, order: Order, checks: Checks) -> None:
+        self.failed = checks.failed
+        self.checks = checks
+        names = ", ".join(str(CHECK_LABELS[name]).lower() for name in self.failed)
+        super().__init__(
+            _(
+                "Ordren kan ikke godkjennes uten overstyring (%(checks)s). %(summary)s "
+                "Skriv en begrunnelse for å godkjenne den likevel.",
+                checks=names,
+                summary=checks.summary(),
+            )
+        )
 
 
 @dataclass
@@ -197,6 +273,11 @@ def approval_queue(
     return rows, total
 
 
+def order_checks(session: Session, order: Order) -> Checks:
+    """Producibility and credit of one order now (the same rules as the queue shows)."""
+    return Checks(producibility=producibility(session, [order.id])[order.id], credit=credit(session, [order])[order.id])
+
+
 def _require_approver(actor: Actor) -> None:
     if not may_move(actor, "approve"):
         raise Forbidden(SELLERS_ONLY)
@@ -214,21 +295,64 @@ def _load_pending(session: Session, order_id: int) -> Order:
     return order
 
 
-def approve_order(session: Session, order_id: int, actor: Actor) -> Order:
-    """pending_approval → processing, exactly once (conditional UPDATE), if every line can be produced."""
+def approve_order(session: Session, order_id: int, actor: Actor, override_reason: str | None = None) -> Order:
+    """pending_approval -> processing, exactly once (conditional UPDATE).
+
+    An order failing a check needs `override_reason` (else NeedsOverride, nothing written); the
+    checks and the reason then go into the timeline and the audit log. A reason given for an
+    order that passes is not an override and is not recorded as one."""
     _require_approver(actor)
     order = _load_pending(session, order_id)
-    check = producibility(session, [order.id])[order.id]
-    if not check.ok:
-        raise NotAllowed(_("Ordren kan ikke godkjennes: %(problems)s", problems="; ".join(check.problems)))
-    if not change_status(session, order, actor, "approve", PROCESSING, _l("Godkjent av selger")):
+    checks = order_checks(session, order)
+    failed = checks.failed
+    reason = (override_reason or "").strip() if isinstance(override_reason, str) else ""
+    if failed and not reason:
+        raise NeedsOverride(order, checks)
+    if len(reason) > MAX_OVERRIDE_REASON:
+        raise ValidationFailed({"override_reason": _("Høyst %(max)s tegn.", max=MAX_OVERRIDE_REASON)})
+    if failed:
+        # The timeline is read by the customer and by us: kept in bokmål, whatever the page's
+        # language (the checks again in bokmål: their line problems are texts too).
+        with force_locale("nb"):
+            checks = order_checks(session, order)
+            note = _(
+                "Godkjent av selger med overstyring. %(summary)s Begrunnelse: %(reason)s",
+                summary=checks.summary(),
+                reason=reason,
+            )
+    else:
+        note = _l("Godkjent av selger")
+    if not change_status(session, order, actor, "approve", PROCESSING, note):
         raise AlreadyHandled(HANDLED_BY_ANOTHER)
+    details: dict[str, object] = {"number": order.number, "checks": checks.as_details(), "override": bool(failed)}
+    if failed:
+        details.update(failed_checks=failed, override_reason=reason)
+    audit.record(
+        session,
+        audit.ORDER_APPROVED,
+        actor=actor,
+        target=("order", order.id),
+        company_id=order.company_id,
+        details=details,
+    )
     _decision_mail(session, order, approved=True)
     return order
 
 
+def approve_with_override(session: Session, order_id: int, actor: Actor, reason: str | None) -> Order:
+    """The queue's "Godkjenn likevel" of one order: the reason is required (ValidationFailed on
+    "override_reason" when blank), then as `approve_order` (an order that passes both checks
+    is simply approved)."""
+    _require_approver(actor)
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationFailed({"override_reason": str(OVERRIDE_REASON_MISSING)})
+    return approve_order(session, order_id, actor, override_reason=reason)
+
+
 def approve_orders(session: Session, order_ids: Sequence[int], actor: Actor) -> tuple[list[Order], dict[int, str]]:
-    """Approve several; each in its own savepoint so one refusal does not undo the others."""
+    """ "Godkjenn valgte": approve the orders that pass both checks, each in its own savepoint so
+    one refusal does not undo the others. An order that fails a check is left out (never
+    overridden in bulk), with the reason in `refused`."""
     approved: list[Order] = []
     refused: dict[int, str] = {}
     for oid in order_ids:
@@ -248,6 +372,14 @@ def reject_order(session: Session, order_id: int, actor: Actor, reason: str | No
     order = _load_pending(session, order_id)
     if not change_status(session, order, actor, "reject", REJECTED, reason):
         raise AlreadyHandled(HANDLED_BY_ANOTHER)
+    audit.record(
+        session,
+        audit.ORDER_REJECTED,
+        actor=actor,
+        target=("order", order.id),
+        company_id=order.company_id,
+        details={"number": order.number, "reason": reason},
+    )
     _decision_mail(session, order, approved=False, reason=reason)
     return order
 

@@ -11,7 +11,8 @@ import logging
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, event, true
 from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
@@ -36,6 +37,25 @@ PASSWORD_CHANGED = "password_changed"
 OK = "ok"
 FAILED = "failed"
 DENIED = "denied"
+
+# Labels for people (the list and the API's `<column>_label`), in bokmål.
+ACTION_LABELS: dict[str, Any] = {
+    LOGIN: _l("Innlogging"),
+    LOGOUT: _l("Utlogging"),
+    MFA: _l("Tofaktor"),
+    ACCESS_DENIED: _l("Ingen tilgang"),
+    ORDER_APPROVED: _l("Ordre godkjent"),
+    ORDER_REJECTED: _l("Ordre avvist"),
+    ORDER_CANCELLED: _l("Ordre kansellert"),
+    USER_CHANGED: _l("Bruker endret"),
+    ROLE_CHANGED: _l("Rolle endret"),
+    COMPANY_CHANGED: _l("Bedrift endret"),
+    PASSWORD_CHANGED: _l("Passord endret"),
+}
+OUTCOME_LABELS: dict[str, Any] = {OK: _l("OK"), FAILED: _l("Mislyktes"), DENIED: _l("Avvist")}
+
+# Bounds for text taken from a request (a denied path can be as long as the client likes).
+MAX_PATH = 300
 
 _PENDING_KEY = "portal.audit.pending"
 _LINES_KEY = "portal.audit.lines"
@@ -135,3 +155,50 @@ def _log_committed(session: Session) -> None:
 def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
     session.info.pop(_LINES_KEY, None)
+
+
+# --- who reads what ------------------------------------------------------------------------------
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The entries `actor` may read: a customer (admin) its own company's only; supplier staff
+    (whose role holds the read permission: Admin) all. AuditEntry is not TenantScoped (an entry
+    may belong to no company), so the list and the API scope it with this, explicitly."""
+    if actor.is_customer:
+        return AuditEntry.company_id == actor.company_id
+    return true()
+
+
+# --- FAB's role admin (app/views/audit.py hooks RoleModelView) ---------------------------------
+
+
+def _pairs(items: Any) -> list[str]:
+    return sorted(str(item) for item in items or ())
+
+
+def role_snapshot(role: Any) -> tuple[str, list[str]]:
+    """A role's name and permissions as they are before an edit (taken before the form is
+    applied: FAB's form may flush the new name before its pre_update hook runs)."""
+    return role.name, _pairs(role.permissions)
+
+
+def role_changed(
+    session: Session, actor: Actor | None, role: Any, change: str, before: tuple[str, list[str]] | None = None
+) -> AuditEntry | None:
+    """A role created, edited, deleted or copied in FAB's role admin, added to the change's
+    transaction. An edit names what changed against `before` (role_snapshot): the name (old ->
+    new) and the permissions added and removed; an edit that changes nothing is not logged."""
+    details: dict[str, Any] = {"change": change, "name": role.name}
+    if change == "updated":
+        old_name, old_perms = before if before is not None else role_snapshot(role)
+        new_perms = _pairs(role.permissions)
+        added = sorted(set(new_perms) - set(old_perms))
+        removed = sorted(set(old_perms) - set(new_perms))
+        if old_name == role.name and not (added or removed):
+            return None
+        if old_name != role.name:
+            details["old_name"] = old_name
+        details.update(permissions_added=added, permissions_removed=removed)
+    elif change in ("created", "copied"):
+        details["permissions"] = _pairs(role.permissions)
+    return record(session, ROLE_CHANGED, actor=actor, target=("role", role.id), company_id=None, details=details)

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app.domain.search import LIKE_ESCAPE, like_literal
 from app.models import (
     OrderLine,
     Product,
@@ -45,9 +46,12 @@ def search_products(session: Session, term: str, limit: int = PRODUCT_SEARCH_LIM
     term = term.strip()[:SEARCH_TERM_LENGTH]
     query = select(Product).where(Product.active.is_(True))
     if term:
-        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = like_literal(term)
         query = query.where(
-            or_(Product.sku.ilike(f"{escaped}%", escape="\\"), Product.name.ilike(f"%{escaped}%", escape="\\"))
+            or_(
+                Product.sku.ilike(f"{escaped}%", escape=LIKE_ESCAPE),
+                Product.name.ilike(f"%{escaped}%", escape=LIKE_ESCAPE),
+            )
         )
     return list(session.scalars(query.order_by(Product.name).limit(limit)))
 

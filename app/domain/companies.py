@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.domain import labels
+from app.domain import audit, labels
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotFound, ValidationFailed, get_visible
 from app.domain.formatting import format_nok
+from app.domain.search import LIKE_ESCAPE, like_literal
 from app.domain.validation import (
     MAX_ID,
     InvalidValue,
@@ -229,6 +230,14 @@ def create_company(session: Session, actor: Actor, data: Mapping[str, Any]) -> C
         session.flush()
     except IntegrityError as exc:  # the only unique column: another request took the number first
         raise ValidationFailed({"customer_number": str(MSG_CUSTOMER_NUMBER_TAKEN)}) from exc
+    audit.record(
+        session,
+        audit.COMPANY_CHANGED,
+        actor=actor,
+        target=("company", company.id),
+        company_id=company.id,
+        details={"change": "created", "fields": {f: stored_text(v) for f, v in sorted(values.items())}},
+    )
     return company
 
 
@@ -311,6 +320,18 @@ def update_company(session: Session, company_id: Any, actor: Actor, changes: Map
         )
         session.add(entry)
         logged.append(entry)
+    if logged:
+        audit.record(
+            session,
+            audit.COMPANY_CHANGED,
+            actor=actor,
+            target=("company", company.id),
+            company_id=company.id,
+            details={
+                "change": "updated",
+                "fields": {e.field: {"old": e.old_value, "new": e.new_value} for e in logged},
+            },
+        )
     session.flush()
     return logged
 
@@ -526,3 +547,26 @@ def _replace(session: Session, old: DeliveryAddress, values: Mapping[str, Any], 
 def set_active(session: Session, address_id: Any, actor: Actor, active: bool) -> DeliveryAddress:
     """Deactivate or reactivate an address (never deleted)."""
     return update_address(session, address_id, actor, {"active": active})
+
+
+COMPANY_SEARCH_LIMIT = 20
+
+
+def find_companies(session: Session, term: str, limit: int = COMPANY_SEARCH_LIMIT) -> list[Company]:
+    """Active companies a seller means by `term`: the one with that customer number, else those
+    whose name contains it (at most `limit`, by name)."""
+    term = term.strip()[:100]
+    if not term:
+        return []
+    exact = session.scalar(select(Company).where(Company.customer_number == term[:20], Company.active.is_(True)))
+    if exact is not None:
+        return [exact]
+    pattern = f"%{like_literal(term)}%"
+    return list(
+        session.scalars(
+            select(Company)
+            .where(Company.active.is_(True), Company.name.ilike(pattern, escape=LIKE_ESCAPE))
+            .order_by(Company.name)
+            .limit(limit)
+        )
+    )

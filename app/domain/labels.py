@@ -137,3 +137,25 @@ def order_status(code: str | None) -> str:
 
 def yes_no(value: bool | None) -> str:
     return "" if value is None else label(YES_NO, bool(value))
+
+
+def ordered_by(order: Any) -> str:
+    """ "Bestilt av", the same on every page: the user's name; an order a seller placed, read by a
+    customer (who cannot load the supplier's staff), "Leverandøren"; an order no person placed,
+    its channel ("EDI", "Fast ordre")."""
+    if order.created_by is not None:
+        return str(order.created_by.full_name)
+    if order.created_by_id is not None:
+        return str(_l("Leverandøren"))
+    if order.channel in ("edi", "standing_order"):
+        return label(ORDER_CHANNEL, order.channel)
+    return ""
+
+
+def line_status(line: Any) -> str:
+    """A line's status as people read it: a line still open on a cancelled or rejected order reads
+    as the order does ("Kansellert", "Avvist"), not "Åpen"."""
+    order = line.order
+    if line.status == "open" and order is not None and order.status in ("cancelled", "rejected"):
+        return order_status(order.status)
+    return label(LINE_STATUS, line.status)

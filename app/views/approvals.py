@@ -30,6 +30,10 @@ class ApprovalQueueView(BaseView):
     @expose("/")
     @has_access
     def queue(self) -> ResponseReturnValue:
+        return self._queue_page()
+
+    def _queue_page(self, errors: dict[int, str] | None = None, reasons: dict[int, str] | None = None) -> str:
+        """The queue; `errors`/`reasons`: an override refused, shown next to that order's field."""
         page = min(max(request.args.get("side", 0, type=int) or 0, 0), MAX_PAGE)
         rows, total = approvals.approval_queue(db.session, page=page, page_size=PAGE_SIZE)
         # A manager reads the queue; only sellers get the checkboxes and buttons.
@@ -41,6 +45,8 @@ class ApprovalQueueView(BaseView):
             links=page_links(page, PAGE_SIZE, total, total.has_next),
             can_approve=user_can("can_approve", "ApprovalQueueView"),
             can_reject=user_can("can_reject", "ApprovalQueueView"),
+            override_errors=errors or {},
+            override_reasons=reasons or {},
         )
 
     @expose("/godkjenn", methods=["POST"])
@@ -59,8 +65,34 @@ class ApprovalQueueView(BaseView):
             flash(_("Godkjent: %(numbers)s", numbers=", ".join(o.number for o in approved)), "success")
         # Name the order in each refusal: with several ticked, "already handled" alone says too little.
         numbers = dict(db.session.execute(select(Order.id, Order.number).where(Order.id.in_(refused))).all())
+        if refused:
+            flash(
+                _(
+                    "Ikke godkjent: %(numbers)s. Ordrer som ikke består kontrollene godkjennes én og én "
+                    "med en begrunnelse.",
+                    numbers=", ".join(str(numbers.get(oid, oid)) for oid in refused),
+                ),
+                "warning",
+            )
         for oid, message in refused.items():
             flash(_("Ordre %(number)s: %(message)s", number=numbers.get(oid, oid), message=message), "danger")
+        return redirect(url_for("ApprovalQueueView.queue"))
+
+    @expose("/overstyr/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("approve")
+    def override(self, pk: int) -> ResponseReturnValue:
+        """ "Godkjenn likevel": one order that fails a check, with the seller's reason."""
+        reason = request.form.get("override_reason", "")
+        with domain_action(errors_on_page=True) as done:
+            order = approvals.approve_with_override(db.session, pk, current_actor(), reason)
+            number = order.number
+        if done.ok:
+            flash(_("Ordre %(number)s er godkjent.", number=number), "success")
+            return redirect(url_for("ApprovalQueueView.queue"))
+        if done.errors:  # no reason, or too long: next to the order's field
+            message = done.errors.get("override_reason") or "; ".join(done.errors.values())
+            return self._queue_page(errors={pk: message}, reasons={pk: reason})
         return redirect(url_for("ApprovalQueueView.queue"))
 
     @expose("/avvis/<int:pk>", methods=["GET", "POST"])

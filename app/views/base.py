@@ -490,6 +490,8 @@ class PortalModelView(ModelView):
         columns = self.current_list_columns()
         kwargs.setdefault("paging", page_links(page, page_size, count, getattr(count, "has_next", None)))
         kwargs.setdefault("count_label", count_text(count))
+        # The add button says what it adds, where the view names it ("Ny henvendelse"; not FAB's English default).
+        kwargs.setdefault("add_label", type(self).add_title or None)
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns,
             include_columns=columns,

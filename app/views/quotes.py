@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from app.domain import labels, quotes
+from app.domain import companies, labels, quotes
 from app.domain.catalogue import LineInput
 from app.domain.formatting import oslo_today
 from app.domain.pricing import order_totals
@@ -281,14 +281,20 @@ class QuoteActionsView(BaseView):
         errors: dict[str, str] = {}
         lines: list[LineInput] = []
         company = None
+        matches: list[Company] = []
         customer_number = (request.values.get("customer_number") or "").strip()
         if actor.is_customer:
             company = db.session.get(Company, actor.company_id)
         elif customer_number:
-            # A seller names the dealer by customer number (no <select> of every company).
-            company = db.session.scalar(select(Company).where(Company.customer_number == customer_number[:20]))
-            if company is None:
-                errors["customer_number"] = _("Fant ingen kunde med kundenummer %(number)s.", number=customer_number)
+            # A seller names the customer by number or by a part of its name (no <select> of
+            # every company); several matches are offered to choose from.
+            matches = companies.find_companies(db.session, customer_number)
+            if len(matches) == 1:
+                company = matches[0]
+            elif not matches:
+                errors["customer_number"] = _(
+                    "Fant ingen kunde med kundenummer eller navn «%(term)s».", term=customer_number
+                )
         if request.method == "POST" and company is not None:
             # Special prices per line only from a seller (the domain ignores them from dealers too).
             lines, errors = parse_lines(request.form, prices=not actor.is_customer)
@@ -338,6 +344,7 @@ class QuoteActionsView(BaseView):
             form=request.form,
             is_customer=actor.is_customer,
             customer_number=customer_number,
+            matches=matches if company is None else [],
             default_valid=(oslo_today() + dt.timedelta(days=30)).isoformat(),
         )
 

@@ -1,4 +1,4 @@
-"""two-factor login: the user's TOTP secret and state, and one-time recovery codes
+"""two-factor login: the user's TOTP secret and state, a secret pending confirmation, and one-time recovery codes
 
 Revision ID: 0009
 Revises: 0008
@@ -20,6 +20,7 @@ def upgrade():
         batch.add_column(sa.Column("mfa_secret", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("mfa_enabled_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("mfa_last_step", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("mfa_pending_secret", sa.String(length=64), nullable=True))
     op.create_table(
         "mfa_recovery_codes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -37,6 +38,7 @@ def downgrade():
     op.drop_index("ix_mfa_recovery_codes_user_id", table_name="mfa_recovery_codes")
     op.drop_table("mfa_recovery_codes")
     with op.batch_alter_table("ab_user") as batch:
+        batch.drop_column("mfa_pending_secret")
         batch.drop_column("mfa_last_step")
         batch.drop_column("mfa_enabled_at")
         batch.drop_column("mfa_secret")

@@ -90,3 +90,39 @@ def test_customer_admin_creates_a_user_who_sets_a_password_from_the_welcome_mail
         page.click("form.logout-form button[type=submit]")  # logging out is a POST
     page.goto(link)
     assert "allerede brukt" in (page.text_content(".password-link-invalid") or "")
+
+
+def test_deactivating_a_user_asks_first(page: Any) -> None:
+    """The customer admin makes a user through the API, then deactivates them on "Brukere": the
+    first click only asks; "Ja, deaktiver" closes the access."""
+    suffix = str(int(time.time() * 1000))[-7:]
+    api = page.request
+    token = api.post(
+        "/api/v1/security/login",
+        data={"username": "hansen.admin", "password": "demo1234", "provider": "db"},
+    ).json()["access_token"]
+    made = api.post(
+        "/api/v1/user/",
+        headers={"Authorization": f"Bearer {token}"},
+        data={
+            "first_name": "Kortvarig",
+            "last_name": "Ansatt",
+            "email": f"kort.{suffix}@hanseninterior.no",
+            "phone": "+47 900 00 001",
+            "username": f"kort.{suffix}",
+            "role": "CustomerUser",
+        },
+    )
+    assert made.status == 201, made.text()
+    user_id = made.json()["id"]
+
+    login(page, "hansen.admin")
+    page.goto(f"/companyusers/show/{user_id}")
+    question = page.locator("details.confirm-deactivate .alert")
+    assert not question.is_visible()
+    page.click("details.confirm-deactivate summary")
+    assert "Vil du deaktivere Kortvarig Ansatt?" in (question.text_content() or "")
+    screenshot(page, "deactivate-asks-first")
+    with page.expect_navigation():
+        page.click("button.user-deactivate")
+    assert "Aktiver" in (page.text_content(".user-manage") or "")

@@ -9,6 +9,7 @@ from flask_babel.speaklater import LazyString
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from app.domain import audit
 from app.domain.actors import Actor
 from app.domain.errors import NotAllowed
 from app.domain.formatting import oslo_today, to_oslo
@@ -61,8 +62,17 @@ def cancel_order(
     if refusal is not None:
         raise NotAllowed(refusal)
     no_shipment = ~exists().where(Shipment.order_id == Order.id)
+    from_status = order.status
     if not change_status(
         session, order, actor, "cancel", CANCELLED, reason or _l("Kansellert"), extra_where=[no_shipment]
     ):
         raise NotAllowed(CANCELLED_MEANWHILE)
+    audit.record(
+        session,
+        audit.ORDER_CANCELLED,
+        actor=actor,
+        target=("order", order.id),
+        company_id=order.company_id,
+        details={"number": order.number, "from_status": from_status, "reason": reason or None},
+    )
     return order

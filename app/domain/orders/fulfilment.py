@@ -36,6 +36,7 @@ from app.domain.lifecycle import (
 from app.domain.statements import rows_changed
 from app.models import (
     Carrier,
+    Company,
     Invoice,
     LineStatus,
     Order,
@@ -175,6 +176,19 @@ def register_shipment(
     return shipment
 
 
+def billing_of(company: Company) -> dict[str, str | None]:
+    """Whom an invoice is issued to, kept with it: the company's name, numbers and postal address
+    as they stand when the invoice is made."""
+    return {
+        "billing_name": company.name,
+        "billing_customer_number": company.customer_number,
+        "billing_org_number": company.org_number,
+        "billing_street": company.postal_street,
+        "billing_postal_code": company.postal_code,
+        "billing_city": company.postal_city,
+    }
+
+
 def register_invoice(
     session: Session,
     order_id: int,
@@ -207,6 +221,7 @@ def register_invoice(
         invoice_date=invoice_date,
         due_date=due_date,
         amount=amount,
+        **billing_of(order.company),
     )
     try:
         with session.begin_nested():

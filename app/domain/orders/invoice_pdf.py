@@ -64,7 +64,6 @@ def _text(value: Any) -> str:
 
 def render_invoice_pdf(invoice: Invoice, supplier: Mapping[str, str]) -> bytes:
     order = invoice.order
-    company = order.company
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
     title = _("Fakturakopi %(number)s", number=invoice.number)
@@ -87,11 +86,11 @@ def render_invoice_pdf(invoice: Invoice, supplier: Mapping[str, str]) -> bytes:
     )
     customer_text = "<br/>".join(
         [
-            f"<b>{_text(company.name)}</b>",
-            _text(_("Kundenummer %(number)s", number=company.customer_number)),
-            _text(company.postal_street),
-            _text(f"{company.postal_code or ''} {company.postal_city or ''}"),
-            _text(_("Org.nr. %(number)s", number=company.org_number)),
+            f"<b>{_text(invoice.billing_name)}</b>",
+            _text(_("Kundenummer %(number)s", number=invoice.billing_customer_number)),
+            _text(invoice.billing_street),
+            _text(f"{invoice.billing_postal_code or ''} {invoice.billing_city or ''}"),
+            _text(_("Org.nr. %(number)s", number=invoice.billing_org_number)),
         ]
     )
     normal = styles["Normal"]

@@ -37,6 +37,7 @@ from app.domain.validation import validate_email, validate_phone
 from app.extensions import db
 from app.models import Company, PortalUser
 from app.views import throttling
+from app.views.accounts import mfa as mfa_views
 from app.views.base import (
     FormRefused,
     LookupField,
@@ -376,6 +377,16 @@ class PortalUserDBModelView(UserAdminRoutes, PortalModelView, UserDBModelView):
         # user's page; keep only resetting that user's password.
         return {k: v for k, v in self.actions.items() if k == "resetpasswords"}
 
+    @expose("/<pk>/nullstill-tofaktor", methods=["POST"])
+    @has_access
+    @permission_name("manage")
+    def reset_mfa(self, pk: str) -> ResponseReturnValue:
+        """Turn off the user's two-factor login (lost phone): app/views/accounts/mfa.py."""
+        return mfa_views.reset_from_user_admin(self.endpoint, pk)
+
+    def show_context(self, item: Any) -> dict[str, Any]:
+        return {**super().show_context(item), **mfa_views.reset_context(self.endpoint, item)}
+
     @expose("/userinfo/")
     @has_access
     def userinfo(self) -> ResponseReturnValue:
@@ -387,7 +398,7 @@ class PortalUserDBModelView(UserAdminRoutes, PortalModelView, UserDBModelView):
         if message:  # the form says it next to the field; this holds for any other way in
             raise FormRefused(message)
         if not is_new:  # deactivating or demoting here keeps one active admin per company too
-            accounts.check_user_edit(self.datamodel.session, item)
+            accounts.check_user_edit(self.datamodel.session, item, current_actor())
 
 
 class CompanyUserView(UserAdminRoutes, PortalModelView):

@@ -110,14 +110,6 @@ def _search_day(value: Any) -> dt.date | None:
         raise ApplyFilterException(str(_l("Skriv datoen som dd.mm.åååå, for eksempel 11.03.2025."))) from None
 
 
-def ordered_by(order: Order) -> str:
-    """ "Bestilt av": the user's name; a customer cannot load the supplier's staff (the guard
-    scopes users to the company), so an order a seller placed for them reads "Leverandøren"."""
-    if order.created_by is not None:
-        return order.created_by.full_name
-    return str(_l("Leverandøren")) if order.created_by_id is not None else ""
-
-
 class FilterOsloDayFrom(BaseFilter):
     """Placed on or after this day (midnight Europe/Oslo; times are stored in UTC)."""
 
@@ -235,7 +227,7 @@ class OrderView(PortalModelView):
         ),
     ]
     show_template = "portal/order_show.html"
-    computed_columns = {"created_by": ordered_by}
+    computed_columns = {"created_by": labels.ordered_by}
 
     def _init_properties(self) -> None:
         super()._init_properties()
@@ -265,7 +257,7 @@ class OrderView(PortalModelView):
                 "quantity": ln.quantity,
                 "configuration": line_configuration(ln),
                 "unit_price": ln.unit_price,
-                "status": labels.label(labels.LINE_STATUS, ln.status),
+                "status": labels.line_status(ln),
                 "delivered_quantity": ln.delivered_quantity,
                 "line_total": ln.line_total,
             }
@@ -334,9 +326,8 @@ class OrderLineView(PortalModelView):
     formatters_columns = {
         "unit_price": fmt_nok,
         "line_total": fmt_nok,
-        "status": fmt_code(labels.LINE_STATUS),
     }
-    computed_columns = {"configuration": line_configuration}
+    computed_columns = {"configuration": line_configuration, "status": labels.line_status}
     list_columns = [
         "order",
         "line_no",
