@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -64,6 +65,38 @@ class Config:
     FAB_OPENAPI_SERVERS = None
     FAB_API_MAX_PAGE_SIZE = 100
     FAB_SAFE_REDIRECT_HOSTS = [h for h in os.environ.get("SAFE_REDIRECT_HOSTS", "127.0.0.1,localhost").split(",") if h]
+    # The Host: names this app answers to (Flask's TRUSTED_HOSTS; the port is not compared): any
+    # other Host: is 400, so it never reaches a redirect or a link. Default: this machine and the
+    # host of PORTAL_BASE_URL. A name starting with "." takes its subdomains too.
+    TRUSTED_HOSTS = [
+        h.strip()
+        for h in os.environ.get(
+            "TRUSTED_HOSTS",
+            ",".join(["127.0.0.1", "localhost", urlsplit(os.environ.get("PORTAL_BASE_URL", "")).hostname or ""]),
+        ).split(",")
+        if h.strip()
+    ]
+    # Content-Security-Policy (Flask-Talisman, app/__init__.py): our own origin only; scripts and
+    # <style> elements need the page's nonce. Style attributes (style="..." in Flask-AppBuilder's
+    # templates, ours, and HTML that scripts insert) stay allowed: style-src-attr 'unsafe-inline'.
+    # data: images: no page needs them today; kept for an image given inline (a QR code).
+    CONTENT_SECURITY_POLICY: dict[str, str] = {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "style-src-attr": "'unsafe-inline'",
+        "img-src": "'self' data:",
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    CONTENT_SECURITY_POLICY_NONCE_IN = ["script-src", "style-src"]
+    # Strict-Transport-Security on responses to HTTPS requests only (behind nginx: those it says
+    # came over HTTPS, believed from FORWARDED_ALLOW_IPS only). 0 turns it off.
+    HSTS_MAX_AGE = int(os.environ.get("HSTS_MAX_AGE", str(365 * 24 * 3600)))
     FAB_INDEX_VIEW = "app.views.home.PortalIndexView"
     AUTH_TYPE = 1  # AUTH_DB
     AUTH_ROLE_ADMIN = "Admin"

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from app.extensions import appbuilder, csrf, db, mail, migrate
 
@@ -130,11 +130,45 @@ def _install_template_helpers(app: Flask) -> None:
 
 
 def _install_security_headers(app: Flask) -> None:
+    """Flask-Talisman's Content-Security-Policy with a nonce per request (`csp_nonce()` in
+    templates; FAB's `baselib.get_nonce()` calls it), our own HSTS, and the rest of the headers."""
+    from flask_talisman import Talisman  # type: ignore[import-untyped]  # ships no type information
+
+    Talisman(
+        app,
+        # nginx redirects to HTTPS; behind it the request arrives over HTTP from the proxy.
+        force_https=False,
+        # Talisman would send HSTS on any request carrying X-Forwarded-Proto: https, from whoever:
+        # ours (below) goes by request.is_secure, which believes only the trusted proxy.
+        strict_transport_security=False,
+        content_security_policy=app.config["CONTENT_SECURITY_POLICY"],
+        content_security_policy_nonce_in=app.config["CONTENT_SECURITY_POLICY_NONCE_IN"],
+        frame_options="DENY",
+        referrer_policy="same-origin",
+        permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()", "payment": "()"},
+        # Talisman writes these into app.config: config.py's values, not Talisman's defaults
+        # (which would make the session cookie Secure even on plain-HTTP `make run`).
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=app.config["SESSION_COOKIE_HTTPONLY"],
+        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
+    )
+    hsts_max_age = int(app.config.get("HSTS_MAX_AGE") or 0)
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(exc: SecurityError) -> ResponseReturnValue:
+        # A Host: outside TRUSTED_HOSTS. No URL can be built for it (so not the portal layout), and
+        # the name it gave is not echoed back.
+        if request.path.startswith("/api/"):
+            return {"message": "Ukjent vertsnavn i Host-headeren."}, 400
+        return _UNTRUSTED_HOST_PAGE, 400
+
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if hsts_max_age and request.is_secure:
+            response.headers["Strict-Transport-Security"] = f"max-age={hsts_max_age}"
         user = g.get("portal_user")
         # Logged-in pages may hold another company's data on a shared machine: never cache.
         if (
@@ -144,6 +178,11 @@ def _install_security_headers(app: Flask) -> None:
             response.headers["Pragma"] = "no-cache"
         return response
 
+
+_UNTRUSTED_HOST_PAGE = (
+    '<!doctype html><html lang="nb"><meta charset="utf-8"><title>Kundeportal</title>'
+    "<h1>Ugyldig adresse</h1><p>Denne adressen hører ikke til Kundeportal.</p></html>"
+)
 
 _BARE_ERROR_PAGE = (
     '<!doctype html><html lang="nb"><meta charset="utf-8"><title>Kundeportal</title>'

@@ -260,3 +260,14 @@ def bench_data_command(orders: int, companies: int | None, if_empty: bool, force
         vacuum_analyze(conn)
     click.echo(f"VACUUM ANALYZE ({time.monotonic() - started:.0f} s)")
     click.echo("Innlogginger (passord demo1234): selger, kundeservice, leder, admin, hansen.bruker, berg.bruker")
+
+
+@portal_cli.command("purge-idempotency-keys")
+def purge_idempotency_keys_command() -> None:
+    """Delete order keys (form tokens, API Idempotency-Keys) older than 24 hours: they hold nothing back any more."""
+    from app.domain import idempotency
+    from app.extensions import db
+
+    removed = idempotency.purge(db.session)
+    db.session.commit()
+    click.echo(f"Slettet {removed} utløpte engangsnøkler for bestillinger.")

@@ -315,7 +315,12 @@ class IdempotencyKey(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(String(20))
     key: Mapped[str] = mapped_column(String(200))
+    # SHA-256 of the request body the key was first used with (API): the same key with another
+    # body is refused instead of answered with an order the client did not ask for.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # What the key made: an order (the order form, the API) or a standing order (its form).
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    standing_order_id: Mapped[int | None] = mapped_column(ForeignKey("standing_orders.id", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

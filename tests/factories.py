@@ -188,6 +188,13 @@ def _tenant(
     )
 
 
+def billing_for(session: Session, company_id: int) -> dict[str, str | None]:
+    """What an invoice of the company is issued to (for invoices a test makes itself)."""
+    company = session.get(Company, company_id)
+    assert company is not None
+    return billing_of(company)
+
+
 def build_world(session: Session, sm: Any) -> World:
     product = Product(sku="STOL-1", name="Kontorstol Basic", unit_price=Decimal("500.00"))
     configurable = Product(

@@ -25,7 +25,7 @@ from app.domain import approvals
 from app.domain.lifecycle import OPEN
 from app.models import Invoice, Order, OrderLine
 from app.paging import BoundedCount, page_links
-from tests.factories import World
+from tests.factories import World, billing_for
 from tests.helpers import StatementCounter, client_as, db_engine, db_session, text_of
 
 SHOW_LINK = re.compile(r"/orderview/show/(\d+)")
@@ -359,6 +359,7 @@ def test_exposure_is_what_it_was(app: Flask, world: World) -> None:
                     due_date=dt.date(2026, 11, 16),
                     amount=Decimal("10.50") * (i + 1),
                     paid=i % 3 == 0,
+                    **billing_for(s, order.company_id),
                 )
             )
         s.commit()

@@ -343,6 +343,7 @@ def cluster(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl
         "AUTH_RATE_LIMIT": f"{LOGIN_LIMIT} per 10 minute",
         "PORTAL_BASE_URL": base_url,
         "SAFE_REDIRECT_HOSTS": "127.0.0.1",
+        "TRUSTED_HOSTS": "127.0.0.1",
         "SESSION_COOKIE_SECURE": "1",
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_port),
@@ -500,6 +501,9 @@ def test_customer_places_and_follows_an_order_across_both_hosts(cluster: Cluster
 
     home = browser.get(_path(login.headers["Location"]))
     assert home.status == 200 and "/logout" in home.body
+    # Through nginx: one HSTS header (nginx's; the app's copy is hidden) and the app's CSP.
+    assert home.headers.get_all("Strict-Transport-Security") == ["max-age=31536000"], home.headers
+    assert "frame-ancestors 'none'" in home.headers["Content-Security-Policy"]
 
     form = browser.get("/bestill/")
     assert form.status == 200 and "Ny bestilling" in form.body

@@ -29,7 +29,7 @@ from app.domain.links import portal_link
 from app.domain.orders import fulfilment, invoice_pdf
 from app.extensions import db
 from app.models import Company, Invoice, MailOutbox, Order, OrderLine, Product, Shipment
-from tests.factories import World
+from tests.factories import World, billing_for
 from tests.helpers import Caller, login
 from tests.test_api import API
 
@@ -191,6 +191,7 @@ def test_invoice_pdf_shows_the_vat_breakdown_of_pricing(
         invoice_date=dt.date.today(),
         due_date=dt.date.today(),
         amount=order.total_inc_vat,
+        **billing_for(session, order.company_id),
     )
     session.add(invoice)
     session.commit()

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import report_totals
 from app.domain import reports as R
+from app.domain.orders.fulfilment import billing_of
 from app.models import Budget, Company, Invoice, Order, OrderEvent, PortalUser
 from tests.factories import World
 from tests.helpers import StatementCounter, client_as, is_postgres
@@ -305,6 +306,7 @@ def data(app: Flask, world: World) -> Data:
                     due_date=dt.date(2025, 1, 29),
                     amount=Decimal("1250.00"),
                     paid=False,
+                    **billing_of(a),
                 ),
                 Invoice(
                     company=c,
@@ -314,6 +316,7 @@ def data(app: Flask, world: World) -> Data:
                     due_date=dt.date(2025, 4, 14),
                     amount=Decimal("6250.00"),
                     paid=True,
+                    **billing_of(c),
                 ),
                 Invoice(
                     company=c,
@@ -323,6 +326,7 @@ def data(app: Flask, world: World) -> Data:
                     due_date=dt.date(2025, 4, 14),
                     amount=Decimal("0.94"),
                     paid=False,
+                    **billing_of(c),
                 ),
                 Budget(company=a, user=None, period="month", amount=Decimal("3000.00")),
                 Budget(company=a, user=a_admin, period="month", amount=Decimal("625.00")),

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import report_totals
 from app.models import (
+    AuditEntry,
     Budget,
     Company,
     CompanyChange,
@@ -55,7 +56,7 @@ from app.models import (
     utcnow,
 )
 from app.roles import CUSTOMER_ROLES, ROLE_PERMISSIONS, SUPPLIER_ROLES
-from tests.factories import World, _tenant, make_user
+from tests.factories import World, _tenant, billing_for, make_user
 from tests.helpers import Caller, StatementCounter, client_as, db_engine, db_session, fresh_world, reset_database
 
 # --- the budgets ----------------------------------------------------------------------------
@@ -125,6 +126,15 @@ BUDGETS: dict[tuple[str, str], int] = {
     ("UserApi.info", "CustomerAdmin"): 8,
     ("ProfileView.index", "Seller"): 7,
     ("ProfileView.index", "CustomerUser"): 9,
+    ("MfaView.index", "Seller"): 9,
+    ("MfaView.index", "CustomerUser"): 9,
+    ("MfaApi.status", "Seller"): 9,
+    ("MfaApi.status", "CustomerUser"): 9,
+    # Revisjonslogg
+    ("AuditView.list", "Admin"): 11,
+    ("AuditView.list", "CustomerAdmin"): 11,
+    ("AuditApi.get_list", "CustomerAdmin"): 11,
+    ("AuditApi.info", "CustomerAdmin"): 11,
     # Bruksgrenser
     ("BudgetView.list", "Manager"): 10,
     ("BudgetView.list", "CustomerAdmin"): 10,
@@ -293,6 +303,7 @@ def _order(
                 invoice_date=created_at.date(),
                 due_date=created_at.date() + dt.timedelta(days=14),
                 amount=order.total_ex_vat + order.total_vat,
+                **billing_for(s, company_id),
             )
         )
     s.add(order)
@@ -377,6 +388,13 @@ def grow(app: Flask, world: World, units: range) -> None:
                     inquiry,
                     standing,
                     Budget(company_id=a, user=user, period="month", amount=Decimal("5000.00")),
+                    AuditEntry(
+                        company_id=a,
+                        actor_id=user.id,
+                        actor_name=user.username,
+                        action="user_changed",
+                        target_id=str(i),
+                    ),
                     PickupReservation(
                         company_id=a,
                         store=store,
@@ -414,6 +432,7 @@ def grow(app: Flask, world: World, units: range) -> None:
                     invoice_date=dt.date.today(),
                     due_date=dt.date.today() + dt.timedelta(days=14),
                     amount=Decimal("12.50"),
+                    **billing_for(s, a),
                 )
             )
             first_quote.lines.append(
@@ -470,6 +489,10 @@ FIXED_ROWS: dict[tuple[str, str], str] = {
     ("InquiryView.add", "CustomerUser"): "an add form with fixed choices",
     ("ProfileView.index", "Seller"): "the user's own profile",
     ("ProfileView.index", "CustomerUser"): "the user's own profile",
+    ("MfaView.index", "Seller"): "the user's own two-factor login",
+    ("MfaView.index", "CustomerUser"): "the user's own two-factor login",
+    ("MfaApi.status", "Seller"): "the user's own two-factor login",
+    ("MfaApi.status", "CustomerUser"): "the user's own two-factor login",
     # Aggregates: a row per month, status or week; the orders and events behind them grew, and
     # with them the figures (checked).
     ("ReportsView.sales", "Manager"): "a row per month",

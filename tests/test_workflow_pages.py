@@ -388,7 +388,16 @@ def test_queue_lists_pending_orders_oldest_first_with_both_checks(app: Flask, wo
     numbers = {oid: _number(app, oid) for oid in older + bad + newer}
     assert rows == [numbers[older[0]], numbers[bad[0]], numbers[newer[0]]]
     assert world.a.order.number not in rows  # processing orders are not in the queue
-    for heading in ("Produserbarhet", "Kreditt", "Grense", "Eksponering", "Denne ordren", "Rom", "Alder", "Bedrift"):
+    for heading in (
+        "Produserbarhet",
+        "Kreditt",
+        "Grense",
+        "Eksponering",
+        "Denne ordren",
+        "Ledig kreditt",
+        "Alder",
+        "Bedrift",
+    ):
         assert heading in body, heading
     assert "Berg AS" in body and "Hansen AS" in body
     bad_row = re.search(rf'<tr data-order="{numbers[bad[0]]}"[^>]*>.*?</tr>', body, re.S).group(0)

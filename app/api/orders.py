@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
@@ -38,7 +38,7 @@ from app.api.fields import (
     money_field,
     quantity_field,
 )
-from app.domain import labels
+from app.domain import idempotency, labels
 from app.domain import orders as order_rules
 from app.domain.orders import fulfilment
 from app.domain.validation import validate_amount
@@ -46,6 +46,9 @@ from app.extensions import db
 from app.filters import FilterNumberPrefix
 from app.models import Company, DeliveryAddress, Order, OrderChannel, OrderLine
 from app.tenancy import current_tenant
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+BAD_IDEMPOTENCY_KEY = _("Idempotency-Key må være 1–200 tegn: bokstaver a–z og A–Z, sifre og - _ . :")
 
 # --- request bodies -------------------------------------------------------------------------
 
@@ -234,21 +237,54 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
 
     @safe
     def post_headless(self) -> Response:
+        """Place an order; exactly once per `Idempotency-Key` header, if one is sent.
+
+        Without the header every POST makes an order. With it (1-200 characters: letters, digits
+        and `- _ . :`, e.g. a UUID), the first POST makes the order and answers 201; the same key
+        from the same user within 24 hours makes nothing and answers 201 again with the same order
+        id and the order as it is now, and the header `Idempotent-Replayed: true`. That holds for
+        two requests at the same moment too (one order; the other waits for it). The key is per
+        user: another user's same key is theirs. After 24 hours the key is free again.
+        A key that is too long or has other characters: 400 naming `Idempotency-Key`. The same key
+        with a different body: 422 (as the IETF draft "The Idempotency-Key HTTP Header Field"),
+        nothing made. A refused order (400) does not use up the key.
+        """
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None and not idempotency.valid_key(key):
+            return self.response_400_fields({IDEMPOTENCY_HEADER: [str(BAD_IDEMPOTENCY_KEY)]})
         data, customer = self.new_body()
         company_id = current_tenant() if customer else data["company_id"]
         channel = OrderChannel.webshop.value if customer else OrderChannel.seller.value
-        order = self.commit(
-            lambda: order_rules.place_order(
+        actor = current_actor()
+
+        def make() -> Order:
+            return order_rules.place_order(
                 db.session,
-                actor=current_actor(),
+                actor=actor,
                 company_id=company_id,  # type: ignore[arg-type]  # a customer request always has its tenant
                 delivery_address_id=data.get("delivery_address_id"),
                 lines=line_inputs(data["lines"]),
                 channel=channel,
                 customer_reference=data.get("customer_reference"),
             )
+
+        if key is None:
+            order = self.commit(make)
+            return self.response(201, id=order.id, result=self._show(order))
+        placed = self.commit(
+            lambda: idempotency.once(
+                db.session,
+                user_id=actor.id,  # type: ignore[arg-type]  # a logged-in caller has an id
+                scope=idempotency.API,
+                key=key,
+                make=make,
+                body_print=idempotency.fingerprint({"company_id": company_id, **data}),
+            )
         )
-        return self.response(201, id=order.id, result=self._show(order))
+        response = self.response(201, id=placed.row.id, result=self._show(placed.row))
+        if not placed.made_now:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
 
     # --- cancelling (approve and reject: OrderApprovalRoutes, app/api/approvals.py) ------
 

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.domain import labels
+from app.domain import idempotency, labels
 from app.domain import standing_orders as rules
 from app.domain.catalogue import LineInput
 from app.domain.formatting import format_date, oslo_today
@@ -39,7 +39,7 @@ from app.views.base import (
 )
 from app.views.forms import _int, current_actor, domain_action, form_id, parse_lines
 from app.views.orders.overview import line_configuration
-from app.views.orders.placing import product_json
+from app.views.orders.placing import TOKEN_FIELD, new_token, product_json
 
 VIEW = "StandingOrderFormView"
 
@@ -238,6 +238,20 @@ def _products(lines: list[LineInput]) -> dict[int, Product]:
     return {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
 
 
+def _create_once(actor: Any, company_id: int, data: Any, token: str) -> idempotency.Placed[StandingOrder]:
+    """A new standing order, made once per form token (a double submit finds the first one)."""
+    if not token:  # a POST without the form's token (a script): made as it comes
+        return idempotency.Placed(row=rules.create_standing_order(db.session, actor, company_id, data), made_now=True)
+    return idempotency.once(
+        db.session,
+        user_id=actor.id,
+        scope=idempotency.STANDING_FORM,
+        key=token,
+        make=lambda: rules.create_standing_order(db.session, actor, company_id, data),
+        model=StandingOrder,
+    )
+
+
 def _form_values(item: StandingOrder | None, form: Any) -> dict[str, Any]:
     """What the form fields show: the posted values, else the plan's, else sensible defaults."""
     if request.method == "POST":
@@ -317,19 +331,35 @@ class StandingOrderFormView(BaseView):
         invoice = rules.is_invoice_customer(company)
         errors: dict[str, str] = {}
         lines: list[LineInput] = []
+        token = request.form.get(TOKEN_FIELD, "")
         if request.method == "POST" and invoice:
             data, errors = _parse_plan(request.form)
             lines = list(data.lines or [])
-            if not errors:
+            if token and not idempotency.valid_key(token):
+                flash(
+                    _("Den faste ordren er ikke lagret: skjemaet var ugyldig. Kontroller den og lagre igjen."), "danger"
+                )
+                token = new_token()
+            elif not errors:
+                placed: idempotency.Placed[StandingOrder] | None = None
                 with domain_action(errors_on_page=True) as done:
-                    item = rules.create_standing_order(db.session, actor, company.id, data)
-                if done.ok:
-                    flash(_("Den faste ordren «%(name)s» er lagret.", name=item.name), "success")
-                    return self._show(item.id)
+                    placed = _create_once(actor, company.id, data, token)
+                if done.ok and placed is not None:
+                    if placed.made_now:
+                        flash(_("Den faste ordren «%(name)s» er lagret.", name=placed.row.name), "success")
+                    else:
+                        flash(
+                            _(
+                                "Den faste ordren «%(name)s» var allerede lagret, og den ble ikke lagret på nytt.",
+                                name=placed.row.name,
+                            ),
+                            "info",
+                        )
+                    return self._show(placed.row.id)
                 errors = done.errors
             if errors:
                 flash(_("Den faste ordren er ikke lagret. Rett feltene som er merket."), "danger")
-        return self._render_form(None, company, invoice, lines, errors)
+        return self._render_form(None, company, invoice, lines, errors, order_token=token or new_token())
 
     @expose("/<int:pk>/endre", methods=["GET", "POST"])
     @has_access
@@ -372,10 +402,12 @@ class StandingOrderFormView(BaseView):
         invoice: bool,
         lines: list[LineInput],
         errors: dict[str, str],
+        order_token: str | None = None,
     ):
         return self.render_template(
             "standing_orders/form.html",
             item=item,
+            order_token=order_token,
             company=company,
             invoice_customer=invoice,
             not_invoice_message=rules.not_invoice_customer_message(),

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.domain import catalogue
+from app.domain import catalogue, idempotency
+from app.domain.actors import Actor
 from app.domain.approvals import awaits_decision
 from app.domain.budgets import budget_status
 from app.domain.orders import place_order
 from app.extensions import db
-from app.models import DeliveryAddress, OrderChannel, Product
+from app.models import DeliveryAddress, Order, OrderChannel, Product
 from app.views.forms import current_actor, domain_action, form_id, parse_lines
 
 
@@ -33,6 +36,14 @@ def product_json(p: Product) -> dict:
     }
 
 
+# The form's one-time token (hidden field): a double click or a resent POST finds the first order.
+TOKEN_FIELD = "order_token"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class NewOrderView(BaseView):
     route_base = "/bestill"
     default_view = "new"
@@ -50,35 +61,23 @@ class NewOrderView(BaseView):
         ).all()
         errors: dict[str, str] = {}
         lines: list[catalogue.LineInput] = []
+        token = request.form.get(TOKEN_FIELD, "")
         if request.method == "POST":
             lines, errors = parse_lines(request.form)
             address_id = form_id(request.form, "delivery_address_id")
-            if not errors:
+            if token and not idempotency.valid_key(token):
+                # Not a token this page makes: nothing placed, a fresh token to send again with.
+                flash(
+                    _("Bestillingen er ikke sendt: skjemaet var ugyldig. Kontroller den og send den igjen."), "danger"
+                )
+                token = new_token()
+            elif not errors:
+                placed: idempotency.Placed | None = None
                 with domain_action(errors_on_page=True) as done:
-                    order = place_order(
-                        db.session,
-                        actor=actor,
-                        company_id=actor.company_id,  # type: ignore[arg-type]  # a customer (checked above) has a company
-                        delivery_address_id=address_id,
-                        lines=lines,
-                        channel=OrderChannel.webshop.value,
-                        customer_reference=request.form.get("customer_reference"),
-                    )
-                if done.ok:
-                    if awaits_decision(order):
-                        flash(
-                            _(
-                                "Ordre %(number)s er registrert. Den har status «Til godkjenning» til en selger "
-                                "har godkjent den.",
-                                number=order.number,
-                            ),
-                            "success",
-                        )
-                    else:
-                        flash(_("Ordre %(number)s er registrert.", number=order.number), "success")
-                    if order.over_budget:
-                        flash(_("Merk: ordren går over bruksgrensen. Administrator hos dere er varslet."), "warning")
-                    return redirect(url_for("OrderView.show", pk=order.id))
+                    placed = self._place(actor, token, lines, address_id)
+                if done.ok and placed is not None:
+                    self._placed_message(placed)
+                    return redirect(url_for("OrderView.show", pk=placed.row.id))
                 errors = done.errors
             if errors:
                 flash(_("Bestillingen er ikke sendt. Rett feltene som er merket."), "danger")
@@ -91,8 +90,62 @@ class NewOrderView(BaseView):
             products=products,
             product_json=product_json,
             form=request.form,
+            order_token=token or new_token(),
             budgets=budget_status(db.session, actor),
         )
+
+    @staticmethod
+    def _place(
+        actor: Actor, token: str, lines: list[catalogue.LineInput], address_id: int | None
+    ) -> idempotency.Placed:
+        """The order, made once per token: the page always sends one (a POST without it, from a
+        script or a page rendered before tokens existed, is placed as it comes)."""
+
+        def make() -> Order:
+            return place_order(
+                db.session,
+                actor=actor,
+                company_id=actor.company_id,  # type: ignore[arg-type]  # a customer (checked by the caller) has a company
+                delivery_address_id=address_id,
+                lines=lines,
+                channel=OrderChannel.webshop.value,
+                customer_reference=request.form.get("customer_reference"),
+            )
+
+        if not token:
+            return idempotency.Placed(row=make(), made_now=True)
+        return idempotency.once(
+            db.session,
+            user_id=actor.id,  # type: ignore[arg-type]  # a logged-in user has an id
+            scope=idempotency.FORM,
+            key=token,
+            make=make,
+        )
+
+    @staticmethod
+    def _placed_message(placed: idempotency.Placed) -> None:
+        order = placed.row
+        if not placed.made_now:
+            flash(
+                _(
+                    "Bestillingen var allerede sendt, og den ble ikke sendt på nytt. Dette er ordre %(number)s.",
+                    number=order.number,
+                ),
+                "info",
+            )
+            return
+        if awaits_decision(order):
+            flash(
+                _(
+                    "Ordre %(number)s er registrert. Den har status «Til godkjenning» til en selger har godkjent den.",
+                    number=order.number,
+                ),
+                "success",
+            )
+        else:
+            flash(_("Ordre %(number)s er registrert.", number=order.number), "success")
+        if order.over_budget:
+            flash(_("Merk: ordren går over bruksgrensen. Administrator hos dere er varslet."), "warning")
 
 
 class ProductSearchView(BaseView):
