@@ -38,6 +38,7 @@ def create_app(config_object: object | None = None) -> Flask:
 
     install_tenant_guard()
     install_stamp_listeners()
+    _install_input_checks(app)  # before any route: the bounded `int` converter
     with app.app_context():
         db.init_app(app)
         _ping_idle_connections(db.engine, app.config.get("DB_PING_AFTER_IDLE_SECONDS", 10.0))
@@ -65,6 +66,15 @@ def create_app(config_object: object | None = None) -> Flask:
     _install_jwt_messages(app)
     _install_error_pages(app)
     return app
+
+
+def _install_input_checks(app: Flask) -> None:
+    """Bad input answers 400 (or 404) before any view runs: NUL, deep JSON, the API's `q`, huge ids (app/inputs.py)."""
+    from app import inputs
+    from app.views.base import clean_fab_list_args
+
+    inputs.install(app)
+    app.before_request(clean_fab_list_args)
 
 
 def _install_audit_client_addr(app: Flask) -> None:
@@ -191,7 +201,7 @@ _BARE_ERROR_PAGE = (
 )
 
 
-def _error_page(code: int, exc: HTTPException | None) -> tuple[str, int]:
+def _error_page(code: int, exc: HTTPException | None, message: str | None = None) -> tuple[str, int]:
     """The Norwegian error page in the portal layout; a bare page if even that fails (DB down)."""
     try:
         if "user" not in g:
@@ -202,7 +212,12 @@ def _error_page(code: int, exc: HTTPException | None) -> tuple[str, int]:
             g.user = current_user
         # FAB's base.html needs `base_template` and `appbuilder`, like FAB's own views pass them.
         return render_template(
-            "error.html", code=code, exc=exc, appbuilder=appbuilder, base_template=appbuilder.base_template
+            "error.html",
+            code=code,
+            exc=exc,
+            message=message,
+            appbuilder=appbuilder,
+            base_template=appbuilder.base_template,
         ), code
     except Exception:  # noqa: BLE001 - never let the error page itself fail with a traceback
         log.exception("Error page failed on %s", request.path)
@@ -211,18 +226,31 @@ def _error_page(code: int, exc: HTTPException | None) -> tuple[str, int]:
 
 
 def _install_error_pages(app: Flask) -> None:
+    from app.inputs import MSG_OUT_OF_RANGE, InputRefused, is_input_refusal
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         # Flask hands only exceptions with a code to this handler; `or 500` is for the type.
         code = exc.code or 500
+        # Our own 400s (app/inputs.py) say what was wrong in Norwegian; others' texts are English.
+        own = exc.description if isinstance(exc, InputRefused) else None
+        # Keep the exception's own headers: `Allow` on 405, `Retry-After` on 429.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if request.path.startswith("/api/"):
-            return {"message": exc.description or exc.name}, code
-        return _error_page(code, exc)
+            return {"message": exc.description or exc.name}, code, headers
+        page, status = _error_page(code, exc, own)
+        return page, status, headers
 
     @app.errorhandler(Exception)
     def _server_error(exc: Exception) -> ResponseReturnValue:
-        log.exception("Unhandled error on %s", request.path)
         db.session.rollback()
+        if is_input_refusal(exc):
+            # A value the database refused as out of range: the input's fault, nothing was written.
+            log.warning("Refused input on %s: %s", request.path, type(exc).__name__)
+            if request.path.startswith("/api/"):
+                return {"message": str(MSG_OUT_OF_RANGE)}, 400
+            return _error_page(400, None, str(MSG_OUT_OF_RANGE))
+        log.exception("Unhandled error on %s", request.path)
         if request.path.startswith("/api/"):
             return {"message": "Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeservice."}, 500
         return _error_page(500, None)

@@ -21,6 +21,8 @@ from typing import Any
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 COUNT_BOUND = 10_000
+# The highest page index a list serves (0-based): OFFSET stays far inside every database's range.
+MAX_PAGE = 10_000_000
 
 
 class BoundedCount(int):
@@ -128,6 +130,22 @@ class PagedInterface(SQLAInterface):
             count.has_next = len(items) > (page_size or 0)
             items = items[:page_size]
         return items
+
+
+def page_arg_error(page: Any, page_size: Any, max_page_size: int) -> dict[str, Any]:
+    """A REST list's `page` / `page_size` (None: not given) -> {name: Norwegian message}, empty if fine.
+
+    Whole numbers only (not true/false), page 0..MAX_PAGE, page_size 1..max_page_size: a negative
+    OFFSET or one beyond 64 bits would be a database error, and a page size FAB would silently
+    change to its maximum is refused, so a client learns the bound."""
+    from flask_babel import lazy_gettext as _
+
+    errors: dict[str, Any] = {}
+    if page is not None and (type(page) is not int or not 0 <= page <= MAX_PAGE):
+        errors["page"] = _("Sidetallet må være et heltall fra 0 til %(max)s.", max=MAX_PAGE)
+    if page_size is not None and (type(page_size) is not int or not 1 <= page_size <= max_page_size):
+        errors["page_size"] = _("Sidestørrelsen må være et heltall fra 1 til %(max)s.", max=max_page_size)
+    return errors
 
 
 @dataclass(frozen=True)

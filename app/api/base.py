@@ -29,9 +29,12 @@ Conventions every resource follows:
 from __future__ import annotations
 
 import copy
+import enum
 import functools
 import logging
+import sys
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from flask import Response, current_app, g, request
@@ -49,6 +52,7 @@ from marshmallow import ValidationError
 from marshmallow.fields import Field
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.api import openapi
 from app.api.columns import COLUMN_LABELS
 from app.api.fields import (
     MAX_ID,
@@ -72,6 +76,7 @@ from app.api.fields import (
 from app.domain.actors import Actor
 from app.domain.errors import DomainError, ValidationFailed
 from app.extensions import db
+from app.inputs import MSG_OUT_OF_RANGE, is_input_refusal
 from app.paging import COUNT_BOUND, COUNT_DESCRIPTION, paged
 from app.roles import ROLE_PERMISSIONS
 from app.tenancy import TenantViolation, current_tenant
@@ -190,9 +195,10 @@ def safe(route: Callable[..., Response]) -> Callable[..., Response]:
             return route(self, *args, **kwargs)
         except REFUSALS as exc:
             return self.error_response(exc)
-        except Exception:  # noqa: BLE001 - never a traceback to the client
-            log.exception("%s.%s failed", type(self).__name__, route.__name__)
+        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
             db.session.rollback()
+            if not is_input_refusal(exc):
+                log.exception("%s.%s failed", type(self).__name__, route.__name__)
             return self.response_500()
 
     return wrapper
@@ -257,6 +263,9 @@ class PortalModelRestApi(ModelRestApi):
         self.label_columns = {**COLUMN_LABELS, **self._code_labels(), **(self.label_columns or {})}
         super().__init__()
         self.model2schemaconverter.virtual_fields = self._virtual
+        self.model2schemaconverter.code_values = {
+            column: [getattr(code, "value", code) for code in mapping] for column, mapping in self.label_fields.items()
+        }
         for column in self.code_filter_columns:
             self._filters.get_search_filters()[column] = [
                 flt(column, self.datamodel) for flt in (FilterEqual, FilterNotEqual, FilterIn, FilterNotIn)
@@ -307,7 +316,12 @@ class PortalModelRestApi(ModelRestApi):
         return self.response(404, message=str(MSG_NOT_FOUND))
 
     def response_500(self, message: str | None = None) -> Response:
-        # FAB passes a traceback here when FAB_API_SHOW_STACKTRACE is on: never show it.
+        # FAB's `safe` calls this inside its `except`: a value the database refused as out of range
+        # is the input's fault (400), anything else a 500. FAB passes a traceback as `message` when
+        # FAB_API_SHOW_STACKTRACE is on: never show it.
+        if is_input_refusal(sys.exc_info()[1]):
+            db.session.rollback()
+            return self.response_400_fields(MSG_OUT_OF_RANGE)
         return self.response(500, message=str(MSG_SERVER_ERROR))
 
     # --- lists: the bounded count (app/paging.py) ----------------------------------------
@@ -325,10 +339,38 @@ class PortalModelRestApi(ModelRestApi):
         **kwargs: Any,
     ) -> None:
         super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
-        if func is None or func.__name__ != "get_list" or not operations or "get" not in operations:
+        if func is None or not operations:
             return
+        if func.__name__ == "get_list" and "get" in operations:
+            self._document_count(operations["get"])
+        for method in methods or ():
+            if method.lower() in operations:
+                openapi.document_operation(
+                    operations[method.lower()],
+                    path or "",
+                    method,
+                    func.__name__,
+                    type(self).__name__,
+                    domain_write=self._writes_through_domain(func.__name__),
+                    everyone_may=self._every_role_may(func.__name__),
+                )
+
+    def _every_role_may(self, route: str) -> bool:
+        """Does every role of app/roles.py (Admin holds all) have the permission that opens `route` here?"""
+        routes = {**api_routes(type(self)), **ROUTES_FOR_PERMISSION}
+        permission = next((p for p, names in routes.items() if route in names), None)
+        name = type(self).__name__
+        return permission is not None and all(permission in perms.get(name, ()) for perms in ROLE_PERMISSIONS.values())
+
+    def _writes_through_domain(self, route: str) -> bool:
+        """Does FAB's post/put/delete of this API reach app/domain (an override of the headless
+        method or of its pre_ hook), so that a domain NotAllowed (409) can answer it?"""
+        hooks = {"post": ("post_headless", "pre_add"), "put": ("put_headless", "pre_update"), "delete": ("pre_delete",)}
+        return any(getattr(type(self), name) is not getattr(PortalModelRestApi, name) for name in hooks.get(route, ()))
+
+    def _document_count(self, operation: dict[str, Any]) -> None:
         try:
-            schema = operations["get"]["responses"][200]["content"]["application/json"]["schema"]
+            schema = operation["responses"][200]["content"]["application/json"]["schema"]
         except (KeyError, TypeError):
             return
         properties = schema.setdefault("properties", {})
@@ -337,6 +379,12 @@ class PortalModelRestApi(ModelRestApi):
             "type": "boolean",
             "description": f"Whether `count` is the exact number of matching rows (it is up to {COUNT_BOUND}).",
         }
+
+    def add_apispec_components(self, api_spec: Any) -> None:
+        super().add_apispec_components(api_spec)
+        for name, schema in openapi.SCHEMAS.items():
+            if name not in api_spec.components.schemas:
+                api_spec.components.schema(name, schema)
 
     # --- list filters -------------------------------------------------------------------
 
@@ -349,11 +397,32 @@ class PortalModelRestApi(ModelRestApi):
             value = flt.get("value") if isinstance(flt, dict) else None
             if isinstance(flt, dict) and flt.get("opr") in _TEXT_FILTER_OPS and not isinstance(value, str):
                 raise FABException(str(MSG_BAD_FILTER))
+            if isinstance(flt, dict) and not self._filter_value_fits(flt.get("col"), value):
+                raise FABException(str(_("Ugyldig verdi i filteret på feltet «%(col)s».", col=flt.get("col"))))
         try:
             filters.rest_add_filters(raw)
         except (InvalidColumnFilterFABException, InvalidOperationFilterFABException) as exc:
             raise FABException(_refused_filter(filters, raw)) from exc  # FAB's own text is English
         return filters.get_joined_filters(self._base_filters)
+
+    def _filter_value_fits(self, column: Any, value: Any) -> bool:
+        """A filter compares a column with a value of the column's type: a whole number in SQL's
+        integer range for integers and related rows' ids, text for text and codes, true/false for
+        flags, a finite number for money. Else PostgreSQL refuses the statement (integer out of
+        range, varchar = bigint) and SQLite overflows: a 400 here instead."""
+        if not isinstance(column, str):
+            return True
+        if self.datamodel.is_relation(column):
+            kind: Any = int
+        elif column in self.datamodel.list_columns:
+            try:
+                kind = self.datamodel.list_columns[column].type.python_type
+            except NotImplementedError:
+                return True
+        else:
+            return True
+        values = value if isinstance(value, list) else [value]
+        return all(_fits(kind, v) for v in values if v is not None and v != "")
 
     # --- writes -------------------------------------------------------------------------
 
@@ -565,6 +634,35 @@ def ids_in_range(route: Callable[..., Response]) -> Callable[..., Response]:
         return route(self, *args, **kwargs)
 
     return wrapper
+
+
+def _fits(kind: Any, value: Any) -> bool:
+    """Is `value` (from a filter) of the column's Python type `kind`?"""
+    if isinstance(kind, type) and issubclass(kind, bool):
+        return isinstance(value, bool) or value in ("y", "true", "false")
+    if isinstance(kind, type) and issubclass(kind, int):
+        return _int_in_range(value)
+    if isinstance(kind, type) and issubclass(kind, (Decimal, float)):
+        if isinstance(value, bool):
+            return False
+        try:
+            return Decimal(str(value)).is_finite()
+        except ArithmeticError:
+            return False
+    if isinstance(kind, type) and issubclass(kind, (str, enum.Enum)):
+        return isinstance(value, str)
+    return not isinstance(value, (dict, list))
+
+
+def _int_in_range(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.lstrip("-").isdigit() or len(value) > 11:
+            return False
+        value = int(value)
+    return isinstance(value, int) and -MAX_ID <= value <= MAX_ID
 
 
 def _int_or_none(value: Any) -> int | None:

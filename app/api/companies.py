@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from app.api.base import (
     PortalModelRestApi,
@@ -21,7 +21,7 @@ from app.api.base import (
     is_customer_request,
     safe,
 )
-from app.api.fields import MSG_NOT_FOUND, computed
+from app.api.fields import MSG_NOT_FOUND, OutputSchema, computed
 from app.domain import companies, labels
 from app.domain.errors import NotFound
 from app.extensions import db
@@ -29,7 +29,7 @@ from app.models import Company, CompanyChange, DeliveryAddress
 from app.tenancy import current_tenant
 
 
-class CompanyChangeOut(Schema):
+class CompanyChangeOut(OutputSchema):
     at = fields.DateTime()
     actor_name = fields.String()
     field = fields.String()

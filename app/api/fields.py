@@ -18,7 +18,7 @@ from sqlalchemy import Numeric, select
 
 from app.domain import labels
 from app.domain.catalogue import MAX_QUANTITY, LineInput
-from app.domain.validation import MAX_ID, InvalidValue, validate_choice
+from app.domain.validation import MAX_AMOUNT, MAX_ID, MSG_AMOUNT_TOO_LARGE, InvalidValue, validate_choice
 from app.extensions import db
 
 MSG_REQUIRED = _("Feltet må fylles ut.")
@@ -39,6 +39,7 @@ MSG_SERVER_ERROR = _("Noe gikk galt hos oss. Prøv igjen, eller kontakt kundeser
 MSG_BAD_FILTER = _("Ugyldig filter.")
 MSG_LIST = _("Skriv en liste.")
 MSG_LINE_OBJECT = _("Hver linje må være et JSON-objekt.")
+MSG_INTEGER_RANGE = _("Skriv et heltall fra %(min)s til %(max)s.", min=-MAX_ID, max=MAX_ID)
 MSG_QUANTITY_MAX = _("Antall kan være høyst %(max)s.", max=MAX_QUANTITY)
 
 
@@ -92,6 +93,8 @@ class RelatedId(fields.Integer):
     def __init__(self, model: type[Any], **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
         self.model = model
+        # Ids are 1..MAX_ID (also what the OpenAPI document says); others name no row.
+        self.validators.insert(0, validate.Range(min=1, max=MAX_ID, error=MSG_NOT_FOUND_REF))
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | None:
         pk = super()._deserialize(value, attr, data, **kwargs)
@@ -106,8 +109,17 @@ class RelatedId(fields.Integer):
 
 
 def one_of(allowed: Any) -> Callable[[Any], None]:
-    """Validator: a code value from `allowed` (an enum of app/models.py), Norwegian message."""
-    return domain_validator(lambda value: validate_choice(value, allowed))
+    """Validator: a code value from `allowed` (an enum of app/models.py), Norwegian message.
+    Its `choices` are what apispec writes as the field's `enum` in the OpenAPI document."""
+    validator = domain_validator(lambda value: validate_choice(value, allowed))
+    validator.choices = [getattr(member, "value", member) for member in allowed]  # type: ignore[attr-defined]
+    return validator
+
+
+def codes_of(allowed: Any, nullable: bool = False) -> dict[str, Any]:
+    """OpenAPI metadata of a hand-written code field: its `enum` (the codes of an app/models.py enum)."""
+    codes: list[Any] = [getattr(member, "value", member) for member in allowed]
+    return {"enum": codes + [None] if nullable else codes}
 
 
 def computed(
@@ -139,13 +151,39 @@ def code_label(mapping: Mapping[Any, Any], code: Any) -> str | None:
 
 class Money(fields.Decimal):
     """Answered as a string with `places` decimals ("1250.00"); read as sent (a number or a
-    string), not rounded, so a validator can refuse a third decimal instead of hiding it."""
+    string), not rounded, so a validator can refuse a third decimal instead of hiding it.
 
-    def __init__(self, places: int = 2, **kwargs: Any) -> None:
+    Read values are finite and within what the column holds (`maximum`, by default MAX_AMOUNT, the
+    money columns' Numeric(12, 2)): 1e400, NaN or 10^10 is a 400 naming the field, never a database
+    error or (SQLite) a value stored wrongly."""
+
+    def __init__(self, places: int = 2, maximum: Decimal = MAX_AMOUNT, **kwargs: Any) -> None:
         # OpenAPI: apispec would call a Decimal a number; we answer strings.
-        kwargs.setdefault("metadata", {"type": "string", "format": "decimal", "example": "1250.00"})
+        digits = len(str(int(maximum)))
+        kwargs.setdefault(
+            "metadata",
+            {
+                "type": "string",
+                "format": "decimal",
+                "example": "1250.00",
+                # What the field reads and the column holds: at most `digits` digits before the point.
+                "pattern": rf"^-?[0-9]{{1,{digits}}}(\.[0-9]+)?$",
+                "x-maximum": str(maximum),
+            },
+        )
         super().__init__(places=None, as_string=True, **kwargs)
         self.dump_places = Decimal(1).scaleb(-places)
+        self.maximum = maximum
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal | None:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if number is not None and abs(number) > self.maximum:
+            if self.maximum == MAX_AMOUNT:
+                raise ValidationError(str(MSG_AMOUNT_TOO_LARGE))  # the words of validate_amount
+            raise ValidationError(str(_("Tallet kan være høyst %(max)s.", max=self.maximum)))
+        return number
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
@@ -174,9 +212,25 @@ def _norwegian(field: Field) -> Field:
     validators = [
         _norwegian_length(v) if isinstance(v, validate.Length) and v.error is None else v for v in field.validators
     ]
+    if isinstance(field, fields.Integer) and not _bounded(validators):
+        # Every whole number fits SQL's integer (SQLite: 64 bits, else OverflowError; PostgreSQL:
+        # "integer out of range"): one bound for all of them, shown in the OpenAPI document.
+        validators.append(validate.Range(min=-MAX_ID, max=MAX_ID, error=MSG_INTEGER_RANGE))
     field.validators = validators
     field.validate = validators  # what FAB's _info shows
     return field
+
+
+def _bounded(validators: list[Any]) -> bool:
+    """Does a Range among the validators keep a number inside SQL's integer range on both sides?"""
+    return any(
+        isinstance(v, validate.Range)
+        and v.min is not None
+        and v.max is not None
+        and v.min >= -MAX_ID
+        and v.max <= MAX_ID
+        for v in validators
+    )
 
 
 def _norwegian_length(validator: validate.Length) -> validate.Length:
@@ -225,7 +279,21 @@ def id_field(**kwargs: Any) -> fields.Integer:
 
 
 def quantity_field(**kwargs: Any) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(max=MAX_QUANTITY, error=MSG_QUANTITY_MAX), **kwargs)
+    # 1..MAX_QUANTITY, as the domain says (catalogue.line_errors). The upper bound is checked here, the
+    # lower one by the domain together with the line's other problems (every problem named at once);
+    # the OpenAPI document shows both.
+    kwargs.setdefault("metadata", {"minimum": 1})
+    return fields.Integer(
+        strict=True, validate=validate.Range(min=-MAX_ID, max=MAX_QUANTITY, error=MSG_QUANTITY_MAX), **kwargs
+    )
+
+
+class OutputSchema(Schema):
+    """A hand-written answer schema (lines, events, shipments ...): any value may be null, as the
+    nullable columns behind them are, and the OpenAPI document says so (`nullable: true`)."""
+
+    def on_bind_field(self, field_name: str, field_obj: Field) -> None:
+        field_obj.allow_none = True
 
 
 class InputSchema(Schema):
@@ -268,6 +336,8 @@ class PortalSchemaConverter(Model2SchemaConverter):
     non-blank required text, Norwegian messages."""
 
     virtual_fields: dict[str, Callable[[], Field]] = {}
+    # Code columns (status, channel, ...) -> every code they can hold: the field's `enum` in OpenAPI.
+    code_values: dict[str, list[Any]] = {}
 
     def _meta_schema_factory(
         self, columns: list[str], model: Any, class_mixin: type, parent_schema_name: str | None = None
@@ -284,12 +354,25 @@ class PortalSchemaConverter(Model2SchemaConverter):
         if datamodel.obj is self.datamodel.obj and column.name in self.virtual_fields:
             return self.virtual_fields[column.name]()
         field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        if datamodel.is_relation(column.name) and isinstance(field, fields.Nested) and not field.many:
+            # An optional many-to-one (an order's user, a budget's user) is answered as null.
+            field.allow_none = _optional_relation(datamodel.obj, column.name)
         sqla_column = datamodel.list_columns.get(column.name)
         if sqla_column is None or datamodel.is_relation(column.name):
             return _norwegian(field)
+        naive = not getattr(sqla_column.type, "timezone", True)
+        if isinstance(field, fields.DateTime) and not isinstance(field, fields.Date) and naive:
+            # FAB's own tables (users: created_on, last_login) keep the server's local time without a
+            # zone; ours are UTC with "+00:00". Say which in the OpenAPI document.
+            field.metadata = {
+                **field.metadata,
+                "format": "local-date-time",
+                "description": "Server-local time without a zone (ISO 8601)",
+            }
         if isinstance(sqla_column.type, Numeric) and isinstance(field, fields.Decimal):
             field = Money(
                 places=sqla_column.type.scale or 2,
+                maximum=column_maximum(sqla_column.type),
                 required=field.required,
                 allow_none=field.allow_none,
                 validate=field.validators,
@@ -303,7 +386,23 @@ class PortalSchemaConverter(Model2SchemaConverter):
                 )
         if isinstance(field, fields.String) and field.required:
             field.validators.append(validate.Length(min=1, error=MSG_REQUIRED))
+        if datamodel.obj is self.datamodel.obj and column.name in self.code_values:
+            codes = list(self.code_values[column.name])
+            field.metadata = {**field.metadata, "enum": codes + [None] if field.allow_none else codes}
         return _norwegian(field)
+
+
+def column_maximum(numeric: Numeric) -> Decimal:
+    """The largest value a Numeric(precision, scale) column holds: Numeric(12, 2) -> 9999999999.99."""
+    precision, scale = numeric.precision or 12, numeric.scale or 0
+    return Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
+
+
+def _optional_relation(model: type[Any], name: str) -> bool:
+    relationship = model.__mapper__.relationships.get(name)
+    if relationship is None or relationship.direction.name != "MANYTOONE":
+        return False
+    return any(column.nullable for column in relationship.local_columns)
 
 
 def _fk_target(model: type[Any], sqla_column: Any) -> type | None:

@@ -11,16 +11,16 @@ from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from app.api.base import PortalModelRestApi, _int_or_none, current_actor, ids_in_range, safe
-from app.api.fields import InputSchema, computed, id_field, one_of
+from app.api.fields import InputSchema, OutputSchema, codes_of, computed, id_field, one_of
 from app.domain import inquiries, labels
 from app.extensions import db
 from app.models import Inquiry, InquiryChannel, InquiryStatus
 
 
-class InquiryMessageOut(Schema):
+class InquiryMessageOut(OutputSchema):
     id = fields.Integer()
     author_name = fields.String()
     from_supplier = fields.Boolean()
@@ -37,7 +37,7 @@ class CustomerInquiryIn(InputSchema):
 
 class StaffInquiryIn(CustomerInquiryIn):
     company_id = id_field(allow_none=True)
-    channel = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True, metadata=codes_of(InquiryChannel, nullable=True))
 
 
 class MessageIn(InputSchema):

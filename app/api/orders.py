@@ -16,7 +16,7 @@ from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -27,8 +27,10 @@ from app.api.fields import (
     LineIn,
     LineInputSchema,
     Money,
+    OutputSchema,
     RelatedId,
     code_label,
+    codes_of,
     computed,
     domain_validator,
     id_field,
@@ -44,7 +46,7 @@ from app.domain.orders import fulfilment
 from app.domain.validation import validate_amount
 from app.extensions import db
 from app.filters import FilterNumberPrefix
-from app.models import Company, DeliveryAddress, Order, OrderChannel, OrderLine
+from app.models import Carrier, Company, DeliveryAddress, LineStatus, Order, OrderChannel, OrderLine
 from app.tenancy import current_tenant
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -73,7 +75,7 @@ class ShipmentLineIn(LineInputSchema):
 
 
 class ShipmentIn(InputSchema):
-    carrier = fields.String(allow_none=True, load_default=None)
+    carrier = fields.String(allow_none=True, load_default=None, metadata=codes_of(Carrier, nullable=True))
     waybill_number = fields.String(allow_none=True, validate=validate.Length(max=60))
     lines = line_list(ShipmentLineIn)
 
@@ -88,14 +90,14 @@ class InvoiceIn(InputSchema):
 # --- results --------------------------------------------------------------------------------
 
 
-class OrderLineOut(Schema):
+class OrderLineOut(OutputSchema):
     line_no = fields.Integer()
     product_id = fields.Integer()
     sku = fields.String(attribute="product.sku")
     product_name = fields.String(attribute="product.name")
     quantity = fields.Integer()
     delivered_quantity = fields.Integer()
-    status = fields.String()
+    status = fields.String(metadata=codes_of(LineStatus, nullable=True))
     status_label = fields.Function(labels.line_status)
     unit_price = money_field()
     vat_rate = money_field()
@@ -106,7 +108,7 @@ class OrderLineOut(Schema):
     colour = fields.String()
 
 
-class OrderEventOut(Schema):
+class OrderEventOut(OutputSchema):
     at = fields.DateTime()
     from_status = fields.String()
     from_status_label = fields.Function(lambda e: code_label(labels.ORDER_STATUS, e.from_status))
@@ -116,9 +118,9 @@ class OrderEventOut(Schema):
     reason = fields.String()
 
 
-class ShipmentOut(Schema):
+class ShipmentOut(OutputSchema):
     id = fields.Integer()
-    carrier = fields.String()
+    carrier = fields.String(metadata=codes_of(Carrier, nullable=True))
     carrier_label = fields.Function(lambda s: code_label(labels.CARRIER, s.carrier))
     waybill_number = fields.String()
     tracking_url = fields.Function(lambda s: order_rules.tracking_url(s.carrier, s.waybill_number))
@@ -127,7 +129,7 @@ class ShipmentOut(Schema):
     signed_by = fields.String()
 
 
-class InvoiceOut(Schema):
+class InvoiceOut(OutputSchema):
     id = fields.Integer()
     number = fields.String()
     invoice_date = fields.Date()

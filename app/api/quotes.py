@@ -15,7 +15,7 @@ from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -23,6 +23,7 @@ from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import (
     InputSchema,
     LineIn,
+    OutputSchema,
     RelatedId,
     code_label,
     computed,
@@ -37,7 +38,7 @@ from app.models import Company, DeliveryAddress, Quote, QuoteLine
 from app.tenancy import current_tenant
 
 
-class QuoteLineOut(Schema):
+class QuoteLineOut(OutputSchema):
     line_no = fields.Integer()
     product_id = fields.Integer()
     sku = fields.String(attribute="product.sku")

@@ -13,7 +13,7 @@ from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -21,7 +21,9 @@ from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import (
     InputSchema,
     LineIn,
+    OutputSchema,
     RelatedId,
+    codes_of,
     computed,
     line_inputs,
     line_list,
@@ -30,11 +32,11 @@ from app.domain import labels
 from app.domain import standing_orders as rules
 from app.domain.formatting import oslo_today
 from app.extensions import db
-from app.models import Company, DeliveryAddress, StandingOrder, StandingOrderLine
+from app.models import Company, DeliveryAddress, Frequency, StandingOrder, StandingOrderLine
 from app.tenancy import current_tenant
 
 
-class StandingOrderLineOut(Schema):
+class StandingOrderLineOut(OutputSchema):
     id = fields.Integer()
     product_id = fields.Integer()
     sku = fields.String(attribute="product.sku")
@@ -58,7 +60,9 @@ class StandingOrderUpdateIn(InputSchema):
 
     name = fields.String(allow_none=True, validate=validate.Length(max=200))
     delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
-    frequency = fields.String(allow_none=True, validate=validate.Length(max=20))
+    frequency = fields.String(
+        allow_none=True, validate=validate.Length(max=20), metadata=codes_of(Frequency, nullable=True)
+    )
     interval_weeks = _small_int(1000)
     weekday = _small_int(1000)
     day_of_month = _small_int(1000)

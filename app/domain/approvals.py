@@ -123,7 +123,7 @@ class Checks:
             prod = _("Produserbarhet: %(problems)s", problems="; ".join(self.producibility.problems))
         c = self.credit
         cred = _(
-            "Kreditt: %(state)s (grense %(limit)s, eksponering %(exposure)s, denne ordren %(this)s, rom %(room)s)",
+            "Kreditt: %(state)s (grense %(limit)s, eksponering %(exposure)s, denne ordren %(this)s, ledig kreditt %(room)s)",
             state=_("over grensen") if c.over else _("OK"),
             limit=format_nok(c.limit),
             exposure=format_nok(c.exposure),

@@ -24,6 +24,10 @@ _PHONE = re.compile(r"^\+?[0-9 ()-]{5,30}$")
 _ORG_NUMBER = re.compile(r"^\d{9}$")
 _ORG_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 TWO_PLACES = Decimal("0.01")
+# Every money amount a user types (budgets, credit limits, prices, invoice amounts) fits the money
+# columns, Numeric(12, 2): 10 digits before the decimal point. One bound, shared by forms and API.
+MAX_AMOUNT = Decimal("9999999999.99")
+MSG_AMOUNT_TOO_LARGE = _("Beløpet er for stort.")
 
 # Ids beyond a 32-bit integer are refused before they reach SQL (SQLite raises OverflowError on
 # bigger Python ints; PostgreSQL an out-of-range error).
@@ -84,7 +88,7 @@ def validate_org_number(value: str | None) -> str:
 
 
 def validate_amount(value: Decimal | int | str | None) -> Decimal:
-    """A money amount in NOK: a number >= 0 with at most two decimals (øre)."""
+    """A money amount in NOK: a number from 0 to MAX_AMOUNT with at most two decimals (øre)."""
     try:
         amount = Decimal(str(value).strip().replace(",", ".")) if value is not None else None
     except InvalidOperation:
@@ -93,6 +97,8 @@ def validate_amount(value: Decimal | int | str | None) -> Decimal:
         raise InvalidValue(_("Skriv et beløp i kroner, for eksempel 1500,00."))
     if amount < 0:
         raise InvalidValue(_("Beløpet kan ikke være negativt."))
+    if amount > MAX_AMOUNT:
+        raise InvalidValue(MSG_AMOUNT_TOO_LARGE)
     if amount != amount.quantize(TWO_PLACES):
         raise InvalidValue(_("Beløpet kan ha høyst to desimaler."))
     return amount.quantize(TWO_PLACES)

@@ -372,39 +372,7 @@ class PortalModelView(ModelView):
     @before_request
     def _clean_request_args(self) -> None:
         """Drop or cap list arguments that FAB would turn into a 500 (int() on user input etc.)."""
-        views = {self.__class__.__name__: self}
-        for inner in self._related_views or ():
-            views[inner.__class__.__name__] = inner
-        cleaned: list[tuple[str, str]] = []
-        changed = False
-        for key, value in request.args.items(multi=True):
-            keep: str | None = value
-            if m := _PAGING_ARG.match(key):
-                keep = _clean_int(value, minimum=1 if m.group(1) == "psize" else 0)
-                if keep is not None and m.group(1) == "psize":
-                    keep = str(min(int(keep), MAX_PAGE_SIZE))
-            elif m := _ORDER_ARG.match(key):
-                view = views.get(m.group(1))
-                if view is not None and value not in (view.order_columns or ()):
-                    keep = None
-            elif m := _FILTER_ARG.match(key):
-                index, column = int(m.group(1)), m.group(2)
-                if column in self.code_filter_columns and index in CODE_FILTER_FROM_TEXT:
-                    index = CODE_FILTER_FROM_TEXT[index]
-                    renamed = f"_flt_{index}_{column}"
-                    changed = changed or renamed != key
-                    key = renamed
-                known = getattr(self._filters, "_all_filters", {}).get(column)
-                if known is not None and index >= len(known):
-                    keep = None  # FAB would index past its filter list (IndexError -> 500)
-                elif self.datamodel.is_relation(column) and _clean_int(value, minimum=1) is None:
-                    keep = None
-            if keep != value:
-                changed = True
-            if keep is not None:
-                cleaned.append((key, keep))
-        if changed:
-            request.args = ImmutableMultiDict(cleaned)
+        clean_list_args(self)
 
     def _pk_or_404(self, pk: Any) -> int:
         value = _clean_int(str(pk), minimum=1)
@@ -673,6 +641,65 @@ class PortalModelView(ModelView):
         if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
             abort(403)
         return action.func(items)
+
+
+def clean_list_args(view: Any) -> None:
+    """Drop or cap a FAB list's request arguments that FAB would turn into a 500: `psize_<View>` /
+    `page_<View>` that are not whole numbers (sizes capped at MAX_PAGE_SIZE), unknown sort columns,
+    filter numbers past the column's filters, non-numeric related-row ids, flag filters other than
+    FAB's "y". For every FAB model view: the portal's own (PortalModelView) and FAB's security views."""
+    views = {view.__class__.__name__: view}
+    for inner in getattr(view, "_related_views", None) or ():
+        views[inner.__class__.__name__] = inner
+    code_columns = getattr(view, "code_filter_columns", ())
+    cleaned: builtins.list[tuple[str, str]] = []
+    changed = dropped = False
+    for key, value in request.args.items(multi=True):
+        keep: str | None = value
+        if m := _PAGING_ARG.match(key):
+            keep = _clean_int(value, minimum=1 if m.group(1) == "psize" else 0)
+            if keep is not None and m.group(1) == "psize":
+                keep = str(min(int(keep), MAX_PAGE_SIZE))
+        elif m := _ORDER_ARG.match(key):
+            inner_view = views.get(m.group(1))
+            if inner_view is not None and value not in (getattr(inner_view, "order_columns", None) or ()):
+                keep = None
+        elif m := _FILTER_ARG.match(key):
+            index, column = int(m.group(1)), m.group(2)
+            if column in code_columns and index in CODE_FILTER_FROM_TEXT:
+                index = CODE_FILTER_FROM_TEXT[index]
+                renamed = f"_flt_{index}_{column}"
+                changed = changed or renamed != key
+                key = renamed
+            known = getattr(getattr(view, "_filters", None), "_all_filters", {}).get(column)
+            datamodel = view.datamodel
+            if known is not None and index >= len(known):
+                keep = None  # FAB would index past its filter list (IndexError -> 500)
+            elif datamodel.is_relation(column) and _clean_int(value, minimum=1) is None:
+                keep = None
+            elif column in datamodel.list_columns and datamodel.is_boolean(column) and value != "y":
+                keep = None  # FAB compares a flag with the text itself (PostgreSQL: boolean = varchar)
+        if keep != value:
+            changed = True
+        if keep is not None:
+            cleaned.append((key, keep))
+        elif request.method == "GET":
+            dropped = True
+    if changed:
+        request.args = ImmutableMultiDict(cleaned)
+    if dropped:
+        flash(str(_l("Noen søke-, sorterings- eller sideverdier var ugyldige og ble ikke brukt.")), "warning")
+
+
+def clean_fab_list_args() -> None:
+    """App-wide before_request: the same cleaning for FAB's own model views (users, roles, groups,
+    permissions, the user chart), which are no PortalModelView."""
+    from flask_appbuilder.baseviews import BaseModelView
+
+    func = current_app.view_functions.get(request.endpoint or "")
+    view = getattr(func, "__self__", None)
+    if isinstance(view, BaseModelView) and not isinstance(view, PortalModelView):
+        clean_list_args(view)
 
 
 def _clean_int(value: str, minimum: int = 0) -> str | None:

@@ -1,5 +1,6 @@
 """The order flow in a real browser: hansen.bruker places an order through "Ny bestilling"
-with the search-as-you-type product field and sees "Til godkjenning"; selger approves it in the queue;
+with the search-as-you-type product field and sees "Til godkjenning"; selger approves it in the queue
+(with a reason: the demo dealer is over its credit limit);
 hansen.bruker then sees "Under behandling" and both entries in the timeline.
 
 A second test opens every other workflow page (quote, shipment, invoice, reject) as the role that
@@ -86,10 +87,18 @@ def test_customer_orders_seller_approves_customer_sees_processing(page: Any, js_
     assert "OK" in queue_row.locator("td.producibility").inner_text()
     assert "Hansen Interiør AS" in queue_row.inner_text()
     screenshot(page, "order-flow-3-approval-queue")
+    # The demo's Hansen is over its credit limit: "Godkjenn valgte" leaves the order out and says
+    # why; it is approved only with a reason ("Godkjenn likevel").
+    assert "Over kredittgrensen" in queue_row.inner_text()
     queue_row.locator('input[name="order_id"]').check()
     with page.expect_navigation():
         page.click("#approve-selected")
-    assert f"Godkjent: {number}" in (page.text_content(".alert-success") or "")
+    assert number in (page.text_content(".alert-warning") or "")
+    queue_row = page.locator(f'tr[data-order="{number}"]')
+    queue_row.locator("textarea[name=override_reason]").fill("Kunden har betalt de forfalte fakturaene i dag.")
+    with page.expect_navigation():
+        queue_row.locator("button", has_text="Godkjenn likevel").click()
+    assert f"Ordre {number} er godkjent." in (page.text_content(".alert-success") or "")
     assert page.locator(f'tr[data-order="{number}"]').count() == 0
     screenshot(page, "order-flow-4-approved")
     logout(page)
