@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -101,8 +102,11 @@ class Config:
     AUTH_ROLE_ADMIN = "Admin"
     AUTH_ROLE_PUBLIC = "Public"
     AUTH_USER_REGISTRATION = False
+    # Failed logins (app/domain/throttle.py; successful ones do not count): per client address
+    # and per account, on the login page and the API login together.
     AUTH_RATE_LIMITED = True
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute")
+    AUTH_ACCOUNT_RATE_LIMIT = os.environ.get("AUTH_ACCOUNT_RATE_LIMIT", "10 per 15 minute")
     AUTH_PASSWORD_COMPLEXITY_ENABLED = False
     # Two-factor login (app/domain/mfa.py): the roles that must use it, e.g.
     # MFA_REQUIRED_ROLES=Admin,CustomerAdmin; MFA_REQUIRED_FOR_STAFF=1 adds the supplier staff
@@ -121,6 +125,20 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     JWT_ACCESS_TOKEN_EXPIRES = 3600
+    # Sessions end on the server (app/domain/sessions.py): after this long without a request, and
+    # this long after the login whatever happens. The remember-me cookie is never set; its
+    # settings are strict anyway.
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "12"))
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = dt.timedelta(hours=SESSION_MAX_HOURS)
+    # Per-user throttles (generous: a normal day's work never meets them).
+    PASSWORD_CHECK_RATE_LIMIT = os.environ.get("PASSWORD_CHECK_RATE_LIMIT", "10 per 15 minute")
+    USER_CREATE_RATE_LIMIT = os.environ.get("USER_CREATE_RATE_LIMIT", "20 per hour")
+    CSV_EXPORT_RATE_LIMIT = os.environ.get("CSV_EXPORT_RATE_LIMIT", "100 per 10 minute")
+    PDF_DOWNLOAD_RATE_LIMIT = os.environ.get("PDF_DOWNLOAD_RATE_LIMIT", "200 per 10 minute")
 
     # Language: Norwegian bokmål first.
     # FAB reads BABEL_DEFAULT_LOCALE for a visitor without session["locale"] (Accept-Language is

@@ -61,6 +61,21 @@ def set_password_command(username: str, password: str) -> None:
     click.echo(f"Passordet til {user.username} er endret. Brukeren er logget ut overalt.")
 
 
+@portal_cli.command("purge-security")
+def purge_security_command() -> None:
+    """Delete ended or outlived sessions, blocklist rows of expired tokens and old throttle counts."""
+    from flask import current_app
+
+    from app.domain import sessions, throttle
+    from app.extensions import db
+
+    max_age = dt.timedelta(hours=current_app.config.get("SESSION_MAX_HOURS", 12))
+    ended, tokens = sessions.purge(db.session, max_age=max_age)
+    hits = throttle.purge(db.session)
+    db.session.commit()
+    click.echo(f"Slettet: {ended} økter, {tokens} utløpte tokens, {hits} gamle tellinger.")
+
+
 @portal_cli.command("mfa-reset")
 @click.argument("username")
 def mfa_reset_command(username: str) -> None:

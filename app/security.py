@@ -1,18 +1,22 @@
 """The security manager and the security stamp.
 
 `PortalSecurityManager` is FAB's SQLA security manager with the portal's user model, its own views
-for user admin and own profile (class attributes, as FAB's examples/extendsecurity does), the rate
-limited API login, per-request permission caching and the security stamp: a password change or
-deactivation ends the user's sessions and API tokens. The tenancy guard is app/tenancy.py.
+for user admin, own profile and login (class attributes, as FAB's examples/extendsecurity does),
+the throttled API login with the code of two-factor login, API logout, per-request permission
+caching and the security stamp: a password change or deactivation ends the user's sessions and API
+tokens. Sessions live on the server (app/domain/sessions.py): the cookie names a LoginSession row,
+which the user loader reads with the user; JWTs are checked against the revoked-token blocklist in
+the same way. The tenancy guard is app/tenancy.py.
 
-What a request costs in security look-ups: one statement loads the user with its roles and groups,
-one more the roles' (view, permission) pairs; every `has_access` after that (the view's own check,
+What a request costs in security look-ups: one statement loads the user with its roles and groups
+(and its session row, or its token's blocklist row), one more the roles' (view, permission) pairs; every `has_access` after that (the view's own check,
 one per menu item, the page's buttons) is answered from memory. Nothing is kept from one request
 to the next, so a changed role, password or deactivation counts from the user's next request.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +24,9 @@ from flask import abort, current_app, flash, g, has_request_context, request, se
 from flask.typing import ResponseReturnValue
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.const import API_SECURITY_ACCESS_TOKEN_KEY, API_SECURITY_REFRESH_TOKEN_KEY
 from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import (
     PermissionModelView,
@@ -29,12 +35,17 @@ from flask_appbuilder.security.views import (
     UserGroupModelView,
     ViewMenuModelView,
 )
-from flask_babel import gettext
-from flask_login import current_user, logout_user, user_logged_in
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from flask_babel import gettext, lazy_gettext
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token, get_jwt, jwt_required
+from flask_login import current_user, logout_user, user_logged_in, user_logged_out
+from marshmallow import ValidationError
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, joinedload
 
-from app.models import PortalUser
+from app.domain import audit, mfa, sessions, throttle
+from app.extensions import db
+from app.models import LoginSession, PortalUser, RevokedToken
+from app.views.accounts import login as page_login
 from app.views.accounts.profile import ResetMyPasswordView, UserInfoEditView
 from app.views.accounts.users import PortalUserDBModelView, ResetPasswordView
 from app.views.audit import audited_roles
@@ -60,9 +71,20 @@ def _remember_stamp_on_login(sender: Any, user: Any, **extra: Any) -> None:
     remember_stamp(user)
 
 
+def _end_server_session(sender: Any, user: Any, **extra: Any) -> None:
+    """Whoever logs a user out (logout, a stale stamp, the set-password link of another user), the
+    server-side session ends with it: no copy of the cookie stays logged in."""
+    sid = session.pop(page_login.SID_KEY, None)
+    if sid:
+        with Session(db.engine) as own, own.begin():
+            sessions.end(own, sid)
+
+
 def install_stamp_listeners() -> None:
-    """A session keeps the stamp it logged in with (called once by create_app)."""
+    """A session keeps the stamp it logged in with, and ends on the server when the user is
+    logged out (called once by create_app)."""
     user_logged_in.connect(_remember_stamp_on_login)
+    user_logged_out.connect(_end_server_session)
 
 
 def end_stale_session() -> None:
@@ -71,8 +93,8 @@ def end_stale_session() -> None:
     if not current_user or not current_user.is_authenticated:
         return
     if session.get(SESSION_STAMP_KEY) != current_user.security_stamp:
-        logout_user()
-        session.pop(SESSION_STAMP_KEY, None)
+        logout_user()  # ends the server-side session too (`_end_server_session`)
+        page_login.forget_login()
         flash(
             gettext("Du er logget ut fordi passordet er endret eller brukeren er deaktivert. Logg inn på nytt."),
             "warning",
@@ -82,21 +104,140 @@ def end_stale_session() -> None:
 # --- Security manager -----------------------------------------------------------------------
 
 
+MSG_CODE_NEEDED = lazy_gettext(
+    "Brukeren har tofaktorinnlogging: send koden fra autentiseringsappen, eller en gjenopprettingskode, "
+    "i feltet «totp»."
+)
+MSG_WRONG_CODE = lazy_gettext("Koden i feltet «totp» er feil eller allerede brukt.")
+MSG_BAD_REFRESH = lazy_gettext("Ikke et gyldig refresh-token for denne brukeren.")
+MSG_API_LOGGED_OUT = lazy_gettext("Du er logget ut. Tokenene virker ikke lenger.")
+MSG_CODE_NOT_TEXT = lazy_gettext("Koden må være tekst.")
+
+
 class RateLimitedSecurityApi(SecurityApi):
-    """JWT login with the same rate limit as the login page (FAB limits only the page)."""
+    """JWT login under the same throttle as the login page (failed logins per account and per
+    client address), with the code of two-factor login; logout revokes the tokens."""
 
     @api_expose("/login", methods=["POST"])
     def login(self) -> ResponseReturnValue:
-        limiter = current_app.extensions["appbuilder"].sm.limiter
-        if current_app.config.get("RATELIMIT_ENABLED") and current_app.config.get("AUTH_RATE_LIMITED"):
-            from flask_limiter.util import get_remote_address
-            from limits import parse
+        """Log in and get a JWT access token (and a refresh token, if asked)
+        ---
+        post:
+          description: >-
+            A user with two-factor login also sends `totp`: the code from the authenticator app or
+            a recovery code (without it: 401 saying so). Failed logins are throttled per account
+            and per client address: 429, without the password being checked.
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [username, password]
+                  properties:
+                    username: {type: string}
+                    password: {type: string}
+                    provider: {type: string, enum: [db]}
+                    refresh: {type: boolean}
+                    totp: {type: string, description: Code for two-factor login}
+          responses:
+            200:
+              description: Logged in
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      access_token: {type: string}
+                      refresh_token: {type: string}
+            400: {$ref: '#/components/responses/400'}
+            401: {$ref: '#/components/responses/401'}
+            429: {description: Too many failed logins from this address or for this account}
+        """
+        if not request.is_json or not isinstance(request.json, dict):
+            return self.response_400(message="Request payload is not JSON")
+        body = dict(request.json)
+        code = body.pop("totp", None)
+        if code is not None and not isinstance(code, str):
+            return self.response_400(message={"totp": [str(MSG_CODE_NOT_TEXT)]})
+        try:
+            payload = login_post.load(body)
+        except ValidationError as error:
+            return self.response_400(message=error.messages)
+        username = payload["username"]
+        if not page_login.login_allowed(username):
+            page_login.refuse_throttled(username, "api")
+            refused = self.response(429, message=str(page_login.MSG_THROTTLED))
+            refused.headers["Retry-After"] = str(page_login.retry_after())
+            return refused
+        user = self.appbuilder.sm.auth_user_db(username, payload["password"])
+        if not user:
+            page_login.failed_login(username, "api")
+            return self.response_401()
+        if mfa.enrolled(user):
+            if not code:
+                return self.response(401, message=str(MSG_CODE_NEEDED))
+            ok = mfa.verify_login_code(db.session, user, code)
+            page_login.code_checked(user, ok, "api")
+            if not ok:
+                return self.response(401, message=str(MSG_WRONG_CODE))
+        page_login.logged_in(user, "api", with_code=mfa.enrolled(user))
+        tokens = {API_SECURITY_ACCESS_TOKEN_KEY: create_access_token(identity=str(user.id), fresh=True)}
+        if payload.get("refresh"):
+            tokens[API_SECURITY_REFRESH_TOKEN_KEY] = create_refresh_token(identity=str(user.id))
+        return self.response(200, **tokens)
 
-            limit = parse(current_app.config["AUTH_RATE_LIMIT"])
-            key = f"api-login/{get_remote_address()}"
-            if not limiter.limiter.hit(limit, key):
-                return self.response(429, message="For mange innloggingsforsøk. Vent litt og prøv igjen.")
-        return super().login()
+    @api_expose("/logout", methods=["POST"])
+    @jwt_required()
+    def logout(self) -> ResponseReturnValue:
+        """Log out: the access token of the request, and the refresh token in the body, stop working
+        ---
+        post:
+          description: >-
+            Revokes the access token this request carries (Authorization header) and, if given in
+            the body as `refresh_token`, the refresh token of the same login. Both are refused from
+            then on (401), on every API route and on /security/refresh.
+          requestBody:
+            required: false
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    refresh_token: {type: string}
+          responses:
+            200: {description: Logged out}
+            400: {$ref: '#/components/responses/400'}
+            401: {$ref: '#/components/responses/401'}
+          security:
+            - jwt: []
+        """
+        access = get_jwt()
+        body = request.get_json(silent=True) if request.data else {}
+        if not isinstance(body, dict):
+            return self.response_400(message="Request payload is not JSON")
+        refresh = None
+        raw = body.get("refresh_token")
+        if raw is not None:
+            try:
+                refresh = decode_token(raw, allow_expired=True) if isinstance(raw, str) else None
+            except Exception:  # noqa: BLE001 - any undecodable or forged token is just not one
+                refresh = None
+            if not refresh or refresh.get("type") != "refresh" or str(refresh.get("sub")) != str(access.get("sub")):
+                return self.response_400(message={"refresh_token": [str(MSG_BAD_REFRESH)]})
+        sessions.revoke_token(db.session, access)
+        if refresh is not None:
+            sessions.revoke_token(db.session, refresh)
+        user = g.get("user")
+        audit.record(
+            db.session,
+            audit.LOGOUT,
+            actor=user if getattr(user, "id", None) else None,
+            target=("user", access.get("sub")),
+            details={"channel": "api", "refresh_token": refresh is not None},
+        )
+        db.session.commit()
+        return self.response(200, message=str(MSG_API_LOGGED_OUT))
 
 
 if TYPE_CHECKING:
@@ -140,6 +281,7 @@ def _strict(view: type) -> type:
 class PortalSecurityManager(SecurityManager):
     user_model = PortalUser
     security_api = RateLimitedSecurityApi
+    authdbview = page_login.AuthDBView  # throttle, server-side sessions, code step, POST logout
     userdbmodelview = PortalUserDBModelView
     resetpasswordview = ResetPasswordView  # the password policy next to the field
     # FAB's own-profile forms lead to "Min profil" (password policy, ends other sessions).
@@ -150,6 +292,74 @@ class PortalSecurityManager(SecurityManager):
     permissionmodelview = _strict(PermissionModelView)
     viewmenumodelview = _strict(ViewMenuModelView)
     permissionviewmodelview = _strict(PermissionViewModelView)
+
+    def create_limiter(self, app: Any) -> Any:
+        throttle.install(app)  # the portal's own throttles (app/domain/throttle.py), beside FAB's limiter
+        return super().create_limiter(app)
+
+    @property
+    def is_auth_limited(self) -> bool:
+        """FAB's Flask-Limiter decorator on the login page counts every POST, successful ones too:
+        app/views/accounts/login.py throttles failed logins instead (AUTH_RATE_LIMITED still
+        turns that on and off)."""
+        return False
+
+    # --- server-side sessions (app/domain/sessions.py) -------------------------------------------
+
+    def create_login_manager(self, app: Any) -> Any:
+        lm = super().create_login_manager(app)
+        lm.user_loader(self.load_session_user)
+        return lm
+
+    def load_session_user(self, pk: Any) -> Any:
+        """Flask-Login's user loader: the user AND the session row the cookie names, in the one
+        statement that loads the user. No row, an ended row, or one past the idle timeout or the
+        absolute lifetime: anonymous (so a remember-me cookie, which carries no session id,
+        cannot bring a login back either)."""
+        sid = session.get(page_login.SID_KEY) if has_request_context() else None
+        if not sid:
+            return None
+        model = self.user_model
+        stmt = (
+            select(model, LoginSession)
+            .join(LoginSession, and_(LoginSession.user_id == model.id, LoginSession.id == str(sid)))
+            .where(model.id == int(pk))
+            .options(joinedload(model.roles), joinedload(model.groups).joinedload(self.group_model.roles))
+        )
+        row = self.session.execute(stmt).unique().first()
+        if row is None:
+            page_login.forget_login()
+            return None
+        user, login_session = row
+        config = current_app.config
+        why = sessions.ended(
+            login_session,
+            idle=dt.timedelta(minutes=config.get("SESSION_IDLE_MINUTES", 30)),
+            max_age=dt.timedelta(hours=config.get("SESSION_MAX_HOURS", 12)),
+        )
+        if why is not None or not user.is_active:
+            self._on_own_connection(lambda s: sessions.end(s, login_session.id))
+            page_login.forget_login()
+            if why == sessions.IDLE:
+                flash(gettext("Du er logget ut fordi du ikke har vært aktiv på en stund. Logg inn på nytt."), "warning")
+            elif why == sessions.TOO_OLD:
+                flash(
+                    gettext(
+                        "Innloggingen varer i høyst %(hours)s timer. Logg inn på nytt.",
+                        hours=config.get("SESSION_MAX_HOURS", 12),
+                    ),
+                    "warning",
+                )
+            return None
+        if sessions.needs_touch(login_session):
+            self._on_own_connection(lambda s: sessions.touch(s, login_session.id))
+        return user
+
+    def _on_own_connection(self, work: Any) -> None:
+        """A small write beside the request's transaction (committed at once, expiring nothing
+        the request has loaded)."""
+        with Session(db.engine) as own, own.begin():
+            work(own)
 
     # --- per-request permission look-ups --------------------------------------------------------
 
@@ -279,15 +489,49 @@ class PortalSecurityManager(SecurityManager):
     def create_jwt_manager(self, app: Any) -> Any:
         jwt_manager = super().create_jwt_manager(app)
         jwt_manager.additional_claims_loader(self._jwt_stamp_claim)
+        jwt_manager.token_in_blocklist_loader(self._jwt_revoked)
+        jwt_manager.revoked_token_loader(
+            lambda header, data: ({"message": gettext("Innloggingen er avsluttet (logget ut). Logg inn på nytt.")}, 401)
+        )
         return jwt_manager
+
+    def _jwt_revoked(self, _jwt_header: Any, jwt_data: dict[str, Any]) -> bool:
+        """The blocklist check of every API request, in the statement that loads the user (kept
+        for `load_user_jwt`, which flask-jwt-extended calls next)."""
+        jti, sub = jwt_data.get("jti"), jwt_data.get("sub")
+        known = g.get("_portal_jwt")
+        if known is not None and known[0] == jti:
+            return bool(known[2])  # verified twice per request (FAB's `protect` and the view)
+        try:
+            user_id = int(sub)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return True
+        model = self.user_model
+        stmt = (
+            select(model, RevokedToken.jti)
+            .outerjoin(RevokedToken, RevokedToken.jti == str(jti))
+            .where(model.id == user_id)
+            .options(joinedload(model.roles), joinedload(model.groups).joinedload(self.group_model.roles))
+        )
+        row = self.session.execute(stmt).unique().first()
+        if row is None:
+            g._portal_jwt = (jti, None, False)
+            return False  # no such user: the user loader answers 401
+        user, revoked = row
+        g._portal_jwt = (jti, user, revoked is not None)
+        return revoked is not None
 
     def _jwt_stamp_claim(self, identity: Any) -> dict[str, Any]:
         user = self.get_user_by_id(int(identity))
         return {JWT_STAMP_CLAIM: getattr(user, "security_stamp", None)}
 
     def load_user_jwt(self, _jwt_header: Any, jwt_data: dict[str, Any]) -> Any:
-        user = super().load_user_jwt(_jwt_header, jwt_data)
-        if user is not None and jwt_data.get(JWT_STAMP_CLAIM) != user.security_stamp:
-            g.user = current_user  # FAB set it before the stamp was checked
+        cached = g.get("_portal_jwt")
+        if cached is not None and cached[0] == jwt_data.get("jti"):
+            user = cached[1]
+        else:
+            user = self.load_user(jwt_data["sub"])
+        if user is None or not user.is_active or jwt_data.get(JWT_STAMP_CLAIM) != user.security_stamp:
             return None  # flask-jwt-extended answers 401
+        g.user = user  # as FAB's loader does: the API's permission checks read g.user
         return user

@@ -60,6 +60,10 @@ ROUTES: dict[str, frozenset[str]] = {
     "static": PUBLIC,
     # --- sessions, tokens and throttled logins ----------------------------------------------------
     # (logging out ends the session on the server; the API logout revokes its tokens)
+    # The code step of a two-factor login: only with a password-checked login pending; anonymous
+    # without one is sent to the login page, a logged-in user home.
+    "AuthDBView.login_code": LOGGED_IN,
+    "RateLimitedSecurityApi.logout": LOGGED_IN,
     # --- two-factor login -----------------------------------------------------------------------------
     # (the code step of the login, enrolment and recovery codes on Min profil)
     # Enrolment, recovery codes, turning it off: every logged-in user, on the own account only.
@@ -350,6 +354,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "PortalUserDBModelView.userinfoedit": ONLY_ADMIN,
     "RoleModelView.copyrole": ONLY_ADMIN,
 }
+
+# Routes that end the login they are called with (sessions, tokens and throttled logins): the
+# matrix calls them with a login of their own, not the shared one of the role. The set-password
+# link logs out whoever else is logged in in that browser, and that ends the session on the server.
+ENDS_LOGIN = frozenset({"AuthDBView.logout", "RateLimitedSecurityApi.logout", "PasswordLinkView.set_password"})
 
 # Endpoints whose refusal is documented to be something other than 401/403/login redirect.
 EXTRA_REFUSALS: dict[str, frozenset[int]] = {

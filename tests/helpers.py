@@ -145,9 +145,25 @@ def text_of(response: Any) -> str:
 
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
+    """Log in on the page; a user with two-factor login also gives the code of the current time step
+    (the domain's clock: tests may move it)."""
     response = client.post("/login/", data={"username": username, "password": password})
     assert response.status_code == 302, f"login failed for {username}"
+    if response.headers["Location"].endswith("/login/kode/"):
+        response = client.post("/login/kode/", data={"code": _current_code(client.application, username)})
+        assert response.status_code == 302, f"the code step failed for {username}"
+    assert not response.headers["Location"].endswith(("/login/", "/login/kode/")), f"login failed for {username}"
     return response
+
+
+def _current_code(app: Flask, username: str) -> str:
+    import pyotp
+
+    from app.domain import mfa
+
+    with db_session(app) as s:
+        secret = s.scalars(select(PortalUser.mfa_secret).where(PortalUser.username == username)).one()
+    return pyotp.TOTP(secret).at(mfa.utcnow())
 
 
 def client_as(app: Flask, user: str | PortalUser) -> FlaskClient:

@@ -431,7 +431,7 @@ def test_api_reads_with_the_same_scope(app: Flask, world: World, log_rows: dict[
     customer = Caller(app, "hansen.admin", prefix=API)
     response = customer.get("/audit/")
     assert _api_names(response) == ["AKTØR-A-NY", "AKTØR-A-GAMMEL"]
-    assert response.json["count"] == 3  # and the test world's entry of company A
+    assert response.json["count"] == 4  # and the test world's entry of company A, and this caller's own login
     assert {r["company_id"] for r in response.json["result"]} == {world.a.company.id}
     q = {"filters": [{"col": "company_id", "opr": "eq", "value": world.b.company.id}]}
     assert customer.get("/audit/", q).json["result"] == []

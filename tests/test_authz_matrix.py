@@ -76,6 +76,7 @@ PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 class Principals:
     cookies: dict[str, str]
     tokens: dict[str, str]
+    usernames: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,7 @@ def mworld(app: Flask) -> World:
 def principals(app: Flask, mworld: World) -> Principals:
     cookies: dict[str, str] = {}
     tokens: dict[str, str] = {}
+    usernames = {role: mworld.user(role).username for role in T.ROLES}
     for role in T.ROLES:
         client = app.test_client()
         login(client, mworld.user(role).username)
@@ -101,7 +103,7 @@ def principals(app: Flask, mworld: World) -> Principals:
         assert cookie is not None
         cookies[role] = cookie.value
         tokens[role] = api_token(client, mworld.user(role).username)
-    return Principals(cookies, tokens)
+    return Principals(cookies, tokens, usernames)
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
@@ -381,13 +383,19 @@ class Runner:
         client: FlaskClient = self.app.test_client()
         headers: dict[str, str] = {}
         kwargs: dict[str, Any] = {}
+        # Logging out ends the login it is called with: such a route gets a login of its own.
+        own_login = principal != T.ANON and route.endpoint in T.ENDS_LOGIN
         if route.is_api:
-            if principal != T.ANON:
+            if own_login:
+                headers = auth_header(api_token(client, self.principals.usernames[principal]))
+            elif principal != T.ANON:
                 headers = auth_header(self.principals.tokens[principal])
             if route.method in MUTATING and route.method != "DELETE":
                 kwargs["json"] = body or {}
         else:
-            if principal != T.ANON:
+            if own_login:
+                login(client, self.principals.usernames[principal])
+            elif principal != T.ANON:
                 client.set_cookie("session", self.principals.cookies[principal])
             if route.method in MUTATING:
                 data = dict(body or {})

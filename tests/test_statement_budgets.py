@@ -237,6 +237,9 @@ NOT_BUDGETED: dict[str, str] = {
     "ResetMyPasswordView.this_form_get": "FAB's own form, a redirect to Min profil",
     "UserInfoEditView.this_form_get": "FAB's own form, a redirect to Min profil",
     "ResetPasswordView.this_form_get": "the form that sets another user's password: it lists nothing",
+    "AuthDBView.login": "the login form (a logged-in user is sent on): it lists nothing",
+    "AuthDBView.login_code": "the code step of a login (a logged-in user is sent on): it lists nothing",
+    "AuthDBView.logout": "the logout button: it lists nothing",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from flask import Response
+from flask import Response, current_app
 from flask_appbuilder.api import expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
@@ -20,9 +20,23 @@ from sqlalchemy.orm import joinedload
 
 from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import MAX_ID, MSG_NOT_FOUND_REF, InputSchema, computed
-from app.domain import accounts, labels
+from app.domain import accounts, labels, throttle
+from app.domain.errors import ValidationFailed
 from app.extensions import db
 from app.models import PortalUser
+
+MSG_TOO_MANY_CREATIONS = _(
+    "For mange avviste brukernavn eller e-postadresser på kort tid. Vent en stund og prøv igjen."
+)
+MSG_TOO_MANY_CHECKS = _("For mange forsøk med feil passord. Vent en stund og prøv igjen.")
+
+
+def _caller_key() -> str:
+    return str(current_actor().id)
+
+
+def _throttle_allows(bucket: str) -> bool:
+    return throttle.of(current_app).allowed(db.session, bucket, _caller_key())
 
 
 class UserIn(InputSchema):
@@ -132,7 +146,12 @@ class UserApi(PortalModelRestApi):
     @safe
     def post_headless(self) -> Response:
         data = self.load_input(UserIn(), self.json_body())
-        user, _mail = self.commit(
+        # Refusals on the username or e-mail count per user (they tell what exists elsewhere).
+        if not _throttle_allows(throttle.USER_CREATE):
+            return self.response(429, message=str(MSG_TOO_MANY_CREATIONS))
+        user, _mail = self._counting_refusals(
+            throttle.USER_CREATE,
+            {"username", "email"},
             lambda: accounts.create_user(
                 db.session,
                 current_actor(),
@@ -144,9 +163,19 @@ class UserApi(PortalModelRestApi):
                 role=data["role"],
                 company_id=data.get("company_id"),
                 customer_number=data.get("customer_number"),
-            )
+            ),
         )
         return self.response(201, id=user.id, result=self._show(user))
+
+    def _counting_refusals(self, bucket: str, fields: set[str], action: Callable[[], Any]) -> Any:
+        """`commit`, counting a refusal on one of `fields` in the caller's throttle."""
+        try:
+            return self.commit(action)
+        except ValidationFailed as exc:
+            if exc.errors.keys() & fields:
+                db.session.rollback()
+                throttle.of(current_app).hit(db.session, bucket, _caller_key())
+            raise
 
     def _change(self, pk: int, rule: Callable[..., Any]) -> Response:
         user = self.commit(lambda: rule(db.session, current_actor(), pk))
@@ -286,14 +315,18 @@ class UserApi(PortalModelRestApi):
         """
         data = self.load_input(PasswordIn(), self.json_body())
         confirm = data["confirm_password"] if data["confirm_password"] is not None else data["password"]
-        user = self.commit(
+        if not _throttle_allows(throttle.PASSWORD_CHECK):
+            return self.response(429, message=str(MSG_TOO_MANY_CHECKS))
+        user = self._counting_refusals(
+            throttle.PASSWORD_CHECK,
+            {"current_password"},
             lambda: accounts.change_password(
                 db.session,
                 current_actor(),
                 current=data["current_password"],
                 password=data["password"],
                 confirm=confirm,
-            )
+            ),
         )
         return self.response(
             200,

@@ -26,7 +26,7 @@ def logout(page: Any) -> None:
     right = page.locator(".navbar-collapse > ul.nav.navbar-right")
     right.locator("a.dropdown-toggle", has_text=re.compile(r"\S")).last.click()
     with page.expect_navigation():
-        right.locator("a", has_text="Logg ut").click()
+        right.locator("button", has_text="Logg ut").click()  # a POST form with the CSRF token
     assert "/login" in page.url or page.locator("form[name=login]").count() == 1
 
 

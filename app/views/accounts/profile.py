@@ -20,11 +20,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
-from app.domain import accounts, labels
+from app.domain import accounts, labels, throttle
 from app.domain.passwords import PASSWORD_HINT
 from app.extensions import db
 from app.models import PortalUser
 from app.tenancy import set_request_tenant
+from app.views import throttling
 from app.views.base import user_can
 from app.views.forms import current_actor, domain_action
 
@@ -36,6 +37,9 @@ COMPANY_ADMIN_LINKS = (
     (_l("Leveringsadresser"), "DeliveryAddressView", "list", "can_list"),
     (_l("Bruksgrense"), "BudgetView", "list", "can_list"),
 )
+
+
+MSG_TOO_MANY_CHECKS = _l("For mange forsøk med feil passord. Vent en stund og prøv igjen.")
 
 
 def _checked(value: str | None) -> bool:
@@ -79,6 +83,9 @@ class ProfileView(BaseView):
     @permission_name("edit")
     def password(self) -> ResponseReturnValue:
         form = request.form
+        # Wrong current passwords count per user: a session left open is no way to guess it.
+        if not throttling.allowed(throttle.PASSWORD_CHECK):
+            return self._page(password_errors={"current_password": str(MSG_TOO_MANY_CHECKS)}), 429
         with domain_action(errors_on_page=True) as done:
             user = accounts.change_password(
                 db.session,
@@ -88,6 +95,8 @@ class ProfileView(BaseView):
                 confirm=form.get("confirm_password", ""),
             )
         if not done.ok:
+            if "current_password" in done.errors:
+                throttling.count(throttle.PASSWORD_CHECK)
             return self._page(password_errors=done.errors)
         current_app.extensions["appbuilder"].sm.remember_stamp(
             user

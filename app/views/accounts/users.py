@@ -31,11 +31,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
-from app.domain import accounts, labels
+from app.domain import accounts, labels, throttle
 from app.domain.passwords import PASSWORD_HINT
 from app.domain.validation import validate_email, validate_phone
 from app.extensions import db
 from app.models import Company, PortalUser
+from app.views import throttling
 from app.views.accounts import mfa as mfa_views
 from app.views.base import (
     FormRefused,
@@ -159,6 +160,10 @@ class UserAdminRoutes(_ModelViewHost):
         )
         errors: dict[str, str] = {}
         if request.method == "POST":
+            # Refusals on the username or e-mail count per user: they tell whether a username or
+            # address exists in another company.
+            if not throttling.allowed(throttle.USER_CREATE):
+                abort(429)
             with domain_action(errors_on_page=True) as done:
                 user, _mail = accounts.create_user(
                     db.session,
@@ -182,6 +187,8 @@ class UserAdminRoutes(_ModelViewHost):
             if done.ok:
                 flash(created, "success")
                 return redirect(url_for(f"{self.endpoint}.show", pk=user_id))
+            if done.errors.keys() & {"username", "email"}:
+                throttling.count(throttle.USER_CREATE)
             if not done.errors:  # refused as a whole (said above the page)
                 return redirect(url_for(f"{self.endpoint}.list"))
             # The page has one company field: the customer number.

@@ -13,7 +13,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from app.domain import labels, orders
+from app.domain import labels, orders, throttle
 from app.domain.formatting import oslo_today
 from app.domain.lifecycle import INVOICEABLE, SHIPPABLE
 from app.domain.orders import fulfilment
@@ -21,6 +21,7 @@ from app.domain.validation import InvalidValue, validate_amount
 from app.extensions import db
 from app.models import Carrier, Order
 from app.views.forms import current_actor, domain_action
+from app.views.throttling import per_user
 
 Form = dict[str, Any]
 FieldErrors = dict[str, str]
@@ -102,6 +103,7 @@ class OrderActionsView(BaseView):
     @expose("/faktura/<int:pk>/fakturakopi.pdf")
     @has_access
     @permission_name("invoice_copy")
+    @per_user(throttle.PDF_DOWNLOAD)
     def invoice_copy(self, pk: int) -> ResponseReturnValue:
         with domain_action() as done:  # another company's invoice: 404
             filename, pdf = orders.invoice_copy(db.session, pk, current_app.config)

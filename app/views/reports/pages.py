@@ -26,8 +26,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.domain import reports as R
+from app.domain import throttle
 from app.domain.formatting import format_date, oslo_today
 from app.extensions import db
+from app.views import throttling
 from app.views.reports import charts as C
 
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
@@ -176,6 +178,8 @@ class ReportsView(BaseView):
         )
 
     def _csv(self, method: str) -> Response:
+        if not throttling.attempt(throttle.CSV_EXPORT):  # every CSV route comes here
+            abort(429)
         report = BY_METHOD[method]
         flt = parse_filter(request.args)
         content = build(method, flt)
