@@ -345,6 +345,8 @@ def cluster(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl
         "SAFE_REDIRECT_HOSTS": "127.0.0.1",
         "TRUSTED_HOSTS": "127.0.0.1",
         "SESSION_COOKIE_SECURE": "1",
+        # The test's staff have no authenticator app; tests/test_mfa.py covers the enforcement.
+        "MFA_REQUIRED_FOR_STAFF": "0",
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_port),
         "MAIL_USE_TLS": "0",

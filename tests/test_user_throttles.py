@@ -142,6 +142,16 @@ def test_invoice_pdfs_are_throttled_per_user(app: Flask, world: World, on: None)
     assert client_as(app, "hansen.admin").get(url).status_code == 200
 
 
+def test_invoice_pdfs_through_the_api_share_the_count(app: Flask, world: World, on: None) -> None:
+    page = client_as(app, "hansen.bruker")
+    api = Caller(app, "hansen.bruker")
+    url = f"/api/v1/order/{world.a.order.id}/invoice/{world.a.invoice.id}/pdf"
+    assert page.get(f"/ordre/faktura/{world.a.invoice.id}/fakturakopi.pdf").status_code == 200
+    assert [api.get(url).status_code for _ in range(2)] == [200, 200]
+    refused = api.get(url)
+    assert refused.status_code == 429 and "For mange nedlastinger" in refused.get_json()["message"]
+
+
 def test_a_refused_caller_uses_up_nothing(app: Flask, world: World, on: None) -> None:
     anonymous = app.test_client()
     for _ in range(5):

@@ -142,6 +142,7 @@ class UserApi(PortalModelRestApi):
     add_columns = ["first_name", "last_name", "email", "phone", "username", "role", "company_id", "customer_number"]
     customer_add_columns: ClassVar[list[str]] = []  # one hand-written body (UserIn) for everybody
     edit_columns = ["first_name"]  # no PUT route: contact details are the user's own (Min profil)
+    throttled_routes = frozenset({"post", "change_password"})
 
     @safe
     def post_headless(self) -> Response:

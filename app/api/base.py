@@ -210,6 +210,9 @@ def safe(route: Callable[..., Response]) -> Callable[..., Response]:
 class PortalModelRestApi(ModelRestApi):
     """Base of every Kundeportal REST resource (see the module docstring for the contract)."""
 
+    # Routes a per-user throttle guards (app/domain/throttle.py): their spec names the 429.
+    throttled_routes: frozenset[str] = frozenset()
+
     model2schemaconverter = PortalSchemaConverter
     allow_browser_login = False  # JWT only: no cookie-authenticated, CSRF-exempt writes
     # Computed read-only fields by name (usable in list_columns/show_columns).
@@ -353,6 +356,7 @@ class PortalModelRestApi(ModelRestApi):
                     type(self).__name__,
                     domain_write=self._writes_through_domain(func.__name__),
                     everyone_may=self._every_role_may(func.__name__),
+                    throttled=func.__name__ in self.throttled_routes,
                 )
 
     def _every_role_may(self, route: str) -> bool:

@@ -54,6 +54,7 @@ _DESCRIPTIONS = {
     "403": "The user's role may not do this",
     "404": "No such row, or one of another company",
     "409": "Not allowed in the row's current state (the message says why)",
+    "429": "Too many attempts by this user in a short time: wait and try again",
     "500": "Server error (never details)",
 }
 _RESPONSE_KEYS = {"description", "content", "headers", "links", "$ref"}
@@ -88,6 +89,7 @@ def document_operation(
     api_name: str,
     domain_write: bool = False,
     everyone_may: bool = False,
+    throttled: bool = False,
 ) -> None:
     """Correct one operation of the spec in place (see the module docstring). `domain_write`: the
     route saves through an app/domain function, whose NotAllowed is a 409 (and Forbidden a 403);
@@ -108,6 +110,8 @@ def document_operation(
     if "{" in path:
         wanted.add("404")
     wanted |= {s for s in responses if s in ("409", "429")}  # declared by the route itself
+    if throttled:  # a per-user throttle (app/domain/throttle.py) answers 429
+        wanted.add("429")
     if domain_write:
         wanted.add("409")
     for status in sorted(wanted):

@@ -40,7 +40,7 @@ from app.api.fields import (
     money_field,
     quantity_field,
 )
-from app.domain import idempotency, labels
+from app.domain import idempotency, labels, throttle
 from app.domain import orders as order_rules
 from app.domain.orders import fulfilment
 from app.domain.validation import validate_amount
@@ -53,6 +53,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 BAD_IDEMPOTENCY_KEY = _("Idempotency-Key må være 1–200 tegn: bokstaver a–z og A–Z, sifre og - _ . :")
 
 # --- request bodies -------------------------------------------------------------------------
+
+MSG_TOO_MANY_PDFS = _("For mange nedlastinger på kort tid. Vent litt og prøv igjen.")
 
 
 class OrderIn(InputSchema):
@@ -170,6 +172,7 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
     """
 
     resource_name = "order"
+    throttled_routes = frozenset({"invoice_copy"})
     list_title = _("Ordreoversikt")
     show_title = _("Ordre")
     add_title = _("Ny ordre")
@@ -437,6 +440,8 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
         """
+        if not throttle.of(current_app).attempt(db.session, throttle.PDF_DOWNLOAD, str(current_actor().id)):
+            return self.response(429, message=str(MSG_TOO_MANY_PDFS))
         filename, pdf = order_rules.invoice_copy(db.session, invoice_id, current_app.config, order_id=pk)
         return Response(
             pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
