@@ -270,12 +270,12 @@ def test_a_key_of_200_allowed_characters_is_accepted(
     assert post_key(as_role("hansen.bruker"), key, order_body(world)).status_code == 201
 
 
-def test_the_same_key_with_another_body_is_422(app: Flask, world: World, as_role: Callable[[str], Caller]) -> None:
+def test_the_same_key_with_another_body_is_409(app: Flask, world: World, as_role: Callable[[str], Caller]) -> None:
     user = as_role("hansen.bruker")
     first = post_key(user, "reused", order_body(world))
     before = count_rows(app, Order)
     response = post_key(user, "reused", order_body(world, quantity=5))
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert "allerede brukt" in response.json["message"] and first.json["result"]["number"] in response.json["message"]
     assert count_rows(app, Order) == before
     # The same content in another key order and spacing is the same body.
@@ -298,7 +298,7 @@ def test_staff_keys_name_the_company_in_the_body(app: Flask, world: World, as_ro
     assert first.status_code == 201, text_of(first)
     assert post_key(admin, "staff-key", body).json["id"] == first.json["id"]
     other = {**body, "company_id": world.b.company.id, "delivery_address_id": world.b.address.id}
-    assert post_key(admin, "staff-key", other).status_code == 422
+    assert post_key(admin, "staff-key", other).status_code == 409
 
 
 # --- old keys ---------------------------------------------------------------------------------

@@ -171,3 +171,11 @@ def _nullable_as_types(schema: Any) -> Any:
         if "enum" in out and None not in out["enum"]:
             out["enum"] = [*out["enum"], None]
     return out
+
+
+def test_the_order_post_documents_its_idempotency_key(spec: dict[str, Any]) -> None:
+    post = spec["paths"][f"{API}/order/"]["post"]
+    (header,) = [p for p in post["parameters"] if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+    assert header["schema"]["maxLength"] == 200 and not header["required"]
+    assert "Idempotent-Replayed" in post["responses"]["201"]["headers"]
+    assert "Idempotency-Key" in post["responses"]["409"]["description"]

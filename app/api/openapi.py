@@ -172,3 +172,30 @@ def _integer_ids(responses: dict[str, Any], route_name: str) -> None:
             properties["ids"] = {**properties["ids"], "items": {"type": "integer"}}
         if "id" in properties or route_name in ("post", "put", "get"):
             properties["id"] = {"type": "integer", "description": "The row's id"}
+
+
+def document_idempotency_key(operation: dict[str, Any], header: str) -> None:
+    """POST /order/: the optional key header, the replay header of a repeated answer, and the 409
+    of a key reused with another body."""
+    parameters = [p for p in operation.get("parameters", []) if p.get("name") != header]
+    parameters.append(
+        {
+            "in": "header",
+            "name": header,
+            "required": False,
+            "description": "Makes the POST happen once per user and key within 24 hours (see the description).",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[A-Za-z0-9_.:-]+$"},
+        }
+    )
+    operation["parameters"] = parameters
+    responses = operation.setdefault("responses", {})
+    created = responses.get("201")
+    if isinstance(created, dict):
+        created.setdefault("headers", {})["Idempotent-Replayed"] = {
+            "description": "`true` when the answer repeats the order the key made before",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
+    if "409" in responses:
+        responses["409"]["description"] = (
+            "Not allowed now (the message says why), or the Idempotency-Key was used with another body"
+        )

@@ -9,6 +9,7 @@ Forbidden 403, NotFound 404, NotAllowed/AlreadyHandled 409). Approve and reject:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from flask import Response, current_app, request
@@ -20,6 +21,7 @@ from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app.api import openapi
 from app.api.approvals import OrderApprovalRoutes
 from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import (
@@ -173,6 +175,19 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
 
     resource_name = "order"
     throttled_routes = frozenset({"invoice_copy"})
+
+    def operation_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        methods: list[str] | None = None,
+        func: Callable[..., Response] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
+        if func is not None and func.__name__ == "post" and operations and "post" in operations:
+            openapi.document_idempotency_key(operations["post"], IDEMPOTENCY_HEADER)
+
     list_title = _("Ordreoversikt")
     show_title = _("Ordre")
     add_title = _("Ny ordre")
@@ -251,8 +266,7 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
         two requests at the same moment too (one order; the other waits for it). The key is per
         user: another user's same key is theirs. After 24 hours the key is free again.
         A key that is too long or has other characters: 400 naming `Idempotency-Key`. The same key
-        with a different body: 422 (as the IETF draft "The Idempotency-Key HTTP Header Field"),
-        nothing made. A refused order (400) does not use up the key.
+        with a different body: 409, nothing made. A refused order (400) does not use up the key.
         """
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is not None and not idempotency.valid_key(key):

@@ -37,10 +37,11 @@ _KEY = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 class KeyReused(DomainError):
-    """The key was first used with another request body (answered 422, as the IETF draft
-    "The Idempotency-Key HTTP Header Field" says)."""
+    """The key was first used with another request body: a conflict with what the key already
+    stands for, answered 409 like every other refusal of the current state (the portal answers
+    400 for bad input and 409 for a conflict, never 422)."""
 
-    status = 422
+    status = 409
 
 
 Made = TypeVar("Made", Order, StandingOrder)
