@@ -42,6 +42,7 @@ from marshmallow import ValidationError
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, joinedload
 
+from app.api.fields import MSG_NOT_JSON
 from app.domain import audit, mfa, sessions, throttle
 from app.extensions import db
 from app.models import LoginSession, PortalUser, RevokedToken
@@ -155,7 +156,7 @@ class RateLimitedSecurityApi(SecurityApi):
             429: {description: Too many failed logins from this address or for this account}
         """
         if not request.is_json or not isinstance(request.json, dict):
-            return self.response_400(message="Request payload is not JSON")
+            return self.response_400(message=str(MSG_NOT_JSON))
         body = dict(request.json)
         code = body.pop("totp", None)
         if code is not None and not isinstance(code, str):
@@ -215,7 +216,7 @@ class RateLimitedSecurityApi(SecurityApi):
         access = get_jwt()
         body = request.get_json(silent=True) if request.data else {}
         if not isinstance(body, dict):
-            return self.response_400(message="Request payload is not JSON")
+            return self.response_400(message=str(MSG_NOT_JSON))
         refresh = None
         raw = body.get("refresh_token")
         if raw is not None:

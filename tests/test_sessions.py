@@ -374,3 +374,9 @@ def test_the_set_password_link_of_another_user_ends_the_session_here(app: Flask,
     link = mail.body_text.split("/passord/", 1)[1].split()[0]
     assert client.get(f"/passord/{link}").status_code == 200
     assert not _is_logged_in(copy)
+
+
+def test_api_login_answers_a_body_that_is_not_json_in_norwegian(app: Flask, world: World) -> None:
+    client = app.test_client()
+    login = client.post("/api/v1/security/login", data="x", content_type="text/plain")
+    assert login.status_code == 400 and "må være JSON" in login.get_json()["message"]

@@ -346,18 +346,16 @@ class PortalModelRestApi(ModelRestApi):
             return
         if func.__name__ == "get_list" and "get" in operations:
             self._document_count(operations["get"])
-        for method in methods or ():
-            if method.lower() in operations:
-                openapi.document_operation(
-                    operations[method.lower()],
-                    path or "",
-                    method,
-                    func.__name__,
-                    type(self).__name__,
-                    domain_write=self._writes_through_domain(func.__name__),
-                    everyone_may=self._every_role_may(func.__name__),
-                    throttled=func.__name__ in self.throttled_routes,
-                )
+        openapi.document_operations(
+            operations,
+            path,
+            methods,
+            func.__name__,
+            type(self).__name__,
+            domain_write=self._writes_through_domain(func.__name__),
+            everyone_may=self._every_role_may(func.__name__),
+            throttled=func.__name__ in self.throttled_routes,
+        )
 
     def _every_role_may(self, route: str) -> bool:
         """Does every role of app/roles.py (Admin holds all) have the permission that opens `route` here?"""

@@ -118,16 +118,7 @@ class MfaApi(BaseApi):
         super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
         if func is None or not operations:
             return
-        for method in methods or ():
-            if method.lower() in operations:
-                openapi.document_operation(
-                    operations[method.lower()],
-                    path or "",
-                    method,
-                    func.__name__,
-                    type(self).__name__,
-                    everyone_may=True,
-                )
+        openapi.document_operations(operations, path, methods, func.__name__, type(self).__name__, everyone_may=True)
 
     @expose("/", methods=["GET"])
     @protect()

@@ -126,6 +126,20 @@ def document_operation(
     operation["responses"] = dict(sorted(responses.items()))
 
 
+def document_operations(
+    operations: dict[str, Any],
+    path: str | None,
+    methods: list[str] | None,
+    route_name: str,
+    api_name: str,
+    **flags: bool,
+) -> None:
+    """`document_operation` for each of a route's methods (what FAB's `operation_helper` hands over)."""
+    for method in methods or ():
+        if method.lower() in operations:
+            document_operation(operations[method.lower()], path or "", method, route_name, api_name, **flags)
+
+
 def _shown_result(responses: dict[str, Any], api_name: str) -> None:
     """POST and PUT answer the saved row as GET shows it (PortalModelRestApi._show), not the body's schema."""
     for status in ("200", "201"):
