@@ -30,7 +30,8 @@ class LineInput:
 
 
 MAX_QUANTITY = 99999  # beyond this a quantity is a typo; the API and the forms give the same bound
-MAX_LINES = 50
+# A B2B order may be long (a quick order pasted from a spreadsheet); the forms and the API share the bound.
+MAX_LINES = 500
 PRODUCT_SEARCH_LIMIT = 20
 SEARCH_TERM_LENGTH = 100
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotAllowed, ValidationFailed, get_visible
+from app.domain.guarded import rows_changed
 from app.domain.links import portal_link
 from app.domain.mail import queue_template_mail
-from app.domain.statements import rows_changed
 from app.domain.validation import InvalidValue, validate_choice
 from app.models import (
     Company,

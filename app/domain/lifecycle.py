@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
 from app.domain.errors import get_visible
+from app.domain.guarded import rows_changed
 from app.domain.report_totals import count_event
-from app.domain.statements import rows_changed
 from app.models import (
     Order,
     OrderEvent,

@@ -36,7 +36,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.domain import audit
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotAllowed, NotFound, ValidationFailed
-from app.domain.statements import rows_changed
+from app.domain.guarded import rows_changed
 from app.models import AuditEntry, MfaRecoveryCode, PortalUser, new_security_stamp, utcnow
 from app.models import utcnow as audit_clock  # the clock audit entries are stamped with
 from app.roles import SUPPLIER_ROLES

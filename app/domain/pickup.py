@@ -31,7 +31,7 @@ from app.domain.errors import (
     ValidationFailed,
     get_visible,
 )
-from app.domain.statements import rows_changed
+from app.domain.guarded import rows_changed
 from app.domain.validation import InvalidValue
 from app.models import PickupReservation, ReservationStatus, utcnow
 

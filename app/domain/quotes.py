@@ -32,9 +32,9 @@ from app.domain.errors import (
     get_visible,
 )
 from app.domain.formatting import format_date, oslo_today
+from app.domain.guarded import rows_changed
 from app.domain.lifecycle import assign_number
 from app.domain.orders import place_order
-from app.domain.statements import rows_changed
 from app.models import (
     Company,
     Order,

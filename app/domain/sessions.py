@@ -19,7 +19,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.domain.statements import rows_changed
+from app.domain.guarded import rows_changed
 from app.models import LoginSession, RevokedToken, utcnow
 
 TOUCH_EVERY = dt.timedelta(minutes=1)

@@ -25,7 +25,7 @@ from wtforms.validators import ValidationError
 
 from app.domain import accounts
 from app.domain.actors import Actor
-from app.domain.catalogue import MAX_QUANTITY, LineInput
+from app.domain.catalogue import MAX_LINES, MAX_QUANTITY, LineInput
 from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.domain.formatting import OSLO, to_oslo
 from app.domain.validation import MAX_ID, InvalidValue, validate_amount
@@ -297,7 +297,7 @@ def form_id(form: Any, name: str) -> int | None:
     return number if number is not None and number > 0 else None
 
 
-def parse_lines(form: Any, max_lines: int = 50, prices: bool = False) -> tuple[list[LineInput], dict[str, str]]:
+def parse_lines(form: Any, max_lines: int = MAX_LINES, prices: bool = False) -> tuple[list[LineInput], dict[str, str]]:
     """Lines posted as lines-<i>-product_id, -quantity, -width, -depth, -fabric, -colour (and
     -unit_price with `prices`: a seller's special price on a quote; blank is the list price).
 

@@ -42,7 +42,7 @@ from app.views.forms import (
     parse_lines,
 )
 from app.views.orders.overview import date_search_field, line_configuration
-from app.views.orders.placing import product_json
+from app.views.orders.placing import PREFILL_FIELD, prefilled_lines, product_json
 
 QUOTE_LABELS = {
     "number": _l("Tilbudsnummer"),
@@ -295,7 +295,9 @@ class QuoteActionsView(BaseView):
                 errors["customer_number"] = _(
                     "Fant ingen kunde med kundenummer eller navn «%(term)s».", term=customer_number
                 )
-        if request.method == "POST" and company is not None:
+        if request.method == "POST" and company is not None and request.form.get(PREFILL_FIELD):
+            lines, errors = prefilled_lines(request.form)
+        elif request.method == "POST" and company is not None:
             # Special prices per line only from a seller (the domain ignores them from dealers too).
             lines, errors = parse_lines(request.form, prices=not actor.is_customer)
             valid_until = None

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotAllowed, ValidationFailed
+from app.domain.guarded import rows_changed
 from app.domain.lifecycle import (
     EXCLUDED,
     INVOICEABLE,
@@ -33,7 +34,6 @@ from app.domain.lifecycle import (
     get_order,
     may_move,
 )
-from app.domain.statements import rows_changed
 from app.models import (
     Carrier,
     Company,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from flask import flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -38,10 +39,22 @@ def product_json(p: Product) -> dict:
 
 # The form's one-time token (hidden field): a double click or a resent POST finds the first order.
 TOKEN_FIELD = "order_token"
+# A POST with this field (and lines-<i>-* fields) fills the form to review, and places nothing: how
+# "Bestill igjen", a shopping list and a quick order hand their lines to the order form.
+PREFILL_FIELD = "prefill"
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def prefilled_lines(form: Any) -> tuple[list[catalogue.LineInput], dict[str, str]]:
+    """Lines handed to a form to review: each is checked as on submit, so a product that can no longer
+    be ordered (or a size it no longer allows) is flagged next to its line before anything is sent."""
+    lines, errors = parse_lines(form)
+    if lines and not errors:
+        errors, _products = catalogue.check_lines(db.session, lines)
+    return lines, errors
 
 
 class NewOrderView(BaseView):
@@ -62,7 +75,10 @@ class NewOrderView(BaseView):
         errors: dict[str, str] = {}
         lines: list[catalogue.LineInput] = []
         token = request.form.get(TOKEN_FIELD, "")
-        if request.method == "POST":
+        if request.method == "POST" and request.form.get(PREFILL_FIELD):
+            lines, errors = prefilled_lines(request.form)
+            token = new_token()
+        elif request.method == "POST":
             lines, errors = parse_lines(request.form)
             address_id = form_id(request.form, "delivery_address_id")
             if token and not idempotency.valid_key(token):
