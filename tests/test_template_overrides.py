@@ -27,7 +27,7 @@ FABS = Path(flask_appbuilder.__file__).parent / "templates" / "appbuilder"
 OVERRIDES = {
     "init.html": [
         ("<html>", '<html lang="{{ html_lang }}">'),
-        (None, '<link href="{{url_for(\'static\',filename=\'css/portal.css\')}}" rel="stylesheet">'),
+        (None, "<link href=\"{{url_for('static',filename='css/portal.css')}}\" rel=\"stylesheet\">"),
     ],
     "general/confirm.html": [
         (
