@@ -294,3 +294,16 @@ def test_oslo_midnight_utc_is_stored_unchanged() -> None:
 
     midnight = oslo_midnight_utc(dt.date(2026, 3, 29))
     assert UTCDateTime().process_bind_param(midnight, None) == midnight
+
+
+def test_a_line_measured_one_way_shows_one_measure() -> None:
+    from types import SimpleNamespace
+
+    from app.views.orders.overview import line_configuration
+
+    def line(**kw: object) -> SimpleNamespace:
+        return SimpleNamespace(**{"width": None, "depth": None, "fabric": None, "colour": None, **kw})
+
+    assert line_configuration(line(width=140)) == "140 cm"
+    assert line_configuration(line(width=160, depth=90)) == "160 × 90 cm"
+    assert line_configuration(line()) == ""

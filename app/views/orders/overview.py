@@ -61,8 +61,10 @@ ORDER_LABELS = {
 def line_configuration(line: Any) -> str:
     """ "120 × 80 cm, Stoff: Ull grå, Farge: Eik" for a configured order/quote/standing-order line."""
     parts = []
-    if line.width or line.depth:
-        parts.append(f"{line.width or '–'} × {line.depth or '–'} cm")
+    if line.width and line.depth:
+        parts.append(f"{line.width} × {line.depth} cm")
+    elif line.width or line.depth:  # a product measured one way only: "140 cm"
+        parts.append(f"{line.width or line.depth} cm")
     if line.fabric:
         parts.append(f"{_l('Stoff')}: {line.fabric}")
     if line.colour:
