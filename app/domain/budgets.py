@@ -378,18 +378,33 @@ def budget_rows(session: Session, budgets: list[Budget], day: dt.date) -> list[d
     return rows
 
 
+# The forecast waits for enough history: one order early in a period says little about its end.
+FORECAST_MIN_DAYS = 7
+FORECAST_MIN_ORDERS = 3
+
+
+def forecast_total(used: Decimal, orders: int, elapsed: int, total_days: int) -> Decimal | None:
+    """The period-end forecast: consumption so far extended at its average per day so far
+    (straight line), once at least FORECAST_MIN_DAYS days of the period have passed and
+    FORECAST_MIN_ORDERS orders count; before that, or with no days left, None (no forecast)."""
+    if elapsed < FORECAST_MIN_DAYS or orders < FORECAST_MIN_ORDERS or elapsed >= total_days:
+        return None
+    return (used / elapsed * total_days).quantize(Decimal("0.01"))
+
+
 def cumulative(session: Session, budget: Budget, day: dt.date, today: dt.date) -> dict:
     """Cumulative consumption per day of the period containing `day`, up to today (or the period's
-    end), and a straight-line forecast to the period's end at the rate so far.
+    end), and the period-end forecast (forecast_total) for a current period.
 
-    One aggregate query: for each day, the sum of the orders placed before the next Oslo midnight.
-    Returns {"start", "last", "days": [(date, cumulative)], "used", "forecast": [(date, value)] | [],
-    "forecast_total" | None}.
+    One aggregate query: for each day, the sum of the orders placed before the next Oslo midnight,
+    and the number of orders. Returns {"start", "last", "days": [(date, cumulative)], "used",
+    "orders", "forecast": [(date, value)] | [], "forecast_total" | None, "forecast_waits": bool}.
     """
     start, end = period_bounds(budget.period, day)
     last = end - dt.timedelta(days=1)
     until = min(today, last)
     days: list[tuple[dt.date, Decimal]] = []
+    orders = 0
     if until >= start:
         dates = [start + dt.timedelta(days=i) for i in range((until - start).days + 1)]
         columns = [
@@ -405,22 +420,27 @@ def cumulative(session: Session, budget: Budget, day: dt.date, today: dt.date) -
             for d in dates
         ]
         row = session.execute(
-            select(*columns).where(COUNTED, *_whose(budget), *_placed(start, until + dt.timedelta(days=1)))
+            select(func.count(Order.id), *columns).where(
+                COUNTED, *_whose(budget), *_placed(start, until + dt.timedelta(days=1))
+            )
         ).one()
-        days = [(d, Decimal(v or 0).quantize(Decimal("0.01"))) for d, v in zip(dates, row, strict=True)]
+        orders = int(row[0] or 0)
+        days = [(d, Decimal(v or 0).quantize(Decimal("0.01"))) for d, v in zip(dates, row[1:], strict=True)]
     used = days[-1][1] if days else Decimal("0.00")
     forecast: list[tuple[dt.date, Decimal]] = []
-    forecast_total: Decimal | None = None
-    if start <= today < last:
-        elapsed = (today - start).days + 1
-        total_days = (last - start).days + 1
-        forecast_total = (used / elapsed * total_days).quantize(Decimal("0.01"))
-        forecast = [(today, used), (last, forecast_total)]
+    total: Decimal | None = None
+    current = start <= today < last
+    if current:
+        total = forecast_total(used, orders, (today - start).days + 1, (last - start).days + 1)
+        if total is not None:
+            forecast = [(today, used), (last, total)]
     return {
         "start": start,
         "last": last,
         "days": days,
         "used": used,
+        "orders": orders,
         "forecast": forecast,
-        "forecast_total": forecast_total,
+        "forecast_total": total,
+        "forecast_waits": current and total is None,
     }

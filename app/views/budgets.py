@@ -273,17 +273,36 @@ def _line_figure(budget: Budget, series: dict) -> dict[str, Any]:
             "hovertemplate": _("Grense") + ": " + format_nok(budget.amount) + "<extra></extra>",
         }
     )
+    top = _axis_top(budget, series)
+    annotations: list[dict[str, Any]] = []
     if series["forecast"]:
+        (today, used), (last_day, total) = series["forecast"]
+        points = _clipped_forecast(today, used, last_day, total, top)
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines+markers",
                 "line": {"dash": "dot", "width": 2, "color": COLOURS["warn"]},
                 "name": _("Prognose"),
-                "x": [d.isoformat() for d, _v in series["forecast"]],
-                "y": [_money(v) for _d, v in series["forecast"]],
-                "customdata": [format_nok(v) for _d, v in series["forecast"]],
+                "x": [x for x, _v in points],
+                "y": [_money(v) for _x, v in points],
+                "customdata": [format_nok(used), format_nok(total)][: len(points)],
                 "hovertemplate": "%{x|%d.%m.%Y}<br>" + _("Prognose") + ": %{customdata}<extra></extra>",
+            }
+        )
+        # The forecast's value stands at its end, also when the line leaves the chart at the top.
+        label = _("Prognose %(date)s: %(amount)s", date=last_day.strftime("%d.%m."), amount=format_nok(total))
+        if total > top:
+            label += " ↑"
+        annotations.append(
+            {
+                "x": points[-1][0],
+                "y": _money(min(total, top)),
+                "text": label,
+                "showarrow": False,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "font": {"color": COLOURS["over"] if total > budget.amount else "#555"},
             }
         )
     return {
@@ -294,6 +313,7 @@ def _line_figure(budget: Budget, series: dict) -> dict[str, Any]:
             "margin": {"l": 70, "r": 10, "t": 10, "b": 50},
             "legend": {"orientation": "h", "y": 1.08, "x": 0},
             "font": {"size": 13},
+            "annotations": annotations,
             # Half a day of room at both ends, so the first and the last point are not cut.
             "xaxis": {
                 "type": "date",
@@ -301,14 +321,38 @@ def _line_figure(budget: Budget, series: dict) -> dict[str, Any]:
                 "automargin": True,
                 "range": [f"{start - dt.timedelta(days=1):%Y-%m-%d} 12:00", f"{last:%Y-%m-%d} 12:00"],
             },
+            # Scaled around the limit (not the forecast), so the limit line keeps its place.
             "yaxis": {
                 "title": {"text": _("kr eks. mva.")},
                 "tickformat": ",.0f",
-                "rangemode": "tozero",
+                "range": [0, _money(top)],
                 "automargin": True,
             },
         },
     }
+
+
+# Room above the larger of the limit and the consumption so far.
+AXIS_HEADROOM = Decimal("1.2")
+
+
+def _axis_top(budget: Budget, series: dict) -> Decimal:
+    """The y-axis' top: the larger of the limit and the consumption so far, plus a fifth."""
+    return max(budget.amount, series["used"], Decimal("1")) * AXIS_HEADROOM
+
+
+def _clipped_forecast(
+    today: dt.date, used: Decimal, last: dt.date, total: Decimal, top: Decimal
+) -> list[tuple[str, Decimal]]:
+    """The forecast line's points; a forecast above `top` ends where the line reaches the top."""
+    if total <= top or total <= used:
+        return [(today.isoformat(), used), (last.isoformat(), total)]
+    share = float((top - used) / (total - used))
+    when = (
+        dt.datetime.combine(today, dt.time())
+        + (dt.datetime.combine(last, dt.time()) - dt.datetime.combine(today, dt.time())) * share
+    )
+    return [(today.isoformat(), used), (when.strftime("%Y-%m-%d %H:%M"), top)]
 
 
 def _daily_rows(series: dict) -> list[dict[str, Any]]:
@@ -394,5 +438,7 @@ class BudgetDashboardView(BaseView):
             "bar_figure": _bar_figure(rows) if rows else None,
             "line_figure": _line_figure(selected["budget"], series) if selected and series is not None else None,
             "daily_rows": _daily_rows(series) if series else [],
+            "forecast_min_days": rules.FORECAST_MIN_DAYS,
+            "forecast_min_orders": rules.FORECAST_MIN_ORDERS,
             "who": who,
         }
