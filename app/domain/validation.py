@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from email_validator import EmailNotValidError
@@ -87,12 +87,36 @@ def validate_org_number(value: str | None) -> str:
     return text
 
 
+# An amount as people type it: "75000", "75 000", "75 000,00", "75000.50", "1 500,5 kr". Digits may
+# be grouped by threes with spaces (any kind: the browser or a copied "1 234,50 kr" may give
+# non-breaking or thin ones); one decimal comma or point; an optional "kr" or "NOK" after it.
+_SPACES = re.compile(r"[\s\u00a0\u2007\u2009\u202f]+")
+_AMOUNT = re.compile(r"^(?P<sign>-?)(?P<int>\d+|\d{1,3}(?: \d{3})+)(?:[.,](?P<dec>\d+))?$")
+_UNIT = re.compile(r"\s*(kr|nok)\.?$", re.IGNORECASE)
+
+
+def parse_amount(value: Decimal | int | str | None) -> Decimal | None:
+    """The number in an amount as typed (see _AMOUNT), or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal | int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if value is None:
+        return None
+    text = _SPACES.sub(" ", _UNIT.sub("", str(value).strip())).strip()
+    match = _AMOUNT.match(text)
+    if not match:
+        return None
+    digits = match.group("int").replace(" ", "")
+    return Decimal(f"{match.group('sign')}{digits}.{match.group('dec') or '0'}")
+
+
 def validate_amount(value: Decimal | int | str | None) -> Decimal:
-    """A money amount in NOK: a number from 0 to MAX_AMOUNT with at most two decimals (øre)."""
-    try:
-        amount = Decimal(str(value).strip().replace(",", ".")) if value is not None else None
-    except InvalidOperation:
-        amount = None
+    """A money amount in NOK: a number from 0 to MAX_AMOUNT with at most two decimals (øre), typed
+    as people write it ("75 000,00", parse_amount)."""
+    amount = parse_amount(value)
     if amount is None or not amount.is_finite():
         raise InvalidValue(_("Skriv et beløp i kroner, for eksempel 1500,00."))
     if amount < 0:

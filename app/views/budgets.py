@@ -12,20 +12,18 @@ from flask import current_app, g, request
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fields import QuerySelectField
-from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms import BooleanField, StringField
-from wtforms.validators import StopValidation
+from wtforms import BooleanField
 
 from app.domain import budgets as rules
 from app.domain import labels
 from app.domain.budgets import consumption
-from app.domain.formatting import NBSP, format_nok, oslo_today
-from app.domain.validation import InvalidValue
+from app.domain.formatting import format_nok, oslo_today
 from app.extensions import db
 from app.models import Budget, Company, PortalUser
 from app.views.base import (
@@ -41,7 +39,7 @@ from app.views.base import (
     form_company_id,
     user_can,
 )
-from app.views.forms import current_actor
+from app.views.forms import MoneyField, current_actor
 
 
 def _consumed(budget: Budget) -> str:
@@ -114,37 +112,6 @@ class BudgetView(PortalModelView):
         return super().values(items, columns)
 
 
-class MoneyField(StringField):
-    """An amount in NOK typed as text; `data` is a Decimal once validated."""
-
-    data: str | Decimal | None  # WTForms' Field.data, narrowed to what this field holds
-
-    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", BS3TextFieldWidget())
-        kwargs.setdefault("render_kw", {"inputmode": "decimal"})
-        super().__init__(label, validators, **kwargs)
-        self.flags.required = True
-
-    def _value(self) -> str:
-        if isinstance(self.data, Decimal):
-            return f"{self.data:.2f}".replace(".", ",")
-        return str(self.data or "")
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if valuelist:
-            self.data = (valuelist[0] or "").strip()
-
-    def pre_validate(self, form: Any) -> None:
-        raw = self.data if isinstance(self.data, str) else ("" if self.data is None else str(self.data))
-        text = raw.replace(" ", "").replace(NBSP, "")
-        if not text:
-            raise StopValidation(str(_l("Beløpet må fylles ut.")))
-        try:
-            self.data = rules.validate_budget_amount(text)
-        except InvalidValue as exc:
-            raise StopValidation(str(exc.message)) from exc
-
-
 def _company_users() -> list[PortalUser]:
     return list(
         db.session.scalars(
@@ -177,6 +144,7 @@ def budget_form_fields() -> dict[str, Any]:
         "user": budget_user_field(),
         "amount": MoneyField(
             _l("Beløp eks. mva."),
+            rule=rules.validate_budget_amount,
             description=_l("Myk grense: ordre over grensen blir lagt inn, men merket, og administratorene varsles."),
         ),
         # Unticked must be allowed (FAB makes a NOT NULL boolean column "required").

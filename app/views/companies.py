@@ -37,7 +37,7 @@ from app.views.base import (
     is_customer,
     user_can,
 )
-from app.views.forms import DomainFormMixin, ReadOnlyField, current_actor, form_values
+from app.views.forms import DomainFormMixin, MoneyField, ReadOnlyField, current_actor, form_values
 
 LABELS = companies.FIELD_LABELS
 
@@ -116,6 +116,10 @@ class CompanyView(DomainFormMixin, PortalModelView):
             description=_l("Ordre fra bedriften må godkjennes av en selger før de behandles."),
         ),
         "active": BooleanField(LABELS["active"], default=True),
+        # "75 000,00" as people type it, shown so again (FAB's DecimalField refuses it, shows "0.00").
+        "credit_limit": MoneyField(
+            LABELS["credit_limit"], description=_l("I kroner. Brukes i kredittsjekken når selger godkjenner ordre.")
+        ),
     }
     # Not FAB's own field: that would check uniqueness itself, with its own message.
     add_form_extra_fields = {

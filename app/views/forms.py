@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from flask import abort, flash, g, redirect, request, url_for
@@ -21,7 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import DateTimeField, StringField
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 from app.domain import accounts
 from app.domain.actors import Actor
@@ -149,6 +150,52 @@ class ReadOnlyField(StringField):
 
     def _value(self) -> str:
         return "" if self.data is None else str(self.data)
+
+
+MONEY_REQUIRED = _l("Beløpet må fylles ut.")
+
+
+class MoneyField(StringField):
+    """The one field for money typed in a form: an amount in NOK as text, read by the domain's rule
+    (validate_amount, or `rule`): "75 000,00", "75000", "75 000", "75000.50". Shown as people write it
+    ("75 000,00"); `data` is a Decimal once validated, None when left blank (`required=False`)."""
+
+    data: str | Decimal | None  # WTForms' Field.data, narrowed to what this field holds
+
+    def __init__(
+        self,
+        label: Any = None,
+        validators: Any = None,
+        required: bool = True,
+        rule: Callable[[Any], Decimal] = validate_amount,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("widget", BS3TextFieldWidget())
+        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
+        super().__init__(label, validators, **kwargs)
+        self.required, self.rule = required, rule
+        self.flags.required = required
+
+    def _value(self) -> str:
+        if isinstance(self.data, Decimal | int | float):
+            # As the rule reads it in any language; plain spaces are easier to edit than non-breaking.
+            return f"{Decimal(str(self.data)):,.2f}".replace(",", " ").replace(".", ",")
+        return str(self.data or "")
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if valuelist:
+            self.data = (valuelist[0] or "").strip()
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data is None or (isinstance(self.data, str) and not self.data.strip()):
+            if self.required:
+                raise StopValidation(str(MONEY_REQUIRED))
+            self.data = None
+            raise StopValidation()  # blank and optional: nothing else to check
+        try:
+            self.data = self.rule(self.data)
+        except InvalidValue as exc:
+            raise StopValidation(str(exc.message)) from exc
 
 
 class OsloDateTimeField(DateTimeField):

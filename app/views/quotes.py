@@ -35,6 +35,7 @@ from app.views.base import (
 )
 from app.views.forms import (
     DomainFormMixin,
+    MoneyField,
     current_actor,
     domain_action,
     form_id,
@@ -227,11 +228,13 @@ class QuoteLineView(DomainFormMixin, PortalModelView):
         key="sku",
         not_found=_l("Fant ikke noe produkt med dette varenummeret."),
     )
+    _price_field = MoneyField(_l("Enhetspris eks. mva."), required=False, description=_l("Tomt: produktets listepris."))
     add_form_extra_fields = {
         "quote": LookupField(_l("Tilbud (tilbudsnummer)"), model=Quote, key="number", not_found=quotes.NOT_FOUND),
         "product": _product_field,
+        "unit_price": _price_field,
     }
-    edit_form_extra_fields = {"product": _product_field}
+    edit_form_extra_fields = {"product": _product_field, "unit_price": _price_field}
     validators_columns = {
         "quantity": [InputRequired(message=_l("Antall må fylles ut."))],
         "unit_price": [Optional()],
