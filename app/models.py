@@ -681,6 +681,8 @@ class StandingOrder(TenantScoped, Model):
     paused_until: Mapped[dt.date | None] = mapped_column(Date)
     skip_date: Mapped[dt.date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A delivery planned on a public holiday is delivered on the next working day.
+    holiday_shift: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     delivery_address: Mapped[DeliveryAddress] = relationship()

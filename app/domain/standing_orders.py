@@ -11,6 +11,12 @@ A delivery lies on or after `start_date` and on or before `end_date` (if set). `
 the last day of a pause: no deliveries on or before it. `skip_date` is one delivery left out.
 An inactive plan delivers nothing. All dates are calendar dates in Europe/Oslo.
 
+Public holidays: a planned delivery on a Norwegian public holiday is flagged with its name. When
+the plan's `holiday_shift` is set (the default), it is delivered on the next working day instead
+(weekends and holidays skipped): the order is made on, and for, that day. Skip, pause and end
+apply to the planned date. A moved delivery that lands on a regular one of the same plan is one
+delivery (one order: the unique (standing_order_id, delivery_date)).
+
 Making orders
 -------------
 `generate_due` makes the order of every plan due on a date by the rules of `orders.place_order`
@@ -36,6 +42,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+import holidays
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import ARRAY, bindparam, func, select
 from sqlalchemy import inspect as sa_inspect
@@ -105,6 +113,8 @@ class PlanLike(Protocol):
     def skip_date(self) -> dt.date | None: ...
     @property
     def active(self) -> bool: ...
+    @property
+    def holiday_shift(self) -> bool: ...
 
 
 # The fields of PlanLike but the skipped date.
@@ -117,6 +127,7 @@ PLAN_SHAPE = (
     "end_date",
     "paused_until",
     "active",
+    "holiday_shift",
 )
 
 
@@ -133,6 +144,7 @@ class Plan:
     paused_until: dt.date | None = None
     skip_date: dt.date | None = None
     active: bool = True
+    holiday_shift: bool = True
 
 
 def month_day(year: int, month: int, day_of_month: int) -> dt.date:
@@ -200,6 +212,99 @@ def next_deliveries(plan: PlanLike, frm: dt.date, count: int = 5) -> list[dt.dat
     return result
 
 
+# --- public holidays ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _holidays(year: int, language: str) -> Mapping[dt.date, str]:
+    # Norway's calendar in `holidays` counts every Sunday as a holiday unless told not to.
+    return dict(holidays.country_holidays("NO", years=year, include_sundays=False, language=language))
+
+
+def _holiday_language() -> str:
+    try:
+        locale = get_locale()
+    except KeyError:  # an app context without Flask-Babel
+        locale = None
+    return "en_US" if locale is not None and locale.language == "en" else "no"
+
+
+def holiday_name(day: dt.date) -> str | None:
+    """The Norwegian public holiday on `day` ("Grunnlovsdag"), or None."""
+    return _holidays(day.year, _holiday_language()).get(day)
+
+
+def is_working_day(day: dt.date) -> bool:
+    """Monday to Friday and not a public holiday."""
+    return day.weekday() < 5 and day not in _holidays(day.year, "no")
+
+
+def next_working_day(day: dt.date) -> dt.date:
+    """The first working day after `day`."""
+    day += dt.timedelta(days=1)
+    while not is_working_day(day):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def delivery_date(plan: PlanLike, planned: dt.date) -> dt.date:
+    """When a planned delivery is delivered: the next working day for a holiday of a plan that
+    moves them, else the planned date."""
+    if plan.holiday_shift and planned in _holidays(planned.year, "no"):
+        return next_working_day(planned)
+    return planned
+
+
+def moved_here(day: dt.date) -> list[dt.date]:
+    """The holidays whose deliveries a plan that moves them delivers on `day` (a working day): the
+    holidays among the days right before it that are not working days."""
+    if not is_working_day(day):
+        return []
+    result = []
+    before = day - dt.timedelta(days=1)
+    while not is_working_day(before):
+        if before in _holidays(before.year, "no"):
+            result.append(before)
+        before -= dt.timedelta(days=1)
+    return result
+
+
+def delivers_on(plan: PlanLike, day: dt.date, moved: Sequence[dt.date] | None = None) -> bool:
+    """Is an order of the plan delivered on `day`: a planned delivery on `day` that stays there,
+    or (a plan that moves them) one planned on a holiday just before it (`moved`: moved_here(day),
+    given when asking for many plans)."""
+    if is_delivery_day(plan, day) and delivery_date(plan, day) == day:
+        return True
+    if not plan.holiday_shift:
+        return False
+    return any(is_delivery_day(plan, planned) for planned in (moved_here(day) if moved is None else moved))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A coming delivery: the planned date, the date it is delivered, and the holiday's name."""
+
+    planned: dt.date
+    delivered: dt.date
+    holiday: str | None = None
+
+    @property
+    def moved(self) -> bool:
+        return self.delivered != self.planned
+
+
+def upcoming(plan: PlanLike, frm: dt.date, count: int = 5) -> list[Delivery]:
+    """The next `count` deliveries on or after `frm`, each flagged when planned on a holiday, with
+    the date it is delivered (next_deliveries, then delivery_date)."""
+    result: list[Delivery] = []
+    for planned in next_deliveries(plan, frm, count=count):
+        delivered = delivery_date(plan, planned)
+        if result and result[-1].delivered == delivered:
+            continue  # moved onto the one before: one delivery
+        result.append(Delivery(planned, delivered, holiday_name(planned)))
+    return result
+
+
 def plan_text(plan: PlanLike) -> str:
     """ "Hver uke, mandag" / "Hver 2. uke, fredag" / "Hver måned, den 31. (siste dag i kortere måneder)"."""
     from app.domain import labels
@@ -238,6 +343,7 @@ class PlanInput:
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     active: bool | None = None
+    holiday_shift: bool | None = None
     lines: Sequence[LineInput] | None = None  # None: keep the lines (updates)
 
 
@@ -251,6 +357,7 @@ PLAN_FIELDS = (
     "start_date",
     "end_date",
     "active",
+    "holiday_shift",
 )
 
 
@@ -363,6 +470,7 @@ def create_standing_order(
         raise ValidationFailed(errors)
     _normalise(values)
     values["active"] = True if values["active"] is None else bool(values["active"])
+    values["holiday_shift"] = True if values["holiday_shift"] is None else bool(values["holiday_shift"])
     item = StandingOrder(company_id=company.id, created_by_id=actor.id, **values)
     _set_lines(item, data.lines or [])
     session.add(item)
@@ -385,6 +493,8 @@ def update_standing_order(
     values = {name: (getattr(data, name) if name in provided else getattr(item, name)) for name in PLAN_FIELDS}
     if values["active"] is None:
         values["active"] = item.active
+    if values["holiday_shift"] is None:
+        values["holiday_shift"] = item.holiday_shift
     errors = _plan_errors(values, today, start_changed=values["start_date"] != item.start_date)
     if "delivery_address_id" in provided and values["delivery_address_id"] != item.delivery_address_id:
         address_error = delivery_address_error(session, item.company_id, values["delivery_address_id"])
@@ -429,7 +539,8 @@ def skip(
     if day is not None:
         if day < today or not is_scheduled(item, day):
             raise ValidationFailed({"date": _("Velg en av de kommende leveringene.")})
-        if session.scalar(select(Order.id).where(Order.standing_order_id == item.id, Order.delivery_date == day)):
+        made = {day, delivery_date(item, day)}
+        if session.scalar(select(Order.id).where(Order.standing_order_id == item.id, Order.delivery_date.in_(made))):
             raise ValidationFailed({"date": _("Ordren for %(date)s er allerede laget.", date=format_date(day))})
     item.skip_date = day
     session.flush()
@@ -476,19 +587,22 @@ class RunSummary:
 
 
 def due_ids(session: Session, day: dt.date) -> list[int]:
-    """Ids of the plans that deliver on `day`, ascending: the date filter in SQL, the arithmetic in
-    Python on plain rows (no objects, so 100 000 candidates stay cheap)."""
+    """Ids of the plans that deliver on `day` (delivers_on: also deliveries moved from a holiday
+    just before), ascending: the date filter in SQL, the arithmetic in Python on plain rows (no
+    objects, so 100 000 candidates stay cheap)."""
+    moved = moved_here(day)
+    earliest = min([day, *moved])
     columns = [getattr(StandingOrder, name) for name in (*PLAN_SHAPE, "skip_date")]
     rows = session.execute(
         select(StandingOrder.id, *columns)
         .where(
             StandingOrder.active.is_(True),
             StandingOrder.start_date <= day,
-            (StandingOrder.end_date.is_(None)) | (StandingOrder.end_date >= day),
+            (StandingOrder.end_date.is_(None)) | (StandingOrder.end_date >= earliest),
         )
         .order_by(StandingOrder.id)
     )
-    return [row.id for row in rows if is_delivery_day(row, day)]
+    return [row.id for row in rows if delivers_on(row, day, moved)]
 
 
 def _existing_orders(session: Session, standing_order_ids: Sequence[int], day: dt.date) -> dict[int, tuple[str, str]]:

@@ -5,8 +5,8 @@ Revises: 0011
 Create Date: 2026-12-02 10:30:00
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0012"
@@ -16,8 +16,11 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # Existing plans move holiday deliveries too: the supplier does not deliver on public holidays.
+    with op.batch_alter_table("standing_orders") as batch:
+        batch.add_column(sa.Column("holiday_shift", sa.Boolean(), nullable=False, server_default=sa.text("true")))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("standing_orders") as batch:
+        batch.drop_column("holiday_shift")
