@@ -101,9 +101,7 @@ def test_mid_period_forecast_is_the_average_per_day(app: Flask, world: World) ->
         assert series["forecast_total"] == Decimal("10000.00")  # 5000 in 15 of 30 days
         assert series["forecast"] == [(D(2026, 11, 15), Decimal("5000.00")), (D(2026, 11, 30), Decimal("10000.00"))]
         assert not series["forecast_waits"]
-        last = s.scalars(
-            select(Order).where(Order.company_id == world.a.company.id).order_by(Order.id.desc())
-        ).first()
+        last = s.scalars(select(Order).where(Order.company_id == world.a.company.id).order_by(Order.id.desc())).first()
         last.status = "cancelled"
         s.flush()
         again = cumulative(s, budget, D(2026, 11, 15), today=D(2026, 11, 15))

@@ -69,6 +69,7 @@ class StandingOrderUpdateIn(InputSchema):
     start_date = fields.Date(allow_none=True)
     end_date = fields.Date(allow_none=True)
     active = fields.Boolean()
+    holiday_shift = fields.Boolean()
     lines = fields.List(fields.Nested(LineIn), allow_none=False)
 
 
@@ -92,6 +93,16 @@ class SkipIn(InputSchema):
     date = fields.Date(required=True, allow_none=True)
 
 
+class DeliveryOut(OutputSchema):
+    """A coming delivery: planned on `planned`, delivered on `delivery_date` (the next working day
+    when planned on a public holiday and the plan moves them); `holiday` names the holiday."""
+
+    planned = fields.Date()
+    delivery_date = fields.Date(attribute="delivered")
+    holiday = fields.String(allow_none=True)
+    moved = fields.Boolean()
+
+
 def _lines(standing: StandingOrder) -> list[StandingOrderLine]:
     stmt = (
         select(StandingOrderLine)
@@ -113,8 +124,10 @@ class StandingOrderApi(PortalModelRestApi):
     """/api/v1/standing_order/ — the plan: `frequency` (weekly|every_n_weeks|monthly) with
     `interval_weeks`, `weekday` (0 = Monday) or `day_of_month` (1-31; the last day of a shorter
     month); `start_date`, optional `end_date`, `paused_until` (no deliveries up to and including
-    it), `skip_date` (one delivery left out); dates as YYYY-MM-DD. The item adds `lines`,
-    `plan_label` and `next_deliveries` (the next five dates).
+    it), `skip_date` (one delivery left out), `holiday_shift` (a delivery planned on a Norwegian public
+    holiday is delivered on the next working day; default true); dates as YYYY-MM-DD. The item adds
+    `lines`, `plan_label`, `next_deliveries` (the next five planned dates) and `upcoming_deliveries`
+    (the same, each with its delivery date and the holiday it falls on, if any).
 
     POST (customer admin; company from the user): `name`, `delivery_address_id`, the plan fields,
     `lines` ([{product_id, quantity, width, depth, fabric, colour}]). PUT: any of these and
@@ -133,6 +146,9 @@ class StandingOrderApi(PortalModelRestApi):
         "lines": computed(_lines, fields.Nested, StandingOrderLineOut, many=True),
         "plan_label": computed(rules.plan_text, fields.String),
         "next_deliveries": computed(lambda so: rules.next_deliveries(so, oslo_today()), fields.List, fields.Date()),
+        "upcoming_deliveries": computed(
+            lambda so: rules.upcoming(so, oslo_today()), fields.List, fields.Nested(DeliveryOut)
+        ),
     }
     list_columns = [
         "id",
@@ -151,10 +167,11 @@ class StandingOrderApi(PortalModelRestApi):
         "paused_until",
         "skip_date",
         "active",
+        "holiday_shift",
         "created_by_id",
         "created_at",
     ]
-    show_columns = [*list_columns, "plan_label", "next_deliveries", "lines"]
+    show_columns = [*list_columns, "plan_label", "next_deliveries", "upcoming_deliveries", "lines"]
     search_columns = ["company_id", "name", "frequency", "active", "start_date", "created_at"]
     base_order = ("created_at", "desc")
     add_model_schema = StandingOrderIn()
@@ -169,6 +186,7 @@ class StandingOrderApi(PortalModelRestApi):
         "day_of_month",
         "start_date",
         "end_date",
+        "holiday_shift",
         "lines",
     ]
     edit_columns = [
@@ -181,6 +199,7 @@ class StandingOrderApi(PortalModelRestApi):
         "start_date",
         "end_date",
         "active",
+        "holiday_shift",
         "lines",
     ]
     customer_add_columns: ClassVar[list[str]] = []  # set in _init_model_schemas: the hand-written body

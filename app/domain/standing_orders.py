@@ -292,6 +292,11 @@ class Delivery:
     def moved(self) -> bool:
         return self.delivered != self.planned
 
+    @property
+    def next_working(self) -> dt.date:
+        """The working day a delivery planned on a holiday can be delivered instead."""
+        return next_working_day(self.planned)
+
 
 def upcoming(plan: PlanLike, frm: dt.date, count: int = 5) -> list[Delivery]:
     """The next `count` deliveries on or after `frm`, each flagged when planned on a holiday, with

@@ -49,8 +49,8 @@ VIEW = "StandingOrderFormView"
 
 def next_delivery_text(item: StandingOrder) -> str:
     """List column "Neste levering": pure date arithmetic, no query per row."""
-    upcoming = rules.next_deliveries(item, oslo_today(), count=1)
-    return format_date(upcoming[0]) if upcoming else _("Ingen")
+    upcoming = rules.upcoming(item, oslo_today(), count=1)
+    return format_date(upcoming[0].delivered) if upcoming else _("Ingen")
 
 
 def list_notice() -> dict[str, Any]:
@@ -79,7 +79,7 @@ def show_context(item: StandingOrder) -> dict[str, Any]:
         }
         for ln in item.lines
     ]
-    upcoming = rules.next_deliveries(item, today, count=5)
+    upcoming = rules.upcoming(item, today, count=5)
     invoice = rules.is_invoice_customer(item.company)
     editable = invoice and (current_tenant() is None or current_tenant() == item.company_id)
     actions = {}
@@ -218,6 +218,8 @@ def _parse_plan(form: Any) -> tuple[rules.PlanInput, dict[str, str]]:
         if not ok:
             errors[name] = _("Skriv en dato (dd.mm.åååå).")
         values[name] = day
+    # An unticked box is not posted: the form always has it, so its absence is "no".
+    values["holiday_shift"] = bool(form.get("holiday_shift"))
     lines, line_errors = parse_lines(form)
     errors.update(line_errors)
     return rules.PlanInput(**values, lines=lines), errors
@@ -267,7 +269,7 @@ def _form_values(item: StandingOrder | None, form: Any) -> dict[str, Any]:
                 "start_date",
                 "end_date",
             )
-        } | {"active": bool(form.get("active"))}
+        } | {"active": bool(form.get("active")), "holiday_shift": bool(form.get("holiday_shift"))}
     if item is None:
         start = oslo_today() + dt.timedelta(days=1)
         return {
@@ -280,6 +282,7 @@ def _form_values(item: StandingOrder | None, form: Any) -> dict[str, Any]:
             "start_date": start.isoformat(),
             "end_date": "",
             "active": True,
+            "holiday_shift": True,
         }
     return {
         "name": item.name,
@@ -291,6 +294,7 @@ def _form_values(item: StandingOrder | None, form: Any) -> dict[str, Any]:
         "start_date": item.start_date.isoformat(),
         "end_date": item.end_date.isoformat() if item.end_date else "",
         "active": item.active,
+        "holiday_shift": item.holiday_shift,
     }
 
 
