@@ -373,7 +373,7 @@ def test_budget_form_offers_only_own_users_and_speaks_norwegian(app: Flask, worl
             False,
         )
     edit = client.get(f"/budgetview/edit/{budget.id}").get_data(as_text=True)
-    assert 'value="1500,50"' in edit
+    assert 'value="1 500,50"' in edit
 
 
 # --- the dashboard ---------------------------------------------------------------------------------
