@@ -8,13 +8,13 @@ from typing import Any
 
 from dateutil import parser as date_parser
 from flask import g, url_for
-from markupsafe import Markup, escape
 from flask_appbuilder.exceptions import ApplyFilterException
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 from wtforms import DateField
