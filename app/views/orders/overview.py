@@ -8,11 +8,13 @@ from typing import Any
 
 from dateutil import parser as date_parser
 from flask import g, url_for
+from flask_appbuilder import expose
 from flask_appbuilder.exceptions import ApplyFilterException
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
+from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -41,6 +43,7 @@ from app.views.base import (
     is_customer,
     user_can,
 )
+from app.views.orders.export import export_links, export_response
 
 ORDER_LABELS = {
     "number": _l("Ordrenummer"),
@@ -258,6 +261,16 @@ class OrderView(PortalModelView):
         days = [FilterOsloDayFrom("created_at", self.datamodel), FilterOsloDayTo("created_at", self.datamodel)]
         self._filters.get_search_filters()["created_at"] = days
         self._filters._all_filters["created_at"] = days
+
+    @expose("/eksport/<kind>")
+    @has_access
+    @permission_name("list")  # who sees the list may take it along, filtered as it is shown
+    def export(self, kind: str) -> Any:
+        return export_response(self, kind)
+
+    def _get_list_widget(self, filters, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("export_links", export_links())
+        return super()._get_list_widget(filters, **kwargs)
 
     def values(self, items: Any, columns: Any) -> builtins.list[dict[str, Any]]:
         """The page's rows; "Sporing" from the shipments of all the page's orders in one query."""
