@@ -394,6 +394,7 @@ PARAMS: dict[str, str] = {
     "locale": "nb",
     "token": "ikke-en-gyldig-lenke",  # /passord/<token>: the page says the link is invalid
     "version": "v1",
+    "kind": "csv",  # /orderview/eksport/<kind>: the order list as CSV
     "group_by": "0",
     "filename": "finnes-ikke.txt",
     "appbuilder.static:filename": "css/ab.css",  # a real file under FAB's static folder
