@@ -39,8 +39,10 @@ from sqlalchemy import Connection, Table, func, select, text
 from werkzeug.security import generate_password_hash
 
 from app.demo import DEMO_PASSWORD, DEMO_USERS, PLACES, PRODUCTS, STORES, STREETS, SUPPLIES, TRADES
+from app.domain import quotes as quote_rules
 from app.domain import report_totals
 from app.domain.formatting import OSLO
+from app.domain.lifecycle import ORDER_NUMBER_BASE, number_from_id
 from app.domain.pricing import money, order_totals
 from app.domain.validation import org_number_check_digit
 from app.models import (
@@ -67,7 +69,8 @@ from app.models import (
 
 SEED = 20261201
 SPAN_DAYS = 730  # orders over the last two years
-ORDER_BASE, QUOTE_BASE = 100000, 300000  # lifecycle.assign_number's bases
+# The live numbering's bases (one definition: lifecycle.py, quotes.py); the SQL below writes them as literals.
+ORDER_BASE, QUOTE_BASE, QUOTE_PREFIX = ORDER_NUMBER_BASE, quote_rules.NUMBER_BASE, quote_rules.NUMBER_PREFIX
 PENDING_SHARE = 0.05  # of all orders wait for approval (dealers that approve every order)
 PENDING_WINDOW_DAYS = 365  # ... placed within this many days (older ones were decided)
 # A standing order's orders lie more than a week (and a daylight-saving hour) apart, so their
@@ -799,7 +802,7 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
     else:
         created_by = c.first_user + mix(k, 3) % c.nusers
     oid = world.order0 + k
-    number = str(ORDER_BASE + oid)
+    number = number_from_id(oid)
     quote = channel == "quote"
 
     lines: list[dict[str, Any]]
@@ -841,7 +844,7 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
         quote_row = dict(
             id=qid,
             company_id=c.id,
-            number=f"T{QUOTE_BASE + qid}",
+            number=quote_rules.quote_number(qid),
             status="accepted",
             end_customer_ref=reference,
             delivery_address_id=c.first_addr + mix(k, 4) % c.naddr,
@@ -1048,7 +1051,7 @@ def extra_quote_rows(world: World, j: int, nacc: int) -> tuple[dict[str, Any], l
     row = dict(
         id=qid,
         company_id=c.id,
-        number=f"T{QUOTE_BASE + qid}",
+        number=quote_rules.quote_number(qid),
         status=status,
         end_customer_ref=world.end_customers[mix(j, 54) % len(world.end_customers)],
         delivery_address_id=c.first_addr,
@@ -1298,7 +1301,7 @@ def _load_postgresql(conn: Connection, world: World, echo: Callable[[str], None]
         f"""
         INSERT INTO quotes (id, company_id, number, status, end_customer_ref, delivery_address_id, valid_until,
                             created_by_id, created_at, note)
-        SELECT o.quote_id, o.company_id, 'T' || ({QUOTE_BASE} + o.quote_id), 'accepted',
+        SELECT o.quote_id, o.company_id, '{QUOTE_PREFIX}' || ({QUOTE_BASE} + o.quote_id), 'accepted',
                {_sql_pick_array(world.end_customers, _mix_sql("o.k", 41))}, o.address_id,
                ((o.created_at - (86400 + {_mix_sql("o.k", 42)} % {20 * 86400}) * interval '1 second')
                    AT TIME ZONE 'Europe/Oslo')::date + 30,
@@ -1488,7 +1491,7 @@ def _extra_quotes_postgresql(conn: Connection, world: World, nacc: int, run: Cal
         f"""
         INSERT INTO quotes (id, company_id, number, status, end_customer_ref, delivery_address_id, valid_until,
                             created_by_id, created_at, note)
-        SELECT id, company_id, 'T' || ({QUOTE_BASE} + id), status,
+        SELECT id, company_id, '{QUOTE_PREFIX}' || ({QUOTE_BASE} + id), status,
                {_sql_pick_array(world.end_customers, _mix_sql("j", 54))}, first_addr,
                CASE WHEN status IN ('draft', 'sent') THEN GREATEST(valid0, CAST(:today AS date) + 14)
                     WHEN status = 'expired' THEN LEAST(valid0, CAST(:today AS date) - 3) ELSE valid0 END,

@@ -30,6 +30,7 @@ from werkzeug.security import generate_password_hash
 from app.domain import quotes as quote_rules
 from app.domain import report_totals
 from app.domain.formatting import OSLO
+from app.domain.lifecycle import assign_number
 from app.domain.orders.fulfilment import billing_of
 from app.domain.pricing import is_invoice_customer, order_totals
 from app.domain.validation import org_number_check_digit
@@ -483,11 +484,12 @@ def _build_order(
     company: Company,
     addresses: list[DeliveryAddress],
     plan: OrderPlan,
-    number: str,
     rng: random.Random,
     quote: Quote | None = None,
     standing: StandingOrder | None = None,
 ) -> Order:
+    """An order as it would have come about, numbered by the live rule (lifecycle.assign_number):
+    build a company's orders oldest first (`_oldest_first`), and their numbers rise with time."""
     approval = company.requires_approval
     path = _status_path(plan, approval)
     created = ctx.now - dt.timedelta(days=plan.age_days)
@@ -503,7 +505,6 @@ def _build_order(
     creator = ctx.users.get(plan.created_by) if plan.created_by else None
     order = Order(
         company=company,
-        number=number,
         channel=plan.channel,
         status=plan.status,
         delivery_address=addresses[plan.address_no % len(addresses)],
@@ -534,8 +535,10 @@ def _build_order(
     order.total_ex_vat, order.total_vat = order_totals(order.lines)
     _add_events(ctx, order, plan, path, times, creator)
     _deliver(ctx, order, plan, path, times, rng)
+    ctx.session.add(order)
+    assign_number(order, ctx.session)
     if plan.status == "invoiced":
-        _invoice(ctx, order, plan, times[-1], number)
+        _invoice(ctx, order, plan, times[-1])
     ctx.count("orders")
     ctx.count("order_lines", len(order.lines))
     return order
@@ -611,8 +614,10 @@ def _deliver(
     """Shipments (with their lines), delivered quantities and line statuses that fit the order's status."""
     lines = order.lines
     if plan.status in ("cancelled", "rejected"):
+        # As a live cancel or rejection leaves them: open, nothing delivered; they read as the
+        # order does ("Kansellert", "Avvist": labels.line_status).
         for line in lines:
-            line.status, line.delivered_quantity = "cancelled", 0
+            line.status, line.delivered_quantity = "open", 0
         return
     delivered = [0] * len(lines)
     stages = [s for s in path if s in ("partially_delivered", "shipped")]
@@ -641,13 +646,13 @@ def _deliver(
         line.status = "delivered" if quantity >= line.quantity else "partially_delivered" if quantity else "open"
 
 
-def _invoice(ctx: Ctx, order: Order, plan: OrderPlan, at: dt.datetime, number: str) -> None:
+def _invoice(ctx: Ctx, order: Order, plan: OrderPlan, at: dt.datetime) -> None:
     invoice_date = at.astimezone(OSLO).date()
     terms = 30 if is_invoice_customer(order.company) else 0
     order.invoices.append(
         Invoice(
             company=order.company,
-            number=f"F{number}",
+            number=f"F{order.number}",
             invoice_date=invoice_date,
             due_date=invoice_date + dt.timedelta(days=terms or 14),
             amount=order.total_ex_vat + order.total_vat,
@@ -661,7 +666,6 @@ def _invoice(ctx: Ctx, order: Order, plan: OrderPlan, at: dt.datetime, number: s
 def _build_quote(
     ctx: Ctx,
     company: Company,
-    number: str,
     status: str,
     age_days: float,
     created_by: str,
@@ -679,7 +683,6 @@ def _build_quote(
         valid_until = max(valid_until, today + dt.timedelta(days=14))
     quote = Quote(
         company=company,
-        number=number,
         status=status,
         end_customer_ref=end_customer,
         valid_until=valid_until,
@@ -704,9 +707,8 @@ def _build_quote(
                 colour=lp.colour,
             )
         )
-    ctx.session.add(quote)
     ctx.count("quotes")
-    return quote
+    return quote  # not in the session yet: `_number_quotes` adds and numbers it
 
 
 def _inquiry(
@@ -774,10 +776,17 @@ def _reservation(
     ctx.count("pickup_reservations")
 
 
-def _number_orders(company: Company, plans: list[OrderPlan]) -> list[tuple[str, OrderPlan]]:
-    """Order numbers rise with time: `<customer number><3 digits>` (e.g. 10001007)."""
-    ordered = sorted(plans, key=lambda p: -p.age_days)
-    return [(f"{company.customer_number}{i:03d}", plan) for i, plan in enumerate(ordered, start=1)]
+def _oldest_first(plans: list[OrderPlan]) -> list[OrderPlan]:
+    """Orders are built (and so numbered) in the order they were placed: numbers rise with time."""
+    return sorted(plans, key=lambda p: -p.age_days)
+
+
+def _number_quotes(ctx: Ctx, quotes: list[Quote]) -> list[Quote]:
+    """Add a company's quotes oldest first, each numbered by the live rule (quotes.number_quote)."""
+    for quote in sorted(quotes, key=lambda q: q.created_at):
+        ctx.session.add(quote)
+        quote_rules.number_quote(ctx.session, quote)
+    return quotes
 
 
 def _flag_over_budget(orders: list[Order], username: str, limit: Decimal, since: dt.datetime) -> None:
@@ -839,7 +848,6 @@ def _ensure_hansen(ctx: Ctx) -> None:
         _build_quote(
             ctx,
             company,
-            f"{quote_rules.NUMBER_PREFIX}1000101",
             "accepted",
             24,
             "selger",
@@ -854,7 +862,6 @@ def _ensure_hansen(ctx: Ctx) -> None:
         _build_quote(
             ctx,
             company,
-            f"{quote_rules.NUMBER_PREFIX}1000102",
             "sent",
             5,
             "selger",
@@ -868,7 +875,6 @@ def _ensure_hansen(ctx: Ctx) -> None:
         _build_quote(
             ctx,
             company,
-            f"{quote_rules.NUMBER_PREFIX}1000103",
             "draft",
             1,
             "hansen.bruker",
@@ -879,7 +885,6 @@ def _ensure_hansen(ctx: Ctx) -> None:
         _build_quote(
             ctx,
             company,
-            f"{quote_rules.NUMBER_PREFIX}1000104",
             "expired",
             70,
             "hansen.admin",
@@ -893,7 +898,6 @@ def _ensure_hansen(ctx: Ctx) -> None:
         _build_quote(
             ctx,
             company,
-            f"{quote_rules.NUMBER_PREFIX}1000105",
             "declined",
             40,
             "selger",
@@ -902,6 +906,7 @@ def _ensure_hansen(ctx: Ctx) -> None:
             addresses[2],
         ),
     ]
+    _number_quotes(ctx, quotes)
     accepted = quotes[0]
 
     standing = StandingOrder(
@@ -1055,12 +1060,11 @@ def _ensure_hansen(ctx: Ctx) -> None:
         ),
     ]
     orders = []
-    for number_, plan in _number_orders(company, plans):
+    for plan in _oldest_first(plans):
         quote = quotes[plan.quote_no] if plan.quote_no is not None else None
         order = _build_order(
-            ctx, company, addresses, plan, number_, rng, quote=quote, standing=standing if plan.standing else None
+            ctx, company, addresses, plan, rng, quote=quote, standing=standing if plan.standing else None
         )
-        ctx.session.add(order)
         orders.append(order)
 
     user_budget = Decimal("15000.00")
@@ -1195,7 +1199,6 @@ def _ensure_berg(ctx: Ctx) -> None:
         _build_quote(
             ctx,
             company,
-            f"{quote_rules.NUMBER_PREFIX}1000201",
             "accepted",
             55,
             "selger",
@@ -1209,7 +1212,6 @@ def _ensure_berg(ctx: Ctx) -> None:
         _build_quote(
             ctx,
             company,
-            f"{quote_rules.NUMBER_PREFIX}1000202",
             "sent",
             3,
             "selger",
@@ -1220,7 +1222,6 @@ def _ensure_berg(ctx: Ctx) -> None:
         _build_quote(
             ctx,
             company,
-            f"{quote_rules.NUMBER_PREFIX}1000203",
             "draft",
             0.5,
             "berg.admin",
@@ -1231,7 +1232,6 @@ def _ensure_berg(ctx: Ctx) -> None:
         _build_quote(
             ctx,
             company,
-            f"{quote_rules.NUMBER_PREFIX}1000204",
             "expired",
             90,
             "selger",
@@ -1240,6 +1240,7 @@ def _ensure_berg(ctx: Ctx) -> None:
             addresses[0],
         ),
     ]
+    _number_quotes(ctx, quotes)
     plans = [
         OrderPlan(
             "processing",
@@ -1323,9 +1324,9 @@ def _ensure_berg(ctx: Ctx) -> None:
         ),
     ]
     plans[5].lines = accepted_lines(quotes[0])
-    for number_, plan in _number_orders(company, plans):
+    for plan in _oldest_first(plans):
         quote = quotes[plan.quote_no] if plan.quote_no is not None else None
-        ctx.session.add(_build_order(ctx, company, addresses, plan, number_, rng, quote=quote))
+        _build_order(ctx, company, addresses, plan, rng, quote=quote)
     ctx.session.add(
         Budget(
             company=company,
@@ -1526,6 +1527,6 @@ def _ensure_extra_company(ctx: Ctx, spec: CompanySpec) -> None:
                 paid=rng.random() < 0.8,
             )
         )
-    for number_, plan in _number_orders(company, plans):
-        ctx.session.add(_build_order(ctx, company, [address], plan, number_, rng))
+    for plan in _oldest_first(plans):
+        _build_order(ctx, company, [address], plan, rng)
     ctx.session.flush()

@@ -176,7 +176,7 @@ ROUTES: dict[str, frozenset[str]] = {
     **view("ProductApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN),
     "ProductSearchView.search": _s(ADMIN, SELLER, CUSTOMER),  # used by the order and quote forms
     # --- orders --------------------------------------------------------------------------------
-    **view("OrderView", list=LOGGED_IN, show=LOGGED_IN),
+    **view("OrderView", list=LOGGED_IN, show=LOGGED_IN, export=LOGGED_IN),
     **view("OrderLineView", list=LOGGED_IN, show=LOGGED_IN),
     # The order workflows through the API: the same roles as on the pages.
     **view(
@@ -394,6 +394,7 @@ PARAMS: dict[str, str] = {
     "locale": "nb",
     "token": "ikke-en-gyldig-lenke",  # /passord/<token>: the page says the link is invalid
     "version": "v1",
+    "kind": "csv",  # /orderview/eksport/<kind>: the order list as CSV
     "group_by": "0",
     "filename": "finnes-ikke.txt",
     "appbuilder.static:filename": "css/ab.css",  # a real file under FAB's static folder

@@ -81,12 +81,22 @@ def may_move(actor: Actor, name: str) -> bool:
     return actor.has_role(*MOVES[name].roles)
 
 
-def assign_number(obj: Order, session: Session, prefix: str = "", base: int = 100000) -> None:
+# Order numbers: 100000 + id, e.g. 100042, for orders from every channel and for the demo and
+# bench data alike (quotes use the same rule with their own prefix and base: app/domain/quotes.py).
+ORDER_NUMBER_BASE = 100000
+
+
+def number_from_id(row_id: int, prefix: str = "", base: int = ORDER_NUMBER_BASE) -> str:
+    """The human number of the row with this id: the one numbering rule of orders and quotes."""
+    return f"{prefix}{base + row_id}"
+
+
+def assign_number(obj: Any, session: Session, prefix: str = "", base: int = ORDER_NUMBER_BASE) -> None:
     """Unique human number from the row id (flushes once to get the id; no read-then-write race)."""
     if obj.number is None:
         obj.number = f"tmp-{uuid.uuid4().hex[:16]}"
     session.flush()
-    obj.number = f"{prefix}{base + obj.id}"
+    obj.number = number_from_id(obj.id, prefix, base)
 
 
 def record_event(
