@@ -35,6 +35,7 @@ CHUNK = 1000  # rows per database round trip and per piece written
 FILE_PIECE = 64 * 1024
 
 TEXT, MONEY, NUMBER, DATETIME, DATE = "text", "money", "number", "datetime", "date"
+ORDER_NUMBER = "order_number"  # text in CSV, a number in XLSX
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Column:
 
 
 ORDER_COLUMNS = (
-    Column(_l("Ordrenummer")),
+    Column(_l("Ordrenummer"), ORDER_NUMBER),
     Column(_l("Bestilt"), DATETIME),
     Column(_l("Status")),
     Column(_l("Kanal")),
@@ -214,6 +215,10 @@ def _xlsx_value(value: Any, kind: str) -> Any:
         return None
     if kind == MONEY:
         return float(Decimal(value).quantize(Decimal("0.01")))  # a number Excel sums, two decimals shown
+    if kind == ORDER_NUMBER:
+        # A number in the sheet (sorts and filters as one); openpyxl keeps every distinct text of the
+        # file in memory (its shared strings), so numbers also keep a long export's memory flat.
+        return int(value) if str(value).isdigit() else str(value)
     if kind in (TEXT,):
         return str(value)
     return value

@@ -60,9 +60,9 @@ def export_links(view_name: str = "OrderView") -> dict[str, str]:
     """The export links with the list's current filters and sort (the query string as it is)."""
     from flask import url_for
 
-    args = {k: v for k, v in request.args.items(multi=False) if k.startswith(("_flt_", "_oc_", "_od_"))}
-    links = {}
+    args: dict[str, Any] = {k: v for k, v in request.args.items(multi=False) if k.startswith(("_flt_", "_oc_", "_od_"))}
+    links: dict[str, str] = {}
     for kind in MIMETYPES:
-        links[kind] = url_for(f"{view_name}.export", kind=kind, **args)
-        links[f"{kind}_lines"] = url_for(f"{view_name}.export", kind=kind, linjer="1", **args)
+        links[kind] = url_for(f"{view_name}.export", **{"kind": kind, **args})
+        links[f"{kind}_lines"] = url_for(f"{view_name}.export", **{"kind": kind, "linjer": "1", **args})
     return links

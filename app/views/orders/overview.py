@@ -268,9 +268,9 @@ class OrderView(PortalModelView):
     def export(self, kind: str) -> Any:
         return export_response(self, kind)
 
-    def _get_list_widget(self, filters, **kwargs):  # type: ignore[no-untyped-def]
+    def _get_list_widget(self, filters, *args, **kwargs):
         kwargs.setdefault("export_links", export_links())
-        return super()._get_list_widget(filters, **kwargs)
+        return super()._get_list_widget(filters, *args, **kwargs)
 
     def values(self, items: Any, columns: Any) -> builtins.list[dict[str, Any]]:
         """The page's rows; "Sporing" from the shipments of all the page's orders in one query."""
