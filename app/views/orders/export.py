@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, abort, request, stream_with_context
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.domain import throttle
 from app.domain.formatting import oslo_today
@@ -36,16 +39,21 @@ def filtered_order_ids(view: Any) -> Any:
     return query.with_entities(Order.id.label("id")).order_by(None).subquery("export_ids")
 
 
-def export_response(view: Any, kind: str) -> Response:
+def export_response(view: Any, kind: str) -> Any:
     if kind not in MIMETYPES:
         abort(404)
     if not throttling.attempt(throttle.CSV_EXPORT):  # the same per-user budget as every CSV download
         abort(429)
     with_lines = request.args.get("linjer") in ("1", "y", "on", "true")
-    order_ids = filtered_order_ids(view)
     cols = E.columns(with_lines)
-
-    rows = E.export_rows(db.session, order_ids, with_lines)  # executed now, scoped by the guard
+    try:
+        order_ids = filtered_order_ids(view)
+        rows = E.export_rows(db.session, order_ids, with_lines)  # executed now, scoped by the guard
+    except (FABException, SQLAlchemyError):
+        # A filter value the list cannot use ("abc" for a date, an id out of range): as the list says it.
+        db.session.rollback()
+        flash(str(_l("Søket kunne ikke utføres. Sjekk verdiene i filteret.")), "warning")
+        return redirect(url_for(f"{view.endpoint}.list"))
 
     def pieces() -> Iterator[bytes]:
         yield from (E.csv_chunks(rows, cols) if kind == "csv" else E.xlsx_chunks(rows, cols))
