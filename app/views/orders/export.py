@@ -48,7 +48,9 @@ def export_response(view: Any, kind: str) -> Any:
     cols = E.columns(with_lines)
     try:
         order_ids = filtered_order_ids(view)
-        rows = E.export_rows(db.session, order_ids, with_lines)  # executed now, scoped by the guard
+        # Read now, inside the request (scoped by the guard; a PostgreSQL server-side cursor would be
+        # gone once the request ends): the page streams the file, but holds the rows.
+        rows = list(E.export_rows(db.session, order_ids, with_lines))
     except (FABException, SQLAlchemyError):
         # A filter value the list cannot use ("abc" for a date, an id out of range): as the list says it.
         db.session.rollback()
