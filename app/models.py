@@ -904,12 +904,3 @@ class ApprovalWait(Model):
     outcome: Mapped[str | None] = mapped_column(String(30))
     seconds: Mapped[int | None] = mapped_column(Integer)
     week: Mapped[dt.date | None] = mapped_column(Date)
-
-
-# --- shopping lists (Handlelister; app/domain/shopping_lists.py) --------------------------------
-
-
-# --- the company's own approval rules (app/domain/internal_approval.py) ----------------------------
-
-
-# --- notices and mail choices (app/domain/notices.py) ---------------------------------------------

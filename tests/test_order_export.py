@@ -56,6 +56,22 @@ def test_customer_csv_is_their_companys_filtered_list(app: Flask, world: World) 
     assert [r[0] for r in rows[1:]] == [world.a.order.number]
 
 
+def test_chunks_read_while_streaming_stay_scoped_to_the_company(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One order per chunk: every chunk after the first is read while the answer streams, and each is
+    scoped by the tenancy guard as the first is (company B's rows never appear)."""
+    monkeypatch.setattr(E, "CHUNK", 1)
+    _generate(app, world, 5)
+    with db_session(app) as s:
+        own = s.scalars(select(Order.number).where(Order.company_id == world.a.company.id)).all()
+        every = s.scalars(select(Order.number)).all()
+    rows = _csv(client_as(app, world.user("CustomerUser")).get(URL.format(kind="csv")).get_data())
+    assert sorted(r[0] for r in rows[1:]) == sorted(own) and len(own) >= 6
+    rows = _csv(client_as(app, world.user("CustomerService")).get(URL.format(kind="csv")).get_data())
+    assert sorted(r[0] for r in rows[1:]) == sorted(every) and len(every) > len(own)
+
+
 def test_with_lines_one_row_per_line(app: Flask, world: World) -> None:
     rows = _csv(client_as(app, world.user("CustomerAdmin")).get(URL.format(kind="csv") + "?linjer=1").get_data())
     header, body = rows[0], rows[1:]

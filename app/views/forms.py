@@ -377,7 +377,7 @@ def parse_lines(form: Any, max_lines: int = MAX_LINES, prices: bool = False) -> 
             values[field] = value
         values["fabric"] = (form.get(prefix + "fabric") or "").strip()[:100] or None
         values["colour"] = (form.get(prefix + "colour") or "").strip()[:100] or None
-        raw_price = (form.get(prefix + "unit_price") or "").replace(" ", "").replace("\u00a0", "")
+        raw_price = (form.get(prefix + "unit_price") or "").strip()  # spaces and comma: validate_amount reads them
         if prices and raw_price:
             try:
                 values["unit_price"] = validate_amount(raw_price)

@@ -1,11 +1,10 @@
 """The order list as a file (CSV or XLSX), optionally one row per order line ("med ordrelinjer").
 
 The rows are exactly the filtered list's: the caller hands in the list's filtered query of order
-ids, and the tenancy guard scopes every read. Rows are read in chunks (`yield_per`, a server-side
-cursor on PostgreSQL) as plain column tuples, not ORM objects, and written out chunk by chunk, so
-memory stays flat whatever the number of rows: CSV is yielded as it is written; XLSX is written by
-openpyxl's write-only workbook to a temporary file (its rows go to disk as they come), which is then
-yielded in pieces.
+ids, and the tenancy guard scopes every read. Rows are read a chunk of orders at a time (keyset
+pages, plain column tuples, not ORM objects) and written out chunk by chunk, so the CSV's memory
+stays flat whatever the number of rows. XLSX is written by openpyxl's write-only workbook to a
+temporary file, then yielded in pieces; openpyxl still keeps each distinct text of the file in memory.
 
 Formats: CSV is `;`-separated, UTF-8 with BOM, money as "1234,50" (what Excel in Norway reads as a
 number); XLSX holds money as numbers with two decimals. Times are Europe/Oslo wall-clock times.
@@ -24,7 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.domain import labels
@@ -113,8 +112,8 @@ def _line_cells(row: Any) -> list[Any]:
     ]
 
 
-def _statement(order_ids: Any, with_lines: bool) -> Select[Any]:
-    """The export's rows: `order_ids` is a subquery with an `id` column (the list's filtered orders)."""
+def _statement(ids: list[int], with_lines: bool) -> Select[Any]:
+    """The export's rows for one chunk of order ids."""
     stmt = (
         select(
             Order.id,
@@ -130,7 +129,7 @@ def _statement(order_ids: Any, with_lines: bool) -> Select[Any]:
             PortalUser.first_name,
             PortalUser.last_name,
         )
-        .join(order_ids, order_ids.c.id == Order.id)
+        .where(Order.id.in_(ids))
         .outerjoin(PortalUser, PortalUser.id == Order.created_by_id)
     )
     order_by: list[Any] = [Order.created_at.desc(), Order.id.desc()]
@@ -157,21 +156,27 @@ def _statement(order_ids: Any, with_lines: bool) -> Select[Any]:
 
 
 def export_rows(session: Session, order_ids: Any, with_lines: bool = False) -> Iterator[list[Any]]:
-    """The rows (typed values: Decimal, Oslo datetime, date, int, str), read CHUNK at a time.
-
-    The statement is executed here and now, not when the first row is wanted: the tenancy guard
-    scopes it at execution, while the request that asks for it is still being handled (a streamed
-    answer's rows are read after the request's own handling has ended)."""
-    result = session.execute(_statement(order_ids, with_lines).execution_options(yield_per=CHUNK))
-    return _cells(result, with_lines)
-
-
-def _cells(result: Any, with_lines: bool) -> Iterator[list[Any]]:
-    for row in result:
-        cells = _order_cells(row)
-        if with_lines:
-            cells.extend(_line_cells(row))
-        yield cells
+    """The rows (typed values: Decimal, Oslo datetime, date, int, str), newest order first, read
+    CHUNK orders at a time by keyset on (created_at, id): each chunk is its own short query, so no
+    cursor has to outlive the request's transaction, and only one chunk is held at a time. Every
+    chunk's query runs under the tenancy guard (the caller streams inside the request's context)."""
+    after: tuple[Any, Any] | None = None
+    while True:
+        page = select(Order.id, Order.created_at).join(order_ids, order_ids.c.id == Order.id)
+        if after is not None:
+            at, last_id = after
+            page = page.where(or_(Order.created_at < at, and_(Order.created_at == at, Order.id < last_id)))
+        chunk = session.execute(page.order_by(Order.created_at.desc(), Order.id.desc()).limit(CHUNK)).all()
+        if not chunk:
+            return
+        ids = [row.id for row in chunk]
+        for row in session.execute(_statement(ids, with_lines)):
+            cells = _order_cells(row)
+            if with_lines:
+                cells.extend(_line_cells(row))
+            yield cells
+        after = (chunk[-1].created_at, chunk[-1].id)
+        session.expunge_all()  # nothing of a chunk stays in the identity map
 
 
 # --- CSV ----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ they see: customers (both roles) their company's, staff the orders their filters
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,17 +49,20 @@ def export_response(view: Any, kind: str) -> Any:
     cols = E.columns(with_lines)
     try:
         order_ids = filtered_order_ids(view)
-        # Read now, inside the request (scoped by the guard; a PostgreSQL server-side cursor would be
-        # gone once the request ends): the page streams the file, but holds the rows.
-        rows = list(E.export_rows(db.session, order_ids, with_lines))
+        rows = E.export_rows(db.session, order_ids, with_lines)
+        first = next(rows, None)  # the first chunk read now: a bad filter value is answered here
     except (FABException, SQLAlchemyError):
         # A filter value the list cannot use ("abc" for a date, an id out of range): as the list says it.
         db.session.rollback()
         flash(str(_l("Søket kunne ikke utføres. Sjekk verdiene i filteret.")), "warning")
         return redirect(url_for(f"{view.endpoint}.list"))
 
+    # The later chunks are read while the answer streams, in the request's context (stream_with_context:
+    # the tenancy guard still scopes each chunk's query).
+    all_rows = itertools.chain([] if first is None else [first], rows)
+
     def pieces() -> Iterator[bytes]:
-        yield from (E.csv_chunks(rows, cols) if kind == "csv" else E.xlsx_chunks(rows, cols))
+        yield from (E.csv_chunks(all_rows, cols) if kind == "csv" else E.xlsx_chunks(all_rows, cols))
 
     response = Response(stream_with_context(pieces()), mimetype=MIMETYPES[kind])
     response.headers["Content-Type"] = MIMETYPES[kind]
