@@ -175,6 +175,7 @@ ROUTES: dict[str, frozenset[str]] = {
     **view("StoreView", list=LOGGED_IN, show=LOGGED_IN),
     **view("ProductApi", get_list=LOGGED_IN, get=LOGGED_IN, info=LOGGED_IN),
     "ProductSearchView.search": _s(ADMIN, SELLER, CUSTOMER),  # used by the order and quote forms
+    "ProductSearchView.price": _s(ADMIN, SELLER, CUSTOMER),  # the same forms' prices while typing
     # --- orders --------------------------------------------------------------------------------
     **view("OrderView", list=LOGGED_IN, show=LOGGED_IN, export=LOGGED_IN),
     **view("OrderLineView", list=LOGGED_IN, show=LOGGED_IN),
@@ -185,6 +186,7 @@ ROUTES: dict[str, frozenset[str]] = {
         get=LOGGED_IN,
         info=LOGGED_IN,
         post=_s(ADMIN, CUSTOMER),
+        price=_s(ADMIN, CUSTOMER),  # prices of an order being written: whoever may place one
         cancel=_s(ADMIN, CS, CUSTOMER),
         invoice_copy=LOGGED_IN,
         approve=_s(ADMIN, SELLER),

@@ -192,7 +192,7 @@ def test_configurable_product_out_of_range_shows_message_next_to_the_field(app: 
     body = text_of(response)
     assert "Bredde må være mellom 80 og 240 cm" in body
     # ... next to the width field of line 1 (the cell holding the input holds the message).
-    cell = re.search(r'<td class="has-error">\s*<input[^>]*name="lines-0-width".*?</td>', body, re.S)
+    cell = re.search(r'<td class="has-error"[^>]*>\s*<input[^>]*name="lines-0-width".*?</td>', body, re.S)
     assert cell and "Bredde må være mellom 80 og 240 cm" in cell.group(0)
     assert 'value="300"' in cell.group(0)  # what the user typed is kept
     assert "Bestillingen er ikke sendt" in body

@@ -42,7 +42,7 @@ from app.api.fields import (
     money_field,
     quantity_field,
 )
-from app.domain import idempotency, labels, throttle
+from app.domain import idempotency, labels, pricing, throttle
 from app.domain import orders as order_rules
 from app.domain.orders import fulfilment
 from app.domain.validation import validate_amount
@@ -64,6 +64,12 @@ class OrderIn(InputSchema):
 
     delivery_address_id = RelatedId(DeliveryAddress, allow_none=True)
     customer_reference = fields.String(allow_none=True, validate=validate.Length(max=200))
+    lines = line_list(LineIn)
+
+
+class PriceIn(InputSchema):
+    """POST /order/price: the lines of an order being written (as in OrderIn)."""
+
     lines = line_list(LineIn)
 
 
@@ -304,6 +310,84 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
         if not placed.made_now:
             response.headers["Idempotent-Replayed"] = "true"
         return response
+
+    # --- prices while an order is written ----------------------------------------------
+
+    @expose("/price", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def price(self) -> Response:
+        """Price order lines without placing anything: the rules POST / applies (the line check,
+        catalogue prices, VAT per rate), and for a customer what each of its budgets has left after
+        such an order (amount − consumption − this order, ex. VAT). A line whose measures or
+        variants are wrong is priced still and named in `errors`; a body that is not lines is 400.
+        ---
+        post:
+          summary: Price order lines (nothing is placed)
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    lines:
+                      type: array
+                      items:
+                        type: object
+                        required: [product_id, quantity]
+                        properties:
+                          product_id: {type: integer}
+                          quantity: {type: integer, minimum: 1}
+                          width: {type: integer, nullable: true}
+                          depth: {type: integer, nullable: true}
+                          fabric: {type: string, nullable: true}
+                          colour: {type: string, nullable: true}
+          responses:
+            200:
+              description: >-
+                `lines` (per line: unit_price, total (null until the line has a product and a valid
+                quantity), errors by field), `errors` (all, keyed as POST / names them:
+                `lines[0].width`), total_ex_vat, total_vat, total_inc_vat, `budgets` (id, user_id,
+                period, amount, used, left, level)
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+        """
+        data = self.load_input(PriceIn(), self.json_body())
+        priced = pricing.price_lines(db.session, current_actor(), line_inputs(data["lines"]), with_budgets=True)
+        errors = {key: str(message) for key, message in priced.errors.items()}
+        lines = []
+        for i, line in enumerate(priced.lines):
+            prefix = f"lines[{i}]."
+            lines.append(
+                {
+                    "unit_price": None if line.unit_price is None else str(line.unit_price),
+                    "total": None if line.total is None else str(line.total),
+                    "errors": {k.removeprefix(prefix): m for k, m in errors.items() if k.startswith(prefix)},
+                }
+            )
+        totals = priced.totals
+        return self.response(
+            200,
+            lines=lines,
+            errors=errors,
+            total_ex_vat=str(totals.ex_vat),
+            total_vat=str(totals.vat),
+            total_inc_vat=str(totals.inc_vat),
+            budgets=[
+                {
+                    "id": b.budget.id,
+                    "user_id": b.budget.user_id,
+                    "period": b.budget.period,
+                    "amount": str(b.budget.amount),
+                    "used": str(b.used),
+                    "left": str(b.left),
+                    "level": b.level,
+                }
+                for b in priced.budgets
+            ],
+        )
 
     # --- cancelling (approve and reject: OrderApprovalRoutes, app/api/approvals.py) ------
 

@@ -7,11 +7,18 @@ half up to whole øre, so the VAT on an invoice equals the VAT of the order it b
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
-from app.models import Company, PaymentTerms
+from sqlalchemy.orm import Session
+
+from app.domain.actors import Actor
+from app.domain.budgets import budget_status, usage_level
+from app.domain.catalogue import MAX_QUANTITY, LineInput, check_lines
+from app.models import Budget, Company, PaymentTerms, Product
 
 ORE = Decimal("0.01")
 DEFAULT_VAT_RATE = Decimal("25.00")
@@ -85,3 +92,92 @@ def totals_of(breakdown: Iterable[VatAmount]) -> Totals:
 def is_invoice_customer(company: Company | None) -> bool:
     """Does the company pay by invoice (payment terms `invoice`, not card)?"""
     return company is not None and company.payment_terms == PaymentTerms.invoice.value
+
+
+# --- prices while ordering: what a form shows before it is sent -------------------------------
+
+
+@dataclass(frozen=True)
+class LinePrice:
+    """One line's price as it would be stored: None until the line names an orderable product
+    (unit price) and a valid quantity (total)."""
+
+    unit_price: Decimal | None
+    total: Decimal | None
+
+
+@dataclass(frozen=True)
+class BudgetLeft:
+    """What a budget that applies to the customer has left after the order being written:
+    amount − consumption − this order, ex. VAT (negative: over the limit)."""
+
+    budget: Budget
+    used: Decimal
+    left: Decimal
+    level: str  # budgets.usage_level with this order: "ok", "warn" (80 % or more) or "over"
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
+class PricedLines:
+    lines: list[LinePrice]
+    errors: dict[str, str]  # the line check's messages, keyed `lines` / `lines[<i>].<field>`
+    totals: Totals
+    budgets: list[BudgetLeft]
+
+
+def catalogue_price(product: Product, line: LineInput) -> Decimal:
+    """The price an order line is stored at (orders/placing.build_order): a frozen quote price, else
+    the catalogue's."""
+    return line.unit_price if line.unit_price is not None else product.unit_price
+
+
+def price_lines(
+    session: Session,
+    actor: Actor,
+    lines: Sequence[LineInput],
+    *,
+    price_of: Callable[[Product, LineInput], Decimal] = catalogue_price,
+    with_budgets: bool = False,
+    statuses: list[dict[str, Any]] | None = None,
+) -> PricedLines:
+    """The lines of a form being written, checked and priced by the rules that apply when it is sent:
+    the line check (catalogue.check_lines), each line's price (`price_of`; quotes pass their own
+    rule for a seller's special price) and total, the order's totals with VAT per rate
+    (order_totals), and, `with_budgets`, what each of the customer's budgets has left after it
+    (`statuses`: budgets.budget_status already read for the same actor and day, not read again).
+
+    A line with a problem in its measures or variants is still priced (its price does not depend on
+    them); only the product and the quantity are needed.
+    """
+    errors, products = check_lines(session, lines)
+    priced: list[LinePrice] = []
+    rows: list[dict[str, Any]] = []
+    for i, ln in enumerate(lines):
+        product = products.get(ln.product_id) if ln.product_id else None
+        if product is None or f"lines[{i}].product_id" in errors:
+            priced.append(LinePrice(None, None))
+            continue
+        unit = price_of(product, ln)
+        if ln.quantity is None or not 0 < ln.quantity <= MAX_QUANTITY:
+            priced.append(LinePrice(unit, None))
+            continue
+        priced.append(LinePrice(unit, line_total(ln.quantity, unit)))
+        rows.append({"quantity": ln.quantity, "unit_price": unit, "vat_rate": product.vat_rate})
+    totals = order_totals(rows)
+    budgets: list[BudgetLeft] = []
+    if with_budgets and actor.is_customer:
+        # The actor's own company only (budget_status reads by actor.company_id, through the guard).
+        for status in budget_status(session, actor) if statuses is None else statuses:
+            budgets.append(
+                BudgetLeft(
+                    budget=status["budget"],
+                    used=status["used"],
+                    left=status["remaining"] - totals.ex_vat,
+                    level=usage_level(status["used"] + totals.ex_vat, status["budget"].amount)[1],
+                    start=status["start"],
+                    end=status["end"],
+                )
+            )
+    return PricedLines(priced, errors, totals, budgets)

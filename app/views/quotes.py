@@ -43,7 +43,7 @@ from app.views.forms import (
     parse_lines,
 )
 from app.views.orders.overview import date_search_field, line_configuration
-from app.views.orders.placing import PREFILL_FIELD, prefilled_lines, product_json
+from app.views.orders.placing import PREFILL_FIELD, QUOTE, form_pricing, prefilled_lines, product_json
 
 QUOTE_LABELS = {
     "number": _l("Tilbudsnummer"),
@@ -351,6 +351,8 @@ class QuoteActionsView(BaseView):
             customer_number=customer_number,
             matches=matches if company is None else [],
             default_valid=(oslo_today() + dt.timedelta(days=30)).isoformat(),
+            priced=form_pricing(actor, QUOTE, lines),
+            price_form=QUOTE,
         )
 
     def _act(self, pk: int, action: Callable[..., Any], done_message: str) -> ResponseReturnValue:

@@ -39,7 +39,7 @@ from app.views.base import (
 )
 from app.views.forms import _int, current_actor, domain_action, form_id, parse_lines
 from app.views.orders.overview import line_configuration
-from app.views.orders.placing import TOKEN_FIELD, new_token, product_json
+from app.views.orders.placing import STANDING, TOKEN_FIELD, form_pricing, new_token, product_json
 
 VIEW = "StandingOrderFormView"
 
@@ -420,6 +420,8 @@ class StandingOrderFormView(BaseView):
             errors=errors,
             products=_products(lines),
             product_json=product_json,
+            priced=form_pricing(current_actor(), STANDING, lines),
+            price_form=STANDING,
             values=_form_values(item, request.form),
             weekdays=labels.WEEKDAY,
             frequencies=labels.FREQUENCY,
