@@ -171,3 +171,33 @@ def test_the_order_form_at_phone_width_stacks_the_line_fields(page: Any, js_erro
     assert int(page.evaluate("document.documentElement.scrollWidth")) <= 390
     screenshot(page, "order_form_prices_phone")
     assert js_errors == []
+
+
+def test_quote_and_standing_order_forms_show_the_servers_prices(page: Any, js_errors: list[str]) -> None:
+    # A seller's quote: the special price typed on the line is the one the totals use.
+    login(page, "selger")
+    page.goto("/tilbud/ny?customer_number=10001")
+    row(page, 0).locator(".select2-selection").focus()
+    search_product_by_keyboard(page, "Kontorstol B", "Kontorstol Basic", "1 490,00 kr")
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'lines-0-quantity'")
+    page.keyboard.type("2")
+    wait_for_text(page, "#total-ex-vat", "2 980,00 kr")
+    row(page, 0).locator(".line-unit_price").fill("1000,00")
+    wait_for_text(page, 'tr.order-line[data-index="0"] .line-total-amount', "2 000,00 kr")
+    wait_for_text(page, "#total-inc-vat", "2 500,00 kr")
+    assert page.locator(".budget-left").count() == 0  # a quote uses no budget
+    screenshot(page, "order_form_prices_quote")
+    page.context.clear_cookies()
+
+    # The customer admin's standing order: list prices, totals per delivery.
+    login(page, "hansen.admin")
+    page.goto("/faste-ordre/ny")
+    row(page, 0).locator(".select2-selection").focus()
+    search_product_by_keyboard(page, "Hev/senk", "Hev/senk-skrivebord Flex", "6 490,00 kr")
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'lines-0-quantity'")
+    page.keyboard.press("Tab")
+    page.keyboard.type("201")
+    row(page, 0).locator("td[data-field=width] .field-error", has_text="Bredde må være mellom 120 og 200 cm").wait_for()
+    wait_for_text(page, "#total-ex-vat", "6 490,00 kr")
+    screenshot(page, "order_form_prices_standing")
+    assert js_errors == []

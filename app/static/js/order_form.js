@@ -161,6 +161,7 @@
         var row = $(this);
         var line = answer.lines[row.attr('data-index')];
         row.find('.line-total-amount').text(line ? line.total_text : '');
+        row.find('.line-total').toggleClass('has-total', !!(line && line.total));
         row.find('.line-unit-price').text(line ? line.unit_price_text : '');
         showErrors(row, line ? line.errors : {});
       });
