@@ -94,6 +94,29 @@ def test_csv_file_utf8_with_bom_and_windows_1252() -> None:
         assert rows[0].cells["fabric"] == "Ull grå"
 
 
+def test_utf16_text_export_and_overlong_lines() -> None:
+    """Excel's "Unicode text" is UTF-16 with tabs; a line too long to be a row is cut, not a 500."""
+    rows = quick_order.parse_file(
+        "liste.txt", "Varenummer\tAntall\r\nSOFA-1\t1\t160\t90\tUll grå\tEik".encode("utf-16")
+    )
+    assert rows[0].cells["fabric"] == "Ull grå"
+    long = quick_order.parse_text("STOL-1;" + "9" * 150_000)
+    assert len(long[0].text) == quick_order.MAX_LINE_CHARS
+
+
+def test_random_bytes_are_refused_or_read_never_an_exception() -> None:
+    import random
+
+    rng = random.Random(12)
+    starts = [b"", quick_order.XLSX_MAGIC, b"\xff\xfe", b"\xef\xbb\xbf"]
+    for i in range(300):
+        data = rng.choice(starts) + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400)))
+        try:
+            quick_order.parse_file(rng.choice(["a.csv", "a.xlsx", "a.txt", ""]), data)
+        except ValidationFailed as exc:
+            assert set(exc.errors) == {"file"}, (i, exc.errors)
+
+
 def test_xlsx_file_with_numbers_and_a_header() -> None:
     data = xlsx(
         [
@@ -119,6 +142,8 @@ def test_xlsx_file_with_numbers_and_a_header() -> None:
         ("gammel.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "Gamle Excel-filer"),
         ("falsk.xlsx", b"dette er ikke en zip", "Filen er ikke et regneark"),
         ("arkiv.xlsx", b"", "Filen er tom."),
+        ("blank.csv", b"\r\n;;\n  \n", "Filen har ingen linjer"),
+        ("tomt-ark.xlsx", xlsx([]), "Filen har ingen linjer"),
     ],
 )
 def test_files_that_are_not_spreadsheets_are_refused_in_norwegian(name: str, data: bytes, message: str) -> None:
@@ -168,6 +193,8 @@ def test_rows_are_checked_with_the_order_forms_messages(app: Flask, world: World
                 "SOFA-1;1;160,0;89,5;Ull grå;Eik",  # 8 decimal comma: 160 is fine, 89,5 cm is no whole cm
                 "STOL-1;1;100",  # 9 the rule: no measures on this product
                 ";4",  # 10 no SKU
+                "STOL-1;1e400",  # 11 a number beyond any bound: the rule's bound is said
+                "SOFA-1;1;9" + "9" * 40 + ";90;Ull grå;Eik",  # 12 likewise for a measure
             ]
         ),
     )
@@ -182,6 +209,8 @@ def test_rows_are_checked_with_the_order_forms_messages(app: Flask, world: World
     assert by_row[8].errors == {"depth": "Dybde må være et helt tall."}
     assert by_row[9].errors == {"width": "Kontorstol Basic har ikke valgbar bredde."}
     assert by_row[10].errors == {"sku": "Varenummer mangler."}
+    assert by_row[11].errors == {"quantity": "Antall kan være høyst 99999."}
+    assert by_row[12].errors == {"width": "Bredde må være mellom 80 og 240 cm"}
 
 
 def test_the_messages_are_the_order_forms_own(app: Flask, world: World) -> None:

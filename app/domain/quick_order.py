@@ -38,6 +38,10 @@ MAX_XLSX_UNPACKED_BYTES = 40 * 1024 * 1024
 MAX_TEXT_CHARS = 200_000  # 500 rows of 400 characters
 MAX_COLUMNS = 20  # columns read from a spreadsheet row; the known ones are six
 MAX_CELL_CHARS = 100  # as the order form's fabric and colour fields
+MAX_LINE_CHARS = 1000  # of a line split into cells (csv refuses a field over 128 kB with an error)
+# A number beyond any quantity or measure: bigger ones are read as this, so the line check says
+# what the bound is (a thousand-digit number is not turned into an int).
+HUGE = Decimal(10) ** 9
 
 FIELDS = ("sku", "quantity", "width", "depth", "fabric", "colour")
 # Header words (lower case) naming each column, Norwegian and English.
@@ -124,6 +128,7 @@ def _delimiter(line: str) -> str:
 
 
 def _split(line: str) -> list[str]:
+    line = line[:MAX_LINE_CHARS].replace("\x00", "")
     cells = next(csv.reader([line], delimiter=_delimiter(line)), [])
     return [c.strip() for c in cells]
 
@@ -172,16 +177,23 @@ def parse_text(text: str, field_name: str = "text") -> list[RawRow]:
     if len(text) > MAX_TEXT_CHARS:
         raise _refuse(field_name, _("Teksten er for lang (høyst %(max)s tegn).", max=MAX_TEXT_CHARS))
     try:
-        rows = _rows_of((n, line.strip(), _split(line)) for n, line in enumerate(text.splitlines(), start=1))
+        rows = _rows_of(
+            (n, line.strip()[:MAX_LINE_CHARS], _split(line)) for n, line in enumerate(text.splitlines(), start=1)
+        )
     except ValidationFailed as exc:
         raise _refuse(field_name, str(next(iter(exc.errors.values())))) from exc
     if not rows:
+        if field_name == "file":
+            raise _refuse(field_name, _("Filen har ingen linjer med varenummer og antall."))
         raise _refuse(field_name, _("Lim inn minst én linje med varenummer og antall, eller velg en fil."))
     return rows
 
 
 def _decode(data: bytes) -> str:
-    """A CSV file's text: UTF-8 (with or without BOM), else Windows-1252 (Excel's Norwegian CSV)."""
+    """A CSV file's text: UTF-16 with its BOM (Excel's "Unicode text"), UTF-8 (with or without BOM),
+    else Windows-1252 (Excel's Norwegian CSV)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -192,9 +204,9 @@ def _cell_text(value: Any) -> str:
     """A spreadsheet cell as the text a user would have typed: 160.0 -> "160", 160.5 -> "160.5"."""
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < HUGE:
         return str(int(value))
-    return str(value).strip()
+    return str(value).replace("\x00", "").strip()[:MAX_CELL_CHARS]
 
 
 def _xlsx_table(data: bytes) -> Iterator[tuple[int, str, list[str]]]:
@@ -234,9 +246,10 @@ def parse_file(filename: str, data: bytes) -> list[RawRow]:
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a broken or foreign zip
             raise _refuse("file", _("Filen kunne ikke leses som XLSX. Lagre den på nytt fra regnearket.")) from exc
     else:
-        if name.endswith((".xlsx", ".xlsm")) or b"\x00" in data[:4096]:
+        text = _decode(data)
+        if name.endswith((".xlsx", ".xlsm")) or "\x00" in text:
             raise _refuse("file", not_a_sheet)  # binary, or an XLSX that is not a zip
-        rows = parse_text(_decode(data), field_name="file")
+        rows = parse_text(text, field_name="file")
     if not rows:
         raise _refuse("file", _("Filen har ingen linjer med varenummer og antall."))
     return rows
@@ -256,10 +269,10 @@ def _number(value: str, message: str, errors: dict[str, str], field_name: str) -
     except InvalidOperation:
         errors[field_name] = message
         return None
-    if not number.is_finite() or number != number.to_integral_value() or abs(number) > catalogue.MAX_QUANTITY * 10:
+    if not number.is_finite() or number != number.to_integral_value():
         errors[field_name] = message
         return None
-    return int(number)
+    return int(max(min(number, HUGE), -HUGE))
 
 
 def products_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Product]:
