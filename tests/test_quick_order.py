@@ -102,6 +102,12 @@ def test_utf16_text_export_and_overlong_lines() -> None:
     assert rows[0].cells["fabric"] == "Ull grå"
     long = quick_order.parse_text("STOL-1;" + "9" * 150_000)
     assert len(long[0].text) == quick_order.MAX_LINE_CHARS
+    with pytest.raises(ValidationFailed, match="Teksten er for lang"):
+        quick_order.parse_text("STOL-1;1" + " " * quick_order.MAX_TEXT_CHARS)
+    # A file's text is bounded by its size: 500 rows with long notes beside them are read.
+    padded = "\n".join(f"STOL-1;1;;;;;{'merknad ' * 60}" for _ in range(500)).encode()
+    assert len(padded) > quick_order.MAX_TEXT_CHARS
+    assert len(quick_order.parse_file("a.csv", padded)) == 500
 
 
 def test_random_bytes_are_refused_or_read_never_an_exception() -> None:
