@@ -17,7 +17,7 @@ from tests.e2e.conftest import login, open_menu, screenshot
 pytestmark = pytest.mark.e2e
 
 
-def test_customer_pastes_lines_fixes_nothing_and_orders_the_good_ones(page: Any, js_errors: list[str]) -> None:
+def test_customer_pastes_three_lines_one_bad_and_orders_the_good_ones(page: Any, js_errors: list[str]) -> None:
     login(page, "hansen.bruker")
     open_menu(page, "Ordre", "Hurtigbestilling")
     assert page.locator("h1", has_text="Hurtigbestilling").is_visible()
