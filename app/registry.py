@@ -27,6 +27,7 @@ from app.api.inquiries import InquiryApi
 from app.api.mfa import MfaApi
 from app.api.orders import OrderApi
 from app.api.pickup import PickupReservationApi
+from app.api.quick_order import QuickOrderApi
 from app.api.quotes import QuoteApi
 from app.api.standing_orders import StandingOrderApi
 from app.views.accounts import CompanyUserView, MfaView, PasswordLinkView, ProfileView, enforce_enrolment
@@ -45,6 +46,7 @@ from app.views.orders import (
     ProductSearchView,
 )
 from app.views.pickup import PickupReservationView
+from app.views.quick_order import QuickOrderView
 from app.views.quotes import QuoteActionsView, QuoteLineView, QuoteView
 from app.views.reports import REPORTS, ReportsView
 from app.views.standing_orders import (
@@ -140,6 +142,8 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     add(ApprovalQueueView, "Til godkjenning", _l("Til godkjenning"), ORDERS, "fa-check-square-o")
     add(NewOrderView, "Ny bestilling", _l("Ny bestilling"), ORDERS, "fa-cart-plus")
     add(QuoteActionsView, "Nytt tilbud", _l("Nytt tilbud"), ORDERS, "fa-file-text-o", href="/tilbud/ny")
+    # Hurtigbestilling: pasted or uploaded lines, handed to Ny bestilling or Nytt tilbud.
+    add(QuickOrderView, "Hurtigbestilling", _l("Hurtigbestilling"), ORDERS, "fa-bolt")
 
     # Kunder: the supplier's view of all customer companies.
     add(CompanyView, "Companies", _l("Bedrifter"), CUSTOMERS, "fa-building-o")
@@ -235,6 +239,8 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         appbuilder.add_api(api)
     # Not a model resource (no list, no ids): the caller's own two-factor login.
     appbuilder.add_api(MfaApi)
+    # Not a model resource either: checks quick-order rows, saves nothing.
+    appbuilder.add_api(QuickOrderApi)
 
     # After the user is known (FAB's before_request, the tenant): a user whose role requires
     # two-factor login is sent to set it up first.

@@ -78,6 +78,9 @@ _CUSTOMER_COMMON: dict[str, tuple[str, ...]] = {
     "ProductSearchView": ("can_search",),
     "OrderActionsView": ("can_cancel", "can_invoice_copy"),
     "QuoteActionsView": ("can_new", "can_convert", "can_send", "can_decline"),
+    # Hurtigbestilling: check pasted or uploaded lines, hand them to the order or quote form.
+    "QuickOrderView": ("can_new",),
+    "QuickOrderApi": ("can_check",),
 }
 
 # Supplier staff: read everything (Manager has this plus the reports).
@@ -123,6 +126,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ApprovalQueueView": ("can_queue", "can_approve", "can_reject"),
         "ProductSearchView": ("can_search",),
         "QuoteActionsView": ("can_new", "can_convert", "can_send", "can_decline"),
+        # Hurtigbestilling for a quote to a customer (staff do not place orders: Ny bestilling is the customer's).
+        "QuickOrderView": ("can_new",),
+        "QuickOrderApi": ("can_check",),
     },
     "CustomerService": {
         **_SUPPLIER_READ,

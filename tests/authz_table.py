@@ -195,6 +195,9 @@ ROUTES: dict[str, frozenset[str]] = {
         invoice=_s(ADMIN, CS),
     ),
     "NewOrderView.new": _s(ADMIN, CUSTOMER),
+    # Hurtigbestilling: whoever makes orders or quotes checks pasted/uploaded lines (sellers for a quote).
+    "QuickOrderView.new": _s(ADMIN, SELLER, CUSTOMER),
+    "QuickOrderApi.check": _s(ADMIN, SELLER, CUSTOMER),
     # Customers cancel their own same-day orders; customer service any order before it ships.
     **view(
         "OrderActionsView",

@@ -78,6 +78,8 @@ BUDGETS: dict[tuple[str, str], int] = {
     ("OrderApi.info", "Seller"): 8,
     ("OrderApi.info", "CustomerUser"): 8,
     ("NewOrderView.new", "CustomerUser"): 10,
+    ("QuickOrderView.new", "CustomerUser"): 5,
+    ("QuickOrderView.new", "Seller"): 5,
     ("ProductSearchView.search", "Seller"): 8,
     ("ProductSearchView.search", "CustomerUser"): 8,
     ("ApprovalQueueView.queue", "Seller"): 13,
@@ -480,6 +482,9 @@ FIXED_ROWS: dict[tuple[str, str], str] = {
     ("MyCompanyView.list", "CustomerAdmin"): "a customer sees one company, its own",
     ("CompanyApi.get_list", "CustomerUser"): "a customer sees one company, its own",
     ("QuoteLineView.add", "Seller"): "an add form (the product is typed as its SKU)",
+    # The checked rows are a POST's answer; tests/test_quick_order.py counts its statements for 5 and 500 rows.
+    ("QuickOrderView.new", "CustomerUser"): "a form to paste or upload lines: it lists nothing",
+    ("QuickOrderView.new", "Seller"): "a form to paste or upload lines: it lists nothing",
     ("CompanyView.add", "CustomerService"): "an add form with fixed choices",
     ("DeliveryAddressView.add", "CustomerService"): "an add form with fixed choices",
     ("DeliveryAddressView.add", "CustomerAdmin"): "an add form with fixed choices",
