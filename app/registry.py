@@ -47,6 +47,7 @@ from app.views.orders import (
 from app.views.pickup import PickupReservationView
 from app.views.quotes import QuoteActionsView, QuoteLineView, QuoteView
 from app.views.reports import REPORTS, ReportsView
+from app.views.shopping_lists import reorder_form
 from app.views.standing_orders import (
     StandingOrderFormView,
     StandingOrderView,
@@ -242,6 +243,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.after_request(record_denial)  # every 403 of a logged-in user goes into the audit log
     app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
+    app.jinja_env.globals["reorder_form"] = reorder_form  # "Bestill igjen" on orders, quotes, lists
 
 
 def plotly_js() -> Response:
