@@ -28,6 +28,7 @@ from app.api.mfa import MfaApi
 from app.api.orders import OrderApi
 from app.api.pickup import PickupReservationApi
 from app.api.quotes import QuoteApi
+from app.api.shopping_lists import ShoppingListApi
 from app.api.standing_orders import StandingOrderApi
 from app.views.accounts import CompanyUserView, MfaView, PasswordLinkView, ProfileView, enforce_enrolment
 from app.views.approvals import ApprovalQueueView
@@ -47,7 +48,8 @@ from app.views.orders import (
 from app.views.pickup import PickupReservationView
 from app.views.quotes import QuoteActionsView, QuoteLineView, QuoteView
 from app.views.reports import REPORTS, ReportsView
-from app.views.shopping_lists import reorder_form
+from app.views.shopping_lists import ShoppingListFormView, ShoppingListView, reorder_form
+from app.views.shopping_lists import list_notice as shopping_list_notice
 from app.views.standing_orders import (
     StandingOrderFormView,
     StandingOrderView,
@@ -75,6 +77,7 @@ APIS = (
     QuoteApi,
     BudgetApi,
     StandingOrderApi,
+    ShoppingListApi,
     InquiryApi,
     PickupReservationApi,
     UserApi,
@@ -141,6 +144,8 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     add(ApprovalQueueView, "Til godkjenning", _l("Til godkjenning"), ORDERS, "fa-check-square-o")
     add(NewOrderView, "Ny bestilling", _l("Ny bestilling"), ORDERS, "fa-cart-plus")
     add(QuoteActionsView, "Nytt tilbud", _l("Nytt tilbud"), ORDERS, "fa-file-text-o", href="/tilbud/ny")
+    # Handlelister: the company's lists (supplier staff read every company's).
+    add(ShoppingListView, "ShoppingLists", _l("Handlelister"), ORDERS, "fa-list-alt")
 
     # Kunder: the supplier's view of all customer companies.
     add(CompanyView, "Companies", _l("Bedrifter"), CUSTOMERS, "fa-building-o")
@@ -223,6 +228,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         OrderActionsView,
         ProductSearchView,
         StandingOrderFormView,
+        ShoppingListFormView,
     ):
         appbuilder.add_view_no_menu(view)
 
@@ -244,6 +250,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
     app.jinja_env.globals["reorder_form"] = reorder_form  # "Bestill igjen" on orders, quotes, lists
+    app.jinja_env.globals["shopping_list_notice"] = shopping_list_notice
 
 
 def plotly_js() -> Response:

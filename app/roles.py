@@ -78,6 +78,11 @@ _CUSTOMER_COMMON: dict[str, tuple[str, ...]] = {
     "ProductSearchView": ("can_search",),
     "OrderActionsView": ("can_cancel", "can_invoice_copy"),
     "QuoteActionsView": ("can_new", "can_convert", "can_send", "can_decline"),
+    # Handlelister: every user reads the company's lists and makes lists; who keeps (changes) a
+    # list is the rules' (its creator, the customer admins: app/domain/shopping_lists.py).
+    "ShoppingListView": READ,
+    "ShoppingListFormView": ("can_new", "can_edit", "can_delete"),
+    "ShoppingListApi": API_READ + ("can_post", "can_put", "can_delete"),
 }
 
 # Supplier staff: read everything (Manager has this plus the reports).
@@ -107,6 +112,9 @@ _SUPPLIER_READ: dict[str, tuple[str, ...]] = {
     "PickupReservationApi": API_READ,
     "OrderActionsView": ("can_invoice_copy",),
     "ApprovalQueueView": ("can_queue",),
+    # Handlelister: read-only for staff (the customer's own working lists).
+    "ShoppingListView": READ,
+    "ShoppingListApi": API_READ,
     # The OpenAPI spec and Swagger UI describe the whole back office API: supplier staff only.
     "OpenApi": ("can_get",),
     "SwaggerView": ("can_show",),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.domain.catalogue import LineInput, configuration_errors
 from app.domain.errors import NotFound
+from app.domain.validation import MAX_ID
 from app.models import Order, OrderLine, Product, Quote, QuoteLine
 
 NO_LONGER_SOLD = _l("Kan ikke bestilles lenger")
@@ -92,8 +93,18 @@ def reorder_lines(lines: Iterable[LineLike]) -> list[ReorderLine]:
     return result
 
 
-def order_reorder_lines(session: Session, order_id: int) -> list[ReorderLine]:
+def row_id(value: Any) -> int:
+    """An id from outside (a URL, a form, a body); 0 (names no row) when it is none or out of range."""
+    try:
+        pk = int(value) if not isinstance(value, bool) else 0
+    except (TypeError, ValueError):
+        return 0
+    return pk if 0 < pk <= MAX_ID else 0
+
+
+def order_reorder_lines(session: Session, order_id: Any) -> list[ReorderLine]:
     """The lines of an order the user can see (another company's order is NotFound), to order again."""
+    order_id = row_id(order_id)
     order = session.scalars(
         select(Order)
         .options(selectinload(Order.lines).joinedload(OrderLine.product))
@@ -104,8 +115,9 @@ def order_reorder_lines(session: Session, order_id: int) -> list[ReorderLine]:
     return reorder_lines(order.lines)
 
 
-def quote_reorder_lines(session: Session, quote_id: int) -> list[ReorderLine]:
+def quote_reorder_lines(session: Session, quote_id: Any) -> list[ReorderLine]:
     """The lines of a quote the user can see, to order again at today's prices."""
+    quote_id = row_id(quote_id)
     quote = session.scalars(
         select(Quote)
         .options(selectinload(Quote.lines).joinedload(QuoteLine.product))
