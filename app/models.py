@@ -904,3 +904,54 @@ class ApprovalWait(Model):
     outcome: Mapped[str | None] = mapped_column(String(30))
     seconds: Mapped[int | None] = mapped_column(Integer)
     week: Mapped[dt.date | None] = mapped_column(Date)
+
+
+# --- Handlelister (shopping lists; rules in app/domain/shopping_lists.py) -------------------
+
+
+class ShoppingList(TenantScoped, Model):
+    """A named list of lines a company's users order from again and again; kept by its creator and
+    the company's customer admins, read and used by every user of the company."""
+
+    __tablename__ = "shopping_lists"
+    __table_args__ = (
+        # One name once per company (also what makes "new list" race-safe); the list is sorted by it.
+        UniqueConstraint("company_id", "name", name="uq_shopping_lists_company_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    created_by: Mapped[PortalUser | None] = relationship(foreign_keys=[created_by_id])
+    lines: Mapped[list[ShoppingListLine]] = relationship(
+        back_populates="shopping_list", cascade="all, delete-orphan", order_by="ShoppingListLine.id"
+    )
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class ShoppingListLine(TenantScoped, Model):
+    """A product with quantity, size and variants, as an order line has them (no price: ordering
+    from the list takes the catalogue's price of the day)."""
+
+    __tablename__ = "shopping_list_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_shopping_list_lines_quantity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shopping_list_id: Mapped[int] = mapped_column(ForeignKey("shopping_lists.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    depth: Mapped[int | None] = mapped_column(Integer)
+    fabric: Mapped[str | None] = mapped_column(String(100))
+    colour: Mapped[str | None] = mapped_column(String(100))
+
+    shopping_list: Mapped[ShoppingList] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+
+TENANT_MODELS = (*TENANT_MODELS, ShoppingList, ShoppingListLine)

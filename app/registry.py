@@ -29,6 +29,7 @@ from app.api.orders import OrderApi
 from app.api.pickup import PickupReservationApi
 from app.api.quick_order import QuickOrderApi
 from app.api.quotes import QuoteApi
+from app.api.shopping_lists import ShoppingListApi
 from app.api.standing_orders import StandingOrderApi
 from app.views.accounts import CompanyUserView, MfaView, PasswordLinkView, ProfileView, enforce_enrolment
 from app.views.approvals import ApprovalQueueView
@@ -49,6 +50,8 @@ from app.views.pickup import PickupReservationView
 from app.views.quick_order import QuickOrderView
 from app.views.quotes import QuoteActionsView, QuoteLineView, QuoteView
 from app.views.reports import REPORTS, ReportsView
+from app.views.shopping_lists import ShoppingListFormView, ShoppingListView, reorder_form
+from app.views.shopping_lists import list_notice as shopping_list_notice
 from app.views.standing_orders import (
     StandingOrderFormView,
     StandingOrderView,
@@ -76,6 +79,7 @@ APIS = (
     QuoteApi,
     BudgetApi,
     StandingOrderApi,
+    ShoppingListApi,
     InquiryApi,
     PickupReservationApi,
     UserApi,
@@ -144,6 +148,8 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     add(QuoteActionsView, "Nytt tilbud", _l("Nytt tilbud"), ORDERS, "fa-file-text-o", href="/tilbud/ny")
     # Hurtigbestilling: pasted or uploaded lines, handed to Ny bestilling or Nytt tilbud.
     add(QuickOrderView, "Hurtigbestilling", _l("Hurtigbestilling"), ORDERS, "fa-bolt")
+    # Handlelister: the company's lists (supplier staff read every company's).
+    add(ShoppingListView, "ShoppingLists", _l("Handlelister"), ORDERS, "fa-list-alt")
 
     # Kunder: the supplier's view of all customer companies.
     add(CompanyView, "Companies", _l("Bedrifter"), CUSTOMERS, "fa-building-o")
@@ -226,6 +232,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         OrderActionsView,
         ProductSearchView,
         StandingOrderFormView,
+        ShoppingListFormView,
     ):
         appbuilder.add_view_no_menu(view)
 
@@ -248,6 +255,8 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.after_request(record_denial)  # every 403 of a logged-in user goes into the audit log
     app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
+    app.jinja_env.globals["reorder_form"] = reorder_form  # "Bestill igjen" on orders, quotes, lists
+    app.jinja_env.globals["shopping_list_notice"] = shopping_list_notice
 
 
 def plotly_js() -> Response:

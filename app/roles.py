@@ -81,6 +81,11 @@ _CUSTOMER_COMMON: dict[str, tuple[str, ...]] = {
     # Hurtigbestilling: check pasted or uploaded lines, hand them to the order or quote form.
     "QuickOrderView": ("can_new",),
     "QuickOrderApi": ("can_check",),
+    # Handlelister: every user reads the company's lists and makes lists; who keeps (changes) a
+    # list is the rules' (its creator, the customer admins: app/domain/shopping_lists.py).
+    "ShoppingListView": READ,
+    "ShoppingListFormView": ("can_new", "can_edit", "can_delete"),
+    "ShoppingListApi": API_READ + ("can_post", "can_put", "can_delete"),
 }
 
 # Supplier staff: read everything (Manager has this plus the reports).
@@ -110,6 +115,9 @@ _SUPPLIER_READ: dict[str, tuple[str, ...]] = {
     "PickupReservationApi": API_READ,
     "OrderActionsView": ("can_invoice_copy",),
     "ApprovalQueueView": ("can_queue",),
+    # Handlelister: read-only for staff (the customer's own working lists).
+    "ShoppingListView": READ,
+    "ShoppingListApi": API_READ,
     # The OpenAPI spec and Swagger UI describe the whole back office API: supplier staff only.
     "OpenApi": ("can_get",),
     "SwaggerView": ("can_show",),

@@ -286,6 +286,35 @@ ROUTES: dict[str, frozenset[str]] = {
         pause=_s(ADMIN, CADMIN),
         skip=_s(ADMIN, CADMIN),
     ),
+    # --- Handlelister: every customer user reads and makes the company's lists; who keeps a list
+    # (its creator, the customer admins) is the rules' (app/domain/shopping_lists.py): others are
+    # told so (409 / a message), which the matrix counts as let through. Supplier staff read only.
+    **view("ShoppingListView", list=LOGGED_IN, show=LOGGED_IN),
+    **view(
+        "ShoppingListFormView",
+        new=_s(ADMIN, CUSTOMER),
+        rename=_s(ADMIN, CUSTOMER),
+        delete=_s(ADMIN, CUSTOMER),
+        add_lines=_s(ADMIN, CUSTOMER),
+        edit_line=_s(ADMIN, CUSTOMER),
+        remove_line=_s(ADMIN, CUSTOMER),
+        from_order=_s(ADMIN, CUSTOMER),
+    ),
+    **view(
+        "ShoppingListApi",
+        get_list=LOGGED_IN,
+        get=LOGGED_IN,
+        info=LOGGED_IN,
+        post=_s(ADMIN, CUSTOMER),
+        put=_s(ADMIN, CUSTOMER),
+        delete=_s(ADMIN, CUSTOMER),
+        add_lines=_s(ADMIN, CUSTOMER),
+        put_line=_s(ADMIN, CUSTOMER),
+        delete_line=_s(ADMIN, CUSTOMER),
+        # Bestill igjen: an order's or a quote's lines at today's prices (the guard: own company's).
+        order_reorder_lines=LOGGED_IN,
+        quote_reorder_lines=LOGGED_IN,
+    ),
     # --- inquiries and click-and-collect -------------------------------------------------------
     # Customers write inquiries and reply in the thread; customer service answers and closes them.
     **view(
@@ -385,6 +414,16 @@ PK_MODELS: dict[str, str] = {
     "QuoteActionsView.send": "Quote",
     "QuoteActionsView.decline": "Quote",
     "QuoteActionsView.convert": "Quote",
+    "ShoppingListFormView.rename": "ShoppingList",
+    "ShoppingListFormView.delete": "ShoppingList",
+    "ShoppingListFormView.add_lines": "ShoppingList",
+    "ShoppingListFormView.edit_line": "ShoppingListLine",
+    "ShoppingListFormView.remove_line": "ShoppingListLine",
+    "ShoppingListFormView.from_order": "Order",
+    "ShoppingListApi.put_line": "ShoppingListLine",
+    "ShoppingListApi.delete_line": "ShoppingListLine",
+    "ShoppingListApi.order_reorder_lines": "Order",
+    "ShoppingListApi.quote_reorder_lines": "Quote",
 }
 
 # URL parameters that name another row than `pk`: parameter -> model. The matrix fills in the row

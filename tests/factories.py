@@ -36,6 +36,8 @@ from app.models import (
     QuoteLine,
     Shipment,
     ShipmentLine,
+    ShoppingList,
+    ShoppingListLine,
     StandingOrder,
     StandingOrderLine,
     Store,
@@ -68,6 +70,7 @@ class Tenant:
     invoice: Invoice
     shipment: Shipment
     audit_entry: AuditEntry | None = None  # the company's entry in the audit log (build_world)
+    shopping_list: ShoppingList | None = None  # a Handleliste made by the company's user
 
 
 @dataclass
@@ -183,9 +186,14 @@ def _tenant(
         )
     )
     session.add_all([address, order, quote, budget, inquiry, reservation, standing, invoice, shipment])
-    return Tenant(
+    tenant = Tenant(
         company, admin, user, address, order, quote, budget, inquiry, reservation, standing, invoice, shipment
     )
+    # Handlelister: one list with a line, made by the company's (non-admin) user.
+    tenant.shopping_list = ShoppingList(company=company, name=f"Faste varer {prefix}", created_by=user)
+    tenant.shopping_list.lines.append(ShoppingListLine(company=company, product=product, quantity=4))
+    session.add(tenant.shopping_list)
+    return tenant
 
 
 def billing_for(session: Session, company_id: int) -> dict[str, str | None]:

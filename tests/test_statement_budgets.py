@@ -50,6 +50,8 @@ from app.models import (
     QuoteLine,
     Shipment,
     ShipmentLine,
+    ShoppingList,
+    ShoppingListLine,
     StandingOrder,
     StandingOrderLine,
     Store,
@@ -156,6 +158,17 @@ BUDGETS: dict[tuple[str, str], int] = {
     ("StandingOrderApi.get_list", "CustomerAdmin"): 10,
     ("StandingOrderApi.info", "CustomerService"): 8,
     ("StandingOrderApi.info", "CustomerAdmin"): 8,
+    # Handlelister
+    ("ShoppingListView.list", "CustomerService"): 7,
+    ("ShoppingListView.list", "CustomerUser"): 7,
+    ("ShoppingListView.show", "CustomerService"): 7,
+    ("ShoppingListView.show", "CustomerUser"): 7,
+    ("ShoppingListApi.get_list", "CustomerService"): 8,
+    ("ShoppingListApi.get_list", "CustomerUser"): 8,
+    ("ShoppingListApi.get", "CustomerService"): 8,
+    ("ShoppingListApi.get", "CustomerUser"): 8,
+    ("ShoppingListApi.info", "CustomerService"): 6,
+    ("ShoppingListApi.info", "CustomerUser"): 6,
     # Henvendelser
     ("InquiryView.list", "CustomerService"): 9,
     ("InquiryView.list", "CustomerUser"): 9,
@@ -318,7 +331,8 @@ def grow(app: Flask, world: World, units: range) -> None:
     an order waiting for approval and an approved, shipped and invoiced one (lines, events, shipment,
     invoice, placed i months ago), a quote with lines, an inquiry with messages, an active and a
     finished pickup reservation, a standing order with lines and a change in the company's history;
-    and a line, an event, a shipment and an invoice on A's first order, a line on A's first quote."""
+    and a line, an event, a shipment and an invoice on A's first order, a line on A's first quote;
+    a shopping list with two lines and a line on A's first shopping list."""
     with db_session(app) as s:
         a = world.a.company.id
         base_product = s.get(Product, world.product.id)
@@ -440,6 +454,16 @@ def grow(app: Flask, world: World, units: range) -> None:
             first_quote.lines.append(
                 QuoteLine(company_id=a, line_no=10 + i, product=product, quantity=1, unit_price=Decimal("10.00"))
             )
+            # Handlelister: a list with two lines, by its own user; a line on A's first list.
+            shopping = ShoppingList(company_id=a, name=f"Liste {i}", created_by=user)
+            for p in (product, base_product):
+                shopping.lines.append(ShoppingListLine(company_id=a, product=p, quantity=2))
+            s.add(shopping)
+            s.add(
+                ShoppingListLine(
+                    company_id=a, shopping_list_id=world.a.shopping_list.id, product=product, quantity=1 + i
+                )
+            )
         s.flush()
         rebuild_report_totals(s)
         s.commit()
@@ -461,6 +485,8 @@ SHOW_PAGES: dict[str, Callable[[World], int]] = {
     "MyCompanyView.show": lambda w: w.a.company.id,
     "OrderApi.get": lambda w: w.a.order.id,
     "QuoteApi.get": lambda w: w.a.quote.id,
+    "ShoppingListView.show": lambda w: w.a.shopping_list.id,  # type: ignore[union-attr]  # built by factories
+    "ShoppingListApi.get": lambda w: w.a.shopping_list.id,  # type: ignore[union-attr]
 }
 
 # Query arguments a page needs to show anything (the supplier's dashboard asks for a company).
