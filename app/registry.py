@@ -29,6 +29,7 @@ from app.api.orders import OrderApi
 from app.api.pickup import PickupReservationApi
 from app.api.quotes import QuoteApi
 from app.api.standing_orders import StandingOrderApi
+from app.api.statements import StatementApi
 from app.views.accounts import CompanyUserView, MfaView, PasswordLinkView, ProfileView, enforce_enrolment
 from app.views.approvals import ApprovalQueueView
 from app.views.audit import AuditView, record_denial
@@ -52,6 +53,7 @@ from app.views.standing_orders import (
     StandingOrderView,
     list_notice,
 )
+from app.views.statements import StatementView
 
 
 class Category(NamedTuple):
@@ -198,6 +200,12 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         cond=is_supplier,
     )
 
+    # Kontoutskrift: "Min side" for the customer admin, "Kunder" for supplier staff (any company).
+    statement = add(StatementView, "MyStatement", _l("Kontoutskrift"), MY_PAGE, "fa-file-text", cond=is_customer)
+    link(
+        "Statement", "StatementView.index", _l("Kontoutskrift"), CUSTOMERS, "fa-file-text", statement, cond=is_supplier
+    )
+
     # Katalog
     add(ProductView, "Products", _l("Produkter"), CATALOGUE, "fa-cube")
     add(StoreView, "Stores", _l("Butikker"), CATALOGUE, "fa-map-marker")
@@ -235,6 +243,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         appbuilder.add_api(api)
     # Not a model resource (no list, no ids): the caller's own two-factor login.
     appbuilder.add_api(MfaApi)
+    appbuilder.add_api(StatementApi)  # not a model resource either: one company's statement
 
     # After the user is known (FAB's before_request, the tenant): a user whose role requires
     # two-factor login is sent to set it up first.
