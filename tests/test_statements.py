@@ -324,10 +324,10 @@ def test_api_tenancy_and_roles(app: Flask, world: World) -> None:
     cadmin = Caller(app, world.a.admin.username)
     answer = cadmin.get(API)
     assert answer.status_code == 200, answer.json
-    assert answer.json["company_id"] == world.a.company.id
-    assert [i["number"] for i in answer.json["open_invoices"]] == [world.a.invoice.number]
-    assert answer.json["exposure"] == "1250.00" and answer.json["available_credit"] == "198750.00"
-    assert len(answer.json["exposure_history"]) == 12
+    assert answer.json["result"]["company_id"] == world.a.company.id
+    assert [i["number"] for i in answer.json["result"]["open_invoices"]] == [world.a.invoice.number]
+    assert answer.json["result"]["exposure"] == "1250.00" and answer.json["result"]["available_credit"] == "198750.00"
+    assert len(answer.json["result"]["exposure_history"]) == 12
     assert cadmin.get(f"{API}?company_id={world.a.company.id}").status_code == 200
     assert cadmin.get(f"{API}?company_id={world.b.company.id}").status_code == 404
     assert Caller(app, world.a.user.username).get(API).status_code == 403
@@ -335,7 +335,7 @@ def test_api_tenancy_and_roles(app: Flask, world: World) -> None:
     missing = manager.get(API)
     assert missing.status_code == 400 and "company_id" in missing.json["message"]
     b = manager.get(f"{API}?company_id={world.b.company.id}")
-    assert b.status_code == 200 and [i["number"] for i in b.json["open_invoices"]] == [world.b.invoice.number]
+    assert b.status_code == 200 and [i["number"] for i in b.json["result"]["open_invoices"]] == [world.b.invoice.number]
     bad = manager.get(f"{API}?company_id={world.b.company.id}&from=2026-05-01&to=2026-04-01")
     assert bad.status_code == 400 and "to" in bad.json["message"]
 

@@ -146,18 +146,23 @@ class StatementApi(BaseApi):
                   schema:
                     type: object
                     properties:
-                      company_id: {type: integer}
-                      today: {type: string, format: date}
-                      credit_limit: {type: string}
-                      exposure: {type: string}
-                      available_credit: {type: string}
-                      open: {type: object}
-                      overdue: {type: object}
-                      paid: {type: object}
-                      period: {type: object}
-                      open_invoices: {type: array, items: {type: object}}
-                      paid_invoices: {type: array, items: {type: object}}
-                      exposure_history: {type: array, items: {type: object}}
+                      result:
+                        type: object
+                        properties:
+                          company_id: {type: integer}
+                          customer_number: {type: string}
+                          name: {type: string}
+                          today: {type: string, format: date}
+                          credit_limit: {type: string}
+                          exposure: {type: string}
+                          available_credit: {type: string}
+                          open: {type: object}
+                          overdue: {type: object}
+                          paid: {type: object}
+                          period: {type: object}
+                          open_invoices: {type: array, items: {type: object}}
+                          paid_invoices: {type: array, items: {type: object}}
+                          exposure_history: {type: array, items: {type: object}}
             400: {$ref: '#/components/responses/400'}
             401: {$ref: '#/components/responses/401'}
             403: {$ref: '#/components/responses/403'}
@@ -169,23 +174,25 @@ class StatementApi(BaseApi):
         st = rules.statement(db.session, company, start=start, end=end, today=today)
         return self.response(
             200,
-            company_id=company.id,
-            customer_number=company.customer_number,
-            name=company.name,
-            today=today.isoformat(),
-            credit_limit=f"{st.credit_limit:.2f}",
-            exposure=f"{st.exposure:.2f}",
-            available_credit=f"{st.available_credit:.2f}",
-            open=_totals(st.open),
-            overdue=_totals(st.overdue),
-            paid=_totals(st.paid),
-            period={"from": start.isoformat(), "to": end.isoformat()},
-            open_invoices=[_line(line) for line in st.open_lines],
-            paid_invoices=[_line(line) for line in st.paid_lines],
-            exposure_history=[
-                {"month": p.month.isoformat()[:7], "at": p.at.isoformat(), "exposure": f"{p.exposure:.2f}"}
-                for p in st.history
-            ],
+            result=dict(
+                company_id=company.id,
+                customer_number=company.customer_number,
+                name=company.name,
+                today=today.isoformat(),
+                credit_limit=f"{st.credit_limit:.2f}",
+                exposure=f"{st.exposure:.2f}",
+                available_credit=f"{st.available_credit:.2f}",
+                open=_totals(st.open),
+                overdue=_totals(st.overdue),
+                paid=_totals(st.paid),
+                period={"from": start.isoformat(), "to": end.isoformat()},
+                open_invoices=[_line(line) for line in st.open_lines],
+                paid_invoices=[_line(line) for line in st.paid_lines],
+                exposure_history=[
+                    {"month": p.month.isoformat()[:7], "at": p.at.isoformat(), "exposure": f"{p.exposure:.2f}"}
+                    for p in st.history
+                ],
+            ),
         )
 
     @expose("/invoice/<int:pk>/payment", methods=["POST"])
