@@ -562,3 +562,24 @@ def test_start_page_says_forfalt(app: Flask, world: World) -> None:
     assert "321,00" in body and "999,00" not in body
     # The customer user has no statement: no notice.
     assert 'id="overdue-notice"' not in text_of(client_as(app, world.a.user).get("/"))
+
+
+# --- demo data --------------------------------------------------------------------------------------
+
+
+def test_demo_invoices_carry_their_payment_and_hansen_has_something_overdue(app: Flask) -> None:
+    from tests.helpers import reset_database
+
+    reset_database(app)
+    result = app.test_cli_runner().invoke(args=["portal", "demo"])
+    assert result.exit_code == 0, result.output
+    try:
+        with db_session(app) as s:
+            invoices = s.scalars(select(Invoice)).all()
+            assert invoices and all((i.paid_at is not None) == i.paid for i in invoices)
+            assert all(i.paid_at is None or i.paid_at.astimezone(OSLO).date() >= i.invoice_date for i in invoices)
+            assert all(i.paid_at is None or i.paid_at <= utcnow() for i in invoices)
+            hansen = s.scalars(select(Company).where(Company.customer_number == "10001")).one()
+            assert statements.overdue_summary(s, hansen.id).count >= 1
+    finally:
+        reset_database(app)
