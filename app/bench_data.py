@@ -1022,7 +1022,9 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
         paid_draw = mix(k, 81) % 100
         paid = (not c.invoice) or paid_draw < 40 or (due < world.today - dt.timedelta(days=14) and paid_draw < 97)
         # Card: paid when invoiced; invoice terms: 0-34 days after the invoice (the same draw in SQL below).
-        paid_at = min(steps["invoiced"] + dt.timedelta(days=mix(k, 82) % 35), world.now) if c.invoice else steps["invoiced"]
+        paid_at = (
+            min(steps["invoiced"] + dt.timedelta(days=mix(k, 82) % 35), world.now) if c.invoice else steps["invoiced"]
+        )
         invoice = dict(
             company_id=c.id,
             order_id=oid,

@@ -53,7 +53,7 @@ from app.views.standing_orders import (
     StandingOrderView,
     list_notice,
 )
-from app.views.statements import StatementView
+from app.views.statements import StatementView, may_see_statement
 
 
 class Category(NamedTuple):
@@ -251,6 +251,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.after_request(record_denial)  # every 403 of a logged-in user goes into the audit log
     app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
+    app.jinja_env.globals["may_see_statement"] = may_see_statement  # the company pages' Kontoutskrift link
 
 
 def plotly_js() -> Response:

@@ -583,3 +583,21 @@ def test_demo_invoices_carry_their_payment_and_hansen_has_something_overdue(app:
             assert statements.overdue_summary(s, hansen.id).count >= 1
     finally:
         reset_database(app)
+
+
+def test_company_pages_link_the_statement(app: Flask, world: World) -> None:
+    link = f"/kontoutskrift/?company_id={world.a.company.id}"
+    staff = text_of(client_as(app, world.staff["CustomerService"]).get(f"/companyview/show/{world.a.company.id}"))
+    assert link in staff
+    mine = text_of(client_as(app, world.a.admin).get(f"/mycompanyview/show/{world.a.company.id}"))
+    assert 'class="btn btn-default btn-sm statement-link" href="/kontoutskrift/"' in mine
+    # The link follows the permission table: it shows exactly for the roles that may open the page.
+    from app.views.statements import may_see_statement
+
+    with app.test_request_context():
+        from flask import g
+
+        with db_session(app) as s:
+            for user, expected in ((world.a.admin, True), (world.a.user, False), (world.staff["Seller"], True)):
+                g.user = s.merge(user)
+                assert may_see_statement() is expected

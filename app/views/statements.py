@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from flask import Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
@@ -26,6 +26,7 @@ from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.domain.formatting import format_month, format_nok, oslo_today
 from app.extensions import db
 from app.models import Company
+from app.roles import ROLE_PERMISSIONS
 from app.views import throttling
 from app.views.base import user_can
 from app.views.forms import current_actor, domain_action
@@ -37,6 +38,13 @@ MIMETYPES = {
 }
 COLOURS = {"exposure": "#1f77b4", "limit": "#d62728"}
 SEPARATORS = ", "  # Plotly: decimal comma, space between thousands (as format_nok)
+
+
+def may_see_statement() -> bool:
+    """May the logged-in user open Kontoutskrift? From app/roles.py and the user's roles (loaded with
+    the user), without asking the database: for the links on the company pages."""
+    roles = {role.name for role in getattr(g.user, "roles", None) or ()}
+    return "Admin" in roles or any("can_list" in ROLE_PERMISSIONS.get(r, {}).get("StatementView", ()) for r in roles)
 
 
 class StatementView(BaseView):
