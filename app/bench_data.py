@@ -1020,6 +1020,11 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
         day = steps["invoiced"].astimezone(OSLO).date()
         due = day + dt.timedelta(days=30 if c.invoice else 14)
         paid_draw = mix(k, 81) % 100
+        paid = (not c.invoice) or paid_draw < 40 or (due < world.today - dt.timedelta(days=14) and paid_draw < 97)
+        # Card: paid when invoiced; invoice terms: 0-34 days after the invoice (the same draw in SQL below).
+        paid_at = (
+            min(steps["invoiced"] + dt.timedelta(days=mix(k, 82) % 35), world.now) if c.invoice else steps["invoiced"]
+        )
         invoice = dict(
             company_id=c.id,
             order_id=oid,
@@ -1027,7 +1032,8 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
             invoice_date=day,
             due_date=due,
             amount=ex_vat + vat,
-            paid=(not c.invoice) or paid_draw < 40 or (due < world.today - dt.timedelta(days=14) and paid_draw < 97),
+            paid=paid,
+            paid_at=paid_at if paid else None,
             **c.billing,
         )
     return OrderRows(quote_row, quote_lines, order, line_rows, events, shipments, shipment_lines, invoice)
@@ -1433,19 +1439,25 @@ def _load_postgresql(conn: Connection, world: World, echo: Callable[[str], None]
     run(
         "fakturaer",
         f"""
-        INSERT INTO invoices (company_id, order_id, number, invoice_date, due_date, amount, paid, billing_name,
-                              billing_customer_number, billing_org_number, billing_street, billing_postal_code,
-                              billing_city)
-        SELECT o.company_id, o.id, 'F' || ({ORDER_BASE} + o.id), d.day, d.due, t.ex_vat + t.vat,
-               NOT o.invoice OR d.draw < 40 OR (d.due < CAST(:today AS date) - 14 AND d.draw < 97),
+        INSERT INTO invoices (company_id, order_id, number, invoice_date, due_date, amount, paid, paid_at,
+                              billing_name, billing_customer_number, billing_org_number, billing_street,
+                              billing_postal_code, billing_city)
+        SELECT o.company_id, o.id, 'F' || ({ORDER_BASE} + o.id), d.day, d.due, t.ex_vat + t.vat, p.paid,
+               CASE WHEN NOT p.paid THEN NULL WHEN o.invoice
+                    THEN LEAST(o.s_inv + make_interval(days => d.pay_days), CAST(:now AS timestamptz))
+                    ELSE o.s_inv END,
                c.name, c.customer_number, c.org_number, c.postal_street, c.postal_code, c.postal_city
         FROM bench_o o JOIN bench_t t ON t.order_id = o.id JOIN companies c ON c.id = o.company_id
         CROSS JOIN LATERAL (SELECT (o.s_inv AT TIME ZONE 'Europe/Oslo')::date AS day,
                                    (o.s_inv AT TIME ZONE 'Europe/Oslo')::date
                                        + CASE WHEN o.invoice THEN 30 ELSE 14 END AS due,
-                                   {_mix_sql("o.k", 81)} % 100 AS draw) d
+                                   {_mix_sql("o.k", 81)} % 100 AS draw,
+                                   CAST({_mix_sql("o.k", 82)} % 35 AS integer) AS pay_days) d
+        CROSS JOIN LATERAL (SELECT NOT o.invoice OR d.draw < 40
+                                   OR (d.due < CAST(:today AS date) - 14 AND d.draw < 97) AS paid) p
         WHERE o.s_inv IS NOT NULL ORDER BY o.k""",
         today=today,
+        now=world.now,
     )
     nacc = int(conn.scalar(text("SELECT count(*) FROM bench_o WHERE channel = 'quote'")) or 0)
     _extra_quotes_postgresql(conn, world, nacc, run)

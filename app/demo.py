@@ -649,6 +649,7 @@ def _deliver(
 def _invoice(ctx: Ctx, order: Order, plan: OrderPlan, at: dt.datetime) -> None:
     invoice_date = at.astimezone(OSLO).date()
     terms = 30 if is_invoice_customer(order.company) else 0
+    paid = plan.paid or not is_invoice_customer(order.company)
     order.invoices.append(
         Invoice(
             company=order.company,
@@ -656,7 +657,9 @@ def _invoice(ctx: Ctx, order: Order, plan: OrderPlan, at: dt.datetime) -> None:
             invoice_date=invoice_date,
             due_date=invoice_date + dt.timedelta(days=terms or 14),
             amount=order.total_ex_vat + order.total_vat,
-            paid=plan.paid or not is_invoice_customer(order.company),
+            paid=paid,
+            # Card payments are paid when invoiced; invoice customers pay some days before the due date.
+            paid_at=(at if terms == 0 else min(at + dt.timedelta(days=20), ctx.now)) if paid else None,
             **billing_of(order.company),
         )
     )

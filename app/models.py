@@ -632,6 +632,10 @@ class Invoice(TenantScoped, Model):
         CheckConstraint("amount >= 0", name="ck_invoices_amount"),
         # Unpaid invoices of a company, summed for the credit check from the index alone (PostgreSQL).
         Index("ix_invoices_company_paid", "company_id", "paid", postgresql_include=["order_id", "amount"]),
+        # Kontoutskrift: a company's unpaid invoices by due date ("Forfalt" on the start page from the
+        # index alone), and its payments of a period.
+        Index("ix_invoices_company_paid_due", "company_id", "paid", "due_date", postgresql_include=["amount"]),
+        Index("ix_invoices_company_paid_at", "company_id", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -641,6 +645,8 @@ class Invoice(TenantScoped, Model):
     due_date: Mapped[dt.date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the payment was registered (app/domain/statements.py register_payment); NULL while unpaid.
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Whom it was issued to, as the company stood that day (billing_of in app/domain/orders/
     # fulfilment.py): the invoice copy prints these, not today's company details.
     billing_name: Mapped[str] = mapped_column(String(200))

@@ -31,6 +31,7 @@ from app.api.quick_order import QuickOrderApi
 from app.api.quotes import QuoteApi
 from app.api.shopping_lists import ShoppingListApi
 from app.api.standing_orders import StandingOrderApi
+from app.api.statements import StatementApi
 from app.views.accounts import CompanyUserView, MfaView, PasswordLinkView, ProfileView, enforce_enrolment
 from app.views.approvals import ApprovalQueueView
 from app.views.audit import AuditView, record_denial
@@ -57,6 +58,7 @@ from app.views.standing_orders import (
     StandingOrderView,
     list_notice,
 )
+from app.views.statements import StatementView, may_see_statement
 
 
 class Category(NamedTuple):
@@ -208,6 +210,12 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         cond=is_supplier,
     )
 
+    # Kontoutskrift: "Min side" for the customer admin, "Kunder" for supplier staff (any company).
+    statement = add(StatementView, "MyStatement", _l("Kontoutskrift"), MY_PAGE, "fa-file-text", cond=is_customer)
+    link(
+        "Statement", "StatementView.index", _l("Kontoutskrift"), CUSTOMERS, "fa-file-text", statement, cond=is_supplier
+    )
+
     # Katalog
     add(ProductView, "Products", _l("Produkter"), CATALOGUE, "fa-cube")
     add(StoreView, "Stores", _l("Butikker"), CATALOGUE, "fa-map-marker")
@@ -248,6 +256,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     appbuilder.add_api(MfaApi)
     # Not a model resource either: checks quick-order rows, saves nothing.
     appbuilder.add_api(QuickOrderApi)
+    appbuilder.add_api(StatementApi)  # not a model resource either: one company's statement
 
     # After the user is known (FAB's before_request, the tenant): a user whose role requires
     # two-factor login is sent to set it up first.
@@ -257,6 +266,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
     app.jinja_env.globals["reorder_form"] = reorder_form  # "Bestill igjen" on orders, quotes, lists
     app.jinja_env.globals["shopping_list_notice"] = shopping_list_notice
+    app.jinja_env.globals["may_see_statement"] = may_see_statement  # the company pages' Kontoutskrift link
 
 
 def plotly_js() -> Response:

@@ -185,3 +185,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "CustomerUser": dict(_CUSTOMER_COMMON),
 }
+
+# --- Kontoutskrift (app/views/statements.py, app/api/statements.py) --------------------------------
+# Customer admins read their own company's statement, supplier staff any company's; customer
+# service (and Admin) register payments. Customer users have none of it.
+_STATEMENT_READ = {"StatementView": ("can_list",), "StatementApi": ("can_get",)}
+for _role in ("Seller", "Manager", "CustomerAdmin"):
+    ROLE_PERMISSIONS[_role].update(_STATEMENT_READ)
+ROLE_PERMISSIONS["CustomerService"].update(
+    {"StatementView": ("can_list", "can_pay"), "StatementApi": ("can_get", "can_pay")}
+)

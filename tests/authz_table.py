@@ -170,6 +170,12 @@ ROUTES: dict[str, frozenset[str]] = {
         post=_s(ADMIN, CS, CADMIN),
         put=_s(ADMIN, CS, CADMIN),
     ),
+    # --- Kontoutskrift (account statement) -----------------------------------------------------
+    # The customer admin its own company's, supplier staff any company's; customer users none.
+    # Payments ("Registrer innbetaling") are customer service's (and Admin's).
+    **view("StatementView", index=SUPPLIER | {CADMIN}, pdf=SUPPLIER | {CADMIN}, export=SUPPLIER | {CADMIN}),
+    "StatementView.pay": _s(ADMIN, CS),
+    **view("StatementApi", statement=SUPPLIER | {CADMIN}, payment=_s(ADMIN, CS)),
     # --- catalogue -----------------------------------------------------------------------------
     **view("ProductView", list=LOGGED_IN, show=LOGGED_IN),
     **view("StoreView", list=LOGGED_IN, show=LOGGED_IN),
@@ -409,6 +415,8 @@ PK_MODELS: dict[str, str] = {
     "OrderActionsView.ship": "Order",
     "OrderActionsView.bill": "Order",
     "OrderActionsView.invoice_copy": "Invoice",
+    "StatementView.pay": "Invoice",
+    "StatementApi.payment": "Invoice",
     "ApprovalQueueView.reject": "Order",
     "ApprovalQueueView.override": "Order",
     "QuoteActionsView.send": "Quote",

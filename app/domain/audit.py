@@ -32,6 +32,7 @@ USER_CHANGED = "user_changed"
 ROLE_CHANGED = "role_changed"
 COMPANY_CHANGED = "company_changed"
 PASSWORD_CHANGED = "password_changed"
+INVOICE_PAID = "invoice_paid"  # Kontoutskrift: "Registrer innbetaling" (app/domain/statements.py)
 
 # --- how it went (the `outcome` column) --------------------------------------------------------
 OK = "ok"
@@ -51,6 +52,7 @@ ACTION_LABELS: dict[str, Any] = {
     ROLE_CHANGED: _l("Rolle endret"),
     COMPANY_CHANGED: _l("Bedrift endret"),
     PASSWORD_CHANGED: _l("Passord endret"),
+    INVOICE_PAID: _l("Innbetaling registrert"),
 }
 OUTCOME_LABELS: dict[str, Any] = {OK: _l("OK"), FAILED: _l("Mislyktes"), DENIED: _l("Avvist")}
 

@@ -24,6 +24,7 @@ from app.domain.lifecycle import PENDING_APPROVAL
 from app.domain.pickup import RESERVED
 from app.domain.quotes import EDITABLE as OPEN_QUOTES
 from app.domain.reports import status_totals
+from app.domain.statements import overdue_summary
 from app.models import (
     Company,
     Inquiry,
@@ -47,6 +48,7 @@ CUSTOMER_LINKS = (
     (_l("Leveringsadresser"), "DeliveryAddressView", "list"),
     (_l("Brukere"), "CompanyUserView", "list"),
     (_l("Bruksgrense"), "BudgetView", "list"),
+    (_l("Kontoutskrift"), "StatementView", "index"),
     (_l("Faste ordre"), "StandingOrderView", "list"),
     (_l("Henvendelser"), "InquiryView", "list"),
     (_l("Klikk og Hent"), "PickupReservationView", "list"),
@@ -122,7 +124,11 @@ class PortalIndexView(IndexView):
         links = [
             (label, url_for(f"{view}.{method}")) for label, view, method in CUSTOMER_LINKS if _may_list(roles, view)
         ]
-        return {"company": company, "latest_orders": latest, "open_quotes": open_quotes, "links": links}
+        context = {"company": company, "latest_orders": latest, "open_quotes": open_quotes, "links": links}
+        if _may_list(roles, "StatementView"):  # the customer admin: "Forfalt", one indexed aggregate
+            context["overdue"] = overdue_summary(session, tenant)
+            context["statement_url"] = url_for("StatementView.index")
+        return context
 
     # --- supplier staff --------------------------------------------------------------------
 
