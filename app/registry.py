@@ -25,6 +25,7 @@ from app.api.catalogue import ProductApi
 from app.api.companies import CompanyApi, DeliveryAddressApi
 from app.api.inquiries import InquiryApi
 from app.api.mfa import MfaApi
+from app.api.notices import NoticeApi
 from app.api.orders import OrderApi
 from app.api.pickup import PickupReservationApi
 from app.api.quotes import QuoteApi
@@ -37,6 +38,7 @@ from app.views.budgets import BudgetDashboardView, BudgetView
 from app.views.catalogue import ProductView, StoreView
 from app.views.companies import CompanyView, DeliveryAddressView, MyCompanyView
 from app.views.inquiries import InquiryView
+from app.views.notices import NoticeView, page_bell
 from app.views.orders import (
     NewOrderView,
     OrderActionsView,
@@ -222,6 +224,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         OrderActionsView,
         ProductSearchView,
         StandingOrderFormView,
+        NoticeView,  # Varsler: the navbar's bell
     ):
         appbuilder.add_view_no_menu(view)
 
@@ -235,6 +238,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         appbuilder.add_api(api)
     # Not a model resource (no list, no ids): the caller's own two-factor login.
     appbuilder.add_api(MfaApi)
+    appbuilder.add_api(NoticeApi)  # the caller's own notices and mail choices
 
     # After the user is known (FAB's before_request, the tenant): a user whose role requires
     # two-factor login is sent to set it up first.
@@ -242,6 +246,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.after_request(record_denial)  # every 403 of a logged-in user goes into the audit log
     app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
+    app.jinja_env.globals["notice_bell"] = page_bell  # the navbar's bell (appbuilder/navbar_right.html)
 
 
 def plotly_js() -> Response:
