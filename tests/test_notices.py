@@ -182,6 +182,30 @@ def test_dealer_order_tells_the_sellers_mail_only_when_chosen(app: Flask, world:
     assert len(_notices(app, seller.id, "order_waiting_approval")) == 2
 
 
+def test_a_customer_request_reaches_the_sellers_past_the_tenancy_guard(app: Flask, world: World) -> None:
+    """The customer's own request places the order: the guard hides supplier staff from it, and the
+    sellers are told all the same (the customer's session holds no seller afterwards)."""
+    from app.tenancy import clear_request_tenant, set_request_tenant
+
+    with app.test_request_context(), db_session(app) as s:
+        set_request_tenant(world.a.company.id)
+        try:
+            assert s.get(PortalUser, world.staff["Seller"].id) is None  # the guard holds
+            order = orders.place_order(
+                s,
+                actor=as_actor(world.a.user, "CustomerUser"),
+                company_id=world.a.company.id,
+                delivery_address_id=world.a.address.id,
+                lines=[orders.LineInput(product_id=world.product.id, quantity=1)],
+            )
+            s.commit()
+            assert not [o for o in s.identity_map.values() if isinstance(o, PortalUser) and o.company_id is None]
+        finally:
+            clear_request_tenant()
+    (notice,) = _notices(app, world.staff["Seller"].id, "order_waiting_approval")
+    assert notice.subject == order.number
+
+
 def test_budget_exceeded_is_fixed_and_goes_out_once_with_a_notice(app: Flask, world: World) -> None:
     with app.app_context(), db_session(app) as s:
         with pytest.raises(ValidationFailed):

@@ -202,8 +202,9 @@ def mail_wanted(session: Session, kind: str, user_ids: Iterable[int]) -> set[int
     return {uid for uid in ids if chosen.get(uid, entry.mail_default)}
 
 
-def recipients(session: Session, kind: str, users: Iterable[PortalUser]) -> list[Recipient]:
-    """The users as recipients of `kind`, each with whether the mail goes to them (one query)."""
+def recipients(session: Session, kind: str, users: Iterable[Any]) -> list[Recipient]:
+    """The users (anything with `id` and `email`) as recipients of `kind`, each with whether the
+    mail goes to them (one query)."""
     users = [u for u in users if u is not None and u.id is not None]
     wanted = mail_wanted(session, kind, (u.id for u in users)) if kind_of(kind).template else set()
     return [Recipient(u.id, u.email, u.id in wanted) for u in users]
@@ -250,19 +251,22 @@ def announce(
     return notices
 
 
-def approvers(session: Session) -> list[PortalUser]:
-    """The sellers who work the queue "Til godkjenning" (active, supplier side)."""
-    return list(
-        session.scalars(
-            select(PortalUser)
-            .where(
-                PortalUser.active.is_(True),
-                PortalUser.company_id.is_(None),
-                PortalUser.roles.any(name="Seller"),
-            )
-            .order_by(PortalUser.id)
+def approvers(session: Session) -> list[Any]:
+    """The sellers who work the queue "Til godkjenning" (active, supplier side): id and e-mail only.
+    A customer's request places the dealer order, and the tenancy guard hides supplier staff from
+    it; the sellers are read past the guard for this alone, as plain values (no user object enters
+    the customer's session, nothing of them is shown to the customer)."""
+    stmt = (
+        select(PortalUser.id, PortalUser.email)
+        .where(
+            PortalUser.active.is_(True),
+            PortalUser.company_id.is_(None),
+            PortalUser.roles.any(name="Seller"),
         )
+        .order_by(PortalUser.id)
+        .execution_options(skip_tenant_scope=True)
     )
+    return list(session.execute(stmt))
 
 
 def order_waiting(session: Session, order: Order, to: Sequence[Recipient] | None = None) -> None:
