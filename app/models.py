@@ -961,3 +961,52 @@ class ShoppingListLine(TenantScoped, Model):
 
 
 TENANT_MODELS = (*TENANT_MODELS, ShoppingList, ShoppingListLine)
+# --- notices (the navbar's bell) and mail choices (app/domain/notices.py) ---------------------------
+
+
+class Notice(Model):
+    """One notice to one user ("Ordre 100012 er godkjent"), written in the transaction of the change.
+    Per user, not per company: a colleague never reads it, so it carries no company_id and is not a
+    tenant row; every read filters on `user_id` = the logged-in user (app/domain/notices.py)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        # The bell's latest notices and the list /varsler/ (newest first, keyset on id).
+        Index("ix_notices_user_id", "user_id", "id"),
+        # The unread count: only unread rows are in it, so it stays small whatever the history.
+        Index(
+            "ix_notices_unread",
+            "user_id",
+            "id",
+            postgresql_where=text("read_at IS NULL"),
+            sqlite_where=text("read_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    # What it is about, shown after the kind's label: an order number, an inquiry's subject, a plan's name.
+    subject: Mapped[str] = mapped_column(String(200))
+    # A path inside the portal (the row the notice is about).
+    link: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class MailChoice(Model):
+    """A user's choice of mail for one kind of notice; no row: the kind's default."""
+
+    __tablename__ = "mail_choices"
+    __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_mail_choices_user_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Rows that belong to one user, not to a company: read only through the user's own id (never a
+# tenant row readable by colleagues). tests/test_tenancy_guard.py classifies every model by these.
+USER_OWNED_MODELS: tuple[type[Any], ...] = (Notice, MailChoice)

@@ -25,6 +25,7 @@ from app.api.catalogue import ProductApi
 from app.api.companies import CompanyApi, DeliveryAddressApi
 from app.api.inquiries import InquiryApi
 from app.api.mfa import MfaApi
+from app.api.notices import NoticeApi
 from app.api.orders import OrderApi
 from app.api.pickup import PickupReservationApi
 from app.api.quick_order import QuickOrderApi
@@ -40,6 +41,7 @@ from app.views.budgets import BudgetDashboardView, BudgetView
 from app.views.catalogue import ProductView, StoreView
 from app.views.companies import CompanyView, DeliveryAddressView, MyCompanyView
 from app.views.inquiries import InquiryView
+from app.views.notices import NoticeView, page_bell
 from app.views.orders import (
     NewOrderView,
     OrderActionsView,
@@ -241,6 +243,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         ProductSearchView,
         StandingOrderFormView,
         ShoppingListFormView,
+        NoticeView,  # Varsler: the navbar's bell
     ):
         appbuilder.add_view_no_menu(view)
 
@@ -257,6 +260,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     # Not a model resource either: checks quick-order rows, saves nothing.
     appbuilder.add_api(QuickOrderApi)
     appbuilder.add_api(StatementApi)  # not a model resource either: one company's statement
+    appbuilder.add_api(NoticeApi)  # the caller's own notices and mail choices
 
     # After the user is known (FAB's before_request, the tenant): a user whose role requires
     # two-factor login is sent to set it up first.
@@ -267,6 +271,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.jinja_env.globals["reorder_form"] = reorder_form  # "Bestill igjen" on orders, quotes, lists
     app.jinja_env.globals["shopping_list_notice"] = shopping_list_notice
     app.jinja_env.globals["may_see_statement"] = may_see_statement  # the company pages' Kontoutskrift link
+    app.jinja_env.globals["notice_bell"] = page_bell  # the navbar's bell (appbuilder/navbar_right.html)
 
 
 def plotly_js() -> Response:

@@ -18,6 +18,9 @@ PROFILE: dict[str, tuple[str, ...]] = {
     "UserApi": ("can_change_password",),  # POST /api/v1/user/me/password: the user's own
     "MfaView": ("can_show", "can_edit"),  # Tofaktorinnlogging on Min profil: the user's own
     "MfaApi": ("can_get", "can_post"),  # /api/v1/mfa/: the caller's own two-factor login
+    # Varsler: the bell, /varsler/ and /api/v1/notice/, each user's own notices and mail choices only
+    "NoticeView": ("can_list", "can_read"),
+    "NoticeApi": ("can_get", "can_read", "can_choose"),
 }
 # Brukere: create users, deactivate/activate, make/unmake customer admin (app/domain/accounts.py).
 USER_API = (

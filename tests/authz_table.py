@@ -88,6 +88,17 @@ ROUTES: dict[str, frozenset[str]] = {
     "PortalUserDBModelView.userinfo": LOGGED_IN,  # leads to Min profil
     # Min profil: contact information, password, newsletter (the user's own).
     **view("ProfileView", index=LOGGED_IN, contact=LOGGED_IN, password=LOGGED_IN, newsletter=LOGGED_IN),
+    # --- Varsler: every logged-in user's own notices and mail choices (another user's id: 404) ---------
+    "ProfileView.mail_choices": LOGGED_IN,
+    **view("NoticeView", index=LOGGED_IN, open=LOGGED_IN, read=LOGGED_IN, read_all=LOGGED_IN),
+    **view(
+        "NoticeApi",
+        get_list=LOGGED_IN,
+        read=LOGGED_IN,
+        read_all=LOGGED_IN,
+        mail_choices=LOGGED_IN,
+        set_mail_choices=LOGGED_IN,
+    ),
     # The welcome mail's set-password link: public, the signed token says whose password it is.
     "PasswordLinkView.set_password": PUBLIC,
     # --- FAB's security administration: Admin only --------------------------------------------
@@ -447,6 +458,7 @@ PARAMS: dict[str, str] = {
     "token": "ikke-en-gyldig-lenke",  # /passord/<token>: the page says the link is invalid
     "version": "v1",
     "kind": "csv",  # /orderview/eksport/<kind>: the order list as CSV
+    "notice_id": "1",  # a notice of whoever got the first one: anybody else's answers 404
     "group_by": "0",
     "filename": "finnes-ikke.txt",
     "appbuilder.static:filename": "css/ab.css",  # a real file under FAB's static folder

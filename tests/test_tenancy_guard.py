@@ -26,10 +26,12 @@ from sqlalchemy.orm import Session, aliased
 
 from app.models import (
     TENANT_MODELS,
+    USER_OWNED_MODELS,
     Budget,
     Company,
     DeliveryAddress,
     Inquiry,
+    Notice,
     Order,
     OrderLine,
     PortalUser,
@@ -137,6 +139,28 @@ def test_fab_datamodel_is_scoped(app: Flask, mworld: World, as_tenant: Session, 
     assert {r.id for r in rows} == own
     for pk in _unscoped_ids(app, model, mworld.b.company.id):
         assert datamodel.get(pk) is None
+
+
+# Per-user rows (notices, mail choices): no company_id, so no tenant row a colleague could read; the
+# guard does not scope them, every read filters on the logged-in user's id (app/domain/notices.py).
+@pytest.mark.parametrize("model", USER_OWNED_MODELS, ids=lambda m: m.__name__)
+def test_user_owned_models_are_classified_and_read_per_user(
+    app: Flask, mworld: World, as_tenant: Session, model: type
+) -> None:
+    from app.domain import notices
+
+    table = model.__table__  # type: ignore[attr-defined]
+    assert model not in TENANT_MODELS and "company_id" not in table.c, model.__name__
+    assert {fk.column.table.name for fk in table.c.user_id.foreign_keys} == {"ab_user"}
+    # Company A's user and A's admin: colleagues, and still neither reads the other's notices.
+    a_user, a_admin, b_user = mworld.a.user.id, mworld.a.admin.id, mworld.b.user.id
+    as_tenant.add_all(
+        [Notice(user_id=uid, kind="order_approved", subject=str(uid), link="/") for uid in (a_admin, b_user)]
+    )
+    as_tenant.flush()
+    assert notices.bell(as_tenant, a_user) == notices.Bell(0, [])
+    assert notices.page(as_tenant, a_user).rows == []
+    assert [r.subject for r in notices.page(as_tenant, a_admin).rows] == [str(a_admin)]
 
 
 def test_search_filter_cannot_find_foreign_rows(mworld: World, as_tenant: Session) -> None:

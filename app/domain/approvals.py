@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from app.domain import audit
+from app.domain import audit, notices
 from app.domain.actors import Actor
 from app.domain.catalogue import configuration_errors
 from app.domain.errors import (
@@ -45,8 +45,6 @@ from app.domain.lifecycle import (
     get_order,
     may_move,
 )
-from app.domain.links import portal_link
-from app.domain.mail import queue_template_mail
 from app.models import (
     Company,
     Invoice,
@@ -385,16 +383,9 @@ def reject_order(session: Session, order_id: int, actor: Actor, reason: str | No
 
 
 def _decision_mail(session: Session, order: Order, approved: bool, reason: str | None = None) -> None:
+    """The decision to whoever placed the order: a notice and (unless turned off) the mail."""
     creator = session.get(PortalUser, order.created_by_id) if order.created_by_id else None
-    if creator is None or not creator.email:
+    if creator is None:
         return
     kind = "order_approved" if approved else "order_rejected"
-    queue_template_mail(
-        session,
-        kind=kind,
-        to=creator.email,
-        template=kind,
-        link=portal_link(f"/orderview/show/{order.id}"),
-        order=order,
-        reason=reason,
-    )
+    notices.announce(session, kind, [creator], ref=order.id, subject=order.number, order=order, reason=reason)

@@ -17,13 +17,12 @@ from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from app.domain import notices
 from app.domain.actors import Actor
 from app.domain.formatting import format_month, format_quarter, oslo_midnight_utc, oslo_today, to_oslo
 from app.domain.lifecycle import EXCLUDED
-from app.domain.links import portal_link
-from app.domain.mail import queue_template_mail
 from app.domain.validation import InvalidValue, validate_amount
-from app.models import Budget, CompanyMonthTotal, MailOutbox, Order, PortalUser
+from app.models import Budget, Company, CompanyMonthTotal, MailOutbox, Order, PortalUser
 from app.roles import CUSTOMER_ADMIN
 
 # Numeric(12, 2): the largest amount the column holds.
@@ -190,9 +189,9 @@ def notify_budget_exceeded(session: Session, budget: Budget, used: Decimal, day:
     ).all()
     user = budget.user if budget.user_id else None
     # The dashboard at this budget and period (customer admins may open it).
-    link = portal_link(
-        f"/bruksgrense/oversikt/?periode={budget.period}&p={period_key(budget.period, day)}&budsjett={budget.id}"
-    )
+    link = f"/bruksgrense/oversikt/?periode={budget.period}&p={period_key(budget.period, day)}&budsjett={budget.id}"
+    company = session.get(Company, budget.company_id)
+    who = user.full_name if user else (company.name if company else "")
     for admin in admins:
         key = f"budget-exceeded:{budget.id}:{start.isoformat()}:{admin.id}"
         if session.scalar(select(MailOutbox.id).where(MailOutbox.dedupe_key == key)):
@@ -200,13 +199,15 @@ def notify_budget_exceeded(session: Session, budget: Budget, used: Decimal, day:
         try:
             # A savepoint: a parallel order that already queued this mail must not undo our order.
             with session.begin_nested():
-                queue_template_mail(
+                # The notice and the mail together: a lost race undoes both (fixed kind: always mailed).
+                notices.announce(
                     session,
-                    kind="budget_exceeded",
-                    to=admin.email,
-                    dedupe_key=key,
-                    template="budget_exceeded",
+                    "budget_exceeded",
+                    [admin],
+                    ref=budget.id,
+                    subject=who,
                     link=link,
+                    dedupe_key=key,
                     user=user,
                     amount=budget.amount,
                     start=start,

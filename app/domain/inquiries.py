@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
+from app.domain import notices
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotAllowed, ValidationFailed, get_visible
 from app.domain.guarded import rows_changed
@@ -166,22 +167,23 @@ def add_message(session: Session, inquiry_id: Any, actor: Actor, body: Any) -> I
 
 
 def _answer_mail(session: Session, inquiry: Inquiry, answer: str) -> None:
-    """Mail the customer who opened the inquiry (else the company's address), in Norwegian."""
+    """Tell the customer who opened the inquiry (a notice and, unless turned off, the mail); without
+    such a user, mail the company's address, in Norwegian."""
     creator = session.get(PortalUser, inquiry.created_by_id) if inquiry.created_by_id else None
-    to = creator.email if creator is not None and creator.company_id == inquiry.company_id else None
-    if not to:
-        company = session.get(Company, inquiry.company_id)
-        to = company.email if company is not None else None
-    if not to:
+    context: dict[str, Any] = {"inquiry": inquiry, "answer": answer}
+    if creator is not None and creator.company_id == inquiry.company_id:
+        notices.announce(session, "inquiry_answered", [creator], ref=inquiry.id, subject=inquiry.subject, **context)
+        return
+    company = session.get(Company, inquiry.company_id)
+    if company is None or not company.email:
         return
     queue_template_mail(
         session,
         kind="inquiry_answered",
-        to=to,
+        to=company.email,
         template="inquiry_answered",
         link=portal_link(f"/inquiryview/show/{inquiry.id}"),
-        inquiry=inquiry,
-        answer=answer,
+        **context,
     )
 
 

@@ -52,6 +52,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from app.domain import notices
 from app.domain.actors import Actor
 from app.domain.budgets import BudgetRun
 from app.domain.catalogue import LineInput, check_lines, line_errors, products_by_id
@@ -66,10 +67,12 @@ from app.models import (
     Company,
     Frequency,
     MailOutbox,
+    Notice,
     Order,
     OrderChannel,
     OrderEvent,
     OrderLine,
+    OrderStatus,
     PortalUser,
     StandingOrder,
     StandingOrderLine,
@@ -738,6 +741,9 @@ def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
         t.order.id = inserted[t.plan.id]
         assign_number(t.order, session)  # nothing is pending yet: its flush writes nothing
     lines, events = [], []
+    # The sellers' bell for dealer orders "Til godkjenning": the sellers and their mail choices once per chunk.
+    waiting = [t for t in made if t.order.status == OrderStatus.pending_approval.value]
+    sellers = notices.recipients(session, "order_waiting_approval", notices.approvers(session)) if waiting else []
     with session.no_autoflush:
         for t in made:
             budgets.apply(t.order)
@@ -746,10 +752,16 @@ def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
             )
             lines += [{**ln, "order_id": t.order.id} for ln in t.lines]
             confirmation_mail(session, t.order, t.actor)
+            if t.plan.created_by is not None and t.plan.created_by_id == t.actor.id:
+                notices.announce(
+                    session, "standing_order_made", [t.plan.created_by], ref=t.plan.id, subject=t.plan.name
+                )
+            notices.order_waiting(session, t.order, sellers)
             t.outcome.result, t.outcome.order_number, t.outcome.status = CREATED, t.order.number, t.order.status
         # The events and mails were added to the session one by one; they go in with one INSERT each.
         mails = [obj for obj in session.new if isinstance(obj, MailOutbox)]
-        for obj in (*events, *mails):
+        bell = [obj for obj in session.new if isinstance(obj, Notice)]
+        for obj in (*events, *mails, *bell):
             session.expunge(obj)
     if made:
         table = Order.__table__
@@ -763,6 +775,7 @@ def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
         _insert(session, OrderEvent.__table__, [_columns(e) for e in events])
         count_events(session, [(t.order, None, e.to_status, e.at) for t, e in zip(made, events, strict=True)])
     _insert(session, MailOutbox.__table__, [_columns(m) for m in mails])
+    _insert(session, Notice.__table__, [_columns(n) for n in bell])
     budgets.notify()  # after the inserts: its savepoints flush the session, which must hold nothing new
     if lost:
         # Another run made these deliveries' orders first.
@@ -783,11 +796,13 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
     existing = _already_made(session, [so.id for so in plans], day)
     outcomes: list[Outcome] = []
     todo: list[_Todo] = []
+    skipped: list[tuple[StandingOrder, Outcome]] = []
     for so in plans:
         outcome = Outcome(so.id, so.name, so.company.name if so.company else "", FAILED)
         outcomes.append(outcome)
         if not is_invoice_customer(so.company):
             outcome.result, outcome.message = REFUSED, not_invoice_customer_message()
+            skipped.append((so, outcome))
             continue
         if so.id in existing:
             outcome.result = EXISTS
@@ -801,6 +816,7 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
         errors.update(line_errors(lines, products))
         if errors:
             outcome.message = "; ".join(str(m) for m in errors.values())
+            skipped.append((so, outcome))
             continue
         actor = _actor_for(session, so)
         order, order_lines = build_order(
@@ -818,8 +834,30 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
         todo.append(_Todo(so, outcome, actor, order, order_lines))
     if todo:
         _place(session, todo, day)
+    if skipped:
+        _tell_skipped(session, skipped, day)
     session.commit()
     return outcomes
+
+
+def _tell_skipped(session: Session, skipped: list[tuple[StandingOrder, Outcome]], day: dt.date) -> None:
+    """The plan's creator hears that no order was made for the day, and why (mail choices read once)."""
+    creators = {so.created_by_id: so.created_by for so, _o in skipped if so.created_by is not None}
+    prepared = {r.user_id: r for r in notices.recipients(session, "standing_order_skipped", creators.values())}
+    for so, outcome in skipped:
+        recipient = prepared.get(so.created_by_id) if so.created_by_id is not None else None
+        if recipient is None or creators[so.created_by_id].company_id != so.company_id:
+            continue
+        notices.announce(
+            session,
+            "standing_order_skipped",
+            [recipient],
+            ref=so.id,
+            subject=so.name,
+            plan=so,
+            day=day,
+            reason=outcome.message,
+        )
 
 
 def _failed_alone(engine: Any, standing_order_id: int) -> Outcome:

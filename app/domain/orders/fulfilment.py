@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.domain import labels, notices
 from app.domain.actors import Actor
 from app.domain.errors import Forbidden, NotAllowed, ValidationFailed
 from app.domain.guarded import rows_changed
@@ -41,6 +42,7 @@ from app.models import (
     LineStatus,
     Order,
     OrderLine,
+    PortalUser,
     Shipment,
     ShipmentLine,
     utcnow,
@@ -173,7 +175,23 @@ def register_shipment(
             waybill=shipment.waybill_number or _("egen transport"),
         ),
     )
+    _tell_customer(
+        session,
+        order,
+        "order_shipped",
+        partly=order.status != SHIPPED,
+        carrier=labels.label(labels.CARRIER, carrier),
+        waybill=shipment.waybill_number,
+        tracking=tracking_url(carrier, shipment.waybill_number),
+    )
     return shipment
+
+
+def _tell_customer(session: Session, order: Order, kind: str, **context: Any) -> None:
+    """A notice (and, unless turned off, the mail) to whoever placed the order."""
+    creator = session.get(PortalUser, order.created_by_id) if order.created_by_id else None
+    if creator is not None:
+        notices.announce(session, kind, [creator], ref=order.id, subject=order.number, order=order, **context)
 
 
 def billing_of(company: Company) -> dict[str, str | None]:
@@ -229,4 +247,5 @@ def register_invoice(
     except IntegrityError:
         raise ValidationFailed({"number": _("Fakturanummeret finnes allerede.")}) from None
     _move(session, order, actor, "invoice", _l("Faktura %(number)s registrert", number=invoice.number))
+    _tell_customer(session, order, "order_invoiced", invoice=invoice)
     return invoice

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from app.domain import notices
 from app.domain.actors import Actor
 from app.domain.catalogue import LineInput, check_lines
 from app.domain.companies import delivery_address_error
@@ -81,6 +82,7 @@ def place_order(
     assign_number(order, session)
     record_event(session, order, actor, None, order.status, placed_reason(order))
     confirmation_mail(session, order, actor)
+    notices.order_waiting(session, order)  # a dealer order: the sellers' bell
     from app.domain.budgets import (
         apply_budgets,  # budgets flag the order and notify once per period
     )

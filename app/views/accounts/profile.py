@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
-from app.domain import accounts, labels, throttle
+from app.domain import accounts, labels, notices, throttle
 from app.domain.passwords import PASSWORD_HINT
 from app.extensions import db
 from app.models import PortalUser
@@ -118,6 +118,19 @@ class ProfileView(BaseView):
             flash(_("Du får nyhetsbrevet.") if subscribe else _("Du er meldt av nyhetsbrevet."), "success")
         return redirect(url_for("ProfileView.index"))
 
+    @expose("/varsler", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def mail_choices(self) -> ResponseReturnValue:
+        """E-post ved varsler: each kind the user may turn off, on when ticked."""
+        actor = current_actor()
+        wanted = {kind: _checked(request.form.get(f"mail_{kind}")) for kind in notices.KINDS}
+        with domain_action() as done:
+            notices.set_mail_choices(db.session, actor.id, actor.roles, wanted)  # type: ignore[arg-type]  # logged in
+        if done.ok:
+            flash(_("Valgene for e-post er lagret."), "success")
+        return redirect(url_for("ProfileView.index") + "#varsler")
+
     def _page(
         self,
         contact_errors: dict[str, str] | None = None,
@@ -160,6 +173,7 @@ class ProfileView(BaseView):
             company_admins=company_admins,
             is_customer=actor.is_customer,
             password_hint=PASSWORD_HINT,
+            mail_choices=notices.mail_choices(db.session, user.id, actor.roles),
         )
 
 
