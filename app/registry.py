@@ -24,6 +24,7 @@ from app.api.budgets import BudgetApi
 from app.api.catalogue import ProductApi
 from app.api.companies import CompanyApi, DeliveryAddressApi
 from app.api.inquiries import InquiryApi
+from app.api.internal_approval import ApprovalRuleApi
 from app.api.mfa import MfaApi
 from app.api.orders import OrderApi
 from app.api.pickup import PickupReservationApi
@@ -37,6 +38,7 @@ from app.views.budgets import BudgetDashboardView, BudgetView
 from app.views.catalogue import ProductView, StoreView
 from app.views.companies import CompanyView, DeliveryAddressView, MyCompanyView
 from app.views.inquiries import InquiryView
+from app.views.internal_approval import InternalApprovalView, order_panel
 from app.views.orders import (
     NewOrderView,
     OrderActionsView,
@@ -78,6 +80,7 @@ APIS = (
     PickupReservationApi,
     UserApi,
     AuditApi,
+    ApprovalRuleApi,
 )
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -179,6 +182,8 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         PickupReservationView, "MyPickupReservations", _l("Klikk og Hent"), MY_PAGE, "fa-shopping-bag", cond=is_customer
     )
     add(AuditView, "MyAuditLog", _l("Revisjonslogg"), MY_PAGE, "fa-history", cond=is_customer)
+    # Godkjenning hos dere: the company's own approval queue and its rules (customer admins).
+    add(InternalApprovalView, "MyInternalApproval", _l("Godkjenning hos dere"), MY_PAGE, "fa-check-circle-o")
     # The budget dashboard: "Min side" for the customer admin, "Kunder" for supplier staff (any company).
     dashboard = add(
         BudgetDashboardView,
@@ -242,6 +247,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.after_request(record_denial)  # every 403 of a logged-in user goes into the audit log
     app.add_url_rule(PLOTLY_JS_URL, "plotly_js", plotly_js)  # `url_for("plotly_js")` on every chart page
     app.jinja_env.globals["standing_order_list_notice"] = list_notice
+    app.jinja_env.globals["internal_approval_panel"] = order_panel
 
 
 def plotly_js() -> Response:

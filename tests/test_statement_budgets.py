@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import report_totals
 from app.models import (
+    ApprovalRule,
     AuditEntry,
     Budget,
     Company,
@@ -146,6 +147,15 @@ BUDGETS: dict[tuple[str, str], int] = {
     ("BudgetDashboardView.index", "CustomerAdmin"): 11,
     ("BudgetDashboardView.index", "Seller"): 11,
     ("BudgetDashboardView.index", "Manager"): 11,
+    # Godkjenning hos dere
+    ("InternalApprovalView.queue", "CustomerAdmin"): 9,
+    ("InternalApprovalView.queue", "Admin"): 9,
+    ("InternalApprovalView.rules_page", "CustomerAdmin"): 9,
+    ("InternalApprovalView.rules_page", "Admin"): 9,
+    ("ApprovalRuleApi.get_list", "CustomerAdmin"): 10,
+    ("ApprovalRuleApi.get_list", "Admin"): 10,
+    ("ApprovalRuleApi.info", "CustomerAdmin"): 8,
+    ("ApprovalRuleApi.info", "Admin"): 8,
     # Faste ordre
     ("StandingOrderView.list", "CustomerService"): 9,
     ("StandingOrderView.list", "CustomerAdmin"): 10,
@@ -345,6 +355,18 @@ def grow(app: Flask, world: World, units: range) -> None:
                 path=["pending_approval"],
                 created_at=placed - dt.timedelta(minutes=10 * i),
             )
+            # Godkjenning hos dere: an order held by the company's own rules, and a rule per new user.
+            _order(
+                s,
+                world,
+                number=f"I{i}",
+                creator=user,
+                address=address,
+                products=[product, base_product],
+                path=["pending_internal_approval"],
+                created_at=placed - dt.timedelta(minutes=5 * i),
+            )
+            s.add(ApprovalRule(company_id=a, kind="user", key=f"user:{user.id}", user_id=user.id))
             _order(
                 s,
                 world,
