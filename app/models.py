@@ -79,6 +79,7 @@ class PaymentTerms(str, enum.Enum):
 
 
 class OrderStatus(str, enum.Enum):
+    pending_internal_approval = "pending_internal_approval"  # the company's own approval rules
     pending_approval = "pending_approval"
     processing = "processing"
     shipped = "shipped"
@@ -1010,3 +1011,35 @@ class MailChoice(Model):
 # Rows that belong to one user, not to a company: read only through the user's own id (never a
 # tenant row readable by colleagues). tests/test_tenancy_guard.py classifies every model by these.
 USER_OWNED_MODELS: tuple[type[Any], ...] = (Notice, MailChoice)
+# --- Godkjenning hos dere: the company's own approval rules (app/domain/internal_approval.py) -----
+
+
+class ApprovalRuleKind(str, enum.Enum):
+    amount = "amount"  # orders above `amount` (ex. VAT)
+    budget = "budget"  # orders that take one of the orderer's budgets over its limit
+    user = "user"  # every order of `user_id`
+
+
+class ApprovalRule(TenantScoped, Model):
+    """A customer admin's rule: which orders wait for a customer admin's approval before they
+    reach the supplier. `key` makes one rule of each kind (per user for `user`) per company."""
+
+    __tablename__ = "approval_rules"
+    __table_args__ = (
+        _check_in("kind", ApprovalRuleKind, "ck_approval_rules_kind"),
+        CheckConstraint("amount IS NULL OR amount >= 0", name="ck_approval_rules_amount"),
+        UniqueConstraint("company_id", "key", name="uq_approval_rules_company_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[PortalUser | None] = relationship(foreign_keys=[user_id])
+
+
+TENANT_MODELS = (*TENANT_MODELS, ApprovalRule)

@@ -24,6 +24,7 @@ from app.api.budgets import BudgetApi
 from app.api.catalogue import ProductApi
 from app.api.companies import CompanyApi, DeliveryAddressApi
 from app.api.inquiries import InquiryApi
+from app.api.internal_approval import ApprovalRuleApi
 from app.api.mfa import MfaApi
 from app.api.notices import NoticeApi
 from app.api.orders import OrderApi
@@ -42,6 +43,7 @@ from app.views.catalogue import ProductView, StoreView
 from app.views.companies import CompanyView, DeliveryAddressView, MyCompanyView
 from app.views.inquiries import InquiryView
 from app.views.notices import NoticeView, page_bell
+from app.views.internal_approval import InternalApprovalView, order_panel
 from app.views.orders import (
     NewOrderView,
     OrderActionsView,
@@ -88,6 +90,7 @@ APIS = (
     PickupReservationApi,
     UserApi,
     AuditApi,
+    ApprovalRuleApi,
 )
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -193,6 +196,8 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
         PickupReservationView, "MyPickupReservations", _l("Klikk og Hent"), MY_PAGE, "fa-shopping-bag", cond=is_customer
     )
     add(AuditView, "MyAuditLog", _l("Revisjonslogg"), MY_PAGE, "fa-history", cond=is_customer)
+    # Godkjenning hos dere: the company's own approval queue and its rules (customer admins).
+    add(InternalApprovalView, "MyInternalApproval", _l("Godkjenning hos dere"), MY_PAGE, "fa-check-circle-o")
     # The budget dashboard: "Min side" for the customer admin, "Kunder" for supplier staff (any company).
     dashboard = add(
         BudgetDashboardView,
@@ -272,6 +277,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.jinja_env.globals["shopping_list_notice"] = shopping_list_notice
     app.jinja_env.globals["may_see_statement"] = may_see_statement  # the company pages' Kontoutskrift link
     app.jinja_env.globals["notice_bell"] = page_bell  # the navbar's bell (appbuilder/navbar_right.html)
+    app.jinja_env.globals["internal_approval_panel"] = order_panel
 
 
 def plotly_js() -> Response:

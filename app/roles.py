@@ -185,6 +185,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # Revisjonslogg: the own company's entries (app/domain/audit.py `visible_to`).
         "AuditView": READ,
         "AuditApi": API_READ,
+        # Godkjenning hos dere: the company's own approval rules and the queue they fill.
+        "InternalApprovalView": ("can_queue", "can_approve", "can_reject", "can_rules", "can_edit_rules"),
+        "ApprovalRuleApi": API_WRITE + ("can_delete",),
+        "OrderApi": _CUSTOMER_COMMON["OrderApi"] + ("can_internal_approve", "can_internal_reject"),
     },
     "CustomerUser": dict(_CUSTOMER_COMMON),
 }

@@ -126,7 +126,7 @@ def _tenant_criteria(tenant: int) -> tuple[Any, ...]:
 
 # Foreign keys to users that must point at a user of the row's own company. Every other user
 # link (created_by, author, actor) may also point at supplier staff, never at another company.
-_SAME_COMPANY_USER_FKS: dict[str, tuple[str, ...]] = {"budgets": ("user_id",)}
+_SAME_COMPANY_USER_FKS: dict[str, tuple[str, ...]] = {"budgets": ("user_id",), "approval_rules": ("user_id",)}
 _TENANT_TABLES = {m.__table__.name: m for m in TENANT_MODELS}
 _SUPPLIER_ONLY = (Product, Store)
 

@@ -210,6 +210,9 @@ ROUTES: dict[str, frozenset[str]] = {
         reject=_s(ADMIN, SELLER),
         shipment=_s(ADMIN, CS),
         invoice=_s(ADMIN, CS),
+        # Godkjenning hos dere: the company's customer admins decide on orders their rules hold.
+        internal_approve=_s(ADMIN, CADMIN),
+        internal_reject=_s(ADMIN, CADMIN),
     ),
     "NewOrderView.new": _s(ADMIN, CUSTOMER),
     # Hurtigbestilling: whoever makes orders or quotes checks pasted/uploaded lines (sellers for a quote).
@@ -332,6 +335,26 @@ ROUTES: dict[str, frozenset[str]] = {
         order_reorder_lines=LOGGED_IN,
         quote_reorder_lines=LOGGED_IN,
     ),
+    # --- Godkjenning hos dere: the company's own approval rules and queue (customer admins) -------
+    **view(
+        "InternalApprovalView",
+        queue=_s(ADMIN, CADMIN),
+        approve=_s(ADMIN, CADMIN),
+        reject=_s(ADMIN, CADMIN),
+        rules_page=_s(ADMIN, CADMIN),
+        add_rule=_s(ADMIN, CADMIN),
+        toggle_rule=_s(ADMIN, CADMIN),
+        delete_rule=_s(ADMIN, CADMIN),
+    ),
+    **view(
+        "ApprovalRuleApi",
+        get_list=_s(ADMIN, CADMIN),
+        get=_s(ADMIN, CADMIN),
+        info=_s(ADMIN, CADMIN),
+        post=_s(ADMIN, CADMIN),
+        put=_s(ADMIN, CADMIN),
+        delete=_s(ADMIN, CADMIN),
+    ),
     # --- inquiries and click-and-collect -------------------------------------------------------
     # Customers write inquiries and reply in the thread; customer service answers and closes them.
     **view(
@@ -430,6 +453,10 @@ PK_MODELS: dict[str, str] = {
     "StatementApi.payment": "Invoice",
     "ApprovalQueueView.reject": "Order",
     "ApprovalQueueView.override": "Order",
+    "InternalApprovalView.approve": "Order",
+    "InternalApprovalView.reject": "Order",
+    "InternalApprovalView.toggle_rule": "ApprovalRule",
+    "InternalApprovalView.delete_rule": "ApprovalRule",
     "QuoteActionsView.send": "Quote",
     "QuoteActionsView.decline": "Quote",
     "QuoteActionsView.convert": "Quote",

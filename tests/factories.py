@@ -18,6 +18,7 @@ from werkzeug.security import generate_password_hash
 
 from app.domain.orders.fulfilment import billing_of
 from app.models import (
+    ApprovalRule,
     AuditEntry,
     Budget,
     Company,
@@ -71,6 +72,8 @@ class Tenant:
     shipment: Shipment
     audit_entry: AuditEntry | None = None  # the company's entry in the audit log (build_world)
     shopping_list: ShoppingList | None = None  # a Handleliste made by the company's user
+    # Godkjenning hos dere: a rule that is off, so the world's orders are placed as without rules.
+    approval_rule: ApprovalRule | None = None
 
 
 @dataclass
@@ -185,9 +188,22 @@ def _tenant(
             company=company, actor_name="Kundeservice", field="postal_city", old_value="Bergen", new_value="Oslo"
         )
     )
-    session.add_all([address, order, quote, budget, inquiry, reservation, standing, invoice, shipment])
+    rule = ApprovalRule(company=company, kind="amount", key="amount", amount=Decimal("5000.00"), active=False)
+    session.add_all([address, order, quote, budget, inquiry, reservation, standing, invoice, shipment, rule])
     tenant = Tenant(
-        company, admin, user, address, order, quote, budget, inquiry, reservation, standing, invoice, shipment
+        company,
+        admin,
+        user,
+        address,
+        order,
+        quote,
+        budget,
+        inquiry,
+        reservation,
+        standing,
+        invoice,
+        shipment,
+        approval_rule=rule,
     )
     # Handlelister: one list with a line, made by the company's (non-admin) user.
     tenant.shopping_list = ShoppingList(company=company, name=f"Faste varer {prefix}", created_by=user)

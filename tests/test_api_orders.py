@@ -117,6 +117,8 @@ WORKFLOW: dict[str, tuple[str, str, str]] = {
     "OrderApi.can_ship": ("POST", "/order/{order}/shipment", "OrderApi"),
     "OrderApi.can_bill": ("POST", "/order/{order}/invoice", "OrderApi"),
     "OrderApi.can_invoice_copy": ("GET", "/order/{order}/invoice/{invoice}/pdf", "OrderApi"),
+    "OrderApi.can_internal_approve": ("POST", "/order/{order}/internal_approve", "OrderApi"),
+    "OrderApi.can_internal_reject": ("POST", "/order/{order}/internal_reject", "OrderApi"),
     "QuoteApi.can_convert": ("POST", "/quote/{quote}/convert", "QuoteApi"),
     "QuoteApi.can_send": ("POST", "/quote/{quote}/send", "QuoteApi"),
     "QuoteApi.can_decline": ("POST", "/quote/{quote}/decline", "QuoteApi"),

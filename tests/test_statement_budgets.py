@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import report_totals
 from app.models import (
+    ApprovalRule,
     AuditEntry,
     Budget,
     Company,
@@ -154,6 +155,15 @@ BUDGETS: dict[tuple[str, str], int] = {
     ("BudgetDashboardView.index", "CustomerAdmin"): 11 + BELL,
     ("BudgetDashboardView.index", "Seller"): 11 + BELL,
     ("BudgetDashboardView.index", "Manager"): 11 + BELL,
+    # Godkjenning hos dere
+    ("InternalApprovalView.queue", "CustomerAdmin"): 7 + BELL,
+    ("InternalApprovalView.queue", "Admin"): 7 + BELL,
+    ("InternalApprovalView.rules_page", "CustomerAdmin"): 7 + BELL,
+    ("InternalApprovalView.rules_page", "Admin"): 6 + BELL,
+    ("ApprovalRuleApi.get_list", "CustomerAdmin"): 8,
+    ("ApprovalRuleApi.get_list", "Admin"): 8,
+    ("ApprovalRuleApi.info", "CustomerAdmin"): 6,
+    ("ApprovalRuleApi.info", "Admin"): 6,
     # Faste ordre
     ("StandingOrderView.list", "CustomerService"): 9 + BELL,
     ("StandingOrderView.list", "CustomerAdmin"): 10 + BELL,
@@ -389,6 +399,18 @@ def grow(app: Flask, world: World, units: range) -> None:
                 path=["pending_approval"],
                 created_at=placed - dt.timedelta(minutes=10 * i),
             )
+            # Godkjenning hos dere: an order held by the company's own rules, and a rule per new user.
+            _order(
+                s,
+                world,
+                number=f"I{i}",
+                creator=user,
+                address=address,
+                products=[product, base_product],
+                path=["pending_internal_approval"],
+                created_at=placed - dt.timedelta(minutes=5 * i),
+            )
+            s.add(ApprovalRule(company_id=a, kind="user", key=f"user:{user.id}", user_id=user.id))
             _order(
                 s,
                 world,

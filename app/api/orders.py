@@ -42,7 +42,8 @@ from app.api.fields import (
     money_field,
     quantity_field,
 )
-from app.domain import idempotency, labels, pricing, throttle
+from app.api.internal_approval import InternalRejectIn
+from app.domain import idempotency, internal_approval, labels, pricing, throttle
 from app.domain import orders as order_rules
 from app.domain.orders import fulfilment
 from app.domain.validation import validate_amount
@@ -418,6 +419,56 @@ class OrderApi(OrderApprovalRoutes, PortalModelRestApi):
         return self.with_reason(
             pk, lambda session, oid, actor, reason: order_rules.cancel_order(session, oid, actor, reason=reason)
         )
+
+    # --- Godkjenning hos dere: the company's own approval (app/domain/internal_approval.py) ----
+
+    @expose("/<int:pk>/internal_approve", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("internal_approve")
+    @ids_in_range
+    def internal_approve(self, pk: int) -> Response:
+        """Approve an order waiting for the company's own approval (customer admins), exactly once.
+        ---
+        post:
+          summary: Approve an order waiting for your company's approval (customer admins)
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            200: {description: "The order, now pending the supplier's approval (dealers) or processing"}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Already handled}
+        """
+        order = self.commit(lambda: internal_approval.approve(db.session, pk, current_actor()))
+        return self.response(200, id=pk, result=self._show(order))
+
+    @expose("/<int:pk>/internal_reject", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("internal_reject")
+    @ids_in_range
+    def internal_reject(self, pk: int) -> Response:
+        """Reject an order waiting for the company's own approval, with a reason.
+        ---
+        post:
+          summary: Reject an order waiting for your company's approval (customer admins); body {reason}
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          requestBody:
+            content:
+              application/json:
+                schema: {type: object, properties: {reason: {type: string, maxLength: 2000}}, required: [reason]}
+          responses:
+            200: {description: The order, now rejected}
+            400: {$ref: '#/components/responses/400'}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Already handled}
+        """
+        data = self.load_input(InternalRejectIn(), self.optional_body())
+        order = self.commit(lambda: internal_approval.reject(db.session, pk, current_actor(), data.get("reason")))
+        return self.response(200, id=pk, result=self._show(order))
 
     # --- customer service: shipments and invoices ---------------------------------------
 

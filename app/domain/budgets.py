@@ -2,6 +2,7 @@
 
 Consumption = the ex. VAT totals of orders placed in the current period by the budget's user (or
 by anyone in the company when the budget has no user), cancelled and rejected orders excluded.
+Orders waiting for the company's own approval count as planned: in the consumption, shown apart.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from sqlalchemy.orm import Session, joinedload
 from app.domain import notices
 from app.domain.actors import Actor
 from app.domain.formatting import format_month, format_quarter, oslo_midnight_utc, oslo_today, to_oslo
-from app.domain.lifecycle import EXCLUDED
+from app.domain.lifecycle import EXCLUDED, INTERNAL_WAITING
+from app.domain.links import portal_link
+from app.domain.mail import queue_template_mail
 from app.domain.validation import InvalidValue, validate_amount
 from app.models import Budget, Company, CompanyMonthTotal, MailOutbox, Order, PortalUser
 from app.roles import CUSTOMER_ADMIN
@@ -85,8 +88,14 @@ def _placed(first: dt.date, end: dt.date) -> list[Any]:
     return [Order.created_at >= oslo_midnight_utc(first), Order.created_at < oslo_midnight_utc(end)]
 
 
-def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> dict[int, Decimal]:
-    """Budget id → consumption in the period containing `day`: one aggregate query for all budgets."""
+def consumption(
+    session: Session, budgets: Iterable[Budget], day: dt.date, *, only_planned: bool = False
+) -> dict[int, Decimal]:
+    """Budget id → consumption in the period containing `day`: one aggregate query for all budgets.
+
+    `only_planned`: the part of it that is planned, not yet ordered: the orders waiting for the
+    company's own approval (Godkjenning hos dere). They count, as the company means to order them,
+    and are shown apart."""
     budgets = list(budgets)
     if not budgets:
         return {}
@@ -100,8 +109,9 @@ def consumption(session: Session, budgets: Iterable[Budget], day: dt.date) -> di
     # Only the orders placed within the budgets' periods, not every order of the companies.
     first = min(bounds[0] for bounds in periods.values())
     after = max(bounds[1] for bounds in periods.values())
+    counted = Order.status.in_(INTERNAL_WAITING) if only_planned else COUNTED
     row = session.execute(
-        select(*columns).where(COUNTED, Order.company_id.in_({b.company_id for b in budgets}), *_placed(first, after))
+        select(*columns).where(counted, Order.company_id.in_({b.company_id for b in budgets}), *_placed(first, after))
     ).one()
     for (bid, _), value in zip(conditions, row, strict=True):
         totals[bid] = Decimal(value or 0).quantize(Decimal("0.01"))
@@ -369,13 +379,24 @@ def company_budgets(session: Session, company_id: int, period: str | None = None
 
 
 def budget_rows(session: Session, budgets: list[Budget], day: dt.date) -> list[dict]:
-    """Per budget: used, remaining, share and level in the period containing `day` (one query)."""
+    """Per budget: used, of it planned (waiting for the company's own approval), remaining, share
+    and level in the period containing `day` (two queries)."""
     used = consumption(session, budgets, day)
+    planned = consumption(session, budgets, day, only_planned=True)
     rows = []
     for b in budgets:
         spent = used.get(b.id, Decimal("0"))
         ratio, level = usage_level(spent, b.amount)
-        rows.append({"budget": b, "used": spent, "remaining": b.amount - spent, "ratio": ratio, "level": level})
+        rows.append(
+            {
+                "budget": b,
+                "used": spent,
+                "planned": planned.get(b.id, Decimal("0")),
+                "remaining": b.amount - spent,
+                "ratio": ratio,
+                "level": level,
+            }
+        )
     return rows
 
 

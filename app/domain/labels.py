@@ -13,6 +13,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 ORDER_STATUS: dict[str, Any] = {
+    "pending_internal_approval": _l("Venter på godkjenning hos dere"),
     "pending_approval": _l("Til godkjenning"),
     "processing": _l("Under behandling"),
     "shipped": _l("Kjørt ut fra lager"),

@@ -24,7 +24,7 @@ from app.models import (
     OrderStatus,
     utcnow,
 )
-from app.roles import CUSTOMER_ROLES, CUSTOMER_SERVICE, SELLERS
+from app.roles import CUSTOMER_ADMIN, CUSTOMER_ROLES, CUSTOMER_SERVICE, SELLERS
 
 # --- the lifecycle as a table ------------------------------------------------------------------
 #
@@ -33,6 +33,12 @@ from app.roles import CUSTOMER_ROLES, CUSTOMER_SERVICE, SELLERS
 #                     └──────cancel─────▶ cancelled ◀─┘
 #
 # Dealers' orders wait "Til godkjenning" (pending_approval) for a seller; others start in processing.
+# Before either, an order a rule of the company's own catches (app/domain/internal_approval.py)
+# waits "Venter på godkjenning hos dere" (pending_internal_approval) for a customer admin:
+#
+#   (placed) ──▶ pending_internal_approval ──internal_approve──▶ pending_approval (dealers) / processing
+#                     ├──internal_reject──▶ rejected
+#                     └──cancel──▶ cancelled
 # Shipments and invoices move the order to the status its lines and invoices add up to (fulfilment).
 
 PENDING_APPROVAL = OrderStatus.pending_approval.value
@@ -42,6 +48,7 @@ PARTIALLY_DELIVERED = OrderStatus.partially_delivered.value
 INVOICED = OrderStatus.invoiced.value
 CANCELLED = OrderStatus.cancelled.value
 REJECTED = OrderStatus.rejected.value
+PENDING_INTERNAL_APPROVAL = OrderStatus.pending_internal_approval.value
 
 ORDER_NOT_FOUND = _l("Fant ikke ordren.")
 
@@ -57,8 +64,16 @@ class Move:
 MOVES: dict[str, Move] = {
     "approve": Move((PENDING_APPROVAL,), (PROCESSING,), SELLERS),
     "reject": Move((PENDING_APPROVAL,), (REJECTED,), SELLERS, voids=True),
+    # The company's own approval: a customer admin of the order's company (Admin may do everything).
+    "internal_approve": Move((PENDING_INTERNAL_APPROVAL,), (PENDING_APPROVAL, PROCESSING), (CUSTOMER_ADMIN, "Admin")),
+    "internal_reject": Move((PENDING_INTERNAL_APPROVAL,), (REJECTED,), (CUSTOMER_ADMIN, "Admin"), voids=True),
     # Customers cancel their own orders on the day they placed them (orders/actions.py).
-    "cancel": Move((PENDING_APPROVAL, PROCESSING), (CANCELLED,), (*CUSTOMER_SERVICE, *CUSTOMER_ROLES), voids=True),
+    "cancel": Move(
+        (PENDING_INTERNAL_APPROVAL, PENDING_APPROVAL, PROCESSING),
+        (CANCELLED,),
+        (*CUSTOMER_SERVICE, *CUSTOMER_ROLES),
+        voids=True,
+    ),
     "ship": Move((PROCESSING, PARTIALLY_DELIVERED), (PARTIALLY_DELIVERED, SHIPPED, INVOICED), CUSTOMER_SERVICE),
     "invoice": Move(
         (PROCESSING, PARTIALLY_DELIVERED, SHIPPED), (PARTIALLY_DELIVERED, SHIPPED, INVOICED), CUSTOMER_SERVICE
@@ -67,7 +82,9 @@ MOVES: dict[str, Move] = {
 
 # Status groups, derived from the table.
 ALL_STATUSES = tuple(s.value for s in OrderStatus)
-WAITING = MOVES["approve"].sources  # waiting for the supplier's approval
+INTERNAL_WAITING = MOVES["internal_approve"].sources  # waiting for the company's own approval
+# Waiting for an approval, the supplier's or the company's own: not accepted yet, so no sale.
+WAITING = (*INTERNAL_WAITING, *MOVES["approve"].sources)
 NOT_SHIPPED = MOVES["cancel"].sources  # nothing has left the warehouse yet
 SHIPPABLE = MOVES["ship"].sources
 INVOICEABLE = MOVES["invoice"].sources

@@ -125,7 +125,7 @@ KINDS: dict[str, Kind] = {
             _l("Ordre venter på din godkjenning"),
             _l("Ordre %(subject)s venter på din godkjenning"),
             True,
-            "order_waiting_approval",
+            "internal_approval_waiting",
             ORDER_LINK,
             frozenset({CUSTOMER_ADMIN}),
         ),
@@ -219,12 +219,14 @@ def announce(
     subject: str,
     link: str | None = None,
     dedupe_key: str | None = None,
+    template: str | None = None,
     **mail_context: Any,
 ) -> list[Notice]:
     """The notice of an event to each recipient, and the kind's mail to those who want it, in the
     caller's transaction. `to`: users, or `recipients(...)` prepared once for many events (the
     standing-order job). `link` overrides the kind's target (a path); the mail links to it too.
-    `dedupe_key` goes on the mail (one recipient only: e.g. once per budget, period and admin)."""
+    `dedupe_key` goes on the mail (one recipient only: e.g. once per budget, period and admin).
+    `template` words the mail for a case of the kind (an order rejected by the customer's own admin)."""
     entry = kind_of(kind)
     prepared = [r for r in to if isinstance(r, Recipient)]
     users = [u for u in to if isinstance(u, PortalUser)]
@@ -243,7 +245,7 @@ def announce(
                 session,
                 kind=kind,
                 to=r.email,
-                template=entry.template,
+                template=template or entry.template,
                 link=portal_link(path),
                 dedupe_key=dedupe_key,
                 **mail_context,

@@ -8,6 +8,9 @@ Definitions (shown on the report pages too):
   status is processing, shipped, partially delivered or invoiced. Cancelled and rejected orders are
   not sales, and neither is an order still pending approval: it is not accepted until a seller
   approves it (DESIGN.md), and it may still be rejected. Pending orders show in reports 2 and 3.
+  An order waiting for its company's own approval ("Venter på godkjenning hos dere") is not a sale
+  either (it has not reached us); it shows in report 2 (its own status, shown when used) and its
+  later wait for a seller in report 3 counts from its entry into pending approval.
 * Approval lead time (report 3) = time from the order's (latest) entry into `pending_approval` to the
   decision (→ processing = approved, → rejected), in whole seconds, counted in the week of the
   decision. Median and 90th percentile use linear interpolation between the closest ranks
@@ -70,6 +73,8 @@ from app.domain.approvals import exposure_by_company
 from app.domain.budgets import consumption_from_totals, period_bounds, usage_level
 from app.domain.formatting import oslo_midnight_utc, oslo_today
 from app.domain.lifecycle import (
+    ALL_STATUSES,
+    INTERNAL_WAITING,
     PENDING_APPROVAL,
     PROCESSING,
     REJECTED,
@@ -262,6 +267,14 @@ class StatusReport:
 
     def entered_in(self, week: int, status: str) -> int:
         return self.entered.get((week, status), 0)
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """The statuses the report shows, in the lifecycle's order: each of the supplier's, and
+        "Venter på godkjenning hos dere" only when an order of the period is or was in it (most
+        companies set no approval rules of their own)."""
+        used = set(self.now) | {s for _w, s in self.entered}
+        return tuple(s for s in ALL_STATUSES if s not in INTERNAL_WAITING or s in used)
 
 
 def status_report(session: Session, period: Period) -> StatusReport:

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app.domain import notices
+from app.domain import internal_approval, notices
 from app.domain.actors import Actor
 from app.domain.catalogue import LineInput, check_lines
 from app.domain.companies import delivery_address_error
@@ -80,9 +80,13 @@ def place_order(
     order.lines = [OrderLine(**row) for row in rows]
     session.add(order)
     assign_number(order, session)
-    record_event(session, order, actor, None, order.status, placed_reason(order))
+    # The company's own approval rules (Godkjenning hos dere) may hold the order first.
+    held_reason = internal_approval.hold_if_required(session, order, actor)
+    record_event(session, order, actor, None, order.status, held_reason or placed_reason(order))
     confirmation_mail(session, order, actor)
     notices.order_waiting(session, order)  # a dealer order: the sellers' bell
+    if held_reason:
+        internal_approval.notify_internal_approval_waiting(session, order)
     from app.domain.budgets import (
         apply_budgets,  # budgets flag the order and notify once per period
     )
@@ -144,4 +148,5 @@ def confirmation_mail(session: Session, order: Order, actor: Actor) -> None:
         link=portal_link(f"/orderview/show/{order.id}"),
         order=order,
         waiting=order.status == OrderStatus.pending_approval.value,
+        waiting_internal=order.status == OrderStatus.pending_internal_approval.value,
     )

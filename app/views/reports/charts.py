@@ -24,7 +24,6 @@ from app.domain import labels
 from app.domain import reports as R
 from app.domain.budgets import period_label
 from app.domain.formatting import NBSP, format_date, format_month, format_nok, format_oslo_datetime
-from app.domain.lifecycle import ALL_STATUSES
 
 STATUS_COLOURS = {
     "pending_approval": "#f0ad4e",
@@ -34,6 +33,7 @@ STATUS_COLOURS = {
     "invoiced": "#5cb85c",
     "cancelled": "#9e9e9e",
     "rejected": "#d9534f",
+    "pending_internal_approval": "#f5d76e",
 }
 CHANNEL_COLOURS = {
     "webshop": "#337ab7",
@@ -252,7 +252,8 @@ def sales(report: R.SalesReport) -> Content:
 
 
 def statuses(report: R.StatusReport) -> Content:
-    names = {s: labels.order_status(s) for s in ALL_STATUSES}
+    shown = report.statuses  # the company's own approval status only when used
+    names = {s: labels.order_status(s) for s in shown}
     weeks = [week_label(w) for w in report.weeks]
     layout = _grid(
         (_("Ordrer fra perioden etter status nå"), _("Statusendringer per uke")),
@@ -261,7 +262,7 @@ def statuses(report: R.StatusReport) -> Content:
         vertical_spacing=0.12,
     )
     data: list[dict[str, Any]] = []
-    for status in ALL_STATUSES:
+    for status in shown:
         colour = STATUS_COLOURS[status]
         data.append(
             {
@@ -308,7 +309,7 @@ def statuses(report: R.StatusReport) -> Content:
     )
     _update(layout, "yaxis", autorange="reversed", automargin=True)
     _update(layout, "xaxis", **count_axis(max(report.now.values(), default=0)))
-    weekly_max = max((sum(report.entered_in(w.index, s) for s in ALL_STATUSES) for w in report.weeks), default=0)
+    weekly_max = max((sum(report.entered_in(w.index, s) for s in shown) for w in report.weeks), default=0)
     _update(layout, "yaxis2", title=_title(_("Ordrer inn i status")), **count_axis(weekly_max))
     _update(layout, "xaxis2", **week_axis(report.weeks))
     fig = {"data": data, "layout": layout}
@@ -316,16 +317,16 @@ def statuses(report: R.StatusReport) -> Content:
         "status",
         _("Status nå"),
         [Column(_("Status")), Column(_("Antall ordrer"), "int")],
-        [[names[s], report.now.get(s, 0)] for s in ALL_STATUSES],
+        [[names[s], report.now.get(s, 0)] for s in shown],
         footer=[[_("Sum"), sum(report.now.values())]],
         note=_("Ordrer lagt inn i perioden, etter den statusen de har nå."),
     )
-    short = {s: names[s] for s in ALL_STATUSES}
+    short = {s: names[s] for s in shown}
     weekly = Table(
         "uker",
         _("Statusendringer per uke"),
-        [Column(_("Uke"))] + [Column(short[s], "int") for s in ALL_STATUSES],
-        [[week_label(w)] + [report.entered_in(w.index, s) for s in ALL_STATUSES] for w in report.weeks],
+        [Column(_("Uke"))] + [Column(short[s], "int") for s in shown],
+        [[week_label(w)] + [report.entered_in(w.index, s) for s in shown] for w in report.weeks],
         note=_("Hvor mange ordrer som gikk inn i hver status i uken (fra statushistorikken)."),
     )
     return Content(fig, [now, weekly])
