@@ -42,8 +42,8 @@ from app.views.budgets import BudgetDashboardView, BudgetView
 from app.views.catalogue import ProductView, StoreView
 from app.views.companies import CompanyView, DeliveryAddressView, MyCompanyView
 from app.views.inquiries import InquiryView
-from app.views.notices import NoticeView, page_bell
 from app.views.internal_approval import InternalApprovalView, order_panel
+from app.views.notices import NoticeView, page_bell
 from app.views.orders import (
     NewOrderView,
     OrderActionsView,

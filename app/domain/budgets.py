@@ -22,8 +22,6 @@ from app.domain import notices
 from app.domain.actors import Actor
 from app.domain.formatting import format_month, format_quarter, oslo_midnight_utc, oslo_today, to_oslo
 from app.domain.lifecycle import EXCLUDED, INTERNAL_WAITING
-from app.domain.links import portal_link
-from app.domain.mail import queue_template_mail
 from app.domain.validation import InvalidValue, validate_amount
 from app.models import Budget, Company, CompanyMonthTotal, MailOutbox, Order, PortalUser
 from app.roles import CUSTOMER_ADMIN
