@@ -91,6 +91,8 @@ def test_every_resource_is_registered_with_its_class_name(app: Flask) -> None:
         "pickup_reservation": "PickupReservationApi",
         "user": "UserApi",
         "audit": "AuditApi",
+        "shopping_list": "ShoppingListApi",
+        "approval_rule": "ApprovalRuleApi",
     }
     registered = {type(v).__name__ for v in app.appbuilder.baseviews}
     assert set(names.values()) <= registered
