@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -311,6 +311,32 @@ class Bell:
         return f"{UNREAD_BOUND - 1}+" if self.unread >= UNREAD_BOUND else str(self.unread)
 
 
+# Newest first, in the order of ix_notices_user_id (user_id, id). PostgreSQL's planner can also
+# answer "user_id = :u ORDER BY id DESC" by walking the primary key backwards and skipping other
+# users' rows, and picks it, not knowing that a user's rows may all be old: 21 ms past 150 000
+# newer rows of others for a user with 100 000 notices. Written there as a range of one user,
+# ordered by (user_id, id) and paged by the row value (user_id, id) < (:u, :before), only the
+# user's own indexes give that order and bound (0.4 ms). SQLite picks the index for the plain
+# equality, and would scan with the range: each gets its own form of the same condition.
+NEWEST = (Notice.user_id.desc(), Notice.id.desc())
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _own(user_id: int, postgres: bool) -> Any:
+    return Notice.user_id.between(user_id, user_id) if postgres else Notice.user_id == user_id
+
+
+def _older(user_id: int, before: int, postgres: bool) -> Any:
+    return (
+        tuple_(Notice.user_id, Notice.id) < tuple_(literal(user_id), literal(before))
+        if postgres
+        else Notice.id < before
+    )
+
+
 _COLUMNS = (Notice.id, Notice.kind, Notice.subject, Notice.link, Notice.created_at, Notice.read_at)
 
 
@@ -318,25 +344,24 @@ def _row(row: Any) -> NoticeRow:
     return NoticeRow(row.id, row.kind, row.subject, row.link, row.created_at, row.read_at)
 
 
-def bell_statement(user_id: int, latest: int = BELL_LATEST) -> Any:
+def bell_statement(user_id: int, latest: int = BELL_LATEST, postgres: bool = False) -> Any:
     """The bell in one statement: the latest notices, each row carrying the bounded unread count."""
     unread = (
         select(func.count())
         .select_from(
-            select(Notice.id).where(Notice.user_id == user_id, Notice.read_at.is_(None)).limit(UNREAD_BOUND).subquery()
+            select(Notice.id)
+            .where(_own(user_id, postgres), Notice.read_at.is_(None))
+            .order_by(Notice.user_id, Notice.id)  # the partial index's order: no scan of the table
+            .limit(UNREAD_BOUND)
+            .subquery()
         )
         .scalar_subquery()
     )
-    return (
-        select(*_COLUMNS, unread.label("unread"))
-        .where(Notice.user_id == user_id)
-        .order_by(Notice.id.desc())
-        .limit(latest)
-    )
+    return select(*_COLUMNS, unread.label("unread")).where(_own(user_id, postgres)).order_by(*NEWEST).limit(latest)
 
 
 def bell(session: Session, user_id: int) -> Bell:
-    rows = session.execute(bell_statement(user_id)).all()
+    rows = session.execute(bell_statement(user_id, postgres=_postgres(session))).all()
     return Bell(unread=rows[0].unread if rows else 0, latest=[_row(r) for r in rows])
 
 
@@ -350,10 +375,11 @@ def page(session: Session, user_id: int, before: int | None = None, size: int = 
     """The user's notices newest first, `size` at a time, older than the id `before` (keyset: one
     statement per page, however deep)."""
     size = max(1, min(size, MAX_PAGE_SIZE))
-    stmt = select(*_COLUMNS).where(Notice.user_id == user_id)
+    postgres = _postgres(session)
+    stmt = select(*_COLUMNS).where(_own(user_id, postgres))
     if before is not None:
-        stmt = stmt.where(Notice.id < before)
-    rows = [_row(r) for r in session.execute(stmt.order_by(Notice.id.desc()).limit(size + 1))]
+        stmt = stmt.where(_older(user_id, before, postgres))
+    rows = [_row(r) for r in session.execute(stmt.order_by(*NEWEST).limit(size + 1))]
     more = len(rows) > size
     rows = rows[:size]
     return NoticePage(rows, rows[-1].id if more else None)
