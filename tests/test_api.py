@@ -26,6 +26,7 @@ from app.domain.validation import (
     validate_postal_code,
 )
 from app.models import (
+    ApprovalRule,
     AuditEntry,
     Budget,
     Company,
@@ -57,6 +58,7 @@ RESOURCES: dict[str, tuple[type, str]] = {
     "pickup_reservation": (PickupReservation, "reservation"),
     "user": (PortalUser, "user"),
     "audit": (AuditEntry, "audit_entry"),
+    "approval_rule": (ApprovalRule, "approval_rule"),
 }
 API_CLASS = {api.resource_name: api.__name__ for api in ALL_APIS}
 
@@ -91,6 +93,7 @@ def test_every_resource_is_registered_with_its_class_name(app: Flask) -> None:
         "pickup_reservation": "PickupReservationApi",
         "user": "UserApi",
         "audit": "AuditApi",
+        "approval_rule": "ApprovalRuleApi",
     }
     registered = {type(v).__name__ for v in app.appbuilder.baseviews}
     assert set(names.values()) <= registered
