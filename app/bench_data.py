@@ -100,6 +100,7 @@ CANCEL_REASONS = (
 )
 FIRST_REASONS = {"quote": "Bestilt fra tilbud", "standing_order": "Opprettet fra fast ordre", "edi": "Mottatt via EDI"}
 PENDING_REASON = "Venter på godkjenning fra selger"
+HELD_REASON = "Venter på godkjenning hos dere (ordrer over 5 000,00 kr)"
 APPROVED_REASON = "Godkjent av selger"
 PARTIAL_REASON = "Delsending: resten leveres så snart varene er produsert"
 SHIPPED_REASON = "Alle varer er sendt fra lager"
@@ -746,7 +747,21 @@ def _line_values(world: World, key: int, dealer: bool, quote: bool) -> dict[str,
     )
 
 
-def _steps(world: World, k: int, approval: bool, nlines: int, created: dt.datetime) -> dict[str, dt.datetime | None]:
+def _held(world: World, k: int, approval: bool, channel: str, created: dt.datetime) -> bool:
+    """A recent webshop order of a customer without the supplier's approval that still waits for
+    its company's own approval (Godkjenning hos dere), at the rate dealers' orders wait for a seller."""
+    age_s = int((world.now - created).total_seconds())
+    return (
+        channel == "webshop"
+        and not approval
+        and age_s < world.pending_window_s
+        and mix(k, 17) % 10000 < world.pending_per_10000
+    )
+
+
+def _steps(
+    world: World, k: int, approval: bool, nlines: int, created: dt.datetime, held: bool = False
+) -> dict[str, dt.datetime | None]:
     """When the order reached each status of its path (None: never). The path stops at now."""
 
     def after(t: dt.datetime, low_s: int, spread_s: int, salt: int) -> dt.datetime:
@@ -755,7 +770,7 @@ def _steps(world: World, k: int, approval: bool, nlines: int, created: dt.dateti
     t: dict[str, dt.datetime | None] = dict.fromkeys(
         ("processing", "rejected", "cancelled", "partially_delivered", "shipped", "invoiced")
     )
-    processing: dt.datetime | None = created
+    processing: dt.datetime | None = None if held else created
     if approval:
         age_s = int((world.now - created).total_seconds())
         decision = mix(k, 12) % 100
@@ -824,14 +839,15 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
         lines = [
             _line_values(world, k * 8 + no, c.dealer, quote) for no in range(1, LINES_BY_TENTH[mix(k, 6) % 10] + 1)
         ]
-    steps = _steps(world, k, c.approval, len(lines), created)
+    held = _held(world, k, c.approval, channel, created)
+    steps = _steps(world, k, c.approval, len(lines), created, held)
     status = next(
         (
             s
             for s in ("invoiced", "shipped", "partially_delivered", "cancelled", "rejected", "processing")
             if steps[s] is not None
         ),
-        "pending_approval" if c.approval else "processing",
+        "pending_internal_approval" if held else "pending_approval" if c.approval else "processing",
     )
     ex_vat, vat = order_totals(lines)
 
@@ -883,7 +899,7 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
         delivery_date=delivery_date,
     )
 
-    first = "pending_approval" if c.approval else "processing"
+    first = "pending_internal_approval" if held else "pending_approval" if c.approval else "processing"
     creator_name = world.users[created_by] if created_by is not None else EDI_ACTOR
     seller, service = (world.seller_id, world.users[world.seller_id]), (world.service_id, world.users[world.service_id])
     path: list[tuple[str | None, str, dt.datetime, tuple[int | None, str], str | None]] = [
@@ -892,7 +908,9 @@ def order_rows(world: World, k: int, quote_rank: list[int], shipment_id: list[in
             first,
             created,
             (created_by, creator_name),
-            FIRST_REASONS.get(channel) or (PENDING_REASON if first == "pending_approval" else None),
+            HELD_REASON
+            if held
+            else FIRST_REASONS.get(channel) or (PENDING_REASON if first == "pending_approval" else None),
         )
     ]
     if c.approval and steps["processing"] is not None:
@@ -1214,17 +1232,23 @@ def _load_postgresql(conn: Connection, world: World, echo: Callable[[str], None]
         f"(EXTRACT(EPOCH FROM (CAST(:now AS timestamptz) - o.created_at)) < {world.pending_window_s} "
         f"AND {_mix_sql('o.k', 11)} % 10000 < {world.pending_per_10000})"
     )
+    held = (
+        f"(o.channel = 'webshop' AND NOT o.approval "
+        f"AND EXTRACT(EPOCH FROM (CAST(:now AS timestamptz) - o.created_at)) < {world.pending_window_s} "
+        f"AND {_mix_sql('o.k', 17)} % 10000 < {world.pending_per_10000})"
+    )
     run(
         "ordre (statusvei)",
         f"""
         CREATE TEMP TABLE bench_o3 ON COMMIT DROP AS
-        SELECT o.*, x.t_rej, x.t_can0, x.t_proc
+        SELECT o.*, x.t_rej, x.t_can0, x.t_proc, {held} AS held
         FROM bench_o2 o CROSS JOIN LATERAL (
             SELECT CASE WHEN o.approval AND NOT {waiting} AND {_mix_sql("o.k", 12)} % 100 < 4
                         THEN {_sql_after("o.created_at", "o.k", 7200, 165600, 31)} END AS t_rej,
                    CASE WHEN o.approval AND NOT {waiting} AND {_mix_sql("o.k", 12)} % 100 = 4
                         THEN {_sql_after("o.created_at", "o.k", 1800, 86400, 32)} END AS t_can0,
-                   CASE WHEN o.approval THEN {proc_approval} ELSE o.created_at END AS t_proc) x""",
+                   CASE WHEN o.approval THEN {proc_approval} WHEN {held} THEN NULL
+                        ELSE o.created_at END AS t_proc) x""",
         now=now,
     )
     run(
@@ -1254,6 +1278,7 @@ def _load_postgresql(conn: Connection, world: World, echo: Callable[[str], None]
                CASE WHEN z.s_inv IS NOT NULL THEN 'invoiced' WHEN z.s_ship IS NOT NULL THEN 'shipped'
                     WHEN z.s_part IS NOT NULL THEN 'partially_delivered' WHEN z.s_can IS NOT NULL THEN 'cancelled'
                     WHEN z.s_rej IS NOT NULL THEN 'rejected' WHEN z.s_proc IS NOT NULL THEN 'processing'
+                    WHEN z.held THEN 'pending_internal_approval'
                     WHEN z.approval THEN 'pending_approval' ELSE 'processing' END AS status,
                {world.line0} + sum(z.nlines) OVER (ORDER BY z.k) - z.nlines AS line_base,
                {world.shipment0} + sum((z.s_part IS NOT NULL)::int + (z.s_ship IS NOT NULL)::int)
@@ -1367,9 +1392,9 @@ def _load_postgresql(conn: Connection, world: World, echo: Callable[[str], None]
     )
 
     first_reason = (
-        "CASE o.channel "
+        f"CASE WHEN o.held THEN '{HELD_REASON}' ELSE CASE o.channel "
         + " ".join(f"WHEN '{ch}' THEN '{r}'" for ch, r in FIRST_REASONS.items())
-        + f" ELSE CASE WHEN o.approval THEN '{PENDING_REASON}' END END"
+        + f" ELSE CASE WHEN o.approval THEN '{PENDING_REASON}' END END END"
     )
     seller, service = world.seller_id, world.service_id
     run(
@@ -1379,7 +1404,8 @@ def _load_postgresql(conn: Connection, world: World, echo: Callable[[str], None]
         SELECT o.company_id, o.id, e.at, e.actor_id, COALESCE(u.name, '{EDI_ACTOR}'), e.frm, e.too, e.reason
         FROM bench_o o CROSS JOIN LATERAL (VALUES
             (1, o.created_at, o.created_by_id, NULL,
-                CASE WHEN o.approval THEN 'pending_approval' ELSE 'processing' END, {first_reason}),
+                CASE WHEN o.held THEN 'pending_internal_approval' WHEN o.approval THEN 'pending_approval'
+                     ELSE 'processing' END, {first_reason}),
             (2, CASE WHEN o.approval THEN o.s_proc END, {seller}, 'pending_approval', 'processing',
                 '{APPROVED_REASON}'),
             (3, o.s_rej, {seller}, 'pending_approval', 'rejected',

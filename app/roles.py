@@ -113,6 +113,7 @@ _SUPPLIER_READ: dict[str, tuple[str, ...]] = {
     "OrderApi": API_READ + ("can_invoice_copy",),
     "QuoteApi": API_READ,
     "BudgetApi": API_READ,
+    "ApprovalRuleApi": API_READ,  # the customers' own approval rules (Godkjenning hos dere)
     "StandingOrderApi": API_READ,
     "InquiryApi": API_READ,
     "PickupReservationApi": API_READ,

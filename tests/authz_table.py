@@ -347,10 +347,10 @@ ROUTES: dict[str, frozenset[str]] = {
         delete_rule=_s(ADMIN, CADMIN),
     ),
     **view(
-        "ApprovalRuleApi",
-        get_list=_s(ADMIN, CADMIN),
-        get=_s(ADMIN, CADMIN),
-        info=_s(ADMIN, CADMIN),
+        "ApprovalRuleApi",  # supplier staff read every company's rules, as they read budgets
+        get_list=SUPPLIER | {CADMIN},
+        get=SUPPLIER | {CADMIN},
+        info=SUPPLIER | {CADMIN},
         post=_s(ADMIN, CADMIN),
         put=_s(ADMIN, CADMIN),
         delete=_s(ADMIN, CADMIN),

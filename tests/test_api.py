@@ -26,6 +26,7 @@ from app.domain.validation import (
     validate_postal_code,
 )
 from app.models import (
+    ApprovalRule,
     AuditEntry,
     Budget,
     Company,
@@ -57,6 +58,7 @@ RESOURCES: dict[str, tuple[type, str]] = {
     "pickup_reservation": (PickupReservation, "reservation"),
     "user": (PortalUser, "user"),
     "audit": (AuditEntry, "audit_entry"),
+    "approval_rule": (ApprovalRule, "approval_rule"),
 }
 API_CLASS = {api.resource_name: api.__name__ for api in ALL_APIS}
 

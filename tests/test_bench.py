@@ -174,7 +174,11 @@ def test_events_follow_the_lifecycle_to_the_order_status(conn: Connection, bench
         events[event.order_id].append(event)
     for order in conn.execute(select(Order.__table__)):
         chain = events[order.id]
-        assert chain[0].from_status is None and chain[0].to_status in ("pending_approval", "processing")
+        assert chain[0].from_status is None and chain[0].to_status in (
+            "pending_internal_approval",
+            "pending_approval",
+            "processing",
+        )
         assert _norm(chain[0].at) == _norm(order.created_at)
         for before, after in pairwise(chain):
             assert after.from_status == before.to_status, order.number

@@ -161,9 +161,9 @@ BUDGETS: dict[tuple[str, str], int] = {
     ("InternalApprovalView.rules_page", "CustomerAdmin"): 7 + BELL,
     ("InternalApprovalView.rules_page", "Admin"): 6 + BELL,
     ("ApprovalRuleApi.get_list", "CustomerAdmin"): 8,
-    ("ApprovalRuleApi.get_list", "Admin"): 8,
+    ("ApprovalRuleApi.get_list", "Manager"): 8,
     ("ApprovalRuleApi.info", "CustomerAdmin"): 6,
-    ("ApprovalRuleApi.info", "Admin"): 6,
+    ("ApprovalRuleApi.info", "Manager"): 6,
     # Faste ordre
     ("StandingOrderView.list", "CustomerService"): 9 + BELL,
     ("StandingOrderView.list", "CustomerAdmin"): 10 + BELL,
