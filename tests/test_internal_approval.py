@@ -32,6 +32,7 @@ from app.models import (
     ApprovalRule,
     CompanyMonthTotal,
     MailOutbox,
+    Notice,
     Order,
     OrderDayTotal,
     OrderEvent,
@@ -106,7 +107,12 @@ def test_amount_rule_holds_orders_above_the_amount(app: Flask, world: World) -> 
     # The customer admins are told (not the orderer); another company's rule holds nothing here.
     mails = _mails(app, "internal_approval_waiting")
     assert [m.to_address for m in mails] == [world.a.admin.email]
-    assert above["number"] in mails[0].subject and "/godkjenning-hos-dere/" in mails[0].body_text
+    assert above["number"] in mails[0].subject and f"/orderview/show/{above['id']}" in mails[0].body_text
+    # ... and see it in the bell, linked to the order (where they approve or reject it).
+    with app.app_context(), db_session(app) as s:
+        waiting = select(Notice).where(Notice.user_id == world.a.admin.id, Notice.kind == "internal_approval_waiting")
+        (notice,) = s.scalars(waiting).all()
+    assert notice.link == f"/orderview/show/{above['id']}"
     assert _place(app, world, "berg.bruker", 30, tenant="b")["status"] == "processing"
     # A customer admin is an approver: the admin's own order is not held.
     assert _place(app, world, "hansen.admin", 20)["status"] == "pending_approval"
