@@ -18,7 +18,7 @@ from app.domain.errors import NotFound, ValidationFailed
 from app.domain.lifecycle import assign_number, record_event
 from app.domain.links import portal_link
 from app.domain.mail import queue_template_mail
-from app.domain.pricing import order_totals
+from app.domain.pricing import catalogue_price, order_totals
 from app.models import (
     Company,
     Order,
@@ -110,7 +110,7 @@ def build_order(
     rows = []
     for i, ln in enumerate(lines, start=1):
         product = products[ln.product_id]  # type: ignore[index]  # the lines were checked: each names a product
-        price = ln.unit_price if ln.unit_price is not None else product.unit_price
+        price = catalogue_price(product, ln)
         rows.append(
             {
                 "company_id": company.id,
