@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import threading
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,7 @@ from tests.factories import World, billing_for
 from tests.helpers import Caller, actor, client_as, db_session, load, text_of
 
 API = "/api/v1/statement/"
+_NUMBERS = itertools.count(1)  # short unique order and invoice numbers (20 characters at most)
 
 
 def _at(y: int, m: int, d: int, hh: int = 12, mm: int = 0) -> dt.datetime:
@@ -50,7 +52,7 @@ def _order(
     amount = Decimal(total)
     order = Order(
         company_id=company_id,
-        number=f"T{company_id}-{created.timestamp():.0f}-{total}",
+        number=f"S{next(_NUMBERS)}",
         channel="webshop",
         status=status,
         created_at=created,
@@ -79,7 +81,7 @@ def _invoice(
     invoice = Invoice(
         company_id=order.company_id,
         order_id=order.id,
-        number=number or f"F{order.number}-{due_date.isoformat()}",
+        number=number or f"F{order.number}-{next(_NUMBERS)}",
         invoice_date=invoice_date,
         due_date=due_date,
         amount=Decimal(amount) if amount is not None else order.total_ex_vat + order.total_vat,
