@@ -603,3 +603,55 @@ def test_company_pages_link_the_statement(app: Flask, world: World) -> None:
             for user, expected in ((world.a.admin, True), (world.a.user, False), (world.staff["Seller"], True)):
                 g.user = s.merge(user)
                 assert may_see_statement() is expected
+
+
+def test_migration_0013_dates_earlier_payments(tmp_path: Any) -> None:
+    """Invoices paid before payments had a time get their due date (noon UTC), never later than now."""
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine, insert
+
+    from tests.test_migrations import _migration_app
+
+    url = f"sqlite:///{tmp_path / 'payments.db'}"
+    minimal = _migration_app(url)
+    engine = create_engine(url)
+    try:
+        with minimal.app_context():
+            upgrade(revision="0011")
+            with engine.begin() as conn:
+                company_id = conn.execute(
+                    insert(Company.__table__).values(customer_number="20001", name="Gamle AS", org_number="914378125")
+                ).inserted_primary_key[0]
+                order_id = conn.execute(
+                    insert(Order.__table__).values(number="100001", company_id=company_id)
+                ).inserted_primary_key[0]
+                future = oslo_today() + dt.timedelta(days=30)
+                for number, due, paid in (
+                    ("F1", dt.date(2026, 3, 1), True),
+                    ("F2", future, True),
+                    ("F3", dt.date(2026, 3, 1), False),
+                ):
+                    conn.execute(
+                        insert(Invoice.__table__).values(
+                            number=number,
+                            company_id=company_id,
+                            order_id=order_id,
+                            invoice_date=dt.date(2026, 2, 1),
+                            due_date=due,
+                            amount=Decimal("10.00"),
+                            paid=paid,
+                            billing_name="Gamle AS",
+                            billing_customer_number="20001",
+                            billing_org_number="914378125",
+                        )
+                    )
+            upgrade()
+            with engine.connect() as conn:
+                got = dict(
+                    conn.execute(select(Invoice.number, Invoice.paid_at).order_by(Invoice.number)).tuples().all()
+                )
+        assert got["F1"] == dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+        assert got["F2"] is not None and abs(got["F2"] - utcnow()) < dt.timedelta(minutes=5)
+        assert got["F3"] is None
+    finally:
+        engine.dispose()
