@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import threading
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,7 @@ from tests.factories import World, billing_for
 from tests.helpers import Caller, actor, client_as, db_session, load, text_of
 
 API = "/api/v1/statement/"
+_NUMBERS = itertools.count(1)  # short unique order and invoice numbers (20 characters at most)
 
 
 def _at(y: int, m: int, d: int, hh: int = 12, mm: int = 0) -> dt.datetime:
@@ -50,7 +52,7 @@ def _order(
     amount = Decimal(total)
     order = Order(
         company_id=company_id,
-        number=f"T{company_id}-{created.timestamp():.0f}-{total}",
+        number=f"S{next(_NUMBERS)}",
         channel="webshop",
         status=status,
         created_at=created,
@@ -79,7 +81,7 @@ def _invoice(
     invoice = Invoice(
         company_id=order.company_id,
         order_id=order.id,
-        number=number or f"F{order.number}-{due_date.isoformat()}",
+        number=number or f"F{order.number}-{next(_NUMBERS)}",
         invoice_date=invoice_date,
         due_date=due_date,
         amount=Decimal(amount) if amount is not None else order.total_ex_vat + order.total_vat,
@@ -601,3 +603,55 @@ def test_company_pages_link_the_statement(app: Flask, world: World) -> None:
             for user, expected in ((world.a.admin, True), (world.a.user, False), (world.staff["Seller"], True)):
                 g.user = s.merge(user)
                 assert may_see_statement() is expected
+
+
+def test_migration_0013_dates_earlier_payments(tmp_path: Any) -> None:
+    """Invoices paid before payments had a time get their due date (noon UTC), never later than now."""
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine, insert
+
+    from tests.test_migrations import _migration_app
+
+    url = f"sqlite:///{tmp_path / 'payments.db'}"
+    minimal = _migration_app(url)
+    engine = create_engine(url)
+    try:
+        with minimal.app_context():
+            upgrade(revision="0011")
+            with engine.begin() as conn:
+                company_id = conn.execute(
+                    insert(Company.__table__).values(customer_number="20001", name="Gamle AS", org_number="914378125")
+                ).inserted_primary_key[0]
+                order_id = conn.execute(
+                    insert(Order.__table__).values(number="100001", company_id=company_id)
+                ).inserted_primary_key[0]
+                future = oslo_today() + dt.timedelta(days=30)
+                for number, due, paid in (
+                    ("F1", dt.date(2026, 3, 1), True),
+                    ("F2", future, True),
+                    ("F3", dt.date(2026, 3, 1), False),
+                ):
+                    conn.execute(
+                        insert(Invoice.__table__).values(
+                            number=number,
+                            company_id=company_id,
+                            order_id=order_id,
+                            invoice_date=dt.date(2026, 2, 1),
+                            due_date=due,
+                            amount=Decimal("10.00"),
+                            paid=paid,
+                            billing_name="Gamle AS",
+                            billing_customer_number="20001",
+                            billing_org_number="914378125",
+                        )
+                    )
+            upgrade()
+            with engine.connect() as conn:
+                got = dict(
+                    conn.execute(select(Invoice.number, Invoice.paid_at).order_by(Invoice.number)).tuples().all()
+                )
+        assert got["F1"] == dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+        assert got["F2"] is not None and abs(got["F2"] - utcnow()) < dt.timedelta(minutes=5)
+        assert got["F3"] is None
+    finally:
+        engine.dispose()
