@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from flask import Response, current_app, g, request
-from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.api import BaseApi, ModelRestApi
 from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_appbuilder.exceptions import (
     DatabaseException,
@@ -673,3 +673,78 @@ def _int_or_none(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if 0 < number <= MAX_ID else None
+
+
+# --- resources that are not a model (no list, no ids) ----------------------------------------
+
+
+class PortalBaseApi(BaseApi):
+    """Base of the REST resources that are not a model (two-factor login, notices, quick order, the
+    statement): JWT only, Norwegian 401/403, and the spec's answers as for every other resource."""
+
+    allow_browser_login = False
+    everyone_may: ClassVar[bool] = False  # every role holds the routes' permissions: no 403 in the spec
+
+    def response_401(self) -> Response:
+        return self.response(401, message=str(MSG_UNAUTHORIZED))
+
+    def response_403(self) -> Response:
+        return self.response(403, message=str(MSG_FORBIDDEN))
+
+    def operation_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        methods: list[str] | None = None,
+        func: Callable[..., Response] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
+        if func is None or not operations:
+            return
+        openapi.document_operations(
+            operations, path, methods, func.__name__, type(self).__name__, everyone_may=self.everyone_may
+        )
+
+    def refused(self, route_name: str, errors: dict[str, Any]) -> None:
+        """Called after a 400 was rolled back (the two-factor login records wrong codes)."""
+
+
+def answered(route: Callable[..., Response]) -> Callable[..., Response]:
+    """A PortalBaseApi route in one transaction: committed when it answers, rolled back on a refusal
+    (400 per field, the domain's 403/404/409), never a traceback to the client."""
+
+    @functools.wraps(route)
+    def wrapper(self: PortalBaseApi, *args: Any, **kwargs: Any) -> Response:
+        try:
+            result = route(self, *args, **kwargs)
+            db.session.commit()
+            return result
+        except ValidationFailed as exc:
+            db.session.rollback()
+            self.refused(route.__name__, exc.errors)
+            return self.response(400, message=plain({k: [v] for k, v in exc.errors.items()}))
+        except ValidationError as exc:
+            db.session.rollback()
+            return self.response(400, message=plain(exc.messages))
+        except DomainError as exc:
+            db.session.rollback()
+            return self.response(exc.status, message=str(exc.message))
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            log.exception("%s.%s failed", type(self).__name__, route.__name__)
+            db.session.rollback()
+            return self.response(500, message=str(MSG_SERVER_ERROR))
+
+    return wrapper
+
+
+def json_object(schema: Any) -> dict[str, Any]:
+    """The request's JSON object (an empty body is {}), loaded with the marshmallow `schema`."""
+    if not request.get_data(cache=True):
+        return dict(schema.load({}))
+    if not request.is_json:
+        raise ValidationError({"_schema": [str(MSG_NOT_JSON)]})
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError({"_schema": [str(MSG_BODY_OBJECT)]})
+    return dict(schema.load(body))

@@ -15,22 +15,18 @@ two-factor login before it is set up (every other API route answers 403 until th
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from flask import Response, request
-from flask_appbuilder.api import BaseApi, expose
+from flask import Response
+from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import gettext as _
-from marshmallow import ValidationError, fields
+from marshmallow import fields
 
-from app.api import openapi
-from app.api.base import current_actor, plain
-from app.api.fields import MSG_BODY_OBJECT, MSG_FORBIDDEN, MSG_NOT_JSON, MSG_SERVER_ERROR, MSG_UNAUTHORIZED, InputSchema
+from app.api.base import PortalBaseApi, answered, current_actor, json_object
+from app.api.fields import InputSchema
 from app.domain import mfa
-from app.domain.errors import DomainError, ValidationFailed
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -45,33 +41,6 @@ class DisableIn(InputSchema):
     password = fields.String(load_default="")
 
 
-def _answered(route: Callable[..., Response]) -> Callable[..., Response]:
-    """A refusal as the API answers it everywhere (400 per field, 404, 409); nothing is kept."""
-
-    @functools.wraps(route)
-    def wrapper(self: MfaApi, *args: Any, **kwargs: Any) -> Response:
-        try:
-            result = route(self, *args, **kwargs)
-            db.session.commit()
-            return result
-        except ValidationFailed as exc:
-            db.session.rollback()
-            _record_refusal(route.__name__, exc.errors)
-            return self.response(400, message=plain({k: [v] for k, v in exc.errors.items()}))
-        except ValidationError as exc:
-            db.session.rollback()
-            return self.response(400, message=plain(exc.messages))
-        except DomainError as exc:
-            db.session.rollback()
-            return self.response(exc.status, message=str(exc.message))
-        except Exception:  # noqa: BLE001 - never a traceback to the client
-            log.exception("MfaApi.%s failed", route.__name__)
-            db.session.rollback()
-            return self.response(500, message=str(MSG_SERVER_ERROR))
-
-    return wrapper
-
-
 def _record_refusal(event: str, errors: dict[str, Any]) -> None:
     """A wrong code or password goes into the audit log, in a transaction of its own."""
     try:
@@ -82,48 +51,18 @@ def _record_refusal(event: str, errors: dict[str, Any]) -> None:
         db.session.rollback()
 
 
-def _body(schema: InputSchema) -> dict[str, Any]:
-    """The JSON object of the request (an empty body is {}), loaded with `schema`."""
-    if not request.get_data(cache=True):
-        return dict(schema.load({}))
-    if not request.is_json:
-        raise ValidationError({"_schema": [str(MSG_NOT_JSON)]})
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError({"_schema": [str(MSG_BODY_OBJECT)]})
-    return dict(schema.load(body))
-
-
-class MfaApi(BaseApi):
+class MfaApi(PortalBaseApi):
     resource_name = "mfa"
-    allow_browser_login = False  # JWT only, like every other resource
     openapi_spec_tag = "Tofaktorinnlogging"
+    everyone_may = True  # every role may use these routes on its own account
 
-    def response_401(self) -> Response:
-        return self.response(401, message=str(MSG_UNAUTHORIZED))
-
-    def response_403(self) -> Response:
-        return self.response(403, message=str(MSG_FORBIDDEN))
-
-    def operation_helper(
-        self,
-        path: str | None = None,
-        operations: dict[str, Any] | None = None,
-        methods: list[str] | None = None,
-        func: Callable[..., Response] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """The spec's answers and error bodies as for every other API (app/api/openapi.py); every
-        role may use these routes on its own account."""
-        super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
-        if func is None or not operations:
-            return
-        openapi.document_operations(operations, path, methods, func.__name__, type(self).__name__, everyone_may=True)
+    def refused(self, route_name: str, errors: dict[str, Any]) -> None:
+        _record_refusal(route_name, errors)
 
     @expose("/", methods=["GET"])
     @protect()
     @permission_name("get")
-    @_answered
+    @answered
     def status(self) -> Response:
         """The caller's two-factor login.
         ---
@@ -157,7 +96,7 @@ class MfaApi(BaseApi):
     @expose("/enrol", methods=["POST"])
     @protect()
     @permission_name("post")
-    @_answered
+    @answered
     def enrol(self) -> Response:
         """Start (or redo) enrolment: a new secret, not in use until confirmed.
         ---
@@ -186,14 +125,14 @@ class MfaApi(BaseApi):
             401: {$ref: '#/components/responses/401'}
             429: {description: Too many wrong codes or passwords in the last 15 minutes; wait}
         """
-        data = _body(CodeIn())
+        data = json_object(CodeIn())
         enrolment = mfa.start_enrolment(db.session, current_actor(), data["code"])
         return self.response(200, secret=enrolment.secret, otpauth_uri=enrolment.uri, qr_svg=enrolment.qr_svg)
 
     @expose("/confirm", methods=["POST"])
     @protect()
     @permission_name("post")
-    @_answered
+    @answered
     def confirm(self) -> Response:
         """Confirm enrolment with a code from the app.
         ---
@@ -224,7 +163,7 @@ class MfaApi(BaseApi):
             401: {$ref: '#/components/responses/401'}
             409: {description: No enrolment was started}
         """
-        data = _body(CodeIn())
+        data = json_object(CodeIn())
         codes = mfa.confirm_enrolment(db.session, current_actor(), data["code"])
         return self.response(
             200,
@@ -235,7 +174,7 @@ class MfaApi(BaseApi):
     @expose("/recovery_codes", methods=["POST"])
     @protect()
     @permission_name("post")
-    @_answered
+    @answered
     def recovery_codes(self) -> Response:
         """New recovery codes for a current code.
         ---
@@ -264,7 +203,7 @@ class MfaApi(BaseApi):
             429: {description: Too many wrong codes or passwords in the last 15 minutes; wait}
             409: {description: Two-factor login is not set up}
         """
-        data = _body(CodeIn())
+        data = json_object(CodeIn())
         return self.response(
             200, recovery_codes=mfa.regenerate_recovery_codes(db.session, current_actor(), data["code"])
         )
@@ -272,7 +211,7 @@ class MfaApi(BaseApi):
     @expose("/disable", methods=["POST"])
     @protect()
     @permission_name("post")
-    @_answered
+    @answered
     def disable(self) -> Response:
         """Turn two-factor login off.
         ---
@@ -295,6 +234,6 @@ class MfaApi(BaseApi):
             429: {description: Too many wrong codes or passwords in the last 15 minutes; wait}
             409: {description: 'Not set up, or required by your role'}
         """
-        data = _body(DisableIn())
+        data = json_object(DisableIn())
         mfa.disable(db.session, current_actor(), code=data["code"], password=data["password"])
         return self.response(200, message=str(_("Tofaktorinnlogging er skrudd av. Logg inn på nytt.")))

@@ -12,21 +12,18 @@ staff included, so nobody reaches another user's (another user's notice id answe
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response, request
-from flask_appbuilder.api import BaseApi, expose
+from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _l
 
-from app.api import openapi
-from app.api.base import current_actor, plain
-from app.api.fields import MSG_BODY_OBJECT, MSG_FORBIDDEN, MSG_NOT_JSON, MSG_SERVER_ERROR, MSG_UNAUTHORIZED
+from app.api.base import PortalBaseApi, answered, current_actor
+from app.api.fields import MSG_BODY_OBJECT, MSG_NOT_JSON
 from app.domain import notices
-from app.domain.errors import DomainError, ValidationFailed
+from app.domain.errors import ValidationFailed
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -34,29 +31,6 @@ log = logging.getLogger(__name__)
 MSG_NOT_AN_ID = _l("Må være et helt tall.")
 MSG_PAGE_SIZE = _l("Må være et helt tall fra 1 til %(most)s.", most=notices.MAX_PAGE_SIZE)
 MSG_ON_OFF = _l("Må være true eller false.")
-
-
-def _answered(route: Callable[..., Response]) -> Callable[..., Response]:
-    """A refusal as the API answers it everywhere (400 per field, 404, 409); nothing is kept."""
-
-    @functools.wraps(route)
-    def wrapper(self: NoticeApi, *args: Any, **kwargs: Any) -> Response:
-        try:
-            result = route(self, *args, **kwargs)
-            db.session.commit()
-            return result
-        except ValidationFailed as exc:
-            db.session.rollback()
-            return self.response(400, message=plain({k: [v] for k, v in exc.errors.items()}))
-        except DomainError as exc:
-            db.session.rollback()
-            return self.response(exc.status, message=str(exc.message))
-        except Exception:  # noqa: BLE001 - never a traceback to the client
-            log.exception("NoticeApi.%s failed", route.__name__)
-            db.session.rollback()
-            return self.response(500, message=str(MSG_SERVER_ERROR))
-
-    return wrapper
 
 
 def _notice(row: notices.NoticeRow) -> dict[str, Any]:
@@ -81,35 +55,15 @@ def _int_arg(name: str, low: int, high: int, message: Any) -> int | None:
     return int(raw)
 
 
-class NoticeApi(BaseApi):
+class NoticeApi(PortalBaseApi):
     resource_name = "notice"
-    allow_browser_login = False  # JWT only, like every other resource
     openapi_spec_tag = "Varsler"
-
-    def response_401(self) -> Response:
-        return self.response(401, message=str(MSG_UNAUTHORIZED))
-
-    def response_403(self) -> Response:
-        return self.response(403, message=str(MSG_FORBIDDEN))
-
-    def operation_helper(
-        self,
-        path: str | None = None,
-        operations: dict[str, Any] | None = None,
-        methods: list[str] | None = None,
-        func: Callable[..., Response] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """The spec's answers and error bodies as for every other API; every role uses these on its own notices."""
-        super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
-        if func is None or not operations:
-            return
-        openapi.document_operations(operations, path, methods, func.__name__, type(self).__name__, everyone_may=True)
+    everyone_may = True  # every role uses these on its own notices
 
     @expose("/", methods=["GET"])
     @protect()
     @permission_name("get")
-    @_answered
+    @answered
     def get_list(self) -> Response:
         """The caller's notices, newest first.
         ---
@@ -161,7 +115,7 @@ class NoticeApi(BaseApi):
     @expose("/<int:notice_id>/read", methods=["POST"])
     @protect()
     @permission_name("read")
-    @_answered
+    @answered
     def read(self, notice_id: int) -> Response:
         """Mark one of your notices read.
         ---
@@ -187,7 +141,7 @@ class NoticeApi(BaseApi):
     @expose("/read_all", methods=["POST"])
     @protect()
     @permission_name("read")
-    @_answered
+    @answered
     def read_all(self) -> Response:
         """Mark all your notices read.
         ---
@@ -209,7 +163,7 @@ class NoticeApi(BaseApi):
     @expose("/mail_choices", methods=["GET"])
     @protect()
     @permission_name("get")
-    @_answered
+    @answered
     def mail_choices(self) -> Response:
         """Which mails you get.
         ---
@@ -239,7 +193,7 @@ class NoticeApi(BaseApi):
     @expose("/mail_choices", methods=["PUT"])
     @protect()
     @permission_name("choose")
-    @_answered
+    @answered
     def set_mail_choices(self) -> Response:
         """Turn mails on or off.
         ---

@@ -11,13 +11,12 @@ import logging
 from typing import Any
 
 from flask import Response, request
-from flask_appbuilder.api import BaseApi, expose
+from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import permission_name, protect
 from marshmallow import ValidationError, fields, validate
 
-from app.api import openapi
-from app.api.base import plain
-from app.api.fields import MSG_BODY_OBJECT, MSG_FORBIDDEN, MSG_REQUIRED, MSG_SERVER_ERROR, MSG_UNAUTHORIZED, InputSchema
+from app.api.base import PortalBaseApi, answered
+from app.api.fields import MSG_BODY_OBJECT, MSG_REQUIRED, InputSchema
 from app.domain import quick_order
 from app.domain.errors import ValidationFailed
 from app.extensions import db
@@ -73,34 +72,14 @@ def _checked() -> quick_order.Checked:
     return quick_order.check_text(db.session, data["text"])
 
 
-class QuickOrderApi(BaseApi):
+class QuickOrderApi(PortalBaseApi):
     resource_name = "quick_order"
-    allow_browser_login = False  # JWT only, like every other resource
     openapi_spec_tag = "Hurtigbestilling"
-
-    def response_401(self) -> Response:
-        return self.response(401, message=str(MSG_UNAUTHORIZED))
-
-    def response_403(self) -> Response:
-        return self.response(403, message=str(MSG_FORBIDDEN))
-
-    def operation_helper(
-        self,
-        path: str | None = None,
-        operations: dict[str, Any] | None = None,
-        methods: list[str] | None = None,
-        func: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        """The spec's answers and error bodies as for every other API (app/api/openapi.py)."""
-        super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
-        if func is None or not operations:
-            return
-        openapi.document_operations(operations, path, methods, func.__name__, type(self).__name__)
 
     @expose("/check", methods=["POST"])
     @protect()
     @permission_name("check")
+    @answered
     def check(self) -> Response:
         """Check quick-order rows against the catalogue (nothing is saved).
         ---
@@ -147,16 +126,7 @@ class QuickOrderApi(BaseApi):
                               additionalProperties: {type: array, items: {type: string}}
                       lines: {type: array, items: {type: object}}
         """
-        try:
-            checked = _checked()
-        except ValidationFailed as exc:
-            return self.response(400, message=plain({k: [v] for k, v in exc.errors.items()}))
-        except ValidationError as exc:
-            return self.response(400, message=plain(exc.messages))
-        except Exception:  # noqa: BLE001 - never a traceback to the client
-            log.exception("QuickOrderApi.check failed")
-            db.session.rollback()
-            return self.response(500, message=str(MSG_SERVER_ERROR))
+        checked = _checked()
         return self.response(
             200,
             count=len(checked.rows),

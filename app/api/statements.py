@@ -11,21 +11,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response, request
-from flask_appbuilder.api import BaseApi, expose
+from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import permission_name, protect
-from marshmallow import ValidationError, fields
+from marshmallow import fields
 
-from app.api import openapi
-from app.api.base import current_actor, plain
-from app.api.fields import MSG_BODY_OBJECT, MSG_FORBIDDEN, MSG_NOT_JSON, MSG_SERVER_ERROR, MSG_UNAUTHORIZED, InputSchema
+from app.api.base import PortalBaseApi, answered, current_actor, json_object
+from app.api.fields import InputSchema
 from app.domain import statements as rules
-from app.domain.errors import DomainError, ValidationFailed
+from app.domain.errors import ValidationFailed
 from app.domain.formatting import oslo_today
 from app.extensions import db
 
@@ -34,43 +31,6 @@ log = logging.getLogger(__name__)
 
 class PaymentIn(InputSchema):
     paid_on = fields.Date(load_default=None, allow_none=True, metadata={"description": "Oslo day (default today)"})
-
-
-def _answered(route: Callable[..., Response]) -> Callable[..., Response]:
-    """A refusal as the API answers it everywhere (400 per field, 403, 404, 409); nothing is kept."""
-
-    @functools.wraps(route)
-    def wrapper(self: StatementApi, *args: Any, **kwargs: Any) -> Response:
-        try:
-            result = route(self, *args, **kwargs)
-            db.session.commit()
-            return result
-        except ValidationFailed as exc:
-            db.session.rollback()
-            return self.response(400, message=plain({k: [v] for k, v in exc.errors.items()}))
-        except ValidationError as exc:
-            db.session.rollback()
-            return self.response(400, message=plain(exc.messages))
-        except DomainError as exc:
-            db.session.rollback()
-            return self.response(exc.status, message=str(exc.message))
-        except Exception:  # noqa: BLE001 - never a traceback to the client
-            log.exception("StatementApi.%s failed", route.__name__)
-            db.session.rollback()
-            return self.response(500, message=str(MSG_SERVER_ERROR))
-
-    return wrapper
-
-
-def _body(schema: InputSchema) -> dict[str, Any]:
-    if not request.get_data(cache=True):
-        return dict(schema.load({}))
-    if not request.is_json:
-        raise ValidationError({"_schema": [str(MSG_NOT_JSON)]})
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError({"_schema": [str(MSG_BODY_OBJECT)]})
-    return dict(schema.load(body))
 
 
 def _line(line: rules.Line) -> dict[str, Any]:
@@ -100,35 +60,14 @@ def _period(today: dt.date) -> tuple[dt.date, dt.date]:
         raise ValidationFailed({names.get(k, k): v for k, v in exc.errors.items()}) from None
 
 
-class StatementApi(BaseApi):
+class StatementApi(PortalBaseApi):
     resource_name = "statement"
-    allow_browser_login = False  # JWT only, like every other resource
     openapi_spec_tag = "Kontoutskrift"
-
-    def response_401(self) -> Response:
-        return self.response(401, message=str(MSG_UNAUTHORIZED))
-
-    def response_403(self) -> Response:
-        return self.response(403, message=str(MSG_FORBIDDEN))
-
-    def operation_helper(
-        self,
-        path: str | None = None,
-        operations: dict[str, Any] | None = None,
-        methods: list[str] | None = None,
-        func: Callable[..., Response] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """The spec's answers and error bodies as for every other API (app/api/openapi.py)."""
-        super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
-        if func is None or not operations:
-            return
-        openapi.document_operations(operations, path, methods, func.__name__, type(self).__name__)
 
     @expose("/", methods=["GET"])
     @protect()
     @permission_name("get")
-    @_answered
+    @answered
     def statement(self) -> Response:
         """The account statement.
         ---
@@ -198,7 +137,7 @@ class StatementApi(BaseApi):
     @expose("/invoice/<int:pk>/payment", methods=["POST"])
     @protect()
     @permission_name("pay")
-    @_answered
+    @answered
     def payment(self, pk: int) -> Response:
         """Registrer innbetaling.
         ---
@@ -232,7 +171,7 @@ class StatementApi(BaseApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: The invoice is paid already}
         """
-        data = _body(PaymentIn())
+        data = json_object(PaymentIn())
         invoice = rules.register_payment(db.session, pk, current_actor(), paid_on=data.get("paid_on"))
         db.session.flush()
         return self.response(
