@@ -17,14 +17,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from app.domain.formatting import format_date, format_month, format_nok, to_oslo
 from app.domain.orders.export import DATE, MONEY, NUMBER, Column, csv_chunks, xlsx_chunks
-from app.domain.orders.invoice_pdf import _text, supplier_from_config
+from app.domain.orders.invoice_pdf import _text, a4_document, customer_block, supplier_block, supplier_from_config
 from app.domain.statements import Line, Statement
 
 __all__ = ["COLUMNS", "csv_chunks", "filename", "render_pdf", "rows", "supplier_from_config", "xlsx_chunks"]
@@ -85,31 +84,15 @@ def _render(st: Statement, supplier: dict[str, str]) -> bytes:
     normal = styles["Normal"]
     buffer = io.BytesIO()
     title = _("Kontoutskrift %(date)s", date=format_date(st.today))
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
-        title=title,
-        author=supplier.get("name", ""),
-    )
-    supplier_text = "<br/>".join(
-        [
-            f"<b>{_text(supplier['name'])}</b>",
-            _text(supplier["address"]),
-            _text(_("Org.nr. %(number)s MVA", number=supplier["org_number"])),
-        ]
-    )
-    customer_text = "<br/>".join(
-        [
-            f"<b>{_text(company.name)}</b>",
-            _text(_("Kundenummer %(number)s", number=company.customer_number)),
-            _text(company.postal_street),
-            _text(f"{company.postal_code or ''} {company.postal_city or ''}"),
-            _text(_("Org.nr. %(number)s", number=company.org_number)),
-        ]
+    doc = a4_document(buffer, title, supplier)
+    supplier_text = supplier_block(supplier)
+    customer_text = customer_block(
+        company.name,
+        company.customer_number,
+        company.postal_street,
+        company.postal_code,
+        company.postal_city,
+        company.org_number,
     )
 
     def cell(value: Any) -> Paragraph:

@@ -62,36 +62,59 @@ def _text(value: Any) -> str:
     return escape(_CONTROL.sub(" ", str(value if value is not None else "")), quote=False)
 
 
-def render_invoice_pdf(invoice: Invoice, supplier: Mapping[str, str]) -> bytes:
-    order = invoice.order
-    styles = getSampleStyleSheet()
-    buffer = io.BytesIO()
-    title = _("Fakturakopi %(number)s", number=invoice.number)
-    doc = SimpleDocTemplate(
+def a4_document(buffer: io.BytesIO, title: str, supplier: Mapping[str, str]) -> SimpleDocTemplate:
+    """The page of every PDF we issue (invoice copy, Kontoutskrift): A4, 18 mm margins."""
+    margin = 18 * mm
+    return SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
         title=title,
         author=supplier.get("name", ""),
     )
-    supplier_text = "<br/>".join(
+
+
+def supplier_block(supplier: Mapping[str, str]) -> str:
+    """Who issues the document: name, address, org. number (escaped Paragraph markup)."""
+    return "<br/>".join(
         [
             f"<b>{_text(supplier['name'])}</b>",
             _text(supplier["address"]),
             _text(_("Org.nr. %(number)s MVA", number=supplier["org_number"])),
         ]
     )
-    customer_text = "<br/>".join(
+
+
+def customer_block(name: Any, customer_number: Any, street: Any, postal_code: Any, city: Any, org_number: Any) -> str:
+    """To whom: name, customer number, postal address, org. number (escaped Paragraph markup)."""
+    return "<br/>".join(
         [
-            f"<b>{_text(invoice.billing_name)}</b>",
-            _text(_("Kundenummer %(number)s", number=invoice.billing_customer_number)),
-            _text(invoice.billing_street),
-            _text(f"{invoice.billing_postal_code or ''} {invoice.billing_city or ''}"),
-            _text(_("Org.nr. %(number)s", number=invoice.billing_org_number)),
+            f"<b>{_text(name)}</b>",
+            _text(_("Kundenummer %(number)s", number=customer_number)),
+            _text(street),
+            _text(f"{postal_code or ''} {city or ''}"),
+            _text(_("Org.nr. %(number)s", number=org_number)),
         ]
+    )
+
+
+def render_invoice_pdf(invoice: Invoice, supplier: Mapping[str, str]) -> bytes:
+    order = invoice.order
+    styles = getSampleStyleSheet()
+    buffer = io.BytesIO()
+    title = _("Fakturakopi %(number)s", number=invoice.number)
+    doc = a4_document(buffer, title, supplier)
+    supplier_text = supplier_block(supplier)
+    customer_text = customer_block(
+        invoice.billing_name,
+        invoice.billing_customer_number,
+        invoice.billing_street,
+        invoice.billing_postal_code,
+        invoice.billing_city,
+        invoice.billing_org_number,
     )
     normal = styles["Normal"]
 
