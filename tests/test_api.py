@@ -35,6 +35,7 @@ from app.models import (
     PickupReservation,
     PortalUser,
     Quote,
+    ShoppingList,
     StandingOrder,
     utcnow,
 )
@@ -57,6 +58,7 @@ RESOURCES: dict[str, tuple[type, str]] = {
     "pickup_reservation": (PickupReservation, "reservation"),
     "user": (PortalUser, "user"),
     "audit": (AuditEntry, "audit_entry"),
+    "shopping_list": (ShoppingList, "shopping_list"),
 }
 API_CLASS = {api.resource_name: api.__name__ for api in ALL_APIS}
 
@@ -91,6 +93,7 @@ def test_every_resource_is_registered_with_its_class_name(app: Flask) -> None:
         "pickup_reservation": "PickupReservationApi",
         "user": "UserApi",
         "audit": "AuditApi",
+        "shopping_list": "ShoppingListApi",
     }
     registered = {type(v).__name__ for v in app.appbuilder.baseviews}
     assert set(names.values()) <= registered
