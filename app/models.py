@@ -924,6 +924,8 @@ class ShoppingList(TenantScoped, Model):
     __table_args__ = (
         # One name once per company (also what makes "new list" race-safe); the list is sorted by it.
         UniqueConstraint("company_id", "name", name="uq_shopping_lists_company_name"),
+        # Supplier staff's list of every company's lists, by name.
+        Index("ix_shopping_lists_name", "name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

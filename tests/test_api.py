@@ -36,6 +36,7 @@ from app.models import (
     PickupReservation,
     PortalUser,
     Quote,
+    ShoppingList,
     StandingOrder,
     utcnow,
 )
@@ -59,6 +60,7 @@ RESOURCES: dict[str, tuple[type, str]] = {
     "user": (PortalUser, "user"),
     "audit": (AuditEntry, "audit_entry"),
     "approval_rule": (ApprovalRule, "approval_rule"),
+    "shopping_list": (ShoppingList, "shopping_list"),
 }
 API_CLASS = {api.resource_name: api.__name__ for api in ALL_APIS}
 

@@ -327,3 +327,11 @@ def test_api_reorder_lines_flag_what_can_no_longer_be_ordered(app: Flask, world:
     ]
     quote = user.get(f"/reorder_lines/quote/{world.a.quote.id}").json["result"]
     assert quote[0]["unit_price"] == "650.00" and quote[0]["quantity"] == 1
+
+
+def test_two_users_making_the_same_list_at_once_get_one(domain, world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The name check can pass for both; the unique constraint then refuses the second, as a message."""
+    monkeypatch.setattr(rules, "_name_taken", lambda *a, **k: False)
+    with pytest.raises(ValidationFailed) as second:
+        rules.create_list(domain, actor(world.a.admin, "CustomerAdmin"), "Faste varer hansen")
+    assert second.value.errors == {"name": "Dere har allerede en handleliste med dette navnet."}

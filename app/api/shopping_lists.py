@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
-from app.api.fields import InputSchema, LineIn, OutputSchema, computed, line_inputs, line_list
+from app.api.fields import InputSchema, LineIn, Money, OutputSchema, computed, line_inputs, line_list
 from app.domain import shopping_lists as rules
 from app.domain.catalogue import LineInput
 from app.domain.orders import reorder
@@ -42,7 +42,7 @@ class ReorderLineOut(OutputSchema):
     depth = fields.Integer(attribute="line.depth")
     fabric = fields.String(attribute="line.fabric")
     colour = fields.String(attribute="line.colour")
-    unit_price = fields.Decimal(as_string=True, places=2)
+    unit_price = Money()
     orderable = fields.Boolean()
     problem = fields.String()
 
@@ -150,11 +150,9 @@ class ShoppingListApi(PortalModelRestApi):
         item = self.commit(lambda: rules.rename_list(db.session, current_actor(), item.id, data["name"]))
         return self.response(200, id=item.id, result=self._show(item))
 
-    @safe
-    def delete_headless(self, pk: Any) -> Response:
-        rules.get_list(db.session, pk)  # another company's list is 404
-        self.commit(lambda: rules.delete_list(db.session, current_actor(), pk))
-        return self.response(200, message=str(_("Slettet.")))
+    def pre_delete(self, item: ShoppingList) -> None:
+        """Only its creator and the company's customer admins delete a list (409 for others)."""
+        rules.check_keeper(current_actor(), item)
 
     # --- lines ----------------------------------------------------------------------------
 

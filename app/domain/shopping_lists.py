@@ -94,7 +94,8 @@ def list_reorder_lines(shopping_list: ShoppingList, line_ids: Iterable[int] | No
 # --- checks -------------------------------------------------------------------------------------
 
 
-def _check_keeper(actor: Actor, shopping_list: ShoppingList) -> None:
+def check_keeper(actor: Actor, shopping_list: ShoppingList) -> None:
+    """NotAllowed (with the reason) unless the actor may change the list (may_keep)."""
     if not actor.is_customer:
         raise NotAllowed(str(STAFF_READ_ONLY))
     if not may_keep(actor, shopping_list):
@@ -174,7 +175,7 @@ def create_list(session: Session, actor: Actor, name: Any, lines: Sequence[LineI
 
 def rename_list(session: Session, actor: Actor, list_id: Any, name: Any) -> ShoppingList:
     shopping_list = get_list(session, list_id)
-    _check_keeper(actor, shopping_list)
+    check_keeper(actor, shopping_list)
     clean = _clean_name(name)
     if _name_taken(session, clean, but=shopping_list.id):
         raise ValidationFailed({"name": str(NAME_TAKEN)})
@@ -187,7 +188,7 @@ def rename_list(session: Session, actor: Actor, list_id: Any, name: Any) -> Shop
 def delete_list(session: Session, actor: Actor, list_id: Any) -> str:
     """Delete the list and its lines; returns its name (for the message)."""
     shopping_list = get_list(session, list_id)
-    _check_keeper(actor, shopping_list)
+    check_keeper(actor, shopping_list)
     name = shopping_list.name
     session.delete(shopping_list)
     session.flush()
@@ -197,7 +198,7 @@ def delete_list(session: Session, actor: Actor, list_id: Any) -> str:
 def add_lines(session: Session, actor: Actor, list_id: Any, lines: Sequence[LineInput]) -> ShoppingList:
     """Append lines to the list (at least one)."""
     shopping_list = get_list(session, list_id, with_lines=True)
-    _check_keeper(actor, shopping_list)
+    check_keeper(actor, shopping_list)
     if not lines:
         raise ValidationFailed({"lines": _("Velg minst ett produkt.")})
     _check_lines(session, lines, existing=len(shopping_list.lines))
@@ -214,7 +215,7 @@ def get_line(session: Session, line_id: Any) -> ShoppingListLine:
 def update_line(session: Session, actor: Actor, line_id: Any, line: LineInput) -> ShoppingListLine:
     """Change a line's product, quantity, size or variants (checked as an order line)."""
     row = get_line(session, line_id)
-    _check_keeper(actor, row.shopping_list)
+    check_keeper(actor, row.shopping_list)
     errors = line_errors([line], products_by_id(session, [line.product_id]))
     if errors:
         # One line: its fields without the index, as the line's own form names them.
@@ -231,7 +232,7 @@ def update_line(session: Session, actor: Actor, line_id: Any, line: LineInput) -
 def remove_line(session: Session, actor: Actor, line_id: Any) -> ShoppingList:
     row = get_line(session, line_id)
     shopping_list = row.shopping_list
-    _check_keeper(actor, shopping_list)
+    check_keeper(actor, shopping_list)
     session.delete(row)
     shopping_list.updated_at = utcnow()
     session.flush()

@@ -30,6 +30,7 @@ def upgrade():
         sa.UniqueConstraint("company_id", "name", name="uq_shopping_lists_company_name"),
     )
     op.create_index("ix_shopping_lists_company_id", "shopping_lists", ["company_id"])
+    op.create_index("ix_shopping_lists_name", "shopping_lists", ["name"])
     op.create_table(
         "shopping_list_lines",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -55,5 +56,6 @@ def downgrade():
     op.drop_index("ix_shopping_list_lines_shopping_list_id", table_name="shopping_list_lines")
     op.drop_index("ix_shopping_list_lines_company_id", table_name="shopping_list_lines")
     op.drop_table("shopping_list_lines")
+    op.drop_index("ix_shopping_lists_name", table_name="shopping_lists")
     op.drop_index("ix_shopping_lists_company_id", table_name="shopping_lists")
     op.drop_table("shopping_lists")
