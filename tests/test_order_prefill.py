@@ -47,7 +47,7 @@ def test_a_prefilled_line_of_a_product_no_longer_sold_is_flagged(app: Flask, wor
         s.commit()
     response = client_as(app, "hansen.bruker").post("/bestill/", data=_lines(world))
     assert response.status_code == 200
-    assert "Velg et produkt fra katalogen." in text_of(response)
+    assert f"{world.product.name} kan ikke bestilles lenger. Velg et annet produkt." in text_of(response)
 
 
 def test_prefilled_quote_form_shows_the_lines_and_saves_nothing(app: Flask, world: World) -> None:

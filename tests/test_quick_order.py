@@ -242,7 +242,7 @@ def test_a_product_no_longer_sold_is_not_orderable(app: Flask, world: World) -> 
         s.execute(update(Product).where(Product.id == world.product.id).values(active=False))
         s.commit()
     row = _check(app, "STOL-1;2").rows[0]
-    assert row.errors == {"sku": "Velg et produkt fra katalogen."}
+    assert row.errors == {"sku": "Kontorstol Basic kan ikke bestilles lenger. Velg et annet produkt."}
     assert not row.ok
 
 

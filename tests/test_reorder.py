@@ -90,7 +90,7 @@ def test_a_product_no_longer_sold_is_flagged_on_the_page_and_in_the_form(app: Fl
     assert fields["lines-0-product_id"] == str(world.product.id)  # still handed on: the form says why
     form = text_of(client.post("/bestill/", data=fields))
     row = re.search(r'<tr class="order-line" data-index="0">.*?</tr>', form, re.S)
-    assert row and "has-error" in row.group(0) and "Velg et produkt fra katalogen." in row.group(0)
+    assert row and "has-error" in row.group(0) and "kan ikke bestilles lenger. Velg et annet produkt." in row.group(0)
 
 
 def test_a_size_the_product_no_longer_allows_is_flagged(app: Flask, world: World) -> None:

@@ -124,8 +124,13 @@ def line_errors(lines: Sequence[LineInput], products: Mapping[int, Product]) -> 
     for i, ln in enumerate(lines):
         key = f"lines[{i}]"
         product = products.get(ln.product_id) if ln.product_id else None
-        if product is None or not product.active:
+        if product is None:
             errors[f"{key}.product_id"] = _("Velg et produkt fra katalogen.")
+            continue
+        if not product.active:  # a line ordered before ("Bestill igjen", a list): say why it stops here
+            errors[f"{key}.product_id"] = _(
+                "%(product)s kan ikke bestilles lenger. Velg et annet produkt.", product=product.name
+            )
             continue
         if ln.quantity is None or ln.quantity <= 0:
             errors[f"{key}.quantity"] = _("Antall må være minst 1.")
