@@ -30,6 +30,7 @@ from app.domain.lifecycle import SALES, WAITING
 from app.extensions import db
 from app.models import (
     ApprovalRule,
+    AuditEntry,
     CompanyMonthTotal,
     MailOutbox,
     Notice,
@@ -167,6 +168,14 @@ def test_rule_input_is_checked_with_the_field_named(app: Flask, world: World) ->
 # --- deciding -------------------------------------------------------------------------------------
 
 
+def _audit(app: Flask, order_id: int) -> list[tuple[str, int | None, str | None]]:
+    with app.app_context(), db_session(app) as s:
+        entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.target_type == "order", AuditEntry.target_id == str(order_id))
+        ).all()
+        return [(e.action, e.actor_id, (e.details or {}).get("step")) for e in entries]
+
+
 def test_approval_sends_dealers_to_the_seller_and_others_to_processing(app: Flask, world: World) -> None:
     for t, admin in ((world.a, "hansen.admin"), (world.b, "berg.admin")):
         assert _rule(app, admin, {"kind": "user", "user_id": t.user.id}).status_code == 201
@@ -178,6 +187,7 @@ def test_approval_sends_dealers_to_the_seller_and_others_to_processing(app: Flas
     steps = [(e["from_status"], e["to_status"]) for e in approved.json["result"]["events"]]
     assert (None, HELD) in steps and (HELD, "pending_approval") in steps
     assert _events(app, dealer["id"]) == [(None, HELD), (HELD, "pending_approval")]
+    assert _audit(app, dealer["id"]) == [("order_approved", world.a.admin.id, "internal")]
     again = Caller(app, "hansen.admin", API).post(f"/order/{dealer['id']}/internal_approve")
     assert again.status_code == 409
     assert (
@@ -199,6 +209,7 @@ def test_reject_needs_a_reason_and_tells_the_orderer(app: Flask, world: World) -
     assert _events(app, order["id"])[-1] == (HELD, "rejected")
     mail = _mails(app, "order_rejected")[-1]
     assert mail.to_address == world.a.user.email and "Ikke i budsjettet" in mail.body_text
+    assert _audit(app, order["id"]) == [("order_rejected", world.a.admin.id, "internal")]
 
 
 def test_a_customer_user_cannot_decide(app: Flask, world: World) -> None:

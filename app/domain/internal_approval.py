@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from app.domain import notices
+from app.domain import audit, notices
 from app.domain.actors import Actor
 from app.domain.errors import AlreadyHandled, Forbidden, NotFound, ValidationFailed, get_visible
 from app.domain.formatting import format_nok, to_oslo
@@ -330,6 +330,15 @@ def approve(session: Session, order_id: Any, actor: Actor) -> Order:
     target = next_status(session, order)
     if not change_status(session, order, actor, "internal_approve", target, _l("Godkjent hos dere")):
         raise AlreadyHandled(str(HANDLED_BY_ANOTHER))
+    # In the audit log as the seller's decisions are; `step` tells the company's own from the supplier's.
+    audit.record(
+        session,
+        audit.ORDER_APPROVED,
+        actor=actor,
+        target=("order", order.id),
+        company_id=order.company_id,
+        details={"number": order.number, "step": "internal", "to_status": target},
+    )
     return order
 
 
@@ -346,6 +355,14 @@ def reject(session: Session, order_id: Any, actor: Actor, reason: Any) -> Order:
         note = _("Avvist hos dere: %(reason)s", reason=reason)
     if not change_status(session, order, actor, "internal_reject", REJECTED, note):
         raise AlreadyHandled(str(HANDLED_BY_ANOTHER))
+    audit.record(
+        session,
+        audit.ORDER_REJECTED,
+        actor=actor,
+        target=("order", order.id),
+        company_id=order.company_id,
+        details={"number": order.number, "step": "internal", "reason": reason},
+    )
     orderer = session.get(PortalUser, order.created_by_id) if order.created_by_id else None
     if orderer is not None:
         notices.announce(
