@@ -28,6 +28,10 @@ OVERRIDES = {
     "init.html": [
         ("<html>", '<html lang="{{ html_lang }}">'),
         (None, "<link href=\"{{url_for('static',filename='css/portal.css')}}\" rel=\"stylesheet\">"),
+        (
+            None,
+            "<script src=\"{{url_for('static',filename='js/navbar.js')}}\" nonce=\"{{baselib.get_nonce()}}\"></script>",
+        ),
     ],
     "general/confirm.html": [
         (

@@ -78,6 +78,13 @@ def test_approval_notice_in_the_bell_and_mail_choice_in_min_profil(page: Any, js
     login(page, "hansen.bruker")
     count = _bell(page).locator(".notice-count")
     assert count.inner_text().strip() == "1"
+    # On a phone the menu is folded: its toggle carries the count.
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    on_toggle = page.locator(".navbar-toggle .notice-count-toggle")
+    assert on_toggle.is_visible() and on_toggle.inner_text().strip() == "1"
+    screenshot(page, "notices-phone")
+    page.set_viewport_size(size)
     _bell(page).locator("a.notice-bell-toggle").click()
     notice = _bell(page).locator("a.notice-link", has_text=f"Ordre {number} er godkjent")
     assert notice.is_visible()
