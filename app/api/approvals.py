@@ -20,11 +20,11 @@ from app.models import Order
 
 
 class ReasonIn(InputSchema):
-    reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    reason = fields.String(allow_none=True, validate=validate.Length(max=approvals.MAX_REASON))
 
 
 class ApproveIn(InputSchema):
-    override_reason = fields.String(allow_none=True, validate=validate.Length(max=approvals.MAX_OVERRIDE_REASON))
+    override_reason = fields.String(allow_none=True, validate=validate.Length(max=approvals.MAX_REASON))
 
 
 # A domain function (session, order id, actor, reason) -> the order it changed.

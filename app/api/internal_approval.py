@@ -14,6 +14,7 @@ from marshmallow import fields, validate
 
 from app.api.base import PortalModelRestApi, current_actor, ids_in_range, safe
 from app.api.fields import InputSchema, Money, RelatedId, codes_of, computed
+from app.domain import approvals
 from app.domain import internal_approval as rules
 from app.extensions import db
 from app.models import ApprovalRule, ApprovalRuleKind, Company, PortalUser
@@ -116,4 +117,4 @@ class ApprovalRuleApi(PortalModelRestApi):
 
 # The reason an admin gives when rejecting (OrderApi.internal_reject).
 class InternalRejectIn(InputSchema):
-    reason = fields.String(allow_none=True, validate=validate.Length(max=rules.MAX_REASON))
+    reason = fields.String(allow_none=True, validate=validate.Length(max=approvals.MAX_REASON))

@@ -59,7 +59,7 @@ from app.paging import BoundedCount, bounded_count_of
 SELLERS_ONLY = _l("Bare selgere kan godkjenne eller avvise ordrer.")
 HANDLED_BY_ANOTHER = _l("Ordren er allerede behandlet av en annen selger.")
 OVERRIDE_REASON_MISSING = _l("Skriv en begrunnelse for å godkjenne ordren likevel.")
-MAX_OVERRIDE_REASON = 2000
+MAX_REASON = 2000  # an override reason or a rejection reason (the seller's and the customer admin's)
 
 # The checks by name (API: `failed_checks`; audit details).
 PRODUCIBILITY = "producibility"
@@ -306,8 +306,8 @@ def approve_order(session: Session, order_id: int, actor: Actor, override_reason
     reason = (override_reason or "").strip() if isinstance(override_reason, str) else ""
     if failed and not reason:
         raise NeedsOverride(order, checks)
-    if len(reason) > MAX_OVERRIDE_REASON:
-        raise ValidationFailed({"override_reason": _("Høyst %(max)s tegn.", max=MAX_OVERRIDE_REASON)})
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed({"override_reason": _("Høyst %(max)s tegn.", max=MAX_REASON)})
     if failed:
         # The timeline is read by the customer and by us: kept in bokmål, whatever the page's
         # language (the checks again in bokmål: their line problems are texts too).
@@ -362,11 +362,20 @@ def approve_orders(session: Session, order_ids: Sequence[int], actor: Actor) -> 
     return approved, refused
 
 
-def reject_order(session: Session, order_id: int, actor: Actor, reason: str | None) -> Order:
-    _require_approver(actor)
-    reason = (reason or "").strip()
+def rejection_reason(value: object) -> str:
+    """The reason a rejection must give (the seller's, and the customer admin's in
+    internal_approval): some text, at most MAX_REASON characters."""
+    reason = value.strip() if isinstance(value, str) else ""
     if not reason:
         raise ValidationFailed({"reason": _("Skriv en begrunnelse for avvisningen.")})
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed({"reason": _("Høyst %(max)s tegn.", max=MAX_REASON)})
+    return reason
+
+
+def reject_order(session: Session, order_id: int, actor: Actor, reason: str | None) -> Order:
+    _require_approver(actor)
+    reason = rejection_reason(reason)
     order = _load_pending(session, order_id)
     if not change_status(session, order, actor, "reject", REJECTED, reason):
         raise AlreadyHandled(HANDLED_BY_ANOTHER)

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from app.domain import audit, notices
+from app.domain import approvals, audit, notices
 from app.domain.actors import Actor
 from app.domain.errors import AlreadyHandled, Forbidden, NotFound, ValidationFailed, get_visible
 from app.domain.formatting import format_nok, to_oslo
@@ -62,7 +62,6 @@ KIND_LABELS: dict[str, Any] = {
 RULE_NOT_FOUND = _l("Fant ikke regelen.")
 ADMINS_ONLY = _l("Bare administrator hos dere kan godkjenne eller avvise ordrer og endre reglene.")
 HANDLED_BY_ANOTHER = _l("Ordren er allerede behandlet av en annen administrator.")
-MAX_REASON = 2000
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -346,11 +345,7 @@ def reject(session: Session, order_id: Any, actor: Actor, reason: Any) -> Order:
     """pending_internal_approval -> rejected with the admin's reason, exactly once; the orderer
     is mailed the reason."""
     order = _load_waiting(session, order_id, actor, "internal_reject")  # first: a foreign order is 404
-    reason = reason.strip() if isinstance(reason, str) else ""
-    if not reason:
-        raise ValidationFailed({"reason": _("Skriv en begrunnelse for avvisningen.")})
-    if len(reason) > MAX_REASON:
-        raise ValidationFailed({"reason": _("Høyst %(max)s tegn.", max=MAX_REASON)})
+    reason = approvals.rejection_reason(reason)
     with force_locale("nb"):
         note = _("Avvist hos dere: %(reason)s", reason=reason)
     if not change_status(session, order, actor, "internal_reject", REJECTED, note):

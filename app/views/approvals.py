@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
@@ -99,27 +101,46 @@ class ApprovalQueueView(BaseView):
     @has_access
     @permission_name("reject")
     def reject(self, pk: int) -> ResponseReturnValue:
-        error = None
-        if request.method == "POST":
-            with domain_action(errors_on_page=True) as done:
-                order = approvals.reject_order(db.session, pk, current_actor(), request.form.get("reason"))
-            if done.ok:
-                flash(_("Ordre %(number)s er avvist.", number=order.number), "success")
-                return redirect(url_for("ApprovalQueueView.queue"))
-            if not done.errors:  # already handled, or not a seller: said above the queue
-                return redirect(url_for("ApprovalQueueView.queue"))
-            error = done.errors.get("reason")
-        order = order_or_404(pk)
-        if not approvals.awaits_decision(order):
-            flash(
-                _(
-                    "Ordre %(number)s er allerede behandlet (status: %(status)s).",
-                    number=order.number,
-                    status=order_status(order.status),
-                ),
-                "warning",
-            )
-            return redirect(url_for("OrderView.show", pk=order.id))
-        return self.render_template(
-            "workflow/reject.html", order=order, error=error, reason=request.form.get("reason", "")
+        return reject_page(
+            self,
+            pk,
+            lambda reason: approvals.reject_order(db.session, pk, current_actor(), reason),
+            approvals.awaits_decision,
+            "ApprovalQueueView.queue",
+            "workflow/reject.html",
         )
+
+
+def reject_page(
+    view: BaseView,
+    pk: int,
+    reject: Callable[[str | None], Order],
+    awaits: Callable[[Order], bool],
+    queue: str,
+    template: str,
+) -> ResponseReturnValue:
+    """The page that rejects one waiting order with a reason, for the seller's queue and the
+    customer's own ("Godkjenning hos dere"): the form, the reason's message next to the field, back to
+    the `queue` endpoint when done or when another decided first."""
+    error = None
+    if request.method == "POST":
+        with domain_action(errors_on_page=True) as done:
+            number = reject(request.form.get("reason")).number
+        if done.ok:
+            flash(_("Ordre %(number)s er avvist.", number=number), "success")
+            return redirect(url_for(queue))
+        if not done.errors:  # already handled, or may not decide: said above the queue
+            return redirect(url_for(queue))
+        error = done.errors.get("reason")
+    order = order_or_404(pk)
+    if not awaits(order):
+        flash(
+            _(
+                "Ordre %(number)s er allerede behandlet (status: %(status)s).",
+                number=order.number,
+                status=order_status(order.status),
+            ),
+            "warning",
+        )
+        return redirect(url_for("OrderView.show", pk=order.id))
+    return view.render_template(template, order=order, error=error, reason=request.form.get("reason", ""))

@@ -18,9 +18,9 @@ from app.domain.labels import order_status
 from app.extensions import db
 from app.paging import count_text, page_links
 from app.tenancy import current_tenant
+from app.views.approvals import reject_page
 from app.views.base import user_can
 from app.views.forms import current_actor, domain_action
-from app.views.orders.actions import order_or_404
 
 PAGE_SIZE = 25
 MAX_PAGE = 1_000_000
@@ -71,30 +71,13 @@ class InternalApprovalView(BaseView):
     @has_access
     @permission_name("reject")
     def reject(self, pk: int) -> ResponseReturnValue:
-        error = None
-        if request.method == "POST":
-            with domain_action(errors_on_page=True) as done:
-                order = rules.reject(db.session, pk, current_actor(), request.form.get("reason"))
-                number = order.number
-            if done.ok:
-                flash(_("Ordre %(number)s er avvist.", number=number), "success")
-                return redirect(url_for("InternalApprovalView.queue"))
-            if not done.errors:  # already handled, or may not: said above the queue
-                return redirect(url_for("InternalApprovalView.queue"))
-            error = done.errors.get("reason")
-        order = order_or_404(pk)
-        if not rules.awaits_decision(order):
-            flash(
-                _(
-                    "Ordre %(number)s er allerede behandlet (status: %(status)s).",
-                    number=order.number,
-                    status=order_status(order.status),
-                ),
-                "warning",
-            )
-            return redirect(url_for("OrderView.show", pk=order.id))
-        return self.render_template(
-            "internal_approval/reject.html", order=order, error=error, reason=request.form.get("reason", "")
+        return reject_page(
+            self,
+            pk,
+            lambda reason: rules.reject(db.session, pk, current_actor(), reason),
+            rules.awaits_decision,
+            "InternalApprovalView.queue",
+            "internal_approval/reject.html",
         )
 
     def _back(self) -> str:
