@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 COUNT_BOUND = 10_000
@@ -67,12 +68,26 @@ def _grouped(number: int) -> str:
     return f"{number:,}".replace(",", "\u00a0")
 
 
+class OnceFilterConverter(SQLAFilterConverter):
+    """FAB's converter, building a column's filters once per interface: FAB makes a new `Filters`
+    (every column's filters) several times per list request. Filters hold no request state; the
+    list is copied because FAB extends it in place with a view's extra filters."""
+
+    def convert(self, col_name: str) -> Any:
+        made: dict[str, Any] = self.datamodel.__dict__.setdefault("_portal_filters", {})
+        if col_name not in made:
+            made[col_name] = super().convert(col_name)
+        found = made[col_name]
+        return list(found) if found is not None else None
+
+
 class PagedInterface(SQLAInterface):
     """SQLAInterface whose `query` counts with a bound and reads pages through a deferred join.
 
     `list_options` (loader options such as joinedload) are added to the row query only.
     """
 
+    filter_converter_class = OnceFilterConverter
     list_options: tuple[Any, ...] = ()
 
     def query_count(self, query: Any, filters: Any = None, select_columns: Any = None) -> BoundedCount:

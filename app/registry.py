@@ -41,6 +41,7 @@ from app.views.base import is_customer, is_supplier
 from app.views.budgets import BudgetDashboardView, BudgetView
 from app.views.catalogue import ProductView, StoreView
 from app.views.companies import CompanyView, DeliveryAddressView, MyCompanyView
+from app.views.fragments import navbar_menu
 from app.views.inquiries import InquiryView
 from app.views.internal_approval import InternalApprovalView, order_panel
 from app.views.notices import NoticeView, page_bell
@@ -276,6 +277,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.jinja_env.globals["reorder_form"] = reorder_form  # "Bestill igjen" on orders, quotes, lists
     app.jinja_env.globals["shopping_list_notice"] = shopping_list_notice
     app.jinja_env.globals["may_see_statement"] = may_see_statement  # the company pages' Kontoutskrift link
+    app.jinja_env.globals["navbar_menu"] = navbar_menu  # appbuilder/navbar_menu.html
     app.jinja_env.globals["notice_bell"] = page_bell  # the navbar's bell (appbuilder/navbar_right.html)
     app.jinja_env.globals["internal_approval_panel"] = order_panel
 

@@ -396,12 +396,13 @@ class PortalSecurityManager(SecurityManager):
         user's roles and permissions as read once in this request."""
         if not has_request_context():
             return bool(super()._has_view_access(user, permission_name, view_name))
-        builtin, pairs = self._request_grants(user)
+        builtin, pairs = self.request_grants(user)
         if any(self._has_access_builtin_roles(role, permission_name, view_name) for role in builtin):
             return True
         return (view_name, permission_name) in pairs
 
-    def _request_grants(self, user: Any) -> tuple[list[Any], frozenset[tuple[str, str]]]:
+    def request_grants(self, user: Any) -> tuple[list[Any], frozenset[tuple[str, str]]]:
+        """The user's built-in roles and the (view, permission) pairs of its other roles, read once per request."""
         grants: dict[Any, tuple[list[Any], frozenset[tuple[str, str]]]] = request.environ.setdefault(
             "portal.grants", {}
         )

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from babel.numbers import parse_pattern as parse_number_pattern
 from flask import Flask, render_template_string, session
 from flask.testing import FlaskClient
 from flask_babel import force_locale, get_locale
@@ -106,6 +107,26 @@ def test_nok_in_english(app: Flask) -> None:
         assert format_nok(Decimal("-0.001")) == "NOK\u00a00.00"
         assert format_nok(0.125) == "NOK\u00a00.13"
         assert format_nok(None) == ""
+
+
+def test_nok_in_english_matches_babel_on_random_amounts(app: Flask) -> None:
+    """The fast formatter against Babel with the English patterns, amount by amount."""
+    from babel import Locale
+
+    from app.domain.formatting import PATTERNS
+
+    rng = random.Random(20261203)
+    english = Locale.parse("en")
+    with in_locale(app, "en"):
+        for _ in range(2000):
+            value = Decimal(rng.randint(-(10**12), 10**12)) / Decimal(10 ** rng.randint(0, 4))
+            amount = abs(q) if (q := value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) == 0 else q
+            money = parse_number_pattern(PATTERNS["en"]["money"]).apply(
+                amount, english, currency="NOK", currency_digits=False
+            )
+            plain = parse_number_pattern(PATTERNS["en"]["amount"]).apply(amount, english)
+            assert format_nok(value) == money, value
+            assert format_nok(value, with_unit=False) == plain, value
 
 
 def test_nok_in_a_bokmaal_request(app: Flask) -> None:

@@ -54,6 +54,7 @@ from app.domain.formatting import format_date, format_nok, format_oslo_datetime
 from app.models import Company
 from app.paging import PagedInterface, count_text, page_links
 from app.tenancy import TenantViolation, current_tenant
+from app.views.fragments import PortalSearchWidget
 
 MAX_PAGE_SIZE = 100
 # FAB's text filter numbers on a code column (0 starts with, 1 ends with, 2 contains, 3 equal,
@@ -299,6 +300,7 @@ class PortalModelView(ModelView):
     """Base of every HTML CRUD view of the portal (see the module docstring)."""
 
     list_widget = PortalListWidget
+    search_widget = PortalSearchWidget
 
     page_size = 25
     # Customer-side lists may show fewer columns (e.g. without "Bedrift"); None = list_columns.
