@@ -38,6 +38,9 @@ def create_app(config_object: object | None = None) -> Flask:
 
     install_tenant_guard()
     install_stamp_listeners()
+    from app.api import rison_schemas
+
+    rison_schemas.install()  # FAB's `?q=` schema check, without re-checking the schema each request
     _install_input_checks(app)  # before any route: the bounded `int` converter
     with app.app_context():
         db.init_app(app)

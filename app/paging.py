@@ -134,17 +134,37 @@ class PagedInterface(SQLAInterface):
             keys = keys.limit(wanted)
         keys = keys.with_entities(pk).subquery("page_keys")
         rows_query = self.session.query(self.obj).join(keys, pk == keys.c[self.get_pk_name()])
+        related = self._related_loads(tuple(select_columns)) if select_columns else None
+        if related is not None:
+            select_columns = None  # the rows whole, their many-to-one relations joined in the same statement
         rows_query = self.apply_all(
             rows_query, None, order_column, order_direction, None, None, select_columns, outer_default_load
         )
         if self.list_options:
             rows_query = rows_query.options(*self.list_options)
+        if related:
+            rows_query = rows_query.options(*related)
         results = rows_query.all()
         items = [getattr(r, self.obj.__name__) if hasattr(r, self.obj.__name__) else r for r in results]
         if wanted != page_size:
             count.has_next = len(items) > (page_size or 0)
             items = items[:page_size]
         return items
+
+    def _related_loads(self, columns: tuple[str, ...]) -> tuple[Any, ...] | None:
+        """A REST list's dotted columns ("company.name") as joinedload options, made once per column
+        set; None if one reaches a to-many relation (FAB's own path then). FAB would build aliased
+        joins with a column list on every request: most of a REST page's time, for the same rows."""
+        made: dict[tuple[str, ...], tuple[Any, ...] | None] = self.__dict__.setdefault("_portal_related_loads", {})
+        if columns not in made:
+            from sqlalchemy.orm import joinedload
+
+            roots = list(dict.fromkeys(c.split(".", 1)[0] for c in columns if "." in c))
+            if all(self.is_relation_many_to_one(root) for root in roots):
+                made[columns] = tuple(joinedload(getattr(self.obj, root)) for root in roots)
+            else:
+                made[columns] = None
+        return made[columns]
 
 
 def page_arg_error(page: Any, page_size: Any, max_page_size: int) -> dict[str, Any]:
