@@ -44,4 +44,4 @@ def install() -> None:
 
     import flask_appbuilder.api as fab_api
 
-    fab_api.jsonschema = sys.modules[__name__]  # type: ignore[attr-defined]
+    fab_api.jsonschema = sys.modules[__name__]
