@@ -16,6 +16,7 @@ from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -257,6 +258,20 @@ class RevokedToken(Model):
     token_type: Mapped[str] = mapped_column(String(10))
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SecurityVersion(Model):
+    """One row that changes with every change to roles and permissions (database triggers on FAB's
+    ab_role, ab_permission, ab_view_menu, ab_permission_view and ab_permission_view_role, migration
+    0016). Each request reads it with its user, so a process may keep a role set's permissions until
+    it changes (app/security.py). `token` is new for every database made, so a rebuilt or restored
+    database never matches what a process kept from another."""
+
+    __tablename__ = "security_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ThrottleHit(Model):

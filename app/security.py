@@ -45,11 +45,12 @@ from sqlalchemy.orm import Session, joinedload
 from app.api.fields import MSG_NOT_JSON
 from app.domain import audit, mfa, sessions, throttle
 from app.extensions import db
-from app.models import LoginSession, PortalUser, RevokedToken
+from app.models import LoginSession, PortalUser, RevokedToken, SecurityVersion
 from app.views.accounts import login as page_login
 from app.views.accounts.profile import ResetMyPasswordView, UserInfoEditView
 from app.views.accounts.users import PortalUserDBModelView, ResetPasswordView
 from app.views.audit import audited_roles
+from app.views.fragments import FragmentCache
 
 # --- Security stamp: a password change or deactivation ends sessions and API tokens ---------
 # app/domain/accounts.py gives a user a new `security_stamp` whenever the password is set or the
@@ -58,6 +59,17 @@ from app.views.audit import audited_roles
 # to the login page; API: 401). Wired into PortalSecurityManager below.
 
 log = logging.getLogger(__name__)
+
+# (security version, role ids) -> (view, permission) pairs, for as long as the version stands.
+KEPT_GRANTS = FragmentCache()
+
+
+def _remember_security_version(token: str | None, n: int | None) -> None:
+    """The roles-and-permissions version read with this request's user (None if the row is missing:
+    then nothing is kept between requests)."""
+    if has_request_context():
+        g._portal_security_version = (token, n) if token is not None and n is not None else None
+
 
 SESSION_STAMP_KEY = "_portal_stamp"
 JWT_STAMP_CLAIM = "stamp"
@@ -322,8 +334,10 @@ class PortalSecurityManager(SecurityManager):
             return None
         model = self.user_model
         stmt = (
-            select(model, LoginSession)
+            select(model, LoginSession, SecurityVersion.token, SecurityVersion.n)
+            .select_from(model)
             .join(LoginSession, and_(LoginSession.user_id == model.id, LoginSession.id == str(sid)))
+            .outerjoin(SecurityVersion, SecurityVersion.id == 1)
             .where(model.id == int(pk))
             .options(joinedload(model.roles), joinedload(model.groups).joinedload(self.group_model.roles))
         )
@@ -331,7 +345,8 @@ class PortalSecurityManager(SecurityManager):
         if row is None:
             page_login.forget_login()
             return None
-        user, login_session = row
+        user, login_session, token, n = row
+        _remember_security_version(token, n)
         config = current_app.config
         why = sessions.ended(
             login_session,
@@ -422,10 +437,32 @@ class PortalSecurityManager(SecurityManager):
         return (view_name, permission_name) in self._role_pairs(tuple(sorted(set(role_ids))))
 
     def _role_pairs(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
+        """The roles' (view, permission) pairs: kept by the process while the security version read
+        with this request's user is the same (see SecurityVersion), else read once per request."""
+        version = g.get("_portal_security_version")
+        if version is not None:
+            key = (version, role_ids)
+            found = KEPT_GRANTS.get(key)
+            if found is None:
+                found = KEPT_GRANTS.put(key, self._permission_pairs(role_ids))
+            return found
         cache: dict[tuple[int, ...], frozenset[tuple[str, str]]] = request.environ.setdefault("portal.permissions", {})
         if role_ids not in cache:
             cache[role_ids] = self._permission_pairs(role_ids)
         return cache[role_ids]
+
+    def is_item_public(self, permission_name: str, view_name: str) -> bool:
+        """FAB asks this first on every API request (one query for the public role and its
+        permissions): answered from the public role's pairs, kept as a role set's are."""
+        version = g.get("_portal_security_version") if has_request_context() else None
+        if version is None:
+            return bool(super().is_item_public(permission_name, view_name))
+        key = (version, "public")
+        pairs = KEPT_GRANTS.get(key)
+        if pairs is None:
+            role = self.get_public_role()
+            pairs = KEPT_GRANTS.put(key, self._permission_pairs((role.id,)) if role is not None else frozenset())
+        return (view_name, permission_name) in pairs
 
     def _permission_pairs(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
         from flask_appbuilder.security.sqla.models import assoc_permissionview_role
@@ -490,6 +527,7 @@ class PortalSecurityManager(SecurityManager):
 
     def create_jwt_manager(self, app: Any) -> Any:
         jwt_manager = super().create_jwt_manager(app)
+        _decode_jwt_once_per_request()
         jwt_manager.additional_claims_loader(self._jwt_stamp_claim)
         jwt_manager.token_in_blocklist_loader(self._jwt_revoked)
         jwt_manager.revoked_token_loader(
@@ -510,8 +548,10 @@ class PortalSecurityManager(SecurityManager):
             return True
         model = self.user_model
         stmt = (
-            select(model, RevokedToken.jti)
+            select(model, RevokedToken.jti, SecurityVersion.token, SecurityVersion.n)
+            .select_from(model)
             .outerjoin(RevokedToken, RevokedToken.jti == str(jti))
+            .outerjoin(SecurityVersion, SecurityVersion.id == 1)
             .where(model.id == user_id)
             .options(joinedload(model.roles), joinedload(model.groups).joinedload(self.group_model.roles))
         )
@@ -519,7 +559,8 @@ class PortalSecurityManager(SecurityManager):
         if row is None:
             g._portal_jwt = (jti, None, False)
             return False  # no such user: the user loader answers 401
-        user, revoked = row
+        user, revoked, token, n = row
+        _remember_security_version(token, n)
         g._portal_jwt = (jti, user, revoked is not None)
         return revoked is not None
 
@@ -537,3 +578,36 @@ class PortalSecurityManager(SecurityManager):
             return None  # flask-jwt-extended answers 401
         g.user = user  # as FAB's loader does: the API's permission checks read g.user
         return user
+
+
+def _decode_jwt_once_per_request() -> None:
+    """An API request verifies its token twice: the tenant guard (app/tenancy.py) before any query,
+    and FAB's `protect`. flask-jwt-extended decodes and checks the signature each time; the second
+    takes the first's result from this request's `g` (a failed decode is not kept: it fails again)."""
+    from flask_jwt_extended import view_decorators
+
+    decode = view_decorators._decode_jwt_from_request
+    if getattr(decode, "portal_once", False):
+        return
+
+    def once(
+        locations: Any,
+        fresh: bool,
+        refresh: bool = False,
+        verify_type: bool = True,
+        skip_revocation_check: bool = False,
+    ) -> Any:
+        key = (
+            tuple(locations) if isinstance(locations, list) else locations,
+            fresh,
+            refresh,
+            verify_type,
+            skip_revocation_check,
+        )
+        known: dict[Any, Any] = g.setdefault("_portal_jwt_decoded", {})
+        if key not in known:
+            known[key] = decode(locations, fresh, refresh, verify_type, skip_revocation_check)
+        return known[key]
+
+    once.portal_once = True  # type: ignore[attr-defined]
+    view_decorators._decode_jwt_from_request = once

@@ -28,6 +28,7 @@ FAB_SECURITY_TABLES = {
     "ab_role",
     "ab_permission_view_role",
     "alembic_version",
+    "security_version",  # moves on with the roles and permissions kept above
 }
 
 

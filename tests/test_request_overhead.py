@@ -1,11 +1,13 @@
 """What every page costs before its own work: the user, its roles and permissions, the language.
 
-A request loads the user with its roles and groups in one statement and the roles' permissions in
-one more; every permission check after that (the view, each menu item, each button) is answered
-from memory. Nothing is kept between requests: a changed role, password or deactivation counts from
-the next request. The translation catalogue is looked up once per request, and still follows a
-language switch inside one (`force_locale`, `refresh`). A pooled connection is checked before use
-only after it has been idle (app/__init__.py), not before every request.
+A request loads the user with its roles, groups and the security version in one statement. The
+roles' permissions are read once per role set and kept by the process while that version stands:
+database triggers move it on with every change to roles and permissions, however made (migration
+0016). Every permission check (the view, each menu item, each button) is answered from memory. A
+changed role, password or deactivation counts from the next request. The translation catalogue is
+looked up once per request, and still follows a language switch inside one (`force_locale`,
+`refresh`). A pooled connection is checked before use only after it has been idle
+(app/__init__.py), not before every request.
 """
 
 from __future__ import annotations
@@ -57,15 +59,33 @@ def _security_statements(statements: list[str]) -> list[str]:
         ("admin", "/orderview/list/"),
     ],
 )
-def test_user_roles_and_permissions_cost_two_statements_per_request(
+def test_user_roles_and_permissions_cost_one_statement_per_request(
     app: Flask, world: World, username: str, path: str
 ) -> None:
+    """The user with its roles, groups and the security version; the roles' permissions are kept
+    by the process while that version stands."""
     statements = _statements(app, client_as(app, username), path)
     security = _security_statements(statements)
-    assert len(security) == 2, security
-    user_load, permissions = security
+    assert len(security) == 1, security
+    (user_load,) = security
     assert "FROM ab_user" in user_load and "ab_role" in user_load and "ab_group" in user_load
-    assert "ab_permission_view_role" in permissions and "ab_user" not in permissions
+    assert "security_version" in user_load
+
+
+def test_without_the_version_row_permissions_are_read_per_request(app: Flask, world: World) -> None:
+    client = client_as(app, "hansen.bruker")
+    with db_engine(app).begin() as conn:
+        saved = conn.execute(text("SELECT token, n FROM security_version")).one()
+        conn.execute(text("DELETE FROM security_version"))
+    try:
+        security = _security_statements(_statements(app, client, "/orderview/list/"))
+        assert len(security) == 2 and "ab_permission_view_role" in security[1], security
+        assert client.get("/godkjenning/").status_code == 403
+    finally:
+        with db_engine(app).begin() as conn:
+            conn.execute(
+                text("INSERT INTO security_version (id, token, n) VALUES (1, :t, :n)"), {"t": saved[0], "n": saved[1]}
+            )
 
 
 def test_customer_order_list_statement_budget(app: Flask, world: World) -> None:
@@ -171,6 +191,33 @@ def test_a_role_losing_a_permission_counts_from_the_next_request(
     revoke_order_list()
     assert client.get("/orderview/list/").status_code == 403
     assert client.get("/api/v1/order/").status_code in (401, 403)
+
+
+def test_a_permission_taken_in_sql_counts_from_the_next_request(app: Flask, world: World) -> None:
+    """The version moves by database triggers, so a change that bypasses the ORM (a script, psql,
+    another host) counts too."""
+    client = client_as(app, "hansen.bruker")
+    assert client.get("/orderview/list/").status_code == 200
+    find = (
+        "SELECT pvr.id, pvr.permission_view_id, pvr.role_id FROM ab_permission_view_role pvr"
+        " JOIN ab_role r ON r.id = pvr.role_id JOIN ab_permission_view pv ON pv.id = pvr.permission_view_id"
+        " JOIN ab_permission p ON p.id = pv.permission_id JOIN ab_view_menu v ON v.id = pv.view_menu_id"
+        " WHERE r.name = 'CustomerUser' AND p.name = 'can_list' AND v.name = 'OrderView'"
+    )
+    with db_engine(app).begin() as conn:
+        row = conn.execute(text(find)).one()
+        before = conn.execute(text("SELECT n FROM security_version")).scalar_one()
+        conn.execute(text("DELETE FROM ab_permission_view_role WHERE id = :id"), {"id": row[0]})
+        assert conn.execute(text("SELECT n FROM security_version")).scalar_one() > before
+    try:
+        assert client.get("/orderview/list/").status_code == 403
+    finally:
+        with db_engine(app).begin() as conn:
+            conn.execute(
+                text("INSERT INTO ab_permission_view_role (id, permission_view_id, role_id) VALUES (:i, :p, :r)"),
+                {"i": row[0], "p": row[1], "r": row[2]},
+            )
+    assert client.get("/orderview/list/").status_code == 200
 
 
 def test_a_users_new_role_counts_from_the_next_request(app: Flask, world: World) -> None:

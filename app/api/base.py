@@ -47,6 +47,7 @@ from flask_appbuilder.exceptions import (
     InvalidOperationFilterFABException,
 )
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterIn, FilterNotEqual, FilterNotIn
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _
 from marshmallow import ValidationError
 from marshmallow.fields import Field
@@ -273,6 +274,15 @@ class PortalModelRestApi(ModelRestApi):
             self._filters.get_search_filters()[column] = [
                 flt(column, self.datamodel) for flt in (FilterEqual, FilterNotEqual, FilterIn, FilterNotIn)
             ]
+
+    def _label_columns_json(self, cols: Any = None) -> dict[str, Any]:
+        """FAB's labels of the response's columns, translated once per language and column set
+        (FAB translates each label of every response again)."""
+        key = (str(get_locale()), tuple(cols or ()))
+        made: dict[Any, dict[str, Any]] = self.__dict__.setdefault("_portal_labels_json", {})
+        if key not in made:
+            made[key] = super()._label_columns_json(cols)
+        return dict(made[key])
 
     def _code_labels(self) -> dict[str, Any]:
         result: dict[str, Any] = {}

@@ -24,6 +24,8 @@ from flask_babel import get_locale
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
+from app.tenancy import current_tenant
+
 MAX_ENTRIES = 256  # per process; a worker serves few role sets, languages and companies
 
 
@@ -59,13 +61,13 @@ def _language() -> str:
 
 
 def _menu_key() -> Hashable | None:
-    from app.views.base import is_customer, is_supplier
-
     user = g.get("user")
     if user is None or not getattr(user, "is_authenticated", False):
         return None  # the public menu asks other questions (FAB's public role); rendered each time
     builtin, pairs = current_app.appbuilder.sm.request_grants(user)  # type: ignore[attr-defined]
-    return (_language(), is_supplier(), is_customer(), tuple(sorted(r.name for r in builtin)), pairs)
+    # The side decides the "Kunder" / "Min side" items (app/registry.py's menu_cond).
+    supplier_side = current_tenant() is None
+    return (_language(), supplier_side, tuple(sorted(r.name for r in builtin)), pairs)
 
 
 def navbar_menu() -> Markup:
