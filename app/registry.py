@@ -44,6 +44,7 @@ from app.views.companies import CompanyView, DeliveryAddressView, MyCompanyView
 from app.views.fragments import navbar_menu
 from app.views.inquiries import InquiryView
 from app.views.internal_approval import InternalApprovalView, order_panel
+from app.views.list_rows import list_rows
 from app.views.notices import NoticeView, page_bell
 from app.views.orders import (
     NewOrderView,
@@ -278,6 +279,7 @@ def register_all(app: Flask, appbuilder: AppBuilder) -> None:
     app.jinja_env.globals["shopping_list_notice"] = shopping_list_notice
     app.jinja_env.globals["may_see_statement"] = may_see_statement  # the company pages' Kontoutskrift link
     app.jinja_env.globals["navbar_menu"] = navbar_menu  # appbuilder/navbar_menu.html
+    app.jinja_env.globals["list_rows"] = list_rows  # a list page's rows (portal_list.html)
     app.jinja_env.globals["notice_bell"] = page_bell  # the navbar's bell (appbuilder/navbar_right.html)
     app.jinja_env.globals["internal_approval_panel"] = order_panel
 
