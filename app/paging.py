@@ -89,6 +89,8 @@ class PagedInterface(SQLAInterface):
 
     filter_converter_class = OnceFilterConverter
     list_options: tuple[Any, ...] = ()
+    # name -> a (correlated) SQL expression read with the page's rows and set on each row's object.
+    extra_list_columns: dict[str, Any] = {}  # noqa: RUF012  # replaced per instance, never mutated
 
     def query_count(self, query: Any, filters: Any = None, select_columns: Any = None) -> BoundedCount:
         # The filters alone: joins FAB would add for the selected columns change no count.
@@ -144,8 +146,15 @@ class PagedInterface(SQLAInterface):
             rows_query = rows_query.options(*self.list_options)
         if related:
             rows_query = rows_query.options(*related)
+        extra = self.extra_list_columns
+        if extra:
+            rows_query = rows_query.add_columns(*(expr.label(name) for name, expr in extra.items()))
         results = rows_query.all()
         items = [getattr(r, self.obj.__name__) if hasattr(r, self.obj.__name__) else r for r in results]
+        if extra:
+            for row, item in zip(results, items, strict=True):
+                for name in extra:
+                    setattr(item, name, getattr(row, name))
         if wanted != page_size:
             count.has_next = len(items) > (page_size or 0)
             items = items[:page_size]

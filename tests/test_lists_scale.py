@@ -140,7 +140,8 @@ def test_count_statement_is_bounded(app: Flask, world: World) -> None:
     client.get("/orderview/list/")
     with StatementCounter(db_engine(app)) as counter:
         assert client.get("/orderview/list/?_flt_0_status=processing").status_code == 200
-    counts = [s for s in counter.statements if "count(" in s.lower() and "orders" in s]
+    # The list's count (the rows' statement also counts each order's shipments, for Sporing).
+    counts = [s for s in counter.statements if s.lower().lstrip().startswith("select count(") and "orders" in s]
     assert len(counts) == 1, counter.statements
     assert "LIMIT" in counts[0].upper(), counts[0]
 

@@ -162,15 +162,22 @@ class PortalInterface(PagedInterface):
     """The lists' interface (app/paging.py: bounded count, deferred-join pages) with loader options
     for lists (no N+1) and for loading one row.
 
-    `list_options` are added to the page query only, not to the count query.
+    `list_options` are added to the page query only, not to the count query; so are `list_columns`
+    (name -> SQL expression), whose values are set on each row's object under that name.
     """
 
     def __init__(
-        self, obj: Any, session: Any = None, list_options: Sequence[Any] = (), item_options: Sequence[Any] = ()
+        self,
+        obj: Any,
+        session: Any = None,
+        list_options: Sequence[Any] = (),
+        item_options: Sequence[Any] = (),
+        list_columns: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(obj, session)
         self.list_options = tuple(list_options)
         self.item_options = tuple(item_options) or self.list_options
+        self.extra_list_columns = dict(list_columns or {})
 
     def load(self, pk: int, filters: Any = None, options: Sequence[Any] | None = None) -> Any:
         """One row by primary key through the (tenant-scoped) session, or None."""

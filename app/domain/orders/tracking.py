@@ -4,16 +4,14 @@ the order page); nothing shipped: no link."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from app.domain.orders.fulfilment import tracking_url
-from app.models import Shipment
+from app.models import Order, Shipment
 
 ANCHOR = "sporing"  # the id of the shipments section on the order page
 
@@ -28,32 +26,34 @@ class Tracking:
         return self.carrier_url is not None
 
 
+def _tracking(count: int, carrier: Any, waybill: Any, urls: Mapping[str, Any] | None = None) -> Tracking | None:
+    if not count:
+        return None
+    return Tracking(count, tracking_url(carrier, waybill, urls) if count == 1 else None)
+
+
 def tracking_of(shipments: Sequence[Any], urls: Mapping[str, Any] | None = None) -> Tracking | None:
     """The order's Sporing from its shipments (carrier, waybill_number), or None when none exist."""
     if not shipments:
         return None
-    url = None
-    if len(shipments) == 1:
-        url = tracking_url(shipments[0].carrier, shipments[0].waybill_number, urls)
-    return Tracking(len(shipments), url)
+    return _tracking(len(shipments), shipments[0].carrier, shipments[0].waybill_number, urls)
 
 
-def tracking_by_order(session: Session, order_ids: Iterable[int]) -> dict[int, Tracking]:
-    """Sporing of a page of orders in one query (the tenancy guard scopes the shipments)."""
-    ids = sorted(set(order_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Shipment.order_id, Shipment.carrier, Shipment.waybill_number)
-        .where(Shipment.order_id.in_(ids))
-        .order_by(Shipment.order_id, Shipment.id)
-    )
-    grouped: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        grouped[row.order_id].append(row)
-    result: dict[int, Tracking] = {}
-    for order_id, shipments in grouped.items():
-        found = tracking_of(shipments)
-        if found is not None:
-            result[order_id] = found
-    return result
+def tracking_columns() -> dict[str, Any]:
+    """Each order's Sporing as correlated columns of a list page's row statement (three look-ups on
+    ix_shipments_order_id per row: no query of its own); `tracking_of_row` reads them back."""
+
+    def of_order(*columns: Any) -> Any:
+        return select(*columns).where(Shipment.order_id == Order.id).correlate(Order).scalar_subquery()
+
+    return {
+        "sporing_shipments": of_order(func.count(Shipment.id)),
+        "sporing_carrier": of_order(func.min(Shipment.carrier)),
+        "sporing_waybill": of_order(func.min(Shipment.waybill_number)),
+    }
+
+
+def tracking_of_row(order: Any) -> Tracking | None:
+    """Sporing of an order read with `tracking_columns()`: carrier and waybill count only when the
+    order has exactly one shipment, as in `tracking_of`."""
+    return _tracking(order.sporing_shipments or 0, order.sporing_carrier, order.sporing_waybill)

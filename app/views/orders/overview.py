@@ -28,7 +28,7 @@ from app.domain.approvals import awaits_decision
 from app.domain.formatting import oslo_midnight_utc
 from app.domain.lifecycle import INVOICEABLE, SHIPPABLE
 from app.domain.orders import cancel_refusal, tracking_url
-from app.domain.orders.tracking import ANCHOR, Tracking, tracking_by_order, tracking_of
+from app.domain.orders.tracking import ANCHOR, Tracking, tracking_columns, tracking_of, tracking_of_row
 from app.extensions import db
 from app.models import Order, OrderLine, PortalUser
 from app.views.base import (
@@ -164,6 +164,7 @@ class OrderView(PortalModelView):
     datamodel = PortalInterface(
         Order,
         list_options=[joinedload(Order.company), joinedload(Order.created_by)],
+        list_columns=tracking_columns(),
         item_options=[
             joinedload(Order.company),
             joinedload(Order.created_by),
@@ -273,13 +274,12 @@ class OrderView(PortalModelView):
         return super()._get_list_widget(filters, *args, **kwargs)
 
     def values(self, items: Any, columns: Any) -> builtins.list[dict[str, Any]]:
-        """The page's rows; "Sporing" from the shipments of all the page's orders in one query."""
+        """The page's rows; "Sporing" read with the rows (`tracking_columns`)."""
         items = list(items)
         rows = super().values(items, [c for c in columns if c != "tracking"])
         if "tracking" in columns:
-            tracking = tracking_by_order(db.session, [o.id for o in items])
             for row, order in zip(rows, items, strict=True):
-                row["tracking"] = sporing_link(order.id, tracking.get(order.id))
+                row["tracking"] = sporing_link(order.id, tracking_of_row(order))
         return rows
 
     def show_context(self, item: Order) -> dict[str, Any]:
