@@ -17,6 +17,7 @@ to the next, so a changed role, password or deactivation counts from the user's 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ from flask_babel import gettext, lazy_gettext
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token, get_jwt, jwt_required
 from flask_login import current_user, logout_user, user_logged_in, user_logged_out
 from marshmallow import ValidationError
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.api.fields import MSG_NOT_JSON
@@ -332,16 +333,7 @@ class PortalSecurityManager(SecurityManager):
         sid = session.get(page_login.SID_KEY) if has_request_context() else None
         if not sid:
             return None
-        model = self.user_model
-        stmt = (
-            select(model, LoginSession, SecurityVersion.token, SecurityVersion.n)
-            .select_from(model)
-            .join(LoginSession, and_(LoginSession.user_id == model.id, LoginSession.id == str(sid)))
-            .outerjoin(SecurityVersion, SecurityVersion.id == 1)
-            .where(model.id == int(pk))
-            .options(joinedload(model.roles), joinedload(model.groups).joinedload(self.group_model.roles))
-        )
-        row = self.session.execute(stmt).unique().first()
+        row = self.session.execute(self._session_user_statement(), {"pk": int(pk), "sid": str(sid)}).unique().first()
         if row is None:
             page_login.forget_login()
             return None
@@ -370,6 +362,45 @@ class PortalSecurityManager(SecurityManager):
         if sessions.needs_touch(login_session):
             self._on_own_connection(lambda s: sessions.touch(s, login_session.id))
         return user
+
+    # The two statements that load a request's user are built once and reused with new values: a
+    # statement object keeps its SQLAlchemy cache key, which is otherwise worked out anew for each
+    # request (with its joined roles and groups, a good part of loading the user).
+
+    @functools.cached_property
+    def _user_with_roles(self) -> tuple[Any, ...]:
+        model = self.user_model
+        return (joinedload(model.roles), joinedload(model.groups).joinedload(self.group_model.roles))
+
+    def _session_user_statement(self) -> Any:
+        """The user, the session row the cookie names, and the security version (params pk, sid)."""
+        stmt = self.__dict__.get("_portal_session_user")
+        if stmt is None:
+            model = self.user_model
+            stmt = self.__dict__["_portal_session_user"] = (
+                select(model, LoginSession, SecurityVersion.token, SecurityVersion.n)
+                .select_from(model)
+                .join(LoginSession, and_(LoginSession.user_id == model.id, LoginSession.id == bindparam("sid")))
+                .outerjoin(SecurityVersion, SecurityVersion.id == 1)
+                .where(model.id == bindparam("pk"))
+                .options(*self._user_with_roles)
+            )
+        return stmt
+
+    def _token_user_statement(self) -> Any:
+        """The token's user, its jti if revoked, and the security version (params pk, jti)."""
+        stmt = self.__dict__.get("_portal_token_user")
+        if stmt is None:
+            model = self.user_model
+            stmt = self.__dict__["_portal_token_user"] = (
+                select(model, RevokedToken.jti, SecurityVersion.token, SecurityVersion.n)
+                .select_from(model)
+                .outerjoin(RevokedToken, RevokedToken.jti == bindparam("jti"))
+                .outerjoin(SecurityVersion, SecurityVersion.id == 1)
+                .where(model.id == bindparam("pk"))
+                .options(*self._user_with_roles)
+            )
+        return stmt
 
     def _on_own_connection(self, work: Any) -> None:
         """A small write beside the request's transaction (committed at once, expiring nothing
@@ -546,16 +577,7 @@ class PortalSecurityManager(SecurityManager):
             user_id = int(sub)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return True
-        model = self.user_model
-        stmt = (
-            select(model, RevokedToken.jti, SecurityVersion.token, SecurityVersion.n)
-            .select_from(model)
-            .outerjoin(RevokedToken, RevokedToken.jti == str(jti))
-            .outerjoin(SecurityVersion, SecurityVersion.id == 1)
-            .where(model.id == user_id)
-            .options(joinedload(model.roles), joinedload(model.groups).joinedload(self.group_model.roles))
-        )
-        row = self.session.execute(stmt).unique().first()
+        row = self.session.execute(self._token_user_statement(), {"pk": user_id, "jti": str(jti)}).unique().first()
         if row is None:
             g._portal_jwt = (jti, None, False)
             return False  # no such user: the user loader answers 401
