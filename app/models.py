@@ -261,17 +261,20 @@ class RevokedToken(Model):
 
 
 class SecurityVersion(Model):
-    """One row that changes with every change to roles and permissions (database triggers on FAB's
-    ab_role, ab_permission, ab_view_menu, ab_permission_view and ab_permission_view_role, migration
-    0016). Each request reads it with its user, so a process may keep a role set's permissions until
-    it changes (app/security.py). `token` is new for every database made, so a rebuilt or restored
-    database never matches what a process kept from another."""
+    """One row whose `n` changes with every change to roles and permissions (database triggers on
+    FAB's ab_role, ab_permission, ab_view_menu, ab_permission_view and ab_permission_view_role) and
+    whose `users_n` changes when a user is added or removed or changes name, company or active flag
+    (migration 0016). Each request reads it with its user, so a process may keep a role set's
+    permissions (app/security.py) and a list's choice of users (app/views/fragments.py) until they
+    change. `token` is new for every database made, so a rebuilt or restored database never matches
+    what a process kept from another."""
 
     __tablename__ = "security_version"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token: Mapped[str] = mapped_column(String(32))
     n: Mapped[int] = mapped_column(BigInteger, default=0)
+    users_n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ThrottleHit(Model):

@@ -65,11 +65,13 @@ log = logging.getLogger(__name__)
 KEPT_GRANTS = FragmentCache()
 
 
-def _remember_security_version(token: str | None, n: int | None) -> None:
-    """The roles-and-permissions version read with this request's user (None if the row is missing:
-    then nothing is kept between requests)."""
+def _remember_security_version(token: str | None, n: int | None, users_n: int | None) -> None:
+    """The versions of roles and permissions and of users read with this request's user (None if the
+    row is missing: then nothing is kept between requests)."""
     if has_request_context():
-        g._portal_security_version = (token, n) if token is not None and n is not None else None
+        known = token is not None and n is not None and users_n is not None
+        g._portal_security_version = (token, n) if known else None
+        g._portal_users_version = (token, users_n) if known else None
 
 
 SESSION_STAMP_KEY = "_portal_stamp"
@@ -337,8 +339,8 @@ class PortalSecurityManager(SecurityManager):
         if row is None:
             page_login.forget_login()
             return None
-        user, login_session, token, n = row
-        _remember_security_version(token, n)
+        user, login_session, token, n, users_n = row
+        _remember_security_version(token, n, users_n)
         config = current_app.config
         why = sessions.ended(
             login_session,
@@ -373,12 +375,12 @@ class PortalSecurityManager(SecurityManager):
         return (joinedload(model.roles), joinedload(model.groups).joinedload(self.group_model.roles))
 
     def _session_user_statement(self) -> Any:
-        """The user, the session row the cookie names, and the security version (params pk, sid)."""
+        """The user, the session row the cookie names, and the versions (params pk, sid)."""
         stmt = self.__dict__.get("_portal_session_user")
         if stmt is None:
             model = self.user_model
             stmt = self.__dict__["_portal_session_user"] = (
-                select(model, LoginSession, SecurityVersion.token, SecurityVersion.n)
+                select(model, LoginSession, SecurityVersion.token, SecurityVersion.n, SecurityVersion.users_n)
                 .select_from(model)
                 .join(LoginSession, and_(LoginSession.user_id == model.id, LoginSession.id == bindparam("sid")))
                 .outerjoin(SecurityVersion, SecurityVersion.id == 1)
@@ -388,12 +390,12 @@ class PortalSecurityManager(SecurityManager):
         return stmt
 
     def _token_user_statement(self) -> Any:
-        """The token's user, its jti if revoked, and the security version (params pk, jti)."""
+        """The token's user, its jti if revoked, and the versions (params pk, jti)."""
         stmt = self.__dict__.get("_portal_token_user")
         if stmt is None:
             model = self.user_model
             stmt = self.__dict__["_portal_token_user"] = (
-                select(model, RevokedToken.jti, SecurityVersion.token, SecurityVersion.n)
+                select(model, RevokedToken.jti, SecurityVersion.token, SecurityVersion.n, SecurityVersion.users_n)
                 .select_from(model)
                 .outerjoin(RevokedToken, RevokedToken.jti == bindparam("jti"))
                 .outerjoin(SecurityVersion, SecurityVersion.id == 1)
@@ -581,8 +583,8 @@ class PortalSecurityManager(SecurityManager):
         if row is None:
             g._portal_jwt = (jti, None, False)
             return False  # no such user: the user loader answers 401
-        user, revoked, token, n = row
-        _remember_security_version(token, n)
+        user, revoked, token, n, users_n = row
+        _remember_security_version(token, n, users_n)
         g._portal_jwt = (jti, user, revoked is not None)
         return revoked is not None
 

@@ -75,7 +75,7 @@ def test_user_roles_and_permissions_cost_one_statement_per_request(
 def test_without_the_version_row_permissions_are_read_per_request(app: Flask, world: World) -> None:
     client = client_as(app, "hansen.bruker")
     with db_engine(app).begin() as conn:
-        saved = conn.execute(text("SELECT token, n FROM security_version")).one()
+        saved = conn.execute(text("SELECT token, n, users_n FROM security_version")).one()
         conn.execute(text("DELETE FROM security_version"))
     try:
         security = _security_statements(_statements(app, client, "/orderview/list/"))
@@ -84,21 +84,22 @@ def test_without_the_version_row_permissions_are_read_per_request(app: Flask, wo
     finally:
         with db_engine(app).begin() as conn:
             conn.execute(
-                text("INSERT INTO security_version (id, token, n) VALUES (1, :t, :n)"), {"t": saved[0], "n": saved[1]}
+                text("INSERT INTO security_version (id, token, n, users_n) VALUES (1, :t, :n, :u)"),
+                {"t": saved[0], "n": saved[1], "u": saved[2]},
             )
 
 
 def test_customer_order_list_statement_budget(app: Flask, world: World) -> None:
     """User with roles (permissions kept while the security version stands), count, the page's rows
-    with their Sporing, the "Bestilt av" choices, and the navbar's bell (one: the latest notices with
-    the unread count): nothing per menu item or row."""
+    with their Sporing, and the navbar's bell (one: the latest notices with the unread count); the
+    "Bestilt av" choices kept while the users' version stands: nothing per menu item or row."""
     statements = _statements(app, client_as(app, "hansen.bruker"), "/orderview/list/")
-    assert len(statements) == 4 + BELL, statements
+    assert len(statements) == 3 + BELL, statements
 
 
 def test_staff_order_list_statement_budget(app: Flask, world: World) -> None:
     statements = _statements(app, client_as(app, "selger"), "/orderview/list/")
-    assert len(statements) == 4 + BELL, statements
+    assert len(statements) == 3 + BELL, statements
 
 
 def test_the_same_list_again_sends_no_new_session_cookie(app: Flask, world: World) -> None:
@@ -112,10 +113,55 @@ def test_the_same_list_again_sends_no_new_session_cookie(app: Flask, world: Worl
     assert [h for h in other.headers.getlist("Set-Cookie") if h.startswith("session=")]
 
 
-def test_the_bestilt_av_choices_load_no_roles(app: Flask, world: World) -> None:
-    statements = _statements(app, client_as(app, "hansen.bruker"), "/orderview/list/")
-    choices = [s for s in statements if "FROM ab_user" in s and "ab_role" not in s]
-    assert choices and all("ab_group" not in s for s in choices), statements
+def _choice_reads(statements: list[str]) -> list[str]:
+    return [s for s in statements if "FROM ab_user" in s and "ab_role" not in s]
+
+
+def test_the_bestilt_av_choices_are_read_once_and_load_no_roles(app: Flask, world: World) -> None:
+    """Read on the first page after a change to the users, without roles or groups; after that
+    kept while the users' version stands."""
+    with db_engine(app).begin() as conn:
+        conn.execute(text("UPDATE security_version SET users_n = users_n + 1"))
+    client = client_as(app, "hansen.bruker")
+    with StatementCounter(db_engine(app)) as counter:
+        assert client.get("/orderview/list/").status_code == 200
+    reads = _choice_reads(counter.statements)
+    assert len(reads) == 1 and "ab_group" not in reads[0], counter.statements
+    assert _choice_reads(_statements(app, client, "/orderview/list/")) == []
+
+
+def _offered(client: FlaskClient) -> set[str]:
+    body = client.get("/orderview/list/").get_data(as_text=True)
+    return set(re.findall(r"\((\w[\w.]*)\)\\u003c/option", body))
+
+
+def test_a_new_or_renamed_colleague_is_offered_at_the_next_request(app: Flask, world: World) -> None:
+    from tests.factories import make_user
+
+    client = client_as(app, "hansen.bruker")
+    before = _offered(client)
+    assert world.a.user.username in before
+    with db_session(app) as session:
+        make_user(
+            session,
+            app.appbuilder.sm,
+            "ny.kollega",
+            "CustomerUser",
+            session.get(type(world.a.company), world.a.company.id),
+        )  # type: ignore[attr-defined]
+        make_user(
+            session,
+            app.appbuilder.sm,
+            "annen.bedrift",
+            "CustomerUser",
+            session.get(type(world.b.company), world.b.company.id),
+        )  # type: ignore[attr-defined]
+        session.commit()
+    after = _offered(client)
+    assert after == before | {"ny.kollega"}  # never the other company's new user
+    with db_engine(app).begin() as conn:
+        conn.execute(text("UPDATE ab_user SET username = 'omdopt.kollega' WHERE username = 'ny.kollega'"))
+    assert _offered(client) == before | {"omdopt.kollega"}
 
 
 # --- permissions read once per request still deny what they must ---------------------------------

@@ -681,6 +681,7 @@ class Callers:
 def measure(app: Flask, world: World, callers: Callers, endpoint: str, role: str) -> Measure:
     url = _url(app, world, endpoint, role)
     run = callers.request(endpoint, role, url)
+    run()  # what a page costs in use: what the process keeps (permissions, users' choices) is in place
     with StatementCounter(db_engine(app)) as counter:
         response = run()
     return Measure(response.status_code, counter.statements, _rows(response), response.get_data())

@@ -13,7 +13,7 @@ these was about a third of a list page's time.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from flask import current_app, g, render_template
@@ -51,6 +51,7 @@ class FragmentCache:
 
 MENUS = FragmentCache()
 SEARCH_FORMS = FragmentCache()
+USER_CHOICES = FragmentCache()
 
 
 def _language() -> str:
@@ -78,6 +79,23 @@ def navbar_menu() -> Markup:
         found = Markup(render_template("portal/navbar_menu_items.html", menu=current_app.appbuilder.menu))  # type: ignore[attr-defined]
         if key is not None:
             MENUS.put(key, found)
+    return found
+
+
+# --- what a page offers of users ---------------------------------------------------------------
+
+
+def kept_while_users_unchanged(key: Hashable, read: Callable[[], list[Any]]) -> list[Any]:
+    """What `read` takes from the users (immutable values, never ORM objects), kept by the process
+    while the users' version read with this request's user stands (SecurityVersion.users_n: a user
+    added, removed, renamed, moved or (de)activated moves it on); without a version, read each time.
+    The key must hold everything the read depends on, such as the tenant."""
+    version = g.get("_portal_users_version")
+    if version is None:
+        return read()
+    found = USER_CHOICES.get((version, key))
+    if found is None:
+        found = USER_CHOICES.put((version, key), read())
     return found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from typing import Any
+from typing import Any, NamedTuple
 
 from dateutil import parser as date_parser
 from flask import g, url_for
@@ -31,6 +31,7 @@ from app.domain.orders import cancel_refusal, tracking_url
 from app.domain.orders.tracking import ANCHOR, Tracking, tracking_columns, tracking_of, tracking_of_row
 from app.extensions import db
 from app.models import Order, OrderLine, PortalUser
+from app.tenancy import current_tenant
 from app.views.base import (
     PortalInterface,
     PortalModelView,
@@ -43,6 +44,7 @@ from app.views.base import (
     is_customer,
     user_can,
 )
+from app.views.fragments import kept_while_users_unchanged
 from app.views.orders.export import export_links, export_response
 
 ORDER_LABELS = {
@@ -95,9 +97,21 @@ def line_configuration(line: Any) -> str:
 # --- search: "Bestilt av" and a date range in Oslo time -------------------------------------------
 
 
-def _creator_choices() -> list[PortalUser]:
+class Creator(NamedTuple):
+    id: int
+    first_name: str
+    last_name: str
+    username: str
+
+
+def _creator_choices() -> list[Creator]:
     """Users offered by the "Bestilt av" filter: a customer's colleagues (the guard scopes the
-    query to the company), for supplier staff the staff (never every customer user: thousands)."""
+    query to the company), for supplier staff the staff (never every customer user: thousands).
+    Kept per company while no user changes (app/views/fragments.py)."""
+    return kept_while_users_unchanged(("bestilt av", current_tenant()), _read_creators)
+
+
+def _read_creators() -> list[Creator]:
     # Only what the label needs: the user's roles and groups are not loaded for a filter choice.
     query = (
         select(PortalUser)
@@ -108,7 +122,7 @@ def _creator_choices() -> list[PortalUser]:
     )
     if not is_customer():
         query = query.where(PortalUser.company_id.is_(None))
-    return list(db.session.scalars(query))
+    return [Creator(u.id, u.first_name, u.last_name, u.username) for u in db.session.scalars(query)]
 
 
 def date_search_field(label: Any) -> DateField:
