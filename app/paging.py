@@ -20,6 +20,7 @@ from typing import Any
 
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from sqlalchemy import func, select
 
 COUNT_BOUND = 10_000
 # The highest page index a list serves (0-based): OFFSET stays far inside every database's range.
@@ -81,6 +82,12 @@ class OnceFilterConverter(SQLAFilterConverter):
         return list(found) if found is not None else None
 
 
+class _Page(list[Any]):
+    """A page's rows, and whether a row follows them."""
+
+    has_next: bool | None = None
+
+
 class PagedInterface(SQLAInterface):
     """SQLAInterface whose `query` counts with a bound and reads pages through a deferred join.
 
@@ -107,15 +114,35 @@ class PagedInterface(SQLAInterface):
         select_columns=None,
         outer_default_load=False,
     ):
-        count = self.query_count(self.session.query(self.obj), filters)
+        inner = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
+        if select_columns and self._related_loads(tuple(select_columns)) is None:
+            count = bounded_count(inner)  # FAB's own path for to-many columns: counted on its own
+            items = self.page_rows(
+                count, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
+            )
+            return count, items
+        # The bounded count rides along as a column of the page's row statement (one statement, not
+        # two); only a page without rows has to count on its own.
+        total = select(func.count()).select_from(inner.order_by(None).limit(COUNT_BOUND + 1).subquery())
+        counted: list[int] = []
         items = self.page_rows(
-            count, filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
+            None,
+            filters,
+            order_column,
+            order_direction,
+            page,
+            page_size,
+            select_columns,
+            outer_default_load,
+            total=(total.scalar_subquery(), counted),
         )
-        return count, items
+        count = BoundedCount(counted[0]) if counted else bounded_count(inner)
+        count.has_next = getattr(items, "has_next", None)
+        return count, list(items)
 
     def page_rows(
         self,
-        count: BoundedCount,
+        count: BoundedCount | None,
         filters: Any,
         order_column: str,
         order_direction: str,
@@ -123,9 +150,12 @@ class PagedInterface(SQLAInterface):
         page_size: int | None,
         select_columns: Any = None,
         outer_default_load: bool = False,
+        total: tuple[Any, list[int]] | None = None,
     ) -> list[Any]:
-        """The rows of one page; sets `count.has_next` when the count is not exact."""
-        wanted = page_size + 1 if page_size and not count.exact else page_size
+        """The rows of one page; sets `count.has_next` when the count is not exact. With `total`
+        (a count expression and a list to put its value in) there is no count yet: one key more than
+        the page is read, and the returned list carries `has_next`."""
+        wanted = page_size + 1 if page_size and (count is None or not count.exact) else page_size
         pk = self.get_pk()
         keys = self._apply_inner_all(
             self.session.query(self.obj), filters, order_column, order_direction, aliases_mapping={}
@@ -149,13 +179,21 @@ class PagedInterface(SQLAInterface):
         extra = self.extra_list_columns
         if extra:
             rows_query = rows_query.add_columns(*(expr.label(name) for name, expr in extra.items()))
+        if total is not None:
+            rows_query = rows_query.add_columns(total[0].label("portal_total"))
         results = rows_query.all()
         items = [getattr(r, self.obj.__name__) if hasattr(r, self.obj.__name__) else r for r in results]
         if extra:
             for row, item in zip(results, items, strict=True):
                 for name in extra:
                     setattr(item, name, getattr(row, name))
-        if wanted != page_size:
+        if total is not None:
+            if results:
+                total[1].append(int(results[0].portal_total))
+            page_items = _Page(items[:page_size] if page_size else items)
+            page_items.has_next = len(items) > page_size if page_size else False
+            return page_items
+        if wanted != page_size and count is not None:
             count.has_next = len(items) > (page_size or 0)
             items = items[:page_size]
         return items

@@ -90,16 +90,17 @@ def test_without_the_version_row_permissions_are_read_per_request(app: Flask, wo
 
 
 def test_customer_order_list_statement_budget(app: Flask, world: World) -> None:
-    """User with roles (permissions kept while the security version stands), count, the page's rows
-    with their Sporing, and the navbar's bell (one: the latest notices with the unread count); the
-    "Bestilt av" choices kept while the users' version stands: nothing per menu item or row."""
+    """User with roles (permissions kept while the security version stands), the page's rows with
+    their Sporing and the bounded count, and the navbar's bell (one: the latest notices with the
+    unread count); the "Bestilt av" choices kept while the users' version stands: nothing per menu
+    item or row."""
     statements = _statements(app, client_as(app, "hansen.bruker"), "/orderview/list/")
-    assert len(statements) == 3 + BELL, statements
+    assert len(statements) == 2 + BELL, statements
 
 
 def test_staff_order_list_statement_budget(app: Flask, world: World) -> None:
     statements = _statements(app, client_as(app, "selger"), "/orderview/list/")
-    assert len(statements) == 3 + BELL, statements
+    assert len(statements) == 2 + BELL, statements
 
 
 def test_the_same_list_again_sends_no_new_session_cookie(app: Flask, world: World) -> None:
