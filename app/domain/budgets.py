@@ -186,6 +186,19 @@ def apply_budgets(session: Session, order: Order) -> list[Budget]:
     return exceeded
 
 
+def _admins(*where: Any) -> Any:
+    """The active customer admins (id, company id) among the users `where` picks."""
+    return select(PortalUser.id, PortalUser.company_id).where(
+        *where, PortalUser.active.is_(True), PortalUser.roles.any(name=CUSTOMER_ADMIN)
+    )
+
+
+def exceeded_key(budget: Budget, day: dt.date, admin_id: int) -> str:
+    """The dedupe key of the budget-exceeded mail to one admin: once per budget and period."""
+    start, _ = period_bounds(budget.period, day)
+    return f"budget-exceeded:{budget.id}:{start.isoformat()}:{admin_id}"
+
+
 def notify_budget_exceeded(session: Session, budget: Budget, used: Decimal, day: dt.date) -> None:
     start, _ = period_bounds(budget.period, day)
     admins = session.scalars(
@@ -201,7 +214,7 @@ def notify_budget_exceeded(session: Session, budget: Budget, used: Decimal, day:
     company = session.get(Company, budget.company_id)
     who = user.full_name if user else (company.name if company else "")
     for admin in admins:
-        key = f"budget-exceeded:{budget.id}:{start.isoformat()}:{admin.id}"
+        key = exceeded_key(budget, day, admin.id)
         if session.scalar(select(MailOutbox.id).where(MailOutbox.dedupe_key == key)):
             continue
         try:
@@ -248,22 +261,41 @@ class BudgetRun:
 
     def apply(self, order: Order) -> None:
         """Count the order (not flushed) against its budgets and flag it when it takes one over."""
+        order.over_budget = self.count(order.company_id, order.created_by_id, order.total_ex_vat)
+
+    def count(self, company_id: int, created_by_id: int | None, total_ex_vat: Decimal) -> bool:
+        """Count an order's total against its budgets: does it take one over (its flag)?"""
         exceeded = []
-        for budget in self.by_company.get(order.company_id, ()):
-            if not applies(budget, order.company_id, order.created_by_id):
+        for budget in self.by_company.get(company_id, ()):
+            if not applies(budget, company_id, created_by_id):
                 continue
-            self.used[budget.id] += order.total_ex_vat
+            self.used[budget.id] += total_ex_vat
             if self.used[budget.id] > budget.amount:
                 exceeded.append(budget)
-        order.over_budget = bool(exceeded)
         for budget in exceeded:
             if budget.id not in self.first_over:  # later orders would find the mail queued already
                 self.first_over[budget.id] = (budget, self.used[budget.id])
+        return bool(exceeded)
 
     def notify(self) -> None:
-        """The budget-exceeded mail of each budget the run took over its limit (once per period)."""
+        """The budget-exceeded mail of each budget the run took over its limit (once per period).
+        The admins and the mails already queued are read once for all of them (two queries), so
+        a budget whose admins all have their mail costs nothing more."""
+        if not self.first_over:
+            return
+        companies = sorted({b.company_id for b, _used in self.first_over.values()})
+        admins: dict[int, list[int]] = {}
+        for user_id, company_id in self.session.execute(_admins(PortalUser.company_id.in_(companies))):
+            admins.setdefault(company_id, []).append(user_id)
+        keys = {
+            budget.id: [exceeded_key(budget, self.day, admin) for admin in admins.get(budget.company_id, ())]
+            for budget, _used in self.first_over.values()
+        }
+        wanted = [key for budget_keys in keys.values() for key in budget_keys]
+        queued = set(self.session.scalars(select(MailOutbox.dedupe_key).where(MailOutbox.dedupe_key.in_(wanted))))
         for budget, used in self.first_over.values():
-            notify_budget_exceeded(self.session, budget, used, self.day)
+            if any(key not in queued for key in keys[budget.id]):
+                notify_budget_exceeded(self.session, budget, used, self.day)
 
 
 NEAR_LIMIT = Decimal("0.8")
