@@ -263,6 +263,14 @@ class BudgetRun:
         """Count the order (not flushed) against its budgets and flag it when it takes one over."""
         order.over_budget = self.count(order.company_id, order.created_by_id, order.total_ex_vat)
 
+    def saved(self) -> tuple[dict[int, Decimal], dict[int, tuple[Budget, Decimal]]]:
+        """What has been counted so far, for `restore`."""
+        return dict(self.used), dict(self.first_over)
+
+    def restore(self, saved: tuple[dict[int, Decimal], dict[int, tuple[Budget, Decimal]]]) -> None:
+        """Back to what `saved` held: the orders counted since are not counted."""
+        self.used, self.first_over = dict(saved[0]), dict(saved[1])
+
     def count(self, company_id: int, created_by_id: int | None, total_ex_vat: Decimal) -> bool:
         """Count an order's total against its budgets: does it take one over (its flag)?"""
         exceeded = []

@@ -579,7 +579,7 @@ def generated_orders(session: Session, standing_order_id: int, limit: int = 20) 
 
 
 CREATED, EXISTS, REFUSED, FAILED = "created", "exists", "refused", "failed"
-CHUNK_SIZE = 500  # plans per transaction
+CHUNK_SIZE = 2000  # plans per transaction
 
 
 @dataclass
@@ -728,6 +728,15 @@ def _unnest(table: Any, rows: list[dict[str, Any]]) -> Any:
     return list(rows[0]), select(*_arrays(table, rows))
 
 
+def _reserve_ids(session: Session, n: int) -> list[int] | None:
+    """PostgreSQL: n new order ids from the sequence, ascending (one statement), so that the
+    INSERT carries each order's number; elsewhere None (the numbers follow the INSERT)."""
+    if not _is_postgres(session):
+        return None
+    serial = func.nextval(func.pg_get_serial_sequence(Order.__tablename__, "id"))
+    return sorted(session.scalars(select(serial).select_from(func.generate_series(1, n))))
+
+
 def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
     """INSERT the orders in one statement; a delivery another run made first is left out (ON
     CONFLICT DO NOTHING on uq_orders_standing_delivery). Returns plan id → order id."""
@@ -808,19 +817,33 @@ def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
     notices, as place_order makes them one by one: rows built in Python, one INSERT per table."""
     now = utcnow()
     budgets = BudgetRun(session, {t.order["company_id"] for t in todo}, to_oslo(now).date())
-    for t in todo:
+    ids = _reserve_ids(session, len(todo))
+    saved = budgets.saved()
+    for i, t in enumerate(todo):
         t.order.update(created_at=now, over_budget=False, number=f"tmp-{uuid.uuid4().hex[:16]}")
+        if ids:  # the final number and budget flag in the INSERT: no UPDATE of the new rows
+            t.id = t.order["id"] = ids[i]
+            t.order["number"] = number_from_id(t.id)
+            t.order["over_budget"] = budgets.count(
+                t.order["company_id"], t.order["created_by_id"], t.order["total_ex_vat"]
+            )
     inserted = _insert_orders(session, [t.order for t in todo])
     made = [t for t in todo if t.plan.id in inserted]
     lost = [t for t in todo if t.plan.id not in inserted]
-    numbered = []
-    for t in made:  # in plan order: budgets count them one after the other
-        t.id = inserted[t.plan.id]
-        t.order["number"] = number_from_id(t.id)
-        t.order["over_budget"] = budgets.count(t.order["company_id"], t.order["created_by_id"], t.order["total_ex_vat"])
-        numbered.append({"id": t.id, "number": t.order["number"], "over_budget": t.order["over_budget"]})
-    if made:
-        _number_orders(session, numbered)
+    if not ids or lost:
+        # The numbers from the new ids, or (another run made some first) the budgets counted
+        # again without the lost orders: an UPDATE of the orders whose values differ.
+        budgets.restore(saved)
+        changed = []
+        for t in made:  # in plan order: budgets count them one after the other
+            t.id = inserted[t.plan.id]
+            number = number_from_id(t.id)
+            flag = budgets.count(t.order["company_id"], t.order["created_by_id"], t.order["total_ex_vat"])
+            if (number, flag) != (t.order["number"], t.order["over_budget"]):
+                t.order["number"], t.order["over_budget"] = number, flag
+                changed.append({"id": t.id, "number": number, "over_budget": flag})
+        if changed:
+            _number_orders(session, changed)
     # The sellers' bell for dealer orders "Til godkjenning": the sellers and their mail choices once per chunk.
     waiting = [t for t in made if t.order["status"] == OrderStatus.pending_approval.value]
     sellers = notices.recipients(session, "order_waiting_approval", notices.approvers(session)) if waiting else []
