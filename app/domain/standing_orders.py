@@ -849,6 +849,7 @@ def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
     sellers = notices.recipients(session, "order_waiting_approval", notices.approvers(session)) if waiting else []
     reasons: dict[str, str | None] = {}
     addresses: dict[int | None, str | None] = {}
+    made_to: dict[int, list[notices.Recipient]] = {}  # the creator's bell (standing_order_made)
     stencils = Stencils()
     lines: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -893,9 +894,13 @@ def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
             )
         creator = t.plan.created_by_id
         if creator is not None and creator == t.actor.id:
+            if creator not in made_to:
+                made_to[creator] = notices.recipients(
+                    session, "standing_order_made", [session.get(PortalUser, creator)]
+                )
             rows, _mails = notices.announce_rows(
                 "standing_order_made",
-                notices.recipients(session, "standing_order_made", [session.get(PortalUser, creator)]),
+                made_to[creator],
                 ref=t.plan.id,
                 subject=t.plan.name,
                 now=now,
