@@ -46,7 +46,7 @@ from typing import Any, NamedTuple, Protocol
 import holidays
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from sqlalchemy import ARRAY, bindparam, func, select
+from sqlalchemy import ARRAY, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -715,13 +715,17 @@ def _is_postgres(session: Session) -> bool:
 
 def _arrays(table: Any, rows: list[dict[str, Any]], prefix: str = "rows") -> list[Any]:
     """PostgreSQL: the rows as one array per column, zipped back by unnest (a statement of a few
-    parameters, however many rows)."""
-    return [
-        func.unnest(bindparam(f"{prefix}_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))).label(
-            name
-        )
-        for name in rows[0]
-    ]
+    parameters, however many rows). A column with one value in every row (the chunk's time, its
+    channel, an empty variant) is that value once, not an array: less to send and to read."""
+    columns = []
+    for i, name in enumerate(rows[0]):
+        values = [row[name] for row in rows]
+        column_type = table.c[name].type
+        if i > 0 and all(v == values[0] and type(v) is type(values[0]) for v in values):
+            columns.append(cast(bindparam(f"{prefix}_{name}", values[0], type_=column_type), column_type).label(name))
+        else:
+            columns.append(func.unnest(bindparam(f"{prefix}_{name}", values, type_=ARRAY(column_type))).label(name))
+    return columns
 
 
 def _unnest(table: Any, rows: list[dict[str, Any]]) -> Any:
