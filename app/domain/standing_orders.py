@@ -46,7 +46,7 @@ from typing import Any, NamedTuple, Protocol
 import holidays
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from sqlalchemy import ARRAY, bindparam, cast, func, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -621,11 +621,18 @@ def due_ids(session: Session, day: dt.date) -> list[int]:
     return [row.id for row in rows if delivers_on(row, day, moved)]
 
 
+def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids`: on PostgreSQL `= ANY(array)`, one parameter for a chunk's thousands of ids."""
+    if _is_postgres(session):
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def _existing_orders(session: Session, standing_order_ids: Sequence[int], day: dt.date) -> dict[int, tuple[str, str]]:
     """Plan id → (number, status) of the orders made for `day`."""
     rows = session.execute(
         select(Order.standing_order_id, Order.number, Order.status).where(
-            Order.standing_order_id.in_(standing_order_ids), Order.delivery_date == day
+            _among(session, Order.standing_order_id, standing_order_ids), Order.delivery_date == day
         )
     )
     return {row.standing_order_id: (row.number, row.status) for row in rows}
@@ -653,7 +660,7 @@ def _load_plans(session: Session, standing_order_ids: Sequence[int]) -> list[Any
             )
             .outerjoin(Company, Company.id == StandingOrder.company_id)
             .outerjoin(DeliveryAddress, DeliveryAddress.id == StandingOrder.delivery_address_id)
-            .where(StandingOrder.id.in_(standing_order_ids))
+            .where(_among(session, StandingOrder.id, standing_order_ids))
             .order_by(StandingOrder.id)
         )
     )
@@ -664,20 +671,13 @@ def _load_lines(session: Session, standing_order_ids: Sequence[int]) -> dict[int
     line = StandingOrderLine
     rows = session.execute(
         select(line.standing_order_id, line.product_id, line.quantity, line.width, line.depth, line.fabric, line.colour)
-        .where(line.standing_order_id.in_(standing_order_ids))
+        .where(_among(session, line.standing_order_id, standing_order_ids))
         .order_by(line.id)
     )
     lines: dict[int, list[LineInput]] = {}
-    for r in rows:
-        lines.setdefault(r.standing_order_id, []).append(
-            LineInput(
-                product_id=r.product_id,
-                quantity=r.quantity,
-                width=r.width,
-                depth=r.depth,
-                fabric=r.fabric,
-                colour=r.colour,
-            )
+    for plan_id, product_id, quantity, width, depth, fabric, colour in rows.tuples():
+        lines.setdefault(plan_id, []).append(
+            LineInput(product_id=product_id, quantity=quantity, width=width, depth=depth, fabric=fabric, colour=colour)
         )
     return lines
 
@@ -973,6 +973,7 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
     skipped: list[tuple[Any, Outcome]] = []
     address_errors: dict[tuple[int, int | None], str | None] = {}
     actors: dict[tuple[int, int], Actor] = {}
+    line_checks: dict[tuple[Any, ...], dict[str, str]] = {}
     for so in plans:
         company = so.Company
         outcome = Outcome(so.id, so.name, company.name if company else "", FAILED)
@@ -992,7 +993,10 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
             address_errors[where] = delivery_address_error(session, *where)
         if address_errors[where]:
             errors["delivery_address_id"] = address_errors[where] or ""
-        errors.update(line_errors(lines, products))
+        shape = tuple((ln.product_id, ln.quantity, ln.width, ln.depth, ln.fabric, ln.colour) for ln in lines)
+        if shape not in line_checks:  # a pure check of the lines on the chunk's products: once per kind of lines
+            line_checks[shape] = line_errors(lines, products)
+        errors.update(line_checks[shape])
         if errors:
             outcome.message = "; ".join(str(m) for m in errors.values())
             skipped.append((so, outcome))
