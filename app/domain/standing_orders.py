@@ -580,7 +580,7 @@ def generated_orders(session: Session, standing_order_id: int, limit: int = 20) 
 
 
 CREATED, EXISTS, REFUSED, FAILED = "created", "exists", "refused", "failed"
-CHUNK_SIZE = 2000  # plans per transaction
+CHUNK_SIZE = 5000  # plans per transaction (a few seconds: the budgets of its companies are locked that long)
 
 
 @dataclass
