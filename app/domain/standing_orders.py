@@ -999,6 +999,7 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
     address_errors: dict[tuple[int, int | None], str | None] = {}
     actors: dict[tuple[int, int], Actor] = {}
     line_checks: dict[tuple[Any, ...], dict[str, str]] = {}
+    priced: dict[tuple[Any, ...], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     for so in plans:
         company = so.Company
         outcome = Outcome(so.id, so.name, company.name if company else "", FAILED)
@@ -1033,19 +1034,26 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
             actor = _actor_for(session, so)
             if actor.id is not None:
                 actors[who] = actor
-        order, order_lines = order_values(
-            company,
-            actor,
-            lines,
-            products,
-            channel=OrderChannel.standing_order.value,
-            delivery_address_id=so.delivery_address_id,
-            customer_reference=so.name or None,
-            quote_id=None,
-            standing_order_id=so.id,
-            delivery_date=day,
-        )
-        todo.append(_Todo(so, outcome, actor, order, order_lines))
+        plan_values = {
+            "delivery_address_id": so.delivery_address_id,
+            "customer_reference": so.name or None,
+            "standing_order_id": so.id,
+        }
+        # Prices and totals depend on the company, the orderer and the lines alone: once per kind.
+        kind = (company.id, actor.id, shape)
+        if kind not in priced:
+            priced[kind] = order_values(
+                company,
+                actor,
+                lines,
+                products,
+                channel=OrderChannel.standing_order.value,
+                quote_id=None,
+                delivery_date=day,
+                **plan_values,
+            )
+        order, order_lines = priced[kind]
+        todo.append(_Todo(so, outcome, actor, {**order, **plan_values}, order_lines))
     if todo:
         _place(session, todo, day)
     if skipped:
