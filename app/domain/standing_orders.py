@@ -23,8 +23,12 @@ Making orders
 (approval for dealers, prices and VAT, numbers, the first event, the confirmation mail, budgets
 and their mail), channel `standing_order`, with `standing_order_id` and `delivery_date`. It works
 in chunks of plans: each chunk is read in a few queries, checked plan by plan in Python, and
-written in a few statements in one transaction, so the time grows linearly with the plans. A plan
-that fails a check fails alone; a chunk the database refuses is tried again plan by plan.
+written in a few statements in one transaction, so the time grows linearly with the plans. The
+orders, lines, events, mails and notices are built as rows, not objects (on PostgreSQL the order
+ids come from the sequence first, so each row carries its number, and a table's rows go in as one
+JSON parameter); what is the same for many plans (a kind of lines, its prices, a confirmation's
+text but for number and link) is worked out once per chunk. A plan that fails a check fails
+alone; a chunk the database refuses is tried again in halves, down to the plan it cannot take.
 
 The unique constraint on (standing_order_id, delivery_date) makes it idempotent and safe when two
 runs overlap: the orders are inserted with ON CONFLICT DO NOTHING, and a delivery another run made
@@ -1057,16 +1061,16 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
     if todo:
         _place(session, todo, day)
     if skipped:
-        _tell_skipped(session, skipped, day)
+        _tell_skipped(session, skipped, day, creators)
     session.commit()
-    del creators
     return outcomes
 
 
-def _tell_skipped(session: Session, skipped: list[tuple[Any, Outcome]], day: dt.date) -> None:
+def _tell_skipped(
+    session: Session, skipped: list[tuple[Any, Outcome]], day: dt.date, users: Mapping[int, PortalUser]
+) -> None:
     """The plan's creator hears that no order was made for the day, and why (mail choices read once)."""
-    found = {so.created_by_id: session.get(PortalUser, so.created_by_id) for so, _o in skipped if so.created_by_id}
-    creators = {uid: user for uid, user in found.items() if user is not None}
+    creators = {so.created_by_id: users[so.created_by_id] for so, _o in skipped if so.created_by_id in users}
     prepared = {r.user_id: r for r in notices.recipients(session, "standing_order_skipped", creators.values())}
     for so, outcome in skipped:
         recipient = prepared.get(so.created_by_id) if so.created_by_id is not None else None
