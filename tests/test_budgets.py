@@ -477,3 +477,30 @@ def test_cumulative_series_and_straight_line_forecast(app: Flask, world: World) 
         assert len(past["days"]) == 30 and past["forecast"] == [] and past["forecast_total"] is None
         future = cumulative(s, budget, D(2026, 11, 15), today=D(2026, 10, 20))
         assert future["days"] == [] and future["used"] == 0
+
+
+def test_a_run_of_many_orders_starts_from_the_consumption_of_each_budget(app: Flask, world: World) -> None:
+    """BudgetRun (the standing-order job's chunk) reads the consumption summed per orderer: the same
+    figures as `consumption`, for company-wide and personal budgets of every kind of period."""
+    with app.app_context(), db_session(app) as s:
+        other = make_user(
+            s, app.appbuilder.sm, "run.bruker", "CustomerUser", s.get(type(world.a.company), world.a.company.id)
+        )
+        s.commit()
+    _order(app, world, 2)
+    _order(app, world, 3, user=other)
+    with app.app_context(), db_session(app) as s:
+        company = world.a.company.id
+        rows = [Budget(company_id=company, user_id=None, period=p, amount=Decimal("100")) for p in budgets.PERIODS]
+        rows += [
+            Budget(company_id=company, user_id=other.id, period="month", amount=Decimal("100")),
+            Budget(company_id=world.b.company.id, user_id=None, period="year", amount=Decimal("100")),
+        ]
+        s.add_all(rows)
+        s.commit()
+        day = oslo_today()
+        run = budgets.BudgetRun(s, [company, world.b.company.id], day)
+        every = s.scalars(select(Budget).where(Budget.company_id.in_([company, world.b.company.id]), Budget.active))
+        expected = budgets.consumption(s, every, day)
+        assert run.used == expected and len(expected) >= len(rows)
+        assert expected[rows[3].id] > 0 and expected[rows[0].id] > expected[rows[3].id]

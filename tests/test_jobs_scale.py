@@ -24,8 +24,9 @@ from app.domain import mail as mail_delivery
 from app.domain import standing_orders as so_rules
 from app.domain.actors import Actor
 from app.domain.formatting import oslo_today
-from app.domain.mail import OUTBOX_HEADER, deliver, queue_mail
+from app.domain.mail import OUTBOX_HEADER, deliver, mail_row, queue_mail, render_template_mail
 from app.domain.orders import LineInput, place_order
+from app.domain.orders.placing import confirmation_context, order_link
 from app.extensions import db
 from app.models import Budget, MailOutbox, Order, OrderEvent, OrderLine, StandingOrder, StandingOrderLine, utcnow
 from tests.factories import World
@@ -160,6 +161,34 @@ def test_a_chunk_makes_the_orders_place_order_makes(app: Flask, world: World) ->
             )
         )
         assert subjects == {f"Ordrebekreftelse {made.number}", f"Ordrebekreftelse {by_hand.number}"}
+
+
+def test_the_confirmations_of_a_chunk_are_the_mails_the_template_renders(app: Flask, world: World) -> None:
+    """The chunk renders the confirmation once per status and totals and fills in number and link:
+    each mail equals the template rendered for its own order."""
+    day = _monday(3)
+    ids = _add_plans(app, world, 6, day, created_by=True)
+    assert _run(app, day).count("created") == 6
+    with app.app_context(), db_session(app) as s:
+        orders = s.scalars(select(Order).where(Order.standing_order_id.in_(ids))).all()
+        stored = {
+            m.subject: m for m in s.scalars(select(MailOutbox).where(MailOutbox.kind == "order_confirmation")).all()
+        }
+        assert len({o.total_ex_vat for o in orders}) == 3  # quantities 1, 2, 3: renders shared by two orders each
+        for order in orders:
+            subject, text = render_template_mail(
+                "order_confirmation", link=order_link(order.id), **confirmation_context(order)
+            )
+            expected = mail_row(
+                kind="order_confirmation", to=world.a.admin.email, subject=subject, text=text, link=order_link(order.id)
+            )
+            mail = stored[expected["subject"]]
+            assert (mail.to_address, mail.body_text, mail.body_html) == (
+                expected["to_address"],
+                expected["body_text"],
+                expected["body_html"],
+            )
+            assert order.number in mail.body_text
 
 
 def test_budgets_count_the_orders_of_a_chunk_one_after_the_other(app: Flask, world: World) -> None:

@@ -41,6 +41,24 @@ def _fit(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
+def mail_row(
+    *, kind: str, to: str, subject: str, text: str, link: str | None = None, dedupe_key: str | None = None
+) -> dict[str, Any]:
+    """The outbox row of one mail (plain text and a simple HTML version with the link): queue_mail's,
+    and the standing-order job's bulk INSERT."""
+    body_text = text if not link else f"{text}\n\n{link}"
+    paragraphs = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
+    body_html = paragraphs + (f'<p><a href="{escape(link)}">{escape(link)}</a></p>' if link else "")
+    return {
+        "kind": kind,
+        "to_address": header_text(to),
+        "subject": _fit(header_text(subject), SUBJECT_MAX),
+        "body_text": body_text,
+        "body_html": body_html,
+        "dedupe_key": dedupe_key,
+    }
+
+
 def queue_mail(
     session: Session,
     *,
@@ -52,19 +70,19 @@ def queue_mail(
     dedupe_key: str | None = None,
 ) -> MailOutbox:
     """Add one mail to the outbox (plain text and a simple HTML version with the link)."""
-    body_text = text if not link else f"{text}\n\n{link}"
-    paragraphs = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
-    body_html = paragraphs + (f'<p><a href="{escape(link)}">{escape(link)}</a></p>' if link else "")
-    mail = MailOutbox(
-        kind=kind,
-        to_address=header_text(to),
-        subject=_fit(header_text(subject), SUBJECT_MAX),
-        body_text=body_text,
-        body_html=body_html,
-        dedupe_key=dedupe_key,
-    )
+    mail = MailOutbox(**mail_row(kind=kind, to=to, subject=subject, text=text, link=link, dedupe_key=dedupe_key))
     session.add(mail)
     return mail
+
+
+def render_template_mail(template: str, link: str | None = None, **context: Any) -> tuple[str, str]:
+    """(subject, text) of app/templates/mail/<template>.txt: its first line is the subject, the rest
+    the text (paragraphs apart by a blank line)."""
+    # Mail is written in bokmål whatever language the sender's page is in (amounts, dates too).
+    with force_locale("nb"):
+        rendered = current_app.jinja_env.get_template(f"mail/{template}.txt").render(link=link, **context)
+    subject, _newline, text = rendered.strip().partition("\n")
+    return subject.strip(), text.strip()
 
 
 def queue_template_mail(
@@ -77,15 +95,50 @@ def queue_template_mail(
     dedupe_key: str | None = None,
     **context: Any,
 ) -> MailOutbox:
-    """Render app/templates/mail/<template>.txt and queue it. The template's first line is the
-    subject, the rest the text (paragraphs apart by a blank line); `link` is added below it."""
-    # Mail is written in bokmål whatever language the sender's page is in (amounts, dates too).
-    with force_locale("nb"):
-        rendered = current_app.jinja_env.get_template(f"mail/{template}.txt").render(link=link, **context)
-    subject, _newline, text = rendered.strip().partition("\n")
-    return queue_mail(
-        session, kind=kind, to=to, subject=subject.strip(), text=text.strip(), link=link, dedupe_key=dedupe_key
-    )
+    """Render app/templates/mail/<template>.txt and queue it (render_template_mail); `link` is added
+    below the text."""
+    subject, text = render_template_mail(template, link=link, **context)
+    return queue_mail(session, kind=kind, to=to, subject=subject, text=text, link=link, dedupe_key=dedupe_key)
+
+
+def _mark(name: str) -> str:
+    return f"\ue000{name}\ue000"  # a private-use character: in no template and no value, not white space
+
+
+class Stencils:
+    """Many mails of a few templates that differ in some plain values (an order's number, its link):
+    each template is rendered once per `key` with a marker in place of each such value, and a mail
+    is that text with the markers replaced by its values. The result is what rendering with the
+    values gives, for values a template prints as they are (no filter on them): the standing-order
+    job's confirmation mails, without rendering a template and formatting its amounts per order."""
+
+    def __init__(self) -> None:
+        self._renders: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+    def row(
+        self,
+        key: Any,
+        *,
+        kind: str,
+        to: str,
+        template: str,
+        link: str | None,
+        values: dict[str, str],
+        context: Callable[[dict[str, str]], dict[str, Any]],
+        dedupe_key: str | None = None,
+    ) -> dict[str, Any]:
+        """The outbox row (mail_row) of `template` rendered with `context(marks)`, the context with
+        `marks[name]` where `values[name]` goes; `key`: what else the render depends on."""
+        cache_key = (template, link is not None, key)
+        rendered = self._renders.get(cache_key)
+        if rendered is None:
+            marks = {name: _mark(name) for name in values}
+            rendered = render_template_mail(template, link=_mark("link") if link else None, **context(marks))
+            self._renders[cache_key] = rendered
+        subject, text = rendered
+        for name, value in (*values.items(), ("link", link or "")):
+            subject, text = subject.replace(_mark(name), value), text.replace(_mark(name), value)
+        return mail_row(kind=kind, to=to, subject=subject, text=text, link=link, dedupe_key=dedupe_key)
 
 
 LEASE = dt.timedelta(minutes=10)

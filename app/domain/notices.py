@@ -17,7 +17,7 @@ bound). A user without notices has no unread ones, so an empty result means 0.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,7 +237,7 @@ def announce(
     notices: list[Notice] = []
     for r in prepared:
         if entry.text is not None:
-            notice = Notice(user_id=r.user_id, kind=kind, subject=subject[:200], link=path, created_at=now)
+            notice = Notice(**notice_row(r.user_id, kind, subject, path, now))
             session.add(notice)
             notices.append(notice)
         if entry.template and r.mail and r.email:
@@ -251,6 +251,35 @@ def announce(
                 **mail_context,
             )
     return notices
+
+
+def notice_row(user_id: int, kind: str, subject: str, path: str, now: dt.datetime) -> dict[str, Any]:
+    """The notices row of one recipient (announce's, and the standing-order job's bulk INSERT)."""
+    return {"user_id": user_id, "kind": kind, "subject": subject[:200], "link": path, "created_at": now}
+
+
+def announce_rows(
+    kind: str,
+    to: Sequence[Recipient],
+    *,
+    ref: int,
+    subject: str,
+    now: dt.datetime,
+    mail: Callable[[str, str], dict[str, Any]] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What `announce` writes, as rows for a bulk INSERT (the standing-order job): the notice of
+    each recipient, and the kind's mail (`mail(address, link)`, an outbox row) to those who want it."""
+    entry = kind_of(kind)
+    path = entry.target.format(ref=ref)
+    rows = [notice_row(r.user_id, kind, subject, path, now) for r in to] if entry.text is not None else []
+    mails: list[dict[str, Any]] = []
+    wanted = [r.email for r in to if r.mail and r.email] if entry.template else []
+    if wanted:
+        if mail is None:
+            raise ValueError(f"{kind}: the mail's rows are needed")
+        link = portal_link(path)
+        mails = [mail(address, link) for address in wanted]
+    return rows, mails
 
 
 def approvers(session: Session) -> list[Any]:

@@ -114,6 +114,8 @@ def count_events(session: Session, events: list[tuple[Order, str | None, str, dt
 
 def _count_wait(session: Session, order_id: int, from_status: str | None, to_status: str, at: dt.datetime) -> None:
     """Open a wait on entry into pending approval; a decision closes it, a cancellation removes it."""
+    if to_status != PENDING_APPROVAL and from_status != PENDING_APPROVAL:
+        return  # no wait opens or ends (a new order in processing: nothing to build or send)
     w = ApprovalWait
     is_open = (w.order_id == order_id, w.decided_at.is_(None))
     if to_status == PENDING_APPROVAL:

@@ -23,8 +23,12 @@ Making orders
 (approval for dealers, prices and VAT, numbers, the first event, the confirmation mail, budgets
 and their mail), channel `standing_order`, with `standing_order_id` and `delivery_date`. It works
 in chunks of plans: each chunk is read in a few queries, checked plan by plan in Python, and
-written in a few statements in one transaction, so the time grows linearly with the plans. A plan
-that fails a check fails alone; a chunk the database refuses is tried again plan by plan.
+written in a few statements in one transaction, so the time grows linearly with the plans. The
+orders, lines, events, mails and notices are built as rows, not objects (on PostgreSQL the order
+ids come from the sequence first, so each row carries its number, and a table's rows go in as one
+JSON parameter); what is the same for many plans (a kind of lines, its prices, a confirmation's
+text but for number and link) is worked out once per chunk. A plan that fails a check fails
+alone; a chunk the database refuses is tried again in halves, down to the plan it cannot take.
 
 The unique constraint on (standing_order_id, delivery_date) makes it idempotent and safe when two
 runs overlap: the orders are inserted with ON CONFLICT DO NOTHING, and a delivery another run made
@@ -37,20 +41,21 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
+import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import Any, NamedTuple, Protocol
 
 import holidays
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from sqlalchemy import ARRAY, bindparam, func, select
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import ARRAY, Integer, any_, bindparam, cast, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from app.domain import notices
 from app.domain.actors import Actor
@@ -59,12 +64,20 @@ from app.domain.catalogue import LineInput, check_lines, line_errors, products_b
 from app.domain.companies import delivery_address_error
 from app.domain.errors import NotAllowed, NotFound, ValidationFailed, get_visible
 from app.domain.formatting import format_date, oslo_today, to_oslo
-from app.domain.lifecycle import assign_number, record_event
-from app.domain.orders.placing import build_order, confirmation_mail, placed_reason
+from app.domain.lifecycle import number_from_id
+from app.domain.mail import Stencils
+from app.domain.orders.placing import (
+    confirmation_address,
+    confirmation_context,
+    order_link,
+    order_values,
+    placed_reason_of,
+)
 from app.domain.pricing import is_invoice_customer  # standing orders are for invoice customers
 from app.domain.report_totals import count_events
 from app.models import (
     Company,
+    DeliveryAddress,
     Frequency,
     MailOutbox,
     Notice,
@@ -571,7 +584,7 @@ def generated_orders(session: Session, standing_order_id: int, limit: int = 20) 
 
 
 CREATED, EXISTS, REFUSED, FAILED = "created", "exists", "refused", "failed"
-CHUNK_SIZE = 500  # plans per transaction
+CHUNK_SIZE = 5000  # plans per transaction (a few seconds: the budgets of its companies are locked that long)
 
 
 @dataclass
@@ -613,11 +626,18 @@ def due_ids(session: Session, day: dt.date) -> list[int]:
     return [row.id for row in rows if delivers_on(row, day, moved)]
 
 
+def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids`: on PostgreSQL `= ANY(array)`, one parameter for a chunk's thousands of ids."""
+    if _is_postgres(session):
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def _existing_orders(session: Session, standing_order_ids: Sequence[int], day: dt.date) -> dict[int, tuple[str, str]]:
     """Plan id → (number, status) of the orders made for `day`."""
     rows = session.execute(
         select(Order.standing_order_id, Order.number, Order.status).where(
-            Order.standing_order_id.in_(standing_order_ids), Order.delivery_date == day
+            _among(session, Order.standing_order_id, standing_order_ids), Order.delivery_date == day
         )
     )
     return {row.standing_order_id: (row.number, row.status) for row in rows}
@@ -628,25 +648,55 @@ def _already_made(session: Session, standing_order_ids: Sequence[int], day: dt.d
     return _existing_orders(session, standing_order_ids, day)
 
 
-def _load_plans(session: Session, standing_order_ids: Sequence[int]) -> list[StandingOrder]:
-    """The plans with everything the orders need, in a few queries: company, delivery address,
-    lines, and the creator with roles (later look-ups by id find them in the session)."""
+def _load_plans(session: Session, standing_order_ids: Sequence[int]) -> list[Any]:
+    """The plans as rows (no plan objects: 100 000 of them are the job's cost), each with its
+    company and delivery address (objects: a chunk has a few of each, and later look-ups by id find
+    them in the session), in one query."""
     return list(
-        session.scalars(
-            select(StandingOrder)
-            .options(
-                joinedload(StandingOrder.company),
-                joinedload(StandingOrder.delivery_address),
-                selectinload(StandingOrder.lines),
-                selectinload(StandingOrder.created_by).selectinload(PortalUser.roles),
+        session.execute(
+            select(
+                StandingOrder.id,
+                StandingOrder.name,
+                StandingOrder.company_id,
+                StandingOrder.delivery_address_id,
+                StandingOrder.created_by_id,
+                Company,
+                DeliveryAddress,
             )
-            .where(StandingOrder.id.in_(standing_order_ids))
+            .outerjoin(Company, Company.id == StandingOrder.company_id)
+            .outerjoin(DeliveryAddress, DeliveryAddress.id == StandingOrder.delivery_address_id)
+            .where(_among(session, StandingOrder.id, standing_order_ids))
             .order_by(StandingOrder.id)
-        ).unique()
+        )
     )
 
 
-def _actor_for(session: Session, so: StandingOrder) -> Actor:
+def _load_lines(session: Session, standing_order_ids: Sequence[int]) -> dict[int, list[LineInput]]:
+    """Plan id → its lines (in line order), in one query."""
+    line = StandingOrderLine
+    rows = session.execute(
+        select(line.standing_order_id, line.product_id, line.quantity, line.width, line.depth, line.fabric, line.colour)
+        .where(_among(session, line.standing_order_id, standing_order_ids))
+        .order_by(line.id)
+    )
+    lines: dict[int, list[LineInput]] = {}
+    for plan_id, product_id, quantity, width, depth, fabric, colour in rows.tuples():
+        lines.setdefault(plan_id, []).append(
+            LineInput(product_id=product_id, quantity=quantity, width=width, depth=depth, fabric=fabric, colour=colour)
+        )
+    return lines
+
+
+def _load_creators(session: Session, plans: Sequence[Any]) -> dict[int, PortalUser]:
+    """The plans' creators with their roles (two queries; a chunk has a few)."""
+    ids = sorted({p.created_by_id for p in plans if p.created_by_id is not None})
+    if not ids:
+        return {}
+    users = session.scalars(select(PortalUser).options(selectinload(PortalUser.roles)).where(PortalUser.id.in_(ids)))
+    return {u.id: u for u in users}
+
+
+def _actor_for(session: Session, so: Any) -> Actor:
     """The plan's creator places its orders (their budgets apply); an unknown creator: the system."""
     user = session.get(PortalUser, so.created_by_id) if so.created_by_id else None
     if user is None or user.company_id != so.company_id:
@@ -654,49 +704,70 @@ def _actor_for(session: Session, so: StandingOrder) -> Actor:
     return replace(Actor.from_user(user), name=_("%(name)s (fast ordre)", name=user.full_name))
 
 
-def _line_inputs(so: StandingOrder) -> list[LineInput]:
-    return [
-        LineInput(
-            product_id=ln.product_id,
-            quantity=ln.quantity,
-            width=ln.width,
-            depth=ln.depth,
-            fabric=ln.fabric,
-            colour=ln.colour,
-        )
-        for ln in so.lines
-    ]
-
-
 @dataclass
 class _Todo:
-    plan: StandingOrder
+    plan: Any  # the plan's row (_load_plans)
     outcome: Outcome
     actor: Actor
-    order: Order
+    order: dict[str, Any]  # the orders row (placing.order_values)
     lines: list[dict[str, Any]]
+    id: int = 0  # the order's id once inserted
 
 
-@functools.cache
-def _column_keys(model: Any) -> tuple[str, ...]:
-    return tuple(attr.key for attr in sa_inspect(model).column_attrs if attr.key != "id")
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
-def _columns(obj: Any) -> dict[str, Any]:
-    """The column values set on an object, as a row for a bulk INSERT (the others get their defaults)."""
-    values = obj.__dict__
-    return {key: values[key] for key in _column_keys(obj.__class__) if key in values}
-
-
-def _unnest(table: Any, rows: list[dict[str, Any]]) -> Any:
+def _arrays(table: Any, rows: list[dict[str, Any]], prefix: str = "rows") -> list[Any]:
     """PostgreSQL: the rows as one array per column, zipped back by unnest (a statement of a few
-    parameters, however many rows)."""
+    parameters, however many rows). A column with one value in every row (the chunk's time, its
+    channel, an empty variant) is that value once, not an array: less to send and to read."""
+    columns = []
+    for i, name in enumerate(rows[0]):
+        values = [row[name] for row in rows]
+        column_type = table.c[name].type
+        if i > 0 and all(v == values[0] and type(v) is type(values[0]) for v in values):
+            columns.append(cast(bindparam(f"{prefix}_{name}", values[0], type_=column_type), column_type).label(name))
+        else:
+            columns.append(func.unnest(bindparam(f"{prefix}_{name}", values, type_=ARRAY(column_type))).label(name))
+    return columns
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} in a bulk row")
+
+
+def _recordset(session: Session, table: Any, rows: list[dict[str, Any]]) -> Any:
+    """PostgreSQL: the rows as one JSON parameter, read back as a table of the columns' own types
+    (json_to_recordset): json.dumps and the server's JSON reader are much faster than a Python
+    array per column. The values are bound as SQLAlchemy binds them (UTC times)."""
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
     columns = list(rows[0])
-    arrays = [
-        func.unnest(bindparam(f"rows_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)))
+    binds = {
+        name: bind
         for name in columns
-    ]
-    return columns, select(*arrays)
+        if (bind := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
+    if binds:
+        rows = [{**row, **{name: bind(row[name]) for name, bind in binds.items()}} for row in rows]
+    spec = ", ".join(f"{quote(name)} {table.c[name].type.compile(dialect=dialect)}" for name in columns)
+    document = json.dumps(rows, default=_json_value, separators=(",", ":"))
+    records = text(f"json_to_recordset(CAST(:rows AS json)) AS r({spec})").bindparams(rows=document)
+    return columns, select(*(literal_column(f"r.{quote(name)}") for name in columns)).select_from(records)
+
+
+def _reserve_ids(session: Session, n: int) -> list[int] | None:
+    """PostgreSQL: n new order ids from the sequence, ascending (one statement), so that the
+    INSERT carries each order's number; elsewhere None (the numbers follow the INSERT)."""
+    if not _is_postgres(session):
+        return None
+    serial = func.nextval(func.pg_get_serial_sequence(Order.__tablename__, "id"))
+    return sorted(session.scalars(select(serial).select_from(func.generate_series(1, n))))
 
 
 def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
@@ -704,8 +775,8 @@ def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[int, in
     CONFLICT DO NOTHING on uq_orders_standing_delivery). Returns plan id → order id."""
     table = Order.__table__
     stmt: Any
-    if session.get_bind().dialect.name == "postgresql":
-        columns, values = _unnest(table, rows)
+    if _is_postgres(session):
+        columns, values = _recordset(session, table, rows)
         stmt, params = pg_insert(table).from_select(columns, values), None
     else:
         stmt, params = sqlite_insert(table), rows
@@ -715,67 +786,195 @@ def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[int, in
     return {row.standing_order_id: row.id for row in session.execute(stmt, params)}
 
 
+def _number_orders(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Each inserted order's number (from its id) and budget flag, in one statement."""
+    table = Order.__table__
+    if _is_postgres(session):
+        values = select(*_arrays(table, rows, "set")).subquery()
+        session.execute(
+            table.update()
+            .where(table.c.id == values.c.id)
+            .values(number=values.c.number, over_budget=values.c.over_budget)
+        )
+    else:
+        session.execute(
+            table.update()
+            .where(table.c.id == bindparam("order_id"))
+            .values(number=bindparam("new_number"), over_budget=bindparam("flag")),
+            [{"order_id": r["id"], "new_number": r["number"], "flag": r["over_budget"]} for r in rows],
+        )
+
+
 def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     """INSERT rows: one statement with unnest on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        columns, values = _unnest(table, rows)
+    if _is_postgres(session):
+        columns, values = _recordset(session, table, rows)
         session.execute(table.insert().from_select(columns, values))
     else:
         session.execute(table.insert(), rows)
 
 
+class _Counted(NamedTuple):
+    """What report_totals.count_events reads of a placed order."""
+
+    id: int
+    company_id: int
+    created_by_id: int | None
+    channel: str
+    created_at: dt.datetime
+    total_ex_vat: Decimal
+
+
+def _stand_in(order: dict[str, Any], marks: dict[str, str]) -> dict[str, Any]:
+    """The confirmation's template values for an order whose number is a marker (mail.Stencils)."""
+    return confirmation_context(Order(**{**order, "number": marks["number"]}))
+
+
+def _seller_mail(stencils: Stencils, key: Any, order: dict[str, Any], address: str, link: str) -> dict[str, Any]:
+    """The mail of a dealer order "Til godkjenning" to a seller who wants it (notices.order_waiting)."""
+    return stencils.row(
+        key,
+        kind="order_waiting_approval",
+        to=address,
+        template="order_waiting_approval",
+        link=link,
+        values={"number": order["number"]},
+        context=lambda marks: {"order": Order(**{**order, "number": marks["number"]})},
+    )
+
+
 def _place(session: Session, todo: list[_Todo], day: dt.date) -> None:
-    """Insert the checked orders of a chunk with their lines, numbers, events, budgets and mails."""
+    """Insert the checked orders of a chunk with their lines, numbers, events, budgets, mails and
+    notices, as place_order makes them one by one: rows built in Python, one INSERT per table."""
     now = utcnow()
-    budgets = BudgetRun(session, {t.order.company_id for t in todo}, to_oslo(now).date())
-    for t in todo:
-        t.order.created_at = now
-        t.order.over_budget = False
-        t.order.number = f"tmp-{uuid.uuid4().hex[:16]}"
-    inserted = _insert_orders(session, [_columns(t.order) for t in todo])
+    budgets = BudgetRun(session, {t.order["company_id"] for t in todo}, to_oslo(now).date())
+    ids = _reserve_ids(session, len(todo))
+    saved = budgets.saved()
+    for i, t in enumerate(todo):
+        t.order.update(created_at=now, over_budget=False, number=f"tmp-{uuid.uuid4().hex[:16]}")
+        if ids:  # the final number and budget flag in the INSERT: no UPDATE of the new rows
+            t.id = t.order["id"] = ids[i]
+            t.order["number"] = number_from_id(t.id)
+            t.order["over_budget"] = budgets.count(
+                t.order["company_id"], t.order["created_by_id"], t.order["total_ex_vat"]
+            )
+    inserted = _insert_orders(session, [t.order for t in todo])
     made = [t for t in todo if t.plan.id in inserted]
     lost = [t for t in todo if t.plan.id not in inserted]
-    for t in made:
-        t.order.id = inserted[t.plan.id]
-        assign_number(t.order, session)  # nothing is pending yet: its flush writes nothing
-    lines, events = [], []
+    if not ids or lost:
+        # The numbers from the new ids, or (another run made some first) the budgets counted
+        # again without the lost orders: an UPDATE of the orders whose values differ.
+        budgets.restore(saved)
+        changed = []
+        for t in made:  # in plan order: budgets count them one after the other
+            t.id = inserted[t.plan.id]
+            number = number_from_id(t.id)
+            flag = budgets.count(t.order["company_id"], t.order["created_by_id"], t.order["total_ex_vat"])
+            if (number, flag) != (t.order["number"], t.order["over_budget"]):
+                t.order["number"], t.order["over_budget"] = number, flag
+                changed.append({"id": t.id, "number": number, "over_budget": flag})
+        if changed:
+            _number_orders(session, changed)
     # The sellers' bell for dealer orders "Til godkjenning": the sellers and their mail choices once per chunk.
-    waiting = [t for t in made if t.order.status == OrderStatus.pending_approval.value]
+    waiting = [t for t in made if t.order["status"] == OrderStatus.pending_approval.value]
     sellers = notices.recipients(session, "order_waiting_approval", notices.approvers(session)) if waiting else []
-    with session.no_autoflush:
-        for t in made:
-            budgets.apply(t.order)
-            events.append(
-                record_event(session, t.order, t.actor, None, t.order.status, placed_reason(t.order), counted=False)
-            )
-            lines += [{**ln, "order_id": t.order.id} for ln in t.lines]
-            confirmation_mail(session, t.order, t.actor)
-            if t.plan.created_by is not None and t.plan.created_by_id == t.actor.id:
-                notices.announce(
-                    session, "standing_order_made", [t.plan.created_by], ref=t.plan.id, subject=t.plan.name
-                )
-            notices.order_waiting(session, t.order, sellers)
-            t.outcome.result, t.outcome.order_number, t.outcome.status = CREATED, t.order.number, t.order.status
-        # The events and mails were added to the session one by one; they go in with one INSERT each.
-        mails = [obj for obj in session.new if isinstance(obj, MailOutbox)]
-        bell = [obj for obj in session.new if isinstance(obj, Notice)]
-        for obj in (*events, *mails, *bell):
-            session.expunge(obj)
-    if made:
-        table = Order.__table__
-        session.execute(
-            table.update()
-            .where(table.c.id == bindparam("order_id"))
-            .values(number=bindparam("new_number"), over_budget=bindparam("flag")),
-            [{"order_id": t.order.id, "new_number": t.order.number, "flag": t.order.over_budget} for t in made],
+    reasons: dict[str, str | None] = {}
+    addresses: dict[int | None, str | None] = {}
+    made_to: dict[int, list[notices.Recipient]] = {}  # the creator's bell (standing_order_made)
+    stencils = Stencils()
+    lines: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    mails: list[dict[str, Any]] = []
+    bell: list[dict[str, Any]] = []
+    for t in made:
+        order, status, number = t.order, t.order["status"], t.order["number"]
+        if status not in reasons:  # as record_event: a fixed reason is stored in bokmål
+            with force_locale("nb"):
+                reason = placed_reason_of(status)
+                reasons[status] = str(reason) if reason is not None else None
+        events.append(
+            {
+                "order_id": t.id,
+                "company_id": order["company_id"],
+                "actor_id": t.actor.id,
+                "actor_name": t.actor.name,
+                "from_status": None,
+                "to_status": status,
+                "reason": reasons[status],
+                "at": now,
+            }
         )
+        lines += [{**ln, "order_id": t.id} for ln in t.lines]
+        if t.actor.id not in addresses:
+            addresses[t.actor.id] = confirmation_address(session, order["created_by_id"], t.actor)
+        to = addresses[t.actor.id]
+        # The confirmation: one render per status and totals, the number and link filled in.
+        key = (status, order["total_ex_vat"], order["total_vat"])
+        link = order_link(t.id)
+        if to:
+            mails.append(
+                stencils.row(
+                    key,
+                    kind="order_confirmation",
+                    to=to,
+                    template="order_confirmation",
+                    link=link,
+                    values={"number": number},
+                    context=functools.partial(_stand_in, order),
+                )
+            )
+        creator = t.plan.created_by_id
+        if creator is not None and creator == t.actor.id:
+            if creator not in made_to:
+                made_to[creator] = notices.recipients(
+                    session, "standing_order_made", [session.get(PortalUser, creator)]
+                )
+            rows, _mails = notices.announce_rows(
+                "standing_order_made",
+                made_to[creator],
+                ref=t.plan.id,
+                subject=t.plan.name,
+                now=now,
+            )
+            bell += rows
+        if status == OrderStatus.pending_approval.value:  # notices.order_waiting
+            rows, seller_mails = notices.announce_rows(
+                "order_waiting_approval",
+                sellers,
+                ref=t.id,
+                subject=number,
+                now=now,
+                mail=functools.partial(_seller_mail, stencils, key, order),
+            )
+            bell += rows
+            mails += seller_mails
+        t.outcome.result, t.outcome.order_number, t.outcome.status = CREATED, number, status
+    if made:
         _insert(session, OrderLine.__table__, lines)
-        _insert(session, OrderEvent.__table__, [_columns(e) for e in events])
-        count_events(session, [(t.order, None, e.to_status, e.at) for t, e in zip(made, events, strict=True)])
-    _insert(session, MailOutbox.__table__, [_columns(m) for m in mails])
-    _insert(session, Notice.__table__, [_columns(n) for n in bell])
+        _insert(session, OrderEvent.__table__, events)
+        counted: list[tuple[Any, str | None, str, dt.datetime]] = [
+            (
+                _Counted(
+                    t.id,
+                    t.order["company_id"],
+                    t.order["created_by_id"],
+                    t.order["channel"],
+                    now,
+                    t.order["total_ex_vat"],
+                ),
+                None,
+                t.order["status"],
+                now,
+            )
+            for t in made
+        ]
+        count_events(session, counted)
+    _insert(
+        session, MailOutbox.__table__, [{**m, "created_at": now, "next_attempt_at": now, "attempts": 0} for m in mails]
+    )
+    _insert(session, Notice.__table__, bell)
     budgets.notify()  # after the inserts: its savepoints flush the session, which must hold nothing new
     if lost:
         # Another run made these deliveries' orders first.
@@ -792,15 +991,24 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
     """Make the orders of some plans in one transaction (committed): the checks of place_order
     per plan in Python, on rows read for the whole chunk; the writes in a few statements."""
     plans = _load_plans(session, standing_order_ids)
-    products = products_by_id(session, (ln.product_id for so in plans for ln in so.lines))
+    lines_of = _load_lines(session, standing_order_ids)
+    products = products_by_id(session, (ln.product_id for lines in lines_of.values() for ln in lines))
+    # Held here while the chunk runs: the session keeps objects weakly, and _actor_for, the mails
+    # and the notices find the creators by id.
+    creators = _load_creators(session, plans)
     existing = _already_made(session, [so.id for so in plans], day)
     outcomes: list[Outcome] = []
     todo: list[_Todo] = []
-    skipped: list[tuple[StandingOrder, Outcome]] = []
+    skipped: list[tuple[Any, Outcome]] = []
+    address_errors: dict[tuple[int, int | None], str | None] = {}
+    actors: dict[tuple[int, int], Actor] = {}
+    line_checks: dict[tuple[Any, ...], dict[str, str]] = {}
+    priced: dict[tuple[Any, ...], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     for so in plans:
-        outcome = Outcome(so.id, so.name, so.company.name if so.company else "", FAILED)
+        company = so.Company
+        outcome = Outcome(so.id, so.name, company.name if company else "", FAILED)
         outcomes.append(outcome)
-        if not is_invoice_customer(so.company):
+        if not is_invoice_customer(company):
             outcome.result, outcome.message = REFUSED, not_invoice_customer_message()
             skipped.append((so, outcome))
             continue
@@ -808,41 +1016,61 @@ def _make_chunk(session: Session, standing_order_ids: Sequence[int], day: dt.dat
             outcome.result = EXISTS
             outcome.order_number, outcome.status = existing[so.id]
             continue
-        lines = _line_inputs(so)
+        lines = lines_of.get(so.id, [])
         errors: dict[str, str] = {}
-        address_error = delivery_address_error(session, so.company_id, so.delivery_address_id)
-        if address_error:
-            errors["delivery_address_id"] = address_error
-        errors.update(line_errors(lines, products))
+        where = (so.company_id, so.delivery_address_id)
+        if where not in address_errors:
+            address_errors[where] = delivery_address_error(session, *where)
+        if address_errors[where]:
+            errors["delivery_address_id"] = address_errors[where] or ""
+        shape = tuple((ln.product_id, ln.quantity, ln.width, ln.depth, ln.fabric, ln.colour) for ln in lines)
+        if shape not in line_checks:  # a pure check of the lines on the chunk's products: once per kind of lines
+            line_checks[shape] = line_errors(lines, products)
+        errors.update(line_checks[shape])
         if errors:
             outcome.message = "; ".join(str(m) for m in errors.values())
             skipped.append((so, outcome))
             continue
-        actor = _actor_for(session, so)
-        order, order_lines = build_order(
-            so.company,
-            actor,
-            lines,
-            products,
-            channel=OrderChannel.standing_order.value,
-            delivery_address_id=so.delivery_address_id,
-            customer_reference=so.name or None,
-            quote_id=None,
-            standing_order_id=so.id,
-            delivery_date=day,
-        )
-        todo.append(_Todo(so, outcome, actor, order, order_lines))
+        # One actor per creator and company (the system's carries the plan's name).
+        who = (so.created_by_id, so.company_id)
+        actor = actors.get(who) if so.created_by_id else None
+        if actor is None:
+            actor = _actor_for(session, so)
+            if actor.id is not None:
+                actors[who] = actor
+        plan_values = {
+            "delivery_address_id": so.delivery_address_id,
+            "customer_reference": so.name or None,
+            "standing_order_id": so.id,
+        }
+        # Prices and totals depend on the company, the orderer and the lines alone: once per kind.
+        kind = (company.id, actor.id, shape)
+        if kind not in priced:
+            priced[kind] = order_values(
+                company,
+                actor,
+                lines,
+                products,
+                channel=OrderChannel.standing_order.value,
+                quote_id=None,
+                delivery_date=day,
+                **plan_values,
+            )
+        order, order_lines = priced[kind]
+        todo.append(_Todo(so, outcome, actor, {**order, **plan_values}, order_lines))
     if todo:
         _place(session, todo, day)
     if skipped:
-        _tell_skipped(session, skipped, day)
+        _tell_skipped(session, skipped, day, creators)
     session.commit()
     return outcomes
 
 
-def _tell_skipped(session: Session, skipped: list[tuple[StandingOrder, Outcome]], day: dt.date) -> None:
+def _tell_skipped(
+    session: Session, skipped: list[tuple[Any, Outcome]], day: dt.date, users: Mapping[int, PortalUser]
+) -> None:
     """The plan's creator hears that no order was made for the day, and why (mail choices read once)."""
-    creators = {so.created_by_id: so.created_by for so, _o in skipped if so.created_by is not None}
+    creators = {so.created_by_id: users[so.created_by_id] for so, _o in skipped if so.created_by_id in users}
     prepared = {r.user_id: r for r in notices.recipients(session, "standing_order_skipped", creators.values())}
     for so, outcome in skipped:
         recipient = prepared.get(so.created_by_id) if so.created_by_id is not None else None
@@ -872,8 +1100,9 @@ def _failed_alone(engine: Any, standing_order_id: int) -> Outcome:
 
 
 def _run_chunk(engine: Any, standing_order_ids: Sequence[int], day: dt.date) -> list[Outcome]:
-    """A chunk in a session of its own; when the database refuses it, each plan alone, so that
-    one bad plan fails without the others."""
+    """A chunk in a session of its own; when the database refuses it, each half again, down to
+    single plans, so that one bad plan fails without the others (found in a few tries, not one
+    per plan of a large chunk)."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             return _make_chunk(session, standing_order_ids, day)
@@ -881,7 +1110,8 @@ def _run_chunk(engine: Any, standing_order_ids: Sequence[int], day: dt.date) -> 
             session.rollback()
     if len(standing_order_ids) == 1:
         return [_failed_alone(engine, standing_order_ids[0])]
-    return [o for so_id in standing_order_ids for o in _run_chunk(engine, [so_id], day)]
+    half = len(standing_order_ids) // 2
+    return _run_chunk(engine, standing_order_ids[:half], day) + _run_chunk(engine, standing_order_ids[half:], day)
 
 
 def generate_due(

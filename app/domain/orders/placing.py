@@ -103,10 +103,23 @@ def build_order(
     **values: Any,
 ) -> tuple[Order, list[dict[str, Any]]]:
     """The order place_order makes from checked lines, not yet in the session, and its lines as
-    rows (the standing-order job inserts them in bulk): status by the company's approval rule,
-    each line at the product's price and VAT rate, the totals."""
+    rows: order_values as an Order."""
+    row, rows = order_values(company, actor, lines, products, **values)
+    return Order(**row), rows
+
+
+def order_values(
+    company: Company,
+    actor: Actor,
+    lines: Sequence[LineInput],
+    products: Mapping[int, Product],
+    **values: Any,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The order's column values and its lines as rows (the standing-order job inserts both in
+    bulk): status by the company's approval rule, each line at the product's price and VAT rate,
+    the totals."""
     status = OrderStatus.pending_approval.value if company.requires_approval else OrderStatus.processing.value
-    order = Order(company_id=company.id, status=status, created_by_id=actor.id, **values)
+    row = {"company_id": company.id, "status": status, "created_by_id": actor.id, **values}
     rows = []
     for i, ln in enumerate(lines, start=1):
         product = products[ln.product_id]  # type: ignore[index]  # the lines were checked: each names a product
@@ -125,19 +138,42 @@ def build_order(
                 "colour": ln.colour or None,
             }
         )
-    order.total_ex_vat, order.total_vat = order_totals(rows)
-    return order, rows
+    row["total_ex_vat"], row["total_vat"] = order_totals(rows)
+    return row, rows
 
 
 def placed_reason(order: Order) -> Any:
     """The reason on the first event of a placed order."""
-    return _l("Venter på godkjenning fra selger") if order.status == OrderStatus.pending_approval.value else None
+    return placed_reason_of(order.status)
+
+
+def placed_reason_of(status: str) -> Any:
+    """The reason on the first event of an order placed in `status`."""
+    return _l("Venter på godkjenning fra selger") if status == OrderStatus.pending_approval.value else None
+
+
+def confirmation_address(session: Session, created_by_id: int | None, actor: Actor) -> str | None:
+    """Where the order confirmation goes: the order's creator, or the actor's address."""
+    recipient = session.get(PortalUser, created_by_id) if created_by_id else None
+    return (recipient.email if recipient else None) or actor.email
+
+
+def confirmation_context(order: Order) -> dict[str, Any]:
+    """The order confirmation's template values but the link."""
+    return {
+        "order": order,
+        "waiting": order.status == OrderStatus.pending_approval.value,
+        "waiting_internal": order.status == OrderStatus.pending_internal_approval.value,
+    }
+
+
+def order_link(order_id: Any) -> str:
+    return portal_link(f"/orderview/show/{order_id}")
 
 
 def confirmation_mail(session: Session, order: Order, actor: Actor) -> None:
     """Queue the order confirmation to the order's creator (or the actor's address)."""
-    recipient = session.get(PortalUser, order.created_by_id) if order.created_by_id else None
-    to = (recipient.email if recipient else None) or actor.email
+    to = confirmation_address(session, order.created_by_id, actor)
     if not to:
         return
     queue_template_mail(
@@ -145,8 +181,6 @@ def confirmation_mail(session: Session, order: Order, actor: Actor) -> None:
         kind="order_confirmation",
         to=to,
         template="order_confirmation",
-        link=portal_link(f"/orderview/show/{order.id}"),
-        order=order,
-        waiting=order.status == OrderStatus.pending_approval.value,
-        waiting_internal=order.status == OrderStatus.pending_internal_approval.value,
+        link=order_link(order.id),
+        **confirmation_context(order),
     )
