@@ -395,7 +395,7 @@ def watermarks(conn: Any) -> dict[str, int]:
 
     return {
         t: int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar() or 0)
-        for t in ("orders", "mail_outbox", "standing_orders")
+        for t in ("orders", "mail_outbox", "standing_orders", "notices")
     }
 
 
@@ -485,9 +485,14 @@ def prepare_mails(conn: Any, n: int) -> int:
 
 
 def clean_up(conn: Any, marks: dict[str, int]) -> None:
-    """Remove what the job runs added (orders, their rows, mails, plans) after the watermarks."""
+    """Remove what the job runs added (orders, their rows, mails, notices, plans) after the
+    watermarks, and rebuild the report totals the removed orders were counted in."""
     from sqlalchemy import text
 
+    from app.domain import report_totals
+
+    rebuild = bool(conn.execute(text("SELECT count(*) FROM orders WHERE id > :m"), {"m": marks["orders"]}).scalar())
+    conn.execute(text("DELETE FROM notices WHERE id > :m"), {"m": marks["notices"]})
     order = marks["orders"]
     for table in ("order_events", "order_lines"):
         conn.execute(text(f"DELETE FROM {table} WHERE order_id > :m"), {"m": order})
@@ -495,6 +500,8 @@ def clean_up(conn: Any, marks: dict[str, int]) -> None:
     conn.execute(text("DELETE FROM mail_outbox WHERE id > :m"), {"m": marks["mail_outbox"]})
     conn.execute(text("DELETE FROM standing_order_lines WHERE standing_order_id > :m"), {"m": marks["standing_orders"]})
     conn.execute(text("DELETE FROM standing_orders WHERE id > :m"), {"m": marks["standing_orders"]})
+    if rebuild:
+        report_totals.rebuild(conn)
 
 
 def count_pending_mail(conn: Any) -> int:
