@@ -85,7 +85,13 @@ def _orders(company: Company) -> list[Order]:
 # --- idempotent and reproducible -------------------------------------------------------------
 
 
-def test_demo_twice_adds_nothing_and_is_reproducible(app: Flask) -> None:
+def test_demo_twice_adds_nothing_and_is_reproducible(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One clock for every run: the demo moves with "now", and an order placed seconds before Oslo
+    # midnight in one run would fall on the next day in a later one (another day total row).
+    import app.demo as demo_module
+
+    real_load, now = demo_module.load_demo, dt.datetime.now(dt.UTC)
+    monkeypatch.setattr(demo_module, "load_demo", lambda session, sm: real_load(session, sm, now=now))
     reset_database(app)
     first_output = _run_demo(app)
     assert "companies: 22" in first_output and "users: 8" in first_output
