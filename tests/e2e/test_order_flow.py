@@ -166,9 +166,12 @@ def test_workflow_pages_render_for_their_roles(page: Any, js_errors: list[str]) 
     # The order overview's filters: a date range (whole days, Oslo time) and "Bestilt av".
     open_menu(page, "Ordre", "Ordreoversikt")
     page.locator("a", has_text=re.compile(r"^\s*Søk\s*$")).first.click()  # the collapsed search panel
+    # Bootstrap's collapse animates the panel open: a click during it can land beside its target.
+    page.wait_for_function("() => !document.querySelector('.collapsing')")
     for column in ("created_at", "created_by"):
         page.click("#filter_form button.dropdown-toggle")
         page.click(f"#filter_form a.filter[name='{column}']")
+        page.locator(f"#filter_form table.filters [name$='_{column}']").first.wait_for()
     page.locator("#filter_form table.filters input[name='_flt_0_created_at']").fill("2020-01-01")
     screenshot(page, "workflow-order-list-filters")
     with page.expect_navigation():
